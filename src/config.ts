@@ -1,0 +1,117 @@
+/**
+ * Environment parsed and validated once into a typed config. A bad value stops start-up with a
+ * message naming the variable.
+ */
+import path from 'node:path';
+
+export type Role = 'all' | 'api' | 'worker';
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  jwtSecret: string | undefined;
+  jwtTtlSeconds: number;
+  encryptionKey: string | undefined;
+  role: Role;
+  logLevel: string;
+  validateResponses: boolean;
+  dbPoolMax: number;
+  workerConcurrency: number;
+  leaseMs: number;
+  maxStepsPerExecution: number;
+  httpAllow: string[];
+  loginMaxFailures: number;
+  loginWindowSeconds: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, def: T, values: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!values.includes(raw as T)) throw new ConfigError(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function parseConfig(env: Env = process.env): Config {
+  const databaseUrl = optional(env, 'DATABASE_URL');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL must be a postgres:// URL, got "${databaseUrl}"`);
+  }
+  const jwtSecret = optional(env, 'FLOWRUNNER_JWT_SECRET');
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    throw new ConfigError('FLOWRUNNER_JWT_SECRET must be at least 32 characters');
+  }
+  const encryptionKey = optional(env, 'FLOWRUNNER_ENCRYPTION_KEY');
+  if (encryptionKey !== undefined && Buffer.from(encryptionKey, 'base64').length !== 32) {
+    throw new ConfigError('FLOWRUNNER_ENCRYPTION_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)');
+  }
+  const adminPassword = optional(env, 'FLOWRUNNER_ADMIN_PASSWORD');
+  if (adminPassword !== undefined && adminPassword.length < 8) {
+    throw new ConfigError('FLOWRUNNER_ADMIN_PASSWORD must be at least 8 characters');
+  }
+  const logLevel = oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const);
+  return {
+    port: int(env, 'PORT', 8080, 0, 65535),
+    host: optional(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl,
+    dataDir: path.resolve(optional(env, 'FLOWRUNNER_DATA_DIR') ?? '.flowrunner'),
+    adminEmail: optional(env, 'FLOWRUNNER_ADMIN_EMAIL')?.toLowerCase(),
+    adminPassword,
+    jwtSecret,
+    jwtTtlSeconds: int(env, 'FLOWRUNNER_JWT_TTL_SECONDS', 3600, 60, 30 * 24 * 3600),
+    encryptionKey,
+    role: oneOf(env, 'FLOWRUNNER_ROLE', 'all', ['all', 'api', 'worker'] as const),
+    logLevel,
+    validateResponses: bool(env, 'FLOWRUNNER_VALIDATE_RESPONSES', false),
+    dbPoolMax: int(env, 'FLOWRUNNER_DB_POOL_MAX', 10, 2, 200),
+    workerConcurrency: int(env, 'FLOWRUNNER_WORKER_CONCURRENCY', 8, 1, 256),
+    leaseMs: int(env, 'FLOWRUNNER_LEASE_MS', 30_000, 1000, 3_600_000),
+    maxStepsPerExecution: int(env, 'FLOWRUNNER_MAX_STEPS', 10_000, 1, 1_000_000),
+    httpAllow: (optional(env, 'FLOWRUNNER_HTTP_ALLOW') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    loginMaxFailures: int(env, 'FLOWRUNNER_LOGIN_MAX_FAILURES', 5, 1, 1000),
+    loginWindowSeconds: int(env, 'FLOWRUNNER_LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
+  };
+}
+
+let cached: Config | undefined;
+
+/** The process's config, parsed on first use. */
+export function config(): Config {
+  cached ??= parseConfig();
+  return cached;
+}
+
+/** Forget the cached config (tests change the environment). */
+export function resetConfig(): void {
+  cached = undefined;
+}

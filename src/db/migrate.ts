@@ -1,0 +1,37 @@
+/**
+ * Applies the migrations in ./migrations, in name order, once per database. Two processes starting
+ * together serialise on an advisory lock, so the second finds nothing left to do.
+ */
+import type { Knex } from 'knex';
+import * as accounts from './migrations/20261123000100_accounts';
+import * as flows from './migrations/20261123000200_flows';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+const migrations: Record<string, Migration> = {
+  '20261123000100_accounts': accounts,
+  '20261123000200_flows': flows,
+};
+
+const source: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name],
+};
+
+const MIGRATION_LOCK = 7_361_002_911; // any constant; names this application's lock
+
+export async function migrateToLatest(knex: Knex): Promise<void> {
+  // One connection holds the lock for the length of its transaction while knex migrates on another.
+  await knex.transaction(async (tx) => {
+    await tx.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+    await knex.migrate.latest({ migrationSource: source });
+  });
+}
+
+export async function rollbackAll(knex: Knex): Promise<void> {
+  await knex.migrate.rollback({ migrationSource: source }, true);
+}

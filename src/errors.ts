@@ -1,0 +1,73 @@
+/**
+ * The one error hierarchy. Services throw these by meaning; http/error-handler.ts maps them to the
+ * seed's body `{"error":{"code","message","details"}}` and status, in one place.
+ */
+export type ErrorDetails = Record<string, unknown>;
+
+export abstract class AppError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  constructor(message: string, readonly details?: ErrorDetails) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The request is malformed (400). */
+export class InvalidRequestError extends AppError {
+  readonly status = 400;
+  readonly code = 'invalid_request';
+}
+/** Authentication is required or failed (401). */
+export class UnauthorizedError extends AppError {
+  readonly status = 401;
+  readonly code = 'unauthorized';
+}
+/** Authenticated, but not allowed (403). */
+export class ForbiddenError extends AppError {
+  readonly status = 403;
+  readonly code = 'forbidden';
+}
+/** Absent, or not visible to the caller (404). */
+export class NotFoundError extends AppError {
+  readonly status = 404;
+  readonly code = 'not_found';
+}
+/** Conflicts with the current state (409). */
+export class ConflictError extends AppError {
+  readonly status = 409;
+  readonly code = 'conflict';
+}
+/** Well-formed but semantically invalid (422). */
+export class ValidationError extends AppError {
+  readonly status = 422;
+  readonly code = 'validation_error';
+}
+/** Too many requests (429); retry after `retryAfterSeconds`. */
+export class RateLimitedError extends AppError {
+  readonly status = 429;
+  readonly code = 'rate_limited';
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message, { retry_after: retryAfterSeconds });
+  }
+}
+/** The operation is in the contract but not built yet (501). */
+export class NotImplementedError extends AppError {
+  readonly status = 501;
+  readonly code = 'not_implemented';
+}
+/** A dependency (the database) is unreachable (503). */
+export class UnavailableError extends AppError {
+  readonly status = 503;
+  readonly code = 'unavailable';
+}
+
+/** Connection-level failures of PostgreSQL or the socket to it: the service is unavailable, not broken. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  if (!e) return false;
+  if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
+  return /Connection terminated|Knex: Timeout acquiring a connection|connect ECONNREFUSED/.test(e.message ?? '');
+}

@@ -1,0 +1,60 @@
+/**
+ * The Express application: request ids and logs, meta routes, JSON bodies (1 MiB), authentication,
+ * express-openapi-validator (requests always, responses when configured), the operations, and the
+ * one error mapping.
+ */
+import crypto from 'node:crypto';
+import express from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import { pinoHttp } from 'pino-http';
+import { accountHandlers } from '../controllers/accounts.controller';
+import { authHandlers } from '../controllers/auth.controller';
+import type { Services } from '../services';
+import { authMiddleware } from './auth';
+import { errorHandler, notFoundHandler } from './error-handler';
+import { metaRouter } from './meta';
+import { metricsMiddleware } from './metrics';
+import type { Handlers } from './operations';
+import { operationsRouter } from './router';
+import { SPEC_JSON_PATH } from './spec';
+
+export function allHandlers(s: Services): Handlers {
+  return { ...authHandlers(s), ...accountHandlers(s) };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+export function createApp(s: Services): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(
+    pinoHttp({
+      logger: s.log,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }), res: (res) => ({ status: res.statusCode }) },
+    }),
+  );
+  app.use(metricsMiddleware);
+  app.use(metaRouter(s.db));
+  app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
+  app.use(authMiddleware(s.auth));
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: SPEC_JSON_PATH,
+      validateRequests: { allowUnknownQueryParameters: false },
+      validateResponses: s.config.validateResponses,
+      validateSecurity: false,
+      ignoreUndocumented: false,
+    }),
+  );
+  app.use(operationsRouter(allHandlers(s)));
+  app.use(notFoundHandler);
+  app.use(errorHandler(s.log));
+  return app;
+}

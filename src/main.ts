@@ -1,0 +1,122 @@
+/**
+ * Start-up: config, database (external or embedded), migrations, keys, the first admin, then the
+ * API server and/or the workers as FLOWRUNNER_ROLE (or `npm start -- api|worker|all`) says.
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import { config, ConfigError, type Config, type Role } from './config';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
+import { createKnex, type Knex } from './db/knex';
+import { migrateToLatest } from './db/migrate';
+import { createApp } from './http/app';
+import { createLogger, type Logger } from './log';
+import { createServices, type Services } from './services';
+import { resolveKeys } from './services/keys';
+
+export interface Running {
+  url?: string;
+  services: Services;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_ADMIN_EMAIL = 'admin@flowrunner.local';
+
+async function ensureFirstAdmin(s: Services, cfg: Config, log: Logger): Promise<void> {
+  const email = cfg.adminEmail ?? DEFAULT_ADMIN_EMAIL;
+  const generated = cfg.adminPassword === undefined;
+  const password = cfg.adminPassword ?? crypto.randomBytes(12).toString('base64url');
+  const created = await s.accounts.ensureFirstAdmin(email, password);
+  if (!created) return;
+  log.info({ email: created.email }, 'created the first admin account');
+  // Printed once, to the terminal, not to the JSON log.
+  process.stdout.write(
+    `\n  First admin account created\n    email:    ${created.email}\n` +
+      (generated ? `    password: ${password}   (generated; shown only now, change it with PUT /api/v1/accounts/${created.id})\n\n` : `    password: from FLOWRUNNER_ADMIN_PASSWORD\n\n`),
+  );
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as import('node:net').AddressInfo).port));
+  });
+}
+
+/** Starts a FlowRunner process; `stop` undoes it in reverse order. */
+export async function start(cfg: Config, role: Role, log: Logger): Promise<Running> {
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = cfg.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(cfg.dataDir, 'flowrunner', log);
+    databaseUrl = embedded.url;
+  }
+  let db: Knex | undefined;
+  let server: http.Server | undefined;
+  const stop = async () => {
+    if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    await db?.destroy();
+    await embedded?.stop();
+  };
+  try {
+    db = createKnex(databaseUrl, cfg.dbPoolMax);
+    await migrateToLatest(db);
+    const services = createServices(db, cfg, log, resolveKeys(cfg));
+    await ensureFirstAdmin(services, cfg, log);
+    let url: string | undefined;
+    if (role !== 'worker') {
+      server = http.createServer(createApp(services));
+      server.keepAliveTimeout = 65_000;
+      const port = await listen(server, cfg.port, cfg.host);
+      url = `http://${cfg.host === '0.0.0.0' ? 'localhost' : cfg.host}:${port}`;
+    }
+    return { url, services, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  let cfg: Config;
+  try {
+    cfg = config();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const arg = process.argv[2];
+  const role: Role = arg === 'api' || arg === 'serve' ? 'api' : arg === 'worker' ? 'worker' : arg === 'all' ? 'all' : cfg.role;
+  const log = createLogger(cfg.logLevel);
+  const running = await start(cfg, role, log);
+  if (running.url) {
+    process.stdout.write(
+      `\n  FlowRunner is running (${role}) on ${cfg.databaseUrl ? 'PostgreSQL from DATABASE_URL' : `embedded PostgreSQL in ${cfg.dataDir}`}\n` +
+        `    API:   ${running.url}/api/v1\n    Docs:  ${running.url}/docs\n    Spec:  ${running.url}/openapi.yaml\n\n`,
+    );
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`FlowRunner failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}

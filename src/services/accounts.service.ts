@@ -1,0 +1,125 @@
+import type { Knex } from 'knex';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { newId } from '../db/ids';
+import type { AccountRow } from '../db/tables';
+import {
+  anyAdminExists,
+  deleteAccountRow,
+  findAccountByEmail,
+  findAccountById,
+  insertAccount,
+  listAccountRows,
+  lockAdminIds,
+  updateAccountRow,
+} from '../repositories/accounts.repository';
+import type { Actor } from './actor';
+import { visibleOrNotFound } from './ownership';
+import { hashPassword } from './passwords';
+
+const UNIQUE_VIOLATION = '23505';
+
+export interface NewAccount {
+  name: string;
+  email: string;
+  password: string;
+  role?: 'admin' | 'user';
+}
+
+export interface AccountChanges {
+  name?: string;
+  email?: string;
+  password?: string;
+  role?: 'admin' | 'user';
+}
+
+function emailTaken(err: unknown): boolean {
+  return (err as { code?: string }).code === UNIQUE_VIOLATION;
+}
+
+export class AccountsService {
+  constructor(private readonly db: Knex) {}
+
+  async get(actor: Actor, id: string): Promise<AccountRow> {
+    return visibleOrNotFound(actor, await this.findWithOwner(id), 'Account');
+  }
+
+  async list(actor: Actor, filter: { role?: string; limit: number; offset: number }) {
+    if (actor.role !== 'admin') throw new ForbiddenError('Only an admin may list accounts');
+    return listAccountRows(this.db, filter);
+  }
+
+  async create(actor: Actor, input: NewAccount): Promise<AccountRow> {
+    if (actor.role !== 'admin') throw new ForbiddenError('Only an admin may create accounts');
+    return this.insert(input);
+  }
+
+  /** The first admin, at start-up; does nothing when an admin exists. */
+  async ensureFirstAdmin(email: string, password: string): Promise<AccountRow | undefined> {
+    if (await anyAdminExists(this.db)) return undefined;
+    const existing = await findAccountByEmail(this.db, email);
+    if (existing) return undefined;
+    try {
+      return await this.insert({ name: 'Administrator', email, password, role: 'admin' });
+    } catch (err) {
+      if (err instanceof ConflictError) return undefined; // another process made it first
+      throw err;
+    }
+  }
+
+  async update(actor: Actor, id: string, changes: AccountChanges): Promise<AccountRow> {
+    const current = await this.get(actor, id);
+    if (actor.role !== 'admin' && changes.role !== undefined && changes.role !== current.role) {
+      throw new ForbiddenError('Only an admin may change a role', { field: 'role', reason: 'You cannot change your own role' });
+    }
+    const patch: Partial<AccountRow> = {};
+    if (changes.name !== undefined) patch.name = changes.name;
+    if (changes.email !== undefined) patch.email = changes.email;
+    if (changes.password !== undefined) patch.password_hash = await hashPassword(changes.password);
+    if (changes.role !== undefined) patch.role = changes.role;
+    try {
+      return await this.db.transaction(async (tx) => {
+        if (current.role === 'admin' && patch.role === 'user') {
+          const admins = await lockAdminIds(tx);
+          if (admins.length <= 1) throw new ConflictError('The last admin cannot be demoted', { field: 'role', reason: 'Make another account admin first' });
+        }
+        return updateAccountRow(tx, id, patch);
+      });
+    } catch (err) {
+      if (emailTaken(err)) throw new ConflictError('An account with this email already exists', { field: 'email' });
+      throw err;
+    }
+  }
+
+  async delete(actor: Actor, id: string): Promise<void> {
+    if (actor.role !== 'admin') {
+      await this.get(actor, id); // another account's is 404; one's own is 403 below
+      throw new ForbiddenError('Only an admin may delete accounts');
+    }
+    await this.db.transaction(async (tx) => {
+      const target = await findAccountById(tx, id);
+      if (!target) throw new NotFoundError('Account not found');
+      if (target.role === 'admin') {
+        const admins = await lockAdminIds(tx);
+        if (admins.length <= 1) throw new ConflictError('The last admin cannot be deleted');
+      }
+      // API keys and secrets go with the row (ON DELETE CASCADE); its tokens no longer
+      // authenticate because every request looks the account up.
+      await deleteAccountRow(tx, id);
+    });
+  }
+
+  private async findWithOwner(id: string): Promise<(AccountRow & { account_id: string }) | undefined> {
+    const row = await findAccountById(this.db, id);
+    return row && { ...row, account_id: row.id };
+  }
+
+  private async insert(input: NewAccount): Promise<AccountRow> {
+    const password_hash = await hashPassword(input.password);
+    try {
+      return await insertAccount(this.db, { id: newId('acct'), name: input.name, email: input.email, password_hash, role: input.role ?? 'user' });
+    } catch (err) {
+      if (emailTaken(err)) throw new ConflictError('An account with this email already exists', { field: 'email' });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Login, tokens and API-key authentication. JWTs are HS256 only (pinned on verify), carry `exp`,
+ * `iat`, `jti`, `sub`, and are checked for issuer, audience and revocation on every request.
+ */
+import crypto from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import type { Knex } from 'knex';
+import type { Config } from '../config';
+import { RateLimitedError, UnauthorizedError } from '../errors';
+import { findAccountByEmail } from '../repositories/accounts.repository';
+import { findApiKeyWithOwner, touchApiKey } from '../repositories/api-keys.repository';
+import { clearLoginFailures, findLoginFailures, recordLoginFailure } from '../repositories/login-failures.repository';
+import { findTokenSubject, insertRevokedToken } from '../repositories/tokens.repository';
+import type { Actor } from './actor';
+import { DUMMY_HASH_PROMISE, verifyPassword } from './passwords';
+
+const ISSUER = 'flowrunner';
+const AUDIENCE = 'flowrunner-api';
+const API_KEY_TOUCH_MS = 60_000;
+
+export interface IssuedToken {
+  token: string;
+  expires_at: string;
+  account_id: string;
+}
+
+export function hashApiKey(key: string): string {
+  return crypto.createHash('sha256').update(key).digest('hex');
+}
+
+export class AuthService {
+  constructor(
+    private readonly db: Knex,
+    private readonly config: Config,
+    private readonly jwtSecret: string,
+  ) {}
+
+  issueToken(accountId: string): IssuedToken {
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + this.config.jwtTtlSeconds;
+    const token = jwt.sign({ sub: accountId, iat: now, exp, jti: crypto.randomUUID() }, this.jwtSecret, {
+      algorithm: 'HS256',
+      issuer: ISSUER,
+      audience: AUDIENCE,
+    });
+    return { token, expires_at: new Date(exp * 1000).toISOString(), account_id: accountId };
+  }
+
+  async login(email: string, password: string, clientAddress: string): Promise<IssuedToken> {
+    const keys = [`user:${email.toLowerCase()}`, `ip:${clientAddress}`];
+    const now = Date.now();
+    const locked = (await findLoginFailures(this.db, keys)).filter((r) => r.locked_until && r.locked_until.getTime() > now);
+    if (locked.length > 0) {
+      const until = Math.max(...locked.map((r) => r.locked_until!.getTime()));
+      throw new RateLimitedError('Too many failed logins; retry later', Math.max(1, Math.ceil((until - now) / 1000)));
+    }
+    const account = await findAccountByEmail(this.db, email);
+    // The same work whether or not the account exists, so the answer's timing reveals nothing.
+    const ok = await verifyPassword(password, account?.password_hash ?? (await DUMMY_HASH_PROMISE));
+    if (!account || !ok) {
+      const rows = await recordLoginFailure(this.db, keys, this.config.loginWindowSeconds, this.config.loginMaxFailures, this.config.loginWindowSeconds);
+      const lockedNow = rows.find((r) => r.locked_until);
+      if (lockedNow) throw new RateLimitedError('Too many failed logins; retry later', this.config.loginWindowSeconds);
+      // Slow down repeated guesses: 100 ms more per failure, at most 1 s.
+      const failures = Math.max(...rows.map((r) => r.failures));
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * (failures - 1))));
+      throw new UnauthorizedError('Invalid username or password');
+    }
+    await clearLoginFailures(this.db, keys);
+    return this.issueToken(account.id);
+  }
+
+  async refresh(actor: Actor): Promise<IssuedToken> {
+    if (!actor.token) throw new UnauthorizedError('Refresh needs a bearer token, not an API key');
+    await insertRevokedToken(this.db, actor.token.jti, actor.token.expiresAt);
+    return this.issueToken(actor.accountId);
+  }
+
+  async logout(actor: Actor): Promise<void> {
+    if (!actor.token) throw new UnauthorizedError('Logout needs a bearer token, not an API key');
+    await insertRevokedToken(this.db, actor.token.jti, actor.token.expiresAt);
+  }
+
+  /** The actor behind a bearer token; 401 for anything expired, revoked, tampered or foreign. */
+  async authenticateToken(token: string): Promise<Actor> {
+    let claims: jwt.JwtPayload;
+    try {
+      claims = jwt.verify(token, this.jwtSecret, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE }) as jwt.JwtPayload;
+    } catch (err) {
+      const expired = (err as Error).name === 'TokenExpiredError';
+      throw new UnauthorizedError(expired ? 'The token has expired' : 'The token is invalid');
+    }
+    if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') {
+      throw new UnauthorizedError('The token is invalid');
+    }
+    const subject = await findTokenSubject(this.db, claims.sub, claims.jti);
+    if (!subject) throw new UnauthorizedError('The token is invalid');
+    if (subject.revoked) throw new UnauthorizedError('The token has been revoked');
+    return { accountId: claims.sub, role: subject.role, via: 'token', token: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) } };
+  }
+
+  async authenticateApiKey(key: string): Promise<Actor> {
+    const hash = hashApiKey(key);
+    const row = await findApiKeyWithOwner(this.db, hash);
+    if (!row || !crypto.timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) {
+      throw new UnauthorizedError('The API key is invalid');
+    }
+    if (row.expires_at && row.expires_at.getTime() <= Date.now()) throw new UnauthorizedError('The API key has expired');
+    if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > API_KEY_TOUCH_MS) {
+      await touchApiKey(this.db, row.id);
+    }
+    return { accountId: row.account_id, role: row.role, via: 'api_key' };
+  }
+
+  /** From request headers: `Authorization: Bearer …` or `X-API-Key`. */
+  async authenticate(authorization: string | undefined, apiKey: string | undefined): Promise<Actor> {
+    if (authorization !== undefined) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      if (!match) throw new UnauthorizedError('The Authorization header must be "Bearer <token>"');
+      return this.authenticateToken(match[1]);
+    }
+    if (apiKey !== undefined) return this.authenticateApiKey(apiKey);
+    throw new UnauthorizedError('Authentication is required: send "Authorization: Bearer <token>" or "X-API-Key: <key>"');
+  }
+}

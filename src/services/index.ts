@@ -1,0 +1,32 @@
+/** The services of one process, wired once. */
+import type { Knex } from 'knex';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import { AccountsService } from './accounts.service';
+import { ApiKeysService } from './api-keys.service';
+import { AuthService } from './auth.service';
+import type { Keys } from './keys';
+import { SecretBox } from './secret-box';
+import { SecretsService } from './secrets.service';
+
+export interface Services {
+  db: Knex;
+  config: Config;
+  log: Logger;
+  auth: AuthService;
+  accounts: AccountsService;
+  apiKeys: ApiKeysService;
+  secrets: SecretsService;
+}
+
+export function createServices(db: Knex, config: Config, log: Logger, keys: Keys): Services {
+  return {
+    db,
+    config,
+    log,
+    auth: new AuthService(db, config, keys.jwtSecret),
+    accounts: new AccountsService(db),
+    apiKeys: new ApiKeysService(db),
+    secrets: new SecretsService(db, new SecretBox(keys.encryptionKey)),
+  };
+}

@@ -1,0 +1,52 @@
+import type { Knex } from 'knex';
+import type { SecretRow } from '../db/tables';
+import { findAccountById } from '../repositories/accounts.repository';
+import { deleteSecretRow, listSecretRows, upsertSecret } from '../repositories/secrets.repository';
+import { NotFoundError } from '../errors';
+import type { Actor } from './actor';
+import { Masker } from './masking';
+import { canSee } from './ownership';
+import type { SecretBox } from './secret-box';
+
+/** What the engine gets for a run: the values by key, and a masker that hides every one of them. */
+export interface RunSecrets {
+  values: Record<string, string>;
+  masker: Masker;
+}
+
+export class SecretsService {
+  constructor(
+    private readonly db: Knex,
+    private readonly box: SecretBox,
+  ) {}
+
+  async list(actor: Actor, accountId: string): Promise<SecretRow[]> {
+    await this.assertAccount(actor, accountId);
+    return listSecretRows(this.db, accountId);
+  }
+
+  async put(actor: Actor, accountId: string, key: string, value: string): Promise<{ row: SecretRow; created: boolean }> {
+    await this.assertAccount(actor, accountId);
+    return upsertSecret(this.db, accountId, key, this.box.seal(value, context(accountId, key)));
+  }
+
+  async delete(actor: Actor, accountId: string, key: string): Promise<void> {
+    await this.assertAccount(actor, accountId);
+    if (!(await deleteSecretRow(this.db, accountId, key))) throw new NotFoundError('Secret not found');
+  }
+
+  /** Decrypts an account's secrets for a run and registers their values for masking. */
+  async resolveForRun(accountId: string): Promise<RunSecrets> {
+    const rows = await listSecretRows(this.db, accountId);
+    const values = Object.fromEntries(rows.map((r) => [r.key, this.box.open(r.ciphertext, context(accountId, r.key))]));
+    return { values, masker: new Masker(Object.values(values)) };
+  }
+
+  private async assertAccount(actor: Actor, accountId: string): Promise<void> {
+    if (!canSee(actor, accountId) || !(await findAccountById(this.db, accountId))) throw new NotFoundError('Account not found');
+  }
+}
+
+function context(accountId: string, key: string): string {
+  return `secret:${accountId}:${key}`;
+}

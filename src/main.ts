@@ -58,7 +58,7 @@ export async function start(cfg: Config, role: Role, log: Logger): Promise<Runni
     await embedded?.stop();
   };
   try {
-    db = createKnex(databaseUrl, cfg.dbPoolMax);
+    db = createKnex(databaseUrl, cfg.dbPoolMax, log);
     await migrateToLatest(db);
     const services = createServices(db, cfg, log, resolveKeys(cfg));
     await ensureFirstAdmin(services, cfg, log);

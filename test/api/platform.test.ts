@@ -1,0 +1,180 @@
+import axios from 'axios';
+import pg from 'pg';
+import { adminDatabaseUrl } from '../support/database';
+import { expect } from 'chai';
+import { allHandlers } from '../../src/http/app';
+import { unimplementedOperations } from '../../src/http/router';
+import { apiClient, expectError } from '../support/client';
+import { makeAccount, type TestAccount } from '../support/factories';
+import { startTestServer, type TestServer } from '../support/server';
+
+/**
+ * The operations that still answer 501. This list may only shrink: implementing an operation
+ * means removing it here.
+ */
+const STILL_501 = [
+  'listFlows', 'createFlow', 'getFlow', 'updateFlow', 'deleteFlow', 'listFlowVersions', 'getFlowVersion',
+  'runFlow', 'listFlowListeners', 'createFlowListener', 'deleteFlowListener',
+  'listNodeTypes', 'getNodeType',
+  'listExecutions', 'importExecution', 'getExecution', 'cancelExecution', 'getExecutionLogs', 'getExecutionSteps',
+  'getExecutionEvents', 'getExecutionDefinition', 'approveExecution', 'rejectExecution', 'signalExecution',
+  'getExecutionValues', 'setExecutionValues', 'getExecutionGraph', 'listExecutionShares', 'shareExecution',
+  'unshareExecution', 'listExecutionListeners', 'createExecutionListener', 'deleteExecutionListener', 'exportExecution',
+  'listRuns', 'startRun', 'getRun', 'getRunDefinition', 'cancelRun',
+];
+
+describe('platform', () => {
+  let server: TestServer;
+  let user: TestAccount;
+  before(async () => {
+    server = await startTestServer();
+    user = await makeAccount(server);
+  });
+  after(() => server.close());
+
+  const raw = (method: string, path: string, data?: unknown, headers: Record<string, string> = {}) =>
+    axios.request({ method, url: server.url + path, data, headers: { authorization: `Bearer ${user.token}`, ...headers }, validateStatus: () => true });
+
+  describe('the 004 error format', () => {
+    it('answers malformed JSON with 400 invalid_request', async () => {
+      const res = await raw('post', '/api/v1/accounts', '{"name": ', { 'content-type': 'application/json' });
+      expect(res.status).to.equal(400);
+      expect(res.data.error.code).to.equal('invalid_request');
+      expect(res.data.error.message).to.match(/Malformed JSON/);
+    });
+
+    it('rejects an unknown body field and names it', async () => {
+      const err = await expectError(user.client.apiKeys.createApiKey({ name: 'k', color: 'red' } as never), 400, 'invalid_request');
+      expect(JSON.stringify(err.details)).to.contain('color');
+    });
+
+    it('rejects a missing required field and names it', async () => {
+      const err = await expectError(user.client.apiKeys.createApiKey({} as never), 400, 'invalid_request');
+      expect(err.details?.field).to.equal('name');
+    });
+
+    it('rejects a wrong type and names the field', async () => {
+      const err = await expectError(user.client.apiKeys.createApiKey({ name: 42 } as never), 400, 'invalid_request');
+      expect(err.details?.field).to.equal('name');
+    });
+
+    it('rejects an unknown query parameter', async () => {
+      const res = await raw('get', '/api/v1/api-keys?colour=red');
+      expect(res.status).to.equal(400);
+      expect(res.data.error.details.field).to.equal('colour');
+    });
+
+    it('answers a body over 1 MiB with 413 payload_too_large', async () => {
+      const res = await raw('post', '/api/v1/api-keys', { name: 'x'.repeat(1024 * 1024 + 10) });
+      expect(res.status).to.equal(413);
+      expect(res.data.error.code).to.equal('payload_too_large');
+    });
+
+    it('answers an unknown route with 404 not_found', async () => {
+      const res = await raw('get', '/api/v1/nothing-here');
+      expect(res.status).to.equal(404);
+      expect(res.data).to.deep.equal({ error: { code: 'not_found', message: 'Resource not found', details: null } });
+      const outside = await raw('get', '/elsewhere');
+      expect(outside.status).to.equal(404);
+      expect(outside.data.error.code).to.equal('not_found');
+    });
+
+    it('answers a missing auth header with 401 unauthorized', async () => {
+      await expectError(apiClient(server.url).users.getCurrentUser(), 401, 'unauthorized');
+    });
+
+    it('answers a malformed or invalid auth header with 401 unauthorized', async () => {
+      for (const authorization of ['Basic abc', 'Bearer', 'Bearer not-a-jwt', `Bearer ${user.token}x`]) {
+        const res = await raw('get', '/api/v1/users/me', undefined, { authorization });
+        expect(res.status, authorization).to.equal(401);
+        expect(res.data.error.code).to.equal('unauthorized');
+      }
+    });
+
+    it('hides internal errors behind a request id', async () => {
+      // A database without our tables: every query fails inside the server.
+      const name = `flowrunner_test_empty_${process.pid}`;
+      const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
+      await admin.connect();
+      await admin.query(`drop database if exists "${name}"`);
+      await admin.query(`create database "${name}"`);
+      const url = new URL(adminDatabaseUrl());
+      url.pathname = `/${name}`;
+      const empty = await startTestServer({}, url.toString());
+      try {
+        const res = await axios.post(`${empty.url}/api/v1/auth/login`, { username: 'a@b.c', password: 'x' }, { validateStatus: () => true });
+        expect(res.status).to.equal(500);
+        expect(res.data.error).to.deep.equal({ code: 'internal_error', message: 'An internal server error occurred', details: { request_id: res.headers['x-request-id'] } });
+      } finally {
+        await empty.close();
+        await admin.query(`drop database if exists "${name}" with (force)`);
+        await admin.end();
+      }
+    });
+
+    it('answers 503 unavailable when the database is unreachable', async () => {
+      const broken = await startTestServer({}, 'postgres://nobody@127.0.0.1:1/nothing');
+      try {
+        const res = await axios.post(`${broken.url}/api/v1/auth/login`, { username: 'a@b.c', password: 'x' }, { validateStatus: () => true });
+        expect(res.status).to.equal(503);
+        expect(res.data.error.code).to.equal('unavailable');
+        expect(JSON.stringify(res.data)).not.to.match(/ECONNREFUSED|127\.0\.0\.1|stack/);
+        expect(res.headers['x-request-id']).to.be.a('string');
+      } finally {
+        await broken.close();
+      }
+    });
+  });
+
+  describe('meta', () => {
+    it('reports liveness and readiness', async () => {
+      const client = apiClient(server.url);
+      expect((await client.meta.getHealth()).data).to.deep.equal({ status: 'ok' });
+      expect((await client.meta.getReadiness()).data).to.deep.equal({ status: 'ready' });
+    });
+
+    it('is not ready while the database is down', async () => {
+      const broken = await startTestServer({}, 'postgres://nobody@127.0.0.1:1/nothing');
+      try {
+        await expectError(apiClient(broken.url).meta.getReadiness(), 503, 'unavailable');
+        expect((await apiClient(broken.url).meta.getHealth()).status).to.equal(200);
+      } finally {
+        await broken.close();
+      }
+    });
+
+    it('serves the spec as YAML and JSON, and the docs without a CDN', async () => {
+      const json = await axios.get(`${server.url}/openapi.json`);
+      expect(json.data.openapi).to.equal('3.0.3');
+      expect(Object.keys(json.data.paths)).to.include('/api/v1/runs/{run_id}/definition');
+      const yaml = await axios.get(`${server.url}/openapi.yaml`, { responseType: 'text' });
+      expect(yaml.data).to.match(/^# DO NOT EDIT/);
+      const docs = await axios.get(`${server.url}/docs`, { responseType: 'text' });
+      expect(docs.data).to.contain('<redoc spec-url="/openapi.json">').and.contain('src="/docs/redoc.standalone.js"');
+      expect(docs.data).not.to.match(/https?:\/\//);
+      const bundle = await axios.get(`${server.url}/docs/redoc.standalone.js`, { responseType: 'text' });
+      expect(bundle.status).to.equal(200);
+      expect(bundle.data.length).to.be.greaterThan(100_000);
+    });
+
+    it('exposes Prometheus metrics', async () => {
+      const res = await axios.get(`${server.url}/metrics`, { responseType: 'text' });
+      expect(res.data).to.contain('flowrunner_http_request_duration_seconds');
+    });
+  });
+
+  describe('operations not built yet', () => {
+    it('answer 501 not_implemented, and the list only shrinks', async () => {
+      expect(unimplementedOperations(allHandlers(server.services)).sort()).to.deep.equal([...STILL_501].sort());
+    });
+
+    it('answer in the error format', async () => {
+      if (STILL_501.length === 0) return;
+      const res = await raw('get', '/api/v1/executions/exec-1/graph');
+      if (STILL_501.includes('getExecutionGraph')) {
+        expect(res.status).to.equal(501);
+        expect(res.data.error.code).to.equal('not_implemented');
+      }
+    });
+  });
+});

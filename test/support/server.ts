@@ -1,0 +1,59 @@
+/** An in-process FlowRunner on an ephemeral port, over the test database, responses validated. */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfig, type Config } from '../../src/config';
+import { createKnex, type Knex } from '../../src/db/knex';
+import { createApp } from '../../src/http/app';
+import { createLogger } from '../../src/log';
+import { createServices, type Services } from '../../src/services';
+import { testDatabaseUrl } from './database';
+
+export interface TestServer {
+  url: string;
+  db: Knex;
+  services: Services;
+  config: Config;
+  close(): Promise<void>;
+}
+
+export const TEST_JWT_SECRET = 'test-jwt-secret-that-is-long-enough-0123456789';
+export const TEST_ENCRYPTION_KEY = crypto.createHash('sha256').update('flowrunner-test').digest();
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return parseConfig({
+    DATABASE_URL: testDatabaseUrl(),
+    FLOWRUNNER_DATA_DIR: path.join(os.tmpdir(), 'flowrunner-test-data'),
+    FLOWRUNNER_JWT_SECRET: TEST_JWT_SECRET,
+    FLOWRUNNER_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY.toString('base64'),
+    FLOWRUNNER_VALIDATE_RESPONSES: 'true',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+}
+
+export async function startTestServer(env: Record<string, string> = {}, databaseUrl?: string): Promise<TestServer> {
+  const config = testConfig(env);
+  const log = createLogger(config.logLevel);
+  const db = createKnex(databaseUrl ?? config.databaseUrl!, 5, log);
+  const services = createServices(db, config, log, {
+    jwtSecret: TEST_JWT_SECRET,
+    encryptionKey: TEST_ENCRYPTION_KEY,
+  });
+  const server = http.createServer(createApp(services));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    db,
+    services,
+    config,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.destroy();
+    },
+  };
+}

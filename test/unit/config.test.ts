@@ -1,0 +1,30 @@
+import { expect } from 'chai';
+import { parseConfig } from '../../src/config';
+
+describe('config', () => {
+  it('has defaults for everything', () => {
+    const c = parseConfig({});
+    expect(c.port).to.equal(8080);
+    expect(c.role).to.equal('all');
+    expect(c.databaseUrl).to.equal(undefined);
+    expect(c.dataDir).to.match(/\.flowrunner$/);
+    expect(c.validateResponses).to.equal(false);
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['PORT', 'eighty', /PORT must be an integer/],
+    ['PORT', '70000', /PORT must be an integer from 0 to 65535/],
+    ['FLOWRUNNER_ROLE', 'boss', /FLOWRUNNER_ROLE must be one of all, api, worker/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL must be a postgres:\/\/ URL/],
+    ['FLOWRUNNER_JWT_SECRET', 'short', /FLOWRUNNER_JWT_SECRET must be at least 32/],
+    ['FLOWRUNNER_ENCRYPTION_KEY', 'abc', /FLOWRUNNER_ENCRYPTION_KEY must be 32 bytes/],
+    ['FLOWRUNNER_ADMIN_PASSWORD', 'short', /FLOWRUNNER_ADMIN_PASSWORD must be at least 8/],
+    ['FLOWRUNNER_VALIDATE_RESPONSES', 'maybe', /FLOWRUNNER_VALIDATE_RESPONSES must be true or false/],
+  ];
+  for (const [name, value, message] of bad) {
+    it(`stops on a bad ${name} and names it`, () => {
+      expect(() => parseConfig({ [name]: value })).to.throw(message);
+    });
+  }
+});

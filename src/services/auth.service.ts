@@ -17,6 +17,7 @@ import { DUMMY_HASH_PROMISE, verifyPassword } from './passwords';
 const ISSUER = 'flowrunner';
 const AUDIENCE = 'flowrunner-api';
 const API_KEY_TOUCH_MS = 60_000;
+const IP_FAILURE_FACTOR = 5;
 
 export interface IssuedToken {
   token: string;
@@ -58,7 +59,12 @@ export class AuthService {
     // The same work whether or not the account exists, so the answer's timing reveals nothing.
     const ok = await verifyPassword(password, account?.password_hash ?? (await DUMMY_HASH_PROMISE));
     if (!account || !ok) {
-      const rows = await recordLoginFailure(this.db, keys, this.config.loginWindowSeconds, this.config.loginMaxFailures, this.config.loginWindowSeconds);
+      const { loginWindowSeconds: window, loginMaxFailures: max } = this.config;
+      // One address may serve many people (an office behind NAT): it gets more tries than one account.
+      const rows = [
+        ...(await recordLoginFailure(this.db, [keys[0]], window, max, window)),
+        ...(await recordLoginFailure(this.db, [keys[1]], window, max * IP_FAILURE_FACTOR, window)),
+      ];
       const lockedNow = rows.find((r) => r.locked_until);
       if (lockedNow) throw new RateLimitedError('Too many failed logins; retry later', this.config.loginWindowSeconds);
       // Slow down repeated guesses: 100 ms more per failure, at most 1 s.

@@ -9,6 +9,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import { pinoHttp } from 'pino-http';
 import { accountHandlers } from '../controllers/accounts.controller';
 import { authHandlers } from '../controllers/auth.controller';
+import { flowHandlers } from '../controllers/flows.controller';
 import type { Services } from '../services';
 import { authMiddleware } from './auth';
 import { errorHandler, notFoundHandler } from './error-handler';
@@ -19,7 +20,7 @@ import { operationsRouter } from './router';
 import { SPEC_JSON_PATH } from './spec';
 
 export function allHandlers(s: Services): Handlers {
-  return { ...authHandlers(s), ...accountHandlers(s) };
+  return { ...authHandlers(s), ...accountHandlers(s), ...flowHandlers(s) };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;

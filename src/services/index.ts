@@ -5,6 +5,7 @@ import type { Logger } from '../log';
 import { AccountsService } from './accounts.service';
 import { ApiKeysService } from './api-keys.service';
 import { AuthService } from './auth.service';
+import { FlowsService } from './flows.service';
 import type { Keys } from './keys';
 import { SecretBox } from './secret-box';
 import { SecretsService } from './secrets.service';
@@ -17,6 +18,7 @@ export interface Services {
   accounts: AccountsService;
   apiKeys: ApiKeysService;
   secrets: SecretsService;
+  flows: FlowsService;
 }
 
 export function createServices(db: Knex, config: Config, log: Logger, keys: Keys): Services {
@@ -28,5 +30,6 @@ export function createServices(db: Knex, config: Config, log: Logger, keys: Keys
     accounts: new AccountsService(db),
     apiKeys: new ApiKeysService(db),
     secrets: new SecretsService(db, new SecretBox(keys.encryptionKey)),
+    flows: new FlowsService(db),
   };
 }

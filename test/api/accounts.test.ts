@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { Role } from '../../generated/client/index';
 import { apiClient, expectError } from '../support/client';
 import { makeAccount, uniqueEmail, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
@@ -10,14 +11,14 @@ describe('accounts', () => {
   let bob: TestAccount;
   before(async () => {
     server = await startTestServer();
-    admin = await makeAccount(server, { role: 'admin' });
+    admin = await makeAccount(server, { role: Role.Admin });
     alice = await makeAccount(server);
     bob = await makeAccount(server);
   });
   after(() => server.close());
 
   it('GET /users/me returns the caller, by token or API key', async () => {
-    expect((await alice.client.users.getCurrentUser()).data).to.deep.include({ id: alice.account.id, email: alice.account.email, role: 'user' });
+    expect((await alice.client.users.getCurrentUser()).data).to.deep.include({ id: alice.account.id, email: alice.account.email, role: Role.User });
     const { data: key } = await alice.client.apiKeys.createApiKey({ name: 'me' });
     expect((await apiClient(server.url, { apiKey: key.key }).users.getCurrentUser()).data.id).to.equal(alice.account.id);
   });
@@ -25,14 +26,14 @@ describe('accounts', () => {
   describe('as an admin', () => {
     it('creates, reads, updates (including role) and deletes an account', async () => {
       const email = uniqueEmail('new');
-      const { data: created, status } = await admin.client.accounts.createAccount({ name: 'New Account', email, password: 'your-password', role: 'user' });
+      const { data: created, status } = await admin.client.accounts.createAccount({ name: 'New Account', email, password: 'your-password', role: Role.User });
       expect(status).to.equal(201);
-      expect(created).to.include({ name: 'New Account', email, role: 'user' });
+      expect(created).to.include({ name: 'New Account', email, role: Role.User });
       expect(created).not.to.have.property('password');
       expect((await admin.client.accounts.getAccount(created.id)).data).to.deep.equal(created);
 
-      const { data: updated } = await admin.client.accounts.updateAccount(created.id, { name: 'Updated', role: 'admin' });
-      expect(updated).to.include({ name: 'Updated', role: 'admin' });
+      const { data: updated } = await admin.client.accounts.updateAccount(created.id, { name: 'Updated', role: Role.Admin });
+      expect(updated).to.include({ name: 'Updated', role: Role.Admin });
       expect(new Date(updated.updated_at).getTime()).to.be.at.least(new Date(created.updated_at).getTime());
 
       const login = await apiClient(server.url).auth.login({ username: email, password: 'your-password' });
@@ -47,7 +48,7 @@ describe('accounts', () => {
     it('lists with a role filter, limit, offset and total', async () => {
       const all = (await admin.client.accounts.listAccounts(undefined, 100, 0)).data;
       expect(all.total).to.equal(all.accounts.length);
-      const admins = (await admin.client.accounts.listAccounts('admin', 100, 0)).data;
+      const admins = (await admin.client.accounts.listAccounts(Role.Admin, 100, 0)).data;
       expect(admins.accounts.every((a) => a.role === 'admin')).to.equal(true);
       const page = (await admin.client.accounts.listAccounts(undefined, 1, 1)).data;
       expect(page).to.include({ limit: 1, offset: 1, total: all.total });
@@ -71,18 +72,18 @@ describe('accounts', () => {
 
     it('keeps the last admin: it cannot be deleted or demoted', async () => {
       // Make this admin the only one, in a database of its own making.
-      const others = await server.db('accounts').where({ role: 'admin' }).whereNot({ id: admin.account.id }).select('id');
-      await server.db('accounts').whereIn('id', others.map((o) => o.id)).update({ role: 'user' });
+      const others = await server.db('accounts').where({ role: Role.Admin }).whereNot({ id: admin.account.id }).select('id');
+      await server.db('accounts').whereIn('id', others.map((o) => o.id)).update({ role: Role.User });
       try {
         await expectError(admin.client.accounts.deleteAccount(admin.account.id), 409, 'conflict');
-        await expectError(admin.client.accounts.updateAccount(admin.account.id, { role: 'user' }), 409, 'conflict');
+        await expectError(admin.client.accounts.updateAccount(admin.account.id, { role: Role.User }), 409, 'conflict');
         expect((await admin.client.users.getCurrentUser()).data.role).to.equal('admin');
         // With a second admin, demoting the first is fine.
-        const second = await makeAccount(server, { role: 'admin' });
-        expect((await second.client.accounts.updateAccount(admin.account.id, { role: 'user' })).data.role).to.equal('user');
-        await second.client.accounts.updateAccount(admin.account.id, { role: 'admin' });
+        const second = await makeAccount(server, { role: Role.Admin });
+        expect((await second.client.accounts.updateAccount(admin.account.id, { role: Role.User })).data.role).to.equal('user');
+        await second.client.accounts.updateAccount(admin.account.id, { role: Role.Admin });
       } finally {
-        await server.db('accounts').whereIn('id', others.map((o) => o.id)).update({ role: 'admin' });
+        await server.db('accounts').whereIn('id', others.map((o) => o.id)).update({ role: Role.Admin });
       }
     });
 
@@ -102,14 +103,14 @@ describe('accounts', () => {
       expect((await alice.client.accounts.getAccount(alice.account.id)).data.id).to.equal(alice.account.id);
       const newEmail = uniqueEmail('alice');
       const { data } = await alice.client.accounts.updateAccount(alice.account.id, { name: 'Alice', email: newEmail, password: 'a-new-password' });
-      expect(data).to.include({ name: 'Alice', email: newEmail, role: 'user' });
+      expect(data).to.include({ name: 'Alice', email: newEmail, role: Role.User });
       await apiClient(server.url).auth.login({ username: newEmail, password: 'a-new-password' });
       alice.account.email = newEmail;
       alice.password = 'a-new-password';
     });
 
     it('cannot change their own role', async () => {
-      const err = await expectError(alice.client.accounts.updateAccount(alice.account.id, { role: 'admin' }), 403, 'forbidden');
+      const err = await expectError(alice.client.accounts.updateAccount(alice.account.id, { role: Role.Admin }), 403, 'forbidden');
       expect(err.details?.field).to.equal('role');
       expect((await alice.client.users.getCurrentUser()).data.role).to.equal('user');
     });

@@ -13,9 +13,7 @@ import { startTestServer, type TestServer } from '../support/server';
  * means removing it here.
  */
 const STILL_501 = [
-  'listFlows', 'createFlow', 'getFlow', 'updateFlow', 'deleteFlow', 'listFlowVersions', 'getFlowVersion',
   'runFlow', 'listFlowListeners', 'createFlowListener', 'deleteFlowListener',
-  'listNodeTypes', 'getNodeType',
   'listExecutions', 'importExecution', 'getExecution', 'cancelExecution', 'getExecutionLogs', 'getExecutionSteps',
   'getExecutionEvents', 'getExecutionDefinition', 'approveExecution', 'rejectExecution', 'signalExecution',
   'getExecutionValues', 'setExecutionValues', 'getExecutionGraph', 'listExecutionShares', 'shareExecution',

@@ -1,0 +1,322 @@
+/**
+ * Parses and validates a flow definition. Every problem is reported at once, each with the node,
+ * the path and a message (and line/column where the YAML says). A definition that passes can run.
+ */
+import crypto from 'node:crypto';
+import Ajv, { type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
+import { parseProblem, stringsIn, templatesIn } from './expressions';
+import { NODE_TYPES, nodeType } from './nodes';
+
+export const MAX_DEFINITION_BYTES = 256 * 1024;
+export const MAX_NODES = 500;
+const NODE_ID = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+export interface DefinitionProblem {
+  node: string | null;
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export interface RetryPolicy {
+  max_attempts?: number;
+  backoff_ms?: number;
+  backoff_multiplier?: number;
+  max_backoff_ms?: number;
+}
+
+export interface NodeDefinition {
+  type: string;
+  params?: Record<string, unknown>;
+  next?: Record<string, string>;
+  retry?: RetryPolicy;
+  timeout_ms?: number;
+}
+
+export interface FlowDocument {
+  metadata?: { name?: string; description?: string; version?: string };
+  inputs?: Record<string, unknown>;
+  entry?: string;
+  output?: unknown;
+  approval?: { required?: boolean; approvers?: string[]; no_self_approval?: boolean };
+  nodes: Record<string, NodeDefinition>;
+}
+
+export type ParsedDefinition = { ok: true; document: FlowDocument; entry: string; hash: string } | { ok: false; problems: DefinitionProblem[] };
+
+export const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
+addFormats(ajv);
+
+/** The shape of the document; node params are checked against each node type's own schema. */
+const DOCUMENT_SCHEMA = {
+  type: 'object',
+  required: ['nodes'],
+  additionalProperties: false,
+  properties: {
+    metadata: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { name: { type: 'string' }, description: { type: 'string' }, version: { type: ['string', 'number'] } },
+    },
+    inputs: { type: 'object', description: 'JSON Schema of the execution input' },
+    entry: { type: 'string' },
+    output: {},
+    approval: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { required: { type: 'boolean' }, approvers: { type: 'array', items: { type: 'string' } }, no_self_approval: { type: 'boolean' } },
+    },
+    nodes: {
+      type: 'object',
+      minProperties: 1,
+      additionalProperties: {
+        type: 'object',
+        required: ['type'],
+        additionalProperties: false,
+        properties: {
+          type: { type: 'string' },
+          params: { type: 'object' },
+          next: { oneOf: [{ type: 'string' }, { type: 'object', additionalProperties: { type: 'string' } }] },
+          retry: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              max_attempts: { type: 'integer', minimum: 1, maximum: 100 },
+              backoff_ms: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+              backoff_multiplier: { type: 'number', minimum: 1, maximum: 10 },
+              max_backoff_ms: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+            },
+          },
+          timeout_ms: { type: 'integer', minimum: 1, maximum: 86_400_000 },
+        },
+      },
+    },
+  },
+};
+
+const validateDocument = ajv.compile(DOCUMENT_SCHEMA);
+const paramValidators = new Map<string, ValidateFunction>(NODE_TYPES.map((t) => [t.type, ajv.compile(t.paramsSchema)]));
+
+export function definitionHash(text: string): string {
+  return crypto.createHash('sha256').update(text).digest('hex');
+}
+
+function dotted(instancePath: string): string {
+  return instancePath.replace(/^\//, '').replace(/\//g, '.');
+}
+
+function valueAt(root: unknown, dottedPath: string): unknown {
+  return dottedPath.split('.').filter(Boolean).reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), root);
+}
+
+/** Line and column of the deepest key of a path found in the YAML source. */
+function locate(doc: Document, lines: LineCounter, path: string[]): { line?: number; column?: number } {
+  let node: unknown = doc.contents;
+  let offset: number | undefined;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === seg);
+      if (!pair) break;
+      offset = (pair.key as Scalar).range?.[0] ?? offset;
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const item = node.items[Number(seg)] as { range?: [number, number, number] } | undefined;
+      if (!item) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else break;
+  }
+  if (offset === undefined) return {};
+  const pos = lines.linePos(offset);
+  return { line: pos.line, column: pos.col };
+}
+
+/** Normalises `next: end` to `next: {default: end}`. */
+function edgesOf(node: NodeDefinition): Record<string, string> {
+  const next = node.next as unknown;
+  if (typeof next === 'string') return { default: next };
+  return (next as Record<string, string> | undefined) ?? {};
+}
+
+export function parseDefinition(text: string): ParsedDefinition {
+  const problems: DefinitionProblem[] = [];
+  if (Buffer.byteLength(text) > MAX_DEFINITION_BYTES) {
+    return { ok: false, problems: [{ node: null, path: '', message: `the definition is larger than ${MAX_DEFINITION_BYTES / 1024} KiB` }] };
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return { node: null, path: '', message: `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col };
+      }),
+    };
+  }
+  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw) || !isMap(doc.contents)) {
+    return { ok: false, problems: [{ node: null, path: '', message: 'the definition must be a YAML mapping with a `nodes` key' }] };
+  }
+  const at = (path: string[]) => locate(doc, lines, path);
+
+  if (!validateDocument(raw)) {
+    for (const e of validateDocument.errors ?? []) {
+      if (e.keyword === 'oneOf' || (e.instancePath.match(/\/next$/) && e.keyword === 'type')) {
+        if (e.keyword === 'oneOf') {
+          const p = dotted(e.instancePath);
+          problems.push({ node: p.split('.')[1] ?? null, path: p, message: 'must be a node id or a mapping of outcome to node id', ...at(p.split('.')) });
+        }
+        continue;
+      }
+      const extra = e.keyword === 'additionalProperties' ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : '';
+      const p = dotted(e.instancePath);
+      const node = p.startsWith('nodes.') ? p.split('.')[1] : null;
+      problems.push({ node, path: p, message: `${e.message}${extra}`, ...at(p.split('.')) });
+    }
+    return { ok: false, problems };
+  }
+  const document = raw as unknown as FlowDocument;
+  const ids = Object.keys(document.nodes);
+  if (ids.length > MAX_NODES) {
+    return { ok: false, problems: [{ node: null, path: 'nodes', message: `a flow may have at most ${MAX_NODES} nodes, this one has ${ids.length}` }] };
+  }
+
+  for (const id of ids) {
+    const node = document.nodes[id];
+    const here = (p: string) => ({ node: id, path: `nodes.${id}${p ? '.' + p : ''}`, ...at(['nodes', id, ...p.split('.').filter(Boolean)]) });
+    if (!NODE_ID.test(id)) problems.push({ ...here(''), message: 'node ids are letters, digits and _ (starting with a letter or _), at most 64' });
+    const module = nodeType(node.type);
+    if (!module) {
+      problems.push({ ...here('type'), message: `unknown node type "${node.type}"; known types: ${NODE_TYPES.map((t) => t.type).join(', ')}` });
+      continue;
+    }
+    const params = node.params ?? {};
+    const validate = paramValidators.get(module.type)!;
+    if (!validate(params)) {
+      for (const e of validate.errors ?? []) {
+        const p = dotted(e.instancePath);
+        // A template may stand where a number or list goes; its value is checked at run time.
+        if (p && typeof valueAt(params, p) === 'string' && (valueAt(params, p) as string).includes('{{')) continue;
+        if (e.keyword === 'if' || (e.keyword === 'oneOf' && p && typeof valueAt(params, p) === 'string' && (valueAt(params, p) as string).includes('{{'))) continue;
+        const extra = e.keyword === 'additionalProperties' ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : '';
+        problems.push({ ...here(`params${p ? '.' + p : ''}`), message: `${e.message}${extra}` });
+      }
+    }
+    const allowed = new Set(['default', 'error', ...(module.outcomes?.(params) ?? [])]);
+    for (const [outcome, target] of Object.entries(edgesOf(node))) {
+      if (!allowed.has(outcome)) problems.push({ ...here(`next.${outcome}`), message: `"${module.type}" has no outcome "${outcome}"; use one of ${[...allowed].join(', ')}` });
+      if (!(target in document.nodes)) problems.push({ ...here(`next.${outcome}`), message: `next target "${target}" is not a node of this flow` });
+    }
+    for (const { path, value } of stringsIn(params, 'params')) {
+      for (const expression of templatesIn(value)) {
+        const problem = parseProblem(expression);
+        if (problem) problems.push({ ...here(path), message: `expression {{ ${expression} }} does not parse: ${problem.message}` });
+      }
+    }
+    for (const { path, expression } of module.expressions?.(params) ?? []) {
+      const problem = parseProblem(expression);
+      if (problem) problems.push({ ...here(`params.${path}`), message: `expression does not parse: ${problem.message}` });
+    }
+  }
+
+  for (const { path, value } of stringsIn(document.output ?? null, 'output')) {
+    for (const expression of templatesIn(value)) {
+      const problem = parseProblem(expression);
+      if (problem) problems.push({ node: null, path, message: `expression {{ ${expression} }} does not parse: ${problem.message}`, ...at(path.split('.')) });
+    }
+  }
+  if (document.inputs !== undefined) {
+    try {
+      ajv.compile(document.inputs);
+    } catch (err) {
+      problems.push({ node: null, path: 'inputs', message: `inputs is not a valid JSON Schema: ${(err as Error).message}`, ...at(['inputs']) });
+    }
+  }
+
+  const entry = findEntry(document, problems, at);
+  if (entry) {
+    checkReachability(document, entry, problems, at);
+    checkLoops(document, problems);
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, document, entry: entry!, hash: definitionHash(text) };
+}
+
+function findEntry(document: FlowDocument, problems: DefinitionProblem[], at: (p: string[]) => object): string | undefined {
+  const ids = Object.keys(document.nodes);
+  if (document.entry !== undefined) {
+    if (document.nodes[document.entry]) return document.entry;
+    problems.push({ node: null, path: 'entry', message: `entry "${document.entry}" is not a node of this flow`, ...at(['entry']) });
+    return undefined;
+  }
+  if (document.nodes.start) return 'start';
+  const targets = new Set(ids.flatMap((id) => Object.values(edgesOf(document.nodes[id]))));
+  const roots = ids.filter((id) => !targets.has(id));
+  if (roots.length === 1) return roots[0];
+  problems.push({
+    node: null,
+    path: 'entry',
+    message: roots.length === 0 ? 'no entry: name one with `entry:` (every node is the target of an edge)' : `no entry: name one with \`entry:\` or call a node "start" (candidates: ${roots.join(', ')})`,
+  });
+  return undefined;
+}
+
+function checkReachability(document: FlowDocument, entry: string, problems: DefinitionProblem[], at: (p: string[]) => object): void {
+  const seen = new Set([entry]);
+  const queue = [entry];
+  while (queue.length > 0) {
+    const id = queue.shift()!;
+    for (const target of Object.values(edgesOf(document.nodes[id]))) {
+      if (document.nodes[target] && !seen.has(target)) {
+        seen.add(target);
+        queue.push(target);
+      }
+    }
+  }
+  for (const id of Object.keys(document.nodes)) {
+    if (!seen.has(id)) problems.push({ node: id, path: `nodes.${id}`, message: `node "${id}" is unreachable from the entry "${entry}"`, ...at(['nodes', id]) });
+  }
+}
+
+/** Strongly connected components (Tarjan); a cycle with no branching or waiting node loops forever. */
+function checkLoops(document: FlowDocument, problems: DefinitionProblem[]): void {
+  const ids = Object.keys(document.nodes);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  let counter = 0;
+  const successors = (id: string) => Object.values(edgesOf(document.nodes[id])).filter((t) => document.nodes[t]);
+  const strong = (v: string) => {
+    index.set(v, counter);
+    low.set(v, counter++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of successors(v)) {
+      if (!index.has(w)) {
+        strong(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const component: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        component.push(w);
+      } while (w !== v);
+      const isCycle = component.length > 1 || successors(v).includes(v);
+      const breaks = component.some((id) => nodeType(document.nodes[id].type)?.breaksCycles);
+      if (isCycle && !breaks) {
+        const names = component.reverse();
+        problems.push({ node: names[0], path: `nodes.${names[0]}`, message: `the cycle ${[...names, names[0]].join(' → ')} has no condition or wait on it: it would loop forever` });
+      }
+    }
+  };
+  for (const id of ids) if (!index.has(id)) strong(id);
+}

@@ -1,0 +1,14 @@
+import type { NodeTypeModule } from './types';
+
+export const fail: NodeTypeModule = {
+  type: 'fail',
+  category: 'control',
+  description: 'End the execution as failed with a message.',
+  output: 'none: the execution fails',
+  paramsSchema: {
+    type: 'object',
+    required: ['message'],
+    additionalProperties: false,
+    properties: { message: { type: 'string', minLength: 1, maxLength: 65_536 } },
+  },
+};

@@ -1,0 +1,23 @@
+/** The node-type registry: the catalog endpoint, save-time validation and the engine read only this. */
+import { approval } from './approval';
+import { condition } from './condition';
+import { delay } from './delay';
+import { fail } from './fail';
+import { httpRequest } from './http-request';
+import { input } from './input';
+import { log } from './log';
+import { subflow } from './subflow';
+import { switchNode } from './switch';
+import { transform } from './transform';
+import type { NodeTypeModule } from './types';
+import { webhook } from './webhook';
+
+export type { NodeTypeModule } from './types';
+
+export const NODE_TYPES: readonly NodeTypeModule[] = [httpRequest, webhook, transform, condition, switchNode, delay, log, fail, approval, input, subflow];
+
+const byType = new Map(NODE_TYPES.map((m) => [m.type, m]));
+
+export function nodeType(type: string): NodeTypeModule | undefined {
+  return byType.get(type);
+}

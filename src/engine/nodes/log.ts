@@ -1,0 +1,18 @@
+import type { NodeTypeModule } from './types';
+
+export const log: NodeTypeModule = {
+  type: 'log',
+  category: 'utility',
+  description: 'Write a log event of the execution (visible in /logs, the WebSocket and listeners).',
+  output: '{message, level}',
+  paramsSchema: {
+    type: 'object',
+    required: ['message'],
+    additionalProperties: false,
+    properties: {
+      message: { type: 'string', minLength: 1, maxLength: 65_536 },
+      level: { type: 'string', enum: ['debug', 'info', 'warn', 'error'], default: 'info' },
+      data: { type: 'object', description: 'Structured data logged with the message' },
+    },
+  },
+};

@@ -1,0 +1,147 @@
+/**
+ * Flows and their immutable versions. A definition is validated on every save; a changed one
+ * becomes a new version. Deleting hides a flow but keeps its versions for executions that used them.
+ */
+import type { Knex } from 'knex';
+import { newId } from '../db/ids';
+import type { FlowVersionRow } from '../db/tables';
+import { definitionHash, parseDefinition, type FlowDocument } from '../engine/definition';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import {
+  findFlowVersion,
+  findLiveFlow,
+  insertFlow,
+  insertFlowVersion,
+  listFlowVersionRows,
+  listLiveFlows,
+  lockLiveFlow,
+  softDeleteFlow,
+  updateFlowRow,
+  type FlowWithDefinition,
+} from '../repositories/flows.repository';
+import type { Actor } from './actor';
+import { ownerFilter, visibleOrNotFound } from './ownership';
+
+const UNIQUE_VIOLATION = '23505';
+
+export interface FlowInput {
+  name: string;
+  description?: string;
+  definition: string;
+  tags?: string[];
+}
+
+export type FlowChanges = Partial<FlowInput>;
+
+/** Parses a definition or throws 422 with every problem. */
+export function validDefinition(text: string): { document: FlowDocument; hash: string } {
+  const parsed = parseDefinition(text);
+  if (!parsed.ok) {
+    const first = parsed.problems[0];
+    throw new ValidationError(`The flow definition is invalid: ${first.path ? first.path + ': ' : ''}${first.message}${parsed.problems.length > 1 ? ` (and ${parsed.problems.length - 1} more)` : ''}`, {
+      field: 'definition',
+      reason: first.message,
+      errors: parsed.problems,
+    });
+  }
+  return { document: parsed.document, hash: parsed.hash };
+}
+
+function versionLabel(document: FlowDocument): string | null {
+  const v = document.metadata?.version;
+  return v === undefined || v === null ? null : String(v);
+}
+
+function uniqueTags(tags: string[] | undefined): string[] {
+  return [...new Set(tags ?? [])];
+}
+
+async function nameConflict<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
+      throw new ConflictError('A flow with this name already exists', { field: 'name', reason: 'flow names are unique per account' });
+    }
+    throw err;
+  }
+}
+
+export class FlowsService {
+  constructor(private readonly db: Knex) {}
+
+  async create(actor: Actor, input: FlowInput): Promise<FlowWithDefinition> {
+    const { document, hash } = validDefinition(input.definition);
+    const id = newId('flow');
+    await nameConflict(
+      this.db.transaction(async (tx) => {
+        await insertFlow(tx, {
+          id,
+          account_id: actor.accountId,
+          name: input.name,
+          description: input.description ?? document.metadata?.description ?? '',
+          tags: uniqueTags(input.tags),
+          current_version: 1,
+        });
+        await insertFlowVersion(tx, { flow_id: id, number: 1, version_label: versionLabel(document), hash, definition: input.definition, document, created_by: actor.accountId });
+      }),
+    );
+    return (await findLiveFlow(this.db, id))!;
+  }
+
+  async get(actor: Actor, id: string): Promise<FlowWithDefinition> {
+    return visibleOrNotFound(actor, await findLiveFlow(this.db, id), 'Flow');
+  }
+
+  async update(actor: Actor, id: string, changes: FlowChanges): Promise<FlowWithDefinition> {
+    const current = await this.get(actor, id);
+    const parsed = changes.definition !== undefined && definitionHash(changes.definition) !== current.hash ? validDefinition(changes.definition) : undefined;
+    await nameConflict(
+      this.db.transaction(async (tx) => {
+        const locked = await lockLiveFlow(tx, id);
+        if (!locked) throw new NotFoundError('Flow not found');
+        let currentVersion = locked.current_version;
+        if (parsed) {
+          currentVersion += 1;
+          await insertFlowVersion(tx, {
+            flow_id: id,
+            number: currentVersion,
+            version_label: versionLabel(parsed.document),
+            hash: parsed.hash,
+            definition: changes.definition!,
+            document: parsed.document,
+            created_by: actor.accountId,
+          });
+        }
+        await updateFlowRow(tx, id, {
+          name: changes.name,
+          description: changes.description,
+          tags: changes.tags === undefined ? undefined : uniqueTags(changes.tags),
+          current_version: currentVersion,
+        });
+      }),
+    );
+    return (await findLiveFlow(this.db, id))!;
+  }
+
+  async delete(actor: Actor, id: string): Promise<void> {
+    await this.get(actor, id);
+    if (!(await softDeleteFlow(this.db, id))) throw new NotFoundError('Flow not found');
+  }
+
+  async list(actor: Actor, filter: { tags: string[]; limit: number; offset: number }) {
+    return listLiveFlows(this.db, { ...filter, accountId: ownerFilter(actor) });
+  }
+
+  async versions(actor: Actor, id: string, limit: number, offset: number) {
+    await this.get(actor, id);
+    return listFlowVersionRows(this.db, id, limit, offset);
+  }
+
+  async version(actor: Actor, id: string, number: number): Promise<FlowVersionRow> {
+    await this.get(actor, id);
+    const row = await findFlowVersion(this.db, id, number);
+    if (!row) throw new NotFoundError(`Version ${number} of this flow not found`);
+    return row;
+  }
+}

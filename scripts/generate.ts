@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { readmeIsCurrent, writeReadme } from './node-types-doc';
 
 const root = path.resolve(__dirname, '..');
 const bin = (name: string) => path.join(root, 'node_modules', '.bin', name);
@@ -96,6 +97,10 @@ function main(): void {
         console.error('Fix: npm run generate   (and commit generated/)');
         process.exit(1);
       }
+      if (!readmeIsCurrent()) {
+        console.error('The node-type reference in README.md is out of date. Fix: npm run generate');
+        process.exit(1);
+      }
       console.log('generated/ is up to date with openapi/.');
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -103,7 +108,8 @@ function main(): void {
     return;
   }
   generate(target);
-  console.log('Wrote generated/ from openapi/.');
+  writeReadme();
+  console.log('Wrote generated/ from openapi/, and the node-type reference of README.md.');
 }
 
 if (require.main === module) main();

@@ -4712,7 +4712,7 @@ export const FlowsApiAxiosParamCreator = function (configuration?: Configuration
         /**
          * Newest first. A user sees their own flows, an admin all.
          * @summary List flows
-         * @param {Array<string>} [tag] Only flows having all these tags (repeatable)
+         * @param {Array<string>} [tag] Only flows having all these tags: repeat the parameter or separate tags with commas
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
@@ -4930,7 +4930,7 @@ export const FlowsApiFp = function(configuration?: Configuration) {
         /**
          * Newest first. A user sees their own flows, an admin all.
          * @summary List flows
-         * @param {Array<string>} [tag] Only flows having all these tags (repeatable)
+         * @param {Array<string>} [tag] Only flows having all these tags: repeat the parameter or separate tags with commas
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
@@ -5023,7 +5023,7 @@ export const FlowsApiFactory = function (configuration?: Configuration, basePath
         /**
          * Newest first. A user sees their own flows, an admin all.
          * @summary List flows
-         * @param {Array<string>} [tag] Only flows having all these tags (repeatable)
+         * @param {Array<string>} [tag] Only flows having all these tags: repeat the parameter or separate tags with commas
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
@@ -5119,7 +5119,7 @@ export class FlowsApi extends BaseAPI {
     /**
      * Newest first. A user sees their own flows, an admin all.
      * @summary List flows
-     * @param {Array<string>} [tag] Only flows having all these tags (repeatable)
+     * @param {Array<string>} [tag] Only flows having all these tags: repeat the parameter or separate tags with commas
      * @param {number} [limit] Maximum number of items to return (1–100).
      * @param {number} [offset] Number of items to skip.
      * @param {*} [options] Override http request option.

@@ -2502,7 +2502,7 @@ export interface operations {
     listFlows: {
         parameters: {
             query?: {
-                /** @description Only flows having all these tags (repeatable) */
+                /** @description Only flows having all these tags: repeat the parameter or separate tags with commas */
                 tag?: string[];
                 /** @description Maximum number of items to return (1–100). */
                 limit?: components["parameters"]["LimitParam"];

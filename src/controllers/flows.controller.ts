@@ -46,7 +46,9 @@ function toNodeType(t: (typeof NODE_TYPES)[number]): Schemas['NodeType'] {
   return { type: t.type, description: t.description, category: t.category, params_schema: t.paramsSchema, output: t.output, outcomes };
 }
 
-const tagsOf = (tag: string | string[] | undefined): string[] => (tag === undefined ? [] : Array.isArray(tag) ? tag : [tag]);
+/** `?tag=a&tag=b` and `?tag=a,b` alike (tags hold no commas). */
+const tagsOf = (tag: string | string[] | undefined): string[] =>
+  (tag === undefined ? [] : Array.isArray(tag) ? tag : [tag]).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
 
 export function flowHandlers(s: Services): Handlers {
   return {

@@ -189,6 +189,9 @@ export function parseDefinition(text: string): ParsedDefinition {
     const node = document.nodes[id];
     const here = (p: string) => ({ node: id, path: `nodes.${id}${p ? '.' + p : ''}`, ...at(['nodes', id, ...p.split('.').filter(Boolean)]) });
     if (!NODE_ID.test(id)) problems.push({ ...here(''), message: 'node ids are letters, digits and _ (starting with a letter or _), at most 64' });
+    for (const [outcome, target] of Object.entries(edgesOf(node))) {
+      if (!(target in document.nodes)) problems.push({ ...here(`next.${outcome}`), message: `next target "${target}" is not a node of this flow` });
+    }
     const module = nodeType(node.type);
     if (!module) {
       problems.push({ ...here('type'), message: `unknown node type "${node.type}"; known types: ${NODE_TYPES.map((t) => t.type).join(', ')}` });
@@ -207,9 +210,8 @@ export function parseDefinition(text: string): ParsedDefinition {
       }
     }
     const allowed = new Set(['default', 'error', ...(module.outcomes?.(params) ?? [])]);
-    for (const [outcome, target] of Object.entries(edgesOf(node))) {
+    for (const outcome of Object.keys(edgesOf(node))) {
       if (!allowed.has(outcome)) problems.push({ ...here(`next.${outcome}`), message: `"${module.type}" has no outcome "${outcome}"; use one of ${[...allowed].join(', ')}` });
-      if (!(target in document.nodes)) problems.push({ ...here(`next.${outcome}`), message: `next target "${target}" is not a node of this flow` });
     }
     for (const { path, value } of stringsIn(params, 'params')) {
       for (const expression of templatesIn(value)) {

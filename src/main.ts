@@ -8,6 +8,7 @@ import { config, ConfigError, type Config, type Role } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { createKnex, type Knex } from './db/knex';
 import { migrateToLatest } from './db/migrate';
+import { startEngine, type Engine } from './engine';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './log';
 import { createServices, type Services } from './services';
@@ -16,6 +17,7 @@ import { resolveKeys } from './services/keys';
 export interface Running {
   url?: string;
   services: Services;
+  engine: Engine;
   stop(): Promise<void>;
 }
 
@@ -52,8 +54,10 @@ export async function start(cfg: Config, role: Role, log: Logger): Promise<Runni
   }
   let db: Knex | undefined;
   let server: http.Server | undefined;
+  let engine: Engine | undefined;
   const stop = async () => {
     if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    await engine?.stop();
     await db?.destroy();
     await embedded?.stop();
   };
@@ -62,6 +66,7 @@ export async function start(cfg: Config, role: Role, log: Logger): Promise<Runni
     await migrateToLatest(db);
     const services = createServices(db, cfg, log, resolveKeys(cfg));
     await ensureFirstAdmin(services, cfg, log);
+    engine = await startEngine(db, databaseUrl, services, cfg, log, { worker: role !== 'api' });
     let url: string | undefined;
     if (role !== 'worker') {
       server = http.createServer(createApp(services));
@@ -69,7 +74,7 @@ export async function start(cfg: Config, role: Role, log: Logger): Promise<Runni
       const port = await listen(server, cfg.port, cfg.host);
       url = `http://${cfg.host === '0.0.0.0' ? 'localhost' : cfg.host}:${port}`;
     }
-    return { url, services, stop };
+    return { url, services, engine, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -312,10 +312,10 @@ export interface ErrorError {
     message: string;
     /**
      * 
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof ErrorError
      */
-    details?: { [key: string]: object; } | null;
+    details?: { [key: string]: any; } | null;
 }
 /**
  * 
@@ -380,10 +380,10 @@ export interface Execution {
     status: ExecutionStatus;
     /**
      * 
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof Execution
      */
-    input: { [key: string]: object; };
+    input: { [key: string]: any; };
     /**
      * The flow\'s `output` template, else the last node\'s output.
      * @type {any}
@@ -677,10 +677,10 @@ export interface ExecutionPackage {
     definition_hash?: string;
     /**
      * 
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof ExecutionPackage
      */
-    input: { [key: string]: object; };
+    input: { [key: string]: any; };
     /**
      * 
      * @type {ExecutionStatus}
@@ -701,10 +701,10 @@ export interface ExecutionPackage {
     error?: string | null;
     /**
      * 
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof ExecutionPackage
      */
-    values: { [key: string]: object; };
+    values: { [key: string]: any; };
     /**
      * 
      * @type {Array<Step>}
@@ -1459,10 +1459,10 @@ export interface LogEntry {
     node_type?: string | null;
     /**
      * 
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof LogEntry
      */
-    data?: { [key: string]: object; } | null;
+    data?: { [key: string]: any; } | null;
 }
 /**
  * 
@@ -1520,10 +1520,10 @@ export interface LogEvent {
     node_type?: string | null;
     /**
      * 
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof LogEvent
      */
-    data?: { [key: string]: object; } | null;
+    data?: { [key: string]: any; } | null;
 }
 
 /**
@@ -1706,10 +1706,10 @@ export interface NodeType {
     category?: string;
     /**
      * JSON Schema of the node\'s `params`, the one save-time validation uses.
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof NodeType
      */
-    params_schema: { [key: string]: object; };
+    params_schema: { [key: string]: any; };
     /**
      * What the node\'s output holds.
      * @type {string}
@@ -1790,10 +1790,10 @@ export interface Run {
     client_id: string | null;
     /**
      * 
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof Run
      */
-    input: { [key: string]: object; };
+    input: { [key: string]: any; };
     /**
      * The run\'s result.
      * @type {any}
@@ -1833,10 +1833,10 @@ export interface Run {
 export interface RunFlowRequest {
     /**
      * The execution\'s input; checked against the flow\'s `inputs` schema.
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof RunFlowRequest
      */
-    input?: { [key: string]: object; };
+    input?: { [key: string]: any; };
 }
 /**
  * 
@@ -1902,10 +1902,10 @@ export interface RunStartRequest {
     flow_id: string;
     /**
      * 
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof RunStartRequest
      */
-    input?: { [key: string]: object; };
+    input?: { [key: string]: any; };
     /**
      * The caller\'s own label for the run, filterable in `listRuns`.
      * @type {string}
@@ -2061,10 +2061,10 @@ export interface Signal {
     outcome: string;
     /**
      * 
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof Signal
      */
-    values?: { [key: string]: object; };
+    values?: { [key: string]: any; };
 }
 /**
  * 
@@ -2074,10 +2074,10 @@ export interface Signal {
 export interface StateValues {
     /**
      * 
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof StateValues
      */
-    values: { [key: string]: object; };
+    values: { [key: string]: any; };
 }
 /**
  * One attempt of one node.
@@ -2327,10 +2327,10 @@ export interface Workflow {
     definition: string;
     /**
      * The parsed definition.
-     * @type {{ [key: string]: object; }}
+     * @type {{ [key: string]: any; }}
      * @memberof Workflow
      */
-    document: { [key: string]: object; };
+    document: { [key: string]: any; };
 }
 
 /**
@@ -6736,7 +6736,7 @@ export const MetaApiFp = function(configuration?: Configuration) {
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async getSpecJson(options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<{ [key: string]: object; }>> {
+        async getSpecJson(options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<{ [key: string]: any; }>> {
             const localVarAxiosArgs = await MetaApiAxiosParamCreator(configuration).getSpecJson(options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
@@ -6807,7 +6807,7 @@ export const MetaApiFactory = function (configuration?: Configuration, basePath?
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        getSpecJson(options?: any): AxiosPromise<{ [key: string]: object; }> {
+        getSpecJson(options?: any): AxiosPromise<{ [key: string]: any; }> {
             return MetaApiFp(configuration).getSpecJson(options).then((request) => request(axios, basePath));
         },
         /**

@@ -5,6 +5,7 @@
 import type { Knex } from 'knex';
 import * as accounts from './migrations/20261123000100_accounts';
 import * as flows from './migrations/20261123000200_flows';
+import * as executions from './migrations/20261123000300_executions';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -14,6 +15,7 @@ interface Migration {
 const migrations: Record<string, Migration> = {
   '20261123000100_accounts': accounts,
   '20261123000200_flows': flows,
+  '20261123000300_executions': executions,
 };
 
 const source: Knex.MigrationSource<string> = {

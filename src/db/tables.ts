@@ -57,3 +57,65 @@ export interface FlowVersionRow {
   created_by: string | null;
   created_at: Date;
 }
+
+export type ExecutionStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
+export const FINAL_STATUSES: readonly ExecutionStatus[] = ['completed', 'failed', 'cancelled'];
+
+export interface ExecutionRow {
+  id: string;
+  account_id: string;
+  flow_id: string;
+  flow_version: number;
+  status: ExecutionStatus;
+  client_id: string | null;
+  input: Record<string, unknown>;
+  result: unknown;
+  error: string | null;
+  current_node: string | null;
+  node_outputs: Record<string, { output?: unknown; error?: string }>;
+  state_values: Record<string, unknown>;
+  step_count: number;
+  event_seq: number;
+  parent_execution_id: string | null;
+  approval_status: string | null;
+  waiting_for: unknown;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+export interface TaskRow {
+  id: string;
+  execution_id: string;
+  node_id: string;
+  attempt: number;
+  run_at: Date;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  state: Record<string, unknown> | null;
+}
+
+export interface StepRow {
+  id: string;
+  execution_id: string;
+  node_id: string;
+  node_type: string;
+  attempt: number;
+  status: 'running' | 'completed' | 'failed' | 'cancelled' | 'waiting';
+  input: unknown;
+  output: unknown;
+  error: string | null;
+  actor_id: string | null;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+export interface EventRow {
+  id: string;
+  execution_id: string;
+  seq: number;
+  type: string;
+  level: string | null;
+  payload: Record<string, unknown>;
+  created_at: Date;
+}

@@ -9,7 +9,9 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import { pinoHttp } from 'pino-http';
 import { accountHandlers } from '../controllers/accounts.controller';
 import { authHandlers } from '../controllers/auth.controller';
+import { executionHandlers } from '../controllers/executions.controller';
 import { flowHandlers } from '../controllers/flows.controller';
+import { runHandlers } from '../controllers/runs.controller';
 import type { Services } from '../services';
 import { authMiddleware } from './auth';
 import { errorHandler, notFoundHandler } from './error-handler';
@@ -20,7 +22,7 @@ import { operationsRouter } from './router';
 import { SPEC_JSON_PATH } from './spec';
 
 export function allHandlers(s: Services): Handlers {
-  return { ...authHandlers(s), ...accountHandlers(s), ...flowHandlers(s) };
+  return { ...authHandlers(s), ...accountHandlers(s), ...flowHandlers(s), ...executionHandlers(s), ...runHandlers(s) };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;

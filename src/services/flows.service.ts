@@ -44,7 +44,8 @@ export function validDefinition(text: string): { document: FlowDocument; hash: s
       errors: parsed.problems,
     });
   }
-  return { document: parsed.document, hash: parsed.hash };
+  // The resolved entry is kept with the document, so a start needs no parsing.
+  return { document: { ...parsed.document, entry: parsed.entry }, hash: parsed.hash };
 }
 
 function versionLabel(document: FlowDocument): string | null {

@@ -5,6 +5,7 @@ import type { Logger } from '../log';
 import { AccountsService } from './accounts.service';
 import { ApiKeysService } from './api-keys.service';
 import { AuthService } from './auth.service';
+import { ExecutionsService } from './executions.service';
 import { FlowsService } from './flows.service';
 import type { Keys } from './keys';
 import { SecretBox } from './secret-box';
@@ -19,9 +20,11 @@ export interface Services {
   apiKeys: ApiKeysService;
   secrets: SecretsService;
   flows: FlowsService;
+  executions: ExecutionsService;
 }
 
 export function createServices(db: Knex, config: Config, log: Logger, keys: Keys): Services {
+  const flows = new FlowsService(db);
   return {
     db,
     config,
@@ -30,6 +33,7 @@ export function createServices(db: Knex, config: Config, log: Logger, keys: Keys
     accounts: new AccountsService(db),
     apiKeys: new ApiKeysService(db),
     secrets: new SecretsService(db, new SecretBox(keys.encryptionKey)),
-    flows: new FlowsService(db),
+    flows,
+    executions: new ExecutionsService(db, flows),
   };
 }

@@ -13,12 +13,10 @@ import { startTestServer, type TestServer } from '../support/server';
  * means removing it here.
  */
 const STILL_501 = [
-  'runFlow', 'listFlowListeners', 'createFlowListener', 'deleteFlowListener',
-  'listExecutions', 'importExecution', 'getExecution', 'cancelExecution', 'getExecutionLogs', 'getExecutionSteps',
-  'getExecutionEvents', 'getExecutionDefinition', 'approveExecution', 'rejectExecution', 'signalExecution',
+  'listFlowListeners', 'createFlowListener', 'deleteFlowListener',
+  'importExecution', 'approveExecution', 'rejectExecution', 'signalExecution',
   'getExecutionValues', 'setExecutionValues', 'getExecutionGraph', 'listExecutionShares', 'shareExecution',
   'unshareExecution', 'listExecutionListeners', 'createExecutionListener', 'deleteExecutionListener', 'exportExecution',
-  'listRuns', 'startRun', 'getRun', 'getRunDefinition', 'cancelRun',
 ];
 
 describe('platform', () => {

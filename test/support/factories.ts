@@ -29,3 +29,25 @@ export async function makeAccount(server: TestServer, opts: { role?: 'admin' | '
   const { token } = server.services.auth.issueToken(account.id);
   return { account, password, token, client: apiClient(server.url, { token }) };
 }
+
+/** Creates a flow from a definition; returns its id. */
+export async function makeFlow(owner: TestAccount, definition: string, name = `flow-${crypto.randomBytes(4).toString('hex')}`): Promise<string> {
+  return (await owner.client.flows.createFlow({ name, definition })).data.id;
+}
+
+const FINAL = ['completed', 'failed', 'cancelled'];
+
+/** Polls until the execution is final (or the test's own timeout ends the wait). */
+export async function waitForExecution(owner: TestAccount, id: string, until: (status: string) => boolean = (s) => FINAL.includes(s)) {
+  for (;;) {
+    const { data } = await owner.client.executions.getExecution(id);
+    if (until(data.status)) return data;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Runs a flow and waits for its end. */
+export async function runToEnd(owner: TestAccount, flowId: string, input: Record<string, unknown> = {}) {
+  const { data } = await owner.client.executions.runFlow(flowId, { input });
+  return waitForExecution(owner, data.execution_id);
+}

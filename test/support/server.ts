@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, type Config } from '../../src/config';
 import { createKnex, type Knex } from '../../src/db/knex';
+import { startEngine, type Engine } from '../../src/engine';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/log';
 import { createServices, type Services } from '../../src/services';
@@ -13,6 +14,7 @@ import { testDatabaseUrl } from './database';
 
 export interface TestServer {
   url: string;
+  engine: Engine;
   db: Knex;
   services: Services;
   config: Config;
@@ -34,25 +36,31 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
-export async function startTestServer(env: Record<string, string> = {}, databaseUrl?: string): Promise<TestServer> {
-  const config = testConfig(env);
+/** Loopback is allowed for outbound HTTP so flows can call the tests' own targets. */
+export async function startTestServer(env: Record<string, string> = {}, databaseUrl?: string, opts: { worker?: boolean } = {}): Promise<TestServer> {
+  const config = testConfig({ FLOWRUNNER_HTTP_ALLOW: '127.0.0.1', FLOWRUNNER_LEASE_MS: '5000', ...env });
   const log = createLogger(config.logLevel);
   const db = createKnex(databaseUrl ?? config.databaseUrl!, 5, log);
   const services = createServices(db, config, log, {
     jwtSecret: TEST_JWT_SECRET,
     encryptionKey: TEST_ENCRYPTION_KEY,
   });
+  const engine = await startEngine(db, databaseUrl ?? config.databaseUrl!, services, config, log, { worker: opts.worker ?? true });
   const server = http.createServer(createApp(services));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     db,
+    engine,
     services,
     config,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await engine.stop();
+      // Suites run one after another on one database: leave no work for the next suite's worker.
+      await db('tasks').delete().catch(() => undefined);
       await db.destroy();
     },
   };

@@ -1,3 +1,4 @@
+import { evaluate } from '../expressions';
 import type { NodeTypeModule } from './types';
 
 export const condition: NodeTypeModule = {
@@ -14,4 +15,8 @@ export const condition: NodeTypeModule = {
   outcomes: () => ['true', 'false'],
   expressions: (p) => [{ path: 'expression', expression: String(p.expression ?? '') }],
   breaksCycles: true,
+  execute: async (ctx) => {
+    const value = Boolean(await evaluate(String(ctx.params.expression), ctx.scope));
+    return { output: { value }, outcome: String(value) };
+  },
 };

@@ -1,4 +1,4 @@
-import type { NodeTypeModule } from './types';
+import { NodeError, type NodeTypeModule } from './types';
 
 export const delay: NodeTypeModule = {
   type: 'delay',
@@ -16,4 +16,11 @@ export const delay: NodeTypeModule = {
     },
   },
   breaksCycles: true,
+  execute: async (ctx) => {
+    if (ctx.state?.sleeping) return { output: { waited_ms: Date.now() - Number(ctx.state.since) } };
+    const until = ctx.params.until !== undefined ? new Date(String(ctx.params.until)) : new Date(Date.now() + Number(ctx.params.ms));
+    if (Number.isNaN(until.getTime())) throw new NodeError(`delay: "${String(ctx.params.until)}" is not a date-time`);
+    if (until.getTime() <= Date.now()) return { output: { waited_ms: 0 } };
+    return { sleepUntil: { at: until, state: { sleeping: true, since: Date.now() } } };
+  },
 };

@@ -1,4 +1,4 @@
-import type { NodeTypeModule } from './types';
+import { NodeError, type NodeTypeModule } from './types';
 
 export const fail: NodeTypeModule = {
   type: 'fail',
@@ -10,5 +10,8 @@ export const fail: NodeTypeModule = {
     required: ['message'],
     additionalProperties: false,
     properties: { message: { type: 'string', minLength: 1, maxLength: 65_536 } },
+  },
+  execute: async (ctx) => {
+    throw new NodeError(String(ctx.params.message), false, true);
   },
 };

@@ -1,3 +1,4 @@
+import { callHttp, withQuery } from './http-common';
 import { STRING_MAP, TIMEOUT_MS, type NodeTypeModule } from './types';
 
 export const httpRequest: NodeTypeModule = {
@@ -26,5 +27,20 @@ export const httpRequest: NodeTypeModule = {
       },
       max_response_bytes: { type: 'integer', minimum: 1, maximum: 104_857_600, default: 10_485_760 },
     },
+  },
+  execute: (ctx) => {
+    const p = ctx.params;
+    return callHttp(
+      ctx,
+      {
+        method: String(p.method ?? 'GET'),
+        url: withQuery(String(p.url), p.query as Record<string, unknown> | undefined),
+        headers: p.headers as Record<string, string> | undefined,
+        body: p.body,
+        timeoutMs: Number(p.timeout_ms ?? 30_000),
+        maxResponseBytes: Number(p.max_response_bytes ?? 10_485_760),
+      },
+      p.expect_status,
+    );
   },
 };

@@ -15,4 +15,10 @@ export const log: NodeTypeModule = {
       data: { type: 'object', description: 'Structured data logged with the message' },
     },
   },
+  execute: async (ctx) => {
+    const level = (ctx.params.level ?? 'info') as 'debug' | 'info' | 'warn' | 'error';
+    const message = String(ctx.params.message);
+    ctx.log(level, message, ctx.params.data as Record<string, unknown> | undefined);
+    return { output: { message, level } };
+  },
 };

@@ -1,3 +1,4 @@
+import { evaluate } from '../expressions';
 import type { NodeTypeModule } from './types';
 
 interface Case {
@@ -36,4 +37,10 @@ export const switchNode: NodeTypeModule = {
   outcomes: (p) => cases(p).map((c) => String(c.name)),
   expressions: (p) => cases(p).map((c, i) => ({ path: `cases.${i}.when`, expression: String(c.when ?? '') })),
   breaksCycles: true,
+  execute: async (ctx) => {
+    for (const c of cases(ctx.params)) {
+      if (await evaluate(String(c.when), ctx.scope)) return { output: { case: String(c.name) }, outcome: String(c.name) };
+    }
+    return { output: { case: null } };
+  },
 };

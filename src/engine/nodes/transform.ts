@@ -1,3 +1,4 @@
+import { evaluate } from '../expressions';
 import type { NodeTypeModule } from './types';
 
 export const transform: NodeTypeModule = {
@@ -12,4 +13,5 @@ export const transform: NodeTypeModule = {
     properties: { expression: { type: 'string', minLength: 1, maxLength: 65_536, description: 'JSONata, without {{ }}' } },
   },
   expressions: (p) => [{ path: 'expression', expression: String(p.expression ?? '') }],
+  execute: async (ctx) => ({ output: (await evaluate(String(ctx.params.expression), ctx.scope)) ?? null }),
 };

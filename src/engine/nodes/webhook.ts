@@ -1,3 +1,4 @@
+import { callHttp } from './http-common';
 import { STRING_MAP, TIMEOUT_MS, type NodeTypeModule } from './types';
 
 export const webhook: NodeTypeModule = {
@@ -16,5 +17,17 @@ export const webhook: NodeTypeModule = {
       payload: { description: 'JSON to send; default: {input, nodes, execution} (the execution context, secrets excluded)' },
       timeout_ms: { ...TIMEOUT_MS, default: 30_000 },
     },
+  },
+  execute: (ctx) => {
+    const p = ctx.params;
+    const { input, nodes, execution } = ctx.scope;
+    return callHttp(ctx, {
+      method: String(p.method ?? 'POST'),
+      url: String(p.url),
+      headers: p.headers as Record<string, string> | undefined,
+      body: p.payload === undefined ? { input, nodes, execution } : p.payload,
+      timeoutMs: Number(p.timeout_ms ?? 30_000),
+      maxResponseBytes: 10_485_760,
+    });
   },
 };

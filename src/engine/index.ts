@@ -1,0 +1,41 @@
+/** The engine of one process: the LISTEN connection, the outbound HTTP guard and (optionally) a worker. */
+import type { Knex } from 'knex';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+import { EVENTS_CHANNEL } from '../repositories/events.repository';
+import { TASKS_CHANNEL } from '../repositories/tasks.repository';
+import type { Services } from '../services';
+import { HttpGuard } from './http-guard';
+import { CANCEL_CHANNEL, Notifier } from './notifier';
+import { StepRunner } from './runner';
+import { newWorkerId, Worker } from './worker';
+
+export interface Engine {
+  notifier: Notifier;
+  http: HttpGuard;
+  worker?: Worker;
+  stop(): Promise<void>;
+}
+
+export async function startEngine(db: Knex, databaseUrl: string, services: Services, config: Config, log: Logger, opts: { worker: boolean }): Promise<Engine> {
+  const notifier = new Notifier(databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL], log);
+  await notifier.start();
+  const http = new HttpGuard(config.httpAllow);
+  let worker: Worker | undefined;
+  if (opts.worker) {
+    const runner = new StepRunner(db, config, http, services.secrets, newWorkerId());
+    worker = new Worker(db, runner, notifier, { concurrency: config.workerConcurrency, leaseMs: config.leaseMs, log });
+    worker.start();
+    log.info({ worker: worker.id, concurrency: config.workerConcurrency }, 'worker started');
+  }
+  return {
+    notifier,
+    http,
+    worker,
+    stop: async () => {
+      await worker?.stop();
+      await notifier.stop();
+      http.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/** What http.request and webhook share: the call through the guard and the status check. */
+import { OutboundHttpError, type OutboundRequest } from '../http-guard';
+import { NodeError, type NodeContext, type NodeResult } from './types';
+
+function statusMatches(status: number, expect: unknown): boolean {
+  const patterns = expect === undefined ? ['2xx'] : Array.isArray(expect) ? expect : [expect];
+  return patterns.some((p) => {
+    if (typeof p === 'number') return p === status;
+    const s = String(p);
+    return s.endsWith('xx') ? Math.floor(status / 100) === Number(s[0]) : Number(s) === status;
+  });
+}
+
+export async function callHttp(ctx: NodeContext, req: Omit<OutboundRequest, 'signal'>, expectStatus?: unknown): Promise<NodeResult> {
+  let res;
+  try {
+    res = await ctx.http.request({ ...req, signal: ctx.signal });
+  } catch (err) {
+    if (err instanceof OutboundHttpError) throw new NodeError(err.message, err.retryable);
+    throw err;
+  }
+  const output = { status_code: res.status_code, headers: res.headers, body: res.body };
+  if (!statusMatches(res.status_code, expectStatus)) {
+    throw Object.assign(new NodeError(`HTTP request failed with status ${res.status_code}`, res.status_code >= 500), { output });
+  }
+  ctx.log('info', 'HTTP request successful', { status_code: res.status_code, url: req.url });
+  return { output };
+}
+
+export function withQuery(url: string, query: Record<string, unknown> | undefined): string {
+  if (!query || Object.keys(query).length === 0) return url;
+  try {
+    const u = new URL(url);
+    for (const [k, v] of Object.entries(query)) u.searchParams.set(k, String(v));
+    return u.toString();
+  } catch {
+    return url; // the guard explains a bad URL
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * One LISTEN connection per process. Workers wake on new tasks, cancel in-flight steps, and (later)
+ * the WebSocket fans out events. It reconnects with backoff when PostgreSQL goes away.
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Logger } from '../log';
+
+export const CANCEL_CHANNEL = 'flowrunner_cancel';
+
+export class Notifier extends EventEmitter {
+  private client: pg.Client | undefined;
+  private stopped = false;
+  private retryMs = 250;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly channels: string[],
+    private readonly log: Logger,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    await this.connect().catch(() => this.reconnectLater());
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'flowrunner-listen' });
+    client.on('notification', (n) => this.emit(n.channel, n.payload ?? ''));
+    client.on('error', (err) => {
+      this.log.warn({ err: err.message }, 'notification connection lost');
+      this.reconnectLater();
+    });
+    client.on('end', () => this.reconnectLater());
+    await client.connect();
+    for (const channel of this.channels) await client.query(`listen "${channel}"`);
+    this.client = client;
+    this.retryMs = 250;
+    // Whatever was notified while disconnected is found by a poll.
+    this.emit('reconnected');
+  }
+
+  private reconnectLater(): void {
+    if (this.stopped || this.timer) return;
+    const old = this.client;
+    this.client = undefined;
+    old?.removeAllListeners();
+    old?.end().catch(() => undefined);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.stopped) return;
+      this.connect().catch(() => this.reconnectLater());
+    }, this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, 5000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const c = this.client;
+    this.client = undefined;
+    c?.removeAllListeners();
+    await c?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Runs one claimed task: resolves the node's params, executes it, and commits the step, the next
+ * task and the events in one transaction — only while this worker still holds the task's lease.
+ */
+import type { Knex } from 'knex';
+import type { Config } from '../config';
+import { FINAL_STATUSES, type ExecutionRow, type TaskRow } from '../db/tables';
+import { appendEvents, type NewEvent } from '../repositories/events.repository';
+import { findExecution, lockExecution, updateExecution } from '../repositories/executions.repository';
+import { findFlowVersion } from '../repositories/flows.repository';
+import { insertStep } from '../repositories/steps.repository';
+import { insertTask, sleepLeasedTask, takeLeasedTask } from '../repositories/tasks.repository';
+import type { SecretsService, RunSecrets } from '../services/secrets.service';
+import type { FlowDocument, NodeDefinition } from './definition';
+import { resolveTemplates } from './expressions';
+import type { HttpGuard } from './http-guard';
+import { nodeType } from './nodes';
+import { NodeError, type NodeResult } from './nodes/types';
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+interface Outcome {
+  result?: NodeResult;
+  error?: NodeError;
+  params?: unknown;
+  logs: NewEvent[];
+  startedAt: Date;
+}
+
+export class LeaseLostError extends Error {}
+
+function maskEvents(events: NewEvent[], masker: RunSecrets['masker']): NewEvent[] {
+  return masker.empty ? events : events.map((e) => ({ ...e, payload: masker.json(e.payload) }));
+}
+
+/** The abort reason a worker gives when it stops (as opposed to a cancelled execution). */
+export const SHUTDOWN = 'shutdown';
+
+export class StepRunner {
+  private readonly documents = new Map<string, FlowDocument>();
+
+  constructor(
+    private readonly db: Knex,
+    private readonly config: Config,
+    private readonly http: HttpGuard,
+    private readonly secrets: SecretsService,
+    readonly workerId: string,
+  ) {}
+
+  /** Versions are immutable, so a worker may keep their parsed documents. */
+  private async document(flowId: string, version: number): Promise<FlowDocument> {
+    const key = `${flowId}@${version}`;
+    let doc = this.documents.get(key);
+    if (!doc) {
+      const row = await findFlowVersion(this.db, flowId, version);
+      if (!row) throw new Error(`flow version ${key} is missing`);
+      doc = row.document as FlowDocument;
+      if (this.documents.size > 1000) this.documents.clear();
+      this.documents.set(key, doc);
+    }
+    return doc;
+  }
+
+  async run(task: TaskRow, signal: AbortSignal): Promise<void> {
+    const execution = await findExecution(this.db, task.execution_id);
+    if (!execution || FINAL_STATUSES.includes(execution.status)) {
+      await this.db.transaction((tx) => takeLeasedTask(tx, task.id, this.workerId));
+      return;
+    }
+    const document = await this.document(execution.flow_id, execution.flow_version);
+    const node = document.nodes[task.node_id];
+    // Read fresh for every step: a secret changed a moment ago must be used (and masked) at once.
+    const secrets = await this.secrets.resolveForRun(execution.account_id);
+    const scope = {
+      input: execution.input,
+      nodes: execution.node_outputs,
+      secrets: secrets.values,
+      execution: { id: execution.id, flow_id: execution.flow_id, flow_version: execution.flow_version, attempt: task.attempt },
+    };
+    const outcome = await this.execute(task, node, scope, signal);
+    // Stopped by a shutdown: leave the task for another worker rather than record a failure.
+    if (signal.aborted && signal.reason === SHUTDOWN) return;
+    const masker = secrets.masker;
+    await this.db.transaction(async (tx) => {
+      const finished = outcome.result?.sleepUntil
+        ? await sleepLeasedTask(tx, task.id, this.workerId, outcome.result.sleepUntil.at, outcome.result.sleepUntil.state)
+        : await takeLeasedTask(tx, task.id, this.workerId);
+      if (!finished) throw new LeaseLostError(`lost the lease of task ${task.id}`);
+      const current = (await lockExecution(tx, execution.id))!;
+      if (FINAL_STATUSES.includes(current.status)) return;
+      await this.commit(tx, current, document, task, node, outcome, scope, masker);
+    });
+  }
+
+  private async execute(task: TaskRow, node: NodeDefinition, scope: Record<string, unknown>, signal: AbortSignal): Promise<Outcome> {
+    const startedAt = new Date();
+    const logs: NewEvent[] = [];
+    const module = nodeType(node.type)!;
+    const log = (level: Level, message: string, data?: Record<string, unknown>) =>
+      logs.push({ type: 'log', level, payload: { level, message, node_id: task.node_id, node_type: node.type, data: data ?? null } });
+    let params: Record<string, unknown> | undefined;
+    try {
+      params = (await resolveTemplates(node.params ?? {}, scope)) as Record<string, unknown>;
+    } catch (err) {
+      return { error: new NodeError(`a template in the params failed: ${(err as Error).message}`), logs, startedAt };
+    }
+    if (!module.execute) {
+      return { params, error: new NodeError(`node type "${node.type}" cannot run yet`), logs, startedAt };
+    }
+    const timeout = node.timeout_ms ? AbortSignal.timeout(node.timeout_ms) : undefined;
+    const nodeSignal = timeout ? AbortSignal.any([signal, timeout]) : signal;
+    try {
+      const aborted = new Promise<never>((_, reject) => {
+        const fail = () => reject(new NodeError(signal.aborted ? 'the execution was cancelled' : `node timed out after ${node.timeout_ms} ms`, !signal.aborted));
+        if (nodeSignal.aborted) fail();
+        nodeSignal.addEventListener('abort', fail, { once: true });
+      });
+      const result = await Promise.race([module.execute({ params, scope, http: this.http, signal: nodeSignal, state: task.state, log }), aborted]);
+      return { result, params, logs, startedAt };
+    } catch (err) {
+      const error = err instanceof NodeError ? err : new NodeError((err as Error)?.message ?? String(err));
+      return { error, params, logs, startedAt };
+    }
+  }
+
+  private async commit(
+    tx: Knex.Transaction,
+    ex: ExecutionRow,
+    document: FlowDocument,
+    task: TaskRow,
+    node: NodeDefinition,
+    outcome: Outcome,
+    scope: Record<string, unknown>,
+    masker: RunSecrets['masker'],
+  ): Promise<void> {
+    const now = new Date();
+    const events: NewEvent[] = [];
+    const patch: Partial<ExecutionRow> = { current_node: task.node_id };
+    const about = { node_id: task.node_id, node_type: node.type };
+    if (ex.status === 'queued') {
+      patch.status = 'running';
+      patch.started_at = outcome.startedAt;
+      events.push({ type: 'log', level: 'info', payload: { level: 'info', message: 'Execution started', ...about, data: null }, at: outcome.startedAt });
+    }
+    if (outcome.result?.sleepUntil) {
+      events.push({ type: 'log', level: 'info', payload: { level: 'info', message: `Waiting until ${outcome.result.sleepUntil.at.toISOString()}`, ...about, data: null } });
+      await appendEvents(tx, ex.id, maskEvents(events, masker));
+      await updateExecution(tx, ex.id, patch);
+      return;
+    }
+    events.push({ type: 'execution_update', payload: { status: 'running', ...about }, at: outcome.startedAt }, ...outcome.logs);
+    const edges = typeof node.next === 'string' ? { default: node.next } : (node.next ?? {});
+    const stepCount = ex.step_count + 1;
+    patch.step_count = stepCount;
+    const step = { execution_id: ex.id, node_id: task.node_id, node_type: node.type, attempt: task.attempt, input: masker.json(outcome.params ?? null), actor_id: null, started_at: outcome.startedAt, completed_at: now };
+    const fail = (message: string) => {
+      patch.status = 'failed';
+      patch.error = message;
+      patch.completed_at = now;
+      events.push(
+        { type: 'log', level: 'error', payload: { level: 'error', message: `Execution failed: ${message}`, ...about, data: null } },
+        { type: 'execution_failed', payload: { status: 'failed', error: message, ...about } },
+      );
+    };
+    let next: { node: string; attempt: number; runAt?: Date } | undefined;
+
+    if (outcome.result) {
+      const output = outcome.result.output ?? null;
+      await insertStep(tx, { ...step, status: 'completed', output: masker.json(output), error: null });
+      patch.node_outputs = { ...ex.node_outputs, [task.node_id]: { output } };
+      events.push({ type: 'node_completed', payload: { ...about, result: output } });
+      const label = outcome.result.outcome ?? 'default';
+      const target = edges[label] ?? edges.default;
+      if (target) next = { node: target, attempt: 1 };
+      else {
+        let result: unknown = output;
+        try {
+          if (document.output !== undefined) result = await resolveTemplates(document.output, { ...scope, nodes: patch.node_outputs });
+        } catch (err) {
+          fail(`the flow's output template failed: ${(err as Error).message}`);
+        }
+        if (!patch.status || patch.status === 'running') {
+          patch.status = 'completed';
+          patch.result = result ?? null;
+          patch.completed_at = now;
+          events.push(
+            { type: 'log', level: 'info', payload: { level: 'info', message: 'Execution completed', ...about, data: null } },
+            { type: 'execution_completed', payload: { status: 'completed', result: result ?? null } },
+          );
+        }
+      }
+    } else {
+      const error = outcome.error!;
+      const failedOutput = (error as NodeError & { output?: unknown }).output;
+      await insertStep(tx, { ...step, status: 'failed', output: masker.json(failedOutput ?? null), error: masker.text(error.message) });
+      const retry = node.retry ?? {};
+      const maxAttempts = retry.max_attempts ?? 1;
+      if (error.retryable && !error.fatal && task.attempt < maxAttempts) {
+        const base = retry.backoff_ms ?? 1000;
+        const delay = Math.min(base * Math.pow(retry.backoff_multiplier ?? 2, task.attempt - 1), retry.max_backoff_ms ?? 300_000);
+        next = { node: task.node_id, attempt: task.attempt + 1, runAt: new Date(now.getTime() + delay) };
+        events.push({ type: 'log', level: 'warn', payload: { level: 'warn', message: `Attempt ${task.attempt} of ${maxAttempts} failed: ${error.message}; retrying in ${delay} ms`, ...about, data: { attempt: task.attempt, delay_ms: delay } } });
+      } else if (edges.error && !error.fatal) {
+        patch.node_outputs = { ...ex.node_outputs, [task.node_id]: { output: failedOutput ?? null, error: error.message } };
+        events.push({ type: 'log', level: 'warn', payload: { level: 'warn', message: `Node failed: ${error.message}; following its error edge`, ...about, data: null } });
+        next = { node: edges.error, attempt: 1 };
+      } else {
+        fail(error.message);
+      }
+    }
+    if (next && stepCount >= this.config.maxStepsPerExecution) {
+      next = undefined;
+      fail(`the execution reached the limit of ${this.config.maxStepsPerExecution} steps`);
+    }
+    if (next) await insertTask(tx, { execution_id: ex.id, node_id: next.node, attempt: next.attempt, run_at: next.runAt });
+    if (patch.result !== undefined) patch.result = masker.json(patch.result);
+    if (patch.error) patch.error = masker.text(patch.error);
+    // node_outputs stay unmasked: later templates need the real values; no endpoint returns them.
+    await appendEvents(tx, ex.id, maskEvents(events, masker));
+    await updateExecution(tx, ex.id, patch);
+  }
+}

@@ -1,0 +1,50 @@
+import type { Knex } from 'knex';
+import type { ExecutionRow, ExecutionStatus } from '../db/tables';
+
+export async function insertExecution(db: Knex, row: Pick<ExecutionRow, 'id' | 'account_id' | 'flow_id' | 'flow_version' | 'status' | 'client_id' | 'input'> & Partial<ExecutionRow>): Promise<ExecutionRow> {
+  const [created] = await db<ExecutionRow>('executions').insert({ ...row, input: JSON.stringify(row.input) as never }).returning('*');
+  return created;
+}
+
+export async function findExecution(db: Knex, id: string): Promise<ExecutionRow | undefined> {
+  return db<ExecutionRow>('executions').where({ id }).first();
+}
+
+export async function lockExecution(tx: Knex.Transaction, id: string): Promise<ExecutionRow | undefined> {
+  return tx<ExecutionRow>('executions').where({ id }).forUpdate().first();
+}
+
+/** Applies a patch; jsonb columns are passed as JSON. */
+export async function updateExecution(db: Knex, id: string, patch: Partial<ExecutionRow>): Promise<void> {
+  const row: Record<string, unknown> = { ...patch };
+  for (const k of ['result', 'node_outputs', 'state_values', 'waiting_for'] as const) {
+    if (k in patch) row[k] = patch[k] === null || patch[k] === undefined ? null : JSON.stringify(patch[k]);
+  }
+  await db('executions').where({ id }).update(row);
+}
+
+export interface ExecutionListFilter {
+  accountId?: string;
+  flowId?: string;
+  status?: ExecutionStatus;
+  clientId?: string;
+  /** Rows after this id (newest first); offset is ignored then. */
+  beforeId?: string;
+  limit: number;
+  offset: number;
+}
+
+/** Newest first by id (prefixed ULIDs sort by creation time), so cursors stay stable under inserts. */
+export async function listExecutionRows(db: Knex, f: ExecutionListFilter): Promise<{ rows: ExecutionRow[]; total: number }> {
+  const base = db<ExecutionRow>('executions').modify((q) => {
+    if (f.accountId) q.where('account_id', f.accountId);
+    if (f.flowId) q.where('flow_id', f.flowId);
+    if (f.status) q.where('status', f.status);
+    if (f.clientId) q.where('client_id', f.clientId);
+  });
+  const page = base.clone().orderBy('id', 'desc').limit(f.limit);
+  if (f.beforeId) page.where('id', '<', f.beforeId);
+  else page.offset(f.offset);
+  const [rows, [{ count }]] = await Promise.all([page, base.clone().count<{ count: number }[]>({ count: '*' })]);
+  return { rows, total: Number(count) };
+}

@@ -1,0 +1,18 @@
+import type { Knex } from 'knex';
+import { newId } from '../db/ids';
+import type { StepRow } from '../db/tables';
+
+export async function insertStep(db: Knex, step: Omit<StepRow, 'id'>): Promise<void> {
+  await db('steps').insert({
+    ...step,
+    id: newId('step'),
+    input: step.input === undefined ? null : JSON.stringify(step.input),
+    output: step.output === undefined ? null : JSON.stringify(step.output),
+  });
+}
+
+export async function listStepRows(db: Knex, executionId: string, limit: number, offset: number): Promise<{ rows: StepRow[]; total: number }> {
+  const base = db<StepRow>('steps').where({ execution_id: executionId });
+  const [rows, [{ count }]] = await Promise.all([base.clone().orderBy([{ column: 'started_at' }, { column: 'id' }]).limit(limit).offset(offset), base.clone().count<{ count: number }[]>({ count: '*' })]);
+  return { rows, total: Number(count) };
+}

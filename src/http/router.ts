@@ -17,9 +17,15 @@ export function unimplementedOperations(handlers: Handlers): string[] {
     .map((op) => op.operationId);
 }
 
+type Param = { in: string; name: string } | { $ref: string };
+
+/** The header parameters an operation declares (following `$ref`s into components). */
 function headerParams(path: string, method: string): string[] {
-  const op = (specDocument().paths[path] as Record<string, { parameters?: { in: string; name: string }[] }>)[method];
-  return (op.parameters ?? []).filter((p) => p.in === 'header').map((p) => p.name);
+  const spec = specDocument() as unknown as Record<string, unknown>;
+  const op = (spec.paths as Record<string, Record<string, { parameters?: Param[] }>>)[path][method];
+  const resolve = (p: Param) =>
+    '$ref' in p ? (p.$ref.slice(2).split('/').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], spec) as { in: string; name: string }) : p;
+  return (op.parameters ?? []).map(resolve).filter((p) => p.in === 'header').map((p) => p.name);
 }
 
 export function operationsRouter(handlers: Handlers): Router {

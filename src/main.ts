@@ -96,12 +96,6 @@ async function main(): Promise<void> {
   const role: Role = arg === 'api' || arg === 'serve' ? 'api' : arg === 'worker' ? 'worker' : arg === 'all' ? 'all' : cfg.role;
   const log = createLogger(cfg.logLevel);
   const running = await start(cfg, role, log);
-  if (running.url) {
-    process.stdout.write(
-      `\n  FlowRunner is running (${role}) on ${cfg.databaseUrl ? 'PostgreSQL from DATABASE_URL' : `embedded PostgreSQL in ${cfg.dataDir}`}\n` +
-        `    API:   ${running.url}/api/v1\n    Docs:  ${running.url}/docs\n    Spec:  ${running.url}/openapi.yaml\n\n`,
-    );
-  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -117,6 +111,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  const where = cfg.databaseUrl ? 'PostgreSQL from DATABASE_URL' : `embedded PostgreSQL in ${cfg.dataDir}`;
+  const worker = running.engine.worker ? `    Worker: ${cfg.workerConcurrency} steps at a time\n` : '';
+  const api = running.url ? `    API:    ${running.url}/api/v1\n    Docs:   ${running.url}/docs\n    Spec:   ${running.url}/openapi.yaml\n` : '';
+  process.stdout.write(`\n  FlowRunner is running (${role}) on ${where}\n${api}${worker}\n`);
 }
 
 if (require.main === module) {

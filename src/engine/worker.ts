@@ -67,7 +67,8 @@ export class Worker {
       try {
         if (capacity > 0) claimed = await claimTasks(this.db, this.id, capacity, this.opts.leaseMs);
         for (const task of claimed) this.launch(task);
-        if (claimed.length < capacity) {
+        if (claimed.length === 0 && capacity > 0) {
+          // Idle: sleep until the next delayed task is due (a poll at most a second away).
           const next = await nextRunAt(this.db);
           if (next) sleepMs = Math.max(0, Math.min(POLL_MS, next.getTime() - Date.now()));
         }

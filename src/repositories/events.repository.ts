@@ -16,19 +16,30 @@ export interface NewEvent {
  */
 export async function appendEvents(tx: Knex.Transaction, executionId: string, events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const [{ event_seq: last }] = await tx('executions').where({ id: executionId }).increment('event_seq', events.length).returning('event_seq');
-  const first = last - events.length + 1;
-  await tx('events').insert(
-    events.map((e, i) => ({
-      execution_id: executionId,
-      seq: first + i,
-      type: e.type,
-      level: e.level ?? null,
-      payload: JSON.stringify(e.payload),
-      created_at: e.at ?? new Date(),
-    })),
+  // One statement: take the next seqs under the execution row's lock, insert, and notify.
+  await tx.raw(
+    `with seq as (
+       update executions set event_seq = event_seq + ? where id = ? returning event_seq
+     ), ins as (
+       insert into events (execution_id, seq, type, level, payload, created_at)
+       select ?, seq.event_seq - ? + u.ord, u.type, u.level, u.payload, u.created_at
+         from seq, unnest(?::text[], ?::text[], ?::jsonb[], ?::timestamptz[]) with ordinality as u(type, level, payload, created_at, ord)
+       returning seq
+     )
+     select pg_notify(?, ? || ':' || max(ins.seq)) from ins`,
+    [
+      events.length,
+      executionId,
+      executionId,
+      events.length,
+      events.map((e) => e.type),
+      events.map((e) => e.level ?? null) as string[],
+      events.map((e) => JSON.stringify(e.payload)),
+      events.map((e) => (e.at ?? new Date()).toISOString()),
+      EVENTS_CHANNEL,
+      executionId,
+    ],
   );
-  await tx.raw('select pg_notify(?, ?)', [EVENTS_CHANNEL, `${executionId}:${last}`]);
 }
 
 export async function listEventRows(db: Knex, executionId: string, sinceSeq: number, limit: number): Promise<EventRow[]> {

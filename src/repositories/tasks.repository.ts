@@ -3,9 +3,13 @@ import type { TaskRow } from '../db/tables';
 
 export const TASKS_CHANNEL = 'flowrunner_tasks';
 
+/** Queues a node attempt and wakes idle workers, in one statement. */
 export async function insertTask(db: Knex, task: { execution_id: string; node_id: string; attempt?: number; run_at?: Date }): Promise<void> {
-  await db('tasks').insert({ attempt: 1, ...task });
-  await db.raw('select pg_notify(?, ?)', [TASKS_CHANNEL, task.execution_id]);
+  await db.raw(
+    `with t as (insert into tasks (execution_id, node_id, attempt, run_at) values (?, ?, ?, coalesce(?::timestamptz, now())) returning execution_id)
+     select pg_notify(?, execution_id) from t`,
+    [task.execution_id, task.node_id, task.attempt ?? 1, task.run_at?.toISOString() ?? null, TASKS_CHANNEL],
+  );
 }
 
 /** Claims up to `limit` runnable tasks for `owner` under a lease: FOR UPDATE SKIP LOCKED. */

@@ -11,6 +11,7 @@ import { migrateToLatest } from './db/migrate';
 import { startEngine, type Engine } from './engine';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './log';
+import { attachRealtime } from './realtime';
 import { createServices, type Services } from './services';
 import { resolveKeys } from './services/keys';
 
@@ -55,7 +56,9 @@ export async function start(cfg: Config, role: Role, log: Logger): Promise<Runni
   let db: Knex | undefined;
   let server: http.Server | undefined;
   let engine: Engine | undefined;
+  let realtime: { close(): Promise<void> } | undefined;
   const stop = async () => {
+    await realtime?.close();
     if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
     await engine?.stop();
     await db?.destroy();
@@ -71,6 +74,7 @@ export async function start(cfg: Config, role: Role, log: Logger): Promise<Runni
     if (role !== 'worker') {
       server = http.createServer(createApp(services));
       server.keepAliveTimeout = 65_000;
+      realtime = attachRealtime(server, services, engine.notifier, log);
       const port = await listen(server, cfg.port, cfg.host);
       url = `http://${cfg.host === '0.0.0.0' ? 'localhost' : cfg.host}:${port}`;
     }

@@ -9,6 +9,7 @@ import { createKnex, type Knex } from '../../src/db/knex';
 import { startEngine, type Engine } from '../../src/engine';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/log';
+import { attachRealtime } from '../../src/realtime';
 import { createServices, type Services } from '../../src/services';
 import { testDatabaseUrl } from './database';
 
@@ -47,6 +48,7 @@ export async function startTestServer(env: Record<string, string> = {}, database
   });
   const engine = await startEngine(db, databaseUrl ?? config.databaseUrl!, services, config, log, { worker: opts.worker ?? true });
   const server = http.createServer(createApp(services));
+  const realtime = attachRealtime(server, services, engine.notifier, log);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -56,6 +58,7 @@ export async function startTestServer(env: Record<string, string> = {}, database
     services,
     config,
     close: async () => {
+      await realtime.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await engine.stop();

@@ -1,0 +1,114 @@
+import { expect } from 'chai';
+import { apiClient } from '../support/client';
+import { makeAccount, makeFlow, waitForExecution, type TestAccount } from '../support/factories';
+import { startTestServer, type TestServer } from '../support/server';
+import { record, wsUrl } from '../support/ws';
+
+describe('WebSocket: live execution events', () => {
+  let server: TestServer;
+  let alice: TestAccount;
+  let bob: TestAccount;
+  let flowId: string;
+  before(async () => {
+    server = await startTestServer();
+    alice = await makeAccount(server);
+    bob = await makeAccount(server);
+    flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: delay\n    params: {ms: 400}\n    next: say\n  say:\n    type: log\n    params: {message: "hello {{ input.name }}"}\n    next: done\n  done:\n    type: transform\n    params: {expression: "\'bye\'"}\n');
+  });
+  after(() => server.close());
+
+  const follow = (id: string, token = alice.token, query = '') => record(wsUrl(server.url, `/ws/executions/${id}${query}`), { headers: { authorization: `Bearer ${token}` } });
+  const shape = (m: { type: string; seq: number }[]) => m.map((e) => `${e.seq}:${e.type}`);
+
+  it('gives the same full sequence when connected before the start, during, and after completion; then closes with 1000', async () => {
+    const { data } = await alice.client.executions.runFlow(flowId, { input: { name: 'Ada' } });
+    const before = follow(data.execution_id);
+    await waitForExecution(alice, data.execution_id, (s) => s === 'running');
+    const during = follow(data.execution_id);
+    await waitForExecution(alice, data.execution_id);
+    const after = follow(data.execution_id);
+    const codes = await Promise.all([before.done, during.done, after.done]);
+    expect(codes).to.deep.equal([{ code: 1000 }, { code: 1000 }, { code: 1000 }]);
+
+    const stored = (await alice.client.executions.getExecutionEvents(data.execution_id)).data.events;
+    for (const r of [before, during, after]) expect(shape(r.messages)).to.deep.equal(shape(stored));
+    expect(before.messages.map((m) => m.seq)).to.deep.equal(stored.map((_, i) => i + 1));
+    const types = before.messages.map((m) => m.type);
+    expect(types[0]).to.equal('execution_update');
+    expect(types).to.include.members(['log', 'node_completed']);
+    expect(types[types.length - 1]).to.equal('execution_completed');
+    const log = before.messages.find((m) => m.type === 'log' && m.message === 'hello Ada')!;
+    expect(log).to.include({ execution_id: data.execution_id, level: 'info', node_id: 'say', node_type: 'log' });
+    expect(log.timestamp).to.be.a('string');
+  });
+
+  it('resumes after a seq with ?since=', async () => {
+    const { data } = await alice.client.executions.runFlow(flowId, { input: { name: 'Bo' } });
+    await waitForExecution(alice, data.execution_id);
+    const resumed = follow(data.execution_id, alice.token, '?since=3');
+    expect(await resumed.done).to.deep.equal({ code: 1000 });
+    const stored = (await alice.client.executions.getExecutionEvents(data.execution_id, 3)).data.events;
+    expect(shape(resumed.messages)).to.deep.equal(shape(stored));
+    expect(resumed.messages[0].seq).to.equal(4);
+  });
+
+  it('authenticates like HTTP: header, API key, access_token, bearer subprotocol', async () => {
+    const { data } = await alice.client.executions.runFlow(flowId, { input: {} });
+    await waitForExecution(alice, data.execution_id);
+    const path = `/ws/executions/${data.execution_id}`;
+    const { data: key } = await alice.client.apiKeys.createApiKey({ name: 'ws' });
+    const ways = [
+      record(wsUrl(server.url, path), { headers: { 'x-api-key': key.key } }),
+      record(wsUrl(server.url, `${path}?access_token=${alice.token}`)),
+      record(wsUrl(server.url, path), { protocols: [`bearer.${alice.token}`] }),
+    ];
+    for (const w of ways) {
+      expect(await w.done).to.deep.equal({ code: 1000 });
+      expect(w.messages.length).to.be.greaterThan(3);
+    }
+  });
+
+  it('refuses before the handshake: no token, bad token, revoked token (401), another account (404)', async () => {
+    const { data } = await alice.client.executions.runFlow(flowId, { input: {} });
+    const path = `/ws/executions/${data.execution_id}`;
+    expect(await record(wsUrl(server.url, path)).done).to.deep.equal({ status: 401 });
+    expect(await record(wsUrl(server.url, path), { headers: { authorization: 'Bearer nope' } }).done).to.deep.equal({ status: 401 });
+    const { data: login } = await apiClient(server.url).auth.login({ username: alice.account.email, password: alice.password });
+    await apiClient(server.url, { token: login.token }).auth.logout();
+    expect(await record(wsUrl(server.url, `${path}?access_token=${login.token}`)).done).to.deep.equal({ status: 401 });
+    expect(await follow(data.execution_id, bob.token).done).to.deep.equal({ status: 404 });
+    expect(await record(wsUrl(server.url, '/ws/elsewhere'), { headers: { authorization: `Bearer ${alice.token}` } }).done).to.deep.equal({ status: 404 });
+  });
+
+  it('streams every execution the caller may see on /ws/executions, and none of the others', async () => {
+    const mine = record(wsUrl(server.url, '/ws/executions'), { headers: { authorization: `Bearer ${alice.token}` } });
+    const theirs = record(wsUrl(server.url, '/ws/executions'), { headers: { authorization: `Bearer ${bob.token}` } });
+    await Promise.all([mine.opened, theirs.opened]);
+    const { data } = await alice.client.executions.runFlow(flowId, { input: {} });
+    await waitForExecution(alice, data.execution_id);
+    while (!mine.messages.some((m) => m.execution_id === data.execution_id && m.type === 'execution_completed')) await new Promise((r) => setTimeout(r, 20));
+    const stored = (await alice.client.executions.getExecutionEvents(data.execution_id)).data.events;
+    expect(shape(mine.messages.filter((m) => m.execution_id === data.execution_id))).to.deep.equal(shape(stored));
+    expect(theirs.messages.filter((m) => m.execution_id === data.execution_id)).to.deep.equal([]);
+    mine.ws.close();
+    theirs.ws.close();
+  });
+
+  it('closes a slow consumer with 1013 without affecting others', async () => {
+    const big = await makeFlow(
+      alice,
+      'nodes:\n' + Array.from({ length: 20 }, (_, i) => `  n${i}:\n    type: transform\n    params: {expression: "$pad(\'\', 600000, \'x\')"}\n${i < 19 ? `    next: n${i + 1}\n` : ''}`).join(''),
+    );
+    const { data } = await alice.client.executions.runFlow(big, {});
+    const slow = follow(data.execution_id);
+    const fine = follow(data.execution_id);
+    await slow.opened;
+    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    await waitForExecution(alice, data.execution_id);
+    expect(await fine.done).to.deep.equal({ code: 1000 });
+    expect(fine.messages[fine.messages.length - 1].type).to.equal('execution_completed');
+    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await slow.done).to.deep.equal({ code: 1013 });
+    expect(slow.messages.length).to.be.lessThan(fine.messages.length);
+  });
+});

@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import * as accounts from './migrations/20261123000100_accounts';
 import * as flows from './migrations/20261123000200_flows';
 import * as executions from './migrations/20261123000300_executions';
+import * as listeners from './migrations/20261123000400_listeners';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '20261123000100_accounts': accounts,
   '20261123000200_flows': flows,
   '20261123000300_executions': executions,
+  '20261123000400_listeners': listeners,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -119,3 +119,30 @@ export interface EventRow {
   payload: Record<string, unknown>;
   created_at: Date;
 }
+
+export interface ListenerRow {
+  id: string;
+  account_id: string;
+  execution_id: string | null;
+  flow_id: string | null;
+  url: string;
+  events: string[] | null;
+  secret: Buffer;
+  last_delivery_status: string | null;
+  last_delivery_at: Date | null;
+  created_at: Date;
+}
+
+export interface DeliveryRow {
+  id: string;
+  listener_id: string;
+  event_id: string;
+  attempts: number;
+  next_attempt_at: Date;
+  locked_until: Date | null;
+  delivered_at: Date | null;
+  failed_at: Date | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: Date;
+}

@@ -2,9 +2,10 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config';
 import type { Logger } from '../log';
-import { EVENTS_CHANNEL } from '../repositories/events.repository';
+import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repository';
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
 import type { Services } from '../services';
+import { Deliverer } from './deliverer';
 import { HttpGuard } from './http-guard';
 import { CANCEL_CHANNEL, Notifier } from './notifier';
 import { StepRunner } from './runner';
@@ -18,11 +19,14 @@ export interface Engine {
 }
 
 export async function startEngine(db: Knex, databaseUrl: string, services: Services, config: Config, log: Logger, opts: { worker: boolean }): Promise<Engine> {
-  const notifier = new Notifier(databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL], log);
+  const notifier = new Notifier(databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL, DELIVERIES_CHANNEL], log);
   await notifier.start();
   const http = new HttpGuard(config.httpAllow);
   let worker: Worker | undefined;
+  let deliverer: Deliverer | undefined;
   if (opts.worker) {
+    deliverer = new Deliverer(db, http, services.listeners, notifier, log);
+    deliverer.start();
     const runner = new StepRunner(db, config, http, services.secrets, newWorkerId());
     worker = new Worker(db, runner, notifier, { concurrency: config.workerConcurrency, leaseMs: config.leaseMs, log });
     worker.start();
@@ -34,6 +38,7 @@ export async function startEngine(db: Knex, databaseUrl: string, services: Servi
     worker,
     stop: async () => {
       await worker?.stop();
+      await deliverer?.stop();
       await notifier.stop();
       http.close();
     },

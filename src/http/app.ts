@@ -11,6 +11,7 @@ import { accountHandlers } from '../controllers/accounts.controller';
 import { authHandlers } from '../controllers/auth.controller';
 import { executionHandlers } from '../controllers/executions.controller';
 import { flowHandlers } from '../controllers/flows.controller';
+import { listenerHandlers } from '../controllers/listeners.controller';
 import { runHandlers } from '../controllers/runs.controller';
 import type { Services } from '../services';
 import { authMiddleware } from './auth';
@@ -22,7 +23,7 @@ import { operationsRouter } from './router';
 import { SPEC_JSON_PATH } from './spec';
 
 export function allHandlers(s: Services): Handlers {
-  return { ...authHandlers(s), ...accountHandlers(s), ...flowHandlers(s), ...executionHandlers(s), ...runHandlers(s) };
+  return { ...authHandlers(s), ...accountHandlers(s), ...flowHandlers(s), ...executionHandlers(s), ...runHandlers(s), ...listenerHandlers(s) };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;

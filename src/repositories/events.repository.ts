@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { EventRow } from '../db/tables';
 
 export const EVENTS_CHANNEL = 'flowrunner_events';
+export const DELIVERIES_CHANNEL = 'flowrunner_deliveries';
 
 export interface NewEvent {
   type: 'execution_update' | 'node_completed' | 'execution_completed' | 'execution_failed' | 'log';
@@ -16,7 +17,8 @@ export interface NewEvent {
  */
 export async function appendEvents(tx: Knex.Transaction, executionId: string, events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
-  // One statement: take the next seqs under the execution row's lock, insert, and notify.
+  // One statement: take the next seqs under the execution row's lock, insert, queue a delivery
+  // for every listener of the execution or its flow that wants the type, and notify.
   await tx.raw(
     `with seq as (
        update executions set event_seq = event_seq + ? where id = ? returning event_seq
@@ -24,9 +26,16 @@ export async function appendEvents(tx: Knex.Transaction, executionId: string, ev
        insert into events (execution_id, seq, type, level, payload, created_at)
        select ?, seq.event_seq - ? + u.ord, u.type, u.level, u.payload, u.created_at
          from seq, unnest(?::text[], ?::text[], ?::jsonb[], ?::timestamptz[]) with ordinality as u(type, level, payload, created_at, ord)
-       returning seq
+       returning id, seq, type
+     ), dl as (
+       insert into deliveries (listener_id, event_id)
+       select l.id, ins.id from ins
+         join listeners l on (l.execution_id = ? or l.flow_id = (select flow_id from executions where id = ?))
+        where l.events is null or ins.type = any(l.events)
+        order by ins.seq, l.id
+       returning 1
      )
-     select pg_notify(?, ? || ':' || max(ins.seq)) from ins`,
+     select pg_notify(?, ? || ':' || (select max(seq) from ins)), (select pg_notify(?, '') from dl limit 1)`,
     [
       events.length,
       executionId,
@@ -36,8 +45,11 @@ export async function appendEvents(tx: Knex.Transaction, executionId: string, ev
       events.map((e) => e.level ?? null) as string[],
       events.map((e) => JSON.stringify(e.payload)),
       events.map((e) => (e.at ?? new Date()).toISOString()),
+      executionId,
+      executionId,
       EVENTS_CHANNEL,
       executionId,
+      DELIVERIES_CHANNEL,
     ],
   );
 }

@@ -7,6 +7,7 @@ import { ApiKeysService } from './api-keys.service';
 import { AuthService } from './auth.service';
 import { ExecutionsService } from './executions.service';
 import { FlowsService } from './flows.service';
+import { ListenersService } from './listeners.service';
 import type { Keys } from './keys';
 import { SecretBox } from './secret-box';
 import { SecretsService } from './secrets.service';
@@ -21,10 +22,13 @@ export interface Services {
   secrets: SecretsService;
   flows: FlowsService;
   executions: ExecutionsService;
+  listeners: ListenersService;
 }
 
 export function createServices(db: Knex, config: Config, log: Logger, keys: Keys): Services {
   const flows = new FlowsService(db);
+  const box = new SecretBox(keys.encryptionKey);
+  const executions = new ExecutionsService(db, flows);
   return {
     db,
     config,
@@ -32,8 +36,9 @@ export function createServices(db: Knex, config: Config, log: Logger, keys: Keys
     auth: new AuthService(db, config, keys.jwtSecret),
     accounts: new AccountsService(db),
     apiKeys: new ApiKeysService(db),
-    secrets: new SecretsService(db, new SecretBox(keys.encryptionKey)),
+    secrets: new SecretsService(db, box),
     flows,
-    executions: new ExecutionsService(db, flows),
+    executions,
+    listeners: new ListenersService(db, executions, flows, box),
   };
 }

@@ -13,10 +13,9 @@ import { startTestServer, type TestServer } from '../support/server';
  * means removing it here.
  */
 const STILL_501 = [
-  'listFlowListeners', 'createFlowListener', 'deleteFlowListener',
   'importExecution', 'approveExecution', 'rejectExecution', 'signalExecution',
   'getExecutionValues', 'setExecutionValues', 'getExecutionGraph', 'listExecutionShares', 'shareExecution',
-  'unshareExecution', 'listExecutionListeners', 'createExecutionListener', 'deleteExecutionListener', 'exportExecution',
+  'unshareExecution', 'exportExecution',
 ];
 
 describe('platform', () => {

@@ -1,0 +1,82 @@
+/**
+ * Webhooks called with an execution's events (000's listeners), for one execution or every
+ * execution of a flow. The signing secret is shown once and kept encrypted.
+ */
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import { newId } from '../db/ids';
+import type { ListenerRow } from '../db/tables';
+import { NotFoundError, ValidationError } from '../errors';
+import { backfillDeliveries, deleteListenerRow, insertListener, listListenerRows } from '../repositories/listeners.repository';
+import type { Actor } from './actor';
+import type { ExecutionsService } from './executions.service';
+import type { FlowsService } from './flows.service';
+import type { SecretBox } from './secret-box';
+
+export type ListenerTarget = { execution_id: string } | { flow_id: string };
+
+export const SIGNATURE_HEADER = 'X-FlowRunner-Signature';
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`: the recipe receivers verify. */
+export function signature(secret: string, timestamp: number, body: string): string {
+  return `t=${timestamp},v1=${crypto.createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+export class ListenersService {
+  constructor(
+    private readonly db: Knex,
+    private readonly executions: ExecutionsService,
+    private readonly flows: FlowsService,
+    private readonly box: SecretBox,
+  ) {}
+
+  /** The target's owner, when the actor may see it. */
+  private async owner(actor: Actor, target: ListenerTarget): Promise<string> {
+    if ('execution_id' in target) return (await this.executions.get(actor, target.execution_id)).account_id;
+    return (await this.flows.get(actor, target.flow_id)).account_id;
+  }
+
+  async create(actor: Actor, target: ListenerTarget, url: string, events?: string[]): Promise<ListenerRow & { plainSecret: string }> {
+    const accountId = await this.owner(actor, target);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ValidationError('url is not a valid URL', { field: 'url', reason: 'must be an absolute http(s) URL' });
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ValidationError('url must be http or https', { field: 'url', reason: 'must be an absolute http(s) URL' });
+    const id = newId('lsn');
+    const plainSecret = `whsec_${crypto.randomBytes(32).toString('base64url')}`;
+    const row = await this.db.transaction(async (tx) => {
+      const created = await insertListener(tx, {
+        id,
+        account_id: accountId,
+        execution_id: 'execution_id' in target ? target.execution_id : null,
+        flow_id: 'flow_id' in target ? target.flow_id : null,
+        url,
+        events: events && events.length > 0 ? [...new Set(events)] : null,
+        secret: this.box.seal(plainSecret, `listener:${id}`),
+      });
+      // An execution's listener also gets what happened before it was added. The execution row's
+      // lock orders this against new events, so none is missed or sent twice.
+      if ('execution_id' in target) await backfillDeliveries(tx, created);
+      return created;
+    });
+    return { ...row, plainSecret };
+  }
+
+  async list(actor: Actor, target: ListenerTarget): Promise<ListenerRow[]> {
+    await this.owner(actor, target);
+    return listListenerRows(this.db, target);
+  }
+
+  async delete(actor: Actor, target: ListenerTarget, id: string): Promise<void> {
+    await this.owner(actor, target);
+    if (!(await deleteListenerRow(this.db, id, target))) throw new NotFoundError('Listener not found');
+  }
+
+  /** The signing secret, for the deliverer. */
+  secretOf(listener: ListenerRow): string {
+    return this.box.open(listener.secret, `listener:${listener.id}`);
+  }
+}

@@ -1,0 +1,113 @@
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import { EventType } from '../../generated/client/index';
+import { expectError } from '../support/client';
+import { makeAccount, makeFlow, waitForExecution, type TestAccount } from '../support/factories';
+import { startTestServer, type TestServer } from '../support/server';
+import { startTarget, type Target } from '../support/target';
+
+/** The documented recipe: HMAC-SHA256 over "<t>.<body>" with the listener's secret. */
+function verify(header: string, body: string, secret: string): boolean {
+  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=') as [string, string]));
+  const expected = crypto.createHmac('sha256', secret).update(`${parts.t}.${body}`).digest('hex');
+  return crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(parts.v1));
+}
+
+describe('listeners: signed webhooks of execution events', () => {
+  let server: TestServer;
+  let receiver: Target;
+  let alice: TestAccount;
+  let bob: TestAccount;
+  let flowId: string;
+  before(async () => {
+    server = await startTestServer();
+    receiver = await startTarget();
+    alice = await makeAccount(server);
+    bob = await makeAccount(server);
+    flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: log\n    params: {message: one}\n    next: done\n  done:\n    type: transform\n    params: {expression: "2"}\n');
+  });
+  after(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  const received = (path: string) => receiver.hits.filter((h) => h.path === path);
+  async function until(check: () => boolean) {
+    while (!check()) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  it('delivers every event of an execution, in order, signed; the secret is shown once', async () => {
+    receiver.route('/all', (_req, _body, res) => res.writeHead(204).end());
+    const { data: run } = await alice.client.executions.runFlow(flowId, {});
+    const { data: listener, status } = await alice.client.listeners.createExecutionListener(run.execution_id, { url: `${receiver.url}/all` });
+    expect(status).to.equal(201);
+    expect(listener.secret).to.match(/^whsec_/);
+    await waitForExecution(alice, run.execution_id);
+    const stored = (await alice.client.executions.getExecutionEvents(run.execution_id)).data.events;
+    await until(() => received('/all').length === stored.length);
+
+    const hits = received('/all');
+    expect(hits.map((h) => JSON.parse(h.body).seq)).to.deep.equal(stored.map((e) => e.seq));
+    expect(hits.map((h) => JSON.parse(h.body))).to.deep.equal(stored);
+    for (const h of hits) {
+      expect(verify(String(h.headers['x-flowrunner-signature']), h.body, listener.secret!)).to.equal(true);
+      expect(h.headers['content-type']).to.equal('application/json');
+    }
+    expect(verify(String(hits[0].headers['x-flowrunner-signature']), hits[0].body + ' ', listener.secret!)).to.equal(false);
+
+    const listed = (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners;
+    expect(listed).to.have.length(1);
+    expect(listed[0]).not.to.have.property('secret');
+    for (;;) {
+      const again = (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners[0];
+      if (again.last_delivery_status === 'delivered') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const rows = await server.db('deliveries').where({ listener_id: listener.id });
+    expect(rows.every((r) => r.attempts === 1 && r.delivered_at)).to.equal(true);
+  });
+
+  it('retries after a 500 from the receiver, keeping the order', async () => {
+    let calls = 0;
+    receiver.route('/flaky', (_req, _body, res) => {
+      calls++;
+      res.writeHead(calls === 1 ? 500 : 200).end();
+    });
+    const { data: run } = await alice.client.executions.runFlow(flowId, {});
+    await waitForExecution(alice, run.execution_id);
+    await alice.client.listeners.createExecutionListener(run.execution_id, { url: `${receiver.url}/flaky`, events: [EventType.ExecutionUpdate, EventType.ExecutionCompleted] });
+    const stored = (await alice.client.executions.getExecutionEvents(run.execution_id)).data.events.filter((e) => ['execution_update', 'execution_completed'].includes(e.type));
+    await until(() => received('/flaky').length === stored.length + 1);
+    const seqs = received('/flaky').map((h) => JSON.parse(h.body).seq);
+    expect(seqs).to.deep.equal([stored[0].seq, ...stored.map((e) => e.seq)]);
+    const rows = await server.db('deliveries').join('listeners', 'listeners.id', 'deliveries.listener_id').where('listeners.execution_id', run.execution_id).orderBy('deliveries.id').select('attempts', 'delivered_at');
+    expect(rows.map((r) => r.attempts)).to.deep.equal([2, ...stored.slice(1).map(() => 1)]);
+    expect(rows.every((r) => r.delivered_at)).to.equal(true);
+  });
+
+  it('a flow listener hears every execution of the flow; removing it stops deliveries', async () => {
+    receiver.route('/flow', (_req, _body, res) => res.writeHead(200).end());
+    const { data: listener } = await alice.client.listeners.createFlowListener(flowId, { url: `${receiver.url}/flow`, events: [EventType.ExecutionCompleted] });
+    const a = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
+    const b = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
+    await until(() => received('/flow').length === 2);
+    expect(received('/flow').map((h) => JSON.parse(h.body).execution_id).sort()).to.deep.equal([a, b].sort());
+    expect((await alice.client.listeners.listFlowListeners(flowId)).data.listeners.map((l) => l.id)).to.deep.equal([listener.id]);
+    await alice.client.listeners.deleteFlowListener(flowId, listener.id);
+    await waitForExecution(alice, (await alice.client.executions.runFlow(flowId, {})).data.execution_id);
+    expect(received('/flow')).to.have.length(2);
+    await expectError(alice.client.listeners.deleteFlowListener(flowId, listener.id), 404, 'not_found');
+  });
+
+  it("is 404 on another account's execution or flow, and checks the URL", async () => {
+    const { data: run } = await alice.client.executions.runFlow(flowId, {});
+    await expectError(bob.client.listeners.createExecutionListener(run.execution_id, { url: `${receiver.url}/x` }), 404, 'not_found');
+    await expectError(bob.client.listeners.listExecutionListeners(run.execution_id), 404, 'not_found');
+    await expectError(bob.client.listeners.createFlowListener(flowId, { url: `${receiver.url}/x` }), 404, 'not_found');
+    await expectError(bob.client.listeners.listFlowListeners(flowId), 404, 'not_found');
+    const { data: mine } = await alice.client.listeners.createExecutionListener(run.execution_id, { url: `${receiver.url}/x` });
+    await expectError(bob.client.listeners.deleteExecutionListener(run.execution_id, mine.id), 404, 'not_found');
+    await expectError(alice.client.listeners.createExecutionListener(run.execution_id, { url: 'ftp://example.com/x' }), 422, 'validation_error');
+    await expectError(alice.client.listeners.createExecutionListener(run.execution_id, { url: 'not a url' }), 400, 'invalid_request');
+  });
+});

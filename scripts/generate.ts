@@ -54,6 +54,12 @@ export function generate(out: string): void {
   // Our own README (login, run, follow) replaces the generator's stub; git_push.sh has no use here.
   fs.copyFileSync(path.join(root, 'scripts', 'client', 'README.md'), path.join(client, 'README.md'));
   fs.rmSync(path.join(client, 'git_push.sh'), { force: true });
+  // Hand-written helpers shipped with the client (following an execution over WebSocket).
+  const extras = path.join(root, 'scripts', 'client', 'src');
+  for (const file of fs.readdirSync(extras).sort()) {
+    fs.copyFileSync(path.join(extras, file), path.join(client, file));
+    fs.appendFileSync(path.join(client, 'index.ts'), `export * from './${path.basename(file, '.ts')}';\n`);
+  }
   // The generator's template pins axios 0.19 and TypeScript 3; the client is built and tested with ours.
   const pkgPath = path.join(client, 'package.json');
   const pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8'));

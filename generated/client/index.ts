@@ -16,3 +16,4 @@
 export * from "./api";
 export * from "./configuration";
 
+export * from './follow';

@@ -29,18 +29,25 @@ export interface AccountSubscriber {
   seqs: Map<string, number>;
 }
 
+/** The subscribers of one execution and its single reader. */
+interface Channel {
+  subscribers: Set<Subscriber>;
+  pumping: boolean;
+  dirty: boolean;
+}
+
 export class EventHub {
-  private readonly byExecution = new Map<string, Set<Subscriber>>();
+  private readonly channels = new Map<string, Channel>();
   private readonly accountWide = new Set<AccountSubscriber>();
-  private readonly pumping = new WeakMap<object, { dirty: boolean }>();
   private readonly owners = new Map<string, string>();
   private readonly onEvent = (payload: string) => {
     const executionId = payload.slice(0, payload.lastIndexOf(':'));
-    for (const s of this.byExecution.get(executionId) ?? []) void this.pump(s);
+    const channel = this.channels.get(executionId);
+    if (channel) void this.pump(executionId, channel);
     if (this.accountWide.size > 0) void this.fanOutAccountWide(executionId);
   };
   private readonly onReconnect = () => {
-    for (const set of this.byExecution.values()) for (const s of set) void this.pump(s);
+    for (const [id, channel] of this.channels) void this.pump(id, channel);
   };
 
   constructor(
@@ -54,13 +61,13 @@ export class EventHub {
 
   /** Subscribes, then reads from `lastSeq`: nothing written in between is missed. */
   subscribe(s: Subscriber): () => void {
-    let set = this.byExecution.get(s.executionId);
-    if (!set) this.byExecution.set(s.executionId, (set = new Set()));
-    set.add(s);
-    void this.pump(s);
+    let channel = this.channels.get(s.executionId);
+    if (!channel) this.channels.set(s.executionId, (channel = { subscribers: new Set(), pumping: false, dirty: false }));
+    channel.subscribers.add(s);
+    void this.pump(s.executionId, channel);
     return () => {
-      set!.delete(s);
-      if (set!.size === 0) this.byExecution.delete(s.executionId);
+      channel!.subscribers.delete(s);
+      if (channel!.subscribers.size === 0) this.channels.delete(s.executionId);
     };
   }
 
@@ -69,30 +76,40 @@ export class EventHub {
     return () => this.accountWide.delete(s);
   }
 
-  /** Sends everything after the subscriber's seq; one pump at a time per subscriber. */
-  private async pump(s: Subscriber): Promise<void> {
-    const state = this.pumping.get(s);
-    if (state) {
-      state.dirty = true;
-      return;
-    }
-    const mine = { dirty: true };
-    this.pumping.set(s, mine);
+  /**
+   * One reader per execution, however many sockets follow it: reads after the furthest-behind
+   * subscriber and gives each the rows it has not had. One pump at a time per execution.
+   */
+  private async pump(executionId: string, channel: Channel): Promise<void> {
+    channel.dirty = true;
+    if (channel.pumping) return;
+    channel.pumping = true;
     try {
-      while (mine.dirty && !s.closed) {
-        mine.dirty = false;
+      while (channel.dirty) {
+        channel.dirty = false;
         for (;;) {
-          const rows = await listEventRows(this.db, s.executionId, s.lastSeq, PAGE);
-          if (rows.length === 0 || s.closed) break;
-          s.lastSeq = rows[rows.length - 1].seq;
-          s.deliver(rows);
-          if (rows.length < PAGE) break;
+          const open = [...channel.subscribers].filter((s) => !s.closed);
+          if (open.length === 0) break;
+          const from = Math.min(...open.map((s) => s.lastSeq));
+          const rows = await listEventRows(this.db, executionId, from, PAGE);
+          if (rows.length === 0) break;
+          for (const s of channel.subscribers) {
+            if (s.closed) continue;
+            const fresh = s.lastSeq <= from ? rows : rows.filter((r) => r.seq > s.lastSeq);
+            if (fresh.length === 0) continue;
+            s.lastSeq = fresh[fresh.length - 1].seq;
+            s.deliver(fresh);
+          }
+          if (rows.length < PAGE) {
+            // A subscriber that joined meanwhile may still be behind: go round again.
+            if (open.length === channel.subscribers.size) break;
+          }
         }
       }
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, execution_id: s.executionId }, 'cannot read events; will retry on the next notification');
+      this.log.warn({ err: (err as Error).message, execution_id: executionId }, 'cannot read events; will retry on the next notification');
     } finally {
-      this.pumping.delete(s);
+      channel.pumping = false;
     }
   }
 

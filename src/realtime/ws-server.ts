@@ -18,7 +18,6 @@ import type { EventHub } from './hub';
 
 const FINAL_TYPES = new Set(['execution_completed', 'execution_failed']);
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
-export const MAX_CONNECTIONS_PER_ACCOUNT = 100;
 const PING_MS = 30_000;
 
 function refuse(socket: Duplex, status: number, code: string, message: string): void {
@@ -96,7 +95,8 @@ export class ExecutionSockets {
       throw err;
     }
     const open = this.perAccount.get(actor.accountId) ?? 0;
-    if (open >= MAX_CONNECTIONS_PER_ACCOUNT) return refuse(socket, 429, 'rate_limited', `At most ${MAX_CONNECTIONS_PER_ACCOUNT} connections per account`);
+    const cap = this.services.config.wsMaxPerAccount;
+    if (open >= cap) return refuse(socket, 429, 'rate_limited', `At most ${cap} WebSocket connections per account (FLOWRUNNER_WS_MAX_PER_ACCOUNT)`);
 
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.perAccount.set(actor.accountId, open + 1);

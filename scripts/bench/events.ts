@@ -1,0 +1,160 @@
+/**
+ * npm run bench:events — 200 WebSocket subscribers on one execution that produces 10,000 log
+ * events: events/s delivered and p99 event-to-client latency, next to a bare `ws` broadcast of the
+ * same messages to the same number of clients (the baseline). Figures are printed, never asserted.
+ *
+ * Uses DATABASE_URL's server (a scratch database is created and dropped), else embedded PostgreSQL.
+ * BENCH_SUBSCRIBERS (200), BENCH_EVENTS (10000), BENCH_BATCH (events per transaction, 20).
+ */
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import WebSocket, { WebSocketServer } from 'ws';
+import { parseConfig } from '../../src/config';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded';
+import { createKnex } from '../../src/db/knex';
+import { migrateToLatest } from '../../src/db/migrate';
+import { startEngine } from '../../src/engine';
+import { createApp } from '../../src/http/app';
+import { createLogger } from '../../src/log';
+import { attachRealtime } from '../../src/realtime';
+import { appendEvents } from '../../src/repositories/events.repository';
+import { createServices } from '../../src/services';
+
+const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 200);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
+const BATCH = Number(process.env.BENCH_BATCH ?? 20);
+
+interface Result {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  seconds: number;
+}
+
+/** Connects `n` clients; resolves when each has received `expected` messages. */
+async function subscribers(url: string, n: number, expected: number, headers: Record<string, string> = {}) {
+  const latencies = new Float64Array(n * expected);
+  let k = 0;
+  let finished = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const sockets = await Promise.all(
+    Array.from({ length: n }, () => new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(url, { headers });
+      let got = 0;
+      ws.on('message', (data) => {
+        const m = JSON.parse(String(data));
+        if (m.type !== 'log') return;
+        latencies[k++] = Date.now() - Date.parse(m.timestamp);
+        if (++got === expected && ++finished === n) resolveAll();
+      });
+      ws.on('open', () => resolve(ws));
+      ws.on('error', reject);
+    })),
+  );
+  return { sockets, all, latencies: () => latencies.slice(0, k).sort() };
+}
+
+function summary(latencies: Float64Array, seconds: number, delivered: number): Result {
+  return { perSecond: delivered / seconds, p50: latencies[Math.floor(latencies.length * 0.5)], p99: latencies[Math.floor(latencies.length * 0.99)], seconds };
+}
+
+const message = (i: number, executionId: string) => ({ level: 'info', message: `log line ${i} ${'x'.repeat(60)}`, node_id: 'start', node_type: 'log', data: { i }, execution_id: executionId });
+
+async function baseline(): Promise<Result> {
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const subs = await subscribers(`ws://127.0.0.1:${port}/`, SUBSCRIBERS, EVENTS);
+  const started = Date.now();
+  for (let i = 0; i < EVENTS; i += BATCH) {
+    const at = new Date().toISOString();
+    for (let j = i; j < Math.min(EVENTS, i + BATCH); j++) {
+      const text = JSON.stringify({ type: 'log', seq: j + 1, timestamp: at, ...message(j, 'exec-baseline') });
+      for (const ws of wss.clients) ws.send(text);
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  await subs.all;
+  const seconds = (Date.now() - started) / 1000;
+  for (const ws of subs.sockets) ws.close();
+  wss.close();
+  server.close();
+  return summary(subs.latencies(), seconds, SUBSCRIBERS * EVENTS);
+}
+
+async function flowrunner(): Promise<Result> {
+  let embedded: EmbeddedDatabase | undefined;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'flowrunner-bench-events-'));
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    embedded = await startEmbeddedPostgres(scratch, 'postgres', createLogger('silent'));
+    adminUrl = embedded.url;
+  }
+  const dbName = `flowrunner_bench_events_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database "${dbName}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  const databaseUrl = url.toString();
+  const config = parseConfig({ DATABASE_URL: databaseUrl, FLOWRUNNER_DATA_DIR: scratch, LOG_LEVEL: 'silent', FLOWRUNNER_WS_MAX_PER_ACCOUNT: String(SUBSCRIBERS) });
+  const log = createLogger('silent');
+  const db = createKnex(databaseUrl, 10, log);
+  await migrateToLatest(db);
+  const services = createServices(db, config, log, { jwtSecret: 'bench-secret-bench-secret-bench-secret!!', encryptionKey: Buffer.alloc(32, 7) });
+  const engine = await startEngine(db, databaseUrl, services, config, log, { worker: false });
+  const server = http.createServer(createApp(services));
+  const realtime = attachRealtime(server, services, engine.notifier, log);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+
+  const account = await services.accounts.create({ accountId: 'bench', role: 'admin', via: 'token' }, { name: 'Bench', email: 'bench@example.com', password: 'bench-password', role: 'admin' });
+  const actor = { accountId: account.id, role: 'admin' as const, via: 'token' as const };
+  const { token } = services.auth.issueToken(account.id);
+  const flow = await services.flows.create(actor, { name: 'events', definition: 'nodes:\n  start:\n    type: log\n    params: {message: hi}\n' });
+  const { execution } = await services.executions.start(actor, { flowId: flow.id, input: {} });
+  await db('tasks').delete(); // no worker here: the benchmark writes the events itself
+
+  const subs = await subscribers(`ws://127.0.0.1:${port}/ws/executions/${execution.id}`, SUBSCRIBERS, EVENTS, { authorization: `Bearer ${token}` });
+  const started = Date.now();
+  for (let i = 0; i < EVENTS; i += BATCH) {
+    const batch = Array.from({ length: Math.min(BATCH, EVENTS - i) }, (_, j) => {
+      const { execution_id: _unused, ...payload } = message(i + j, execution.id);
+      return { type: 'log' as const, level: 'info', payload };
+    });
+    await db.transaction((tx) => appendEvents(tx, execution.id, batch));
+  }
+  await subs.all;
+  const seconds = (Date.now() - started) / 1000;
+  for (const ws of subs.sockets) ws.close();
+  await realtime.close();
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+  await engine.stop();
+  await db.destroy();
+  await admin.query(`drop database "${dbName}" with (force)`);
+  await admin.end();
+  await embedded?.stop();
+  fs.rmSync(scratch, { recursive: true, force: true });
+  return summary(subs.latencies(), seconds, SUBSCRIBERS * EVENTS);
+}
+
+async function main() {
+  console.log(`FlowRunner events benchmark — ${os.cpus().length} cores; ${SUBSCRIBERS} subscribers, ${EVENTS} log events in transactions of ${BATCH}; clients in the same process as the server`);
+  const bare = await baseline();
+  console.log(`baseline (bare ws broadcast): ${bare.perSecond.toFixed(0)} events/s delivered in ${bare.seconds.toFixed(1)} s; latency p50 ${bare.p50} ms, p99 ${bare.p99} ms`);
+  const ours = await flowrunner();
+  console.log(`FlowRunner (PostgreSQL → LISTEN → hub → sockets): ${ours.perSecond.toFixed(0)} events/s delivered in ${ours.seconds.toFixed(1)} s; latency p50 ${ours.p50} ms, p99 ${ours.p99} ms`);
+  console.log(`ratio: ${(ours.perSecond / bare.perSecond).toFixed(2)} of the bare broadcast rate`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

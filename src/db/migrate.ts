@@ -7,6 +7,7 @@ import * as accounts from './migrations/20261123000100_accounts';
 import * as flows from './migrations/20261123000200_flows';
 import * as executions from './migrations/20261123000300_executions';
 import * as listeners from './migrations/20261123000400_listeners';
+import * as collaboration from './migrations/20261123000500_collaboration';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '20261123000200_flows': flows,
   '20261123000300_executions': executions,
   '20261123000400_listeners': listeners,
+  '20261123000500_collaboration': collaboration,
 };
 
 const source: Knex.MigrationSource<string> = {

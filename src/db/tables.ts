@@ -77,6 +77,8 @@ export interface ExecutionRow {
   step_count: number;
   event_seq: number;
   parent_execution_id: string | null;
+  started_by: string | null;
+  depth: number;
   approval_status: string | null;
   waiting_for: unknown;
   created_at: Date;

@@ -7,7 +7,9 @@ import type { Config } from '../config';
 import { FINAL_STATUSES, type ExecutionRow, type TaskRow } from '../db/tables';
 import { appendEvents, type NewEvent } from '../repositories/events.repository';
 import { findExecution, lockExecution, updateExecution } from '../repositories/executions.repository';
-import { findFlowVersion } from '../repositories/flows.repository';
+import { findFlowVersion, findLiveFlow } from '../repositories/flows.repository';
+import { newId } from '../db/ids';
+import { cancelExecution, createExecution, notifyParent } from './lifecycle';
 import { insertStep } from '../repositories/steps.repository';
 import { insertTask, sleepLeasedTask, takeLeasedTask } from '../repositories/tasks.repository';
 import type { SecretsService, RunSecrets } from '../services/secrets.service';
@@ -15,7 +17,7 @@ import type { FlowDocument, NodeDefinition } from './definition';
 import { resolveTemplates } from './expressions';
 import type { HttpGuard } from './http-guard';
 import { nodeType } from './nodes';
-import { NodeError, type NodeResult } from './nodes/types';
+import { NodeError, type NodeResult, type Wait } from './nodes/types';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -61,6 +63,16 @@ export class StepRunner {
     return doc;
   }
 
+  /** A live flow of the execution's owner and its version, for a subflow. */
+  private async resolveFlow(accountId: string, flowId: string, version?: number): Promise<{ flow_id: string; version: number; entry: string }> {
+    const flow = await findLiveFlow(this.db, flowId);
+    if (!flow || flow.account_id !== accountId) throw new NodeError(`subflow: flow "${flowId}" not found`);
+    const number = version ?? flow.current_version;
+    const row = await findFlowVersion(this.db, flowId, number);
+    if (!row) throw new NodeError(`subflow: flow "${flowId}" has no version ${number}`);
+    return { flow_id: flowId, version: number, entry: (row.document as FlowDocument).entry! };
+  }
+
   async run(task: TaskRow, signal: AbortSignal): Promise<void> {
     const execution = await findExecution(this.db, task.execution_id);
     if (!execution || FINAL_STATUSES.includes(execution.status)) {
@@ -77,7 +89,7 @@ export class StepRunner {
       secrets: secrets.values,
       execution: { id: execution.id, flow_id: execution.flow_id, flow_version: execution.flow_version, attempt: task.attempt },
     };
-    const outcome = await this.execute(task, node, scope, signal);
+    const outcome = await this.execute(task, execution, node, scope, signal);
     // Stopped by a shutdown: leave the task for another worker rather than record a failure.
     if (signal.aborted && signal.reason === SHUTDOWN) return;
     const masker = secrets.masker;
@@ -92,7 +104,7 @@ export class StepRunner {
     });
   }
 
-  private async execute(task: TaskRow, node: NodeDefinition, scope: Record<string, unknown>, signal: AbortSignal): Promise<Outcome> {
+  private async execute(task: TaskRow, execution: ExecutionRow, node: NodeDefinition, scope: Record<string, unknown>, signal: AbortSignal): Promise<Outcome> {
     const startedAt = new Date();
     const logs: NewEvent[] = [];
     const module = nodeType(node.type)!;
@@ -115,7 +127,9 @@ export class StepRunner {
         if (nodeSignal.aborted) fail();
         nodeSignal.addEventListener('abort', fail, { once: true });
       });
-      const result = await Promise.race([module.execute({ params, scope, http: this.http, signal: nodeSignal, state: task.state, log }), aborted]);
+      const edges = Object.keys(typeof node.next === 'string' ? { default: node.next } : (node.next ?? {}));
+      const engine = { execution: { id: execution.id, account_id: execution.account_id, depth: execution.depth }, resolveFlow: (flowId: string, version?: number) => this.resolveFlow(execution.account_id, flowId, version) };
+      const result = await Promise.race([module.execute({ params, scope, http: this.http, signal: nodeSignal, state: task.state, log, engine, edges }), aborted]);
       return { result, params, logs, startedAt };
     } catch (err) {
       const error = err instanceof NodeError ? err : new NodeError((err as Error)?.message ?? String(err));
@@ -148,11 +162,21 @@ export class StepRunner {
       await updateExecution(tx, ex.id, patch);
       return;
     }
+    if (ex.status === 'waiting') {
+      patch.status = 'running';
+      patch.waiting_for = null;
+    }
     events.push({ type: 'execution_update', payload: { status: 'running', ...about }, at: outcome.startedAt }, ...outcome.logs);
+    if (outcome.result?.wait) {
+      await this.startWaiting(tx, ex, task, node, outcome.result.wait, patch, events);
+      await appendEvents(tx, ex.id, maskEvents(events, masker));
+      await updateExecution(tx, ex.id, patch);
+      return;
+    }
     const edges = typeof node.next === 'string' ? { default: node.next } : (node.next ?? {});
     const stepCount = ex.step_count + 1;
     patch.step_count = stepCount;
-    const step = { execution_id: ex.id, node_id: task.node_id, node_type: node.type, attempt: task.attempt, input: masker.json(outcome.params ?? null), actor_id: null, started_at: outcome.startedAt, completed_at: now };
+    const step = { execution_id: ex.id, node_id: task.node_id, node_type: node.type, attempt: task.attempt, input: masker.json(outcome.params ?? null), actor_id: outcome.result?.actorId ?? null, started_at: outcome.startedAt, completed_at: now };
     const fail = (message: string) => {
       patch.status = 'failed';
       patch.error = message;
@@ -168,7 +192,14 @@ export class StepRunner {
       const output = outcome.result.output ?? null;
       await insertStep(tx, { ...step, status: 'completed', output: masker.json(output), error: null });
       patch.node_outputs = { ...ex.node_outputs, [task.node_id]: { output } };
+      if (outcome.result.setValues) patch.state_values = { ...ex.state_values, ...outcome.result.setValues };
       events.push({ type: 'node_completed', payload: { ...about, result: output } });
+      if (outcome.result.cancel) {
+        await appendEvents(tx, ex.id, maskEvents(events, masker));
+        await updateExecution(tx, ex.id, patch);
+        await cancelExecution(tx, { ...ex, ...patch } as ExecutionRow, outcome.result.cancel, outcome.result.actorId ?? null);
+        return;
+      }
       const label = outcome.result.outcome ?? 'default';
       const target = edges[label] ?? edges.default;
       if (target) next = { node: target, attempt: 1 };
@@ -218,5 +249,26 @@ export class StepRunner {
     // node_outputs stay unmasked: later templates need the real values; no endpoint returns them.
     await appendEvents(tx, ex.id, maskEvents(events, masker));
     await updateExecution(tx, ex.id, patch);
+    if (patch.status === 'completed' || patch.status === 'failed') await notifyParent(tx, ex, patch.status, patch.result ?? null, patch.error ?? null);
+  }
+
+  /** The execution stops at this node until a person answers or a child execution ends. */
+  private async startWaiting(tx: Knex.Transaction, ex: ExecutionRow, task: TaskRow, node: NodeDefinition, wait: Wait, patch: Partial<ExecutionRow>, events: NewEvent[]): Promise<void> {
+    const { child, ...shown } = wait;
+    const waitingFor: Record<string, unknown> = { node_id: task.node_id, ...shown, deadline: wait.deadline ?? null };
+    if (child) {
+      const childId = newId('exec');
+      await createExecution(tx, { id: childId, account_id: ex.account_id, flow_id: child.flow_id, flow_version: child.version, entry: child.entry, input: child.input, started_by: ex.started_by, parent_execution_id: ex.id, depth: ex.depth + 1 });
+      waitingFor.child_execution_id = childId;
+    }
+    if (wait.deadline) await insertTask(tx, { execution_id: ex.id, node_id: task.node_id, attempt: task.attempt, run_at: new Date(wait.deadline), state: { timeout: true } });
+    patch.status = 'waiting';
+    patch.waiting_for = waitingFor;
+    if (wait.kind === 'approval') patch.approval_status = 'pending';
+    const what = wait.kind === 'subflow' ? `the subflow execution ${waitingFor.child_execution_id}` : wait.kind === 'approval' ? 'an approval' : 'input';
+    events.push(
+      { type: 'execution_update', payload: { status: 'waiting', node_id: task.node_id, node_type: node.type } },
+      { type: 'log', level: 'info', payload: { level: 'info', message: `Waiting for ${what}`, node_id: task.node_id, node_type: node.type, data: wait.deadline ? { deadline: wait.deadline } : null } },
+    );
   }
 }

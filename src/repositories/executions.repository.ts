@@ -24,6 +24,7 @@ export async function updateExecution(db: Knex, id: string, patch: Partial<Execu
 }
 
 export interface ExecutionListFilter {
+  /** Executions this account owns or that are shared with it; all when undefined. */
   accountId?: string;
   flowId?: string;
   status?: ExecutionStatus;
@@ -37,7 +38,10 @@ export interface ExecutionListFilter {
 /** Newest first by id (prefixed ULIDs sort by creation time), so cursors stay stable under inserts. */
 export async function listExecutionRows(db: Knex, f: ExecutionListFilter): Promise<{ rows: ExecutionRow[]; total: number }> {
   const base = db<ExecutionRow>('executions').modify((q) => {
-    if (f.accountId) q.where('account_id', f.accountId);
+    if (f.accountId) {
+      const accountId = f.accountId;
+      q.where((w) => w.where('account_id', accountId).orWhereExists((e) => e.select(db.raw('1')).from('execution_shares as s').whereRaw('s.execution_id = executions.id').andWhere('s.account_id', accountId)));
+    }
     if (f.flowId) q.where('flow_id', f.flowId);
     if (f.status) q.where('status', f.status);
     if (f.clientId) q.where('client_id', f.clientId);

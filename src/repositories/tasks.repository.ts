@@ -4,11 +4,11 @@ import type { TaskRow } from '../db/tables';
 export const TASKS_CHANNEL = 'flowrunner_tasks';
 
 /** Queues a node attempt and wakes idle workers, in one statement. */
-export async function insertTask(db: Knex, task: { execution_id: string; node_id: string; attempt?: number; run_at?: Date }): Promise<void> {
+export async function insertTask(db: Knex, task: { execution_id: string; node_id: string; attempt?: number; run_at?: Date; state?: Record<string, unknown> }): Promise<void> {
   await db.raw(
-    `with t as (insert into tasks (execution_id, node_id, attempt, run_at) values (?, ?, ?, coalesce(?::timestamptz, now())) returning execution_id)
+    `with t as (insert into tasks (execution_id, node_id, attempt, run_at, state) values (?, ?, ?, coalesce(?::timestamptz, now()), ?::jsonb) returning execution_id)
      select pg_notify(?, execution_id) from t`,
-    [task.execution_id, task.node_id, task.attempt ?? 1, task.run_at?.toISOString() ?? null, TASKS_CHANNEL],
+    [task.execution_id, task.node_id, task.attempt ?? 1, task.run_at?.toISOString() ?? null, task.state ? JSON.stringify(task.state) : null, TASKS_CHANNEL],
   );
 }
 

@@ -9,17 +9,17 @@ import type { ValidateFunction } from 'ajv';
 import { newId } from '../db/ids';
 import { FINAL_STATUSES, type ExecutionRow, type ExecutionStatus, type FlowVersionRow } from '../db/tables';
 import { ajv, type FlowDocument } from '../engine/definition';
-import { CANCEL_CHANNEL } from '../engine/notifier';
-import { ConflictError, InvalidRequestError, ValidationError } from '../errors';
-import { appendEvents, listEventRows, listLogRows } from '../repositories/events.repository';
-import { findExecution, insertExecution, listExecutionRows, lockExecution, updateExecution } from '../repositories/executions.repository';
+import { cancelExecution, createExecution } from '../engine/lifecycle';
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, ValidationError } from '../errors';
+import { listEventRows, listLogRows } from '../repositories/events.repository';
+import { findExecution, listExecutionRows, lockExecution } from '../repositories/executions.repository';
 import { findFlowVersion } from '../repositories/flows.repository';
 import { claimIdempotencyKey } from '../repositories/idempotency.repository';
-import { insertStep, listStepRows } from '../repositories/steps.repository';
-import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
+import { isSharedWith } from '../repositories/shares.repository';
+import { listStepRows } from '../repositories/steps.repository';
 import type { Actor } from './actor';
 import type { FlowsService } from './flows.service';
-import { ownerFilter, visibleOrNotFound } from './ownership';
+import { canSee, ownerFilter } from './ownership';
 
 export interface StartRequest {
   flowId: string;
@@ -73,6 +73,7 @@ export class ExecutionsService {
     const version = (await findFlowVersion(this.db, flow.id, flow.current_version))!;
     this.checkInput(version, req.input);
     const id = newId('exec');
+    const document = version.document as FlowDocument;
     const outcome = await this.db.transaction(async (tx) => {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto.createHash('sha256').update(canonical({ flow_id: flow.id, input: req.input, client_id: req.clientId ?? null })).digest('hex');
@@ -84,18 +85,18 @@ export class ExecutionsService {
           return { replayOf: claim.execution_id };
         }
       }
-      const document = version.document as FlowDocument;
-      const execution = await insertExecution(tx, {
+      const approval = document.approval?.required ? { approvers: document.approval.approvers ?? [], no_self_approval: document.approval.no_self_approval ?? false } : undefined;
+      const execution = await createExecution(tx, {
         id,
         account_id: flow.account_id,
         flow_id: flow.id,
         flow_version: version.number,
-        status: 'queued',
-        client_id: req.clientId ?? null,
+        entry: document.entry!,
         input: req.input,
+        client_id: req.clientId ?? null,
+        started_by: actor.accountId,
+        approval,
       });
-      await appendEvents(tx, id, [{ type: 'execution_update', payload: { status: 'queued', node_id: null, node_type: null } }]);
-      await insertTask(tx, { execution_id: id, node_id: document.entry! });
       return { execution };
     });
     if ('replayOf' in outcome) return { execution: (await findExecution(this.db, outcome.replayOf!))!, replayed: true };
@@ -121,8 +122,26 @@ export class ExecutionsService {
     }
   }
 
+  /**
+   * The execution and what the actor may do with it: its owner and admins manage it; accounts it
+   * is shared with may read it and answer its waits. Anyone else gets 404.
+   */
+  async access(actor: Actor, id: string): Promise<{ execution: ExecutionRow; manage: boolean }> {
+    const execution = await findExecution(this.db, id);
+    if (execution && canSee(actor, execution.account_id)) return { execution, manage: true };
+    if (execution && (await isSharedWith(this.db, id, actor.accountId))) return { execution, manage: false };
+    throw new NotFoundError('Execution not found');
+  }
+
   async get(actor: Actor, id: string): Promise<ExecutionRow> {
-    return visibleOrNotFound(actor, await findExecution(this.db, id), 'Execution');
+    return (await this.access(actor, id)).execution;
+  }
+
+  /** For what only the owner or an admin may do (cancel, share, listeners). */
+  async manage(actor: Actor, id: string, what: string): Promise<ExecutionRow> {
+    const { execution, manage } = await this.access(actor, id);
+    if (!manage) throw new ForbiddenError(`Only the owner or an admin may ${what}; this execution is shared with you to read and answer`);
+    return execution;
   }
 
   async list(actor: Actor, req: ListRequest) {
@@ -133,29 +152,13 @@ export class ExecutionsService {
   }
 
   async cancel(actor: Actor, id: string): Promise<ExecutionRow> {
-    await this.get(actor, id);
+    await this.manage(actor, id, 'cancel it');
     await this.db.transaction(async (tx) => {
       const ex = (await lockExecution(tx, id))!;
       if (FINAL_STATUSES.includes(ex.status)) throw new ConflictError(`The execution has already ${ex.status === 'cancelled' ? 'been cancelled' : ex.status}`, { reason: `status is ${ex.status}` });
-      const now = new Date();
-      const tasks = await deleteExecutionTasks(tx, id);
-      const document = await this.pinnedDocument(tx, ex);
-      for (const t of tasks.filter((t) => t.lease_owner)) {
-        await insertStep(tx, { execution_id: id, node_id: t.node_id, node_type: document.nodes[t.node_id]?.type ?? 'unknown', attempt: t.attempt, status: 'cancelled', input: null, output: null, error: 'cancelled while running', actor_id: actor.accountId, started_at: null, completed_at: now });
-      }
-      const error = 'Execution cancelled';
-      await updateExecution(tx, id, { status: 'cancelled', error, completed_at: now });
-      await appendEvents(tx, id, [
-        { type: 'log', level: 'warn', payload: { level: 'warn', message: 'Execution cancelled', node_id: ex.current_node, node_type: null, data: { by: actor.accountId } } },
-        { type: 'execution_failed', payload: { status: 'cancelled', error, node_id: ex.current_node, node_type: null } },
-      ]);
-      await tx.raw('select pg_notify(?, ?)', [CANCEL_CHANNEL, id]);
+      await cancelExecution(tx, ex, 'Execution cancelled', actor.accountId);
     });
     return (await findExecution(this.db, id))!;
-  }
-
-  private async pinnedDocument(db: Knex, ex: ExecutionRow): Promise<FlowDocument> {
-    return (await findFlowVersion(db, ex.flow_id, ex.flow_version))!.document as FlowDocument;
   }
 
   async definition(actor: Actor, id: string): Promise<FlowVersionRow> {

@@ -30,9 +30,12 @@ export class ListenersService {
     private readonly box: SecretBox,
   ) {}
 
-  /** The target's owner, when the actor may see it. */
-  private async owner(actor: Actor, target: ListenerTarget): Promise<string> {
-    if ('execution_id' in target) return (await this.executions.get(actor, target.execution_id)).account_id;
+  /** The target's owner, when the actor may see it (and, to change listeners, manage it). */
+  private async owner(actor: Actor, target: ListenerTarget, change = true): Promise<string> {
+    if ('execution_id' in target) {
+      const ex = change ? await this.executions.manage(actor, target.execution_id, 'change its listeners') : await this.executions.get(actor, target.execution_id);
+      return ex.account_id;
+    }
     return (await this.flows.get(actor, target.flow_id)).account_id;
   }
 
@@ -66,7 +69,7 @@ export class ListenersService {
   }
 
   async list(actor: Actor, target: ListenerTarget): Promise<ListenerRow[]> {
-    await this.owner(actor, target);
+    await this.owner(actor, target, false);
     return listListenerRows(this.db, target);
   }
 

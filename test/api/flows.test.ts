@@ -127,7 +127,7 @@ describe('flows', () => {
   describe('node-type catalog', () => {
     it('lists every registered type with its params schema', async () => {
       const { data } = await alice.client.nodeTypes.listNodeTypes();
-      expect(data.node_types.map((t) => t.type)).to.deep.equal(['http.request', 'webhook', 'transform', 'condition', 'switch', 'delay', 'log', 'fail', 'approval', 'input', 'subflow']);
+      expect(data.node_types.map((t) => t.type)).to.deep.equal(['http.request', 'webhook', 'transform', 'condition', 'switch', 'delay', 'log', 'fail', 'set', 'approval', 'input', 'subflow']);
       const one = (await alice.client.nodeTypes.getNodeType('condition')).data;
       expect(one.outcomes).to.deep.equal(['true', 'false']);
       await expectError(alice.client.nodeTypes.getNodeType('teleport'), 404, 'not_found');

@@ -6,6 +6,7 @@ import { fail } from './fail';
 import { httpRequest } from './http-request';
 import { input } from './input';
 import { log } from './log';
+import { set } from './set';
 import { subflow } from './subflow';
 import { switchNode } from './switch';
 import { transform } from './transform';
@@ -14,7 +15,7 @@ import { webhook } from './webhook';
 
 export type { NodeTypeModule } from './types';
 
-export const NODE_TYPES: readonly NodeTypeModule[] = [httpRequest, webhook, transform, condition, switchNode, delay, log, fail, approval, input, subflow];
+export const NODE_TYPES: readonly NodeTypeModule[] = [httpRequest, webhook, transform, condition, switchNode, delay, log, fail, set, approval, input, subflow];
 
 const byType = new Map(NODE_TYPES.map((m) => [m.type, m]));
 

@@ -1,7 +1,7 @@
-import { TIMEOUT_MS, type NodeTypeModule } from './types';
+import { NodeError, TIMEOUT_MS, type NodeTypeModule } from './types';
 
-const outcomeNames = (p: Record<string, unknown>): string[] =>
-  Array.isArray(p.outcomes) ? (p.outcomes as { name?: unknown }[]).map((o) => String(o.name)) : [];
+type Outcome = { name: string; label?: string };
+const outcomesOf = (p: Record<string, unknown>): Outcome[] => (Array.isArray(p.outcomes) ? (p.outcomes as Outcome[]) : []);
 
 export const input: NodeTypeModule = {
   type: 'input',
@@ -29,6 +29,16 @@ export const input: NodeTypeModule = {
       timeout_ms: TIMEOUT_MS,
     },
   },
-  outcomes: (p) => [...outcomeNames(p), 'timeout'],
+  outcomes: (p) => [...outcomesOf(p).map((o) => String(o.name)), 'timeout'],
   breaksCycles: true,
+  execute: async (ctx) => {
+    const signal = ctx.state?.signal as { outcome: string; values: Record<string, unknown>; actor_id: string } | undefined;
+    if (signal) return { output: { outcome: signal.outcome, values: signal.values, actor_id: signal.actor_id }, outcome: signal.outcome, setValues: signal.values, actorId: signal.actor_id };
+    if (ctx.state?.timeout) {
+      if (!ctx.edges.includes('timeout')) throw new NodeError('no input before the deadline');
+      return { output: { outcome: 'timeout', values: {}, actor_id: null }, outcome: 'timeout' };
+    }
+    const timeout = ctx.params.timeout_ms as number | undefined;
+    return { wait: { kind: 'input', outcomes: outcomesOf(ctx.params), deadline: timeout ? new Date(Date.now() + timeout).toISOString() : null } };
+  },
 };

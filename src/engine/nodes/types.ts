@@ -13,6 +13,20 @@ export interface NodeContext {
   /** State this node kept across claims (a delay that started sleeping). */
   state: Record<string, unknown> | null;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>): void;
+  engine: EngineServices;
+  /** The outcomes this node has edges for. */
+  edges: string[];
+}
+
+/** What a waiting execution waits for (shown as `waiting_for`). */
+export interface Wait {
+  kind: 'approval' | 'input' | 'subflow';
+  approvers?: string[];
+  no_self_approval?: boolean;
+  outcomes?: { name: string; label?: string }[];
+  deadline?: string | null;
+  /** For `subflow`: the child execution to start, in the same transaction. */
+  child?: { flow_id: string; version: number; entry: string; input: Record<string, unknown> };
 }
 
 export interface NodeResult {
@@ -21,6 +35,22 @@ export interface NodeResult {
   outcome?: string;
   /** Run this node again at that time, keeping `state` (durable waits hold no worker). */
   sleepUntil?: { at: Date; state: Record<string, unknown> };
+  /** Stop and wait for a person or a child execution; the answer re-runs the node with it in `state`. */
+  wait?: Wait;
+  /** State values to merge into the execution's. */
+  setValues?: Record<string, unknown>;
+  /** End the execution as cancelled, with this reason (a rejection, a cancelled subflow). */
+  cancel?: string;
+  /** The account whose decision this step records. */
+  actorId?: string;
+}
+
+/** What the engine offers an executor beyond its params: lookups it may not do on its own. */
+export interface EngineServices {
+  /** A flow of the execution's owner, for `subflow`; throws NodeError when it can't be run. */
+  resolveFlow(flowId: string, version: number | undefined): Promise<{ flow_id: string; version: number; entry: string }>;
+  /** The execution this node runs in. */
+  execution: { id: string; account_id: string; depth: number };
 }
 
 /** A node failed; `retryable` failures are tried again per the node's `retry`. */

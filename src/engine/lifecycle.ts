@@ -1,0 +1,91 @@
+/**
+ * Transitions of an execution that both the API and the workers make, inside the caller's
+ * transaction: creating one (a start, a subflow's child, an import), cancelling one (with its
+ * children), and telling a waiting parent that its child finished.
+ */
+import type { Knex } from 'knex';
+import type { ExecutionRow, ExecutionStatus } from '../db/tables';
+import { appendEvents } from '../repositories/events.repository';
+import { findFlowVersion } from '../repositories/flows.repository';
+import { insertExecution, lockExecution, updateExecution } from '../repositories/executions.repository';
+import { insertStep } from '../repositories/steps.repository';
+import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
+import type { FlowDocument } from './definition';
+import { CANCEL_CHANNEL } from './notifier';
+
+export interface NewExecution {
+  id: string;
+  account_id: string;
+  flow_id: string;
+  flow_version: number;
+  entry: string;
+  input: Record<string, unknown>;
+  client_id?: string | null;
+  started_by: string | null;
+  parent_execution_id?: string | null;
+  depth?: number;
+  /** A flow-level approval: the execution waits before its first node. */
+  approval?: { approvers: string[]; no_self_approval: boolean };
+}
+
+export async function createExecution(tx: Knex.Transaction, n: NewExecution): Promise<ExecutionRow> {
+  const waiting = n.approval !== undefined;
+  const execution = await insertExecution(tx, {
+    id: n.id,
+    account_id: n.account_id,
+    flow_id: n.flow_id,
+    flow_version: n.flow_version,
+    status: waiting ? 'waiting' : 'queued',
+    client_id: n.client_id ?? null,
+    input: n.input,
+    started_by: n.started_by,
+    parent_execution_id: n.parent_execution_id ?? null,
+    depth: n.depth ?? 0,
+    approval_status: waiting ? 'pending' : null,
+    waiting_for: waiting ? (JSON.stringify({ node_id: null, kind: 'approval', ...n.approval, deadline: null }) as never) : null,
+  });
+  if (waiting) {
+    await appendEvents(tx, n.id, [
+      { type: 'execution_update', payload: { status: 'waiting', node_id: null, node_type: null } },
+      { type: 'log', level: 'info', payload: { level: 'info', message: 'Waiting for approval before the first node', node_id: null, node_type: null, data: null } },
+    ]);
+  } else {
+    await appendEvents(tx, n.id, [{ type: 'execution_update', payload: { status: 'queued', node_id: null, node_type: null } }]);
+    await insertTask(tx, { execution_id: n.id, node_id: n.entry });
+  }
+  return execution;
+}
+
+/** Tells a parent waiting on this child how it ended: the parent's subflow node runs again with it. */
+export async function notifyParent(tx: Knex.Transaction, child: Pick<ExecutionRow, 'id' | 'parent_execution_id'>, status: ExecutionStatus, result: unknown, error: string | null): Promise<void> {
+  if (!child.parent_execution_id) return;
+  const parent = await lockExecution(tx, child.parent_execution_id);
+  const waitingFor = parent?.waiting_for as { kind?: string; node_id?: string; child_execution_id?: string } | null;
+  if (!parent || parent.status !== 'waiting' || waitingFor?.kind !== 'subflow' || waitingFor.child_execution_id !== child.id) return;
+  await insertTask(tx, { execution_id: parent.id, node_id: waitingFor.node_id!, state: { child: { id: child.id, status, result: result ?? null, error } } });
+}
+
+/**
+ * Cancels an execution that is not finished: drops its queued work (a running step's result will
+ * be refused), records what was running, cancels its children and tells its parent.
+ */
+export async function cancelExecution(tx: Knex.Transaction, ex: ExecutionRow, reason: string, actorId: string | null): Promise<void> {
+  const now = new Date();
+  const tasks = await deleteExecutionTasks(tx, ex.id);
+  const running = tasks.filter((t) => t.lease_owner);
+  if (running.length > 0) {
+    const document = (await findFlowVersion(tx, ex.flow_id, ex.flow_version))!.document as FlowDocument;
+    for (const t of running) {
+      await insertStep(tx, { execution_id: ex.id, node_id: t.node_id, node_type: document.nodes[t.node_id]?.type ?? 'unknown', attempt: t.attempt, status: 'cancelled', input: null, output: null, error: 'cancelled while running', actor_id: actorId, started_at: null, completed_at: now });
+    }
+  }
+  await updateExecution(tx, ex.id, { status: 'cancelled', error: reason, completed_at: now, waiting_for: null });
+  await appendEvents(tx, ex.id, [
+    { type: 'log', level: 'warn', payload: { level: 'warn', message: reason, node_id: ex.current_node, node_type: null, data: actorId ? { by: actorId } : null } },
+    { type: 'execution_failed', payload: { status: 'cancelled', error: reason, node_id: ex.current_node, node_type: null } },
+  ]);
+  await tx.raw('select pg_notify(?, ?)', [CANCEL_CHANNEL, ex.id]);
+  const children = await tx<ExecutionRow>('executions').where({ parent_execution_id: ex.id }).whereNotIn('status', ['completed', 'failed', 'cancelled']).forUpdate();
+  for (const child of children) await cancelExecution(tx, child, `Cancelled with its parent ${ex.id}`, actorId);
+  await notifyParent(tx, ex, 'cancelled', null, reason);
+}

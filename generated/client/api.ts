@@ -688,6 +688,24 @@ export interface ExecutionPackage {
      */
     status: ExecutionStatus;
     /**
+     * 
+     * @type {string}
+     * @memberof ExecutionPackage
+     */
+    current_node?: string | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof ExecutionPackage
+     */
+    approval_status?: string | null;
+    /**
+     * 
+     * @type {WaitingFor}
+     * @memberof ExecutionPackage
+     */
+    waiting_for?: WaitingFor | null;
+    /**
      * Any JSON value, or null.
      * @type {any}
      * @memberof ExecutionPackage
@@ -2240,11 +2258,23 @@ export interface WaitingFor {
      */
     kind: WaitingForKindEnum;
     /**
-     * 
+     * Who may answer (account ids or \"role:admin\"); empty means anyone who may see the execution.
      * @type {Array<string>}
      * @memberof WaitingFor
      */
     approvers?: Array<string>;
+    /**
+     * 
+     * @type {boolean}
+     * @memberof WaitingFor
+     */
+    no_self_approval?: boolean;
+    /**
+     * For `subflow`, the child execution being waited for.
+     * @type {string}
+     * @memberof WaitingFor
+     */
+    child_execution_id?: string;
     /**
      * 
      * @type {string}

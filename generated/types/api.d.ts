@@ -1379,6 +1379,24 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor: string | null;
         };
+        /** @description What a `waiting` execution waits for. */
+        WaitingFor: {
+            /** @example manager_approval */
+            node_id: string | null;
+            /** @enum {string} */
+            kind: "approval" | "input" | "delay" | "subflow";
+            /** @description Who may answer (account ids or "role:admin"); empty means anyone who may see the execution. */
+            approvers?: string[];
+            no_self_approval?: boolean;
+            /** @description For `subflow`, the child execution being waited for. */
+            child_execution_id?: string;
+            /** Format: date-time */
+            deadline?: string | null;
+            outcomes?: {
+                name: string;
+                label?: string;
+            }[];
+        } | null;
         /** @description One attempt of one node. */
         Step: {
             /** @example step-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -1556,6 +1574,9 @@ export interface components {
                 [key: string]: unknown;
             };
             status: components["schemas"]["ExecutionStatus"];
+            current_node?: string | null;
+            approval_status?: string | null;
+            waiting_for?: components["schemas"]["WaitingFor"];
             /** @description Any JSON value, or null. */
             result?: unknown;
             error?: string | null;
@@ -1565,20 +1586,6 @@ export interface components {
             steps: components["schemas"]["Step"][];
             events: components["schemas"]["ExecutionEvent"][];
         };
-        /** @description What a `waiting` execution waits for. */
-        WaitingFor: {
-            /** @example manager_approval */
-            node_id: string | null;
-            /** @enum {string} */
-            kind: "approval" | "input" | "delay" | "subflow";
-            approvers?: string[];
-            /** Format: date-time */
-            deadline?: string | null;
-            outcomes?: {
-                name: string;
-                label?: string;
-            }[];
-        } | null;
         Execution: {
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;

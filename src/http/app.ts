@@ -9,6 +9,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import { pinoHttp } from 'pino-http';
 import { accountHandlers } from '../controllers/accounts.controller';
 import { authHandlers } from '../controllers/auth.controller';
+import { collaborationHandlers } from '../controllers/collaboration.controller';
 import { executionHandlers } from '../controllers/executions.controller';
 import { flowHandlers } from '../controllers/flows.controller';
 import { listenerHandlers } from '../controllers/listeners.controller';
@@ -23,7 +24,7 @@ import { operationsRouter } from './router';
 import { SPEC_JSON_PATH } from './spec';
 
 export function allHandlers(s: Services): Handlers {
-  return { ...authHandlers(s), ...accountHandlers(s), ...flowHandlers(s), ...executionHandlers(s), ...runHandlers(s), ...listenerHandlers(s) };
+  return { ...authHandlers(s), ...accountHandlers(s), ...flowHandlers(s), ...executionHandlers(s), ...runHandlers(s), ...listenerHandlers(s), ...collaborationHandlers(s) };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;

@@ -5,9 +5,11 @@ import type { Logger } from '../log';
 import { AccountsService } from './accounts.service';
 import { ApiKeysService } from './api-keys.service';
 import { AuthService } from './auth.service';
+import { CollaborationService } from './collaboration.service';
 import { ExecutionsService } from './executions.service';
 import { FlowsService } from './flows.service';
 import { ListenersService } from './listeners.service';
+import { PackagesService } from './packages.service';
 import type { Keys } from './keys';
 import { SecretBox } from './secret-box';
 import { SecretsService } from './secrets.service';
@@ -23,6 +25,8 @@ export interface Services {
   flows: FlowsService;
   executions: ExecutionsService;
   listeners: ListenersService;
+  collaboration: CollaborationService;
+  packages: PackagesService;
 }
 
 export function createServices(db: Knex, config: Config, log: Logger, keys: Keys): Services {
@@ -40,5 +44,7 @@ export function createServices(db: Knex, config: Config, log: Logger, keys: Keys
     flows,
     executions,
     listeners: new ListenersService(db, executions, flows, box),
+    collaboration: new CollaborationService(db, executions),
+    packages: new PackagesService(db, executions),
   };
 }

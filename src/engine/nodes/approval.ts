@@ -1,4 +1,4 @@
-import { NodeError, TIMEOUT_MS, type NodeTypeModule } from './types';
+import { HUMAN_TIMEOUT_MS, NodeError, type NodeTypeModule } from './types';
 
 interface Decision {
   decision: 'approved' | 'rejected';
@@ -16,7 +16,7 @@ export const approval: NodeTypeModule = {
     additionalProperties: false,
     properties: {
       approvers: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Account ids or "role:admin"; default: anyone who may see the execution' },
-      timeout_ms: TIMEOUT_MS,
+      timeout_ms: HUMAN_TIMEOUT_MS,
       no_self_approval: { type: 'boolean', default: false, description: 'The account that started the execution may not approve it' },
     },
   },

@@ -1,4 +1,4 @@
-import { NodeError, TIMEOUT_MS, type NodeTypeModule } from './types';
+import { HUMAN_TIMEOUT_MS, NodeError, type NodeTypeModule } from './types';
 
 type Outcome = { name: string; label?: string };
 const outcomesOf = (p: Record<string, unknown>): Outcome[] => (Array.isArray(p.outcomes) ? (p.outcomes as Outcome[]) : []);
@@ -26,7 +26,7 @@ export const input: NodeTypeModule = {
         },
       },
       values_schema: { type: 'object', description: 'JSON Schema the values must satisfy' },
-      timeout_ms: TIMEOUT_MS,
+      timeout_ms: HUMAN_TIMEOUT_MS,
     },
   },
   outcomes: (p) => [...outcomesOf(p).map((o) => String(o.name)), 'timeout'],

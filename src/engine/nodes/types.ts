@@ -84,4 +84,6 @@ export interface NodeTypeModule {
 }
 
 export const TIMEOUT_MS = { type: 'integer', minimum: 1, maximum: 3_600_000 } as const;
+/** People take days: waits for them may last up to 30 days. */
+export const HUMAN_TIMEOUT_MS = { type: 'integer', minimum: 1, maximum: 2_592_000_000, description: 'Deadline for an answer, at most 30 days' } as const;
 export const STRING_MAP = { type: 'object', additionalProperties: { type: 'string' } } as const;

@@ -7,19 +7,11 @@
  * Figures are printed, never asserted.
  */
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import fs from 'node:fs';
 import axios from 'axios';
 import pg from 'pg';
-import { parseConfig } from '../../src/config';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded';
-import { createKnex } from '../../src/db/knex';
-import { migrateToLatest } from '../../src/db/migrate';
-import { startEngine } from '../../src/engine';
+import os from 'node:os';
 import { createApp } from '../../src/http/app';
-import { createLogger } from '../../src/log';
-import { createServices } from '../../src/services';
+import { scratch } from './scratch';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -29,27 +21,9 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function main() {
-  let embedded: EmbeddedDatabase | undefined;
-  let adminUrl = process.env.DATABASE_URL;
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'flowrunner-bench-'));
-  if (!adminUrl) {
-    embedded = await startEmbeddedPostgres(scratch, 'postgres', createLogger('silent'));
-    adminUrl = embedded.url;
-  }
-  const dbName = `flowrunner_bench_${process.pid}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database "${dbName}"`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
-  const databaseUrl = url.toString();
-
-  const config = parseConfig({ DATABASE_URL: databaseUrl, FLOWRUNNER_DATA_DIR: scratch, LOG_LEVEL: 'silent', FLOWRUNNER_HTTP_ALLOW: '127.0.0.1', FLOWRUNNER_WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY ?? '32', FLOWRUNNER_DB_POOL_MAX: '40' });
-  const log = createLogger('silent');
-  const db = createKnex(databaseUrl, config.dbPoolMax, log);
-  await migrateToLatest(db);
-  const services = createServices(db, config, log, { jwtSecret: 'bench-secret-bench-secret-bench-secret!!', encryptionKey: Buffer.alloc(32, 7) });
-  const engine = await startEngine(db, databaseUrl, services, config, log, { worker: true });
+  const env = await scratch({ FLOWRUNNER_HTTP_ALLOW: '127.0.0.1', FLOWRUNNER_WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY ?? '32', FLOWRUNNER_DB_POOL_MAX: '40' }, { worker: true });
+  const { db, services, config } = env;
+  const databaseUrl = env.config.databaseUrl!;
   const server = http.createServer(createApp(services));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
@@ -57,8 +31,7 @@ async function main() {
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
   const targetUrl = `http://127.0.0.1:${(target.address() as import('node:net').AddressInfo).port}/`;
 
-  const account = await services.accounts.create({ accountId: 'bench', role: 'admin', via: 'token' }, { name: 'Bench', email: 'bench@example.com', password: 'bench-password', role: 'admin' });
-  const { token } = services.auth.issueToken(account.id);
+  const token = env.token;
   const client = axios.create({ baseURL: base, headers: { authorization: `Bearer ${token}` }, httpAgent: new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY }) });
   const flow = async (name: string, definition: string) => (await client.post('/api/v1/flows', { name, definition })).data.id as string;
 
@@ -136,7 +109,7 @@ async function main() {
     return n / seconds;
   }
 
-  console.log(`FlowRunner engine benchmark — ${os.cpus().length} cores, ${os.cpus()[0].model}; ${embedded ? 'embedded PostgreSQL' : 'PostgreSQL from DATABASE_URL'}; ${SECONDS} s per scenario, ${CONCURRENCY} concurrent starters, worker concurrency ${config.workerConcurrency}`);
+  console.log(`FlowRunner engine benchmark — ${os.cpus().length} cores, ${os.cpus()[0].model}; ${env.where}; ${SECONDS} s per scenario, ${CONCURRENCY} concurrent starters, worker concurrency ${config.workerConcurrency}`);
   const inserts = await ceiling(Math.min(10, SECONDS));
   console.log(`ceiling: ${inserts.toFixed(0)} single-row INSERT commits/s over one pg connection`);
   const low = await lowLoad(flows.a, 200);
@@ -150,12 +123,7 @@ async function main() {
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
   target.close();
-  await engine.stop();
-  await db.destroy();
-  await admin.query(`drop database "${dbName}" with (force)`);
-  await admin.end();
-  await embedded?.stop();
-  fs.rmSync(scratch, { recursive: true, force: true });
+  await env.close();
 }
 
 main().catch((err) => {

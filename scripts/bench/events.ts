@@ -3,26 +3,16 @@
  * events: events/s delivered and p99 event-to-client latency, next to a bare `ws` broadcast of the
  * same messages to the same number of clients (the baseline). Figures are printed, never asserted.
  *
- * Uses DATABASE_URL's server (a scratch database is created and dropped), else embedded PostgreSQL.
  * BENCH_SUBSCRIBERS (200), BENCH_EVENTS (10000), BENCH_BATCH (events per transaction, 20).
  */
 import http from 'node:http';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import WebSocket, { WebSocketServer } from 'ws';
-import { parseConfig } from '../../src/config';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded';
-import { createKnex } from '../../src/db/knex';
-import { migrateToLatest } from '../../src/db/migrate';
-import { startEngine } from '../../src/engine';
 import { createApp } from '../../src/http/app';
-import { createLogger } from '../../src/log';
 import { attachRealtime } from '../../src/realtime';
 import { appendEvents } from '../../src/repositories/events.repository';
-import { createServices } from '../../src/services';
+import { scratch } from './scratch';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 200);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
@@ -89,34 +79,12 @@ async function baseline(): Promise<Result> {
 }
 
 async function flowrunner(): Promise<Result> {
-  let embedded: EmbeddedDatabase | undefined;
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'flowrunner-bench-events-'));
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    embedded = await startEmbeddedPostgres(scratch, 'postgres', createLogger('silent'));
-    adminUrl = embedded.url;
-  }
-  const dbName = `flowrunner_bench_events_${process.pid}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database "${dbName}"`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
-  const databaseUrl = url.toString();
-  const config = parseConfig({ DATABASE_URL: databaseUrl, FLOWRUNNER_DATA_DIR: scratch, LOG_LEVEL: 'silent', FLOWRUNNER_WS_MAX_PER_ACCOUNT: String(SUBSCRIBERS) });
-  const log = createLogger('silent');
-  const db = createKnex(databaseUrl, 10, log);
-  await migrateToLatest(db);
-  const services = createServices(db, config, log, { jwtSecret: 'bench-secret-bench-secret-bench-secret!!', encryptionKey: Buffer.alloc(32, 7) });
-  const engine = await startEngine(db, databaseUrl, services, config, log, { worker: false });
+  const env = await scratch({ FLOWRUNNER_WS_MAX_PER_ACCOUNT: String(SUBSCRIBERS) }, { worker: false });
+  const { db, services, log, actor, token } = env;
   const server = http.createServer(createApp(services));
-  const realtime = attachRealtime(server, services, engine.notifier, log);
+  const realtime = attachRealtime(server, services, env.engine.notifier, log);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-
-  const account = await services.accounts.create({ accountId: 'bench', role: 'admin', via: 'token' }, { name: 'Bench', email: 'bench@example.com', password: 'bench-password', role: 'admin' });
-  const actor = { accountId: account.id, role: 'admin' as const, via: 'token' as const };
-  const { token } = services.auth.issueToken(account.id);
   const flow = await services.flows.create(actor, { name: 'events', definition: 'nodes:\n  start:\n    type: log\n    params: {message: hi}\n' });
   const { execution } = await services.executions.start(actor, { flowId: flow.id, input: {} });
   await db('tasks').delete(); // no worker here: the benchmark writes the events itself
@@ -136,12 +104,7 @@ async function flowrunner(): Promise<Result> {
   await realtime.close();
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
-  await engine.stop();
-  await db.destroy();
-  await admin.query(`drop database "${dbName}" with (force)`);
-  await admin.end();
-  await embedded?.stop();
-  fs.rmSync(scratch, { recursive: true, force: true });
+  await env.close();
   return summary(subs.latencies(), seconds, SUBSCRIBERS * EVENTS);
 }
 

@@ -64,7 +64,7 @@ function toLog(r: EventRow): Schemas['LogEntry'] {
   return { seq: r.seq, timestamp: iso(r.created_at), level: p.level, message: p.message, node_id: p.node_id ?? null, node_type: p.node_type ?? null, data: p.data ?? null };
 }
 
-function toStep(r: StepRow): Schemas['Step'] {
+export function toStep(r: StepRow): Schemas['Step'] {
   return {
     id: r.id,
     node_id: r.node_id,

@@ -10,6 +10,7 @@ import { DELIVERIES_CHANNEL } from '../repositories/events.repository';
 import { claimDeliveries, findDeliveryParts, markDelivered, markFailed, nextDeliveryAt } from '../repositories/listeners.repository';
 import { signature, SIGNATURE_HEADER, type ListenersService } from '../services/listeners.service';
 import { OutboundHttpError, type HttpGuard } from './http-guard';
+import { Alarm } from './alarm';
 import type { Notifier } from './notifier';
 
 export const GIVE_UP_AFTER_MS = 24 * 3600 * 1000;
@@ -22,9 +23,9 @@ export function retryDelayMs(attempts: number): number {
 
 export class Deliverer {
   private running = false;
-  private wake: (() => void) | undefined;
+  private readonly alarm = new Alarm();
   private loopDone: Promise<void> | undefined;
-  private readonly onNotify = () => this.wake?.();
+  private readonly onNotify = () => this.alarm.wake();
 
   constructor(
     private readonly db: Knex,
@@ -53,14 +54,7 @@ export class Deliverer {
         this.log.warn({ err: (err as Error).message }, 'deliverer cannot reach the database');
       }
       if (!this.running) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, sleepMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.alarm.sleep(sleepMs);
     }
   }
 
@@ -95,7 +89,7 @@ export class Deliverer {
   async stop(): Promise<void> {
     this.running = false;
     this.notifier.off(DELIVERIES_CHANNEL, this.onNotify);
-    this.wake?.();
+    this.alarm.wake();
     await this.loopDone;
   }
 }

@@ -9,6 +9,7 @@ import type { Knex } from 'knex';
 import type { Logger } from '../log';
 import { claimTasks, nextRunAt, releaseLeases, renewLeases, TASKS_CHANNEL } from '../repositories/tasks.repository';
 import type { TaskRow } from '../db/tables';
+import { Alarm } from './alarm';
 import { CANCEL_CHANNEL, type Notifier } from './notifier';
 import { LeaseLostError, SHUTDOWN, type StepRunner } from './runner';
 
@@ -28,10 +29,10 @@ interface InFlight {
 export class Worker {
   private readonly inflight = new Map<string, InFlight>();
   private running = false;
-  private wake: (() => void) | undefined;
+  private readonly alarm = new Alarm();
   private loopDone: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
-  private readonly onTask = () => this.wake?.();
+  private readonly onTask = () => this.alarm.wake();
   private readonly onCancel = (executionId: string) => {
     for (const f of this.inflight.values()) if (f.task.execution_id === executionId) f.abort.abort();
   };
@@ -80,14 +81,7 @@ export class Worker {
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
       if (claimed.length > 0 && claimed.length === capacity) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, sleepMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.alarm.sleep(sleepMs);
     }
   }
 
@@ -101,7 +95,7 @@ export class Worker {
       })
       .finally(() => {
         this.inflight.delete(task.id);
-        this.wake?.();
+        this.alarm.wake();
       });
     this.inflight.set(task.id, { task, abort, done });
   }
@@ -110,7 +104,7 @@ export class Worker {
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.wake?.();
+    this.alarm.wake();
     this.notifier.off(TASKS_CHANNEL, this.onTask);
     this.notifier.off('reconnected', this.onTask);
     this.notifier.off(CANCEL_CHANNEL, this.onCancel);

@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import type { components } from '../../generated/types/api';
-import { toEvent } from '../controllers/executions.controller';
+import { toEvent, toStep } from '../controllers/executions.controller';
 import { newId } from '../db/ids';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';
 import { definitionHash, parseDefinition, type DefinitionProblem } from '../engine/definition';
@@ -52,19 +52,7 @@ export class PackagesService {
       result: ex.result ?? null,
       error: ex.error,
       values: ex.state_values,
-      steps: steps.map((s) => ({
-        id: s.id,
-        node_id: s.node_id,
-        node_type: s.node_type,
-        attempt: s.attempt,
-        status: s.status,
-        input: s.input ?? null,
-        output: s.output ?? null,
-        error: s.error,
-        actor_id: s.actor_id,
-        started_at: s.started_at?.toISOString() ?? null,
-        completed_at: s.completed_at?.toISOString() ?? null,
-      })),
+      steps: steps.map(toStep),
       events: events.map(toEvent),
     };
   }

@@ -9,6 +9,7 @@ import type { Notifier } from '../engine/notifier';
 import type { Logger } from '../log';
 import { EVENTS_CHANNEL, listEventRows } from '../repositories/events.repository';
 import { findExecution } from '../repositories/executions.repository';
+import { isSharedWith } from '../repositories/shares.repository';
 
 const PAGE = 500;
 
@@ -22,7 +23,9 @@ export interface Subscriber {
 
 /** A reader of every execution an account may see (the dashboard stream). */
 export interface AccountSubscriber {
-  canSee(accountId: string): boolean;
+  /** The subscriber's account, for executions shared with it. */
+  accountId: string;
+  canSee(ownerId: string): boolean;
   deliver(events: EventRow[]): void;
   closed: boolean;
   /** Where it is in each execution it has heard of. */
@@ -130,7 +133,8 @@ export class EventHub {
       const owner = await this.ownerOf(executionId);
       if (!owner) return;
       for (const s of this.accountWide) {
-        if (s.closed || !s.canSee(owner)) continue;
+        if (s.closed) continue;
+        if (!s.canSee(owner) && !(await isSharedWith(this.db, executionId, s.accountId))) continue;
         // Heard of for the first time: from the start of the execution's events.
         const from = s.seqs.get(executionId) ?? 0;
         const rows = await listEventRows(this.db, executionId, from, PAGE);

@@ -125,7 +125,7 @@ export class ExecutionSockets {
         const sub = { executionId, lastSeq: since, deliver: send, get closed() { return state.closed; } };
         unsubscribe = this.hub.subscribe(sub);
       } else {
-        const sub = { canSee: (owner: string) => canSee(actor, owner), deliver: send, seqs: new Map<string, number>(), get closed() { return state.closed; } };
+        const sub = { accountId: actor.accountId, canSee: (owner: string) => canSee(actor, owner), deliver: send, seqs: new Map<string, number>(), get closed() { return state.closed; } };
         unsubscribe = this.hub.subscribeAccountWide(sub);
       }
       ws.on('close', () => {

@@ -90,6 +90,12 @@ describe('WebSocket: live execution events', () => {
     const stored = (await alice.client.executions.getExecutionEvents(data.execution_id)).data.events;
     expect(shape(mine.messages.filter((m) => m.execution_id === data.execution_id))).to.deep.equal(shape(stored));
     expect(theirs.messages.filter((m) => m.execution_id === data.execution_id)).to.deep.equal([]);
+
+    // Shared with bob: his stream carries it from then on.
+    const shared = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
+    await alice.client.sharing.shareExecution(shared, { account_id: bob.account.id });
+    await waitForExecution(alice, shared);
+    while (!theirs.messages.some((m) => m.execution_id === shared && m.type === 'execution_completed')) await new Promise((r) => setTimeout(r, 20));
     mine.ws.close();
     theirs.ws.close();
   });

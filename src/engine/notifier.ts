@@ -45,10 +45,8 @@ export class Notifier extends EventEmitter {
 
   private reconnectLater(): void {
     if (this.stopped || this.timer) return;
-    const old = this.client;
+    this.discard(this.client);
     this.client = undefined;
-    old?.removeAllListeners();
-    old?.end().catch(() => undefined);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;
@@ -62,7 +60,14 @@ export class Notifier extends EventEmitter {
     if (this.timer) clearTimeout(this.timer);
     const c = this.client;
     this.client = undefined;
-    c?.removeAllListeners();
-    await c?.end().catch(() => undefined);
+    await this.discard(c);
+  }
+
+  /** Closes a connection we are done with; whatever it still reports is of no interest. */
+  private async discard(client: pg.Client | undefined): Promise<void> {
+    if (!client) return;
+    client.removeAllListeners();
+    client.on('error', () => undefined);
+    await client.end().catch(() => undefined);
   }
 }

@@ -30,7 +30,7 @@ export function renderNodeTypes(): string {
     });
     const outcomes = t.outcomes?.({}) ?? [];
     return [
-      `### \`${t.type}\``,
+      `#### \`${t.type}\``,
       '',
       t.description,
       '',

@@ -6,6 +6,7 @@ import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repos
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
 import type { Services } from '../services';
 import { Deliverer } from './deliverer';
+import { startHousekeeping } from './housekeeping';
 import { HttpGuard } from './http-guard';
 import { CANCEL_CHANNEL, Notifier } from './notifier';
 import { StepRunner } from './runner';
@@ -24,7 +25,9 @@ export async function startEngine(db: Knex, databaseUrl: string, services: Servi
   const http = new HttpGuard(config.httpAllow);
   let worker: Worker | undefined;
   let deliverer: Deliverer | undefined;
+  let stopHousekeeping = () => {};
   if (opts.worker) {
+    stopHousekeeping = startHousekeeping(db, config.loginWindowSeconds, log);
     deliverer = new Deliverer(db, http, services.listeners, notifier, log);
     deliverer.start();
     const runner = new StepRunner(db, config, http, services.secrets, newWorkerId());
@@ -37,6 +40,7 @@ export async function startEngine(db: Knex, databaseUrl: string, services: Servi
     http,
     worker,
     stop: async () => {
+      stopHousekeeping();
       await worker?.stop();
       await deliverer?.stop();
       await notifier.stop();

@@ -165,6 +165,15 @@ describe('human in the loop', () => {
     });
   });
 
+  describe('input timeout', () => {
+    it('takes the timeout edge when nobody answers in time, and refuses a late answer', async () => {
+      const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: input\n    params: {outcomes: [{name: go}], timeout_ms: 200}\n    next: {go: done, timeout: late}\n  done: {type: transform, params: {expression: "\'answered\'"}}\n  late: {type: transform, params: {expression: "\'too late\'"}}\n');
+      const { data } = await alice.client.executions.runFlow(flowId, {});
+      expect((await waitForExecution(alice, data.execution_id)).result).to.equal('too late');
+      await expectError(alice.client.hitl.signalExecution(data.execution_id, { node_id: 'start', outcome: 'go', values: {} }), 409, 'conflict');
+    });
+  });
+
   describe('sharing', () => {
     it('lets a shared account read, follow and answer, but not cancel, share or add listeners', async () => {
       const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: input\n    params: {outcomes: [{name: go}]}\n    next: {go: done}\n  done:\n    type: transform\n    params: {expression: "1"}\n');

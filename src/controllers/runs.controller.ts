@@ -7,7 +7,8 @@ import { iso } from './presenters';
 export function runHandlers(s: Services): Handlers {
   const runOf = async (actor: Parameters<Services['executions']['get']>[0], id: string) => {
     const ex = await s.executions.get(actor, id);
-    return toRun(ex, (await s.executions.definition(actor, id)).hash);
+    const hashes = await s.executions.definitionHashes([ex]);
+    return toRun(ex, hashes.get(`${ex.flow_id}@${ex.flow_version}`)!);
   };
   return {
     startRun: async ({ actor, body, headers }) => {

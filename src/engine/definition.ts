@@ -135,7 +135,7 @@ function locate(doc: Document, lines: LineCounter, path: string[]): { line?: num
 }
 
 /** Normalises `next: end` to `next: {default: end}`. */
-function edgesOf(node: NodeDefinition): Record<string, string> {
+export function edgesOf(node: NodeDefinition): Record<string, string> {
   const next = node.next as unknown;
   if (typeof next === 'string') return { default: next };
   return (next as Record<string, string> | undefined) ?? {};

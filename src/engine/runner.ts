@@ -13,7 +13,7 @@ import { cancelExecution, createExecution, notifyParent } from './lifecycle';
 import { insertStep } from '../repositories/steps.repository';
 import { insertTask, sleepLeasedTask, takeLeasedTask } from '../repositories/tasks.repository';
 import type { SecretsService, RunSecrets } from '../services/secrets.service';
-import type { FlowDocument, NodeDefinition } from './definition';
+import { edgesOf, type FlowDocument, type NodeDefinition } from './definition';
 import { resolveTemplates } from './expressions';
 import type { HttpGuard } from './http-guard';
 import { nodeType } from './nodes';
@@ -127,7 +127,7 @@ export class StepRunner {
         if (nodeSignal.aborted) fail();
         nodeSignal.addEventListener('abort', fail, { once: true });
       });
-      const edges = Object.keys(typeof node.next === 'string' ? { default: node.next } : (node.next ?? {}));
+      const edges = Object.keys(edgesOf(node));
       const engine = { execution: { id: execution.id, account_id: execution.account_id, depth: execution.depth }, resolveFlow: (flowId: string, version?: number) => this.resolveFlow(execution.account_id, flowId, version) };
       const result = await Promise.race([module.execute({ params, scope, http: this.http, signal: nodeSignal, state: task.state, log, engine, edges }), aborted]);
       return { result, params, logs, startedAt };
@@ -173,7 +173,7 @@ export class StepRunner {
       await updateExecution(tx, ex.id, patch);
       return;
     }
-    const edges = typeof node.next === 'string' ? { default: node.next } : (node.next ?? {});
+    const edges = edgesOf(node);
     const stepCount = ex.step_count + 1;
     patch.step_count = stepCount;
     const step = { execution_id: ex.id, node_id: task.node_id, node_type: node.type, attempt: task.attempt, input: masker.json(outcome.params ?? null), actor_id: outcome.result?.actorId ?? null, started_at: outcome.startedAt, completed_at: now };

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { FlowRow, FlowVersionRow } from '../db/tables';
 
 /** A live flow with its current version's definition and label. */
-export type FlowWithDefinition = FlowRow & Pick<FlowVersionRow, 'definition' | 'version_label' | 'hash'>;
+export type FlowWithDefinition = FlowRow & Pick<FlowVersionRow, 'definition' | 'version_label' | 'hash' | 'document'>;
 
 export async function insertFlow(db: Knex, row: Omit<FlowRow, 'created_at' | 'updated_at' | 'deleted_at'>): Promise<FlowRow> {
   const [created] = await db<FlowRow>('flows').insert(row).returning('*');
@@ -23,7 +23,7 @@ function withCurrentVersion(db: Knex) {
 }
 
 export async function findLiveFlow(db: Knex, id: string): Promise<FlowWithDefinition | undefined> {
-  return withCurrentVersion(db).where('f.id', id).first('f.*', 'v.definition', 'v.version_label', 'v.hash');
+  return withCurrentVersion(db).where('f.id', id).first('f.*', 'v.definition', 'v.version_label', 'v.hash', 'v.document');
 }
 
 /** Locks the live flow row for an update in `tx`. */

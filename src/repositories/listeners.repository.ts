@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { DeliveryRow, EventRow, ListenerRow } from '../db/tables';
+import { DELIVERIES_CHANNEL } from './events.repository';
 
 export async function insertListener(db: Knex, row: Omit<ListenerRow, 'created_at' | 'last_delivery_status' | 'last_delivery_at'>): Promise<ListenerRow> {
   const [created] = await db<ListenerRow>('listeners').insert(row).returning('*');
@@ -14,7 +15,7 @@ export async function backfillDeliveries(tx: Knex.Transaction, listener: Listene
      select ?, e.id from events e where e.execution_id = ? and (?::text[] is null or e.type = any(?::text[])) order by e.seq`,
     [listener.id, listener.execution_id, listener.events, listener.events],
   );
-  await tx.raw(`select pg_notify('flowrunner_deliveries', '')`);
+  await tx.raw('select pg_notify(?, ?)', [DELIVERIES_CHANNEL, '']);
 }
 
 export async function listListenerRows(db: Knex, target: { execution_id: string } | { flow_id: string }): Promise<ListenerRow[]> {

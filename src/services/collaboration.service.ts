@@ -5,10 +5,10 @@
  * recorded exactly as for any other node.
  */
 import type { Knex } from 'knex';
-import type { ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { ExecutionRow, StepRow } from '../db/tables';
-import { ajv, type FlowDocument } from '../engine/definition';
+import { edgesOf, type FlowDocument } from '../engine/definition';
+import { checkAgainstSchema } from '../engine/user-schemas';
 import { cancelExecution } from '../engine/lifecycle';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { findAccountById } from '../repositories/accounts.repository';
@@ -32,8 +32,6 @@ interface WaitingFor {
 const FLOW_APPROVAL_STEP = '$approval';
 
 export class CollaborationService {
-  private readonly valueValidators = new Map<string, ValidateFunction>();
-
   constructor(
     private readonly db: Knex,
     private readonly executions: ExecutionsService,
@@ -97,7 +95,8 @@ export class CollaborationService {
       if (waiting.node_id !== nodeId) throw new ConflictError(`The execution waits at node "${waiting.node_id}", not "${nodeId}"`, { field: 'node_id', reason: `waiting at ${waiting.node_id}` });
       const names = (waiting.outcomes ?? []).map((o) => o.name);
       if (!names.includes(outcome)) throw new ValidationError(`"${outcome}" is not an outcome of node ${nodeId}`, { field: 'outcome', reason: `one of ${names.join(', ')}` });
-      this.checkValues(visible, document, nodeId, values);
+      const schema = document.nodes[nodeId]?.params?.values_schema as Record<string, unknown> | undefined;
+      if (schema) checkAgainstSchema(`${visible.flow_id}@${visible.flow_version}#${nodeId}`, schema, values, 'values', `The values do not match node ${nodeId}'s values_schema`);
       await updateExecution(tx, id, { status: 'running', waiting_for: null });
       await appendEvents(tx, id, [
         { type: 'log', level: 'info', payload: { level: 'info', message: `Input "${outcome}" given by ${actor.accountId}`, node_id: nodeId, node_type: 'input', data: { outcome, actor_id: actor.accountId } } },
@@ -106,21 +105,6 @@ export class CollaborationService {
       await insertTask(tx, { execution_id: id, node_id: nodeId, state: { signal: { outcome, values, actor_id: actor.accountId } } });
     });
     return this.executions.get(actor, id);
-  }
-
-  private checkValues(ex: ExecutionRow, document: FlowDocument, nodeId: string, values: Record<string, unknown>): void {
-    const schema = document.nodes[nodeId]?.params?.values_schema as Record<string, unknown> | undefined;
-    if (!schema) return;
-    const key = `${ex.flow_id}@${ex.flow_version}#${nodeId}`;
-    let validate = this.valueValidators.get(key);
-    if (!validate) this.valueValidators.set(key, (validate = ajv.compile(schema)));
-    if (validate(values)) return;
-    const errors = (validate.errors ?? []).map((e) => {
-      const missing = e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : undefined;
-      const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      return { field: ['values', path, missing].filter(Boolean).join('.'), reason: e.message ?? 'is invalid' };
-    });
-    throw new ValidationError(`The values do not match node ${nodeId}'s values_schema: ${errors[0].field} ${errors[0].reason}`, { field: errors[0].field, reason: errors[0].reason, errors });
   }
 
   async values(actor: Actor, id: string): Promise<Record<string, unknown>> {
@@ -162,8 +146,7 @@ export class CollaborationService {
     });
     const ran = new Set(steps.filter((s) => s.status === 'completed' || s.status === 'failed').map((s) => s.node_id));
     const edges = Object.entries(document.nodes).flatMap(([from, node]) => {
-      const next = typeof node.next === 'string' ? { default: node.next } : (node.next ?? {});
-      return Object.entries(next).map(([outcome, to]) => ({ from, to, outcome, taken: ran.has(from) && (ran.has(to) || waitingAt === to) && edgeTaken(steps, from, to) }));
+      return Object.entries(edgesOf(node)).map(([outcome, to]) => ({ from, to, outcome, taken: ran.has(from) && (ran.has(to) || waitingAt === to) && edgeTaken(steps, from, to) }));
     });
     return { entry: document.entry, nodes, edges };
   }

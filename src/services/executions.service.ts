@@ -5,12 +5,12 @@
  */
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
-import type { ValidateFunction } from 'ajv';
 import { newId } from '../db/ids';
 import { FINAL_STATUSES, type ExecutionRow, type ExecutionStatus, type FlowVersionRow } from '../db/tables';
-import { ajv, type FlowDocument } from '../engine/definition';
+import type { FlowDocument } from '../engine/definition';
+import { checkAgainstSchema } from '../engine/user-schemas';
 import { cancelExecution, createExecution } from '../engine/lifecycle';
-import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors';
 import { listEventRows, listLogRows } from '../repositories/events.repository';
 import { findExecution, listExecutionRows, lockExecution } from '../repositories/executions.repository';
 import { findFlowVersion } from '../repositories/flows.repository';
@@ -61,8 +61,6 @@ function decodeCursor(cursor: string): string {
 }
 
 export class ExecutionsService {
-  private readonly inputValidators = new Map<string, ValidateFunction>();
-
   constructor(
     private readonly db: Knex,
     private readonly flows: FlowsService,
@@ -70,10 +68,9 @@ export class ExecutionsService {
 
   async start(actor: Actor, req: StartRequest): Promise<{ execution: ExecutionRow; replayed: boolean }> {
     const flow = await this.flows.get(actor, req.flowId);
-    const version = (await findFlowVersion(this.db, flow.id, flow.current_version))!;
-    this.checkInput(version, req.input);
+    const document = flow.document as FlowDocument;
+    if (document.inputs) checkAgainstSchema(`${flow.id}@${flow.current_version}`, document.inputs, req.input, 'input', "The input does not match the flow's inputs schema");
     const id = newId('exec');
-    const document = version.document as FlowDocument;
     const outcome = await this.db.transaction(async (tx) => {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto.createHash('sha256').update(canonical({ flow_id: flow.id, input: req.input, client_id: req.clientId ?? null })).digest('hex');
@@ -90,7 +87,7 @@ export class ExecutionsService {
         id,
         account_id: flow.account_id,
         flow_id: flow.id,
-        flow_version: version.number,
+        flow_version: flow.current_version,
         entry: document.entry!,
         input: req.input,
         client_id: req.clientId ?? null,
@@ -101,25 +98,6 @@ export class ExecutionsService {
     });
     if ('replayOf' in outcome) return { execution: (await findExecution(this.db, outcome.replayOf!))!, replayed: true };
     return { execution: outcome.execution, replayed: false };
-  }
-
-  private checkInput(version: FlowVersionRow, input: Record<string, unknown>): void {
-    const schema = (version.document as FlowDocument).inputs;
-    if (!schema) return;
-    const key = `${version.flow_id}@${version.number}`;
-    let validate = this.inputValidators.get(key);
-    if (!validate) {
-      validate = ajv.compile(schema);
-      this.inputValidators.set(key, validate);
-    }
-    if (!validate(input)) {
-      const errors = (validate.errors ?? []).map((e) => {
-        const missing = e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : undefined;
-        const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-        return { field: ['input', path, missing].filter(Boolean).join('.'), reason: e.message ?? 'is invalid' };
-      });
-      throw new ValidationError(`The input does not match the flow's inputs schema: ${errors[0].field} ${errors[0].reason}`, { field: errors[0].field, reason: errors[0].reason, errors });
-    }
   }
 
   /**

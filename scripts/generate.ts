@@ -48,7 +48,13 @@ export function generate(out: string): void {
   ensureGeneratorJar();
   const client = path.join(out, 'client');
   run(bin('openapi-generator-cli'), [
-    'generate', '-i', specYaml, '-g', 'typescript-axios', '-o', client,
+    'generate',
+    '-i',
+    specYaml,
+    '-g',
+    'typescript-axios',
+    '-o',
+    client,
     '--additional-properties=npmName=@flowrunner/client,npmVersion=1.0.0,supportsES6=true',
   ]);
   // Our own README (login, run, follow) replaces the generator's stub; git_push.sh has no use here.
@@ -68,7 +74,10 @@ export function generate(out: string): void {
   pkg.author = 'FlowRunner';
   pkg.license = ours.license;
   pkg.dependencies = { axios: ours.dependencies.axios };
-  pkg.devDependencies = { '@types/node': ours.devDependencies['@types/node'], typescript: ours.dependencies.typescript };
+  pkg.devDependencies = {
+    '@types/node': ours.devDependencies['@types/node'],
+    typescript: ours.dependencies.typescript,
+  };
   fs.writeFileSync(pkgPath, JSON.stringify(pkg, null, 2) + '\n');
 }
 

@@ -10,7 +10,19 @@ const README = path.resolve(__dirname, '..', 'README.md');
 const START = '<!-- node-types:start (generated from src/engine/nodes by npm run generate) -->';
 const END = '<!-- node-types:end -->';
 
-type Schema = { type?: string | string[]; enum?: unknown[]; default?: unknown; description?: string; minimum?: number; maximum?: number; format?: string; oneOf?: Schema[]; items?: Schema; properties?: Record<string, Schema>; required?: string[] };
+type Schema = {
+  type?: string | string[];
+  enum?: unknown[];
+  default?: unknown;
+  description?: string;
+  minimum?: number;
+  maximum?: number;
+  format?: string;
+  oneOf?: Schema[];
+  items?: Schema;
+  properties?: Record<string, Schema>;
+  required?: string[];
+};
 
 function typeOf(s: Schema): string {
   if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
@@ -25,7 +37,13 @@ export function renderNodeTypes(): string {
     const schema = t.paramsSchema as Schema;
     const required = new Set(schema.required ?? []);
     const rows = Object.entries(schema.properties ?? {}).map(([name, p]) => {
-      const notes = [p.description, p.default !== undefined ? `default \`${JSON.stringify(p.default)}\`` : undefined, p.minimum !== undefined && p.maximum !== undefined ? `${p.minimum}–${p.maximum}` : undefined].filter(Boolean).join('; ');
+      const notes = [
+        p.description,
+        p.default !== undefined ? `default \`${JSON.stringify(p.default)}\`` : undefined,
+        p.minimum !== undefined && p.maximum !== undefined ? `${p.minimum}–${p.maximum}` : undefined,
+      ]
+        .filter(Boolean)
+        .join('; ');
       return `| \`${name}\` | ${typeOf(p)} | ${required.has(name) ? 'yes' : ''} | ${notes} |`;
     });
     const outcomes = t.outcomes?.({}) ?? [];

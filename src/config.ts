@@ -80,7 +80,15 @@ export function parseConfig(env: Env = process.env): Config {
   if (adminPassword !== undefined && adminPassword.length < 8) {
     throw new ConfigError('FLOWRUNNER_ADMIN_PASSWORD must be at least 8 characters');
   }
-  const logLevel = oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const);
+  const logLevel = oneOf(env, 'LOG_LEVEL', 'info', [
+    'fatal',
+    'error',
+    'warn',
+    'info',
+    'debug',
+    'trace',
+    'silent',
+  ] as const);
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
     host: optional(env, 'HOST') ?? '0.0.0.0',
@@ -98,7 +106,10 @@ export function parseConfig(env: Env = process.env): Config {
     workerConcurrency: int(env, 'FLOWRUNNER_WORKER_CONCURRENCY', 8, 1, 256),
     leaseMs: int(env, 'FLOWRUNNER_LEASE_MS', 30_000, 1000, 3_600_000),
     maxStepsPerExecution: int(env, 'FLOWRUNNER_MAX_STEPS', 10_000, 1, 1_000_000),
-    httpAllow: (optional(env, 'FLOWRUNNER_HTTP_ALLOW') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    httpAllow: (optional(env, 'FLOWRUNNER_HTTP_ALLOW') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     loginMaxFailures: int(env, 'FLOWRUNNER_LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginWindowSeconds: int(env, 'FLOWRUNNER_LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
     wsMaxPerAccount: int(env, 'FLOWRUNNER_WS_MAX_PER_ACCOUNT', 100, 1, 100_000),

@@ -7,7 +7,10 @@ export type ErrorDetails = Record<string, unknown>;
 export abstract class AppError extends Error {
   abstract readonly status: number;
   abstract readonly code: string;
-  constructor(message: string, readonly details?: ErrorDetails) {
+  constructor(
+    message: string,
+    readonly details?: ErrorDetails,
+  ) {
     super(message);
     this.name = new.target.name;
   }
@@ -47,7 +50,10 @@ export class ValidationError extends AppError {
 export class RateLimitedError extends AppError {
   readonly status = 429;
   readonly code = 'rate_limited';
-  constructor(message: string, readonly retryAfterSeconds: number) {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
     super(message, { retry_after: retryAfterSeconds });
   }
 }
@@ -63,7 +69,20 @@ export class UnavailableError extends AppError {
 }
 
 /** Connection-level failures of PostgreSQL or the socket to it: the service is unavailable, not broken. */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
 
 export function isUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | undefined;

@@ -34,7 +34,9 @@ async function ensureFirstAdmin(s: Services, cfg: Config, log: Logger): Promise<
   // Printed once, to the terminal, not to the JSON log.
   process.stdout.write(
     `\n  First admin account created\n    email:    ${created.email}\n` +
-      (generated ? `    password: ${password}   (generated; shown only now, change it with PUT /api/v1/accounts/${created.id})\n\n` : `    password: from FLOWRUNNER_ADMIN_PASSWORD\n\n`),
+      (generated
+        ? `    password: ${password}   (generated; shown only now, change it with PUT /api/v1/accounts/${created.id})\n\n`
+        : `    password: from FLOWRUNNER_ADMIN_PASSWORD\n\n`),
   );
 }
 
@@ -97,7 +99,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const arg = process.argv[2];
-  const role: Role = arg === 'api' || arg === 'serve' ? 'api' : arg === 'worker' ? 'worker' : arg === 'all' ? 'all' : cfg.role;
+  const role: Role =
+    arg === 'api' || arg === 'serve' ? 'api' : arg === 'worker' ? 'worker' : arg === 'all' ? 'all' : cfg.role;
   const log = createLogger(cfg.logLevel);
   const running = await start(cfg, role, log);
   let stopping = false;
@@ -117,7 +120,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   const where = cfg.databaseUrl ? 'PostgreSQL from DATABASE_URL' : `embedded PostgreSQL in ${cfg.dataDir}`;
   const worker = running.engine.worker ? `    Worker: ${cfg.workerConcurrency} steps at a time\n` : '';
-  const api = running.url ? `    API:    ${running.url}/api/v1\n    Docs:   ${running.url}/docs\n    Spec:   ${running.url}/openapi.yaml\n` : '';
+  const api = running.url
+    ? `    API:    ${running.url}/api/v1\n    Docs:   ${running.url}/docs\n    Spec:   ${running.url}/openapi.yaml\n`
+    : '';
   process.stdout.write(`\n  FlowRunner is running (${role}) on ${where}\n${api}${worker}\n`);
 }
 

@@ -46,7 +46,9 @@ export function followExecution(options: FollowOptions): Promise<ExecutionEvent>
     const connect = () => {
       if (finished) return;
       if (options.signal?.aborted) return reject(new Error('aborted'));
-      const ws = new Ctor(`${base}/ws/executions/${encodeURIComponent(options.executionId)}?since=${lastSeq}`, [`bearer.${options.token}`]);
+      const ws = new Ctor(`${base}/ws/executions/${encodeURIComponent(options.executionId)}?since=${lastSeq}`, [
+        `bearer.${options.token}`,
+      ]);
       options.signal?.addEventListener('abort', () => ws.close(1000), { once: true });
       ws.addEventListener('message', (message) => {
         const event = JSON.parse(String(message.data)) as ExecutionEvent;

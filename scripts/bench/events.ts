@@ -33,27 +33,43 @@ async function subscribers(url: string, n: number, expected: number, headers: Re
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
   const sockets = await Promise.all(
-    Array.from({ length: n }, () => new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(url, { headers });
-      let got = 0;
-      ws.on('message', (data) => {
-        const m = JSON.parse(String(data));
-        if (m.type !== 'log') return;
-        latencies[k++] = Date.now() - Date.parse(m.timestamp);
-        if (++got === expected && ++finished === n) resolveAll();
-      });
-      ws.on('open', () => resolve(ws));
-      ws.on('error', reject);
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const ws = new WebSocket(url, { headers });
+          let got = 0;
+          ws.on('message', (data) => {
+            const m = JSON.parse(String(data));
+            if (m.type !== 'log') return;
+            latencies[k++] = Date.now() - Date.parse(m.timestamp);
+            if (++got === expected && ++finished === n) resolveAll();
+          });
+          ws.on('open', () => resolve(ws));
+          ws.on('error', reject);
+        }),
+    ),
   );
   return { sockets, all, latencies: () => latencies.slice(0, k).sort() };
 }
 
 function summary(latencies: Float64Array, seconds: number, delivered: number): Result {
-  return { perSecond: delivered / seconds, p50: latencies[Math.floor(latencies.length * 0.5)], p99: latencies[Math.floor(latencies.length * 0.99)], seconds };
+  return {
+    perSecond: delivered / seconds,
+    p50: latencies[Math.floor(latencies.length * 0.5)],
+    p99: latencies[Math.floor(latencies.length * 0.99)],
+    seconds,
+  };
 }
 
-const message = (i: number, executionId: string) => ({ level: 'info', message: `log line ${i} ${'x'.repeat(60)}`, node_id: 'start', node_type: 'log', data: { i }, execution_id: executionId });
+const message = (i: number, executionId: string) => ({
+  level: 'info',
+  message: `log line ${i} ${'x'.repeat(60)}`,
+  node_id: 'start',
+  node_type: 'log',
+  data: { i },
+  execution_id: executionId,
+});
 
 async function baseline(): Promise<Result> {
   const server = http.createServer();
@@ -85,11 +101,16 @@ async function flowrunner(): Promise<Result> {
   const realtime = attachRealtime(server, services, env.engine.notifier, log);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  const flow = await services.flows.create(actor, { name: 'events', definition: 'nodes:\n  start:\n    type: log\n    params: {message: hi}\n' });
+  const flow = await services.flows.create(actor, {
+    name: 'events',
+    definition: 'nodes:\n  start:\n    type: log\n    params: {message: hi}\n',
+  });
   const { execution } = await services.executions.start(actor, { flowId: flow.id, input: {} });
   await db('tasks').delete(); // no worker here: the benchmark writes the events itself
 
-  const subs = await subscribers(`ws://127.0.0.1:${port}/ws/executions/${execution.id}`, SUBSCRIBERS, EVENTS, { authorization: `Bearer ${token}` });
+  const subs = await subscribers(`ws://127.0.0.1:${port}/ws/executions/${execution.id}`, SUBSCRIBERS, EVENTS, {
+    authorization: `Bearer ${token}`,
+  });
   const started = Date.now();
   for (let i = 0; i < EVENTS; i += BATCH) {
     const batch = Array.from({ length: Math.min(BATCH, EVENTS - i) }, (_, j) => {
@@ -109,11 +130,17 @@ async function flowrunner(): Promise<Result> {
 }
 
 async function main() {
-  console.log(`FlowRunner events benchmark — ${os.cpus().length} cores; ${SUBSCRIBERS} subscribers, ${EVENTS} log events in transactions of ${BATCH}; clients in the same process as the server`);
+  console.log(
+    `FlowRunner events benchmark — ${os.cpus().length} cores; ${SUBSCRIBERS} subscribers, ${EVENTS} log events in transactions of ${BATCH}; clients in the same process as the server`,
+  );
   const bare = await baseline();
-  console.log(`baseline (bare ws broadcast): ${bare.perSecond.toFixed(0)} events/s delivered in ${bare.seconds.toFixed(1)} s; latency p50 ${bare.p50} ms, p99 ${bare.p99} ms`);
+  console.log(
+    `baseline (bare ws broadcast): ${bare.perSecond.toFixed(0)} events/s delivered in ${bare.seconds.toFixed(1)} s; latency p50 ${bare.p50} ms, p99 ${bare.p99} ms`,
+  );
   const ours = await flowrunner();
-  console.log(`FlowRunner (PostgreSQL → LISTEN → hub → sockets): ${ours.perSecond.toFixed(0)} events/s delivered in ${ours.seconds.toFixed(1)} s; latency p50 ${ours.p50} ms, p99 ${ours.p99} ms`);
+  console.log(
+    `FlowRunner (PostgreSQL → LISTEN → hub → sockets): ${ours.perSecond.toFixed(0)} events/s delivered in ${ours.seconds.toFixed(1)} s; latency p50 ${ours.p50} ms, p99 ${ours.p99} ms`,
+  );
   console.log(`ratio: ${(ours.perSecond / bare.perSecond).toFixed(2)} of the bare broadcast rate`);
 }
 

@@ -42,10 +42,18 @@ export async function scratch(env: Record<string, string>, opts: { worker: boole
   const config = parseConfig({ DATABASE_URL: url.toString(), FLOWRUNNER_DATA_DIR: dir, LOG_LEVEL: 'silent', ...env });
   const db = createKnex(url.toString(), config.dbPoolMax, log);
   await migrateToLatest(db);
-  const services = createServices(db, config, log, { jwtSecret: 'bench-secret-bench-secret-bench-secret!!', encryptionKey: Buffer.alloc(32, 7) });
+  const services = createServices(db, config, log, {
+    jwtSecret: 'bench-secret-bench-secret-bench-secret!!',
+    encryptionKey: Buffer.alloc(32, 7),
+  });
   const engine = await startEngine(db, url.toString(), services, config, log, opts);
   const system: Actor = { accountId: 'bench', role: 'admin', via: 'token' };
-  const account = await services.accounts.create(system, { name: 'Bench', email: 'bench@example.com', password: 'bench-password', role: 'admin' });
+  const account = await services.accounts.create(system, {
+    name: 'Bench',
+    email: 'bench@example.com',
+    password: 'bench-password',
+    role: 'admin',
+  });
   return {
     config,
     log,

@@ -12,12 +12,18 @@ export function accountHandlers(s: Services): Handlers {
     },
     createAccount: async ({ actor, body }) => ({ status: 201, body: toAccount(await s.accounts.create(actor, body)) }),
     getAccount: async ({ actor, params }) => ({ status: 200, body: toAccount(await s.accounts.get(actor, params.id)) }),
-    updateAccount: async ({ actor, params, body }) => ({ status: 200, body: toAccount(await s.accounts.update(actor, params.id, body)) }),
+    updateAccount: async ({ actor, params, body }) => ({
+      status: 200,
+      body: toAccount(await s.accounts.update(actor, params.id, body)),
+    }),
     deleteAccount: async ({ actor, params }) => {
       await s.accounts.delete(actor, params.id);
       return message('Account deleted successfully');
     },
-    listSecrets: async ({ actor, params }) => ({ status: 200, body: { secrets: (await s.secrets.list(actor, params.account_id)).map(toSecret) } }),
+    listSecrets: async ({ actor, params }) => ({
+      status: 200,
+      body: { secrets: (await s.secrets.list(actor, params.account_id)).map(toSecret) },
+    }),
     putSecret: async ({ actor, params, body }) => {
       const { row, created } = await s.secrets.put(actor, params.account_id, body.key, body.value);
       return created ? { status: 201, body: toSecret(row) } : { status: 200, body: toSecret(row) };

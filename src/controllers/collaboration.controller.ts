@@ -5,19 +5,47 @@ import { iso, message } from './presenters';
 
 export function collaborationHandlers(s: Services): Handlers {
   return {
-    approveExecution: async ({ actor, params, body }) => ({ status: 200, body: toExecution(await s.collaboration.decide(actor, params.id, 'approved', body.comment)) }),
-    rejectExecution: async ({ actor, params, body }) => ({ status: 200, body: toExecution(await s.collaboration.decide(actor, params.id, 'rejected', body.comment)) }),
-    signalExecution: async ({ actor, params, body }) => ({ status: 200, body: toExecution(await s.collaboration.signal(actor, params.id, body.node_id, body.outcome, body.values ?? {})) }),
-    getExecutionValues: async ({ actor, params }) => ({ status: 200, body: { values: await s.collaboration.values(actor, params.id) } }),
-    setExecutionValues: async ({ actor, params, body }) => ({ status: 200, body: { values: await s.collaboration.setValues(actor, params.id, body.values) } }),
-    getExecutionGraph: async ({ actor, params }) => ({ status: 200, body: await s.collaboration.graph(actor, params.id) }),
+    approveExecution: async ({ actor, params, body }) => ({
+      status: 200,
+      body: toExecution(await s.collaboration.decide(actor, params.id, 'approved', body.comment)),
+    }),
+    rejectExecution: async ({ actor, params, body }) => ({
+      status: 200,
+      body: toExecution(await s.collaboration.decide(actor, params.id, 'rejected', body.comment)),
+    }),
+    signalExecution: async ({ actor, params, body }) => ({
+      status: 200,
+      body: toExecution(await s.collaboration.signal(actor, params.id, body.node_id, body.outcome, body.values ?? {})),
+    }),
+    getExecutionValues: async ({ actor, params }) => ({
+      status: 200,
+      body: { values: await s.collaboration.values(actor, params.id) },
+    }),
+    setExecutionValues: async ({ actor, params, body }) => ({
+      status: 200,
+      body: { values: await s.collaboration.setValues(actor, params.id, body.values) },
+    }),
+    getExecutionGraph: async ({ actor, params }) => ({
+      status: 200,
+      body: await s.collaboration.graph(actor, params.id),
+    }),
     listExecutionShares: async ({ actor, params }) => ({
       status: 200,
-      body: { shares: (await s.collaboration.shares(actor, params.id)).map((r) => ({ account_id: r.account_id, email: r.email, name: r.name, created_at: iso(r.created_at) })) },
+      body: {
+        shares: (await s.collaboration.shares(actor, params.id)).map((r) => ({
+          account_id: r.account_id,
+          email: r.email,
+          name: r.name,
+          created_at: iso(r.created_at),
+        })),
+      },
     }),
     shareExecution: async ({ actor, params, body }) => {
       const r = await s.collaboration.share(actor, params.id, body.account_id);
-      return { status: 201, body: { account_id: r.account_id, email: r.email, name: r.name, created_at: iso(r.created_at) } };
+      return {
+        status: 201,
+        body: { account_id: r.account_id, email: r.email, name: r.name, created_at: iso(r.created_at) },
+      };
     },
     unshareExecution: async ({ actor, params }) => {
       await s.collaboration.unshare(actor, params.id, params.account_id);

@@ -9,7 +9,8 @@ import { iso, message } from './presenters';
 
 type Schemas = components['schemas'];
 
-const label = (r: { version_label: string | null; current_version: number }) => r.version_label ?? String(r.current_version);
+const label = (r: { version_label: string | null; current_version: number }) =>
+  r.version_label ?? String(r.current_version);
 
 function toFlowSummary(r: FlowRow & { version_label: string | null }): Schemas['FlowSummary'] {
   return {
@@ -43,12 +44,22 @@ function toFlowVersion(r: FlowVersionRow, withDefinition: boolean): Schemas['Flo
 
 function toNodeType(t: (typeof NODE_TYPES)[number]): Schemas['NodeType'] {
   const outcomes = t.outcomes?.({}) ?? [];
-  return { type: t.type, description: t.description, category: t.category, params_schema: t.paramsSchema, output: t.output, outcomes };
+  return {
+    type: t.type,
+    description: t.description,
+    category: t.category,
+    params_schema: t.paramsSchema,
+    output: t.output,
+    outcomes,
+  };
 }
 
 /** `?tag=a&tag=b` and `?tag=a,b` alike (tags hold no commas). */
 const tagsOf = (tag: string | string[] | undefined): string[] =>
-  (tag === undefined ? [] : Array.isArray(tag) ? tag : [tag]).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  (tag === undefined ? [] : Array.isArray(tag) ? tag : [tag])
+    .flatMap((t) => t.split(','))
+    .map((t) => t.trim())
+    .filter(Boolean);
 
 export function flowHandlers(s: Services): Handlers {
   return {
@@ -60,7 +71,10 @@ export function flowHandlers(s: Services): Handlers {
     },
     createFlow: async ({ actor, body }) => ({ status: 201, body: toFlow(await s.flows.create(actor, body)) }),
     getFlow: async ({ actor, params }) => ({ status: 200, body: toFlow(await s.flows.get(actor, params.id)) }),
-    updateFlow: async ({ actor, params, body }) => ({ status: 200, body: toFlow(await s.flows.update(actor, params.id, body)) }),
+    updateFlow: async ({ actor, params, body }) => ({
+      status: 200,
+      body: toFlow(await s.flows.update(actor, params.id, body)),
+    }),
     deleteFlow: async ({ actor, params }) => {
       await s.flows.delete(actor, params.id);
       return message('Flow deleted successfully');
@@ -71,7 +85,10 @@ export function flowHandlers(s: Services): Handlers {
       const { rows, total } = await s.flows.versions(actor, params.id, limit, offset);
       return { status: 200, body: { versions: rows.map((r) => toFlowVersion(r, false)), total, limit, offset } };
     },
-    getFlowVersion: async ({ actor, params }) => ({ status: 200, body: toFlowVersion(await s.flows.version(actor, params.id, params.version), true) }),
+    getFlowVersion: async ({ actor, params }) => ({
+      status: 200,
+      body: toFlowVersion(await s.flows.version(actor, params.id, params.version), true),
+    }),
     listNodeTypes: async () => ({ status: 200, body: { node_types: NODE_TYPES.map(toNodeType) } }),
     getNodeType: async ({ params }) => {
       const t = nodeType(params.type);

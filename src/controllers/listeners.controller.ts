@@ -5,7 +5,13 @@ import type { Services } from '../services';
 import { iso, isoOrNull, message } from './presenters';
 
 type Schemas = components['schemas'];
-const ALL_EVENTS: Schemas['EventType'][] = ['execution_update', 'node_completed', 'execution_completed', 'execution_failed', 'log'];
+const ALL_EVENTS: Schemas['EventType'][] = [
+  'execution_update',
+  'node_completed',
+  'execution_completed',
+  'execution_failed',
+  'log',
+];
 
 function toListener(r: ListenerRow, secret?: string): Schemas['Listener'] {
   return {
@@ -27,7 +33,10 @@ export function listenerHandlers(s: Services): Handlers {
       const row = await s.listeners.create(actor, { execution_id: params.id }, body.url, body.events);
       return { status: 201, body: toListener(row, row.plainSecret) };
     },
-    listExecutionListeners: async ({ actor, params }) => ({ status: 200, body: { listeners: (await s.listeners.list(actor, { execution_id: params.id })).map((r) => toListener(r)) } }),
+    listExecutionListeners: async ({ actor, params }) => ({
+      status: 200,
+      body: { listeners: (await s.listeners.list(actor, { execution_id: params.id })).map((r) => toListener(r)) },
+    }),
     deleteExecutionListener: async ({ actor, params }) => {
       await s.listeners.delete(actor, { execution_id: params.id }, params.listener_id);
       return message('Listener deleted successfully');
@@ -36,7 +45,10 @@ export function listenerHandlers(s: Services): Handlers {
       const row = await s.listeners.create(actor, { flow_id: params.id }, body.url, body.events);
       return { status: 201, body: toListener(row, row.plainSecret) };
     },
-    listFlowListeners: async ({ actor, params }) => ({ status: 200, body: { listeners: (await s.listeners.list(actor, { flow_id: params.id })).map((r) => toListener(r)) } }),
+    listFlowListeners: async ({ actor, params }) => ({
+      status: 200,
+      body: { listeners: (await s.listeners.list(actor, { flow_id: params.id })).map((r) => toListener(r)) },
+    }),
     deleteFlowListener: async ({ actor, params }) => {
       await s.listeners.delete(actor, { flow_id: params.id }, params.listener_id);
       return message('Listener deleted successfully');

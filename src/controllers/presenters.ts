@@ -8,11 +8,25 @@ export const iso = (d: Date): string => d.toISOString();
 export const isoOrNull = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
 export function toAccount(r: AccountRow): Schemas['Account'] {
-  return { id: r.id, name: r.name, email: r.email, role: r.role, created_at: iso(r.created_at), updated_at: iso(r.updated_at) };
+  return {
+    id: r.id,
+    name: r.name,
+    email: r.email,
+    role: r.role,
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+  };
 }
 
 export function toApiKey(r: ApiKeyRow): Schemas['ApiKey'] {
-  return { id: r.id, name: r.name, prefix: r.prefix, created_at: iso(r.created_at), last_used_at: isoOrNull(r.last_used_at), expires_at: isoOrNull(r.expires_at) };
+  return {
+    id: r.id,
+    name: r.name,
+    prefix: r.prefix,
+    created_at: iso(r.created_at),
+    last_used_at: isoOrNull(r.last_used_at),
+    expires_at: isoOrNull(r.expires_at),
+  };
 }
 
 export function toSecret(r: SecretRow): Schemas['Secret'] {

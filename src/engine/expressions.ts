@@ -30,10 +30,15 @@ export function parseProblem(expression: string): ParseProblem | undefined {
 }
 
 /** Every string in a JSON value, with its dotted path. */
-export function stringsIn(value: unknown, path: string, out: { path: string; value: string }[] = []): { path: string; value: string }[] {
+export function stringsIn(
+  value: unknown,
+  path: string,
+  out: { path: string; value: string }[] = [],
+): { path: string; value: string }[] {
   if (typeof value === 'string') out.push({ path, value });
   else if (Array.isArray(value)) value.forEach((v, i) => stringsIn(v, `${path}.${i}`, out));
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) stringsIn(v, path ? `${path}.${k}` : k, out);
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) stringsIn(v, path ? `${path}.${k}` : k, out);
   return out;
 }
 
@@ -74,7 +79,9 @@ export async function resolveTemplates(value: unknown, context: unknown): Promis
   }
   if (Array.isArray(value)) return Promise.all(value.map((v) => resolveTemplates(v, context)));
   if (value && typeof value === 'object') {
-    const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveTemplates(v, context)] as const));
+    const entries = await Promise.all(
+      Object.entries(value).map(async ([k, v]) => [k, await resolveTemplates(v, context)] as const),
+    );
     return Object.fromEntries(entries);
   }
   return value;

@@ -10,7 +10,9 @@ import { deleteExpiredRevocations } from '../repositories/tokens.repository';
 
 export async function sweep(db: Knex, loginWindowSeconds: number): Promise<void> {
   await deleteExpiredRevocations(db);
-  await db('idempotency_keys').where('created_at', '<', db.raw(`now() - interval '${IDEMPOTENCY_TTL_HOURS} hours'`)).delete();
+  await db('idempotency_keys')
+    .where('created_at', '<', db.raw(`now() - interval '${IDEMPOTENCY_TTL_HOURS} hours'`))
+    .delete();
   await db('login_failures')
     .where('window_started_at', '<', db.raw('now() - make_interval(secs => ?)', [loginWindowSeconds]))
     .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<', db.fn.now()))
@@ -19,7 +21,9 @@ export async function sweep(db: Knex, loginWindowSeconds: number): Promise<void>
 
 export function startHousekeeping(db: Knex, loginWindowSeconds: number, log: Logger, everyMs = 5 * 60_000): () => void {
   const timer = setInterval(() => {
-    sweep(db, loginWindowSeconds).catch((err) => log.warn({ err: (err as Error).message }, 'housekeeping failed; will try again'));
+    sweep(db, loginWindowSeconds).catch((err) =>
+      log.warn({ err: (err as Error).message }, 'housekeeping failed; will try again'),
+    );
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);

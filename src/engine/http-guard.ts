@@ -92,7 +92,8 @@ export class HttpGuard {
       }
       const location = res.headers.location as string | undefined;
       if (res.status >= 300 && res.status < 400 && location) {
-        if (hop >= MAX_REDIRECTS) throw new OutboundHttpError(`too many redirects (more than ${MAX_REDIRECTS}) from ${req.url}`, false);
+        if (hop >= MAX_REDIRECTS)
+          throw new OutboundHttpError(`too many redirects (more than ${MAX_REDIRECTS}) from ${req.url}`, false);
         url = this.parse(new URL(location, url).toString());
         if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
           method = 'GET';
@@ -111,7 +112,8 @@ export class HttpGuard {
     } catch {
       throw new OutboundHttpError(`"${raw}" is not a valid URL`, false);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundHttpError(`only http and https URLs are allowed, not ${url.protocol}`, false);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new OutboundHttpError(`only http and https URLs are allowed, not ${url.protocol}`, false);
     return url;
   }
 
@@ -129,7 +131,10 @@ export class HttpGuard {
     if (e.code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(message)) {
       return new OutboundHttpError(`response from ${url.host} is larger than ${req.maxResponseBytes} bytes`, false);
     }
-    return new OutboundHttpError(`request to ${url.host} failed: ${e.code ?? ''} ${e.message ?? 'network error'}`.replace(/\s+/g, ' '), true);
+    return new OutboundHttpError(
+      `request to ${url.host} failed: ${e.code ?? ''} ${e.message ?? 'network error'}`.replace(/\s+/g, ' '),
+      true,
+    );
   }
 
   close(): void {
@@ -140,13 +145,15 @@ export class HttpGuard {
 function headersFor(given: Record<string, string> | undefined, body: unknown): Record<string, string> {
   const headers: Record<string, string> = { 'user-agent': 'FlowRunner', ...given };
   const hasType = Object.keys(given ?? {}).some((h) => h.toLowerCase() === 'content-type');
-  if (body !== undefined && !hasType) headers['content-type'] = typeof body === 'string' ? 'text/plain' : 'application/json';
+  if (body !== undefined && !hasType)
+    headers['content-type'] = typeof body === 'string' ? 'text/plain' : 'application/json';
   return headers;
 }
 
 function flatHeaders(h: AxiosResponse['headers']): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && v !== null) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+  for (const [k, v] of Object.entries(h))
+    if (v !== undefined && v !== null) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
   return out;
 }
 

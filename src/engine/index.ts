@@ -19,7 +19,14 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-export async function startEngine(db: Knex, databaseUrl: string, services: Services, config: Config, log: Logger, opts: { worker: boolean }): Promise<Engine> {
+export async function startEngine(
+  db: Knex,
+  databaseUrl: string,
+  services: Services,
+  config: Config,
+  log: Logger,
+  opts: { worker: boolean },
+): Promise<Engine> {
   const notifier = new Notifier(databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL, DELIVERIES_CHANNEL], log);
   await notifier.start();
   const http = new HttpGuard(config.httpAllow);

@@ -42,50 +42,113 @@ export async function createExecution(tx: Knex.Transaction, n: NewExecution): Pr
     parent_execution_id: n.parent_execution_id ?? null,
     depth: n.depth ?? 0,
     approval_status: waiting ? 'pending' : null,
-    waiting_for: waiting ? (JSON.stringify({ node_id: null, kind: 'approval', ...n.approval, deadline: null }) as never) : null,
+    waiting_for: waiting
+      ? (JSON.stringify({ node_id: null, kind: 'approval', ...n.approval, deadline: null }) as never)
+      : null,
   });
   if (waiting) {
     await appendEvents(tx, n.id, [
       { type: 'execution_update', payload: { status: 'waiting', node_id: null, node_type: null } },
-      { type: 'log', level: 'info', payload: { level: 'info', message: 'Waiting for approval before the first node', node_id: null, node_type: null, data: null } },
+      {
+        type: 'log',
+        level: 'info',
+        payload: {
+          level: 'info',
+          message: 'Waiting for approval before the first node',
+          node_id: null,
+          node_type: null,
+          data: null,
+        },
+      },
     ]);
   } else {
-    await appendEvents(tx, n.id, [{ type: 'execution_update', payload: { status: 'queued', node_id: null, node_type: null } }]);
+    await appendEvents(tx, n.id, [
+      { type: 'execution_update', payload: { status: 'queued', node_id: null, node_type: null } },
+    ]);
     await insertTask(tx, { execution_id: n.id, node_id: n.entry });
   }
   return execution;
 }
 
 /** Tells a parent waiting on this child how it ended: the parent's subflow node runs again with it. */
-export async function notifyParent(tx: Knex.Transaction, child: Pick<ExecutionRow, 'id' | 'parent_execution_id'>, status: ExecutionStatus, result: unknown, error: string | null): Promise<void> {
+export async function notifyParent(
+  tx: Knex.Transaction,
+  child: Pick<ExecutionRow, 'id' | 'parent_execution_id'>,
+  status: ExecutionStatus,
+  result: unknown,
+  error: string | null,
+): Promise<void> {
   if (!child.parent_execution_id) return;
   const parent = await lockExecution(tx, child.parent_execution_id);
   const waitingFor = parent?.waiting_for as { kind?: string; node_id?: string; child_execution_id?: string } | null;
-  if (!parent || parent.status !== 'waiting' || waitingFor?.kind !== 'subflow' || waitingFor.child_execution_id !== child.id) return;
-  await insertTask(tx, { execution_id: parent.id, node_id: waitingFor.node_id!, state: { child: { id: child.id, status, result: result ?? null, error } } });
+  if (
+    !parent ||
+    parent.status !== 'waiting' ||
+    waitingFor?.kind !== 'subflow' ||
+    waitingFor.child_execution_id !== child.id
+  )
+    return;
+  await insertTask(tx, {
+    execution_id: parent.id,
+    node_id: waitingFor.node_id!,
+    state: { child: { id: child.id, status, result: result ?? null, error } },
+  });
 }
 
 /**
  * Cancels an execution that is not finished: drops its queued work (a running step's result will
  * be refused), records what was running, cancels its children and tells its parent.
  */
-export async function cancelExecution(tx: Knex.Transaction, ex: ExecutionRow, reason: string, actorId: string | null): Promise<void> {
+export async function cancelExecution(
+  tx: Knex.Transaction,
+  ex: ExecutionRow,
+  reason: string,
+  actorId: string | null,
+): Promise<void> {
   const now = new Date();
   const tasks = await deleteExecutionTasks(tx, ex.id);
   const running = tasks.filter((t) => t.lease_owner);
   if (running.length > 0) {
     const document = (await findFlowVersion(tx, ex.flow_id, ex.flow_version))!.document as FlowDocument;
     for (const t of running) {
-      await insertStep(tx, { execution_id: ex.id, node_id: t.node_id, node_type: document.nodes[t.node_id]?.type ?? 'unknown', attempt: t.attempt, status: 'cancelled', input: null, output: null, error: 'cancelled while running', actor_id: actorId, started_at: null, completed_at: now });
+      await insertStep(tx, {
+        execution_id: ex.id,
+        node_id: t.node_id,
+        node_type: document.nodes[t.node_id]?.type ?? 'unknown',
+        attempt: t.attempt,
+        status: 'cancelled',
+        input: null,
+        output: null,
+        error: 'cancelled while running',
+        actor_id: actorId,
+        started_at: null,
+        completed_at: now,
+      });
     }
   }
   await updateExecution(tx, ex.id, { status: 'cancelled', error: reason, completed_at: now, waiting_for: null });
   await appendEvents(tx, ex.id, [
-    { type: 'log', level: 'warn', payload: { level: 'warn', message: reason, node_id: ex.current_node, node_type: null, data: actorId ? { by: actorId } : null } },
-    { type: 'execution_failed', payload: { status: 'cancelled', error: reason, node_id: ex.current_node, node_type: null } },
+    {
+      type: 'log',
+      level: 'warn',
+      payload: {
+        level: 'warn',
+        message: reason,
+        node_id: ex.current_node,
+        node_type: null,
+        data: actorId ? { by: actorId } : null,
+      },
+    },
+    {
+      type: 'execution_failed',
+      payload: { status: 'cancelled', error: reason, node_id: ex.current_node, node_type: null },
+    },
   ]);
   await tx.raw('select pg_notify(?, ?)', [CANCEL_CHANNEL, ex.id]);
-  const children = await tx<ExecutionRow>('executions').where({ parent_execution_id: ex.id }).whereNotIn('status', ['completed', 'failed', 'cancelled']).forUpdate();
+  const children = await tx<ExecutionRow>('executions')
+    .where({ parent_execution_id: ex.id })
+    .whereNotIn('status', ['completed', 'failed', 'cancelled'])
+    .forUpdate();
   for (const child of children) await cancelExecution(tx, child, `Cancelled with its parent ${ex.id}`, actorId);
   await notifyParent(tx, ex, 'cancelled', null, reason);
 }

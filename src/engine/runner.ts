@@ -64,7 +64,11 @@ export class StepRunner {
   }
 
   /** A live flow of the execution's owner and its version, for a subflow. */
-  private async resolveFlow(accountId: string, flowId: string, version?: number): Promise<{ flow_id: string; version: number; entry: string }> {
+  private async resolveFlow(
+    accountId: string,
+    flowId: string,
+    version?: number,
+  ): Promise<{ flow_id: string; version: number; entry: string }> {
     const flow = await findLiveFlow(this.db, flowId);
     if (!flow || flow.account_id !== accountId) throw new NodeError(`subflow: flow "${flowId}" not found`);
     const number = version ?? flow.current_version;
@@ -87,7 +91,12 @@ export class StepRunner {
       input: execution.input,
       nodes: execution.node_outputs,
       secrets: secrets.values,
-      execution: { id: execution.id, flow_id: execution.flow_id, flow_version: execution.flow_version, attempt: task.attempt },
+      execution: {
+        id: execution.id,
+        flow_id: execution.flow_id,
+        flow_version: execution.flow_version,
+        attempt: task.attempt,
+      },
     };
     const outcome = await this.execute(task, execution, node, scope, signal);
     // Stopped by a shutdown: leave the task for another worker rather than record a failure.
@@ -95,7 +104,13 @@ export class StepRunner {
     const masker = secrets.masker;
     await this.db.transaction(async (tx) => {
       const finished = outcome.result?.sleepUntil
-        ? await sleepLeasedTask(tx, task.id, this.workerId, outcome.result.sleepUntil.at, outcome.result.sleepUntil.state)
+        ? await sleepLeasedTask(
+            tx,
+            task.id,
+            this.workerId,
+            outcome.result.sleepUntil.at,
+            outcome.result.sleepUntil.state,
+          )
         : await takeLeasedTask(tx, task.id, this.workerId);
       if (!finished) throw new LeaseLostError(`lost the lease of task ${task.id}`);
       const current = (await lockExecution(tx, execution.id))!;
@@ -104,12 +119,22 @@ export class StepRunner {
     });
   }
 
-  private async execute(task: TaskRow, execution: ExecutionRow, node: NodeDefinition, scope: Record<string, unknown>, signal: AbortSignal): Promise<Outcome> {
+  private async execute(
+    task: TaskRow,
+    execution: ExecutionRow,
+    node: NodeDefinition,
+    scope: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
     const startedAt = new Date();
     const logs: NewEvent[] = [];
     const module = nodeType(node.type)!;
     const log = (level: Level, message: string, data?: Record<string, unknown>) =>
-      logs.push({ type: 'log', level, payload: { level, message, node_id: task.node_id, node_type: node.type, data: data ?? null } });
+      logs.push({
+        type: 'log',
+        level,
+        payload: { level, message, node_id: task.node_id, node_type: node.type, data: data ?? null },
+      });
     let params: Record<string, unknown> | undefined;
     try {
       params = (await resolveTemplates(node.params ?? {}, scope)) as Record<string, unknown>;
@@ -123,13 +148,25 @@ export class StepRunner {
     const nodeSignal = timeout ? AbortSignal.any([signal, timeout]) : signal;
     try {
       const aborted = new Promise<never>((_, reject) => {
-        const fail = () => reject(new NodeError(signal.aborted ? 'the execution was cancelled' : `node timed out after ${node.timeout_ms} ms`, !signal.aborted));
+        const fail = () =>
+          reject(
+            new NodeError(
+              signal.aborted ? 'the execution was cancelled' : `node timed out after ${node.timeout_ms} ms`,
+              !signal.aborted,
+            ),
+          );
         if (nodeSignal.aborted) fail();
         nodeSignal.addEventListener('abort', fail, { once: true });
       });
       const edges = Object.keys(edgesOf(node));
-      const engine = { execution: { id: execution.id, account_id: execution.account_id, depth: execution.depth }, resolveFlow: (flowId: string, version?: number) => this.resolveFlow(execution.account_id, flowId, version) };
-      const result = await Promise.race([module.execute({ params, scope, http: this.http, signal: nodeSignal, state: task.state, log, engine, edges }), aborted]);
+      const engine = {
+        execution: { id: execution.id, account_id: execution.account_id, depth: execution.depth },
+        resolveFlow: (flowId: string, version?: number) => this.resolveFlow(execution.account_id, flowId, version),
+      };
+      const result = await Promise.race([
+        module.execute({ params, scope, http: this.http, signal: nodeSignal, state: task.state, log, engine, edges }),
+        aborted,
+      ]);
       return { result, params, logs, startedAt };
     } catch (err) {
       const error = err instanceof NodeError ? err : new NodeError((err as Error)?.message ?? String(err));
@@ -154,10 +191,24 @@ export class StepRunner {
     if (ex.status === 'queued') {
       patch.status = 'running';
       patch.started_at = outcome.startedAt;
-      events.push({ type: 'log', level: 'info', payload: { level: 'info', message: 'Execution started', ...about, data: null }, at: outcome.startedAt });
+      events.push({
+        type: 'log',
+        level: 'info',
+        payload: { level: 'info', message: 'Execution started', ...about, data: null },
+        at: outcome.startedAt,
+      });
     }
     if (outcome.result?.sleepUntil) {
-      events.push({ type: 'log', level: 'info', payload: { level: 'info', message: `Waiting until ${outcome.result.sleepUntil.at.toISOString()}`, ...about, data: null } });
+      events.push({
+        type: 'log',
+        level: 'info',
+        payload: {
+          level: 'info',
+          message: `Waiting until ${outcome.result.sleepUntil.at.toISOString()}`,
+          ...about,
+          data: null,
+        },
+      });
       await appendEvents(tx, ex.id, maskEvents(events, masker));
       await updateExecution(tx, ex.id, patch);
       return;
@@ -166,7 +217,10 @@ export class StepRunner {
       patch.status = 'running';
       patch.waiting_for = null;
     }
-    events.push({ type: 'execution_update', payload: { status: 'running', ...about }, at: outcome.startedAt }, ...outcome.logs);
+    events.push(
+      { type: 'execution_update', payload: { status: 'running', ...about }, at: outcome.startedAt },
+      ...outcome.logs,
+    );
     if (outcome.result?.wait) {
       await this.startWaiting(tx, ex, task, node, outcome.result.wait, patch, events);
       await appendEvents(tx, ex.id, maskEvents(events, masker));
@@ -176,13 +230,26 @@ export class StepRunner {
     const edges = edgesOf(node);
     const stepCount = ex.step_count + 1;
     patch.step_count = stepCount;
-    const step = { execution_id: ex.id, node_id: task.node_id, node_type: node.type, attempt: task.attempt, input: masker.json(outcome.params ?? null), actor_id: outcome.result?.actorId ?? null, started_at: outcome.startedAt, completed_at: now };
+    const step = {
+      execution_id: ex.id,
+      node_id: task.node_id,
+      node_type: node.type,
+      attempt: task.attempt,
+      input: masker.json(outcome.params ?? null),
+      actor_id: outcome.result?.actorId ?? null,
+      started_at: outcome.startedAt,
+      completed_at: now,
+    };
     const fail = (message: string) => {
       patch.status = 'failed';
       patch.error = message;
       patch.completed_at = now;
       events.push(
-        { type: 'log', level: 'error', payload: { level: 'error', message: `Execution failed: ${message}`, ...about, data: null } },
+        {
+          type: 'log',
+          level: 'error',
+          payload: { level: 'error', message: `Execution failed: ${message}`, ...about, data: null },
+        },
         { type: 'execution_failed', payload: { status: 'failed', error: message, ...about } },
       );
     };
@@ -197,7 +264,12 @@ export class StepRunner {
       if (outcome.result.cancel) {
         await appendEvents(tx, ex.id, maskEvents(events, masker));
         await updateExecution(tx, ex.id, patch);
-        await cancelExecution(tx, { ...ex, ...patch } as ExecutionRow, outcome.result.cancel, outcome.result.actorId ?? null);
+        await cancelExecution(
+          tx,
+          { ...ex, ...patch } as ExecutionRow,
+          outcome.result.cancel,
+          outcome.result.actorId ?? null,
+        );
         return;
       }
       const label = outcome.result.outcome ?? 'default';
@@ -206,7 +278,8 @@ export class StepRunner {
       else {
         let result: unknown = output;
         try {
-          if (document.output !== undefined) result = await resolveTemplates(document.output, { ...scope, nodes: patch.node_outputs });
+          if (document.output !== undefined)
+            result = await resolveTemplates(document.output, { ...scope, nodes: patch.node_outputs });
         } catch (err) {
           fail(`the flow's output template failed: ${(err as Error).message}`);
         }
@@ -215,7 +288,11 @@ export class StepRunner {
           patch.result = result ?? null;
           patch.completed_at = now;
           events.push(
-            { type: 'log', level: 'info', payload: { level: 'info', message: 'Execution completed', ...about, data: null } },
+            {
+              type: 'log',
+              level: 'info',
+              payload: { level: 'info', message: 'Execution completed', ...about, data: null },
+            },
             { type: 'execution_completed', payload: { status: 'completed', result: result ?? null } },
           );
         }
@@ -223,17 +300,46 @@ export class StepRunner {
     } else {
       const error = outcome.error!;
       const failedOutput = (error as NodeError & { output?: unknown }).output;
-      await insertStep(tx, { ...step, status: 'failed', output: masker.json(failedOutput ?? null), error: masker.text(error.message) });
+      await insertStep(tx, {
+        ...step,
+        status: 'failed',
+        output: masker.json(failedOutput ?? null),
+        error: masker.text(error.message),
+      });
       const retry = node.retry ?? {};
       const maxAttempts = retry.max_attempts ?? 1;
       if (error.retryable && !error.fatal && task.attempt < maxAttempts) {
         const base = retry.backoff_ms ?? 1000;
-        const delay = Math.min(base * Math.pow(retry.backoff_multiplier ?? 2, task.attempt - 1), retry.max_backoff_ms ?? 300_000);
+        const delay = Math.min(
+          base * Math.pow(retry.backoff_multiplier ?? 2, task.attempt - 1),
+          retry.max_backoff_ms ?? 300_000,
+        );
         next = { node: task.node_id, attempt: task.attempt + 1, runAt: new Date(now.getTime() + delay) };
-        events.push({ type: 'log', level: 'warn', payload: { level: 'warn', message: `Attempt ${task.attempt} of ${maxAttempts} failed: ${error.message}; retrying in ${delay} ms`, ...about, data: { attempt: task.attempt, delay_ms: delay } } });
+        events.push({
+          type: 'log',
+          level: 'warn',
+          payload: {
+            level: 'warn',
+            message: `Attempt ${task.attempt} of ${maxAttempts} failed: ${error.message}; retrying in ${delay} ms`,
+            ...about,
+            data: { attempt: task.attempt, delay_ms: delay },
+          },
+        });
       } else if (edges.error && !error.fatal) {
-        patch.node_outputs = { ...ex.node_outputs, [task.node_id]: { output: failedOutput ?? null, error: error.message } };
-        events.push({ type: 'log', level: 'warn', payload: { level: 'warn', message: `Node failed: ${error.message}; following its error edge`, ...about, data: null } });
+        patch.node_outputs = {
+          ...ex.node_outputs,
+          [task.node_id]: { output: failedOutput ?? null, error: error.message },
+        };
+        events.push({
+          type: 'log',
+          level: 'warn',
+          payload: {
+            level: 'warn',
+            message: `Node failed: ${error.message}; following its error edge`,
+            ...about,
+            data: null,
+          },
+        });
         next = { node: edges.error, attempt: 1 };
       } else {
         fail(error.message);
@@ -243,32 +349,74 @@ export class StepRunner {
       next = undefined;
       fail(`the execution reached the limit of ${this.config.maxStepsPerExecution} steps`);
     }
-    if (next) await insertTask(tx, { execution_id: ex.id, node_id: next.node, attempt: next.attempt, run_at: next.runAt });
+    if (next)
+      await insertTask(tx, { execution_id: ex.id, node_id: next.node, attempt: next.attempt, run_at: next.runAt });
     if (patch.result !== undefined) patch.result = masker.json(patch.result);
     if (patch.error) patch.error = masker.text(patch.error);
     // node_outputs stay unmasked: later templates need the real values; no endpoint returns them.
     await appendEvents(tx, ex.id, maskEvents(events, masker));
     await updateExecution(tx, ex.id, patch);
-    if (patch.status === 'completed' || patch.status === 'failed') await notifyParent(tx, ex, patch.status, patch.result ?? null, patch.error ?? null);
+    if (patch.status === 'completed' || patch.status === 'failed')
+      await notifyParent(tx, ex, patch.status, patch.result ?? null, patch.error ?? null);
   }
 
   /** The execution stops at this node until a person answers or a child execution ends. */
-  private async startWaiting(tx: Knex.Transaction, ex: ExecutionRow, task: TaskRow, node: NodeDefinition, wait: Wait, patch: Partial<ExecutionRow>, events: NewEvent[]): Promise<void> {
+  private async startWaiting(
+    tx: Knex.Transaction,
+    ex: ExecutionRow,
+    task: TaskRow,
+    node: NodeDefinition,
+    wait: Wait,
+    patch: Partial<ExecutionRow>,
+    events: NewEvent[],
+  ): Promise<void> {
     const { child, ...shown } = wait;
     const waitingFor: Record<string, unknown> = { node_id: task.node_id, ...shown, deadline: wait.deadline ?? null };
     if (child) {
       const childId = newId('exec');
-      await createExecution(tx, { id: childId, account_id: ex.account_id, flow_id: child.flow_id, flow_version: child.version, entry: child.entry, input: child.input, started_by: ex.started_by, parent_execution_id: ex.id, depth: ex.depth + 1 });
+      await createExecution(tx, {
+        id: childId,
+        account_id: ex.account_id,
+        flow_id: child.flow_id,
+        flow_version: child.version,
+        entry: child.entry,
+        input: child.input,
+        started_by: ex.started_by,
+        parent_execution_id: ex.id,
+        depth: ex.depth + 1,
+      });
       waitingFor.child_execution_id = childId;
     }
-    if (wait.deadline) await insertTask(tx, { execution_id: ex.id, node_id: task.node_id, attempt: task.attempt, run_at: new Date(wait.deadline), state: { timeout: true } });
+    if (wait.deadline)
+      await insertTask(tx, {
+        execution_id: ex.id,
+        node_id: task.node_id,
+        attempt: task.attempt,
+        run_at: new Date(wait.deadline),
+        state: { timeout: true },
+      });
     patch.status = 'waiting';
     patch.waiting_for = waitingFor;
     if (wait.kind === 'approval') patch.approval_status = 'pending';
-    const what = wait.kind === 'subflow' ? `the subflow execution ${waitingFor.child_execution_id}` : wait.kind === 'approval' ? 'an approval' : 'input';
+    const what =
+      wait.kind === 'subflow'
+        ? `the subflow execution ${waitingFor.child_execution_id}`
+        : wait.kind === 'approval'
+          ? 'an approval'
+          : 'input';
     events.push(
       { type: 'execution_update', payload: { status: 'waiting', node_id: task.node_id, node_type: node.type } },
-      { type: 'log', level: 'info', payload: { level: 'info', message: `Waiting for ${what}`, node_id: task.node_id, node_type: node.type, data: wait.deadline ? { deadline: wait.deadline } : null } },
+      {
+        type: 'log',
+        level: 'info',
+        payload: {
+          level: 'info',
+          message: `Waiting for ${what}`,
+          node_id: task.node_id,
+          node_type: node.type,
+          data: wait.deadline ? { deadline: wait.deadline } : null,
+        },
+      },
     );
   }
 }

@@ -12,7 +12,13 @@ const compiled = new Map<string, ValidateFunction>();
  * `key` names the schema for the cache (immutable, e.g. flow@version#node); `prefix` starts every
  * field path (`input`, `values`); `what` says what did not match, for the message.
  */
-export function checkAgainstSchema(key: string, schema: Record<string, unknown>, value: unknown, prefix: string, what: string): void {
+export function checkAgainstSchema(
+  key: string,
+  schema: Record<string, unknown>,
+  value: unknown,
+  prefix: string,
+  what: string,
+): void {
   let validate = compiled.get(key);
   if (!validate) {
     if (compiled.size > 10_000) compiled.clear();
@@ -24,5 +30,9 @@ export function checkAgainstSchema(key: string, schema: Record<string, unknown>,
     const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
     return { field: [prefix, path, missing].filter(Boolean).join('.'), reason: e.message ?? 'is invalid' };
   });
-  throw new ValidationError(`${what}: ${errors[0].field} ${errors[0].reason}`, { field: errors[0].field, reason: errors[0].reason, errors });
+  throw new ValidationError(`${what}: ${errors[0].field} ${errors[0].reason}`, {
+    field: errors[0].field,
+    reason: errors[0].reason,
+    errors,
+  });
 }

@@ -53,9 +53,14 @@ export class Worker {
     this.notifier.on(TASKS_CHANNEL, this.onTask);
     this.notifier.on('reconnected', this.onTask);
     this.notifier.on(CANCEL_CHANNEL, this.onCancel);
-    this.heartbeat = setInterval(() => {
-      renewLeases(this.db, this.id, [...this.inflight.keys()], this.opts.leaseMs).catch((err) => this.opts.log.warn({ err: err.message }, 'lease renewal failed'));
-    }, Math.max(200, Math.floor(this.opts.leaseMs / 3)));
+    this.heartbeat = setInterval(
+      () => {
+        renewLeases(this.db, this.id, [...this.inflight.keys()], this.opts.leaseMs).catch((err) =>
+          this.opts.log.warn({ err: err.message }, 'lease renewal failed'),
+        );
+      },
+      Math.max(200, Math.floor(this.opts.leaseMs / 3)),
+    );
     this.loopDone = this.loop();
   }
 
@@ -90,8 +95,13 @@ export class Worker {
     const done = this.runner
       .run(task, abort.signal)
       .catch((err) => {
-        if (err instanceof LeaseLostError) this.opts.log.info({ task: task.id }, 'step result discarded: the lease was lost');
-        else this.opts.log.error({ err, task: task.id, execution_id: task.execution_id }, 'step failed to run; it will be retried when its lease expires');
+        if (err instanceof LeaseLostError)
+          this.opts.log.info({ task: task.id }, 'step result discarded: the lease was lost');
+        else
+          this.opts.log.error(
+            { err, task: task.id, execution_id: task.execution_id },
+            'step failed to run; it will be retried when its lease expires',
+          );
       })
       .finally(() => {
         this.inflight.delete(task.id);
@@ -116,7 +126,11 @@ export class Worker {
     if (this.inflight.size > 0) {
       const left = [...this.inflight.values()];
       for (const f of left) f.abort.abort(SHUTDOWN);
-      await releaseLeases(this.db, this.id, left.map((f) => f.task.id)).catch(() => undefined);
+      await releaseLeases(
+        this.db,
+        this.id,
+        left.map((f) => f.task.id),
+      ).catch(() => undefined);
     }
     clearInterval(this.heartbeat);
   }

@@ -24,7 +24,15 @@ import { operationsRouter } from './router';
 import { SPEC_JSON_PATH } from './spec';
 
 export function allHandlers(s: Services): Handlers {
-  return { ...authHandlers(s), ...accountHandlers(s), ...flowHandlers(s), ...executionHandlers(s), ...runHandlers(s), ...listenerHandlers(s), ...collaborationHandlers(s) };
+  return {
+    ...authHandlers(s),
+    ...accountHandlers(s),
+    ...flowHandlers(s),
+    ...executionHandlers(s),
+    ...runHandlers(s),
+    ...listenerHandlers(s),
+    ...collaborationHandlers(s),
+  };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
@@ -42,7 +50,10 @@ export function createApp(s: Services): express.Express {
         return id;
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }), res: (res) => ({ status: res.statusCode }) },
+      serializers: {
+        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res) => ({ status: res.statusCode }),
+      },
     }),
   );
   app.use(metricsMiddleware);

@@ -15,7 +15,11 @@ declare module 'express-serve-static-core' {
 }
 
 export function authMiddleware(auth: AuthService): RequestHandler {
-  const publicOps = new Set(specOperations().filter((o) => o.public).map((o) => `${o.method.toUpperCase()} ${o.path}`));
+  const publicOps = new Set(
+    specOperations()
+      .filter((o) => o.public)
+      .map((o) => `${o.method.toUpperCase()} ${o.path}`),
+  );
   return async (req, _res, next) => {
     if (publicOps.has(`${req.method} ${req.path}`)) return next();
     try {

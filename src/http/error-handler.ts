@@ -42,15 +42,34 @@ function fromHttpLike(err: HttpLikeError): { status: number; body: ErrorBody } |
   const status = err.status ?? err.statusCode;
   if (!status || status >= 500 || !CODE_BY_STATUS[status]) return undefined;
   if (err.type === 'entity.parse.failed') {
-    return { status: 400, body: { error: { code: 'invalid_request', message: 'Malformed JSON in the request body', details: { reason: err.message } } } };
+    return {
+      status: 400,
+      body: {
+        error: {
+          code: 'invalid_request',
+          message: 'Malformed JSON in the request body',
+          details: { reason: err.message },
+        },
+      },
+    };
   }
   if (err.type === 'entity.too.large') {
-    return { status: 413, body: { error: { code: 'payload_too_large', message: 'The request body is larger than the 1 MiB limit', details: null } } };
+    return {
+      status: 413,
+      body: {
+        error: { code: 'payload_too_large', message: 'The request body is larger than the 1 MiB limit', details: null },
+      },
+    };
   }
   const errors = (err.errors ?? []).map((e) => ({ field: fieldOf(e.path), reason: e.message }));
   const routing = status === 404 || status === 405;
   const details = errors.length > 0 && !routing ? { field: errors[0].field, reason: errors[0].reason, errors } : null;
-  const message = status === 404 ? 'Resource not found' : status === 405 ? 'Method not allowed' : (err.message ?? 'The request was invalid');
+  const message =
+    status === 404
+      ? 'Resource not found'
+      : status === 405
+        ? 'Method not allowed'
+        : (err.message ?? 'The request was invalid');
   return { status, body: { error: { code: CODE_BY_STATUS[status], message, details } } };
 }
 
@@ -67,10 +86,18 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       ({ status, body } = known);
     } else if (isUnavailable(err)) {
       status = 503;
-      body = { error: { code: 'unavailable', message: 'The service is temporarily unavailable; retry shortly', details: null } };
+      body = {
+        error: { code: 'unavailable', message: 'The service is temporarily unavailable; retry shortly', details: null },
+      };
     } else {
       status = 500;
-      body = { error: { code: 'internal_error', message: 'An internal server error occurred', details: { request_id: String(req.id) } } };
+      body = {
+        error: {
+          code: 'internal_error',
+          message: 'An internal server error occurred',
+          details: { request_id: String(req.id) },
+        },
+      };
     }
     if (status >= 500) {
       log.error({ err, request_id: req.id, method: req.method, url: req.originalUrl }, 'request failed');

@@ -28,7 +28,13 @@ async function databaseAnswers(db: Knex, timeoutMs: number): Promise<boolean> {
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
   try {
-    return await Promise.race([db.raw('select 1').then(() => true, () => false), timeout]);
+    return await Promise.race([
+      db.raw('select 1').then(
+        () => true,
+        () => false,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -41,7 +47,8 @@ export function metaRouter(db: Knex): Router {
   });
   router.get('/readyz', async (_req, res) => {
     if (await databaseAnswers(db, 2000)) res.json({ status: 'ready' });
-    else res.status(503).json({ error: { code: 'unavailable', message: 'The database does not answer', details: null } });
+    else
+      res.status(503).json({ error: { code: 'unavailable', message: 'The database does not answer', details: null } });
   });
   router.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());

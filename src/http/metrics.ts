@@ -17,7 +17,9 @@ export const metricsMiddleware: RequestHandler = (req, res, next) => {
   const end = httpDuration.startTimer();
   res.on('finish', () => {
     // The spec's path template when a route matched, so labels stay few.
-    const route = (req as { openapi?: { openApiRoute?: string } }).openapi?.openApiRoute ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+    const route =
+      (req as { openapi?: { openApiRoute?: string } }).openapi?.openApiRoute ??
+      (res.statusCode === 404 ? 'unmatched' : req.path);
     end({ method: req.method, route, status: String(res.statusCode) });
   });
   next();

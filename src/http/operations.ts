@@ -10,13 +10,22 @@ export type OperationId = keyof operations;
 
 type Op<K extends OperationId> = operations[K];
 type JsonContent<T> = T extends { content: { 'application/json': infer J } } ? J : undefined;
-type Section<T, S extends string> = T extends { parameters: infer P } ? (P extends Record<S, infer X> ? (X extends undefined ? Record<string, never> : NonNullable<X>) : Record<string, never>) : Record<string, never>;
+type Section<T, S extends string> = T extends { parameters: infer P }
+  ? P extends Record<S, infer X>
+    ? X extends undefined
+      ? Record<string, never>
+      : NonNullable<X>
+    : Record<string, never>
+  : Record<string, never>;
 
 export type PathParams<K extends OperationId> = Section<Op<K>, 'path'>;
 export type QueryParams<K extends OperationId> = Section<Op<K>, 'query'>;
 export type Headers<K extends OperationId> = Section<Op<K>, 'header'>;
-export type RequestBody<K extends OperationId> = Op<K> extends { requestBody?: infer B } ? JsonContent<NonNullable<B>> : undefined;
-export type ResponseBody<K extends OperationId, S extends keyof Op<K>['responses']> = JsonContent<Op<K>['responses'][S]>;
+export type RequestBody<K extends OperationId> =
+  Op<K> extends { requestBody?: infer B } ? JsonContent<NonNullable<B>> : undefined;
+export type ResponseBody<K extends OperationId, S extends keyof Op<K>['responses']> = JsonContent<
+  Op<K>['responses'][S]
+>;
 
 type SuccessStatus<K extends OperationId> = Extract<keyof Op<K>['responses'], 200 | 201 | 202 | 204 | 304>;
 

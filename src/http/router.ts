@@ -24,8 +24,16 @@ function headerParams(path: string, method: string): string[] {
   const spec = specDocument() as unknown as Record<string, unknown>;
   const op = (spec.paths as Record<string, Record<string, { parameters?: Param[] }>>)[path][method];
   const resolve = (p: Param) =>
-    '$ref' in p ? (p.$ref.slice(2).split('/').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], spec) as { in: string; name: string }) : p;
-  return (op.parameters ?? []).map(resolve).filter((p) => p.in === 'header').map((p) => p.name);
+    '$ref' in p
+      ? (p.$ref
+          .slice(2)
+          .split('/')
+          .reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], spec) as { in: string; name: string })
+      : p;
+  return (op.parameters ?? [])
+    .map(resolve)
+    .filter((p) => p.in === 'header')
+    .map((p) => p.name);
 }
 
 export function operationsRouter(handlers: Handlers): Router {

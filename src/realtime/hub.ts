@@ -65,7 +65,8 @@ export class EventHub {
   /** Subscribes, then reads from `lastSeq`: nothing written in between is missed. */
   subscribe(s: Subscriber): () => void {
     let channel = this.channels.get(s.executionId);
-    if (!channel) this.channels.set(s.executionId, (channel = { subscribers: new Set(), pumping: false, dirty: false }));
+    if (!channel)
+      this.channels.set(s.executionId, (channel = { subscribers: new Set(), pumping: false, dirty: false }));
     channel.subscribers.add(s);
     void this.pump(s.executionId, channel);
     return () => {
@@ -110,7 +111,10 @@ export class EventHub {
         }
       }
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, execution_id: executionId }, 'cannot read events; will retry on the next notification');
+      this.log.warn(
+        { err: (err as Error).message, execution_id: executionId },
+        'cannot read events; will retry on the next notification',
+      );
     } finally {
       channel.pumping = false;
     }

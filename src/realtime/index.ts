@@ -6,7 +6,12 @@ import { EventHub } from './hub';
 import { ExecutionSockets } from './ws-server';
 
 /** The WebSocket API on an HTTP server, fed by this process's LISTEN connection. */
-export function attachRealtime(server: http.Server, services: Services, notifier: Notifier, log: Logger): { close(): Promise<void> } {
+export function attachRealtime(
+  server: http.Server,
+  services: Services,
+  notifier: Notifier,
+  log: Logger,
+): { close(): Promise<void> } {
   const hub = new EventHub(services.db, notifier, log);
   const sockets = new ExecutionSockets(services, hub, log);
   sockets.attach(server);

@@ -22,8 +22,13 @@ const PING_MS = 30_000;
 
 function refuse(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message, details: null } });
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ?? 'Error';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const reason =
+    { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' }[
+      status
+    ] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** The token from `Authorization`, `access_token` or a `bearer.<token>` subprotocol; or the API key. */
@@ -32,7 +37,9 @@ function credentials(req: http.IncomingMessage, url: URL): { authorization?: str
   if (typeof req.headers['x-api-key'] === 'string') return { apiKey: req.headers['x-api-key'] };
   const query = url.searchParams.get('access_token');
   if (query) return { authorization: `Bearer ${query}` };
-  const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+  const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((p) => p.trim());
   const bearer = protocols.find((p) => p.startsWith('bearer.'));
   if (bearer) return { authorization: `Bearer ${bearer.slice('bearer.'.length)}` };
   return {};
@@ -79,10 +86,12 @@ export class ExecutionSockets {
   private async upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const match = /^\/ws\/executions(?:\/([^/]+))?\/?$/.exec(url.pathname);
-    if (!match) return refuse(socket, 404, 'not_found', 'No WebSocket endpoint here; use /ws/executions/{execution_id}');
+    if (!match)
+      return refuse(socket, 404, 'not_found', 'No WebSocket endpoint here; use /ws/executions/{execution_id}');
     const executionId = match[1] ? decodeURIComponent(match[1]) : undefined;
     const since = Number(url.searchParams.get('since') ?? '0');
-    if (!Number.isInteger(since) || since < 0) return refuse(socket, 400, 'invalid_request', 'since must be a non-negative integer');
+    if (!Number.isInteger(since) || since < 0)
+      return refuse(socket, 400, 'invalid_request', 'since must be a non-negative integer');
 
     let actor: Actor;
     try {
@@ -96,7 +105,13 @@ export class ExecutionSockets {
     }
     const open = this.perAccount.get(actor.accountId) ?? 0;
     const cap = this.services.config.wsMaxPerAccount;
-    if (open >= cap) return refuse(socket, 429, 'rate_limited', `At most ${cap} WebSocket connections per account (FLOWRUNNER_WS_MAX_PER_ACCOUNT)`);
+    if (open >= cap)
+      return refuse(
+        socket,
+        429,
+        'rate_limited',
+        `At most ${cap} WebSocket connections per account (FLOWRUNNER_WS_MAX_PER_ACCOUNT)`,
+      );
 
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.perAccount.set(actor.accountId, open + 1);
@@ -122,10 +137,25 @@ export class ExecutionSockets {
         }
       };
       if (executionId) {
-        const sub = { executionId, lastSeq: since, deliver: send, get closed() { return state.closed; } };
+        const sub = {
+          executionId,
+          lastSeq: since,
+          deliver: send,
+          get closed() {
+            return state.closed;
+          },
+        };
         unsubscribe = this.hub.subscribe(sub);
       } else {
-        const sub = { accountId: actor.accountId, canSee: (owner: string) => canSee(actor, owner), deliver: send, seqs: new Map<string, number>(), get closed() { return state.closed; } };
+        const sub = {
+          accountId: actor.accountId,
+          canSee: (owner: string) => canSee(actor, owner),
+          deliver: send,
+          seqs: new Map<string, number>(),
+          get closed() {
+            return state.closed;
+          },
+        };
         unsubscribe = this.hub.subscribeAccountWide(sub);
       }
       ws.on('close', () => {

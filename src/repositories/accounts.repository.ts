@@ -14,8 +14,15 @@ export async function insertAccount(db: Knex, row: Omit<AccountRow, 'created_at'
   return created;
 }
 
-export async function updateAccountRow(db: Knex, id: string, patch: Partial<Pick<AccountRow, 'name' | 'email' | 'password_hash' | 'role'>>): Promise<AccountRow> {
-  const [updated] = await db<AccountRow>('accounts').where({ id }).update({ ...patch, updated_at: db.fn.now() as unknown as Date }).returning('*');
+export async function updateAccountRow(
+  db: Knex,
+  id: string,
+  patch: Partial<Pick<AccountRow, 'name' | 'email' | 'password_hash' | 'role'>>,
+): Promise<AccountRow> {
+  const [updated] = await db<AccountRow>('accounts')
+    .where({ id })
+    .update({ ...patch, updated_at: db.fn.now() as unknown as Date })
+    .returning('*');
   return updated;
 }
 
@@ -23,12 +30,22 @@ export async function deleteAccountRow(db: Knex, id: string): Promise<void> {
   await db('accounts').where({ id }).delete();
 }
 
-export async function listAccountRows(db: Knex, filter: { role?: string; limit: number; offset: number }): Promise<{ rows: AccountRow[]; total: number }> {
+export async function listAccountRows(
+  db: Knex,
+  filter: { role?: string; limit: number; offset: number },
+): Promise<{ rows: AccountRow[]; total: number }> {
   const base = db<AccountRow>('accounts').modify((q) => {
     if (filter.role) q.where('role', filter.role);
   });
   const [rows, [{ count }]] = await Promise.all([
-    base.clone().orderBy([{ column: 'created_at', order: 'asc' }, { column: 'id', order: 'asc' }]).limit(filter.limit).offset(filter.offset),
+    base
+      .clone()
+      .orderBy([
+        { column: 'created_at', order: 'asc' },
+        { column: 'id', order: 'asc' },
+      ])
+      .limit(filter.limit)
+      .offset(filter.offset),
     base.clone().count<{ count: number }[]>({ count: '*' }),
   ]);
   return { rows, total: Number(count) };

@@ -7,7 +7,12 @@ export async function insertApiKey(db: Knex, row: Omit<ApiKeyRow, 'created_at' |
 }
 
 export async function listApiKeyRows(db: Knex, accountId: string): Promise<ApiKeyRow[]> {
-  return db<ApiKeyRow>('api_keys').where({ account_id: accountId }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]);
+  return db<ApiKeyRow>('api_keys')
+    .where({ account_id: accountId })
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ]);
 }
 
 export async function deleteApiKeyRow(db: Knex, id: string, accountId: string): Promise<boolean> {
@@ -15,7 +20,10 @@ export async function deleteApiKeyRow(db: Knex, id: string, accountId: string): 
 }
 
 /** The key with that hash and its owner, in one query (every X-API-Key request runs it). */
-export async function findApiKeyWithOwner(db: Knex, keyHash: string): Promise<(ApiKeyRow & { role: AccountRow['role'] }) | undefined> {
+export async function findApiKeyWithOwner(
+  db: Knex,
+  keyHash: string,
+): Promise<(ApiKeyRow & { role: AccountRow['role'] }) | undefined> {
   return db('api_keys as k')
     .join('accounts as a', 'a.id', 'k.account_id')
     .where('k.key_hash', keyHash)

@@ -54,14 +54,34 @@ export async function appendEvents(tx: Knex.Transaction, executionId: string, ev
   );
 }
 
-export async function listEventRows(db: Knex, executionId: string, sinceSeq: number, limit: number): Promise<EventRow[]> {
-  return db<EventRow>('events').where({ execution_id: executionId }).where('seq', '>', sinceSeq).orderBy('seq').limit(limit);
+export async function listEventRows(
+  db: Knex,
+  executionId: string,
+  sinceSeq: number,
+  limit: number,
+): Promise<EventRow[]> {
+  return db<EventRow>('events')
+    .where({ execution_id: executionId })
+    .where('seq', '>', sinceSeq)
+    .orderBy('seq')
+    .limit(limit);
 }
 
-export async function listLogRows(db: Knex, executionId: string, level: string | undefined, limit: number, offset: number): Promise<{ rows: EventRow[]; total: number }> {
-  const base = db<EventRow>('events').where({ execution_id: executionId, type: 'log' }).modify((q) => {
-    if (level) q.where('level', level);
-  });
-  const [rows, [{ count }]] = await Promise.all([base.clone().orderBy('seq').limit(limit).offset(offset), base.clone().count<{ count: number }[]>({ count: '*' })]);
+export async function listLogRows(
+  db: Knex,
+  executionId: string,
+  level: string | undefined,
+  limit: number,
+  offset: number,
+): Promise<{ rows: EventRow[]; total: number }> {
+  const base = db<EventRow>('events')
+    .where({ execution_id: executionId, type: 'log' })
+    .modify((q) => {
+      if (level) q.where('level', level);
+    });
+  const [rows, [{ count }]] = await Promise.all([
+    base.clone().orderBy('seq').limit(limit).offset(offset),
+    base.clone().count<{ count: number }[]>({ count: '*' }),
+  ]);
   return { rows, total: Number(count) };
 }

@@ -1,8 +1,14 @@
 import type { Knex } from 'knex';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';
 
-export async function insertExecution(db: Knex, row: Pick<ExecutionRow, 'id' | 'account_id' | 'flow_id' | 'flow_version' | 'status' | 'client_id' | 'input'> & Partial<ExecutionRow>): Promise<ExecutionRow> {
-  const [created] = await db<ExecutionRow>('executions').insert({ ...row, input: JSON.stringify(row.input) as never }).returning('*');
+export async function insertExecution(
+  db: Knex,
+  row: Pick<ExecutionRow, 'id' | 'account_id' | 'flow_id' | 'flow_version' | 'status' | 'client_id' | 'input'> &
+    Partial<ExecutionRow>,
+): Promise<ExecutionRow> {
+  const [created] = await db<ExecutionRow>('executions')
+    .insert({ ...row, input: JSON.stringify(row.input) as never })
+    .returning('*');
   return created;
 }
 
@@ -36,11 +42,24 @@ export interface ExecutionListFilter {
 }
 
 /** Newest first by id (prefixed ULIDs sort by creation time), so cursors stay stable under inserts. */
-export async function listExecutionRows(db: Knex, f: ExecutionListFilter): Promise<{ rows: ExecutionRow[]; total: number }> {
+export async function listExecutionRows(
+  db: Knex,
+  f: ExecutionListFilter,
+): Promise<{ rows: ExecutionRow[]; total: number }> {
   const base = db<ExecutionRow>('executions').modify((q) => {
     if (f.accountId) {
       const accountId = f.accountId;
-      q.where((w) => w.where('account_id', accountId).orWhereExists((e) => e.select(db.raw('1')).from('execution_shares as s').whereRaw('s.execution_id = executions.id').andWhere('s.account_id', accountId)));
+      q.where((w) =>
+        w
+          .where('account_id', accountId)
+          .orWhereExists((e) =>
+            e
+              .select(db.raw('1'))
+              .from('execution_shares as s')
+              .whereRaw('s.execution_id = executions.id')
+              .andWhere('s.account_id', accountId),
+          ),
+      );
     }
     if (f.flowId) q.where('flow_id', f.flowId);
     if (f.status) q.where('status', f.status);

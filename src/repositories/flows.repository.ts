@@ -4,13 +4,18 @@ import type { FlowRow, FlowVersionRow } from '../db/tables';
 /** A live flow with its current version's definition and label. */
 export type FlowWithDefinition = FlowRow & Pick<FlowVersionRow, 'definition' | 'version_label' | 'hash' | 'document'>;
 
-export async function insertFlow(db: Knex, row: Omit<FlowRow, 'created_at' | 'updated_at' | 'deleted_at'>): Promise<FlowRow> {
+export async function insertFlow(
+  db: Knex,
+  row: Omit<FlowRow, 'created_at' | 'updated_at' | 'deleted_at'>,
+): Promise<FlowRow> {
   const [created] = await db<FlowRow>('flows').insert(row).returning('*');
   return created;
 }
 
 export async function insertFlowVersion(db: Knex, row: Omit<FlowVersionRow, 'created_at'>): Promise<FlowVersionRow> {
-  const [created] = await db<FlowVersionRow>('flow_versions').insert({ ...row, document: JSON.stringify(row.document) as never }).returning('*');
+  const [created] = await db<FlowVersionRow>('flow_versions')
+    .insert({ ...row, document: JSON.stringify(row.document) as never })
+    .returning('*');
   return created;
 }
 
@@ -23,7 +28,9 @@ function withCurrentVersion(db: Knex) {
 }
 
 export async function findLiveFlow(db: Knex, id: string): Promise<FlowWithDefinition | undefined> {
-  return withCurrentVersion(db).where('f.id', id).first('f.*', 'v.definition', 'v.version_label', 'v.hash', 'v.document');
+  return withCurrentVersion(db)
+    .where('f.id', id)
+    .first('f.*', 'v.definition', 'v.version_label', 'v.hash', 'v.document');
 }
 
 /** Locks the live flow row for an update in `tx`. */
@@ -31,8 +38,14 @@ export async function lockLiveFlow(tx: Knex.Transaction, id: string): Promise<Fl
   return tx<FlowRow>('flows').where({ id }).whereNull('deleted_at').forUpdate().first();
 }
 
-export async function updateFlowRow(db: Knex, id: string, patch: Partial<Pick<FlowRow, 'name' | 'description' | 'tags' | 'current_version'>>): Promise<void> {
-  await db('flows').where({ id }).update({ ...patch, updated_at: db.fn.now() });
+export async function updateFlowRow(
+  db: Knex,
+  id: string,
+  patch: Partial<Pick<FlowRow, 'name' | 'description' | 'tags' | 'current_version'>>,
+): Promise<void> {
+  await db('flows')
+    .where({ id })
+    .update({ ...patch, updated_at: db.fn.now() });
 }
 
 export async function softDeleteFlow(db: Knex, id: string): Promise<boolean> {
@@ -46,21 +59,42 @@ export interface FlowListFilter {
   offset: number;
 }
 
-export async function listLiveFlows(db: Knex, filter: FlowListFilter): Promise<{ rows: (FlowRow & { version_label: string | null })[]; total: number }> {
+export async function listLiveFlows(
+  db: Knex,
+  filter: FlowListFilter,
+): Promise<{ rows: (FlowRow & { version_label: string | null })[]; total: number }> {
   const base = withCurrentVersion(db).modify((q) => {
     if (filter.accountId) q.where('f.account_id', filter.accountId);
     if (filter.tags.length > 0) q.whereRaw('f.tags @> ?::text[]', [filter.tags]);
   });
   const [rows, [{ count }]] = await Promise.all([
-    base.clone().select('f.*', 'v.version_label').orderBy([{ column: 'f.created_at', order: 'desc' }, { column: 'f.id', order: 'desc' }]).limit(filter.limit).offset(filter.offset),
+    base
+      .clone()
+      .select('f.*', 'v.version_label')
+      .orderBy([
+        { column: 'f.created_at', order: 'desc' },
+        { column: 'f.id', order: 'desc' },
+      ])
+      .limit(filter.limit)
+      .offset(filter.offset),
     base.clone().count<{ count: number }[]>({ count: '*' }),
   ]);
   return { rows, total: Number(count) };
 }
 
-export async function listFlowVersionRows(db: Knex, flowId: string, limit: number, offset: number): Promise<{ rows: FlowVersionRow[]; total: number }> {
+export async function listFlowVersionRows(
+  db: Knex,
+  flowId: string,
+  limit: number,
+  offset: number,
+): Promise<{ rows: FlowVersionRow[]; total: number }> {
   const [rows, [{ count }]] = await Promise.all([
-    db<FlowVersionRow>('flow_versions').where({ flow_id: flowId }).select('flow_id', 'number', 'version_label', 'hash', 'created_by', 'created_at').orderBy('number', 'desc').limit(limit).offset(offset),
+    db<FlowVersionRow>('flow_versions')
+      .where({ flow_id: flowId })
+      .select('flow_id', 'number', 'version_label', 'hash', 'created_by', 'created_at')
+      .orderBy('number', 'desc')
+      .limit(limit)
+      .offset(offset),
     db('flow_versions').where({ flow_id: flowId }).count<{ count: number }[]>({ count: '*' }),
   ]);
   return { rows: rows as FlowVersionRow[], total: Number(count) };

@@ -10,9 +10,14 @@ export async function claimIdempotencyKey(
   tx: Knex.Transaction,
   row: { account_id: string; key: string; request_hash: string; execution_id: string },
 ): Promise<{ claimed: true } | { claimed: false; request_hash: string; execution_id: string }> {
-  await tx('idempotency_keys').where({ account_id: row.account_id, key: row.key }).where('created_at', '<', tx.raw(`now() - interval '${IDEMPOTENCY_TTL_HOURS} hours'`)).delete();
+  await tx('idempotency_keys')
+    .where({ account_id: row.account_id, key: row.key })
+    .where('created_at', '<', tx.raw(`now() - interval '${IDEMPOTENCY_TTL_HOURS} hours'`))
+    .delete();
   const inserted = await tx('idempotency_keys').insert(row).onConflict(['account_id', 'key']).ignore().returning('key');
   if (inserted.length > 0) return { claimed: true };
-  const existing = await tx('idempotency_keys').where({ account_id: row.account_id, key: row.key }).first('request_hash', 'execution_id');
+  const existing = await tx('idempotency_keys')
+    .where({ account_id: row.account_id, key: row.key })
+    .first('request_hash', 'execution_id');
   return { claimed: false, ...existing };
 }

@@ -2,7 +2,10 @@ import type { Knex } from 'knex';
 import type { DeliveryRow, EventRow, ListenerRow } from '../db/tables';
 import { DELIVERIES_CHANNEL } from './events.repository';
 
-export async function insertListener(db: Knex, row: Omit<ListenerRow, 'created_at' | 'last_delivery_status' | 'last_delivery_at'>): Promise<ListenerRow> {
+export async function insertListener(
+  db: Knex,
+  row: Omit<ListenerRow, 'created_at' | 'last_delivery_status' | 'last_delivery_at'>,
+): Promise<ListenerRow> {
   const [created] = await db<ListenerRow>('listeners').insert(row).returning('*');
   return created;
 }
@@ -18,12 +21,23 @@ export async function backfillDeliveries(tx: Knex.Transaction, listener: Listene
   await tx.raw('select pg_notify(?, ?)', [DELIVERIES_CHANNEL, '']);
 }
 
-export async function listListenerRows(db: Knex, target: { execution_id: string } | { flow_id: string }): Promise<ListenerRow[]> {
+export async function listListenerRows(
+  db: Knex,
+  target: { execution_id: string } | { flow_id: string },
+): Promise<ListenerRow[]> {
   return db<ListenerRow>('listeners').where(target).orderBy('id');
 }
 
-export async function deleteListenerRow(db: Knex, id: string, target: { execution_id: string } | { flow_id: string }): Promise<boolean> {
-  return (await db('listeners').where({ id, ...target }).delete()) > 0;
+export async function deleteListenerRow(
+  db: Knex,
+  id: string,
+  target: { execution_id: string } | { flow_id: string },
+): Promise<boolean> {
+  return (
+    (await db('listeners')
+      .where({ id, ...target })
+      .delete()) > 0
+  );
 }
 
 /**
@@ -45,20 +59,37 @@ export async function claimDeliveries(db: Knex, limit: number, lockSeconds: numb
   return result.rows as DeliveryRow[];
 }
 
-export async function findDeliveryParts(db: Knex, d: DeliveryRow): Promise<{ listener: ListenerRow; event: EventRow } | undefined> {
-  const [listener, event] = await Promise.all([db<ListenerRow>('listeners').where({ id: d.listener_id }).first(), db<EventRow>('events').where({ id: d.event_id }).first()]);
+export async function findDeliveryParts(
+  db: Knex,
+  d: DeliveryRow,
+): Promise<{ listener: ListenerRow; event: EventRow } | undefined> {
+  const [listener, event] = await Promise.all([
+    db<ListenerRow>('listeners').where({ id: d.listener_id }).first(),
+    db<EventRow>('events').where({ id: d.event_id }).first(),
+  ]);
   return listener && event ? { listener, event } : undefined;
 }
 
 export async function markDelivered(db: Knex, d: DeliveryRow, status: number): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx('deliveries').where({ id: d.id }).update({ delivered_at: tx.fn.now(), locked_until: null, last_status: status, last_error: null });
-    await tx('listeners').where({ id: d.listener_id }).update({ last_delivery_status: 'delivered', last_delivery_at: tx.fn.now() });
+    await tx('deliveries')
+      .where({ id: d.id })
+      .update({ delivered_at: tx.fn.now(), locked_until: null, last_status: status, last_error: null });
+    await tx('listeners')
+      .where({ id: d.listener_id })
+      .update({ last_delivery_status: 'delivered', last_delivery_at: tx.fn.now() });
   });
 }
 
 /** Schedules the next attempt, or gives up once `giveUp` is set. */
-export async function markFailed(db: Knex, d: DeliveryRow, error: string, status: number | null, retryInMs: number, giveUp: boolean): Promise<void> {
+export async function markFailed(
+  db: Knex,
+  d: DeliveryRow,
+  error: string,
+  status: number | null,
+  retryInMs: number,
+  giveUp: boolean,
+): Promise<void> {
   await db.transaction(async (tx) => {
     await tx('deliveries')
       .where({ id: d.id })
@@ -69,11 +100,20 @@ export async function markFailed(db: Knex, d: DeliveryRow, error: string, status
         next_attempt_at: tx.raw('now() + make_interval(secs => ?)', [retryInMs / 1000]),
         failed_at: giveUp ? tx.fn.now() : null,
       });
-    await tx('listeners').where({ id: d.listener_id }).update({ last_delivery_status: giveUp ? `gave up: ${error}` : `retrying: ${error}`, last_delivery_at: tx.fn.now() });
+    await tx('listeners')
+      .where({ id: d.listener_id })
+      .update({
+        last_delivery_status: giveUp ? `gave up: ${error}` : `retrying: ${error}`,
+        last_delivery_at: tx.fn.now(),
+      });
   });
 }
 
 export async function nextDeliveryAt(db: Knex): Promise<Date | undefined> {
-  const row = await db('deliveries').whereNull('delivered_at').whereNull('failed_at').min<{ min: Date | null }>({ min: 'next_attempt_at' }).first();
+  const row = await db('deliveries')
+    .whereNull('delivered_at')
+    .whereNull('failed_at')
+    .min<{ min: Date | null }>({ min: 'next_attempt_at' })
+    .first();
   return row?.min ?? undefined;
 }

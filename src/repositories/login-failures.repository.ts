@@ -9,7 +9,13 @@ export async function findLoginFailures(db: Knex, keys: string[]): Promise<Login
  * Counts one more failure for each key within a window that restarts once it has passed; locks
  * the key for `lockSeconds` when it reaches `maxFailures`. Returns the rows after the update.
  */
-export async function recordLoginFailure(db: Knex, keys: string[], windowSeconds: number, maxFailures: number, lockSeconds: number): Promise<LoginFailureRow[]> {
+export async function recordLoginFailure(
+  db: Knex,
+  keys: string[],
+  windowSeconds: number,
+  maxFailures: number,
+  lockSeconds: number,
+): Promise<LoginFailureRow[]> {
   const result = await db.raw(
     `insert into login_failures (key, failures, window_started_at)
        select k, 1, now() from unnest(?::text[]) as k
@@ -24,7 +30,11 @@ export async function recordLoginFailure(db: Knex, keys: string[], windowSeconds
   if (reached.length === 0) return rows;
   return db<LoginFailureRow>('login_failures')
     .whereIn('key', reached)
-    .update({ locked_until: db.raw('now() + make_interval(secs => ?)', [lockSeconds]) as unknown as Date, failures: 0, window_started_at: db.fn.now() as unknown as Date })
+    .update({
+      locked_until: db.raw('now() + make_interval(secs => ?)', [lockSeconds]) as unknown as Date,
+      failures: 0,
+      window_started_at: db.fn.now() as unknown as Date,
+    })
     .returning('*');
 }
 

@@ -6,7 +6,12 @@ export async function listSecretRows(db: Knex, accountId: string): Promise<Secre
 }
 
 /** Inserts or replaces; `created` tells which. */
-export async function upsertSecret(db: Knex, accountId: string, key: string, ciphertext: Buffer): Promise<{ row: SecretRow; created: boolean }> {
+export async function upsertSecret(
+  db: Knex,
+  accountId: string,
+  key: string,
+  ciphertext: Buffer,
+): Promise<{ row: SecretRow; created: boolean }> {
   const result = await db.raw(
     `insert into secrets (account_id, key, ciphertext) values (?, ?, ?)
      on conflict (account_id, key) do update set ciphertext = excluded.ciphertext, updated_at = now()

@@ -11,8 +11,20 @@ export async function insertStep(db: Knex, step: Omit<StepRow, 'id'>): Promise<v
   });
 }
 
-export async function listStepRows(db: Knex, executionId: string, limit: number, offset: number): Promise<{ rows: StepRow[]; total: number }> {
+export async function listStepRows(
+  db: Knex,
+  executionId: string,
+  limit: number,
+  offset: number,
+): Promise<{ rows: StepRow[]; total: number }> {
   const base = db<StepRow>('steps').where({ execution_id: executionId });
-  const [rows, [{ count }]] = await Promise.all([base.clone().orderBy([{ column: 'started_at' }, { column: 'id' }]).limit(limit).offset(offset), base.clone().count<{ count: number }[]>({ count: '*' })]);
+  const [rows, [{ count }]] = await Promise.all([
+    base
+      .clone()
+      .orderBy([{ column: 'started_at' }, { column: 'id' }])
+      .limit(limit)
+      .offset(offset),
+    base.clone().count<{ count: number }[]>({ count: '*' }),
+  ]);
   return { rows, total: Number(count) };
 }

@@ -4,11 +4,21 @@ import type { TaskRow } from '../db/tables';
 export const TASKS_CHANNEL = 'flowrunner_tasks';
 
 /** Queues a node attempt and wakes idle workers, in one statement. */
-export async function insertTask(db: Knex, task: { execution_id: string; node_id: string; attempt?: number; run_at?: Date; state?: Record<string, unknown> }): Promise<void> {
+export async function insertTask(
+  db: Knex,
+  task: { execution_id: string; node_id: string; attempt?: number; run_at?: Date; state?: Record<string, unknown> },
+): Promise<void> {
   await db.raw(
     `with t as (insert into tasks (execution_id, node_id, attempt, run_at, state) values (?, ?, ?, coalesce(?::timestamptz, now()), ?::jsonb) returning execution_id)
      select pg_notify(?, execution_id) from t`,
-    [task.execution_id, task.node_id, task.attempt ?? 1, task.run_at?.toISOString() ?? null, task.state ? JSON.stringify(task.state) : null, TASKS_CHANNEL],
+    [
+      task.execution_id,
+      task.node_id,
+      task.attempt ?? 1,
+      task.run_at?.toISOString() ?? null,
+      task.state ? JSON.stringify(task.state) : null,
+      TASKS_CHANNEL,
+    ],
   );
 }
 
@@ -29,12 +39,18 @@ export async function claimTasks(db: Knex, owner: string, limit: number, leaseMs
 
 export async function renewLeases(db: Knex, owner: string, ids: string[], leaseMs: number): Promise<void> {
   if (ids.length === 0) return;
-  await db('tasks').whereIn('id', ids).where({ lease_owner: owner }).update({ lease_expires_at: db.raw('now() + make_interval(secs => ?)', [leaseMs / 1000]) });
+  await db('tasks')
+    .whereIn('id', ids)
+    .where({ lease_owner: owner })
+    .update({ lease_expires_at: db.raw('now() + make_interval(secs => ?)', [leaseMs / 1000]) });
 }
 
 export async function releaseLeases(db: Knex, owner: string, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db('tasks').whereIn('id', ids).where({ lease_owner: owner }).update({ lease_owner: null, lease_expires_at: null });
+  await db('tasks')
+    .whereIn('id', ids)
+    .where({ lease_owner: owner })
+    .update({ lease_owner: null, lease_expires_at: null });
 }
 
 /** Removes the task if `owner` still holds it: a worker that lost its lease cannot complete. */
@@ -43,8 +59,16 @@ export async function takeLeasedTask(tx: Knex.Transaction, id: string, owner: st
 }
 
 /** Puts the task back to sleep until `runAt`, keeping the node's state. */
-export async function sleepLeasedTask(tx: Knex.Transaction, id: string, owner: string, runAt: Date, state: Record<string, unknown>): Promise<boolean> {
-  const n = await tx('tasks').where({ id, lease_owner: owner }).update({ run_at: runAt, state: JSON.stringify(state), lease_owner: null, lease_expires_at: null });
+export async function sleepLeasedTask(
+  tx: Knex.Transaction,
+  id: string,
+  owner: string,
+  runAt: Date,
+  state: Record<string, unknown>,
+): Promise<boolean> {
+  const n = await tx('tasks')
+    .where({ id, lease_owner: owner })
+    .update({ run_at: runAt, state: JSON.stringify(state), lease_owner: null, lease_expires_at: null });
   return n > 0;
 }
 

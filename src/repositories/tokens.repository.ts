@@ -6,7 +6,11 @@ export async function insertRevokedToken(db: Knex, jti: string, expiresAt: Date)
 }
 
 /** The token's account (if it still exists) and whether the token was revoked, in one query. */
-export async function findTokenSubject(db: Knex, accountId: string, jti: string): Promise<{ role: AccountRow['role']; revoked: boolean } | undefined> {
+export async function findTokenSubject(
+  db: Knex,
+  accountId: string,
+  jti: string,
+): Promise<{ role: AccountRow['role']; revoked: boolean } | undefined> {
   const row = await db('accounts')
     .where({ id: accountId })
     .first('role', db.raw('exists(select 1 from revoked_tokens where jti = ?) as revoked', [jti]));

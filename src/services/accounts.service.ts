@@ -69,7 +69,10 @@ export class AccountsService {
   async update(actor: Actor, id: string, changes: AccountChanges): Promise<AccountRow> {
     const current = await this.get(actor, id);
     if (actor.role !== 'admin' && changes.role !== undefined && changes.role !== current.role) {
-      throw new ForbiddenError('Only an admin may change a role', { field: 'role', reason: 'You cannot change your own role' });
+      throw new ForbiddenError('Only an admin may change a role', {
+        field: 'role',
+        reason: 'You cannot change your own role',
+      });
     }
     const patch: Partial<AccountRow> = {};
     if (changes.name !== undefined) patch.name = changes.name;
@@ -80,7 +83,11 @@ export class AccountsService {
       return await this.db.transaction(async (tx) => {
         if (current.role === 'admin' && patch.role === 'user') {
           const admins = await lockAdminIds(tx);
-          if (admins.length <= 1) throw new ConflictError('The last admin cannot be demoted', { field: 'role', reason: 'Make another account admin first' });
+          if (admins.length <= 1)
+            throw new ConflictError('The last admin cannot be demoted', {
+              field: 'role',
+              reason: 'Make another account admin first',
+            });
         }
         return updateAccountRow(tx, id, patch);
       });
@@ -116,7 +123,13 @@ export class AccountsService {
   private async insert(input: NewAccount): Promise<AccountRow> {
     const password_hash = await hashPassword(input.password);
     try {
-      return await insertAccount(this.db, { id: newId('acct'), name: input.name, email: input.email, password_hash, role: input.role ?? 'user' });
+      return await insertAccount(this.db, {
+        id: newId('acct'),
+        name: input.name,
+        email: input.email,
+        password_hash,
+        role: input.role ?? 'user',
+      });
     } catch (err) {
       if (emailTaken(err)) throw new ConflictError('An account with this email already exists', { field: 'email' });
       throw err;

@@ -16,7 +16,10 @@ export class ApiKeysService {
   async create(actor: Actor, name: string, expiresAt?: string): Promise<ApiKeyRow & { key: string }> {
     const expires = expiresAt === undefined ? null : new Date(expiresAt);
     if (expires && expires.getTime() <= Date.now()) {
-      throw new ValidationError('expires_at must be in the future', { field: 'expires_at', reason: 'must be in the future' });
+      throw new ValidationError('expires_at must be in the future', {
+        field: 'expires_at',
+        reason: 'must be in the future',
+      });
     }
     const key = KEY_PREFIX + crypto.randomBytes(32).toString('base64url');
     const row = await insertApiKey(this.db, {

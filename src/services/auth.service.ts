@@ -50,7 +50,9 @@ export class AuthService {
   async login(email: string, password: string, clientAddress: string): Promise<IssuedToken> {
     const keys = [`user:${email.toLowerCase()}`, `ip:${clientAddress}`];
     const now = Date.now();
-    const locked = (await findLoginFailures(this.db, keys)).filter((r) => r.locked_until && r.locked_until.getTime() > now);
+    const locked = (await findLoginFailures(this.db, keys)).filter(
+      (r) => r.locked_until && r.locked_until.getTime() > now,
+    );
     if (locked.length > 0) {
       const until = Math.max(...locked.map((r) => r.locked_until!.getTime()));
       throw new RateLimitedError('Too many failed logins; retry later', Math.max(1, Math.ceil((until - now) / 1000)));
@@ -91,7 +93,11 @@ export class AuthService {
   async authenticateToken(token: string): Promise<Actor> {
     let claims: jwt.JwtPayload;
     try {
-      claims = jwt.verify(token, this.jwtSecret, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE }) as jwt.JwtPayload;
+      claims = jwt.verify(token, this.jwtSecret, {
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+      }) as jwt.JwtPayload;
     } catch (err) {
       const expired = (err as Error).name === 'TokenExpiredError';
       throw new UnauthorizedError(expired ? 'The token has expired' : 'The token is invalid');
@@ -102,7 +108,12 @@ export class AuthService {
     const subject = await findTokenSubject(this.db, claims.sub, claims.jti);
     if (!subject) throw new UnauthorizedError('The token is invalid');
     if (subject.revoked) throw new UnauthorizedError('The token has been revoked');
-    return { accountId: claims.sub, role: subject.role, via: 'token', token: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) } };
+    return {
+      accountId: claims.sub,
+      role: subject.role,
+      via: 'token',
+      token: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
+    };
   }
 
   async authenticateApiKey(key: string): Promise<Actor> {
@@ -111,7 +122,8 @@ export class AuthService {
     if (!row || !crypto.timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) {
       throw new UnauthorizedError('The API key is invalid');
     }
-    if (row.expires_at && row.expires_at.getTime() <= Date.now()) throw new UnauthorizedError('The API key has expired');
+    if (row.expires_at && row.expires_at.getTime() <= Date.now())
+      throw new UnauthorizedError('The API key has expired');
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > API_KEY_TOUCH_MS) {
       await touchApiKey(this.db, row.id);
     }
@@ -126,6 +138,8 @@ export class AuthService {
       return this.authenticateToken(match[1]);
     }
     if (apiKey !== undefined) return this.authenticateApiKey(apiKey);
-    throw new UnauthorizedError('Authentication is required: send "Authorization: Bearer <token>" or "X-API-Key: <key>"');
+    throw new UnauthorizedError(
+      'Authentication is required: send "Authorization: Bearer <token>" or "X-API-Key: <key>"',
+    );
   }
 }

@@ -42,12 +42,18 @@ export class CollaborationService {
   }
 
   /** Locks the execution and returns what it waits for, when it waits for this kind. */
-  private async lockWaiting(tx: Knex.Transaction, id: string, kind: WaitingFor['kind']): Promise<{ ex: ExecutionRow; waiting: WaitingFor }> {
+  private async lockWaiting(
+    tx: Knex.Transaction,
+    id: string,
+    kind: WaitingFor['kind'],
+  ): Promise<{ ex: ExecutionRow; waiting: WaitingFor }> {
     const ex = (await lockExecution(tx, id))!;
     const waiting = ex.waiting_for as WaitingFor | null;
     if (ex.status !== 'waiting' || !waiting || waiting.kind !== kind) {
       const what = kind === 'approval' ? 'No approval is pending' : 'The execution is not waiting for input';
-      throw new ConflictError(`${what} (status ${ex.status}${ex.approval_status && kind === 'approval' ? `, approval ${ex.approval_status}` : ''})`);
+      throw new ConflictError(
+        `${what} (status ${ex.status}${ex.approval_status && kind === 'approval' ? `, approval ${ex.approval_status}` : ''})`,
+      );
     }
     return { ex, waiting };
   }
@@ -57,22 +63,52 @@ export class CollaborationService {
     await this.db.transaction(async (tx) => {
       const { ex, waiting } = await this.lockWaiting(tx, id, 'approval');
       const approvers = waiting.approvers ?? [];
-      const allowed = approvers.length === 0 || approvers.includes(actor.accountId) || (actor.role === 'admin' && approvers.includes('role:admin'));
-      if (!allowed) throw new ForbiddenError('You are not one of the approvers of this execution', { reason: `approvers: ${approvers.join(', ')}` });
+      const allowed =
+        approvers.length === 0 ||
+        approvers.includes(actor.accountId) ||
+        (actor.role === 'admin' && approvers.includes('role:admin'));
+      if (!allowed)
+        throw new ForbiddenError('You are not one of the approvers of this execution', {
+          reason: `approvers: ${approvers.join(', ')}`,
+        });
       if (decision === 'approved' && waiting.no_self_approval && ex.started_by === actor.accountId) {
         throw new ForbiddenError('The account that started this execution may not approve it (no_self_approval)');
       }
       const verb = decision === 'approved' ? 'Approved' : 'Rejected';
-      const log = { type: 'log' as const, level: 'info', payload: { level: 'info', message: `${verb} by ${actor.accountId}${comment ? `: ${comment}` : ''}`, node_id: waiting.node_id, node_type: 'approval', data: { decision, actor_id: actor.accountId, comment: comment ?? null } } };
+      const log = {
+        type: 'log' as const,
+        level: 'info',
+        payload: {
+          level: 'info',
+          message: `${verb} by ${actor.accountId}${comment ? `: ${comment}` : ''}`,
+          node_id: waiting.node_id,
+          node_type: 'approval',
+          data: { decision, actor_id: actor.accountId, comment: comment ?? null },
+        },
+      };
       await deleteExecutionTasks(tx, id);
       if (waiting.node_id === null) {
         // The flow-level approval: decided here, before any node has run.
         const now = new Date();
-        await insertStep(tx, { execution_id: id, node_id: FLOW_APPROVAL_STEP, node_type: 'approval', attempt: 1, status: 'completed', input: null, output: { decision, actor_id: actor.accountId, comment: comment ?? null }, error: null, actor_id: actor.accountId, started_at: ex.created_at, completed_at: now });
+        await insertStep(tx, {
+          execution_id: id,
+          node_id: FLOW_APPROVAL_STEP,
+          node_type: 'approval',
+          attempt: 1,
+          status: 'completed',
+          input: null,
+          output: { decision, actor_id: actor.accountId, comment: comment ?? null },
+          error: null,
+          actor_id: actor.accountId,
+          started_at: ex.created_at,
+          completed_at: now,
+        });
         await appendEvents(tx, id, [log]);
         if (decision === 'approved') {
           await updateExecution(tx, id, { status: 'queued', approval_status: 'approved', waiting_for: null });
-          await appendEvents(tx, id, [{ type: 'execution_update', payload: { status: 'queued', node_id: null, node_type: null } }]);
+          await appendEvents(tx, id, [
+            { type: 'execution_update', payload: { status: 'queued', node_id: null, node_type: null } },
+          ]);
           await insertTask(tx, { execution_id: id, node_id: (await this.document(ex)).entry! });
         } else {
           await updateExecution(tx, id, { approval_status: 'rejected' });
@@ -82,27 +118,66 @@ export class CollaborationService {
       }
       await updateExecution(tx, id, { status: 'running', approval_status: decision, waiting_for: null });
       await appendEvents(tx, id, [log]);
-      await insertTask(tx, { execution_id: id, node_id: waiting.node_id, state: { decision: { decision, actor_id: actor.accountId, comment: comment ?? null } } });
+      await insertTask(tx, {
+        execution_id: id,
+        node_id: waiting.node_id,
+        state: { decision: { decision, actor_id: actor.accountId, comment: comment ?? null } },
+      });
     });
     return this.executions.get(actor, id);
   }
 
-  async signal(actor: Actor, id: string, nodeId: string, outcome: string, values: Record<string, unknown>): Promise<ExecutionRow> {
+  async signal(
+    actor: Actor,
+    id: string,
+    nodeId: string,
+    outcome: string,
+    values: Record<string, unknown>,
+  ): Promise<ExecutionRow> {
     const visible = await this.executions.get(actor, id);
     const document = await this.document(visible);
     await this.db.transaction(async (tx) => {
       const { waiting } = await this.lockWaiting(tx, id, 'input');
-      if (waiting.node_id !== nodeId) throw new ConflictError(`The execution waits at node "${waiting.node_id}", not "${nodeId}"`, { field: 'node_id', reason: `waiting at ${waiting.node_id}` });
+      if (waiting.node_id !== nodeId)
+        throw new ConflictError(`The execution waits at node "${waiting.node_id}", not "${nodeId}"`, {
+          field: 'node_id',
+          reason: `waiting at ${waiting.node_id}`,
+        });
       const names = (waiting.outcomes ?? []).map((o) => o.name);
-      if (!names.includes(outcome)) throw new ValidationError(`"${outcome}" is not an outcome of node ${nodeId}`, { field: 'outcome', reason: `one of ${names.join(', ')}` });
+      if (!names.includes(outcome))
+        throw new ValidationError(`"${outcome}" is not an outcome of node ${nodeId}`, {
+          field: 'outcome',
+          reason: `one of ${names.join(', ')}`,
+        });
       const schema = document.nodes[nodeId]?.params?.values_schema as Record<string, unknown> | undefined;
-      if (schema) checkAgainstSchema(`${visible.flow_id}@${visible.flow_version}#${nodeId}`, schema, values, 'values', `The values do not match node ${nodeId}'s values_schema`);
+      if (schema)
+        checkAgainstSchema(
+          `${visible.flow_id}@${visible.flow_version}#${nodeId}`,
+          schema,
+          values,
+          'values',
+          `The values do not match node ${nodeId}'s values_schema`,
+        );
       await updateExecution(tx, id, { status: 'running', waiting_for: null });
       await appendEvents(tx, id, [
-        { type: 'log', level: 'info', payload: { level: 'info', message: `Input "${outcome}" given by ${actor.accountId}`, node_id: nodeId, node_type: 'input', data: { outcome, actor_id: actor.accountId } } },
+        {
+          type: 'log',
+          level: 'info',
+          payload: {
+            level: 'info',
+            message: `Input "${outcome}" given by ${actor.accountId}`,
+            node_id: nodeId,
+            node_type: 'input',
+            data: { outcome, actor_id: actor.accountId },
+          },
+        },
       ]);
       await deleteExecutionTasks(tx, id);
-      await insertTask(tx, { execution_id: id, node_id: nodeId, state: { signal: { outcome, values, actor_id: actor.accountId } } });
+      await insertTask(tx, {
+        execution_id: id,
+        node_id: nodeId,
+        state: { signal: { outcome, values, actor_id: actor.accountId } },
+      });
     });
     return this.executions.get(actor, id);
   }
@@ -115,10 +190,23 @@ export class CollaborationService {
     await this.executions.get(actor, id);
     return this.db.transaction(async (tx) => {
       const ex = (await lockExecution(tx, id))!;
-      if (ex.status !== 'waiting') throw new ConflictError(`Values can be changed only while the execution waits (status ${ex.status})`);
+      if (ex.status !== 'waiting')
+        throw new ConflictError(`Values can be changed only while the execution waits (status ${ex.status})`);
       const merged = { ...ex.state_values, ...values };
       await updateExecution(tx, id, { state_values: merged });
-      await appendEvents(tx, id, [{ type: 'log', level: 'info', payload: { level: 'info', message: `Values changed by ${actor.accountId}`, node_id: ex.current_node, node_type: null, data: { keys: Object.keys(values) } } }]);
+      await appendEvents(tx, id, [
+        {
+          type: 'log',
+          level: 'info',
+          payload: {
+            level: 'info',
+            message: `Values changed by ${actor.accountId}`,
+            node_id: ex.current_node,
+            node_type: null,
+            data: { keys: Object.keys(values) },
+          },
+        },
+      ]);
       return merged;
     });
   }
@@ -128,7 +216,10 @@ export class CollaborationService {
     const ex = await this.executions.get(actor, id);
     // The YAML text keeps the author's order of nodes and edges (jsonb sorts keys).
     const version = (await findFlowVersion(this.db, ex.flow_id, ex.flow_version))!;
-    const document = { ...(parseYaml(version.definition) as FlowDocument), entry: (version.document as FlowDocument).entry };
+    const document = {
+      ...(parseYaml(version.definition) as FlowDocument),
+      entry: (version.document as FlowDocument).entry,
+    };
     const { rows: steps } = await listStepRows(this.db, id, 100_000, 0);
     const byNode = new Map<string, StepRow[]>();
     for (const s of steps) byNode.set(s.node_id, [...(byNode.get(s.node_id) ?? []), s]);
@@ -139,14 +230,26 @@ export class CollaborationService {
       const last = mine[mine.length - 1];
       let status: 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'waiting';
       if (ex.status === 'waiting' && waitingAt === nodeId) status = 'waiting';
-      else if (!finished && ex.current_node === nodeId && ex.status === 'running' && (!last || last.status === 'failed')) status = 'running';
-      else if (last) status = last.status === 'completed' ? 'completed' : last.status === 'failed' ? 'failed' : 'skipped';
+      else if (
+        !finished &&
+        ex.current_node === nodeId &&
+        ex.status === 'running' &&
+        (!last || last.status === 'failed')
+      )
+        status = 'running';
+      else if (last)
+        status = last.status === 'completed' ? 'completed' : last.status === 'failed' ? 'failed' : 'skipped';
       else status = finished ? 'skipped' : 'pending';
       return { id: nodeId, type: node.type, status, attempts: mine.length };
     });
     const ran = new Set(steps.filter((s) => s.status === 'completed' || s.status === 'failed').map((s) => s.node_id));
     const edges = Object.entries(document.nodes).flatMap(([from, node]) => {
-      return Object.entries(edgesOf(node)).map(([outcome, to]) => ({ from, to, outcome, taken: ran.has(from) && (ran.has(to) || waitingAt === to) && edgeTaken(steps, from, to) }));
+      return Object.entries(edgesOf(node)).map(([outcome, to]) => ({
+        from,
+        to,
+        outcome,
+        taken: ran.has(from) && (ran.has(to) || waitingAt === to) && edgeTaken(steps, from, to),
+      }));
     });
     return { entry: document.entry, nodes, edges };
   }
@@ -160,7 +263,8 @@ export class CollaborationService {
     const ex = await this.executions.manage(actor, id, 'share it');
     const account = await findAccountById(this.db, accountId);
     if (!account) throw new NotFoundError('Account not found');
-    if (accountId === ex.account_id) throw new ConflictError('The owner already sees this execution', { field: 'account_id' });
+    if (accountId === ex.account_id)
+      throw new ConflictError('The owner already sees this execution', { field: 'account_id' });
     const created = await insertShare(this.db, { execution_id: id, account_id: accountId, shared_by: actor.accountId });
     if (!created) throw new ConflictError('The execution is already shared with this account', { field: 'account_id' });
     return { ...created, email: account.email, name: account.name };
@@ -168,7 +272,8 @@ export class CollaborationService {
 
   async unshare(actor: Actor, id: string, accountId: string): Promise<void> {
     await this.executions.manage(actor, id, 'stop sharing it');
-    if (!(await deleteShare(this.db, id, accountId))) throw new NotFoundError('The execution is not shared with this account');
+    if (!(await deleteShare(this.db, id, accountId)))
+      throw new NotFoundError('The execution is not shared with this account');
   }
 }
 

@@ -41,7 +41,10 @@ export interface ListRequest {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 }
@@ -57,7 +60,10 @@ function decodeCursor(cursor: string): string {
   } catch {
     // fall through
   }
-  throw new InvalidRequestError('The cursor is not one this API returned', { field: 'cursor', reason: 'pass next_cursor from a previous page' });
+  throw new InvalidRequestError('The cursor is not one this API returned', {
+    field: 'cursor',
+    reason: 'pass next_cursor from a previous page',
+  });
 }
 
 export class ExecutionsService {
@@ -69,20 +75,43 @@ export class ExecutionsService {
   async start(actor: Actor, req: StartRequest): Promise<{ execution: ExecutionRow; replayed: boolean }> {
     const flow = await this.flows.get(actor, req.flowId);
     const document = flow.document as FlowDocument;
-    if (document.inputs) checkAgainstSchema(`${flow.id}@${flow.current_version}`, document.inputs, req.input, 'input', "The input does not match the flow's inputs schema");
+    if (document.inputs)
+      checkAgainstSchema(
+        `${flow.id}@${flow.current_version}`,
+        document.inputs,
+        req.input,
+        'input',
+        "The input does not match the flow's inputs schema",
+      );
     const id = newId('exec');
     const outcome = await this.db.transaction(async (tx) => {
       if (req.idempotencyKey !== undefined) {
-        const hash = crypto.createHash('sha256').update(canonical({ flow_id: flow.id, input: req.input, client_id: req.clientId ?? null })).digest('hex');
-        const claim = await claimIdempotencyKey(tx, { account_id: actor.accountId, key: req.idempotencyKey, request_hash: hash, execution_id: id });
+        const hash = crypto
+          .createHash('sha256')
+          .update(canonical({ flow_id: flow.id, input: req.input, client_id: req.clientId ?? null }))
+          .digest('hex');
+        const claim = await claimIdempotencyKey(tx, {
+          account_id: actor.accountId,
+          key: req.idempotencyKey,
+          request_hash: hash,
+          execution_id: id,
+        });
         if (!claim.claimed) {
           if (claim.request_hash !== hash) {
-            throw new ConflictError('This Idempotency-Key was used with a different request', { field: 'Idempotency-Key', reason: 'use a new key for a different request' });
+            throw new ConflictError('This Idempotency-Key was used with a different request', {
+              field: 'Idempotency-Key',
+              reason: 'use a new key for a different request',
+            });
           }
           return { replayOf: claim.execution_id };
         }
       }
-      const approval = document.approval?.required ? { approvers: document.approval.approvers ?? [], no_self_approval: document.approval.no_self_approval ?? false } : undefined;
+      const approval = document.approval?.required
+        ? {
+            approvers: document.approval.approvers ?? [],
+            no_self_approval: document.approval.no_self_approval ?? false,
+          }
+        : undefined;
       const execution = await createExecution(tx, {
         id,
         account_id: flow.account_id,
@@ -118,13 +147,24 @@ export class ExecutionsService {
   /** For what only the owner or an admin may do (cancel, share, listeners). */
   async manage(actor: Actor, id: string, what: string): Promise<ExecutionRow> {
     const { execution, manage } = await this.access(actor, id);
-    if (!manage) throw new ForbiddenError(`Only the owner or an admin may ${what}; this execution is shared with you to read and answer`);
+    if (!manage)
+      throw new ForbiddenError(
+        `Only the owner or an admin may ${what}; this execution is shared with you to read and answer`,
+      );
     return execution;
   }
 
   async list(actor: Actor, req: ListRequest) {
     const beforeId = req.cursor !== undefined ? decodeCursor(req.cursor) : undefined;
-    const { rows, total } = await listExecutionRows(this.db, { accountId: ownerFilter(actor), flowId: req.flowId, status: req.status, clientId: req.clientId, beforeId, limit: req.limit, offset: req.offset });
+    const { rows, total } = await listExecutionRows(this.db, {
+      accountId: ownerFilter(actor),
+      flowId: req.flowId,
+      status: req.status,
+      clientId: req.clientId,
+      beforeId,
+      limit: req.limit,
+      offset: req.offset,
+    });
     const nextCursor = rows.length === req.limit ? encodeCursor(rows[rows.length - 1].id) : null;
     return { rows, total, nextCursor };
   }
@@ -133,7 +173,11 @@ export class ExecutionsService {
     await this.manage(actor, id, 'cancel it');
     await this.db.transaction(async (tx) => {
       const ex = (await lockExecution(tx, id))!;
-      if (FINAL_STATUSES.includes(ex.status)) throw new ConflictError(`The execution has already ${ex.status === 'cancelled' ? 'been cancelled' : ex.status}`, { reason: `status is ${ex.status}` });
+      if (FINAL_STATUSES.includes(ex.status))
+        throw new ConflictError(
+          `The execution has already ${ex.status === 'cancelled' ? 'been cancelled' : ex.status}`,
+          { reason: `status is ${ex.status}` },
+        );
       await cancelExecution(tx, ex, 'Execution cancelled', actor.accountId);
     });
     return (await findExecution(this.db, id))!;
@@ -149,9 +193,14 @@ export class ExecutionsService {
     const pairs = [...new Set(rows.map((r) => `${r.flow_id}@${r.flow_version}`))].map((k) => k.split('@'));
     if (pairs.length === 0) return new Map();
     const found = await this.db('flow_versions')
-      .whereIn(['flow_id', 'number'], pairs.map(([f, n]) => [f, Number(n)]))
+      .whereIn(
+        ['flow_id', 'number'],
+        pairs.map(([f, n]) => [f, Number(n)]),
+      )
       .select('flow_id', 'number', 'hash');
-    return new Map(found.map((v: { flow_id: string; number: number; hash: string }) => [`${v.flow_id}@${v.number}`, v.hash]));
+    return new Map(
+      found.map((v: { flow_id: string; number: number; hash: string }) => [`${v.flow_id}@${v.number}`, v.hash]),
+    );
   }
 
   async logs(actor: Actor, id: string, level: string | undefined, limit: number, offset: number) {

@@ -38,11 +38,14 @@ export function validDefinition(text: string): { document: FlowDocument; hash: s
   const parsed = parseDefinition(text);
   if (!parsed.ok) {
     const first = parsed.problems[0];
-    throw new ValidationError(`The flow definition is invalid: ${first.path ? first.path + ': ' : ''}${first.message}${parsed.problems.length > 1 ? ` (and ${parsed.problems.length - 1} more)` : ''}`, {
-      field: 'definition',
-      reason: first.message,
-      errors: parsed.problems,
-    });
+    throw new ValidationError(
+      `The flow definition is invalid: ${first.path ? first.path + ': ' : ''}${first.message}${parsed.problems.length > 1 ? ` (and ${parsed.problems.length - 1} more)` : ''}`,
+      {
+        field: 'definition',
+        reason: first.message,
+        errors: parsed.problems,
+      },
+    );
   }
   // The resolved entry is kept with the document, so a start needs no parsing.
   return { document: { ...parsed.document, entry: parsed.entry }, hash: parsed.hash };
@@ -62,7 +65,10 @@ async function nameConflict<T>(work: Promise<T>): Promise<T> {
     return await work;
   } catch (err) {
     if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
-      throw new ConflictError('A flow with this name already exists', { field: 'name', reason: 'flow names are unique per account' });
+      throw new ConflictError('A flow with this name already exists', {
+        field: 'name',
+        reason: 'flow names are unique per account',
+      });
     }
     throw err;
   }
@@ -84,7 +90,15 @@ export class FlowsService {
           tags: uniqueTags(input.tags),
           current_version: 1,
         });
-        await insertFlowVersion(tx, { flow_id: id, number: 1, version_label: versionLabel(document), hash, definition: input.definition, document, created_by: actor.accountId });
+        await insertFlowVersion(tx, {
+          flow_id: id,
+          number: 1,
+          version_label: versionLabel(document),
+          hash,
+          definition: input.definition,
+          document,
+          created_by: actor.accountId,
+        });
       }),
     );
     return (await findLiveFlow(this.db, id))!;
@@ -96,7 +110,10 @@ export class FlowsService {
 
   async update(actor: Actor, id: string, changes: FlowChanges): Promise<FlowWithDefinition> {
     const current = await this.get(actor, id);
-    const parsed = changes.definition !== undefined && definitionHash(changes.definition) !== current.hash ? validDefinition(changes.definition) : undefined;
+    const parsed =
+      changes.definition !== undefined && definitionHash(changes.definition) !== current.hash
+        ? validDefinition(changes.definition)
+        : undefined;
     await nameConflict(
       this.db.transaction(async (tx) => {
         const locked = await lockLiveFlow(tx, id);

@@ -12,7 +12,11 @@ export interface Keys {
 }
 
 export function resolveKeys(config: Config): Keys {
-  const jwtSecret = config.jwtSecret ?? readOrCreateSecretFile(config.dataDir, 'jwt-secret', () => crypto.randomBytes(48).toString('base64url'));
-  const encoded = config.encryptionKey ?? readOrCreateSecretFile(config.dataDir, 'encryption-key', () => crypto.randomBytes(32).toString('base64'));
+  const jwtSecret =
+    config.jwtSecret ??
+    readOrCreateSecretFile(config.dataDir, 'jwt-secret', () => crypto.randomBytes(48).toString('base64url'));
+  const encoded =
+    config.encryptionKey ??
+    readOrCreateSecretFile(config.dataDir, 'encryption-key', () => crypto.randomBytes(32).toString('base64'));
   return { jwtSecret, encryptionKey: Buffer.from(encoded, 'base64') };
 }

@@ -7,7 +7,12 @@ import type { Knex } from 'knex';
 import { newId } from '../db/ids';
 import type { ListenerRow } from '../db/tables';
 import { NotFoundError, ValidationError } from '../errors';
-import { backfillDeliveries, deleteListenerRow, insertListener, listListenerRows } from '../repositories/listeners.repository';
+import {
+  backfillDeliveries,
+  deleteListenerRow,
+  insertListener,
+  listListenerRows,
+} from '../repositories/listeners.repository';
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
 import type { FlowsService } from './flows.service';
@@ -33,13 +38,20 @@ export class ListenersService {
   /** The target's owner, when the actor may see it (and, to change listeners, manage it). */
   private async owner(actor: Actor, target: ListenerTarget, change = true): Promise<string> {
     if ('execution_id' in target) {
-      const ex = change ? await this.executions.manage(actor, target.execution_id, 'change its listeners') : await this.executions.get(actor, target.execution_id);
+      const ex = change
+        ? await this.executions.manage(actor, target.execution_id, 'change its listeners')
+        : await this.executions.get(actor, target.execution_id);
       return ex.account_id;
     }
     return (await this.flows.get(actor, target.flow_id)).account_id;
   }
 
-  async create(actor: Actor, target: ListenerTarget, url: string, events?: string[]): Promise<ListenerRow & { plainSecret: string }> {
+  async create(
+    actor: Actor,
+    target: ListenerTarget,
+    url: string,
+    events?: string[],
+  ): Promise<ListenerRow & { plainSecret: string }> {
     const accountId = await this.owner(actor, target);
     let parsed: URL;
     try {
@@ -47,7 +59,11 @@ export class ListenersService {
     } catch {
       throw new ValidationError('url is not a valid URL', { field: 'url', reason: 'must be an absolute http(s) URL' });
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ValidationError('url must be http or https', { field: 'url', reason: 'must be an absolute http(s) URL' });
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new ValidationError('url must be http or https', {
+        field: 'url',
+        reason: 'must be an absolute http(s) URL',
+      });
     const id = newId('lsn');
     const plainSecret = `whsec_${crypto.randomBytes(32).toString('base64url')}`;
     const row = await this.db.transaction(async (tx) => {

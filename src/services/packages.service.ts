@@ -58,24 +58,51 @@ export class PackagesService {
   }
 
   async import(actor: Actor, pkg: ExecutionPackage): Promise<ExecutionRow> {
-    if (pkg.format_version !== PACKAGE_FORMAT_VERSION) throw invalid(`format_version ${pkg.format_version} is not supported (expected ${PACKAGE_FORMAT_VERSION})`, 'format_version');
-    if (pkg.definition_hash !== undefined && pkg.definition_hash !== definitionHash(pkg.definition)) throw invalid('definition_hash does not match the definition (the package was altered)', 'definition_hash');
+    if (pkg.format_version !== PACKAGE_FORMAT_VERSION)
+      throw invalid(
+        `format_version ${pkg.format_version} is not supported (expected ${PACKAGE_FORMAT_VERSION})`,
+        'format_version',
+      );
+    if (pkg.definition_hash !== undefined && pkg.definition_hash !== definitionHash(pkg.definition))
+      throw invalid('definition_hash does not match the definition (the package was altered)', 'definition_hash');
     const parsed = parseDefinition(pkg.definition);
-    if (!parsed.ok) throw invalid('its definition is invalid', 'definition', { errors: parsed.problems as DefinitionProblem[] });
+    if (!parsed.ok)
+      throw invalid('its definition is invalid', 'definition', { errors: parsed.problems as DefinitionProblem[] });
     const document = { ...parsed.document, entry: parsed.entry };
-    if (!IMPORTABLE.includes(pkg.status)) throw invalid(`only waiting or finished executions can be imported, not ${pkg.status}`, 'status');
+    if (!IMPORTABLE.includes(pkg.status))
+      throw invalid(`only waiting or finished executions can be imported, not ${pkg.status}`, 'status');
     for (const [i, s] of pkg.steps.entries()) {
-      if (s.node_id !== '$approval' && !document.nodes[s.node_id]) throw invalid(`steps[${i}] is for node "${s.node_id}", which the definition does not have`, `steps.${i}.node_id`);
-      if (s.node_id !== '$approval' && document.nodes[s.node_id].type !== s.node_type) throw invalid(`steps[${i}] says node "${s.node_id}" is a ${s.node_type}, the definition a ${document.nodes[s.node_id].type}`, `steps.${i}.node_type`);
+      if (s.node_id !== '$approval' && !document.nodes[s.node_id])
+        throw invalid(
+          `steps[${i}] is for node "${s.node_id}", which the definition does not have`,
+          `steps.${i}.node_id`,
+        );
+      if (s.node_id !== '$approval' && document.nodes[s.node_id].type !== s.node_type)
+        throw invalid(
+          `steps[${i}] says node "${s.node_id}" is a ${s.node_type}, the definition a ${document.nodes[s.node_id].type}`,
+          `steps.${i}.node_type`,
+        );
     }
     for (const [i, e] of pkg.events.entries()) {
-      if (e.seq !== i + 1) throw invalid(`events must be numbered 1, 2, 3 … without gaps; events[${i}] has seq ${e.seq}`, `events.${i}.seq`);
+      if (e.seq !== i + 1)
+        throw invalid(
+          `events must be numbered 1, 2, 3 … without gaps; events[${i}] has seq ${e.seq}`,
+          `events.${i}.seq`,
+        );
     }
     const waiting = pkg.waiting_for ?? null;
     if (pkg.status === 'waiting') {
       if (!waiting) throw invalid('a waiting execution needs waiting_for', 'waiting_for');
-      if (waiting.node_id !== null && !document.nodes[waiting.node_id]) throw invalid(`waiting_for names node "${waiting.node_id}", which the definition does not have`, 'waiting_for.node_id');
-      if (waiting.kind === 'subflow') throw invalid('an execution waiting for a subflow cannot be imported (its child stays behind)', 'waiting_for.kind');
+      if (waiting.node_id !== null && !document.nodes[waiting.node_id])
+        throw invalid(
+          `waiting_for names node "${waiting.node_id}", which the definition does not have`,
+          'waiting_for.node_id',
+        );
+      if (waiting.kind === 'subflow')
+        throw invalid(
+          'an execution waiting for a subflow cannot be imported (its child stays behind)',
+          'waiting_for.kind',
+        );
     }
 
     const flowId = newId('flow');
@@ -83,11 +110,27 @@ export class PackagesService {
     const nodeOutputs: Record<string, { output?: unknown; error?: string }> = {};
     for (const s of pkg.steps) {
       if (s.status === 'completed') nodeOutputs[s.node_id] = { output: s.output ?? null };
-      else if (s.status === 'failed') nodeOutputs[s.node_id] = { output: s.output ?? null, error: s.error ?? undefined };
+      else if (s.status === 'failed')
+        nodeOutputs[s.node_id] = { output: s.output ?? null, error: s.error ?? undefined };
     }
     await this.db.transaction(async (tx) => {
-      await insertFlow(tx, { id: flowId, account_id: actor.accountId, name: `${pkg.flow_name ?? 'Imported flow'} (imported ${executionId})`, description: `Imported with execution ${executionId}`, tags: ['imported'], current_version: 1 });
-      await insertFlowVersion(tx, { flow_id: flowId, number: 1, version_label: document.metadata?.version !== undefined ? String(document.metadata.version) : null, hash: parsed.hash, definition: pkg.definition, document, created_by: actor.accountId });
+      await insertFlow(tx, {
+        id: flowId,
+        account_id: actor.accountId,
+        name: `${pkg.flow_name ?? 'Imported flow'} (imported ${executionId})`,
+        description: `Imported with execution ${executionId}`,
+        tags: ['imported'],
+        current_version: 1,
+      });
+      await insertFlowVersion(tx, {
+        flow_id: flowId,
+        number: 1,
+        version_label: document.metadata?.version !== undefined ? String(document.metadata.version) : null,
+        hash: parsed.hash,
+        definition: pkg.definition,
+        document,
+        created_by: actor.accountId,
+      });
       const final = pkg.status !== 'waiting';
       const stamps = pkg.events.map((e) => new Date(e.timestamp).getTime());
       await insertExecution(tx, {
@@ -132,13 +175,44 @@ export class PackagesService {
       if (pkg.events.length > 0) {
         await tx('events').insert(
           pkg.events.map((e) => {
-            const { type, seq, timestamp, execution_id: _from, ...payload } = e as Record<string, unknown> & { type: string; seq: number; timestamp: string };
-            return { execution_id: executionId, seq, type, level: type === 'log' ? (payload.level as string) : null, payload: JSON.stringify(payload), created_at: timestamp };
+            const {
+              type,
+              seq,
+              timestamp,
+              execution_id: _from,
+              ...payload
+            } = e as Record<string, unknown> & { type: string; seq: number; timestamp: string };
+            return {
+              execution_id: executionId,
+              seq,
+              type,
+              level: type === 'log' ? (payload.level as string) : null,
+              payload: JSON.stringify(payload),
+              created_at: timestamp,
+            };
           }),
         );
       }
-      await appendEvents(tx, executionId, [{ type: 'log', level: 'info', payload: { level: 'info', message: `Imported by ${actor.accountId}`, node_id: null, node_type: null, data: null } }]);
-      if (waiting?.deadline && waiting.node_id) await insertTask(tx, { execution_id: executionId, node_id: waiting.node_id, run_at: new Date(waiting.deadline), state: { timeout: true } });
+      await appendEvents(tx, executionId, [
+        {
+          type: 'log',
+          level: 'info',
+          payload: {
+            level: 'info',
+            message: `Imported by ${actor.accountId}`,
+            node_id: null,
+            node_type: null,
+            data: null,
+          },
+        },
+      ]);
+      if (waiting?.deadline && waiting.node_id)
+        await insertTask(tx, {
+          execution_id: executionId,
+          node_id: waiting.node_id,
+          run_at: new Date(waiting.deadline),
+          state: { timeout: true },
+        });
     });
     return this.executions.get(actor, executionId);
   }

@@ -25,7 +25,12 @@ export class SecretsService {
     return listSecretRows(this.db, accountId);
   }
 
-  async put(actor: Actor, accountId: string, key: string, value: string): Promise<{ row: SecretRow; created: boolean }> {
+  async put(
+    actor: Actor,
+    accountId: string,
+    key: string,
+    value: string,
+  ): Promise<{ row: SecretRow; created: boolean }> {
     await this.assertAccount(actor, accountId);
     return upsertSecret(this.db, accountId, key, this.box.seal(value, context(accountId, key)));
   }
@@ -43,7 +48,8 @@ export class SecretsService {
   }
 
   private async assertAccount(actor: Actor, accountId: string): Promise<void> {
-    if (!canSee(actor, accountId) || !(await findAccountById(this.db, accountId))) throw new NotFoundError('Account not found');
+    if (!canSee(actor, accountId) || !(await findAccountById(this.db, accountId)))
+      throw new NotFoundError('Account not found');
   }
 }
 

@@ -18,28 +18,44 @@ describe('accounts', () => {
   after(() => server.close());
 
   it('GET /users/me returns the caller, by token or API key', async () => {
-    expect((await alice.client.users.getCurrentUser()).data).to.deep.include({ id: alice.account.id, email: alice.account.email, role: Role.User });
+    expect((await alice.client.users.getCurrentUser()).data).to.deep.include({
+      id: alice.account.id,
+      email: alice.account.email,
+      role: Role.User,
+    });
     const { data: key } = await alice.client.apiKeys.createApiKey({ name: 'me' });
-    expect((await apiClient(server.url, { apiKey: key.key }).users.getCurrentUser()).data.id).to.equal(alice.account.id);
+    expect((await apiClient(server.url, { apiKey: key.key }).users.getCurrentUser()).data.id).to.equal(
+      alice.account.id,
+    );
   });
 
   describe('as an admin', () => {
     it('creates, reads, updates (including role) and deletes an account', async () => {
       const email = uniqueEmail('new');
-      const { data: created, status } = await admin.client.accounts.createAccount({ name: 'New Account', email, password: 'your-password', role: Role.User });
+      const { data: created, status } = await admin.client.accounts.createAccount({
+        name: 'New Account',
+        email,
+        password: 'your-password',
+        role: Role.User,
+      });
       expect(status).to.equal(201);
       expect(created).to.include({ name: 'New Account', email, role: Role.User });
       expect(created).not.to.have.property('password');
       expect((await admin.client.accounts.getAccount(created.id)).data).to.deep.equal(created);
 
-      const { data: updated } = await admin.client.accounts.updateAccount(created.id, { name: 'Updated', role: Role.Admin });
+      const { data: updated } = await admin.client.accounts.updateAccount(created.id, {
+        name: 'Updated',
+        role: Role.Admin,
+      });
       expect(updated).to.include({ name: 'Updated', role: Role.Admin });
       expect(new Date(updated.updated_at).getTime()).to.be.at.least(new Date(created.updated_at).getTime());
 
       const login = await apiClient(server.url).auth.login({ username: email, password: 'your-password' });
       expect(login.data.account_id).to.equal(created.id);
 
-      expect((await admin.client.accounts.deleteAccount(created.id)).data).to.deep.equal({ message: 'Account deleted successfully' });
+      expect((await admin.client.accounts.deleteAccount(created.id)).data).to.deep.equal({
+        message: 'Account deleted successfully',
+      });
       await expectError(admin.client.accounts.getAccount(created.id), 404, 'not_found');
       // Its tokens stop working with it.
       await expectError(apiClient(server.url, { token: login.data.token }).users.getCurrentUser(), 401, 'unauthorized');
@@ -58,32 +74,70 @@ describe('accounts', () => {
     });
 
     it('refuses a duplicate email, case-insensitively, with 409', async () => {
-      const err = await expectError(admin.client.accounts.createAccount({ name: 'Dup', email: alice.account.email.toUpperCase(), password: 'password1' }), 409, 'conflict');
+      const err = await expectError(
+        admin.client.accounts.createAccount({
+          name: 'Dup',
+          email: alice.account.email.toUpperCase(),
+          password: 'password1',
+        }),
+        409,
+        'conflict',
+      );
       expect(err.details?.field).to.equal('email');
-      await expectError(admin.client.accounts.updateAccount(bob.account.id, { email: alice.account.email }), 409, 'conflict');
+      await expectError(
+        admin.client.accounts.updateAccount(bob.account.id, { email: alice.account.email }),
+        409,
+        'conflict',
+      );
     });
 
     it('refuses a short password and a bad email', async () => {
-      const short = await expectError(admin.client.accounts.createAccount({ name: 'S', email: uniqueEmail(), password: 'short' }), 400, 'invalid_request');
+      const short = await expectError(
+        admin.client.accounts.createAccount({ name: 'S', email: uniqueEmail(), password: 'short' }),
+        400,
+        'invalid_request',
+      );
       expect(short.details?.field).to.equal('password');
-      const bad = await expectError(admin.client.accounts.createAccount({ name: 'S', email: 'not-an-email', password: 'long-enough' }), 400, 'invalid_request');
+      const bad = await expectError(
+        admin.client.accounts.createAccount({ name: 'S', email: 'not-an-email', password: 'long-enough' }),
+        400,
+        'invalid_request',
+      );
       expect(bad.details?.field).to.equal('email');
     });
 
     it('keeps the last admin: it cannot be deleted or demoted', async () => {
       // Make this admin the only one, in a database of its own making.
-      const others = await server.db('accounts').where({ role: Role.Admin }).whereNot({ id: admin.account.id }).select('id');
-      await server.db('accounts').whereIn('id', others.map((o) => o.id)).update({ role: Role.User });
+      const others = await server
+        .db('accounts')
+        .where({ role: Role.Admin })
+        .whereNot({ id: admin.account.id })
+        .select('id');
+      await server
+        .db('accounts')
+        .whereIn(
+          'id',
+          others.map((o) => o.id),
+        )
+        .update({ role: Role.User });
       try {
         await expectError(admin.client.accounts.deleteAccount(admin.account.id), 409, 'conflict');
         await expectError(admin.client.accounts.updateAccount(admin.account.id, { role: Role.User }), 409, 'conflict');
         expect((await admin.client.users.getCurrentUser()).data.role).to.equal('admin');
         // With a second admin, demoting the first is fine.
         const second = await makeAccount(server, { role: Role.Admin });
-        expect((await second.client.accounts.updateAccount(admin.account.id, { role: Role.User })).data.role).to.equal('user');
+        expect((await second.client.accounts.updateAccount(admin.account.id, { role: Role.User })).data.role).to.equal(
+          'user',
+        );
         await second.client.accounts.updateAccount(admin.account.id, { role: Role.Admin });
       } finally {
-        await server.db('accounts').whereIn('id', others.map((o) => o.id)).update({ role: Role.Admin });
+        await server
+          .db('accounts')
+          .whereIn(
+            'id',
+            others.map((o) => o.id),
+          )
+          .update({ role: Role.Admin });
       }
     });
 
@@ -102,7 +156,11 @@ describe('accounts', () => {
     it('reads and updates only their own name, email and password', async () => {
       expect((await alice.client.accounts.getAccount(alice.account.id)).data.id).to.equal(alice.account.id);
       const newEmail = uniqueEmail('alice');
-      const { data } = await alice.client.accounts.updateAccount(alice.account.id, { name: 'Alice', email: newEmail, password: 'a-new-password' });
+      const { data } = await alice.client.accounts.updateAccount(alice.account.id, {
+        name: 'Alice',
+        email: newEmail,
+        password: 'a-new-password',
+      });
       expect(data).to.include({ name: 'Alice', email: newEmail, role: Role.User });
       await apiClient(server.url).auth.login({ username: newEmail, password: 'a-new-password' });
       alice.account.email = newEmail;
@@ -110,12 +168,16 @@ describe('accounts', () => {
     });
 
     it('cannot change their own role', async () => {
-      const err = await expectError(alice.client.accounts.updateAccount(alice.account.id, { role: Role.Admin }), 403, 'forbidden');
+      const err = await expectError(
+        alice.client.accounts.updateAccount(alice.account.id, { role: Role.Admin }),
+        403,
+        'forbidden',
+      );
       expect(err.details?.field).to.equal('role');
       expect((await alice.client.users.getCurrentUser()).data.role).to.equal('user');
     });
 
-    it("gets 404 for another account, and changes nothing", async () => {
+    it('gets 404 for another account, and changes nothing', async () => {
       await expectError(alice.client.accounts.getAccount(bob.account.id), 404, 'not_found');
       await expectError(alice.client.accounts.updateAccount(bob.account.id, { name: 'Hacked' }), 404, 'not_found');
       await expectError(alice.client.accounts.deleteAccount(bob.account.id), 404, 'not_found');
@@ -124,7 +186,11 @@ describe('accounts', () => {
 
     it('cannot list, create or delete accounts (403)', async () => {
       await expectError(alice.client.accounts.listAccounts(), 403, 'forbidden');
-      await expectError(alice.client.accounts.createAccount({ name: 'X', email: uniqueEmail(), password: 'password1' }), 403, 'forbidden');
+      await expectError(
+        alice.client.accounts.createAccount({ name: 'X', email: uniqueEmail(), password: 'password1' }),
+        403,
+        'forbidden',
+      );
       await expectError(alice.client.accounts.deleteAccount(alice.account.id), 403, 'forbidden');
       expect((await alice.client.users.getCurrentUser()).status).to.equal(200);
     });

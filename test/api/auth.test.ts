@@ -20,24 +20,48 @@ describe('auth: login, tokens and API keys', () => {
 
   describe('login', () => {
     it('returns a token for the email and password, case-insensitive email', async () => {
-      const { data } = await anonymous().auth.login({ username: alice.account.email.toUpperCase(), password: alice.password });
+      const { data } = await anonymous().auth.login({
+        username: alice.account.email.toUpperCase(),
+        password: alice.password,
+      });
       expect(data.account_id).to.equal(alice.account.id);
       expect(new Date(data.expires_at).getTime()).to.be.greaterThan(Date.now() + 3500_000);
       expect((await me(data.token)).data.email).to.equal(alice.account.email);
     });
 
     it('gives the same 401 for an unknown email and a wrong password', async () => {
-      const a = await expectError(anonymous().auth.login({ username: 'nobody@example.com', password: 'whatever1' }), 401, 'unauthorized');
-      const b = await expectError(anonymous().auth.login({ username: alice.account.email, password: 'wrong-password' }), 401, 'unauthorized');
+      const a = await expectError(
+        anonymous().auth.login({ username: 'nobody@example.com', password: 'whatever1' }),
+        401,
+        'unauthorized',
+      );
+      const b = await expectError(
+        anonymous().auth.login({ username: alice.account.email, password: 'wrong-password' }),
+        401,
+        'unauthorized',
+      );
       expect(a).to.deep.equal(b);
     });
 
     it('refuses with 429 and Retry-After after repeated failures, until the lock passes', async () => {
       const bob = await makeAccount(server);
-      for (let i = 0; i < 2; i++) await expectError(anonymous().auth.login({ username: bob.account.email, password: 'wrong-password' }), 401, 'unauthorized');
-      await expectError(anonymous().auth.login({ username: bob.account.email, password: 'wrong-password' }), 429, 'rate_limited');
+      for (let i = 0; i < 2; i++)
+        await expectError(
+          anonymous().auth.login({ username: bob.account.email, password: 'wrong-password' }),
+          401,
+          'unauthorized',
+        );
+      await expectError(
+        anonymous().auth.login({ username: bob.account.email, password: 'wrong-password' }),
+        429,
+        'rate_limited',
+      );
       // Even the right password is refused while locked.
-      const res = await axios.post(`${server.url}/api/v1/auth/login`, { username: bob.account.email, password: bob.password }, { validateStatus: () => true });
+      const res = await axios.post(
+        `${server.url}/api/v1/auth/login`,
+        { username: bob.account.email, password: bob.password },
+        { validateStatus: () => true },
+      );
       expect(res.status).to.equal(429);
       expect(Number(res.headers['retry-after'])).to.be.within(1, 900);
       expect(res.data.error.code).to.equal('rate_limited');
@@ -45,10 +69,22 @@ describe('auth: login, tokens and API keys', () => {
 
     it('resets the failure count on success', async () => {
       const carol = await makeAccount(server);
-      for (let i = 0; i < 2; i++) await expectError(anonymous().auth.login({ username: carol.account.email, password: 'wrong-password' }), 401, 'unauthorized');
+      for (let i = 0; i < 2; i++)
+        await expectError(
+          anonymous().auth.login({ username: carol.account.email, password: 'wrong-password' }),
+          401,
+          'unauthorized',
+        );
       await anonymous().auth.login({ username: carol.account.email, password: carol.password });
-      for (let i = 0; i < 2; i++) await expectError(anonymous().auth.login({ username: carol.account.email, password: 'wrong-password' }), 401, 'unauthorized');
-      expect((await anonymous().auth.login({ username: carol.account.email, password: carol.password })).status).to.equal(200);
+      for (let i = 0; i < 2; i++)
+        await expectError(
+          anonymous().auth.login({ username: carol.account.email, password: 'wrong-password' }),
+          401,
+          'unauthorized',
+        );
+      expect(
+        (await anonymous().auth.login({ username: carol.account.email, password: carol.password })).status,
+      ).to.equal(200);
     });
 
     it('rejects a login body without a password as invalid_request', async () => {
@@ -59,7 +95,11 @@ describe('auth: login, tokens and API keys', () => {
 
   describe('tokens', () => {
     const sign = (claims: object, secret = TEST_JWT_SECRET, options: jwt.SignOptions = {}) =>
-      jwt.sign({ sub: alice.account.id, jti: 'j-' + Math.random(), exp: Math.floor(Date.now() / 1000) + 600, ...claims }, secret, { algorithm: 'HS256', issuer: 'flowrunner', audience: 'flowrunner-api', ...options });
+      jwt.sign(
+        { sub: alice.account.id, jti: 'j-' + Math.random(), exp: Math.floor(Date.now() / 1000) + 600, ...claims },
+        secret,
+        { algorithm: 'HS256', issuer: 'flowrunner', audience: 'flowrunner-api', ...options },
+      );
 
     it('accepts a well-formed token', async () => {
       expect((await me(sign({}))).data.id).to.equal(alice.account.id);
@@ -70,16 +110,38 @@ describe('auth: login, tokens and API keys', () => {
       ['signed with another secret', () => sign({}, 'another-secret-that-is-long-enough-0123456789')],
       ['of another issuer', () => sign({}, TEST_JWT_SECRET, { issuer: 'someone-else' })],
       ['of another audience', () => sign({}, TEST_JWT_SECRET, { audience: 'another-api' })],
-      ['alg:none', () => {
-        const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
-        const payload = Buffer.from(JSON.stringify({ sub: alice.account.id, jti: 'x', iss: 'flowrunner', aud: 'flowrunner-api', exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url');
-        return `${header}.${payload}.`;
-      }],
-      ['tampered', () => {
-        const [h, , s] = sign({}).split('.');
-        const payload = Buffer.from(JSON.stringify({ sub: 'acct-someone-else', jti: 'x', iss: 'flowrunner', aud: 'flowrunner-api', exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url');
-        return `${h}.${payload}.${s}`;
-      }],
+      [
+        'alg:none',
+        () => {
+          const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+          const payload = Buffer.from(
+            JSON.stringify({
+              sub: alice.account.id,
+              jti: 'x',
+              iss: 'flowrunner',
+              aud: 'flowrunner-api',
+              exp: Math.floor(Date.now() / 1000) + 600,
+            }),
+          ).toString('base64url');
+          return `${header}.${payload}.`;
+        },
+      ],
+      [
+        'tampered',
+        () => {
+          const [h, , s] = sign({}).split('.');
+          const payload = Buffer.from(
+            JSON.stringify({
+              sub: 'acct-someone-else',
+              jti: 'x',
+              iss: 'flowrunner',
+              aud: 'flowrunner-api',
+              exp: Math.floor(Date.now() / 1000) + 600,
+            }),
+          ).toString('base64url');
+          return `${h}.${payload}.${s}`;
+        },
+      ],
       ['garbage', () => 'garbage'],
       ['of a deleted account', () => sign({ sub: 'acct-gone' })],
     ];
@@ -131,10 +193,20 @@ describe('auth: login, tokens and API keys', () => {
     });
 
     it('refuses an expired key, and an expiry in the past', async () => {
-      const { data } = await alice.client.apiKeys.createApiKey({ name: 'short', expires_at: new Date(Date.now() + 60_000).toISOString() });
-      await server.db('api_keys').where({ id: data.id }).update({ expires_at: new Date(Date.now() - 1000) });
+      const { data } = await alice.client.apiKeys.createApiKey({
+        name: 'short',
+        expires_at: new Date(Date.now() + 60_000).toISOString(),
+      });
+      await server
+        .db('api_keys')
+        .where({ id: data.id })
+        .update({ expires_at: new Date(Date.now() - 1000) });
       await expectError(apiClient(server.url, { apiKey: data.key }).users.getCurrentUser(), 401, 'unauthorized');
-      const err = await expectError(alice.client.apiKeys.createApiKey({ name: 'past', expires_at: '2000-01-01T00:00:00Z' }), 422, 'validation_error');
+      const err = await expectError(
+        alice.client.apiKeys.createApiKey({ name: 'past', expires_at: '2000-01-01T00:00:00Z' }),
+        422,
+        'validation_error',
+      );
       expect(err.details?.field).to.equal('expires_at');
     });
 

@@ -11,14 +11,23 @@ describe('the client helper followExecution', () => {
   before(async () => {
     server = await startTestServer();
     alice = await makeAccount(server);
-    flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: delay\n    params: {ms: 300}\n    next: a\n  a:\n    type: log\n    params: {message: a}\n    next: b\n  b:\n    type: transform\n    params: {expression: "\'done\'"}\n');
+    flowId = await makeFlow(
+      alice,
+      'nodes:\n  start:\n    type: delay\n    params: {ms: 300}\n    next: a\n  a:\n    type: log\n    params: {message: a}\n    next: b\n  b:\n    type: transform\n    params: {expression: "\'done\'"}\n',
+    );
   });
   after(() => server.close());
 
   it('follows an execution to its end: replay, then live', async () => {
     const { data } = await alice.client.executions.runFlow(flowId, {});
     const seen: ExecutionEvent[] = [];
-    const last = await followExecution({ basePath: server.url, token: alice.token, executionId: data.execution_id, WebSocket: WebSocket as unknown as WebSocketConstructor, onEvent: (e) => seen.push(e) });
+    const last = await followExecution({
+      basePath: server.url,
+      token: alice.token,
+      executionId: data.execution_id,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      onEvent: (e) => seen.push(e),
+    });
     expect(last).to.deep.include({ type: 'execution_completed', result: 'done' });
     const stored = (await alice.client.executions.getExecutionEvents(data.execution_id)).data.events;
     expect(seen).to.deep.equal(stored);
@@ -37,7 +46,13 @@ describe('the client helper followExecution', () => {
     }
     const { data } = await alice.client.executions.runFlow(flowId, {});
     const seen: ExecutionEvent[] = [];
-    await followExecution({ basePath: server.url, token: alice.token, executionId: data.execution_id, WebSocket: Dropping as unknown as WebSocketConstructor, onEvent: (e) => seen.push(e) });
+    await followExecution({
+      basePath: server.url,
+      token: alice.token,
+      executionId: data.execution_id,
+      WebSocket: Dropping as unknown as WebSocketConstructor,
+      onEvent: (e) => seen.push(e),
+    });
     expect(connections).to.be.greaterThan(1);
     const stored = (await alice.client.executions.getExecutionEvents(data.execution_id)).data.events;
     expect(seen.map((e) => e.seq)).to.deep.equal(stored.map((e) => e.seq));

@@ -21,7 +21,8 @@ describe('human in the loop', () => {
   after(() => server.close());
 
   describe('flow-level approval', () => {
-    const flow = (extra: string) => `approval: {required: true${extra}}\nnodes:\n  start:\n    type: transform\n    params: {expression: "'ran'"}\n`;
+    const flow = (extra: string) =>
+      `approval: {required: true${extra}}\nnodes:\n  start:\n    type: transform\n    params: {expression: "'ran'"}\n`;
 
     it('waits before the first node; approve runs it, recorded as a step and an event with who decided', async () => {
       const flowId = await makeFlow(alice, flow(''));
@@ -34,8 +35,15 @@ describe('human in the loop', () => {
       const done = await waitForExecution(alice, data.execution_id);
       expect(done).to.include({ status: 'completed', result: 'ran', approval_status: 'approved' });
       const steps = (await alice.client.executions.getExecutionSteps(data.execution_id)).data.steps;
-      expect(steps[0]).to.deep.include({ node_id: '$approval', node_type: 'approval', status: 'completed', actor_id: alice.account.id });
-      const logs = (await alice.client.executions.getExecutionLogs(data.execution_id, undefined, 100)).data.logs.map((l) => l.message);
+      expect(steps[0]).to.deep.include({
+        node_id: '$approval',
+        node_type: 'approval',
+        status: 'completed',
+        actor_id: alice.account.id,
+      });
+      const logs = (await alice.client.executions.getExecutionLogs(data.execution_id, undefined, 100)).data.logs.map(
+        (l) => l.message,
+      );
       expect(logs).to.include(`Approved by ${alice.account.id}: ok`);
       await expectError(alice.client.hitl.approveExecution(data.execution_id, {}), 409, 'conflict');
     });
@@ -51,18 +59,25 @@ describe('human in the loop', () => {
     });
 
     it('only listed approvers may decide (403), and no_self_approval stops the starter', async () => {
-      const flowId = await makeFlow(alice, flow(`, approvers: ["role:admin", "${bob.account.id}"], no_self_approval: true`));
+      const flowId = await makeFlow(
+        alice,
+        flow(`, approvers: ["role:admin", "${bob.account.id}"], no_self_approval: true`),
+      );
       const { data } = await alice.client.executions.runFlow(flowId, {});
       await expectError(alice.client.hitl.approveExecution(data.execution_id, {}), 403, 'forbidden');
       await expectError(carol.client.hitl.approveExecution(data.execution_id, {}), 404, 'not_found');
       await alice.client.sharing.shareExecution(data.execution_id, { account_id: carol.account.id });
       await expectError(carol.client.hitl.approveExecution(data.execution_id, {}), 403, 'forbidden');
-      expect((await admin.client.hitl.approveExecution(data.execution_id, {})).data.approval_status).to.equal('approved');
+      expect((await admin.client.hitl.approveExecution(data.execution_id, {})).data.approval_status).to.equal(
+        'approved',
+      );
 
       const second = (await admin.client.executions.runFlow(flowId, {})).data;
       await expectError(admin.client.hitl.approveExecution(second.execution_id, {}), 403, 'forbidden');
       await alice.client.sharing.shareExecution(second.execution_id, { account_id: bob.account.id });
-      expect((await bob.client.hitl.approveExecution(second.execution_id, {})).data.approval_status).to.equal('approved');
+      expect((await bob.client.hitl.approveExecution(second.execution_id, {})).data.approval_status).to.equal(
+        'approved',
+      );
     });
   });
 
@@ -95,7 +110,10 @@ describe('human in the loop', () => {
       expect((await waitForExecution(alice, a)).result).to.equal('paid');
       expect((await waitForExecution(alice, r)).result).to.equal('refused');
       const steps = (await alice.client.executions.getExecutionSteps(a)).data.steps;
-      expect(steps.find((s) => s.node_id === 'check')).to.deep.include({ status: 'completed', actor_id: alice.account.id });
+      expect(steps.find((s) => s.node_id === 'check')).to.deep.include({
+        status: 'completed',
+        actor_id: alice.account.id,
+      });
 
       const timed = await makeFlow(alice, def('timeout_ms: 200'));
       const t = (await alice.client.executions.runFlow(timed, { input: { amount: 1 } })).data.execution_id;
@@ -103,12 +121,19 @@ describe('human in the loop', () => {
     });
 
     it('cancels on a rejection when there is no rejected edge', async () => {
-      const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: approval\n    next: {approved: done}\n  done:\n    type: log\n    params: {message: done}\n');
+      const flowId = await makeFlow(
+        alice,
+        'nodes:\n  start:\n    type: approval\n    next: {approved: done}\n  done:\n    type: log\n    params: {message: done}\n',
+      );
       const { data } = await alice.client.executions.runFlow(flowId, {});
       await waitForExecution(alice, data.execution_id, waiting);
       await alice.client.hitl.rejectExecution(data.execution_id, { comment: 'too much' });
       const ex = await waitForExecution(alice, data.execution_id);
-      expect(ex).to.include({ status: 'cancelled', error: `Rejected by ${alice.account.id}`, approval_status: 'rejected' });
+      expect(ex).to.include({
+        status: 'cancelled',
+        error: `Rejected by ${alice.account.id}`,
+        approval_status: 'rejected',
+      });
     });
   });
 
@@ -135,64 +160,161 @@ describe('human in the loop', () => {
       const w = await waitForExecution(alice, data.execution_id, waiting);
       expect(w.waiting_for).to.deep.include({ node_id: 'review', kind: 'input' });
       expect(w.waiting_for!.outcomes).to.deep.equal([{ name: 'accept', label: 'Accept' }, { name: 'decline' }]);
-      expect((await alice.client.hitl.getExecutionValues(data.execution_id)).data.values).to.deep.equal({ requested: 7 });
+      expect((await alice.client.hitl.getExecutionValues(data.execution_id)).data.values).to.deep.equal({
+        requested: 7,
+      });
 
       const graph = (await alice.client.hitl.getExecutionGraph(data.execution_id)).data;
-      expect(graph.nodes.map((n) => [n.id, n.status, n.attempts])).to.deep.equal([['start', 'completed', 1], ['review', 'waiting', 0], ['book', 'pending', 0], ['drop', 'pending', 0]]);
+      expect(graph.nodes.map((n) => [n.id, n.status, n.attempts])).to.deep.equal([
+        ['start', 'completed', 1],
+        ['review', 'waiting', 0],
+        ['book', 'pending', 0],
+        ['drop', 'pending', 0],
+      ]);
       expect(graph.edges.find((e) => e.from === 'start')).to.include({ to: 'review', outcome: 'default', taken: true });
 
-      const bad = await expectError(alice.client.hitl.signalExecution(data.execution_id, { node_id: 'review', outcome: 'maybe', values: { amount: 1 } }), 422, 'validation_error');
+      const bad = await expectError(
+        alice.client.hitl.signalExecution(data.execution_id, {
+          node_id: 'review',
+          outcome: 'maybe',
+          values: { amount: 1 },
+        }),
+        422,
+        'validation_error',
+      );
       expect(bad.details?.field).to.equal('outcome');
-      const missing = await expectError(alice.client.hitl.signalExecution(data.execution_id, { node_id: 'review', outcome: 'accept', values: {} }), 422, 'validation_error');
+      const missing = await expectError(
+        alice.client.hitl.signalExecution(data.execution_id, { node_id: 'review', outcome: 'accept', values: {} }),
+        422,
+        'validation_error',
+      );
       expect(missing.details?.field).to.equal('values.amount');
-      const big = await expectError(alice.client.hitl.signalExecution(data.execution_id, { node_id: 'review', outcome: 'accept', values: { amount: 5000 } }), 422, 'validation_error');
+      const big = await expectError(
+        alice.client.hitl.signalExecution(data.execution_id, {
+          node_id: 'review',
+          outcome: 'accept',
+          values: { amount: 5000 },
+        }),
+        422,
+        'validation_error',
+      );
       expect(big.details?.field).to.equal('values.amount');
-      await expectError(alice.client.hitl.signalExecution(data.execution_id, { node_id: 'book', outcome: 'accept', values: { amount: 1 } }), 409, 'conflict');
+      await expectError(
+        alice.client.hitl.signalExecution(data.execution_id, {
+          node_id: 'book',
+          outcome: 'accept',
+          values: { amount: 1 },
+        }),
+        409,
+        'conflict',
+      );
 
-      expect((await alice.client.hitl.setExecutionValues(data.execution_id, { values: { note: 'checked' } })).data.values).to.deep.equal({ requested: 7, note: 'checked' });
-      await alice.client.hitl.signalExecution(data.execution_id, { node_id: 'review', outcome: 'accept', values: { amount: 9 } });
-      await expectError(alice.client.hitl.signalExecution(data.execution_id, { node_id: 'review', outcome: 'accept', values: { amount: 9 } }), 409, 'conflict');
+      expect(
+        (await alice.client.hitl.setExecutionValues(data.execution_id, { values: { note: 'checked' } })).data.values,
+      ).to.deep.equal({ requested: 7, note: 'checked' });
+      await alice.client.hitl.signalExecution(data.execution_id, {
+        node_id: 'review',
+        outcome: 'accept',
+        values: { amount: 9 },
+      });
+      await expectError(
+        alice.client.hitl.signalExecution(data.execution_id, {
+          node_id: 'review',
+          outcome: 'accept',
+          values: { amount: 9 },
+        }),
+        409,
+        'conflict',
+      );
       const done = await waitForExecution(alice, data.execution_id);
       expect(done.result).to.equal('booked 9');
-      expect((await alice.client.hitl.getExecutionValues(data.execution_id)).data.values).to.deep.equal({ requested: 7, note: 'checked', amount: 9 });
-      await expectError(alice.client.hitl.setExecutionValues(data.execution_id, { values: { late: true } }), 409, 'conflict');
+      expect((await alice.client.hitl.getExecutionValues(data.execution_id)).data.values).to.deep.equal({
+        requested: 7,
+        note: 'checked',
+        amount: 9,
+      });
+      await expectError(
+        alice.client.hitl.setExecutionValues(data.execution_id, { values: { late: true } }),
+        409,
+        'conflict',
+      );
 
       const after = (await alice.client.hitl.getExecutionGraph(data.execution_id)).data;
-      expect(after.nodes.map((n) => [n.id, n.status])).to.deep.equal([['start', 'completed'], ['review', 'completed'], ['book', 'completed'], ['drop', 'skipped']]);
-      expect(after.edges.filter((e) => e.taken).map((e) => `${e.from}>${e.to}`)).to.deep.equal(['start>review', 'review>book']);
-      const step = (await alice.client.executions.getExecutionSteps(data.execution_id)).data.steps.find((s) => s.node_id === 'review')!;
+      expect(after.nodes.map((n) => [n.id, n.status])).to.deep.equal([
+        ['start', 'completed'],
+        ['review', 'completed'],
+        ['book', 'completed'],
+        ['drop', 'skipped'],
+      ]);
+      expect(after.edges.filter((e) => e.taken).map((e) => `${e.from}>${e.to}`)).to.deep.equal([
+        'start>review',
+        'review>book',
+      ]);
+      const step = (await alice.client.executions.getExecutionSteps(data.execution_id)).data.steps.find(
+        (s) => s.node_id === 'review',
+      )!;
       expect(step).to.deep.include({ actor_id: alice.account.id, status: 'completed' });
     });
   });
 
   describe('input timeout', () => {
     it('takes the timeout edge when nobody answers in time, and refuses a late answer', async () => {
-      const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: input\n    params: {outcomes: [{name: go}], timeout_ms: 200}\n    next: {go: done, timeout: late}\n  done: {type: transform, params: {expression: "\'answered\'"}}\n  late: {type: transform, params: {expression: "\'too late\'"}}\n');
+      const flowId = await makeFlow(
+        alice,
+        'nodes:\n  start:\n    type: input\n    params: {outcomes: [{name: go}], timeout_ms: 200}\n    next: {go: done, timeout: late}\n  done: {type: transform, params: {expression: "\'answered\'"}}\n  late: {type: transform, params: {expression: "\'too late\'"}}\n',
+      );
       const { data } = await alice.client.executions.runFlow(flowId, {});
       expect((await waitForExecution(alice, data.execution_id)).result).to.equal('too late');
-      await expectError(alice.client.hitl.signalExecution(data.execution_id, { node_id: 'start', outcome: 'go', values: {} }), 409, 'conflict');
+      await expectError(
+        alice.client.hitl.signalExecution(data.execution_id, { node_id: 'start', outcome: 'go', values: {} }),
+        409,
+        'conflict',
+      );
     });
   });
 
   describe('sharing', () => {
     it('lets a shared account read, follow and answer, but not cancel, share or add listeners', async () => {
-      const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: input\n    params: {outcomes: [{name: go}]}\n    next: {go: done}\n  done:\n    type: transform\n    params: {expression: "1"}\n');
+      const flowId = await makeFlow(
+        alice,
+        'nodes:\n  start:\n    type: input\n    params: {outcomes: [{name: go}]}\n    next: {go: done}\n  done:\n    type: transform\n    params: {expression: "1"}\n',
+      );
       const { data } = await alice.client.executions.runFlow(flowId, {});
       await waitForExecution(alice, data.execution_id, waiting);
       await expectError(bob.client.executions.getExecution(data.execution_id), 404, 'not_found');
       const share = await alice.client.sharing.shareExecution(data.execution_id, { account_id: bob.account.id });
       expect(share.status).to.equal(201);
       expect(share.data).to.include({ account_id: bob.account.id, email: bob.account.email });
-      await expectError(alice.client.sharing.shareExecution(data.execution_id, { account_id: bob.account.id }), 409, 'conflict');
-      await expectError(alice.client.sharing.shareExecution(data.execution_id, { account_id: 'acct-nobody' }), 404, 'not_found');
-      expect((await alice.client.sharing.listExecutionShares(data.execution_id)).data.shares.map((s) => s.account_id)).to.deep.equal([bob.account.id]);
+      await expectError(
+        alice.client.sharing.shareExecution(data.execution_id, { account_id: bob.account.id }),
+        409,
+        'conflict',
+      );
+      await expectError(
+        alice.client.sharing.shareExecution(data.execution_id, { account_id: 'acct-nobody' }),
+        404,
+        'not_found',
+      );
+      expect(
+        (await alice.client.sharing.listExecutionShares(data.execution_id)).data.shares.map((s) => s.account_id),
+      ).to.deep.equal([bob.account.id]);
 
       expect((await bob.client.executions.getExecution(data.execution_id)).data.id).to.equal(data.execution_id);
-      expect((await bob.client.executions.listExecutions(undefined, undefined, 100)).data.executions.map((e) => e.id)).to.include(data.execution_id);
+      expect(
+        (await bob.client.executions.listExecutions(undefined, undefined, 100)).data.executions.map((e) => e.id),
+      ).to.include(data.execution_id);
       await expectError(bob.client.executions.cancelExecution(data.execution_id), 403, 'forbidden');
-      await expectError(bob.client.sharing.shareExecution(data.execution_id, { account_id: carol.account.id }), 403, 'forbidden');
+      await expectError(
+        bob.client.sharing.shareExecution(data.execution_id, { account_id: carol.account.id }),
+        403,
+        'forbidden',
+      );
       await expectError(bob.client.sharing.unshareExecution(data.execution_id, bob.account.id), 403, 'forbidden');
-      await expectError(bob.client.listeners.createExecutionListener(data.execution_id, { url: 'http://127.0.0.1:1/x' }), 403, 'forbidden');
+      await expectError(
+        bob.client.listeners.createExecutionListener(data.execution_id, { url: 'http://127.0.0.1:1/x' }),
+        403,
+        'forbidden',
+      );
       await bob.client.hitl.signalExecution(data.execution_id, { node_id: 'start', outcome: 'go', values: {} });
       expect((await waitForExecution(alice, data.execution_id)).status).to.equal('completed');
 
@@ -203,7 +325,8 @@ describe('human in the loop', () => {
   });
 
   describe('packages', () => {
-    const def = 'nodes:\n  start:\n    type: transform\n    params: {expression: "input.n * 2"}\n    next: ask\n  ask:\n    type: input\n    params: {outcomes: [{name: ok}]}\n    next: {ok: finish}\n  finish:\n    type: transform\n    params: {expression: "nodes.start.output + nodes.ask.output.values.extra"}\n';
+    const def =
+      'nodes:\n  start:\n    type: transform\n    params: {expression: "input.n * 2"}\n    next: ask\n  ask:\n    type: input\n    params: {outcomes: [{name: ok}]}\n    next: {ok: finish}\n  finish:\n    type: transform\n    params: {expression: "nodes.start.output + nodes.ask.output.values.extra"}\n';
 
     it('round-trips: export a waiting run, import it elsewhere, answer it, it completes', async () => {
       const flowId = await makeFlow(alice, def);
@@ -249,9 +372,13 @@ describe('human in the loop', () => {
   describe('subflow', () => {
     let child: string;
     before(async () => {
-      child = await makeFlow(alice, 'nodes:\n  start:\n    type: condition\n    params: {expression: "input.ok"}\n    next: {"true": good, "false": bad}\n  good: {type: transform, params: {expression: "input.n + 1"}}\n  bad: {type: fail, params: {message: "child says no"}}\n');
+      child = await makeFlow(
+        alice,
+        'nodes:\n  start:\n    type: condition\n    params: {expression: "input.ok"}\n    next: {"true": good, "false": bad}\n  good: {type: transform, params: {expression: "input.n + 1"}}\n  bad: {type: fail, params: {message: "child says no"}}\n',
+      );
     });
-    const parentOf = (c: string) => `nodes:\n  start:\n    type: subflow\n    params: {flow_id: "${c}", input: {ok: "{{ input.ok }}", n: 41}}\n    next: after\n  after:\n    type: transform\n    params: {expression: "nodes.start.output"}\n`;
+    const parentOf = (c: string) =>
+      `nodes:\n  start:\n    type: subflow\n    params: {flow_id: "${c}", input: {ok: "{{ input.ok }}", n: 41}}\n    next: after\n  after:\n    type: transform\n    params: {expression: "nodes.start.output"}\n`;
 
     it('runs the child without holding a worker and takes its result; the child links to its parent', async () => {
       const parent = await makeFlow(alice, parentOf(child));
@@ -277,7 +404,9 @@ describe('human in the loop', () => {
       const one = (await alice.client.executions.runFlow(parent, { input: { ok: true } })).data.execution_id;
       const w1 = await waitForExecution(alice, one, waiting);
       await alice.client.executions.cancelExecution(one);
-      expect((await alice.client.executions.getExecution(w1.waiting_for!.child_execution_id!)).data.status).to.equal('cancelled');
+      expect((await alice.client.executions.getExecution(w1.waiting_for!.child_execution_id!)).data.status).to.equal(
+        'cancelled',
+      );
 
       const two = (await alice.client.executions.runFlow(parent, { input: { ok: true } })).data.execution_id;
       const w2 = await waitForExecution(alice, two, waiting);
@@ -287,19 +416,26 @@ describe('human in the loop', () => {
 
     it('stops at 10 levels of nesting', async () => {
       const selfId = await makeFlow(alice, 'nodes:\n  start:\n    type: log\n    params: {message: x}\n');
-      await alice.client.flows.updateFlow(selfId, { definition: `nodes:\n  start:\n    type: subflow\n    params: {flow_id: "${selfId}"}\n` });
+      await alice.client.flows.updateFlow(selfId, {
+        definition: `nodes:\n  start:\n    type: subflow\n    params: {flow_id: "${selfId}"}\n`,
+      });
       const { data } = await alice.client.executions.runFlow(selfId, {});
       const done = await waitForExecution(alice, data.execution_id);
       expect(done.status).to.equal('failed');
       const deepest = await server.db('executions').where({ flow_id: selfId }).max({ d: 'depth' }).first();
       expect(deepest!.d).to.equal(10);
-      expect((await server.db('executions').where({ flow_id: selfId, depth: 10 }).first()).error).to.match(/at most 10 levels/);
+      expect((await server.db('executions').where({ flow_id: selfId, depth: 10 }).first()).error).to.match(
+        /at most 10 levels/,
+      );
     });
   });
 
   describe('restarts', () => {
     it('keeps a waiting execution across a server restart', async () => {
-      const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: approval\n    next: {approved: done}\n  done:\n    type: transform\n    params: {expression: "\'after restart\'"}\n');
+      const flowId = await makeFlow(
+        alice,
+        'nodes:\n  start:\n    type: approval\n    next: {approved: done}\n  done:\n    type: transform\n    params: {expression: "\'after restart\'"}\n',
+      );
       const { data } = await alice.client.executions.runFlow(flowId, {});
       await waitForExecution(alice, data.execution_id, waiting);
       await server.close();

@@ -21,7 +21,10 @@ describe('executions: running flows', () => {
   });
 
   it('runs a transform flow: 202 with Location, then completed with result, steps, logs and gapless events', async () => {
-    const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: transform\n    params: {expression: "{\'doubled\': input.n * 2}"}\n');
+    const flowId = await makeFlow(
+      alice,
+      'nodes:\n  start:\n    type: transform\n    params: {expression: "{\'doubled\': input.n * 2}"}\n',
+    );
     const res = await alice.client.executions.runFlow(flowId, { input: { n: 21 } });
     expect(res.status).to.equal(202);
     expect(res.data).to.include({ flow_id: flowId, status: 'queued' });
@@ -43,7 +46,14 @@ describe('executions: running flows', () => {
 
     const events = (await alice.client.executions.getExecutionEvents(ex.id)).data.events;
     expect(events.map((e) => e.seq)).to.deep.equal(events.map((_, i) => i + 1));
-    expect(events.map((e) => e.type)).to.deep.equal(['execution_update', 'log', 'execution_update', 'node_completed', 'log', 'execution_completed']);
+    expect(events.map((e) => e.type)).to.deep.equal([
+      'execution_update',
+      'log',
+      'execution_update',
+      'node_completed',
+      'log',
+      'execution_completed',
+    ]);
     const last = events[events.length - 1] as { status: string; result: unknown };
     expect(last).to.deep.include({ status: 'completed', result: { doubled: 42 } });
     const tail = (await alice.client.executions.getExecutionEvents(ex.id, 4)).data;
@@ -109,19 +119,36 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     expect((await runToEnd(alice, flowId, { amount: 5000 })).result).to.equal('huge');
   });
 
-  it('fails with the node\'s message, or follows the error edge', async () => {
-    const failing = await makeFlow(alice, 'nodes:\n  start:\n    type: fail\n    params: {message: "order {{ input.id }} is invalid"}\n');
+  it("fails with the node's message, or follows the error edge", async () => {
+    const failing = await makeFlow(
+      alice,
+      'nodes:\n  start:\n    type: fail\n    params: {message: "order {{ input.id }} is invalid"}\n',
+    );
     const ex = await runToEnd(alice, failing, { id: 7 });
     expect(ex).to.include({ status: 'failed', error: 'order 7 is invalid' });
     const events = (await alice.client.executions.getExecutionEvents(ex.id)).data.events;
-    expect(events[events.length - 1]).to.deep.include({ type: 'execution_failed', status: 'failed', error: 'order 7 is invalid', node_id: 'start', node_type: 'fail' });
+    expect(events[events.length - 1]).to.deep.include({
+      type: 'execution_failed',
+      status: 'failed',
+      error: 'order 7 is invalid',
+      node_id: 'start',
+      node_type: 'fail',
+    });
 
     target.route('/broken', json(400, { problem: 'bad' }));
-    const recovering = await makeFlow(alice, `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/broken"}\n    retry: {max_attempts: 3, backoff_ms: 1}\n    next: {error: recover}\n  recover:\n    type: transform\n    params: {expression: "'recovered from ' & nodes.start.error"}\n`);
+    const recovering = await makeFlow(
+      alice,
+      `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/broken"}\n    retry: {max_attempts: 3, backoff_ms: 1}\n    next: {error: recover}\n  recover:\n    type: transform\n    params: {expression: "'recovered from ' & nodes.start.error"}\n`,
+    );
     const rec = await runToEnd(alice, recovering);
     expect(rec).to.include({ status: 'completed', result: 'recovered from HTTP request failed with status 400' });
     // 4xx is not retried.
-    expect((await alice.client.executions.getExecutionSteps(rec.id)).data.steps.map((s) => [s.node_id, s.status])).to.deep.equal([['start', 'failed'], ['recover', 'completed']]);
+    expect(
+      (await alice.client.executions.getExecutionSteps(rec.id)).data.steps.map((s) => [s.node_id, s.status]),
+    ).to.deep.equal([
+      ['start', 'failed'],
+      ['recover', 'completed'],
+    ]);
   });
 
   it('retries 5xx with backoff, one step per attempt', async () => {
@@ -131,22 +158,37 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
       if (calls < 3) res.writeHead(503).end('busy');
       else res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     });
-    const flowId = await makeFlow(alice, `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/flaky"}\n    retry: {max_attempts: 5, backoff_ms: 10, backoff_multiplier: 2}\n`);
+    const flowId = await makeFlow(
+      alice,
+      `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/flaky"}\n    retry: {max_attempts: 5, backoff_ms: 10, backoff_multiplier: 2}\n`,
+    );
     const ex = await runToEnd(alice, flowId);
     expect(ex.status).to.equal('completed');
     expect(calls).to.equal(3);
     const steps = (await alice.client.executions.getExecutionSteps(ex.id)).data.steps;
-    expect(steps.map((s) => [s.attempt, s.status])).to.deep.equal([[1, 'failed'], [2, 'failed'], [3, 'completed']]);
+    expect(steps.map((s) => [s.attempt, s.status])).to.deep.equal([
+      [1, 'failed'],
+      [2, 'failed'],
+      [3, 'completed'],
+    ]);
     expect(steps[0].error).to.equal('HTTP request failed with status 503');
-    const warnings = (await alice.client.executions.getExecutionLogs(ex.id, 'warn' as never)).data.logs.map((l) => l.message);
-    expect(warnings).to.deep.equal(['Attempt 1 of 5 failed: HTTP request failed with status 503; retrying in 10 ms', 'Attempt 2 of 5 failed: HTTP request failed with status 503; retrying in 20 ms']);
+    const warnings = (await alice.client.executions.getExecutionLogs(ex.id, 'warn' as never)).data.logs.map(
+      (l) => l.message,
+    );
+    expect(warnings).to.deep.equal([
+      'Attempt 1 of 5 failed: HTTP request failed with status 503; retrying in 10 ms',
+      'Attempt 2 of 5 failed: HTTP request failed with status 503; retrying in 20 ms',
+    ]);
   });
 
   it('times out a slow call, retries it, and fails after the last attempt', async () => {
     target.route('/slow', (_req, _body, res) => {
       setTimeout(() => res.writeHead(200).end('late'), 2000).unref();
     });
-    const flowId = await makeFlow(alice, `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/slow", timeout_ms: 50}\n    retry: {max_attempts: 2, backoff_ms: 1}\n`);
+    const flowId = await makeFlow(
+      alice,
+      `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/slow", timeout_ms: 50}\n    retry: {max_attempts: 2, backoff_ms: 1}\n`,
+    );
     const ex = await runToEnd(alice, flowId);
     expect(ex.status).to.equal('failed');
     expect(ex.error).to.match(/timed out after 50 ms/);
@@ -158,10 +200,15 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     const inFlight = new Promise<void>((r) => (started = r));
     target.route('/hang', () => started());
     const abortedBefore = target.aborted;
-    const flowId = await makeFlow(alice, `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/hang", timeout_ms: 60000}\n    next: after\n  after:\n    type: log\n    params: {message: should not run}\n`);
+    const flowId = await makeFlow(
+      alice,
+      `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/hang", timeout_ms: 60000}\n    next: after\n  after:\n    type: log\n    params: {message: should not run}\n`,
+    );
     const { data } = await alice.client.executions.runFlow(flowId, {});
     await inFlight;
-    expect((await alice.client.executions.cancelExecution(data.execution_id)).data).to.deep.equal({ message: 'Execution cancelled successfully' });
+    expect((await alice.client.executions.cancelExecution(data.execution_id)).data).to.deep.equal({
+      message: 'Execution cancelled successfully',
+    });
     const ex = await waitForExecution(alice, data.execution_id);
     expect(ex.status).to.equal('cancelled');
     while (target.aborted === abortedBefore) await new Promise((r) => setTimeout(r, 10));
@@ -172,16 +219,26 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
   });
 
   it('waits durably in a delay node', async () => {
-    const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: delay\n    params: {ms: 200}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.waited_ms >= 150"}\n');
+    const flowId = await makeFlow(
+      alice,
+      'nodes:\n  start:\n    type: delay\n    params: {ms: 200}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.waited_ms >= 150"}\n',
+    );
     const ex = await runToEnd(alice, flowId);
     expect(ex).to.include({ status: 'completed', result: true });
   });
 
-  it('checks the input against the flow\'s inputs schema (422 naming the field)', async () => {
-    const flowId = await makeFlow(alice, 'inputs: {type: object, required: [amount], properties: {amount: {type: number}}}\nnodes:\n  start:\n    type: log\n    params: {message: ok}\n');
+  it("checks the input against the flow's inputs schema (422 naming the field)", async () => {
+    const flowId = await makeFlow(
+      alice,
+      'inputs: {type: object, required: [amount], properties: {amount: {type: number}}}\nnodes:\n  start:\n    type: log\n    params: {message: ok}\n',
+    );
     const missing = await expectError(alice.client.executions.runFlow(flowId, { input: {} }), 422, 'validation_error');
     expect(missing.details?.field).to.equal('input.amount');
-    const wrong = await expectError(alice.client.executions.runFlow(flowId, { input: { amount: 'ten' } }), 422, 'validation_error');
+    const wrong = await expectError(
+      alice.client.executions.runFlow(flowId, { input: { amount: 'ten' } }),
+      422,
+      'validation_error',
+    );
     expect(wrong.details?.field).to.equal('input.amount');
     expect((await alice.client.executions.runFlow(flowId, { input: { amount: 10 } })).status).to.equal(202);
   });
@@ -190,7 +247,10 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     const limited = await startTestServer({ FLOWRUNNER_MAX_STEPS: '20' });
     try {
       const owner = await makeAccount(limited);
-      const flowId = await makeFlow(owner, 'nodes:\n  start:\n    type: condition\n    params: {expression: "true"}\n    next: {"true": start}\n');
+      const flowId = await makeFlow(
+        owner,
+        'nodes:\n  start:\n    type: condition\n    params: {expression: "true"}\n    next: {"true": start}\n',
+      );
       const ex = await runToEnd(owner, flowId);
       expect(ex).to.include({ status: 'failed', error: 'the execution reached the limit of 20 steps' });
     } finally {
@@ -201,7 +261,9 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
   it('pins the version it started with, and serves it with a weak ETag (304 on If-None-Match)', async () => {
     const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: transform\n    params: {expression: "1"}\n');
     const first = await runToEnd(alice, flowId);
-    await alice.client.flows.updateFlow(flowId, { definition: 'nodes:\n  start:\n    type: transform\n    params: {expression: "2"}\n' });
+    await alice.client.flows.updateFlow(flowId, {
+      definition: 'nodes:\n  start:\n    type: transform\n    params: {expression: "2"}\n',
+    });
     const second = await runToEnd(alice, flowId);
     expect([first.result, first.flow_version, second.result, second.flow_version]).to.deep.equal([1, 1, 2, 2]);
 
@@ -209,11 +271,19 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     expect(def.data).to.include({ flow_id: flowId, flow_version: 1 });
     expect(def.data.definition).to.contain('"1"');
     expect(def.headers.etag).to.equal(`W/"${def.data.definition_hash}"`);
-    const notModified = await alice.client.executions.getExecutionDefinition(first.id, def.headers.etag, { validateStatus: (s: number) => s === 304 });
+    const notModified = await alice.client.executions.getExecutionDefinition(first.id, def.headers.etag, {
+      validateStatus: (s: number) => s === 304,
+    });
     expect(notModified.status).to.equal(304);
     const run = await alice.client.runs.getRunDefinition(first.id);
     expect(run.headers.etag).to.equal(def.headers.etag);
-    expect((await alice.client.runs.getRunDefinition(first.id, def.headers.etag, { validateStatus: (s: number) => s === 304 })).status).to.equal(304);
+    expect(
+      (
+        await alice.client.runs.getRunDefinition(first.id, def.headers.etag, {
+          validateStatus: (s: number) => s === 304,
+        })
+      ).status,
+    ).to.equal(304);
     expect((await alice.client.runs.getRunDefinition(second.id, def.headers.etag)).status).to.equal(200);
   });
 
@@ -232,7 +302,9 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     await expectError(bob.client.runs.getRun(id), 404, 'not_found');
     await expectError(bob.client.runs.getRunDefinition(id), 404, 'not_found');
     await expectError(bob.client.runs.cancelRun(id), 404, 'not_found');
-    expect((await bob.client.executions.listExecutions(undefined, undefined, 100)).data.executions.map((e) => e.id)).not.to.include(id);
+    expect(
+      (await bob.client.executions.listExecutions(undefined, undefined, 100)).data.executions.map((e) => e.id),
+    ).not.to.include(id);
     expect((await bob.client.runs.listRuns(100)).data.items.map((r) => r.id)).not.to.include(id);
     expect((await alice.client.executions.getExecution(id)).data.status).not.to.equal('cancelled');
     const cancelled = await alice.client.runs.cancelRun(id);

@@ -24,25 +24,48 @@ describe('flows', () => {
   after(() => server.close());
 
   it("creates 004's example and reads it back", async () => {
-    const { data, status } = await alice.client.flows.createFlow({ name: 'My Flow', description: 'A simple flow', definition: SEED_DEFINITION, tags: ['production'] });
+    const { data, status } = await alice.client.flows.createFlow({
+      name: 'My Flow',
+      description: 'A simple flow',
+      definition: SEED_DEFINITION,
+      tags: ['production'],
+    });
     expect(status).to.equal(201);
-    expect(data).to.include({ name: 'My Flow', description: 'A simple flow', version: '1.0.0', version_number: 1, definition: SEED_DEFINITION, account_id: alice.account.id });
+    expect(data).to.include({
+      name: 'My Flow',
+      description: 'A simple flow',
+      version: '1.0.0',
+      version_number: 1,
+      definition: SEED_DEFINITION,
+      account_id: alice.account.id,
+    });
     expect(data.id).to.match(/^flow-/);
     expect(data.tags).to.deep.equal(['production']);
     expect((await alice.client.flows.getFlow(data.id)).data).to.deep.equal(data);
   });
 
   it('uses the version number when metadata has no version, and the request name over metadata.name', async () => {
-    const { data } = await alice.client.flows.createFlow({ name: 'Request wins', definition: 'metadata: {name: Other}\n' + simple() });
+    const { data } = await alice.client.flows.createFlow({
+      name: 'Request wins',
+      definition: 'metadata: {name: Other}\n' + simple(),
+    });
     expect(data).to.include({ name: 'Request wins', version: '1', description: '' });
   });
 
   it('rejects an invalid definition with 422 and every problem in details', async () => {
-    const err = await expectError(alice.client.flows.createFlow({ name: 'Bad', definition: 'nodes:\n  start:\n    type: nope\n    next: ghost\n' }), 422, 'validation_error');
+    const err = await expectError(
+      alice.client.flows.createFlow({ name: 'Bad', definition: 'nodes:\n  start:\n    type: nope\n    next: ghost\n' }),
+      422,
+      'validation_error',
+    );
     const errors = err.details!.errors as { node: string; path: string; message: string }[];
     expect(err.details!.field).to.equal('definition');
     expect(errors.map((e) => e.path)).to.include.members(['nodes.start.type', 'nodes.start.next.default']);
-    const yaml = await expectError(alice.client.flows.createFlow({ name: 'Bad', definition: 'nodes: [' }), 422, 'validation_error');
+    const yaml = await expectError(
+      alice.client.flows.createFlow({ name: 'Bad', definition: 'nodes: [' }),
+      422,
+      'validation_error',
+    );
     expect((yaml.details!.errors as { line: number }[])[0].line).to.equal(1);
     expect(await server.db('flows').where({ name: 'Bad' })).to.have.length(0);
   });
@@ -54,12 +77,17 @@ describe('flows', () => {
     expect(renamed.tags).to.deep.equal(['a', 'b']);
     const same = (await alice.client.flows.updateFlow(flow.id, { definition: simple('v1') })).data;
     expect(same.version_number).to.equal(1);
-    const v2 = (await alice.client.flows.updateFlow(flow.id, { definition: 'metadata: {version: "2.0.0"}\n' + simple('v2') })).data;
+    const v2 = (
+      await alice.client.flows.updateFlow(flow.id, { definition: 'metadata: {version: "2.0.0"}\n' + simple('v2') })
+    ).data;
     expect(v2).to.include({ version_number: 2, version: '2.0.0' });
 
     const versions = (await alice.client.flows.listFlowVersions(flow.id)).data;
     expect(versions.total).to.equal(2);
-    expect(versions.versions.map((v) => [v.number, v.version])).to.deep.equal([[2, '2.0.0'], [1, '1']]);
+    expect(versions.versions.map((v) => [v.number, v.version])).to.deep.equal([
+      [2, '2.0.0'],
+      [1, '1'],
+    ]);
     expect(versions.versions[0]).not.to.have.property('definition');
     const v1 = (await alice.client.flows.getFlowVersion(flow.id, 1)).data;
     expect(v1.definition).to.equal(simple('v1'));
@@ -72,14 +100,20 @@ describe('flows', () => {
 
   it('keeps names unique per account among live flows (409), and frees a deleted name', async () => {
     const { data: first } = await alice.client.flows.createFlow({ name: 'Unique', definition: simple() });
-    const err = await expectError(alice.client.flows.createFlow({ name: 'Unique', definition: simple() }), 409, 'conflict');
+    const err = await expectError(
+      alice.client.flows.createFlow({ name: 'Unique', definition: simple() }),
+      409,
+      'conflict',
+    );
     expect(err.details?.field).to.equal('name');
     const { data: other } = await alice.client.flows.createFlow({ name: 'Other name', definition: simple() });
     await expectError(alice.client.flows.updateFlow(other.id, { name: 'Unique' }), 409, 'conflict');
     // Another account may use the name.
     expect((await bob.client.flows.createFlow({ name: 'Unique', definition: simple() })).status).to.equal(201);
 
-    expect((await alice.client.flows.deleteFlow(first.id)).data).to.deep.equal({ message: 'Flow deleted successfully' });
+    expect((await alice.client.flows.deleteFlow(first.id)).data).to.deep.equal({
+      message: 'Flow deleted successfully',
+    });
     await expectError(alice.client.flows.getFlow(first.id), 404, 'not_found');
     await expectError(alice.client.flows.deleteFlow(first.id), 404, 'not_found');
     expect(await server.db('flow_versions').where({ flow_id: first.id })).to.have.length(1);
@@ -89,7 +123,12 @@ describe('flows', () => {
   it('lists newest first with tag filters (all tags), limit, offset and total', async () => {
     const carol = await makeAccount(server);
     const made: string[] = [];
-    for (const [name, tags] of [['t1', ['x']], ['t2', ['x', 'y']], ['t3', ['y']], ['t4', ['x', 'y', 'z']]] as const) {
+    for (const [name, tags] of [
+      ['t1', ['x']],
+      ['t2', ['x', 'y']],
+      ['t3', ['y']],
+      ['t4', ['x', 'y', 'z']],
+    ] as const) {
       made.push((await carol.client.flows.createFlow({ name, definition: simple(), tags: [...tags] })).data.id);
     }
     const all = (await carol.client.flows.listFlows()).data;
@@ -115,11 +154,17 @@ describe('flows', () => {
     expect((await alice.client.flows.getFlow(flow.id)).data.name).to.equal('Private');
 
     expect((await admin.client.flows.getFlow(flow.id)).data.id).to.equal(flow.id);
-    expect((await admin.client.flows.listFlows(undefined, 100)).data.total).to.be.greaterThan((await alice.client.flows.listFlows(undefined, 100)).data.total);
+    expect((await admin.client.flows.listFlows(undefined, 100)).data.total).to.be.greaterThan(
+      (await alice.client.flows.listFlows(undefined, 100)).data.total,
+    );
   });
 
   it('rejects missing fields and an unauthenticated caller', async () => {
-    const err = await expectError(alice.client.flows.createFlow({ name: 'No definition' } as never), 400, 'invalid_request');
+    const err = await expectError(
+      alice.client.flows.createFlow({ name: 'No definition' } as never),
+      400,
+      'invalid_request',
+    );
     expect(err.details?.field).to.equal('definition');
     await expectError(apiClient(server.url).flows.listFlows(), 401, 'unauthorized');
   });
@@ -127,7 +172,20 @@ describe('flows', () => {
   describe('node-type catalog', () => {
     it('lists every registered type with its params schema', async () => {
       const { data } = await alice.client.nodeTypes.listNodeTypes();
-      expect(data.node_types.map((t) => t.type)).to.deep.equal(['http.request', 'webhook', 'transform', 'condition', 'switch', 'delay', 'log', 'fail', 'set', 'approval', 'input', 'subflow']);
+      expect(data.node_types.map((t) => t.type)).to.deep.equal([
+        'http.request',
+        'webhook',
+        'transform',
+        'condition',
+        'switch',
+        'delay',
+        'log',
+        'fail',
+        'set',
+        'approval',
+        'input',
+        'subflow',
+      ]);
       const one = (await alice.client.nodeTypes.getNodeType('condition')).data;
       expect(one.outcomes).to.deep.equal(['true', 'false']);
       await expectError(alice.client.nodeTypes.getNodeType('teleport'), 404, 'not_found');

@@ -16,15 +16,31 @@ describe('housekeeping', () => {
     await owner.client.executions.runFlow(flowId, {}, 'old-key');
     await owner.client.executions.runFlow(flowId, {}, 'new-key');
     const db = server.db;
-    await db('idempotency_keys').where({ account_id: owner.account.id, key: 'old-key' }).update({ created_at: db.raw("now() - interval '25 hours'") });
-    await db('revoked_tokens').insert([{ jti: 'hk-old', expires_at: new Date(Date.now() - 1000) }, { jti: 'hk-live', expires_at: new Date(Date.now() + 60_000) }]);
+    await db('idempotency_keys')
+      .where({ account_id: owner.account.id, key: 'old-key' })
+      .update({ created_at: db.raw("now() - interval '25 hours'") });
+    await db('revoked_tokens').insert([
+      { jti: 'hk-old', expires_at: new Date(Date.now() - 1000) },
+      { jti: 'hk-live', expires_at: new Date(Date.now() + 60_000) },
+    ]);
     await db('login_failures').insert([
       { key: 'user:hk-old@example.com', failures: 2, window_started_at: new Date(Date.now() - 3600_000) },
-      { key: 'user:hk-locked@example.com', failures: 0, window_started_at: new Date(Date.now() - 3600_000), locked_until: new Date(Date.now() + 60_000) },
+      {
+        key: 'user:hk-locked@example.com',
+        failures: 0,
+        window_started_at: new Date(Date.now() - 3600_000),
+        locked_until: new Date(Date.now() + 60_000),
+      },
     ]);
     await sweep(db, 900);
-    expect((await db('idempotency_keys').where({ account_id: owner.account.id })).map((r) => r.key)).to.deep.equal(['new-key']);
-    expect((await db('revoked_tokens').whereIn('jti', ['hk-old', 'hk-live'])).map((r) => r.jti)).to.deep.equal(['hk-live']);
-    expect((await db('login_failures').where('key', 'like', 'user:hk-%')).map((r) => r.key)).to.deep.equal(['user:hk-locked@example.com']);
+    expect((await db('idempotency_keys').where({ account_id: owner.account.id })).map((r) => r.key)).to.deep.equal([
+      'new-key',
+    ]);
+    expect((await db('revoked_tokens').whereIn('jti', ['hk-old', 'hk-live'])).map((r) => r.jti)).to.deep.equal([
+      'hk-live',
+    ]);
+    expect((await db('login_failures').where('key', 'like', 'user:hk-%')).map((r) => r.key)).to.deep.equal([
+      'user:hk-locked@example.com',
+    ]);
   });
 });

@@ -24,7 +24,10 @@ describe('listeners: signed webhooks of execution events', () => {
     receiver = await startTarget();
     alice = await makeAccount(server);
     bob = await makeAccount(server);
-    flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: log\n    params: {message: one}\n    next: done\n  done:\n    type: transform\n    params: {expression: "2"}\n');
+    flowId = await makeFlow(
+      alice,
+      'nodes:\n  start:\n    type: log\n    params: {message: one}\n    next: done\n  done:\n    type: transform\n    params: {expression: "2"}\n',
+    );
   });
   after(async () => {
     await server.close();
@@ -39,7 +42,9 @@ describe('listeners: signed webhooks of execution events', () => {
   it('delivers every event of an execution, in order, signed; the secret is shown once', async () => {
     receiver.route('/all', (_req, _body, res) => res.writeHead(204).end());
     const { data: run } = await alice.client.executions.runFlow(flowId, {});
-    const { data: listener, status } = await alice.client.listeners.createExecutionListener(run.execution_id, { url: `${receiver.url}/all` });
+    const { data: listener, status } = await alice.client.listeners.createExecutionListener(run.execution_id, {
+      url: `${receiver.url}/all`,
+    });
     expect(status).to.equal(201);
     expect(listener.secret).to.match(/^whsec_/);
     await waitForExecution(alice, run.execution_id);
@@ -53,7 +58,9 @@ describe('listeners: signed webhooks of execution events', () => {
       expect(verify(String(h.headers['x-flowrunner-signature']), h.body, listener.secret!)).to.equal(true);
       expect(h.headers['content-type']).to.equal('application/json');
     }
-    expect(verify(String(hits[0].headers['x-flowrunner-signature']), hits[0].body + ' ', listener.secret!)).to.equal(false);
+    expect(verify(String(hits[0].headers['x-flowrunner-signature']), hits[0].body + ' ', listener.secret!)).to.equal(
+      false,
+    );
 
     const listed = (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners;
     expect(listed).to.have.length(1);
@@ -75,24 +82,44 @@ describe('listeners: signed webhooks of execution events', () => {
     });
     const { data: run } = await alice.client.executions.runFlow(flowId, {});
     await waitForExecution(alice, run.execution_id);
-    await alice.client.listeners.createExecutionListener(run.execution_id, { url: `${receiver.url}/flaky`, events: [EventType.ExecutionUpdate, EventType.ExecutionCompleted] });
-    const stored = (await alice.client.executions.getExecutionEvents(run.execution_id)).data.events.filter((e) => ['execution_update', 'execution_completed'].includes(e.type));
+    await alice.client.listeners.createExecutionListener(run.execution_id, {
+      url: `${receiver.url}/flaky`,
+      events: [EventType.ExecutionUpdate, EventType.ExecutionCompleted],
+    });
+    const stored = (await alice.client.executions.getExecutionEvents(run.execution_id)).data.events.filter((e) =>
+      ['execution_update', 'execution_completed'].includes(e.type),
+    );
     await until(() => received('/flaky').length === stored.length + 1);
     const seqs = received('/flaky').map((h) => JSON.parse(h.body).seq);
     expect(seqs).to.deep.equal([stored[0].seq, ...stored.map((e) => e.seq)]);
-    const deliveries = () => server.db('deliveries').join('listeners', 'listeners.id', 'deliveries.listener_id').where('listeners.execution_id', run.execution_id).orderBy('deliveries.id').select('attempts', 'delivered_at');
+    const deliveries = () =>
+      server
+        .db('deliveries')
+        .join('listeners', 'listeners.id', 'deliveries.listener_id')
+        .where('listeners.execution_id', run.execution_id)
+        .orderBy('deliveries.id')
+        .select('attempts', 'delivered_at');
     while ((await deliveries()).some((r) => !r.delivered_at)) await new Promise((r) => setTimeout(r, 20));
     expect((await deliveries()).map((r) => r.attempts)).to.deep.equal([2, ...stored.slice(1).map(() => 1)]);
   });
 
   it('a flow listener hears every execution of the flow; removing it stops deliveries', async () => {
     receiver.route('/flow', (_req, _body, res) => res.writeHead(200).end());
-    const { data: listener } = await alice.client.listeners.createFlowListener(flowId, { url: `${receiver.url}/flow`, events: [EventType.ExecutionCompleted] });
+    const { data: listener } = await alice.client.listeners.createFlowListener(flowId, {
+      url: `${receiver.url}/flow`,
+      events: [EventType.ExecutionCompleted],
+    });
     const a = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
     const b = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
     await until(() => received('/flow').length === 2);
-    expect(received('/flow').map((h) => JSON.parse(h.body).execution_id).sort()).to.deep.equal([a, b].sort());
-    expect((await alice.client.listeners.listFlowListeners(flowId)).data.listeners.map((l) => l.id)).to.deep.equal([listener.id]);
+    expect(
+      received('/flow')
+        .map((h) => JSON.parse(h.body).execution_id)
+        .sort(),
+    ).to.deep.equal([a, b].sort());
+    expect((await alice.client.listeners.listFlowListeners(flowId)).data.listeners.map((l) => l.id)).to.deep.equal([
+      listener.id,
+    ]);
     await alice.client.listeners.deleteFlowListener(flowId, listener.id);
     await waitForExecution(alice, (await alice.client.executions.runFlow(flowId, {})).data.execution_id);
     expect(received('/flow')).to.have.length(2);
@@ -101,13 +128,27 @@ describe('listeners: signed webhooks of execution events', () => {
 
   it("is 404 on another account's execution or flow, and checks the URL", async () => {
     const { data: run } = await alice.client.executions.runFlow(flowId, {});
-    await expectError(bob.client.listeners.createExecutionListener(run.execution_id, { url: `${receiver.url}/x` }), 404, 'not_found');
+    await expectError(
+      bob.client.listeners.createExecutionListener(run.execution_id, { url: `${receiver.url}/x` }),
+      404,
+      'not_found',
+    );
     await expectError(bob.client.listeners.listExecutionListeners(run.execution_id), 404, 'not_found');
     await expectError(bob.client.listeners.createFlowListener(flowId, { url: `${receiver.url}/x` }), 404, 'not_found');
     await expectError(bob.client.listeners.listFlowListeners(flowId), 404, 'not_found');
-    const { data: mine } = await alice.client.listeners.createExecutionListener(run.execution_id, { url: `${receiver.url}/x` });
+    const { data: mine } = await alice.client.listeners.createExecutionListener(run.execution_id, {
+      url: `${receiver.url}/x`,
+    });
     await expectError(bob.client.listeners.deleteExecutionListener(run.execution_id, mine.id), 404, 'not_found');
-    await expectError(alice.client.listeners.createExecutionListener(run.execution_id, { url: 'ftp://example.com/x' }), 422, 'validation_error');
-    await expectError(alice.client.listeners.createExecutionListener(run.execution_id, { url: 'not a url' }), 400, 'invalid_request');
+    await expectError(
+      alice.client.listeners.createExecutionListener(run.execution_id, { url: 'ftp://example.com/x' }),
+      422,
+      'validation_error',
+    );
+    await expectError(
+      alice.client.listeners.createExecutionListener(run.execution_id, { url: 'not a url' }),
+      400,
+      'invalid_request',
+    );
   });
 });

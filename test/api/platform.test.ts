@@ -24,7 +24,13 @@ describe('platform', () => {
   after(() => server.close());
 
   const raw = (method: string, path: string, data?: unknown, headers: Record<string, string> = {}) =>
-    axios.request({ method, url: server.url + path, data, headers: { authorization: `Bearer ${user.token}`, ...headers }, validateStatus: () => true });
+    axios.request({
+      method,
+      url: server.url + path,
+      data,
+      headers: { authorization: `Bearer ${user.token}`, ...headers },
+      validateStatus: () => true,
+    });
 
   describe('the 004 error format', () => {
     it('answers malformed JSON with 400 invalid_request', async () => {
@@ -35,7 +41,11 @@ describe('platform', () => {
     });
 
     it('rejects an unknown body field and names it', async () => {
-      const err = await expectError(user.client.apiKeys.createApiKey({ name: 'k', color: 'red' } as never), 400, 'invalid_request');
+      const err = await expectError(
+        user.client.apiKeys.createApiKey({ name: 'k', color: 'red' } as never),
+        400,
+        'invalid_request',
+      );
       expect(JSON.stringify(err.details)).to.contain('color');
     });
 
@@ -93,9 +103,17 @@ describe('platform', () => {
       url.pathname = `/${name}`;
       const empty = await startTestServer({}, url.toString());
       try {
-        const res = await axios.post(`${empty.url}/api/v1/auth/login`, { username: 'a@b.c', password: 'x' }, { validateStatus: () => true });
+        const res = await axios.post(
+          `${empty.url}/api/v1/auth/login`,
+          { username: 'a@b.c', password: 'x' },
+          { validateStatus: () => true },
+        );
         expect(res.status).to.equal(500);
-        expect(res.data.error).to.deep.equal({ code: 'internal_error', message: 'An internal server error occurred', details: { request_id: res.headers['x-request-id'] } });
+        expect(res.data.error).to.deep.equal({
+          code: 'internal_error',
+          message: 'An internal server error occurred',
+          details: { request_id: res.headers['x-request-id'] },
+        });
       } finally {
         await empty.close();
         await admin.query(`drop database if exists "${name}" with (force)`);
@@ -106,7 +124,11 @@ describe('platform', () => {
     it('answers 503 unavailable when the database is unreachable', async () => {
       const broken = await startTestServer({}, 'postgres://nobody@127.0.0.1:1/nothing');
       try {
-        const res = await axios.post(`${broken.url}/api/v1/auth/login`, { username: 'a@b.c', password: 'x' }, { validateStatus: () => true });
+        const res = await axios.post(
+          `${broken.url}/api/v1/auth/login`,
+          { username: 'a@b.c', password: 'x' },
+          { validateStatus: () => true },
+        );
         expect(res.status).to.equal(503);
         expect(res.data.error.code).to.equal('unavailable');
         expect(JSON.stringify(res.data)).not.to.match(/ECONNREFUSED|127\.0\.0\.1|stack/);

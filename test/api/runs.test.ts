@@ -25,7 +25,9 @@ describe('runs (003) and listing', () => {
     expect(run).to.include({ id: res.data.id, status: 'completed', outputs: 1, client_id: 'billing', flow_version: 1 });
     const def = (await alice.client.runs.getRunDefinition(run.id)).data;
     expect(run.definition_hash).to.equal(def.definition_hash);
-    expect((await alice.client.runs.listRuns(50, undefined, undefined, 'billing')).data.items.map((r) => r.id)).to.deep.equal([run.id]);
+    expect(
+      (await alice.client.runs.listRuns(50, undefined, undefined, 'billing')).data.items.map((r) => r.id),
+    ).to.deep.equal([run.id]);
     await expectError(alice.client.runs.startRun({ flow_id: 'flow-missing' }), 404, 'not_found');
     await expectError(alice.client.runs.startRun({ input: {} } as never), 400, 'invalid_request');
   });
@@ -44,14 +46,24 @@ describe('runs (003) and listing', () => {
 
     it('same key, different body: 409 conflict', async () => {
       await alice.client.executions.runFlow(flowId, { input: { n: 3 } }, 'key-diff');
-      const err = await expectError(alice.client.executions.runFlow(flowId, { input: { n: 4 } }, 'key-diff'), 409, 'conflict');
+      const err = await expectError(
+        alice.client.executions.runFlow(flowId, { input: { n: 4 } }, 'key-diff'),
+        409,
+        'conflict',
+      );
       expect(err.details?.field).to.equal('Idempotency-Key');
-      await expectError(alice.client.runs.startRun({ flow_id: flowId, input: { n: 3 }, client_id: 'other' }, 'key-diff'), 409, 'conflict');
+      await expectError(
+        alice.client.runs.startRun({ flow_id: flowId, input: { n: 3 }, client_id: 'other' }, 'key-diff'),
+        409,
+        'conflict',
+      );
     });
 
     it('concurrent requests with one key: exactly one execution', async () => {
       const before = (await server.db('executions').where({ account_id: alice.account.id }).count({ n: '*' }))[0].n;
-      const results = await Promise.all(Array.from({ length: 10 }, () => alice.client.executions.runFlow(flowId, { input: { n: 5 } }, 'key-race')));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => alice.client.executions.runFlow(flowId, { input: { n: 5 } }, 'key-race')),
+      );
       expect(new Set(results.map((r) => r.data.execution_id)).size).to.equal(1);
       const after = (await server.db('executions').where({ account_id: alice.account.id }).count({ n: '*' }))[0].n;
       expect(Number(after) - Number(before)).to.equal(1);
@@ -67,7 +79,11 @@ describe('runs (003) and listing', () => {
 
     it('rejects a key that is empty or not printable', async () => {
       await expectError(alice.client.executions.runFlow(flowId, { input: {} }, 'has space'), 400, 'invalid_request');
-      await expectError(alice.client.executions.runFlow(flowId, { input: {} }, 'x'.repeat(256)), 400, 'invalid_request');
+      await expectError(
+        alice.client.executions.runFlow(flowId, { input: {} }, 'x'.repeat(256)),
+        400,
+        'invalid_request',
+      );
     });
   });
 
@@ -79,7 +95,8 @@ describe('runs (003) and listing', () => {
       owner = await makeAccount(server);
       const f = await makeFlow(owner, 'nodes:\n  start:\n    type: transform\n    params: {expression: "1"}\n');
       ids = [];
-      for (let i = 0; i < 7; i++) ids.push((await owner.client.runs.startRun({ flow_id: f, client_id: i % 2 ? 'odd' : 'even' })).data.id);
+      for (let i = 0; i < 7; i++)
+        ids.push((await owner.client.runs.startRun({ flow_id: f, client_id: i % 2 ? 'odd' : 'even' })).data.id);
       for (const id of ids) await waitForExecution(owner, id);
       ids.reverse(); // newest first
     });
@@ -88,7 +105,9 @@ describe('runs (003) and listing', () => {
       const page = (await owner.client.executions.listExecutions(undefined, undefined, 3, 2)).data;
       expect(page).to.include({ total: 7, limit: 3, offset: 2 });
       expect(page.executions.map((e) => e.id)).to.deep.equal(ids.slice(2, 5));
-      expect((await owner.client.executions.listExecutions(undefined, RunStatus.Completed as never, 100)).data.total).to.equal(7);
+      expect(
+        (await owner.client.executions.listExecutions(undefined, RunStatus.Completed as never, 100)).data.total,
+      ).to.equal(7);
       expect((await owner.client.executions.listExecutions(undefined, 'failed' as never, 100)).data.total).to.equal(0);
     });
 
@@ -117,7 +136,9 @@ describe('runs (003) and listing', () => {
     it('the executions list takes the same cursor', async () => {
       await waitForExecution(owner, late);
       const p1 = (await owner.client.executions.listExecutions(undefined, 'completed' as never, 4)).data;
-      const p2 = (await owner.client.executions.listExecutions(undefined, 'completed' as never, 4, undefined, p1.next_cursor!)).data;
+      const p2 = (
+        await owner.client.executions.listExecutions(undefined, 'completed' as never, 4, undefined, p1.next_cursor!)
+      ).data;
       expect(p1.total).to.equal(8);
       expect([...p1.executions, ...p2.executions].map((e) => e.id)).to.deep.equal([late, ...ids]);
     });

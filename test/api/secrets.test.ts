@@ -30,7 +30,9 @@ describe('secrets', () => {
     expect(list.data.secrets.map((s) => s.key)).to.deep.equal(['API_KEY']);
     for (const body of [created.data, replaced.data, list.data]) expect(JSON.stringify(body)).not.to.contain(VALUE);
 
-    expect((await alice.client.secrets.deleteSecret(alice.account.id, 'API_KEY')).data).to.deep.equal({ message: 'Secret deleted successfully' });
+    expect((await alice.client.secrets.deleteSecret(alice.account.id, 'API_KEY')).data).to.deep.equal({
+      message: 'Secret deleted successfully',
+    });
     expect((await alice.client.secrets.listSecrets(alice.account.id)).data.secrets).to.deep.equal([]);
     await expectError(alice.client.secrets.deleteSecret(alice.account.id, 'API_KEY'), 404, 'not_found');
   });
@@ -56,13 +58,24 @@ describe('secrets', () => {
     await alice.client.secrets.putSecret(alice.account.id, { key: 'TOKEN', value: 'tok-abcdef' });
     const run = await server.services.secrets.resolveForRun(alice.account.id);
     expect(run.values.TOKEN).to.equal('tok-abcdef');
-    expect(run.masker.json({ url: 'https://x/?t=tok-abcdef', list: ['tok-abcdef'] })).to.deep.equal({ url: 'https://x/?t=***', list: ['***'] });
+    expect(run.masker.json({ url: 'https://x/?t=tok-abcdef', list: ['tok-abcdef'] })).to.deep.equal({
+      url: 'https://x/?t=***',
+      list: ['***'],
+    });
   });
 
   it('validates keys and value sizes', async () => {
-    const err = await expectError(alice.client.secrets.putSecret(alice.account.id, { key: 'lower-case', value: 'v' }), 400, 'invalid_request');
+    const err = await expectError(
+      alice.client.secrets.putSecret(alice.account.id, { key: 'lower-case', value: 'v' }),
+      400,
+      'invalid_request',
+    );
     expect(err.details?.field).to.equal('key');
-    await expectError(alice.client.secrets.putSecret(alice.account.id, { key: 'BIG', value: 'x'.repeat(65537) }), 400, 'invalid_request');
+    await expectError(
+      alice.client.secrets.putSecret(alice.account.id, { key: 'BIG', value: 'x'.repeat(65537) }),
+      400,
+      'invalid_request',
+    );
   });
 
   it("another user's secrets are 404, and an admin manages any", async () => {
@@ -72,8 +85,12 @@ describe('secrets', () => {
     await expectError(alice.client.secrets.deleteSecret(bob.account.id, 'BOBS'), 404, 'not_found');
     expect((await server.services.secrets.resolveForRun(bob.account.id)).values.BOBS).to.equal('b');
 
-    expect((await admin.client.secrets.listSecrets(bob.account.id)).data.secrets.map((s) => s.key)).to.deep.equal(['BOBS']);
-    expect((await admin.client.secrets.putSecret(bob.account.id, { key: 'FROM_ADMIN', value: 'a' })).status).to.equal(201);
+    expect((await admin.client.secrets.listSecrets(bob.account.id)).data.secrets.map((s) => s.key)).to.deep.equal([
+      'BOBS',
+    ]);
+    expect((await admin.client.secrets.putSecret(bob.account.id, { key: 'FROM_ADMIN', value: 'a' })).status).to.equal(
+      201,
+    );
     await admin.client.secrets.deleteSecret(bob.account.id, 'FROM_ADMIN');
     await expectError(admin.client.secrets.listSecrets('acct-missing'), 404, 'not_found');
   });

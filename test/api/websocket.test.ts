@@ -13,11 +13,15 @@ describe('WebSocket: live execution events', () => {
     server = await startTestServer();
     alice = await makeAccount(server);
     bob = await makeAccount(server);
-    flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: delay\n    params: {ms: 400}\n    next: say\n  say:\n    type: log\n    params: {message: "hello {{ input.name }}"}\n    next: done\n  done:\n    type: transform\n    params: {expression: "\'bye\'"}\n');
+    flowId = await makeFlow(
+      alice,
+      'nodes:\n  start:\n    type: delay\n    params: {ms: 400}\n    next: say\n  say:\n    type: log\n    params: {message: "hello {{ input.name }}"}\n    next: done\n  done:\n    type: transform\n    params: {expression: "\'bye\'"}\n',
+    );
   });
   after(() => server.close());
 
-  const follow = (id: string, token = alice.token, query = '') => record(wsUrl(server.url, `/ws/executions/${id}${query}`), { headers: { authorization: `Bearer ${token}` } });
+  const follow = (id: string, token = alice.token, query = '') =>
+    record(wsUrl(server.url, `/ws/executions/${id}${query}`), { headers: { authorization: `Bearer ${token}` } });
   const shape = (m: { type: string; seq: number }[]) => m.map((e) => `${e.seq}:${e.type}`);
 
   it('gives the same full sequence when connected before the start, during, and after completion; then closes with 1000', async () => {
@@ -72,12 +76,19 @@ describe('WebSocket: live execution events', () => {
     const { data } = await alice.client.executions.runFlow(flowId, { input: {} });
     const path = `/ws/executions/${data.execution_id}`;
     expect(await record(wsUrl(server.url, path)).done).to.deep.equal({ status: 401 });
-    expect(await record(wsUrl(server.url, path), { headers: { authorization: 'Bearer nope' } }).done).to.deep.equal({ status: 401 });
-    const { data: login } = await apiClient(server.url).auth.login({ username: alice.account.email, password: alice.password });
+    expect(await record(wsUrl(server.url, path), { headers: { authorization: 'Bearer nope' } }).done).to.deep.equal({
+      status: 401,
+    });
+    const { data: login } = await apiClient(server.url).auth.login({
+      username: alice.account.email,
+      password: alice.password,
+    });
     await apiClient(server.url, { token: login.token }).auth.logout();
     expect(await record(wsUrl(server.url, `${path}?access_token=${login.token}`)).done).to.deep.equal({ status: 401 });
     expect(await follow(data.execution_id, bob.token).done).to.deep.equal({ status: 404 });
-    expect(await record(wsUrl(server.url, '/ws/elsewhere'), { headers: { authorization: `Bearer ${alice.token}` } }).done).to.deep.equal({ status: 404 });
+    expect(
+      await record(wsUrl(server.url, '/ws/elsewhere'), { headers: { authorization: `Bearer ${alice.token}` } }).done,
+    ).to.deep.equal({ status: 404 });
   });
 
   it('streams every execution the caller may see on /ws/executions, and none of the others', async () => {
@@ -86,7 +97,8 @@ describe('WebSocket: live execution events', () => {
     await Promise.all([mine.opened, theirs.opened]);
     const { data } = await alice.client.executions.runFlow(flowId, { input: {} });
     await waitForExecution(alice, data.execution_id);
-    while (!mine.messages.some((m) => m.execution_id === data.execution_id && m.type === 'execution_completed')) await new Promise((r) => setTimeout(r, 20));
+    while (!mine.messages.some((m) => m.execution_id === data.execution_id && m.type === 'execution_completed'))
+      await new Promise((r) => setTimeout(r, 20));
     const stored = (await alice.client.executions.getExecutionEvents(data.execution_id)).data.events;
     expect(shape(mine.messages.filter((m) => m.execution_id === data.execution_id))).to.deep.equal(shape(stored));
     expect(theirs.messages.filter((m) => m.execution_id === data.execution_id)).to.deep.equal([]);
@@ -95,7 +107,8 @@ describe('WebSocket: live execution events', () => {
     const shared = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
     await alice.client.sharing.shareExecution(shared, { account_id: bob.account.id });
     await waitForExecution(alice, shared);
-    while (!theirs.messages.some((m) => m.execution_id === shared && m.type === 'execution_completed')) await new Promise((r) => setTimeout(r, 20));
+    while (!theirs.messages.some((m) => m.execution_id === shared && m.type === 'execution_completed'))
+      await new Promise((r) => setTimeout(r, 20));
     mine.ws.close();
     theirs.ws.close();
   });
@@ -103,7 +116,12 @@ describe('WebSocket: live execution events', () => {
   it('closes a slow consumer with 1013 without affecting others', async () => {
     const big = await makeFlow(
       alice,
-      'nodes:\n' + Array.from({ length: 20 }, (_, i) => `  n${i}:\n    type: transform\n    params: {expression: "$pad(\'\', 600000, \'x\')"}\n${i < 19 ? `    next: n${i + 1}\n` : ''}`).join(''),
+      'nodes:\n' +
+        Array.from(
+          { length: 20 },
+          (_, i) =>
+            `  n${i}:\n    type: transform\n    params: {expression: "$pad(\'\', 600000, \'x\')"}\n${i < 19 ? `    next: n${i + 1}\n` : ''}`,
+        ).join(''),
     );
     const { data } = await alice.client.executions.runFlow(big, {});
     const slow = follow(data.execution_id);

@@ -50,7 +50,8 @@ describe('processes: a worker killed mid-step loses nothing', function () {
 `;
     const flowId = (await client.flows.createFlow({ name: 'crash test', definition })).data.id;
     const ids: string[] = [];
-    for (let i = 0; i < 200; i++) ids.push((await client.executions.runFlow(flowId, { input: { i } })).data.execution_id);
+    for (let i = 0; i < 200; i++)
+      ids.push((await client.executions.runFlow(flowId, { input: { i } })).data.execution_id);
 
     // Kill one worker while HTTP steps are in flight.
     while (target.hits.length < 40) await new Promise((r) => setTimeout(r, 10));
@@ -63,7 +64,13 @@ describe('processes: a worker killed mid-step loses nothing', function () {
       expect(failed, survivor.output()).to.equal(0);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const rows = await helper.db('steps').whereIn('execution_id', ids).where({ status: 'completed' }).select('execution_id', 'node_id').count({ n: '*' }).groupBy('execution_id', 'node_id');
+    const rows = await helper
+      .db('steps')
+      .whereIn('execution_id', ids)
+      .where({ status: 'completed' })
+      .select('execution_id', 'node_id')
+      .count({ n: '*' })
+      .groupBy('execution_id', 'node_id');
     expect(rows).to.have.length(600);
     expect(rows.every((r) => Number(r.n) === 1)).to.equal(true);
     const results = await helper.db('executions').whereIn('id', ids).select('input', 'result');
@@ -80,7 +87,12 @@ describe('processes: a worker killed mid-step loses nothing', function () {
     const worker = await startProcess('worker', testDatabaseUrl(), { FLOWRUNNER_LEASE_MS: '2000' });
     procs.push(worker);
     const owner = await makeAccount(helper);
-    const flowId = (await owner.client.flows.createFlow({ name: 'graceful', definition: `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/held"}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.body.done"}\n` })).data.id;
+    const flowId = (
+      await owner.client.flows.createFlow({
+        name: 'graceful',
+        definition: `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/held"}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.body.done"}\n`,
+      })
+    ).data.id;
     const hitsBefore = target.hits.length;
     const { data } = await owner.client.executions.runFlow(flowId, {});
     while (target.hits.length === hitsBefore) await new Promise((r) => setTimeout(r, 10));

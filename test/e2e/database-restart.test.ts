@@ -28,14 +28,21 @@ describe('a database restart', function () {
     await knex.destroy();
     server = await startTestServer({}, pg.url);
     const owner = await makeAccount(server);
-    const flowId = await makeFlow(owner, 'nodes:\n  start:\n    type: delay\n    params: {ms: 1500}\n    next: done\n  done:\n    type: transform\n    params: {expression: "\'survived\'"}\n');
+    const flowId = await makeFlow(
+      owner,
+      'nodes:\n  start:\n    type: delay\n    params: {ms: 1500}\n    next: done\n  done:\n    type: transform\n    params: {expression: "\'survived\'"}\n',
+    );
     const { data } = await owner.client.executions.runFlow(flowId, {});
     // Let the delay start sleeping, then take the database away.
-    while ((await owner.client.executions.getExecution(data.execution_id)).data.status === 'queued') await new Promise((r) => setTimeout(r, 20));
+    while ((await owner.client.executions.getExecution(data.execution_id)).data.status === 'queued')
+      await new Promise((r) => setTimeout(r, 20));
 
     const port = new URL(pg.url).port;
     await pg.stop();
-    const down = await axios.get(`${server.url}/api/v1/executions/${data.execution_id}`, { headers: { authorization: `Bearer ${owner.token}` }, validateStatus: () => true });
+    const down = await axios.get(`${server.url}/api/v1/executions/${data.execution_id}`, {
+      headers: { authorization: `Bearer ${owner.token}` },
+      validateStatus: () => true,
+    });
     expect(down.status).to.equal(503);
     expect(down.data.error.code).to.equal('unavailable');
     expect((await axios.get(`${server.url}/readyz`, { validateStatus: () => true })).status).to.equal(503);

@@ -12,15 +12,29 @@ describe('zero-setup start on embedded PostgreSQL', function () {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowrunner-embedded-'));
   after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
-  const env = { FLOWRUNNER_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', FLOWRUNNER_ADMIN_EMAIL: 'boss@example.com', FLOWRUNNER_ADMIN_PASSWORD: 'a-good-password' };
+  const env = {
+    FLOWRUNNER_DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    FLOWRUNNER_ADMIN_EMAIL: 'boss@example.com',
+    FLOWRUNNER_ADMIN_PASSWORD: 'a-good-password',
+  };
 
   it('starts, keeps its data across a restart, and generates its keys once (0600)', async () => {
     const first = await start(parseConfig(env), 'api', createLogger('silent'));
     let token: string;
     try {
-      const login = await axios.post(`${first.url}/api/v1/auth/login`, { username: 'boss@example.com', password: 'a-good-password' });
+      const login = await axios.post(`${first.url}/api/v1/auth/login`, {
+        username: 'boss@example.com',
+        password: 'a-good-password',
+      });
       token = login.data.token;
-      await axios.post(`${first.url}/api/v1/api-keys`, { name: 'kept' }, { headers: { authorization: `Bearer ${token}` } });
+      await axios.post(
+        `${first.url}/api/v1/api-keys`,
+        { name: 'kept' },
+        { headers: { authorization: `Bearer ${token}` } },
+      );
     } finally {
       await first.stop();
     }

@@ -19,12 +19,21 @@ describe('processes: events reach subscribers on every API process', function ()
   });
 
   it('two API processes and a worker process: a subscriber on each API gets every event, in order', async () => {
-    const [api1, api2, worker] = await Promise.all([startProcess('api', testDatabaseUrl()), startProcess('api', testDatabaseUrl()), startProcess('worker', testDatabaseUrl())]);
+    const [api1, api2, worker] = await Promise.all([
+      startProcess('api', testDatabaseUrl()),
+      startProcess('api', testDatabaseUrl()),
+      startProcess('worker', testDatabaseUrl()),
+    ]);
     procs.push(api1, api2, worker);
     const owner = await makeAccount(helper);
     const client = apiClient(api1.url!, { token: owner.token });
-    const definition = 'nodes:\n  start:\n    type: delay\n    params: {ms: 300}\n    next: n1\n' +
-      Array.from({ length: 20 }, (_, i) => `  n${i + 1}:\n    type: log\n    params: {message: "line ${i + 1}"}\n${i < 19 ? `    next: n${i + 2}\n` : ''}`).join('');
+    const definition =
+      'nodes:\n  start:\n    type: delay\n    params: {ms: 300}\n    next: n1\n' +
+      Array.from(
+        { length: 20 },
+        (_, i) =>
+          `  n${i + 1}:\n    type: log\n    params: {message: "line ${i + 1}"}\n${i < 19 ? `    next: n${i + 2}\n` : ''}`,
+      ).join('');
     const flowId = (await client.flows.createFlow({ name: 'fan-out', definition })).data.id;
     const { data } = await client.executions.runFlow(flowId, {});
     const headers = { authorization: `Bearer ${owner.token}` };

@@ -28,7 +28,8 @@ export function apiClient(baseUrl: string, credentials?: Credentials) {
     apiKey: credentials && 'apiKey' in credentials ? credentials.apiKey : undefined,
   });
   const http = axios.create();
-  const make = <T>(Api: new (c: Configuration, base: string, ax: typeof http) => T) => new Api(configuration, baseUrl, http);
+  const make = <T>(Api: new (c: Configuration, base: string, ax: typeof http) => T) =>
+    new Api(configuration, baseUrl, http);
   return {
     auth: make(AuthApi),
     users: make(UsersApi),
@@ -50,7 +51,11 @@ export function apiClient(baseUrl: string, credentials?: Credentials) {
 export type ApiClient = ReturnType<typeof apiClient>;
 
 /** Awaits a call that must fail, and checks the status and the seed's error code. */
-export async function expectError(call: Promise<unknown>, status: number, code: string): Promise<{ code: string; message: string; details?: Record<string, unknown> | null }> {
+export async function expectError(
+  call: Promise<unknown>,
+  status: number,
+  code: string,
+): Promise<{ code: string; message: string; details?: Record<string, unknown> | null }> {
   try {
     await call;
   } catch (err) {

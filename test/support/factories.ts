@@ -18,7 +18,10 @@ export function uniqueEmail(tag = 'user'): string {
   return `${tag}-${crypto.randomBytes(5).toString('hex')}@example.com`;
 }
 
-export async function makeAccount(server: TestServer, opts: { role?: 'admin' | 'user'; email?: string; password?: string; name?: string } = {}): Promise<TestAccount> {
+export async function makeAccount(
+  server: TestServer,
+  opts: { role?: 'admin' | 'user'; email?: string; password?: string; name?: string } = {},
+): Promise<TestAccount> {
   const password = opts.password ?? `pw-${crypto.randomBytes(6).toString('hex')}`;
   const account = await server.services.accounts.create(SYSTEM, {
     name: opts.name ?? 'Test Account',
@@ -31,14 +34,22 @@ export async function makeAccount(server: TestServer, opts: { role?: 'admin' | '
 }
 
 /** Creates a flow from a definition; returns its id. */
-export async function makeFlow(owner: TestAccount, definition: string, name = `flow-${crypto.randomBytes(4).toString('hex')}`): Promise<string> {
+export async function makeFlow(
+  owner: TestAccount,
+  definition: string,
+  name = `flow-${crypto.randomBytes(4).toString('hex')}`,
+): Promise<string> {
   return (await owner.client.flows.createFlow({ name, definition })).data.id;
 }
 
 const FINAL = ['completed', 'failed', 'cancelled'];
 
 /** Polls until the execution is final (or the test's own timeout ends the wait). */
-export async function waitForExecution(owner: TestAccount, id: string, until: (status: string) => boolean = (s) => FINAL.includes(s)) {
+export async function waitForExecution(
+  owner: TestAccount,
+  id: string,
+  until: (status: string) => boolean = (s) => FINAL.includes(s),
+) {
   for (;;) {
     const { data } = await owner.client.executions.getExecution(id);
     if (until(data.status)) return data;

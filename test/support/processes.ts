@@ -13,7 +13,11 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startProcess(role: 'api' | 'worker' | 'all', databaseUrl: string, env: Record<string, string> = {}): Promise<Proc> {
+export async function startProcess(
+  role: 'api' | 'worker' | 'all',
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<Proc> {
   const port = role === 'worker' ? 0 : await freePort();
   // node itself (not npx): the pid we signal is the server's own.
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'src/main.ts', role], {

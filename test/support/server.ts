@@ -38,7 +38,11 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 /** Loopback is allowed for outbound HTTP so flows can call the tests' own targets. */
-export async function startTestServer(env: Record<string, string> = {}, databaseUrl?: string, opts: { worker?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  databaseUrl?: string,
+  opts: { worker?: boolean } = {},
+): Promise<TestServer> {
   const config = testConfig({ FLOWRUNNER_HTTP_ALLOW: '127.0.0.1', FLOWRUNNER_LEASE_MS: '5000', ...env });
   const log = createLogger(config.logLevel);
   const db = createKnex(databaseUrl ?? config.databaseUrl!, 5, log);
@@ -46,7 +50,9 @@ export async function startTestServer(env: Record<string, string> = {}, database
     jwtSecret: TEST_JWT_SECRET,
     encryptionKey: TEST_ENCRYPTION_KEY,
   });
-  const engine = await startEngine(db, databaseUrl ?? config.databaseUrl!, services, config, log, { worker: opts.worker ?? true });
+  const engine = await startEngine(db, databaseUrl ?? config.databaseUrl!, services, config, log, {
+    worker: opts.worker ?? true,
+  });
   const server = http.createServer(createApp(services));
   const realtime = attachRealtime(server, services, engine.notifier, log);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -63,7 +69,9 @@ export async function startTestServer(env: Record<string, string> = {}, database
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await engine.stop();
       // Suites run one after another on one database: leave no work for the next suite's worker.
-      await db('tasks').delete().catch(() => undefined);
+      await db('tasks')
+        .delete()
+        .catch(() => undefined);
       await db.destroy();
     },
   };

@@ -50,6 +50,8 @@ export async function startTarget(): Promise<Target> {
   return target;
 }
 
-export const json = (status: number, value: unknown): Route => (_req, _body, res) => {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-};
+export const json =
+  (status: number, value: unknown): Route =>
+  (_req, _body, res) => {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+  };

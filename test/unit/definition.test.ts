@@ -88,51 +88,87 @@ nodes:
     const ps = problems('nodes:\n  start:\n    type: http.request\n    params: {method: FETCH, colour: red}\n');
     const paths = ps.map((p) => p.path);
     expect(paths).to.include('nodes.start.params');
-    expect(ps.map((p) => p.message).join(' ')).to.contain('url').and.contain('colour');
+    expect(ps.map((p) => p.message).join(' '))
+      .to.contain('url')
+      .and.contain('colour');
     expect(paths).to.include('nodes.start.params.method');
   });
 
   it('lets a template stand where a number goes', () => {
-    expect(parseDefinition('nodes:\n  start:\n    type: http.request\n    params: {url: "https://x", timeout_ms: "{{ input.t }}"}\n').ok).to.equal(true);
+    expect(
+      parseDefinition(
+        'nodes:\n  start:\n    type: http.request\n    params: {url: "https://x", timeout_ms: "{{ input.t }}"}\n',
+      ).ok,
+    ).to.equal(true);
   });
 
   it('rejects a next target that does not exist, and an outcome the node cannot emit', () => {
-    const ps = problems('nodes:\n  start:\n    type: log\n    params: {message: hi}\n    next: {default: nowhere, "true": start}\n');
+    const ps = problems(
+      'nodes:\n  start:\n    type: log\n    params: {message: hi}\n    next: {default: nowhere, "true": start}\n',
+    );
     expect(ps.find((p) => p.path === 'nodes.start.next.default')!.message).to.contain('"nowhere" is not a node');
     expect(ps.find((p) => p.path === 'nodes.start.next.true')!.message).to.contain('has no outcome "true"');
   });
 
   it('rejects nodes unreachable from the entry', () => {
-    const ps = problems('nodes:\n  start:\n    type: log\n    params: {message: a}\n  island:\n    type: log\n    params: {message: b}\n');
-    expect(ps).to.deep.include({ node: 'island', path: 'nodes.island', message: 'node "island" is unreachable from the entry "start"', line: 5, column: 3 });
+    const ps = problems(
+      'nodes:\n  start:\n    type: log\n    params: {message: a}\n  island:\n    type: log\n    params: {message: b}\n',
+    );
+    expect(ps).to.deep.include({
+      node: 'island',
+      path: 'nodes.island',
+      message: 'node "island" is unreachable from the entry "start"',
+      line: 5,
+      column: 3,
+    });
   });
 
   it('rejects an unconditional cycle but accepts one through a condition or wait', () => {
-    const ps = problems('nodes:\n  start:\n    type: log\n    params: {message: a}\n    next: b\n  b:\n    type: transform\n    params: {expression: "1"}\n    next: start\n');
+    const ps = problems(
+      'nodes:\n  start:\n    type: log\n    params: {message: a}\n    next: b\n  b:\n    type: transform\n    params: {expression: "1"}\n    next: start\n',
+    );
     expect(ps[0].message).to.match(/cycle .* has no condition or wait/);
-    expect(parseDefinition('nodes:\n  start:\n    type: delay\n    params: {ms: 10}\n    next: b\n  b:\n    type: log\n    params: {message: a}\n    next: start\n').ok).to.equal(true);
+    expect(
+      parseDefinition(
+        'nodes:\n  start:\n    type: delay\n    params: {ms: 10}\n    next: b\n  b:\n    type: log\n    params: {message: a}\n    next: start\n',
+      ).ok,
+    ).to.equal(true);
   });
 
   it('rejects expressions that do not parse, in templates and expression params', () => {
-    const ps = problems('output: "{{ nodes.( }}"\nnodes:\n  start:\n    type: transform\n    params: {expression: "$$$("}\n    next: b\n  b:\n    type: log\n    params: {message: "x {{ ]] }}"}\n');
-    expect(ps.map((p) => p.path).sort()).to.deep.equal(['nodes.b.params.message', 'nodes.start.params.expression', 'output']);
+    const ps = problems(
+      'output: "{{ nodes.( }}"\nnodes:\n  start:\n    type: transform\n    params: {expression: "$$$("}\n    next: b\n  b:\n    type: log\n    params: {message: "x {{ ]] }}"}\n',
+    );
+    expect(ps.map((p) => p.path).sort()).to.deep.equal([
+      'nodes.b.params.message',
+      'nodes.start.params.expression',
+      'output',
+    ]);
   });
 
   it('rejects more than 500 nodes and more than 256 KiB', () => {
     const many = Array.from({ length: 501 }, (_, i) => `  n${i}:\n    type: log\n    params: {message: m}\n`).join('');
     expect(problems(`nodes:\n${many}`)[0].message).to.contain('at most 500 nodes');
-    expect(problems(`nodes:\n  start:\n    type: log\n    params: {message: "${'x'.repeat(256 * 1024)}"}\n`)[0].message).to.contain('256 KiB');
+    expect(
+      problems(`nodes:\n  start:\n    type: log\n    params: {message: "${'x'.repeat(256 * 1024)}"}\n`)[0].message,
+    ).to.contain('256 KiB');
   });
 
   it('reports every problem at once', () => {
-    const ps = problems('nodes:\n  start:\n    type: nope\n    next: a\n  a:\n    type: log\n    params: {}\n    next: ghost\n  b:\n    type: fail\n    params: {message: x}\n');
+    const ps = problems(
+      'nodes:\n  start:\n    type: nope\n    next: a\n  a:\n    type: log\n    params: {}\n    next: ghost\n  b:\n    type: fail\n    params: {message: x}\n',
+    );
     expect(ps.length).to.be.at.least(4);
     expect(new Set(ps.map((p) => p.node))).to.include.members(['start', 'a', 'b']);
   });
 
   it('needs an entry when it cannot tell', () => {
-    const ps = problems('nodes:\n  a:\n    type: log\n    params: {message: a}\n  b:\n    type: log\n    params: {message: b}\n');
+    const ps = problems(
+      'nodes:\n  a:\n    type: log\n    params: {message: a}\n  b:\n    type: log\n    params: {message: b}\n',
+    );
     expect(ps[0]).to.include({ path: 'entry' });
-    expect(problems('entry: zz\nnodes:\n  a:\n    type: log\n    params: {message: a}\n')[0].message).to.contain('entry "zz"');
+    expect(problems('entry: zz\nnodes:\n  a:\n    type: log\n    params: {message: a}\n')[0].message).to.contain(
+      'entry "zz"',
+    );
   });
 });

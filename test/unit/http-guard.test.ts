@@ -13,7 +13,9 @@ describe('outbound HTTP guard', () => {
   before(async () => {
     target = await startTarget();
     target.route('/ok', json(200, { ok: true }));
-    target.route('/to-loopback', (_req, _b, res) => res.writeHead(302, { location: `http://127.0.0.1:${target.port}/ok` }).end());
+    target.route('/to-loopback', (_req, _b, res) =>
+      res.writeHead(302, { location: `http://127.0.0.1:${target.port}/ok` }).end(),
+    );
     target.route('/loop', (_req, _b, res) => res.writeHead(302, { location: '/loop' }).end());
     target.route('/big', (_req, _b, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('x'.repeat(5000)));
   });
@@ -22,7 +24,8 @@ describe('outbound HTTP guard', () => {
     await target.close();
   });
 
-  const get = (g: HttpGuard, url: string, extra: Partial<OutboundRequest> = {}) => g.request({ method: 'GET', url, timeoutMs: 2000, maxResponseBytes: 1 << 20, ...extra });
+  const get = (g: HttpGuard, url: string, extra: Partial<OutboundRequest> = {}) =>
+    g.request({ method: 'GET', url, timeoutMs: 2000, maxResponseBytes: 1 << 20, ...extra });
 
   async function refused(g: HttpGuard, url: string): Promise<OutboundHttpError> {
     try {
@@ -77,7 +80,9 @@ describe('outbound HTTP guard', () => {
 
   it('lets the allow-list permit a host, an address or a network', async () => {
     expect((await get(guard(['127.0.0.1']), `http://127.0.0.1:${target.port}/ok`)).body).to.deep.equal({ ok: true });
-    expect((await get(guard(['127.0.0.0/8']), `http://127.0.0.1:${target.port}/to-loopback`)).body).to.deep.equal({ ok: true });
+    expect((await get(guard(['127.0.0.0/8']), `http://127.0.0.1:${target.port}/to-loopback`)).body).to.deep.equal({
+      ok: true,
+    });
     expect((await get(guard(['localhost']), `http://localhost:${target.port}/ok`)).status_code).to.equal(200);
     await refused(guard(['127.0.0.1']), 'http://10.0.0.1/');
   });

@@ -82,5 +82,6 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const table of ['idempotency_keys', 'events', 'steps', 'tasks', 'executions']) await knex.schema.dropTableIfExists(table);
+  for (const table of ['idempotency_keys', 'events', 'steps', 'tasks', 'executions'])
+    await knex.schema.dropTableIfExists(table);
 }

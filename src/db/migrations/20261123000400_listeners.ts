@@ -14,7 +14,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('last_delivery_at', { useTz: true });
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
-  await knex.raw('alter table listeners add constraint listeners_one_target check ((execution_id is null) <> (flow_id is null))');
+  await knex.raw(
+    'alter table listeners add constraint listeners_one_target check ((execution_id is null) <> (flow_id is null))',
+  );
   await knex.raw('create index listeners_execution on listeners (execution_id) where execution_id is not null');
   await knex.raw('create index listeners_flow on listeners (flow_id) where flow_id is not null');
 
@@ -32,7 +34,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text('last_error');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
-  await knex.raw('create index deliveries_pending on deliveries (listener_id, id) where delivered_at is null and failed_at is null');
+  await knex.raw(
+    'create index deliveries_pending on deliveries (listener_id, id) where delivered_at is null and failed_at is null',
+  );
 }
 
 export async function down(knex: Knex): Promise<void> {

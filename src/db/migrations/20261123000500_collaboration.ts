@@ -5,7 +5,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text('started_by');
     t.integer('depth').notNullable().defaultTo(0);
   });
-  await knex.raw('create index executions_parent on executions (parent_execution_id) where parent_execution_id is not null');
+  await knex.raw(
+    'create index executions_parent on executions (parent_execution_id) where parent_execution_id is not null',
+  );
   // Who else may read an execution, follow it and answer its waits.
   await knex.schema.createTable('execution_shares', (t) => {
     t.text('execution_id').notNullable().references('executions.id').onDelete('CASCADE');

@@ -9,15 +9,24 @@ interface Decision {
 export const approval: NodeTypeModule = {
   type: 'approval',
   category: 'human',
-  description: 'Wait for a person to approve or reject (POST /executions/{id}/approve or /reject); follows `approved`, `rejected` or `timeout`. A rejection without a `rejected` edge cancels the execution.',
+  description:
+    'Wait for a person to approve or reject (POST /executions/{id}/approve or /reject); follows `approved`, `rejected` or `timeout`. A rejection without a `rejected` edge cancels the execution.',
   output: '{decision, actor_id, comment}',
   paramsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: {
-      approvers: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Account ids or "role:admin"; default: anyone who may see the execution' },
+      approvers: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        description: 'Account ids or "role:admin"; default: anyone who may see the execution',
+      },
       timeout_ms: HUMAN_TIMEOUT_MS,
-      no_self_approval: { type: 'boolean', default: false, description: 'The account that started the execution may not approve it' },
+      no_self_approval: {
+        type: 'boolean',
+        default: false,
+        description: 'The account that started the execution may not approve it',
+      },
     },
   },
   outcomes: () => ['approved', 'rejected', 'timeout'],
@@ -26,7 +35,8 @@ export const approval: NodeTypeModule = {
     const decision = ctx.state?.decision as Decision | undefined;
     if (decision) {
       const output = { decision: decision.decision, actor_id: decision.actor_id, comment: decision.comment ?? null };
-      if (decision.decision === 'rejected' && !ctx.edges.includes('rejected')) return { output, actorId: decision.actor_id, cancel: `Rejected by ${decision.actor_id}` };
+      if (decision.decision === 'rejected' && !ctx.edges.includes('rejected'))
+        return { output, actorId: decision.actor_id, cancel: `Rejected by ${decision.actor_id}` };
       return { output, outcome: decision.decision, actorId: decision.actor_id };
     }
     if (ctx.state?.timeout) {

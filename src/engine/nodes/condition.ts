@@ -4,13 +4,21 @@ import type { NodeTypeModule } from './types';
 export const condition: NodeTypeModule = {
   type: 'condition',
   category: 'control',
-  description: 'Evaluate a JSONata expression and follow the `true` or `false` edge (`default` when that one is missing).',
+  description:
+    'Evaluate a JSONata expression and follow the `true` or `false` edge (`default` when that one is missing).',
   output: '{value: boolean}',
   paramsSchema: {
     type: 'object',
     required: ['expression'],
     additionalProperties: false,
-    properties: { expression: { type: 'string', minLength: 1, maxLength: 65_536, description: 'JSONata, without {{ }}; truthy follows `true`' } },
+    properties: {
+      expression: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 65_536,
+        description: 'JSONata, without {{ }}; truthy follows `true`',
+      },
+    },
   },
   outcomes: () => ['true', 'false'],
   expressions: (p) => [{ path: 'expression', expression: String(p.expression ?? '') }],

@@ -11,7 +11,11 @@ function statusMatches(status: number, expect: unknown): boolean {
   });
 }
 
-export async function callHttp(ctx: NodeContext, req: Omit<OutboundRequest, 'signal'>, expectStatus?: unknown): Promise<NodeResult> {
+export async function callHttp(
+  ctx: NodeContext,
+  req: Omit<OutboundRequest, 'signal'>,
+  expectStatus?: unknown,
+): Promise<NodeResult> {
   let res;
   try {
     res = await ctx.http.request({ ...req, signal: ctx.signal });
@@ -21,7 +25,9 @@ export async function callHttp(ctx: NodeContext, req: Omit<OutboundRequest, 'sig
   }
   const output = { status_code: res.status_code, headers: res.headers, body: res.body };
   if (!statusMatches(res.status_code, expectStatus)) {
-    throw Object.assign(new NodeError(`HTTP request failed with status ${res.status_code}`, res.status_code >= 500), { output });
+    throw Object.assign(new NodeError(`HTTP request failed with status ${res.status_code}`, res.status_code >= 500), {
+      output,
+    });
   }
   ctx.log('info', 'HTTP request successful', { status_code: res.status_code, url: req.url });
   return { output };

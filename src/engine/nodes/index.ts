@@ -15,7 +15,20 @@ import { webhook } from './webhook';
 
 export type { NodeTypeModule } from './types';
 
-export const NODE_TYPES: readonly NodeTypeModule[] = [httpRequest, webhook, transform, condition, switchNode, delay, log, fail, set, approval, input, subflow];
+export const NODE_TYPES: readonly NodeTypeModule[] = [
+  httpRequest,
+  webhook,
+  transform,
+  condition,
+  switchNode,
+  delay,
+  log,
+  fail,
+  set,
+  approval,
+  input,
+  subflow,
+];
 
 const byType = new Map(NODE_TYPES.map((m) => [m.type, m]));
 

@@ -3,7 +3,7 @@ import type { NodeTypeModule } from './types';
 export const set: NodeTypeModule = {
   type: 'set',
   category: 'data',
-  description: 'Merge values (templates allowed) into the execution\'s state values (GET /executions/{id}/values).',
+  description: "Merge values (templates allowed) into the execution's state values (GET /executions/{id}/values).",
   output: 'the values set',
   paramsSchema: {
     type: 'object',

@@ -12,7 +12,8 @@ interface ChildOutcome {
 export const subflow: NodeTypeModule = {
   type: 'subflow',
   category: 'control',
-  description: 'Run another flow of the same account and wait for it without holding a worker; its result is the output. Failure and cancellation propagate both ways; nesting is limited to 10 levels.',
+  description:
+    'Run another flow of the same account and wait for it without holding a worker; its result is the output. Failure and cancellation propagate both ways; nesting is limited to 10 levels.',
   output: "the child execution's result",
   paramsSchema: {
     type: 'object',
@@ -32,7 +33,8 @@ export const subflow: NodeTypeModule = {
       if (child.status === 'cancelled') return { cancel: `the subflow execution ${child.id} was cancelled` };
       throw new NodeError(`the subflow execution ${child.id} failed: ${child.error ?? 'unknown error'}`);
     }
-    if (ctx.engine.execution.depth + 1 > MAX_SUBFLOW_DEPTH) throw new NodeError(`subflows nest at most ${MAX_SUBFLOW_DEPTH} levels deep`);
+    if (ctx.engine.execution.depth + 1 > MAX_SUBFLOW_DEPTH)
+      throw new NodeError(`subflows nest at most ${MAX_SUBFLOW_DEPTH} levels deep`);
     const flow = await ctx.engine.resolveFlow(String(ctx.params.flow_id), ctx.params.version as number | undefined);
     const input = (ctx.params.input ?? {}) as Record<string, unknown>;
     if (typeof input !== 'object' || Array.isArray(input)) throw new NodeError('subflow input must be an object');

@@ -39,7 +39,8 @@ export const switchNode: NodeTypeModule = {
   breaksCycles: true,
   execute: async (ctx) => {
     for (const c of cases(ctx.params)) {
-      if (await evaluate(String(c.when), ctx.scope)) return { output: { case: String(c.name) }, outcome: String(c.name) };
+      if (await evaluate(String(c.when), ctx.scope))
+        return { output: { case: String(c.name) }, outcome: String(c.name) };
     }
     return { output: { case: null } };
   },

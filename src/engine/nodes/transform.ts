@@ -4,13 +4,16 @@ import type { NodeTypeModule } from './types';
 export const transform: NodeTypeModule = {
   type: 'transform',
   category: 'data',
-  description: 'Evaluate a JSONata expression over the context ({input, nodes, secrets, execution}); its value is the output.',
+  description:
+    'Evaluate a JSONata expression over the context ({input, nodes, secrets, execution}); its value is the output.',
   output: 'the value of the expression',
   paramsSchema: {
     type: 'object',
     required: ['expression'],
     additionalProperties: false,
-    properties: { expression: { type: 'string', minLength: 1, maxLength: 65_536, description: 'JSONata, without {{ }}' } },
+    properties: {
+      expression: { type: 'string', minLength: 1, maxLength: 65_536, description: 'JSONata, without {{ }}' },
+    },
   },
   expressions: (p) => [{ path: 'expression', expression: String(p.expression ?? '') }],
   execute: async (ctx) => ({ output: (await evaluate(String(ctx.params.expression), ctx.scope)) ?? null }),

@@ -48,7 +48,10 @@ export interface NodeResult {
 /** What the engine offers an executor beyond its params: lookups it may not do on its own. */
 export interface EngineServices {
   /** A flow of the execution's owner, for `subflow`; throws NodeError when it can't be run. */
-  resolveFlow(flowId: string, version: number | undefined): Promise<{ flow_id: string; version: number; entry: string }>;
+  resolveFlow(
+    flowId: string,
+    version: number | undefined,
+  ): Promise<{ flow_id: string; version: number; entry: string }>;
   /** The execution this node runs in. */
   execution: { id: string; account_id: string; depth: number };
 }
@@ -85,5 +88,10 @@ export interface NodeTypeModule {
 
 export const TIMEOUT_MS = { type: 'integer', minimum: 1, maximum: 3_600_000 } as const;
 /** People take days: waits for them may last up to 30 days. */
-export const HUMAN_TIMEOUT_MS = { type: 'integer', minimum: 1, maximum: 2_592_000_000, description: 'Deadline for an answer, at most 30 days' } as const;
+export const HUMAN_TIMEOUT_MS = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 2_592_000_000,
+  description: 'Deadline for an answer, at most 30 days',
+} as const;
 export const STRING_MAP = { type: 'object', additionalProperties: { type: 'string' } } as const;

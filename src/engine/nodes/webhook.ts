@@ -4,7 +4,8 @@ import { STRING_MAP, TIMEOUT_MS, type NodeTypeModule } from './types';
 export const webhook: NodeTypeModule = {
   type: 'webhook',
   category: 'integration',
-  description: 'Send a JSON payload to a URL (POST by default), through the same outbound guard and retries as http.request.',
+  description:
+    'Send a JSON payload to a URL (POST by default), through the same outbound guard and retries as http.request.',
   output: '{status_code, headers, body}',
   paramsSchema: {
     type: 'object',
@@ -14,7 +15,9 @@ export const webhook: NodeTypeModule = {
       url: { type: 'string', minLength: 1, maxLength: 8192 },
       method: { type: 'string', enum: ['POST', 'PUT', 'PATCH'], default: 'POST' },
       headers: STRING_MAP,
-      payload: { description: 'JSON to send; default: {input, nodes, execution} (the execution context, secrets excluded)' },
+      payload: {
+        description: 'JSON to send; default: {input, nodes, execution} (the execution context, secrets excluded)',
+      },
       timeout_ms: { ...TIMEOUT_MS, default: 30_000 },
     },
   },

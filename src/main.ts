@@ -13,7 +13,7 @@ import { createApp } from './http/app';
 import { createLogger, type Logger } from './log';
 import { attachRealtime } from './realtime';
 import { createServices, type Services } from './services';
-import { resolveKeys } from './services/keys';
+import { resolveKeys } from './security/keys';
 
 export interface Running {
   url?: string;

@@ -14,7 +14,7 @@ import {
 } from '../repositories/accounts.repository';
 import type { Actor } from './actor';
 import { visibleOrNotFound } from './ownership';
-import { hashPassword } from './passwords';
+import { hashPassword } from '../security/passwords';
 
 const UNIQUE_VIOLATION = '23505';
 

@@ -12,7 +12,7 @@ import { findApiKeyWithOwner, touchApiKey } from '../repositories/api-keys.repos
 import { clearLoginFailures, findLoginFailures, recordLoginFailure } from '../repositories/login-failures.repository';
 import { findTokenSubject, insertRevokedToken } from '../repositories/tokens.repository';
 import type { Actor } from './actor';
-import { DUMMY_HASH_PROMISE, verifyPassword } from './passwords';
+import { DUMMY_HASH_PROMISE, verifyPassword } from '../security/passwords';
 
 const ISSUER = 'flowrunner';
 const AUDIENCE = 'flowrunner-api';

@@ -10,8 +10,8 @@ import { ExecutionsService } from './executions.service';
 import { FlowsService } from './flows.service';
 import { ListenersService } from './listeners.service';
 import { PackagesService } from './packages.service';
-import type { Keys } from './keys';
-import { SecretBox } from './secret-box';
+import type { Keys } from '../security/keys';
+import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
 
 export interface Services {

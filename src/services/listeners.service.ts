@@ -16,7 +16,7 @@ import {
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
 import type { FlowsService } from './flows.service';
-import type { SecretBox } from './secret-box';
+import type { SecretBox } from '../security/secret-box';
 
 export type ListenerTarget = { execution_id: string } | { flow_id: string };
 

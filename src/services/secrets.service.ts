@@ -4,9 +4,9 @@ import { findAccountById } from '../repositories/accounts.repository';
 import { deleteSecretRow, listSecretRows, upsertSecret } from '../repositories/secrets.repository';
 import { NotFoundError } from '../errors';
 import type { Actor } from './actor';
-import { Masker } from './masking';
+import { Masker } from '../security/masking';
 import { canSee } from './ownership';
-import type { SecretBox } from './secret-box';
+import type { SecretBox } from '../security/secret-box';
 
 /** What the engine gets for a run: the values by key, and a masker that hides every one of them. */
 export interface RunSecrets {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SecretBox } from '../../src/services/secret-box';
+import { SecretBox } from '../../src/security/secret-box';
 import { expectError } from '../support/client';
 import { makeAccount, type TestAccount } from '../support/factories';
 import { startTestServer, TEST_ENCRYPTION_KEY, type TestServer } from '../support/server';

@@ -1,6 +1,7 @@
 import type { Handlers } from '../http/operations';
 import type { Services } from '../services';
-import { message, toAccount, toSecret } from './presenters';
+import { toAccount, toSecret } from '../presenters/accounts.presenter';
+import { message } from './replies';
 
 export function accountHandlers(s: Services): Handlers {
   return {

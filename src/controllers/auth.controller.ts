@@ -1,6 +1,7 @@
 import type { Handlers } from '../http/operations';
 import type { Services } from '../services';
-import { message, toAccount, toApiKey } from './presenters';
+import { toAccount, toApiKey } from '../presenters/accounts.presenter';
+import { message } from './replies';
 
 export function authHandlers(s: Services): Handlers {
   return {

@@ -1,7 +1,8 @@
 import type { Handlers } from '../http/operations';
 import type { Services } from '../services';
-import { toExecution } from './executions.controller';
-import { iso, message } from './presenters';
+import { toExecution } from '../presenters/executions.presenter';
+import { iso } from '../presenters/dates';
+import { message } from './replies';
 
 export function collaborationHandlers(s: Services): Handlers {
   return {

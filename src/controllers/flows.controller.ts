@@ -1,58 +1,7 @@
-import type { components } from '../../generated/types/api';
-import type { FlowRow, FlowVersionRow } from '../db/tables';
-import { NODE_TYPES, nodeType } from '../engine/nodes';
-import { NotFoundError } from '../errors';
 import type { Handlers } from '../http/operations';
-import type { FlowWithDefinition } from '../repositories/flows.repository';
+import { toFlow, toFlowSummary, toFlowVersion, toNodeType } from '../presenters/flows.presenter';
 import type { Services } from '../services';
-import { iso, message } from './presenters';
-
-type Schemas = components['schemas'];
-
-const label = (r: { version_label: string | null; current_version: number }) =>
-  r.version_label ?? String(r.current_version);
-
-function toFlowSummary(r: FlowRow & { version_label: string | null }): Schemas['FlowSummary'] {
-  return {
-    id: r.id,
-    name: r.name,
-    description: r.description,
-    version: label(r),
-    version_number: r.current_version,
-    account_id: r.account_id,
-    created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at),
-    tags: r.tags,
-  };
-}
-
-function toFlow(r: FlowWithDefinition): Schemas['Flow'] {
-  return { ...toFlowSummary(r), definition: r.definition };
-}
-
-function toFlowVersion(r: FlowVersionRow, withDefinition: boolean): Schemas['FlowVersion'] {
-  return {
-    flow_id: r.flow_id,
-    number: r.number,
-    version: r.version_label ?? String(r.number),
-    hash: r.hash,
-    created_at: iso(r.created_at),
-    created_by: r.created_by,
-    ...(withDefinition ? { definition: r.definition } : {}),
-  };
-}
-
-function toNodeType(t: (typeof NODE_TYPES)[number]): Schemas['NodeType'] {
-  const outcomes = t.outcomes?.({}) ?? [];
-  return {
-    type: t.type,
-    description: t.description,
-    category: t.category,
-    params_schema: t.paramsSchema,
-    output: t.output,
-    outcomes,
-  };
-}
+import { message } from './replies';
 
 /** `?tag=a&tag=b` and `?tag=a,b` alike (tags hold no commas). */
 const tagsOf = (tag: string | string[] | undefined): string[] =>
@@ -89,11 +38,7 @@ export function flowHandlers(s: Services): Handlers {
       status: 200,
       body: toFlowVersion(await s.flows.version(actor, params.id, params.version), true),
     }),
-    listNodeTypes: async () => ({ status: 200, body: { node_types: NODE_TYPES.map(toNodeType) } }),
-    getNodeType: async ({ params }) => {
-      const t = nodeType(params.type);
-      if (!t) throw new NotFoundError(`Node type "${params.type}" not found`);
-      return { status: 200, body: toNodeType(t) };
-    },
+    listNodeTypes: async () => ({ status: 200, body: { node_types: s.flows.nodeTypes().map(toNodeType) } }),
+    getNodeType: async ({ params }) => ({ status: 200, body: toNodeType(s.flows.nodeType(params.type)) }),
   };
 }

@@ -1,31 +1,7 @@
-import type { components } from '../../generated/types/api';
-import type { ListenerRow } from '../db/tables';
 import type { Handlers } from '../http/operations';
+import { toListener } from '../presenters/listeners.presenter';
 import type { Services } from '../services';
-import { iso, isoOrNull, message } from './presenters';
-
-type Schemas = components['schemas'];
-const ALL_EVENTS: Schemas['EventType'][] = [
-  'execution_update',
-  'node_completed',
-  'execution_completed',
-  'execution_failed',
-  'log',
-];
-
-function toListener(r: ListenerRow, secret?: string): Schemas['Listener'] {
-  return {
-    id: r.id,
-    url: r.url,
-    events: (r.events ?? ALL_EVENTS) as Schemas['EventType'][],
-    execution_id: r.execution_id,
-    flow_id: r.flow_id,
-    created_at: iso(r.created_at),
-    last_delivery_status: r.last_delivery_status,
-    last_delivery_at: isoOrNull(r.last_delivery_at),
-    ...(secret ? { secret } : {}),
-  };
-}
+import { message } from './replies';
 
 export function listenerHandlers(s: Services): Handlers {
   return {

@@ -1,8 +1,9 @@
 /** 003's runs view: the same executions, in the shapes of RunsApi. */
 import type { Handlers } from '../http/operations';
 import type { Services } from '../services';
-import { definitionReply, toRun } from './executions.controller';
-import { iso } from './presenters';
+import { toRun } from '../presenters/executions.presenter';
+import { definitionReply } from './replies';
+import { iso } from '../presenters/dates';
 
 export function runHandlers(s: Services): Handlers {
   const runOf = async (actor: Parameters<Services['executions']['get']>[0], id: string) => {

@@ -3,7 +3,7 @@
  * order per listener, retried with exponential backoff (1 s doubling to 1 h) for 24 hours.
  */
 import type { Knex } from 'knex';
-import { toEvent } from '../controllers/executions.controller';
+import { toEvent } from '../presenters/executions.presenter';
 import type { DeliveryRow } from '../db/tables';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL } from '../repositories/events.repository';

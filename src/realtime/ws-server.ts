@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { EventRow } from '../db/tables';
 import { AppError, isUnavailable } from '../errors';
-import { toEvent } from '../controllers/executions.controller';
+import { toEvent } from '../presenters/executions.presenter';
 import type { Logger } from '../log';
 import type { Services } from '../services';
 import type { Actor } from '../services/actor';

@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import { newId } from '../db/ids';
 import type { FlowVersionRow } from '../db/tables';
 import { definitionHash, parseDefinition, type FlowDocument } from '../engine/definition';
+import { NODE_TYPES, nodeType, type NodeTypeModule } from '../engine/nodes';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import {
   findFlowVersion,
@@ -154,6 +155,17 @@ export class FlowsService {
   async versions(actor: Actor, id: string, limit: number, offset: number) {
     await this.get(actor, id);
     return listFlowVersionRows(this.db, id, limit, offset);
+  }
+
+  /** The node-type catalog: the same for every caller. */
+  nodeTypes(): readonly NodeTypeModule[] {
+    return NODE_TYPES;
+  }
+
+  nodeType(type: string): NodeTypeModule {
+    const t = nodeType(type);
+    if (!t) throw new NotFoundError(`Node type "${type}" not found`);
+    return t;
   }
 
   async version(actor: Actor, id: string, number: number): Promise<FlowVersionRow> {

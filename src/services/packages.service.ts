@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import type { components } from '../../generated/types/api';
-import { toEvent, toStep } from '../controllers/executions.controller';
+import { toEvent, toStep } from '../presenters/executions.presenter';
 import { newId } from '../db/ids';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';
 import { definitionHash, parseDefinition, type DefinitionProblem } from '../engine/definition';

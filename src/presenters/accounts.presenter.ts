@@ -1,11 +1,9 @@
-/** Rows to the wire shapes of the spec; one function per schema, fields picked explicitly. */
+/** Accounts, API keys and secrets as the spec shows them; one function per schema, fields picked explicitly. */
 import type { components } from '../../generated/types/api';
 import type { AccountRow, ApiKeyRow, SecretRow } from '../db/tables';
+import { iso, isoOrNull } from './dates';
 
 type Schemas = components['schemas'];
-
-export const iso = (d: Date): string => d.toISOString();
-export const isoOrNull = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
 export function toAccount(r: AccountRow): Schemas['Account'] {
   return {
@@ -32,5 +30,3 @@ export function toApiKey(r: ApiKeyRow): Schemas['ApiKey'] {
 export function toSecret(r: SecretRow): Schemas['Secret'] {
   return { key: r.key, created_at: iso(r.created_at), updated_at: iso(r.updated_at) };
 }
-
-export const message = (text: string) => ({ status: 200 as const, body: { message: text } });

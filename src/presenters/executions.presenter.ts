@@ -1,0 +1,112 @@
+/** Executions, runs, events, logs, steps and pinned definitions as the spec shows them. */
+import type { components } from '../../generated/types/api';
+import type { EventRow, ExecutionRow, FlowVersionRow, StepRow } from '../db/tables';
+import { iso, isoOrNull } from './dates';
+
+type Schemas = components['schemas'];
+
+const duration = (r: ExecutionRow) =>
+  r.started_at && r.completed_at ? r.completed_at.getTime() - r.started_at.getTime() : null;
+
+export function toExecutionSummary(r: ExecutionRow): Schemas['ExecutionSummary'] {
+  return {
+    id: r.id,
+    flow_id: r.flow_id,
+    flow_version: r.flow_version,
+    account_id: r.account_id,
+    client_id: r.client_id,
+    status: r.status,
+    created_at: iso(r.created_at),
+    started_at: isoOrNull(r.started_at),
+    completed_at: isoOrNull(r.completed_at),
+    duration: duration(r),
+    error: r.error,
+  };
+}
+
+export function toExecution(r: ExecutionRow): Schemas['Execution'] {
+  return {
+    ...toExecutionSummary(r),
+    flow_version: r.flow_version,
+    parent_execution_id: r.parent_execution_id,
+    input: r.input,
+    result: r.result ?? null,
+    error: r.error,
+    current_node: r.current_node,
+    approval_status: r.approval_status as Schemas['Execution']['approval_status'],
+    waiting_for: (r.waiting_for ?? null) as Schemas['Execution']['waiting_for'],
+  };
+}
+
+export function toRun(r: ExecutionRow, definitionHash: string): Schemas['Run'] {
+  return {
+    id: r.id,
+    flow_id: r.flow_id,
+    flow_version: r.flow_version,
+    definition_hash: definitionHash,
+    status: r.status,
+    client_id: r.client_id,
+    input: r.input,
+    outputs: r.result ?? null,
+    error: r.error,
+    created_at: iso(r.created_at),
+    started_at: isoOrNull(r.started_at),
+    completed_at: isoOrNull(r.completed_at),
+  };
+}
+
+export function toEvent(r: EventRow): Schemas['ExecutionEvent'] {
+  return {
+    type: r.type,
+    execution_id: r.execution_id,
+    seq: r.seq,
+    timestamp: iso(r.created_at),
+    ...r.payload,
+  } as Schemas['ExecutionEvent'];
+}
+
+export function toLog(r: EventRow): Schemas['LogEntry'] {
+  const p = r.payload as {
+    level: Schemas['LogLevel'];
+    message: string;
+    node_id?: string | null;
+    node_type?: string | null;
+    data?: Record<string, unknown> | null;
+  };
+  return {
+    seq: r.seq,
+    timestamp: iso(r.created_at),
+    level: p.level,
+    message: p.message,
+    node_id: p.node_id ?? null,
+    node_type: p.node_type ?? null,
+    data: p.data ?? null,
+  };
+}
+
+export function toStep(r: StepRow): Schemas['Step'] {
+  return {
+    id: r.id,
+    node_id: r.node_id,
+    node_type: r.node_type,
+    attempt: r.attempt,
+    status: r.status,
+    input: r.input ?? null,
+    output: r.output ?? null,
+    error: r.error,
+    actor_id: r.actor_id,
+    started_at: isoOrNull(r.started_at),
+    completed_at: isoOrNull(r.completed_at),
+  };
+}
+
+export function toWorkflow(v: FlowVersionRow): Schemas['Workflow'] {
+  return {
+    flow_id: v.flow_id,
+    flow_version: v.number,
+    version: v.version_label ?? String(v.number),
+    definition_hash: v.hash,
+    definition: v.definition,
+    document: v.document as Record<string, unknown>,
+  };
+}

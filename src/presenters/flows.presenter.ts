@@ -1,0 +1,62 @@
+/** Flows, versions and node types as the spec shows them. */
+import type { components } from '../../generated/types/api';
+import type { FlowRow, FlowVersionRow } from '../db/tables';
+import type { FlowWithDefinition } from '../repositories/flows.repository';
+import { iso } from './dates';
+
+type Schemas = components['schemas'];
+
+const label = (r: { version_label: string | null; current_version: number }) =>
+  r.version_label ?? String(r.current_version);
+
+export function toFlowSummary(r: FlowRow & { version_label: string | null }): Schemas['FlowSummary'] {
+  return {
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    version: label(r),
+    version_number: r.current_version,
+    account_id: r.account_id,
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+    tags: r.tags,
+  };
+}
+
+export function toFlow(r: FlowWithDefinition): Schemas['Flow'] {
+  return { ...toFlowSummary(r), definition: r.definition };
+}
+
+export function toFlowVersion(r: FlowVersionRow, withDefinition: boolean): Schemas['FlowVersion'] {
+  return {
+    flow_id: r.flow_id,
+    number: r.number,
+    version: r.version_label ?? String(r.number),
+    hash: r.hash,
+    created_at: iso(r.created_at),
+    created_by: r.created_by,
+    ...(withDefinition ? { definition: r.definition } : {}),
+  };
+}
+
+/** What the catalog shows of a node type module (structural, so presenters need not know the engine). */
+export interface NodeTypeInfo {
+  type: string;
+  description: string;
+  category: Schemas['NodeType']['category'];
+  paramsSchema: Record<string, unknown>;
+  output: Schemas['NodeType']['output'];
+  outcomes?: (params: Record<string, unknown>) => string[];
+}
+
+export function toNodeType(t: NodeTypeInfo): Schemas['NodeType'] {
+  const outcomes = t.outcomes?.({}) ?? [];
+  return {
+    type: t.type,
+    description: t.description,
+    category: t.category,
+    params_schema: t.paramsSchema,
+    output: t.output,
+    outcomes,
+  };
+}

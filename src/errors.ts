@@ -62,31 +62,3 @@ export class NotImplementedError extends AppError {
   readonly status = 501;
   readonly code = 'not_implemented';
 }
-/** A dependency (the database) is unreachable (503). */
-export class UnavailableError extends AppError {
-  readonly status = 503;
-  readonly code = 'unavailable';
-}
-
-/** Connection-level failures of PostgreSQL or the socket to it: the service is unavailable, not broken. */
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08003',
-  '08006',
-  '08001',
-  '08004',
-]);
-
-export function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; message?: string } | undefined;
-  if (!e) return false;
-  if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
-  return /Connection terminated|Knex: Timeout acquiring a connection|connect ECONNREFUSED/.test(e.message ?? '');
-}

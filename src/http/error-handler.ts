@@ -3,7 +3,8 @@
  * and a status, and the one place that logs 5xx.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, isUnavailable, NotFoundError } from '../errors';
+import { isDatabaseUnavailable } from '../db/errors';
+import { AppError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
 
 interface ErrorBody {
@@ -84,7 +85,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       if ('retryAfterSeconds' in err) res.setHeader('Retry-After', String(err.retryAfterSeconds));
     } else if (known) {
       ({ status, body } = known);
-    } else if (isUnavailable(err)) {
+    } else if (isDatabaseUnavailable(err)) {
       status = 503;
       body = {
         error: { code: 'unavailable', message: 'The service is temporarily unavailable; retry shortly', details: null },

@@ -8,7 +8,8 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { EventRow } from '../db/tables';
-import { AppError, isUnavailable } from '../errors';
+import { isDatabaseUnavailable } from '../db/errors';
+import { AppError } from '../errors';
 import { toEvent } from '../presenters/executions.presenter';
 import type { Logger } from '../log';
 import type { Services } from '../services';
@@ -100,7 +101,8 @@ export class ExecutionSockets {
       if (executionId) await this.services.executions.get(actor, executionId);
     } catch (err) {
       if (err instanceof AppError) return refuse(socket, err.status, err.code, err.message);
-      if (isUnavailable(err)) return refuse(socket, 503, 'unavailable', 'The service is temporarily unavailable');
+      if (isDatabaseUnavailable(err))
+        return refuse(socket, 503, 'unavailable', 'The service is temporarily unavailable');
       throw err;
     }
     const open = this.perAccount.get(actor.accountId) ?? 0;

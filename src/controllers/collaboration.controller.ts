@@ -8,32 +8,32 @@ export function collaborationHandlers(s: Services): Handlers {
   return {
     approveExecution: async ({ actor, params, body }) => ({
       status: 200,
-      body: toExecution(await s.collaboration.decide(actor, params.id, 'approved', body.comment)),
+      body: toExecution(await s.approvals.decide(actor, params.id, 'approved', body.comment)),
     }),
     rejectExecution: async ({ actor, params, body }) => ({
       status: 200,
-      body: toExecution(await s.collaboration.decide(actor, params.id, 'rejected', body.comment)),
+      body: toExecution(await s.approvals.decide(actor, params.id, 'rejected', body.comment)),
     }),
     signalExecution: async ({ actor, params, body }) => ({
       status: 200,
-      body: toExecution(await s.collaboration.signal(actor, params.id, body.node_id, body.outcome, body.values ?? {})),
+      body: toExecution(await s.inputs.signal(actor, params.id, body.node_id, body.outcome, body.values ?? {})),
     }),
     getExecutionValues: async ({ actor, params }) => ({
       status: 200,
-      body: { values: await s.collaboration.values(actor, params.id) },
+      body: { values: await s.values.get(actor, params.id) },
     }),
     setExecutionValues: async ({ actor, params, body }) => ({
       status: 200,
-      body: { values: await s.collaboration.setValues(actor, params.id, body.values) },
+      body: { values: await s.values.set(actor, params.id, body.values) },
     }),
     getExecutionGraph: async ({ actor, params }) => ({
       status: 200,
-      body: await s.collaboration.graph(actor, params.id),
+      body: await s.graph.get(actor, params.id),
     }),
     listExecutionShares: async ({ actor, params }) => ({
       status: 200,
       body: {
-        shares: (await s.collaboration.shares(actor, params.id)).map((r) => ({
+        shares: (await s.shares.list(actor, params.id)).map((r) => ({
           account_id: r.account_id,
           email: r.email,
           name: r.name,
@@ -42,14 +42,14 @@ export function collaborationHandlers(s: Services): Handlers {
       },
     }),
     shareExecution: async ({ actor, params, body }) => {
-      const r = await s.collaboration.share(actor, params.id, body.account_id);
+      const r = await s.shares.add(actor, params.id, body.account_id);
       return {
         status: 201,
         body: { account_id: r.account_id, email: r.email, name: r.name, created_at: iso(r.created_at) },
       };
     },
     unshareExecution: async ({ actor, params }) => {
-      await s.collaboration.unshare(actor, params.id, params.account_id);
+      await s.shares.remove(actor, params.id, params.account_id);
       return message('Share removed successfully');
     },
     exportExecution: async ({ actor, params }) => ({ status: 200, body: await s.packages.export(actor, params.id) }),

@@ -1,7 +1,8 @@
 /** Health, readiness, metrics, the published spec and its rendered docs (no CDN: Redoc is served from here). */
 import { Router } from 'express';
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import path from 'node:path';
+import { pingDatabase } from '../repositories/health.repository';
 import { registry } from './metrics';
 import { SPEC_JSON_PATH, SPEC_YAML_PATH } from './spec';
 
@@ -22,14 +23,14 @@ const DOCS_HTML = `<!DOCTYPE html>
 </html>
 `;
 
-async function databaseAnswers(db: Knex, timeoutMs: number): Promise<boolean> {
+async function databaseAnswers(db: Db, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
   try {
     return await Promise.race([
-      db.raw('select 1').then(
+      pingDatabase(db).then(
         () => true,
         () => false,
       ),
@@ -40,7 +41,7 @@ async function databaseAnswers(db: Knex, timeoutMs: number): Promise<boolean> {
   }
 }
 
-export function metaRouter(db: Knex): Router {
+export function metaRouter(db: Db): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -85,3 +85,9 @@ export async function listLogRows(
   ]);
   return { rows, total: Number(count) };
 }
+
+/** Inserts events with the seqs and times they already have (an imported run's history). */
+export async function insertEventRows(tx: Knex.Transaction, rows: Omit<EventRow, 'id'>[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx('events').insert(rows.map((r) => ({ ...r, payload: JSON.stringify(r.payload) })));
+}

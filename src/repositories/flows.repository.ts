@@ -103,3 +103,24 @@ export async function listFlowVersionRows(
 export async function findFlowVersion(db: Knex, flowId: string, number: number): Promise<FlowVersionRow | undefined> {
   return db<FlowVersionRow>('flow_versions').where({ flow_id: flowId, number }).first();
 }
+
+/** A flow's name, deleted flows included (an execution outlives its flow). */
+export async function findFlowName(db: Knex, id: string): Promise<string | undefined> {
+  const row = await db<FlowRow>('flows').where({ id }).first('name');
+  return row?.name;
+}
+
+/** The definition hash of each (flow, version) pair, in one query; keyed `flow_id@number`. */
+export async function findDefinitionHashes(
+  db: Knex,
+  pairs: { flowId: string; number: number }[],
+): Promise<Map<string, string>> {
+  if (pairs.length === 0) return new Map();
+  const found = await db<FlowVersionRow>('flow_versions')
+    .whereIn(
+      ['flow_id', 'number'],
+      pairs.map((p) => [p.flowId, p.number]),
+    )
+    .select('flow_id', 'number', 'hash');
+  return new Map(found.map((v) => [`${v.flow_id}@${v.number}`, v.hash]));
+}

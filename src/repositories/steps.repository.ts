@@ -2,13 +2,20 @@ import type { Knex } from 'knex';
 import { newId } from '../db/ids';
 import type { StepRow } from '../db/tables';
 
+export async function insertSteps(db: Knex, steps: Omit<StepRow, 'id'>[]): Promise<void> {
+  if (steps.length === 0) return;
+  await db('steps').insert(
+    steps.map((step) => ({
+      ...step,
+      id: newId('step'),
+      input: step.input === undefined ? null : JSON.stringify(step.input),
+      output: step.output === undefined ? null : JSON.stringify(step.output),
+    })),
+  );
+}
+
 export async function insertStep(db: Knex, step: Omit<StepRow, 'id'>): Promise<void> {
-  await db('steps').insert({
-    ...step,
-    id: newId('step'),
-    input: step.input === undefined ? null : JSON.stringify(step.input),
-    output: step.output === undefined ? null : JSON.stringify(step.output),
-  });
+  await insertSteps(db, [step]);
 }
 
 export async function listStepRows(

@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import { newId } from '../db/ids';
 import type { AccountRow } from '../db/tables';
@@ -37,7 +37,7 @@ function emailTaken(err: unknown): boolean {
 }
 
 export class AccountsService {
-  constructor(private readonly db: Knex) {}
+  constructor(private readonly db: Db) {}
 
   async get(actor: Actor, id: string): Promise<AccountRow> {
     return visibleOrNotFound(actor, await this.findWithOwner(id), 'Account');

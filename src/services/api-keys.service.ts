@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import { NotFoundError, ValidationError } from '../errors';
 import { newId } from '../db/ids';
 import type { ApiKeyRow } from '../db/tables';
@@ -10,7 +10,7 @@ import { hashApiKey } from './auth.service';
 const KEY_PREFIX = 'frk_';
 
 export class ApiKeysService {
-  constructor(private readonly db: Knex) {}
+  constructor(private readonly db: Db) {}
 
   /** Creates a key for the caller; the plain key exists only in this return value. */
   async create(actor: Actor, name: string, expiresAt?: string): Promise<ApiKeyRow & { key: string }> {

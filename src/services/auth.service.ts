@@ -4,7 +4,7 @@
  */
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import type { Config } from '../config';
 import { RateLimitedError, UnauthorizedError } from '../errors';
 import { findAccountByEmail } from '../repositories/accounts.repository';
@@ -31,7 +31,7 @@ export function hashApiKey(key: string): string {
 
 export class AuthService {
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly config: Config,
     private readonly jwtSecret: string,
   ) {}

@@ -4,7 +4,7 @@
  * one transaction.
  */
 import crypto from 'node:crypto';
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
 import { FINAL_STATUSES, type ExecutionRow, type ExecutionStatus, type FlowVersionRow } from '../db/tables';
 import type { FlowDocument } from '../engine/definition';
@@ -13,7 +13,7 @@ import { cancelExecution, createExecution } from '../engine/lifecycle';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors';
 import { listEventRows, listLogRows } from '../repositories/events.repository';
 import { findExecution, listExecutionRows, lockExecution } from '../repositories/executions.repository';
-import { findFlowVersion } from '../repositories/flows.repository';
+import { findDefinitionHashes, findFlowVersion } from '../repositories/flows.repository';
 import { claimIdempotencyKey } from '../repositories/idempotency.repository';
 import { isSharedWith } from '../repositories/shares.repository';
 import { listStepRows } from '../repositories/steps.repository';
@@ -68,7 +68,7 @@ function decodeCursor(cursor: string): string {
 
 export class ExecutionsService {
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly flows: FlowsService,
   ) {}
 
@@ -190,17 +190,10 @@ export class ExecutionsService {
 
   /** The definition hash of each (flow, version) the rows pinned, in one query. */
   async definitionHashes(rows: ExecutionRow[]): Promise<Map<string, string>> {
-    const pairs = [...new Set(rows.map((r) => `${r.flow_id}@${r.flow_version}`))].map((k) => k.split('@'));
-    if (pairs.length === 0) return new Map();
-    const found = await this.db('flow_versions')
-      .whereIn(
-        ['flow_id', 'number'],
-        pairs.map(([f, n]) => [f, Number(n)]),
-      )
-      .select('flow_id', 'number', 'hash');
-    return new Map(
-      found.map((v: { flow_id: string; number: number; hash: string }) => [`${v.flow_id}@${v.number}`, v.hash]),
+    const keys = new Map(
+      rows.map((r) => [`${r.flow_id}@${r.flow_version}`, { flowId: r.flow_id, number: r.flow_version }]),
     );
+    return findDefinitionHashes(this.db, [...keys.values()]);
   }
 
   async logs(actor: Actor, id: string, level: string | undefined, limit: number, offset: number) {

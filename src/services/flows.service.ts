@@ -2,7 +2,7 @@
  * Flows and their immutable versions. A definition is validated on every save; a changed one
  * becomes a new version. Deleting hides a flow but keeps its versions for executions that used them.
  */
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
 import type { FlowVersionRow } from '../db/tables';
 import { definitionHash, parseDefinition, type FlowDocument } from '../engine/definition';
@@ -76,7 +76,7 @@ async function nameConflict<T>(work: Promise<T>): Promise<T> {
 }
 
 export class FlowsService {
-  constructor(private readonly db: Knex) {}
+  constructor(private readonly db: Db) {}
 
   async create(actor: Actor, input: FlowInput): Promise<FlowWithDefinition> {
     const { document, hash } = validDefinition(input.definition);

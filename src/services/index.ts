@@ -1,11 +1,15 @@
 /** The services of one process, wired once. */
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { AccountsService } from './accounts.service';
 import { ApiKeysService } from './api-keys.service';
 import { AuthService } from './auth.service';
-import { CollaborationService } from './collaboration.service';
+import { ApprovalsService } from './approvals.service';
+import { GraphService } from './graph.service';
+import { InputsService } from './inputs.service';
+import { SharesService } from './shares.service';
+import { ValuesService } from './values.service';
 import { ExecutionsService } from './executions.service';
 import { FlowsService } from './flows.service';
 import { ListenersService } from './listeners.service';
@@ -15,7 +19,7 @@ import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
 
 export interface Services {
-  db: Knex;
+  db: Db;
   config: Config;
   log: Logger;
   auth: AuthService;
@@ -25,11 +29,15 @@ export interface Services {
   flows: FlowsService;
   executions: ExecutionsService;
   listeners: ListenersService;
-  collaboration: CollaborationService;
+  approvals: ApprovalsService;
+  inputs: InputsService;
+  values: ValuesService;
+  graph: GraphService;
+  shares: SharesService;
   packages: PackagesService;
 }
 
-export function createServices(db: Knex, config: Config, log: Logger, keys: Keys): Services {
+export function createServices(db: Db, config: Config, log: Logger, keys: Keys): Services {
   const flows = new FlowsService(db);
   const box = new SecretBox(keys.encryptionKey);
   const executions = new ExecutionsService(db, flows);
@@ -44,7 +52,11 @@ export function createServices(db: Knex, config: Config, log: Logger, keys: Keys
     flows,
     executions,
     listeners: new ListenersService(db, executions, flows, box),
-    collaboration: new CollaborationService(db, executions),
+    approvals: new ApprovalsService(db, executions),
+    inputs: new InputsService(db, executions),
+    values: new ValuesService(db, executions),
+    graph: new GraphService(db, executions),
+    shares: new SharesService(db, executions),
     packages: new PackagesService(db, executions),
   };
 }

@@ -3,7 +3,7 @@
  * execution of a flow. The signing secret is shown once and kept encrypted.
  */
 import crypto from 'node:crypto';
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
 import type { ListenerRow } from '../db/tables';
 import { NotFoundError, ValidationError } from '../errors';
@@ -29,7 +29,7 @@ export function signature(secret: string, timestamp: number, body: string): stri
 
 export class ListenersService {
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly executions: ExecutionsService,
     private readonly flows: FlowsService,
     private readonly box: SecretBox,

@@ -4,17 +4,17 @@
  * which are not, stay out). Importing one makes a new execution in the caller's account: a finished
  * run to inspect, or a waiting run that can be answered there. Import is one transaction.
  */
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import type { components } from '../../generated/types/api';
 import { toEvent, toStep } from '../presenters/executions.presenter';
 import { newId } from '../db/ids';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';
 import { definitionHash, parseDefinition, type DefinitionProblem } from '../engine/definition';
 import { ValidationError } from '../errors';
-import { appendEvents, listEventRows } from '../repositories/events.repository';
+import { appendEvents, insertEventRows, listEventRows } from '../repositories/events.repository';
 import { insertExecution } from '../repositories/executions.repository';
-import { insertFlow, insertFlowVersion } from '../repositories/flows.repository';
-import { listStepRows } from '../repositories/steps.repository';
+import { findFlowName, insertFlow, insertFlowVersion } from '../repositories/flows.repository';
+import { insertSteps, listStepRows } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
@@ -29,19 +29,19 @@ function invalid(reason: string, field = 'package', extra: Record<string, unknow
 
 export class PackagesService {
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly executions: ExecutionsService,
   ) {}
 
   async export(actor: Actor, id: string): Promise<ExecutionPackage> {
     const ex = await this.executions.get(actor, id);
     const version = await this.executions.definition(actor, id);
-    const flow = await this.db('flows').where({ id: ex.flow_id }).first('name');
+    const flowName = await findFlowName(this.db, ex.flow_id);
     const { rows: steps } = await listStepRows(this.db, id, 100_000, 0);
     const events = await listEventRows(this.db, id, 0, 1_000_000);
     return {
       format_version: PACKAGE_FORMAT_VERSION,
-      flow_name: flow?.name ?? 'Imported flow',
+      flow_name: flowName ?? 'Imported flow',
       definition: version.definition,
       definition_hash: version.hash,
       input: ex.input,
@@ -154,45 +154,42 @@ export class PackagesService {
         completed_at: final && stamps.length ? new Date(Math.max(...stamps)) : null,
         event_seq: pkg.events.length,
       });
-      if (pkg.steps.length > 0) {
-        await tx('steps').insert(
-          pkg.steps.map((s) => ({
-            id: newId('step'),
+      await insertSteps(
+        tx,
+        pkg.steps.map((s) => ({
+          execution_id: executionId,
+          node_id: s.node_id,
+          node_type: s.node_type,
+          attempt: s.attempt,
+          status: s.status,
+          input: s.input ?? null,
+          output: s.output ?? null,
+          error: s.error ?? null,
+          actor_id: s.actor_id ?? null,
+          started_at: s.started_at ? new Date(s.started_at) : null,
+          completed_at: s.completed_at ? new Date(s.completed_at) : null,
+        })),
+      );
+      await insertEventRows(
+        tx,
+        pkg.events.map((e) => {
+          const {
+            type,
+            seq,
+            timestamp,
+            execution_id: _from,
+            ...payload
+          } = e as Record<string, unknown> & { type: string; seq: number; timestamp: string };
+          return {
             execution_id: executionId,
-            node_id: s.node_id,
-            node_type: s.node_type,
-            attempt: s.attempt,
-            status: s.status,
-            input: JSON.stringify(s.input ?? null),
-            output: JSON.stringify(s.output ?? null),
-            error: s.error ?? null,
-            actor_id: s.actor_id ?? null,
-            started_at: s.started_at ?? null,
-            completed_at: s.completed_at ?? null,
-          })),
-        );
-      }
-      if (pkg.events.length > 0) {
-        await tx('events').insert(
-          pkg.events.map((e) => {
-            const {
-              type,
-              seq,
-              timestamp,
-              execution_id: _from,
-              ...payload
-            } = e as Record<string, unknown> & { type: string; seq: number; timestamp: string };
-            return {
-              execution_id: executionId,
-              seq,
-              type,
-              level: type === 'log' ? (payload.level as string) : null,
-              payload: JSON.stringify(payload),
-              created_at: timestamp,
-            };
-          }),
-        );
-      }
+            seq,
+            type,
+            level: type === 'log' ? (payload.level as string) : null,
+            payload,
+            created_at: new Date(timestamp),
+          };
+        }),
+      );
       await appendEvents(tx, executionId, [
         {
           type: 'log',

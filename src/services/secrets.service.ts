@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import type { SecretRow } from '../db/tables';
 import { findAccountById } from '../repositories/accounts.repository';
 import { deleteSecretRow, listSecretRows, upsertSecret } from '../repositories/secrets.repository';
@@ -16,7 +16,7 @@ export interface RunSecrets {
 
 export class SecretsService {
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly box: SecretBox,
   ) {}
 

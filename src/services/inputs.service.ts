@@ -1,0 +1,79 @@
+/** Answering an input wait: the outcome and values are checked against the node, then handed to the engine. */
+import type { Db } from '../db/knex';
+import type { ExecutionRow } from '../db/tables';
+import type { FlowDocument } from '../engine/definition';
+import { checkAgainstSchema } from '../engine/user-schemas';
+import { ConflictError, ValidationError } from '../errors';
+import { appendEvents } from '../repositories/events.repository';
+import { updateExecution } from '../repositories/executions.repository';
+import { findFlowVersion } from '../repositories/flows.repository';
+import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
+import type { Actor } from './actor';
+import type { ExecutionsService } from './executions.service';
+import { lockWaiting } from './waiting';
+
+export class InputsService {
+  constructor(
+    private readonly db: Db,
+    private readonly executions: ExecutionsService,
+  ) {}
+
+  private async document(ex: ExecutionRow): Promise<FlowDocument> {
+    return (await findFlowVersion(this.db, ex.flow_id, ex.flow_version))!.document as FlowDocument;
+  }
+
+  async signal(
+    actor: Actor,
+    id: string,
+    nodeId: string,
+    outcome: string,
+    values: Record<string, unknown>,
+  ): Promise<ExecutionRow> {
+    const visible = await this.executions.get(actor, id);
+    const document = await this.document(visible);
+    await this.db.transaction(async (tx) => {
+      const { waiting } = await lockWaiting(tx, id, 'input');
+      if (waiting.node_id !== nodeId)
+        throw new ConflictError(`The execution waits at node "${waiting.node_id}", not "${nodeId}"`, {
+          field: 'node_id',
+          reason: `waiting at ${waiting.node_id}`,
+        });
+      const names = (waiting.outcomes ?? []).map((o) => o.name);
+      if (!names.includes(outcome))
+        throw new ValidationError(`"${outcome}" is not an outcome of node ${nodeId}`, {
+          field: 'outcome',
+          reason: `one of ${names.join(', ')}`,
+        });
+      const schema = document.nodes[nodeId]?.params?.values_schema as Record<string, unknown> | undefined;
+      if (schema)
+        checkAgainstSchema(
+          `${visible.flow_id}@${visible.flow_version}#${nodeId}`,
+          schema,
+          values,
+          'values',
+          `The values do not match node ${nodeId}'s values_schema`,
+        );
+      await updateExecution(tx, id, { status: 'running', waiting_for: null });
+      await appendEvents(tx, id, [
+        {
+          type: 'log',
+          level: 'info',
+          payload: {
+            level: 'info',
+            message: `Input "${outcome}" given by ${actor.accountId}`,
+            node_id: nodeId,
+            node_type: 'input',
+            data: { outcome, actor_id: actor.accountId },
+          },
+        },
+      ]);
+      await deleteExecutionTasks(tx, id);
+      await insertTask(tx, {
+        execution_id: id,
+        node_id: nodeId,
+        state: { signal: { outcome, values, actor_id: actor.accountId } },
+      });
+    });
+    return this.executions.get(actor, id);
+  }
+}

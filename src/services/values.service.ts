@@ -1,0 +1,43 @@
+/** An execution's state values: read any time, changed while it waits. */
+import type { Db } from '../db/knex';
+import { ConflictError } from '../errors';
+import { appendEvents } from '../repositories/events.repository';
+import { lockExecution, updateExecution } from '../repositories/executions.repository';
+import type { Actor } from './actor';
+import type { ExecutionsService } from './executions.service';
+
+export class ValuesService {
+  constructor(
+    private readonly db: Db,
+    private readonly executions: ExecutionsService,
+  ) {}
+
+  async get(actor: Actor, id: string): Promise<Record<string, unknown>> {
+    return (await this.executions.get(actor, id)).state_values;
+  }
+
+  async set(actor: Actor, id: string, values: Record<string, unknown>): Promise<Record<string, unknown>> {
+    await this.executions.get(actor, id);
+    return this.db.transaction(async (tx) => {
+      const ex = (await lockExecution(tx, id))!;
+      if (ex.status !== 'waiting')
+        throw new ConflictError(`Values can be changed only while the execution waits (status ${ex.status})`);
+      const merged = { ...ex.state_values, ...values };
+      await updateExecution(tx, id, { state_values: merged });
+      await appendEvents(tx, id, [
+        {
+          type: 'log',
+          level: 'info',
+          payload: {
+            level: 'info',
+            message: `Values changed by ${actor.accountId}`,
+            node_id: ex.current_node,
+            node_type: null,
+            data: { keys: Object.keys(values) },
+          },
+        },
+      ]);
+      return merged;
+    });
+  }
+}

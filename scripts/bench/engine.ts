@@ -7,6 +7,7 @@
  * Figures are printed, never asserted.
  */
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import axios from 'axios';
 import pg from 'pg';
 import os from 'node:os';
@@ -33,12 +34,12 @@ async function main() {
   const databaseUrl = env.config.databaseUrl!;
   const server = http.createServer(createApp(services));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const target = http.createServer((_req, res) =>
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
   );
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-  const targetUrl = `http://127.0.0.1:${(target.address() as import('node:net').AddressInfo).port}/`;
+  const targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
 
   const token = env.token;
   const client = axios.create({

@@ -1,4 +1,4 @@
-import knexFactory, { Knex } from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Logger } from '../log';
 import { ConnectionLostError } from './errors';

@@ -58,6 +58,9 @@ export interface FlowVersionRow {
   created_at: Date;
 }
 
+/** A live flow with its current version's definition and label. */
+export type FlowWithDefinition = FlowRow & Pick<FlowVersionRow, 'definition' | 'version_label' | 'hash' | 'document'>;
+
 export type ExecutionStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
 export const FINAL_STATUSES: readonly ExecutionStatus[] = ['completed', 'failed', 'cancelled'];
 

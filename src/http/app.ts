@@ -57,7 +57,7 @@ export function createApp(s: Services): express.Express {
     }),
   );
   app.use(metricsMiddleware);
-  app.use(metaRouter(s.db));
+  app.use(metaRouter(() => s.health.databaseAnswers()));
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   app.use(authMiddleware(s.auth));
   app.use(

@@ -1,8 +1,6 @@
 /** Health, readiness, metrics, the published spec and its rendered docs (no CDN: Redoc is served from here). */
 import { Router } from 'express';
-import type { Db } from '../db/knex';
 import path from 'node:path';
-import { pingDatabase } from '../repositories/health.repository';
 import { registry } from './metrics';
 import { SPEC_JSON_PATH, SPEC_YAML_PATH } from './spec';
 
@@ -23,31 +21,14 @@ const DOCS_HTML = `<!DOCTYPE html>
 </html>
 `;
 
-async function databaseAnswers(db: Db, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
-  try {
-    return await Promise.race([
-      pingDatabase(db).then(
-        () => true,
-        () => false,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export function metaRouter(db: Db): Router {
+/** `ready` says whether the database answers in time (readiness, not liveness). */
+export function metaRouter(ready: () => Promise<boolean>): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    if (await databaseAnswers(db, 2000)) res.json({ status: 'ready' });
+    if (await ready()) res.json({ status: 'ready' });
     else
       res.status(503).json({ error: { code: 'unavailable', message: 'The database does not answer', details: null } });
   });

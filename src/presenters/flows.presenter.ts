@@ -1,7 +1,6 @@
 /** Flows, versions and node types as the spec shows them. */
 import type { components } from '../../generated/types/api';
-import type { FlowRow, FlowVersionRow } from '../db/tables';
-import type { FlowWithDefinition } from '../repositories/flows.repository';
+import type { FlowRow, FlowVersionRow, FlowWithDefinition } from '../db/tables';
 import { iso } from './dates';
 
 type Schemas = components['schemas'];

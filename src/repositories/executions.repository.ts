@@ -49,17 +49,16 @@ export async function listExecutionRows(
   const base = db<ExecutionRow>('executions').modify((q) => {
     if (f.accountId) {
       const accountId = f.accountId;
-      q.where((w) =>
-        w
-          .where('account_id', accountId)
-          .orWhereExists((e) =>
-            e
-              .select(db.raw('1'))
-              .from('execution_shares as s')
-              .whereRaw('s.execution_id = executions.id')
-              .andWhere('s.account_id', accountId),
-          ),
-      );
+      // Block bodies: Knex builders are thenables, and a callback here must not return one.
+      q.where((w) => {
+        void w.where('account_id', accountId).orWhereExists((e) => {
+          void e
+            .select(db.raw('1'))
+            .from('execution_shares as s')
+            .whereRaw('s.execution_id = executions.id')
+            .andWhere('s.account_id', accountId);
+        });
+      });
     }
     if (f.flowId) q.where('flow_id', f.flowId);
     if (f.status) q.where('status', f.status);

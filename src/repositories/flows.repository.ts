@@ -1,8 +1,5 @@
 import type { Knex } from 'knex';
-import type { FlowRow, FlowVersionRow } from '../db/tables';
-
-/** A live flow with its current version's definition and label. */
-export type FlowWithDefinition = FlowRow & Pick<FlowVersionRow, 'definition' | 'version_label' | 'hash' | 'document'>;
+import type { FlowRow, FlowVersionRow, FlowWithDefinition } from '../db/tables';
 
 export async function insertFlow(
   db: Knex,

@@ -4,7 +4,7 @@
  */
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
-import type { FlowVersionRow } from '../db/tables';
+import type { FlowVersionRow, FlowWithDefinition } from '../db/tables';
 import { definitionHash, parseDefinition, type FlowDocument } from '../engine/definition';
 import { NODE_TYPES, nodeType, type NodeTypeModule } from '../engine/nodes';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -18,7 +18,6 @@ import {
   lockLiveFlow,
   softDeleteFlow,
   updateFlowRow,
-  type FlowWithDefinition,
 } from '../repositories/flows.repository';
 import type { Actor } from './actor';
 import { ownerFilter, visibleOrNotFound } from './ownership';

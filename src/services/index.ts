@@ -7,6 +7,7 @@ import { ApiKeysService } from './api-keys.service';
 import { AuthService } from './auth.service';
 import { ApprovalsService } from './approvals.service';
 import { GraphService } from './graph.service';
+import { HealthService } from './health.service';
 import { InputsService } from './inputs.service';
 import { SharesService } from './shares.service';
 import { ValuesService } from './values.service';
@@ -22,6 +23,7 @@ export interface Services {
   db: Db;
   config: Config;
   log: Logger;
+  health: HealthService;
   auth: AuthService;
   accounts: AccountsService;
   apiKeys: ApiKeysService;
@@ -45,6 +47,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     db,
     config,
     log,
+    health: new HealthService(db),
     auth: new AuthService(db, config, keys.jwtSecret),
     accounts: new AccountsService(db),
     apiKeys: new ApiKeysService(db),

@@ -14,10 +14,11 @@ import {
   markFailed,
   nextDeliveryAt,
 } from '../repositories/listeners.repository';
-import { signature, SIGNATURE_HEADER, type ListenersService } from '../services/listeners.service';
+import { signature, SIGNATURE_HEADER } from '../security/signature';
 import { OutboundHttpError, type HttpGuard } from './http-guard';
 import { Alarm } from './alarm';
 import type { Notifier } from './notifier';
+import type { ListenerSecrets } from './ports';
 
 export const GIVE_UP_AFTER_MS = 24 * 3600 * 1000;
 const LOCK_SECONDS = 60;
@@ -36,7 +37,7 @@ export class Deliverer {
   constructor(
     private readonly db: Knex,
     private readonly http: HttpGuard,
-    private readonly listeners: ListenersService,
+    private readonly listeners: ListenerSecrets,
     private readonly notifier: Notifier,
     private readonly log: Logger,
   ) {}

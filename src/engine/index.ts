@@ -4,11 +4,11 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repository';
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
-import type { Services } from '../services';
 import { Deliverer } from './deliverer';
 import { startHousekeeping } from './housekeeping';
 import { HttpGuard } from './http-guard';
 import { CANCEL_CHANNEL, Notifier } from './notifier';
+import type { EngineDeps } from './ports';
 import { StepRunner } from './runner';
 import { newWorkerId, Worker } from './worker';
 
@@ -22,7 +22,7 @@ export interface Engine {
 export async function startEngine(
   db: Knex,
   databaseUrl: string,
-  services: Services,
+  deps: EngineDeps,
   config: Config,
   log: Logger,
   opts: { worker: boolean },
@@ -35,9 +35,9 @@ export async function startEngine(
   let stopHousekeeping = () => {};
   if (opts.worker) {
     stopHousekeeping = startHousekeeping(db, config.loginWindowSeconds, log);
-    deliverer = new Deliverer(db, http, services.listeners, notifier, log);
+    deliverer = new Deliverer(db, http, deps.listeners, notifier, log);
     deliverer.start();
-    const runner = new StepRunner(db, config, http, services.secrets, newWorkerId());
+    const runner = new StepRunner(db, config, http, deps.secrets, newWorkerId());
     worker = new Worker(db, runner, notifier, { concurrency: config.workerConcurrency, leaseMs: config.leaseMs, log });
     worker.start();
     log.info({ worker: worker.id, concurrency: config.workerConcurrency }, 'worker started');

@@ -12,12 +12,12 @@ import { newId } from '../db/ids';
 import { cancelExecution, createExecution, notifyParent } from './lifecycle';
 import { insertStep } from '../repositories/steps.repository';
 import { insertTask, sleepLeasedTask, takeLeasedTask } from '../repositories/tasks.repository';
-import type { SecretsService, RunSecrets } from '../services/secrets.service';
 import { edgesOf, type FlowDocument, type NodeDefinition } from './definition';
 import { resolveTemplates } from './expressions';
 import type { HttpGuard } from './http-guard';
 import { nodeType } from './nodes';
 import { NodeError, type NodeResult, type Wait } from './nodes/types';
+import type { RunSecrets, RunSecretsSource } from './ports';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -45,7 +45,7 @@ export class StepRunner {
     private readonly db: Knex,
     private readonly config: Config,
     private readonly http: HttpGuard,
-    private readonly secrets: SecretsService,
+    private readonly secrets: RunSecretsSource,
     readonly workerId: string,
   ) {}
 

@@ -2,9 +2,9 @@
  * Delivers listener webhooks: POSTs of the event JSON, signed, through the outbound guard, in
  * order per listener, retried with exponential backoff (1 s doubling to 1 h) for 24 hours.
  */
-import type { Knex } from 'knex';
-import { toEvent } from '../presenters/executions.presenter';
+import type { Db } from '../db/knex';
 import type { DeliveryRow } from '../db/tables';
+import { toEvent } from '../presenters/executions.presenter';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL } from '../repositories/events.repository';
 import {
@@ -35,7 +35,7 @@ export class Deliverer {
   private readonly onNotify = () => this.alarm.wake();
 
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly http: HttpGuard,
     private readonly listeners: ListenerSecrets,
     private readonly notifier: Notifier,

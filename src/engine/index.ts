@@ -1,13 +1,14 @@
 /** The engine of one process: the LISTEN connection, the outbound HTTP guard and (optionally) a worker. */
-import type { Knex } from 'knex';
 import type { Config } from '../config';
+import type { Db } from '../db/knex';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repository';
+import { CANCEL_CHANNEL } from '../repositories/executions.repository';
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
 import { Deliverer } from './deliverer';
 import { startHousekeeping } from './housekeeping';
 import { HttpGuard } from './http-guard';
-import { CANCEL_CHANNEL, Notifier } from './notifier';
+import { Notifier } from './notifier';
 import type { EngineDeps } from './ports';
 import { StepRunner } from './runner';
 import { newWorkerId, Worker } from './worker';
@@ -20,7 +21,7 @@ export interface Engine {
 }
 
 export async function startEngine(
-  db: Knex,
+  db: Db,
   databaseUrl: string,
   deps: EngineDeps,
   config: Config,

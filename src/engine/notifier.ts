@@ -6,8 +6,6 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from '../log';
 
-export const CANCEL_CHANNEL = 'flowrunner_cancel';
-
 export class Notifier extends EventEmitter {
   private client: pg.Client | undefined;
   private stopped = false;

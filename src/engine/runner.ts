@@ -2,8 +2,8 @@
  * Runs one claimed task: resolves the node's params, executes it, and commits the step, the next
  * task and the events in one transaction — only while this worker still holds the task's lease.
  */
-import type { Knex } from 'knex';
 import type { Config } from '../config';
+import type { Db, Tx } from '../db/knex';
 import { FINAL_STATUSES, type ExecutionRow, type TaskRow } from '../db/tables';
 import { appendEvents, type NewEvent } from '../repositories/events.repository';
 import { findExecution, lockExecution, updateExecution } from '../repositories/executions.repository';
@@ -42,7 +42,7 @@ export class StepRunner {
   private readonly documents = new Map<string, FlowDocument>();
 
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly config: Config,
     private readonly http: HttpGuard,
     private readonly secrets: RunSecretsSource,
@@ -175,7 +175,7 @@ export class StepRunner {
   }
 
   private async commit(
-    tx: Knex.Transaction,
+    tx: Tx,
     ex: ExecutionRow,
     document: FlowDocument,
     task: TaskRow,
@@ -362,7 +362,7 @@ export class StepRunner {
 
   /** The execution stops at this node until a person answers or a child execution ends. */
   private async startWaiting(
-    tx: Knex.Transaction,
+    tx: Tx,
     ex: ExecutionRow,
     task: TaskRow,
     node: NodeDefinition,

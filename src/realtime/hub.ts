@@ -3,7 +3,7 @@
  * taken from NOTIFY payloads: a burst whose notifications coalesce is still delivered whole, in
  * order, without gaps or duplicates.
  */
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import type { EventRow } from '../db/tables';
 import type { Notifier } from '../engine/notifier';
 import type { Logger } from '../log';
@@ -54,7 +54,7 @@ export class EventHub {
   };
 
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly notifier: Notifier,
     private readonly log: Logger,
   ) {

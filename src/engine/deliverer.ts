@@ -15,7 +15,7 @@ import {
   nextDeliveryAt,
 } from '../repositories/listeners.repository';
 import { signature, SIGNATURE_HEADER } from '../security/signature';
-import { OutboundHttpError, type HttpGuard } from './http-guard';
+import type { HttpGuard } from './http-guard';
 import { Alarm } from './alarm';
 import type { Notifier } from './notifier';
 import type { ListenerSecrets } from './ports';
@@ -88,8 +88,7 @@ export class Deliverer {
       if (res.status_code >= 200 && res.status_code < 300) await markDelivered(this.db, d, res.status_code);
       else await markFailed(this.db, d, `HTTP ${res.status_code}`, res.status_code, retryDelayMs(d.attempts), giveUp);
     } catch (err) {
-      const message = err instanceof OutboundHttpError ? err.message : (err as Error).message;
-      await markFailed(this.db, d, message, null, retryDelayMs(d.attempts), giveUp);
+      await markFailed(this.db, d, (err as Error).message, null, retryDelayMs(d.attempts), giveUp);
     }
   }
 

@@ -1,4 +1,7 @@
-/** The engine of one process: the LISTEN connection, the outbound HTTP guard and (optionally) a worker. */
+/**
+ * The engine of one process: the LISTEN connection, the outbound HTTP guard and, in a worker
+ * process, the worker, the listener deliverer and housekeeping.
+ */
 import type { Config } from '../config';
 import type { Db } from '../db/knex';
 import type { Logger } from '../log';

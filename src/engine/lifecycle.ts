@@ -1,7 +1,7 @@
 /**
  * Transitions of an execution that both the API and the workers make, inside the caller's
- * transaction: creating one (a start, a subflow's child, an import), cancelling one (with its
- * children), and telling a waiting parent that its child finished.
+ * transaction: creating one (a start, a subflow's child), cancelling one (with its children),
+ * and telling a waiting parent that its child finished.
  */
 import type { Tx } from '../db/knex';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';

@@ -135,9 +135,6 @@ export class StepRunner {
     } catch (err) {
       return { error: new NodeError(`a template in the params failed: ${(err as Error).message}`), logs, startedAt };
     }
-    if (!module.execute) {
-      return { params, error: new NodeError(`node type "${node.type}" cannot run yet`), logs, startedAt };
-    }
     const timeout = node.timeout_ms ? AbortSignal.timeout(node.timeout_ms) : undefined;
     const nodeSignal = timeout ? AbortSignal.any([signal, timeout]) : signal;
     try {

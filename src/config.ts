@@ -123,8 +123,3 @@ export function config(): Config {
   cached ??= parseConfig();
   return cached;
 }
-
-/** Forget the cached config (tests change the environment). */
-export function resetConfig(): void {
-  cached = undefined;
-}

@@ -2,9 +2,9 @@
  * Delivers listener webhooks: POSTs of the event JSON, signed, through the outbound guard, in
  * order per listener, retried with exponential backoff (1 s doubling to 1 h) for 24 hours.
  */
-import type { Knex } from 'knex';
-import { toEvent } from '../presenters/executions.presenter';
+import type { Db } from '../db/knex';
 import type { DeliveryRow } from '../db/tables';
+import { toEvent } from '../presenters/executions.presenter';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL } from '../repositories/events.repository';
 import {
@@ -14,10 +14,11 @@ import {
   markFailed,
   nextDeliveryAt,
 } from '../repositories/listeners.repository';
-import { signature, SIGNATURE_HEADER, type ListenersService } from '../services/listeners.service';
-import { OutboundHttpError, type HttpGuard } from './http-guard';
+import { signature, SIGNATURE_HEADER } from '../security/signature';
+import type { HttpGuard } from './http-guard';
 import { Alarm } from './alarm';
 import type { Notifier } from './notifier';
+import type { ListenerSecrets } from './ports';
 
 export const GIVE_UP_AFTER_MS = 24 * 3600 * 1000;
 const LOCK_SECONDS = 60;
@@ -34,9 +35,9 @@ export class Deliverer {
   private readonly onNotify = () => this.alarm.wake();
 
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly http: HttpGuard,
-    private readonly listeners: ListenersService,
+    private readonly listeners: ListenerSecrets,
     private readonly notifier: Notifier,
     private readonly log: Logger,
   ) {}
@@ -87,8 +88,7 @@ export class Deliverer {
       if (res.status_code >= 200 && res.status_code < 300) await markDelivered(this.db, d, res.status_code);
       else await markFailed(this.db, d, `HTTP ${res.status_code}`, res.status_code, retryDelayMs(d.attempts), giveUp);
     } catch (err) {
-      const message = err instanceof OutboundHttpError ? err.message : (err as Error).message;
-      await markFailed(this.db, d, message, null, retryDelayMs(d.attempts), giveUp);
+      await markFailed(this.db, d, (err as Error).message, null, retryDelayMs(d.attempts), giveUp);
     }
   }
 

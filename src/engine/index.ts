@@ -1,14 +1,18 @@
-/** The engine of one process: the LISTEN connection, the outbound HTTP guard and (optionally) a worker. */
-import type { Knex } from 'knex';
+/**
+ * The engine of one process: the LISTEN connection, the outbound HTTP guard and, in a worker
+ * process, the worker, the listener deliverer and housekeeping.
+ */
 import type { Config } from '../config';
+import type { Db } from '../db/knex';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repository';
+import { CANCEL_CHANNEL } from '../repositories/executions.repository';
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
-import type { Services } from '../services';
 import { Deliverer } from './deliverer';
 import { startHousekeeping } from './housekeeping';
 import { HttpGuard } from './http-guard';
-import { CANCEL_CHANNEL, Notifier } from './notifier';
+import { Notifier } from './notifier';
+import type { EngineDeps } from './ports';
 import { StepRunner } from './runner';
 import { newWorkerId, Worker } from './worker';
 
@@ -20,9 +24,9 @@ export interface Engine {
 }
 
 export async function startEngine(
-  db: Knex,
+  db: Db,
   databaseUrl: string,
-  services: Services,
+  deps: EngineDeps,
   config: Config,
   log: Logger,
   opts: { worker: boolean },
@@ -35,9 +39,9 @@ export async function startEngine(
   let stopHousekeeping = () => {};
   if (opts.worker) {
     stopHousekeeping = startHousekeeping(db, config.loginWindowSeconds, log);
-    deliverer = new Deliverer(db, http, services.listeners, notifier, log);
+    deliverer = new Deliverer(db, http, deps.listeners, notifier, log);
     deliverer.start();
-    const runner = new StepRunner(db, config, http, services.secrets, newWorkerId());
+    const runner = new StepRunner(db, config, http, deps.secrets, newWorkerId());
     worker = new Worker(db, runner, notifier, { concurrency: config.workerConcurrency, leaseMs: config.leaseMs, log });
     worker.start();
     log.info({ worker: worker.id, concurrency: config.workerConcurrency }, 'worker started');

@@ -1,17 +1,22 @@
 /**
  * Transitions of an execution that both the API and the workers make, inside the caller's
- * transaction: creating one (a start, a subflow's child, an import), cancelling one (with its
- * children), and telling a waiting parent that its child finished.
+ * transaction: creating one (a start, a subflow's child), cancelling one (with its children),
+ * and telling a waiting parent that its child finished.
  */
-import type { Knex } from 'knex';
+import type { Tx } from '../db/knex';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';
 import { appendEvents } from '../repositories/events.repository';
 import { findFlowVersion } from '../repositories/flows.repository';
-import { insertExecution, lockExecution, updateExecution } from '../repositories/executions.repository';
+import {
+  insertExecution,
+  lockExecution,
+  lockUnfinishedChildren,
+  notifyCancelled,
+  updateExecution,
+} from '../repositories/executions.repository';
 import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import type { FlowDocument } from './definition';
-import { CANCEL_CHANNEL } from './notifier';
 
 export interface NewExecution {
   id: string;
@@ -28,7 +33,7 @@ export interface NewExecution {
   approval?: { approvers: string[]; no_self_approval: boolean };
 }
 
-export async function createExecution(tx: Knex.Transaction, n: NewExecution): Promise<ExecutionRow> {
+export async function createExecution(tx: Tx, n: NewExecution): Promise<ExecutionRow> {
   const waiting = n.approval !== undefined;
   const execution = await insertExecution(tx, {
     id: n.id,
@@ -72,7 +77,7 @@ export async function createExecution(tx: Knex.Transaction, n: NewExecution): Pr
 
 /** Tells a parent waiting on this child how it ended: the parent's subflow node runs again with it. */
 export async function notifyParent(
-  tx: Knex.Transaction,
+  tx: Tx,
   child: Pick<ExecutionRow, 'id' | 'parent_execution_id'>,
   status: ExecutionStatus,
   result: unknown,
@@ -99,12 +104,7 @@ export async function notifyParent(
  * Cancels an execution that is not finished: drops its queued work (a running step's result will
  * be refused), records what was running, cancels its children and tells its parent.
  */
-export async function cancelExecution(
-  tx: Knex.Transaction,
-  ex: ExecutionRow,
-  reason: string,
-  actorId: string | null,
-): Promise<void> {
+export async function cancelExecution(tx: Tx, ex: ExecutionRow, reason: string, actorId: string | null): Promise<void> {
   const now = new Date();
   const tasks = await deleteExecutionTasks(tx, ex.id);
   const running = tasks.filter((t) => t.lease_owner);
@@ -144,11 +144,8 @@ export async function cancelExecution(
       payload: { status: 'cancelled', error: reason, node_id: ex.current_node, node_type: null },
     },
   ]);
-  await tx.raw('select pg_notify(?, ?)', [CANCEL_CHANNEL, ex.id]);
-  const children = await tx<ExecutionRow>('executions')
-    .where({ parent_execution_id: ex.id })
-    .whereNotIn('status', ['completed', 'failed', 'cancelled'])
-    .forUpdate();
+  await notifyCancelled(tx, ex.id);
+  const children = await lockUnfinishedChildren(tx, ex.id);
   for (const child of children) await cancelExecution(tx, child, `Cancelled with its parent ${ex.id}`, actorId);
   await notifyParent(tx, ex, 'cancelled', null, reason);
 }

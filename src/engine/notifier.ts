@@ -1,12 +1,11 @@
 /**
- * One LISTEN connection per process. Workers wake on new tasks, cancel in-flight steps, and (later)
- * the WebSocket fans out events. It reconnects with backoff when PostgreSQL goes away.
+ * One LISTEN connection per process: workers wake on new tasks and abort the steps of cancelled
+ * executions, the deliverer wakes on new deliveries, the WebSocket hub fans events out. It
+ * reconnects with backoff when PostgreSQL goes away, and says `reconnected` so listeners poll.
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from '../log';
-
-export const CANCEL_CHANNEL = 'flowrunner_cancel';
 
 export class Notifier extends EventEmitter {
   private client: pg.Client | undefined;

@@ -5,12 +5,13 @@
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
-import type { Knex } from 'knex';
 import type { Logger } from '../log';
 import { claimTasks, nextRunAt, releaseLeases, renewLeases, TASKS_CHANNEL } from '../repositories/tasks.repository';
+import type { Db } from '../db/knex';
 import type { TaskRow } from '../db/tables';
+import { CANCEL_CHANNEL } from '../repositories/executions.repository';
 import { Alarm } from './alarm';
-import { CANCEL_CHANNEL, type Notifier } from './notifier';
+import type { Notifier } from './notifier';
 import { LeaseLostError, SHUTDOWN, type StepRunner } from './runner';
 
 const POLL_MS = 1000;
@@ -38,7 +39,7 @@ export class Worker {
   };
 
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly runner: StepRunner,
     private readonly notifier: Notifier,
     private readonly opts: { concurrency: number; leaseMs: number; log: Logger },

@@ -1,15 +1,15 @@
 /**
  * Fans events out to this process's sockets. Events are always read from the table by seq, never
  * taken from NOTIFY payloads: a burst whose notifications coalesce is still delivered whole, in
- * order, without gaps or duplicates.
+ * order, without gaps or duplicates. Reads are shared, never per socket: one per page of an
+ * execution's events for the sockets that follow it, one for all the account-wide streams.
  */
-import type { Knex } from 'knex';
+import type { Db } from '../db/knex';
 import type { EventRow } from '../db/tables';
 import type { Notifier } from '../engine/notifier';
 import type { Logger } from '../log';
-import { EVENTS_CHANNEL, listEventRows } from '../repositories/events.repository';
+import { EVENTS_CHANNEL, listEventRows, listEventRowsForReaders } from '../repositories/events.repository';
 import { findExecution } from '../repositories/executions.repository';
-import { isSharedWith } from '../repositories/shares.repository';
 
 const PAGE = 500;
 
@@ -32,29 +32,50 @@ export interface AccountSubscriber {
   seqs: Map<string, number>;
 }
 
-/** The subscribers of one execution and its single reader. */
-interface Channel {
-  subscribers: Set<Subscriber>;
-  pumping: boolean;
-  dirty: boolean;
+/**
+ * One read at a time per key; requests that arrive while it runs fold into one more round, so a
+ * burst of notifications costs a read or two, not one each.
+ */
+class SharedReads {
+  private readonly running = new Map<string, { again: boolean }>();
+
+  async run(key: string, read: () => Promise<void>): Promise<void> {
+    const current = this.running.get(key);
+    if (current) {
+      current.again = true;
+      return;
+    }
+    const state = { again: true };
+    this.running.set(key, state);
+    try {
+      while (state.again) {
+        state.again = false;
+        await read();
+      }
+    } finally {
+      this.running.delete(key);
+    }
+  }
 }
 
 export class EventHub {
-  private readonly channels = new Map<string, Channel>();
+  /** The followers of each execution. */
+  private readonly followers = new Map<string, Set<Subscriber>>();
   private readonly accountWide = new Set<AccountSubscriber>();
+  /** Executions never change owner, so an owner is looked up once. */
   private readonly owners = new Map<string, string>();
+  private readonly reads = new SharedReads();
   private readonly onEvent = (payload: string) => {
     const executionId = payload.slice(0, payload.lastIndexOf(':'));
-    const channel = this.channels.get(executionId);
-    if (channel) void this.pump(executionId, channel);
-    if (this.accountWide.size > 0) void this.fanOutAccountWide(executionId);
+    if (this.followers.has(executionId)) this.pump(executionId);
+    if (this.accountWide.size > 0) this.fanOutAccountWide(executionId);
   };
   private readonly onReconnect = () => {
-    for (const [id, channel] of this.channels) void this.pump(id, channel);
+    for (const id of this.followers.keys()) this.pump(id);
   };
 
   constructor(
-    private readonly db: Knex,
+    private readonly db: Db,
     private readonly notifier: Notifier,
     private readonly log: Logger,
   ) {
@@ -64,14 +85,13 @@ export class EventHub {
 
   /** Subscribes, then reads from `lastSeq`: nothing written in between is missed. */
   subscribe(s: Subscriber): () => void {
-    let channel = this.channels.get(s.executionId);
-    if (!channel)
-      this.channels.set(s.executionId, (channel = { subscribers: new Set(), pumping: false, dirty: false }));
-    channel.subscribers.add(s);
-    void this.pump(s.executionId, channel);
+    let followers = this.followers.get(s.executionId);
+    if (!followers) this.followers.set(s.executionId, (followers = new Set()));
+    followers.add(s);
+    this.pump(s.executionId);
     return () => {
-      channel!.subscribers.delete(s);
-      if (channel!.subscribers.size === 0) this.channels.delete(s.executionId);
+      followers.delete(s);
+      if (followers.size === 0 && this.followers.get(s.executionId) === followers) this.followers.delete(s.executionId);
     };
   }
 
@@ -80,43 +100,38 @@ export class EventHub {
     return () => this.accountWide.delete(s);
   }
 
+  private pump(executionId: string): void {
+    this.reads
+      .run(`follow:${executionId}`, () => this.readForFollowers(executionId))
+      .catch((err) =>
+        this.log.warn(
+          { err: (err as Error).message, execution_id: executionId },
+          'cannot read events; will retry on the next notification',
+        ),
+      );
+  }
+
   /**
    * One reader per execution, however many sockets follow it: reads after the furthest-behind
-   * subscriber and gives each the rows it has not had. One pump at a time per execution.
+   * follower and gives each the rows it has not had.
    */
-  private async pump(executionId: string, channel: Channel): Promise<void> {
-    channel.dirty = true;
-    if (channel.pumping) return;
-    channel.pumping = true;
-    try {
-      while (channel.dirty) {
-        channel.dirty = false;
-        for (;;) {
-          const open = [...channel.subscribers].filter((s) => !s.closed);
-          if (open.length === 0) break;
-          const from = Math.min(...open.map((s) => s.lastSeq));
-          const rows = await listEventRows(this.db, executionId, from, PAGE);
-          if (rows.length === 0) break;
-          for (const s of channel.subscribers) {
-            if (s.closed) continue;
-            const fresh = s.lastSeq <= from ? rows : rows.filter((r) => r.seq > s.lastSeq);
-            if (fresh.length === 0) continue;
-            s.lastSeq = fresh[fresh.length - 1].seq;
-            s.deliver(fresh);
-          }
-          if (rows.length < PAGE) {
-            // A subscriber that joined meanwhile may still be behind: go round again.
-            if (open.length === channel.subscribers.size) break;
-          }
-        }
+  private async readForFollowers(executionId: string): Promise<void> {
+    for (;;) {
+      const followers = this.followers.get(executionId) ?? new Set<Subscriber>();
+      const open = [...followers].filter((s) => !s.closed);
+      if (open.length === 0) return;
+      const from = Math.min(...open.map((s) => s.lastSeq));
+      const rows = await listEventRows(this.db, executionId, from, PAGE);
+      if (rows.length === 0) return;
+      for (const s of followers) {
+        if (s.closed) continue;
+        const fresh = s.lastSeq <= from ? rows : rows.filter((r) => r.seq > s.lastSeq);
+        if (fresh.length === 0) continue;
+        s.lastSeq = fresh[fresh.length - 1].seq;
+        s.deliver(fresh);
       }
-    } catch (err) {
-      this.log.warn(
-        { err: (err as Error).message, execution_id: executionId },
-        'cannot read events; will retry on the next notification',
-      );
-    } finally {
-      channel.pumping = false;
+      // A follower that joined meanwhile may still be behind: go round again.
+      if (rows.length < PAGE && open.length === followers.size) return;
     }
   }
 
@@ -132,23 +147,38 @@ export class EventHub {
     return owner;
   }
 
-  private async fanOutAccountWide(executionId: string): Promise<void> {
-    try {
-      const owner = await this.ownerOf(executionId);
-      if (!owner) return;
-      for (const s of this.accountWide) {
-        if (s.closed) continue;
-        if (!s.canSee(owner) && !(await isSharedWith(this.db, executionId, s.accountId))) continue;
-        // Heard of for the first time: from the start of the execution's events.
-        const from = s.seqs.get(executionId) ?? 0;
-        const rows = await listEventRows(this.db, executionId, from, PAGE);
-        const fresh = rows.filter((r) => r.seq > (s.seqs.get(executionId) ?? 0));
+  private fanOutAccountWide(executionId: string): void {
+    this.reads
+      .run(`account-wide:${executionId}`, () => this.readForAccountWide(executionId))
+      .catch((err) => this.log.warn({ err: (err as Error).message }, 'cannot fan out to account-wide streams'));
+  }
+
+  /**
+   * One read per page for all account-wide streams, however many: it brings the events after the
+   * furthest-behind stream that may see the execution and the share list that says which may.
+   */
+  private async readForAccountWide(executionId: string): Promise<void> {
+    const owner = await this.ownerOf(executionId);
+    if (!owner) return;
+    for (;;) {
+      const open = [...this.accountWide].filter((s) => !s.closed);
+      if (open.length === 0) return;
+      // Heard of for the first time: from the start of the execution's events.
+      const after = (s: AccountSubscriber) => s.seqs.get(executionId) ?? 0;
+      const { sharedWith, rows } = await listEventRowsForReaders(
+        this.db,
+        executionId,
+        open.map((s) => ({ accountId: s.accountId, after: after(s), canSee: s.canSee(owner) })),
+        PAGE,
+      );
+      for (const s of open) {
+        if (s.closed || !(s.canSee(owner) || sharedWith.includes(s.accountId))) continue;
+        const fresh = rows.filter((r) => r.seq > after(s));
         if (fresh.length === 0) continue;
         s.seqs.set(executionId, fresh[fresh.length - 1].seq);
         s.deliver(fresh);
       }
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cannot fan out to account-wide streams');
+      if (rows.length < PAGE) return;
     }
   }
 

@@ -91,3 +91,55 @@ export async function insertEventRows(tx: Knex.Transaction, rows: Omit<EventRow,
   if (rows.length === 0) return;
   await tx('events').insert(rows.map((r) => ({ ...r, payload: JSON.stringify(r.payload) })));
 }
+
+/**
+ * Someone who reads an execution's events: their account, the last seq they have, and whether
+ * they may see the execution without a share (its owner, an admin).
+ */
+export interface EventReader {
+  accountId: string;
+  after: number;
+  canSee: boolean;
+}
+
+/**
+ * For many readers of one execution, in one statement: which of their accounts it is shared with,
+ * and its events after the furthest-behind reader who may see it (none when no reader may).
+ */
+export async function listEventRowsForReaders(
+  db: Knex,
+  executionId: string,
+  readers: EventReader[],
+  limit: number,
+): Promise<{ sharedWith: string[]; rows: EventRow[] }> {
+  const result = await db.raw(
+    `with shared as (
+       select array(select s.account_id from execution_shares s
+                     where s.execution_id = ? and s.account_id = any(?::text[])) as ids
+     ), since as (
+       select min(r.after) as seq
+         from shared, unnest(?::text[], ?::int[], ?::boolean[]) as r(account_id, after, can_see)
+        where r.can_see or r.account_id = any(shared.ids)
+     )
+     select shared.ids as shared_with, e.*
+       from shared cross join since
+       left join lateral (
+         select * from events where execution_id = ? and seq > since.seq order by seq limit ?
+       ) e on true
+      order by e.seq`,
+    [
+      executionId,
+      readers.map((r) => r.accountId),
+      readers.map((r) => r.accountId),
+      readers.map((r) => r.after),
+      readers.map((r) => r.canSee),
+      executionId,
+      limit,
+    ],
+  );
+  const found = result.rows as (EventRow & { shared_with: string[] })[];
+  return {
+    sharedWith: found[0]?.shared_with ?? [],
+    rows: found.filter((r) => r.id !== null).map(({ shared_with: _, ...event }) => event),
+  };
+}

@@ -70,3 +70,19 @@ export async function listExecutionRows(
   const [rows, [{ count }]] = await Promise.all([page, base.clone().count<{ count: number }[]>({ count: '*' })]);
   return { rows, total: Number(count) };
 }
+
+/** Workers running a step of a cancelled execution abort it when this channel names the execution. */
+export const CANCEL_CHANNEL = 'flowrunner_cancel';
+
+/** Tells every worker, once `tx` commits, that the execution was cancelled. */
+export async function notifyCancelled(tx: Knex.Transaction, executionId: string): Promise<void> {
+  await tx.raw('select pg_notify(?, ?)', [CANCEL_CHANNEL, executionId]);
+}
+
+/** Locks the children of an execution that have not finished yet. */
+export async function lockUnfinishedChildren(tx: Knex.Transaction, parentId: string): Promise<ExecutionRow[]> {
+  return tx<ExecutionRow>('executions')
+    .where({ parent_execution_id: parentId })
+    .whereNotIn('status', ['completed', 'failed', 'cancelled'])
+    .forUpdate();
+}

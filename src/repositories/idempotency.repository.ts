@@ -21,3 +21,10 @@ export async function claimIdempotencyKey(
     .first('request_hash', 'execution_id');
   return { claimed: false, ...existing };
 }
+
+/** Drops the keys older than the TTL (a start with such a key counts as new anyway). */
+export async function deleteExpiredIdempotencyKeys(db: Knex): Promise<void> {
+  await db('idempotency_keys')
+    .where('created_at', '<', db.raw(`now() - interval '${IDEMPOTENCY_TTL_HOURS} hours'`))
+    .delete();
+}

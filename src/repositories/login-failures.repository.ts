@@ -41,3 +41,11 @@ export async function recordLoginFailure(
 export async function clearLoginFailures(db: Knex, keys: string[]): Promise<void> {
   await db('login_failures').whereIn('key', keys).delete();
 }
+
+/** Drops the counters whose window has passed and that hold no lock still in force. */
+export async function deleteStaleLoginFailures(db: Knex, windowSeconds: number): Promise<void> {
+  await db('login_failures')
+    .where('window_started_at', '<', db.raw('now() - make_interval(secs => ?)', [windowSeconds]))
+    .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<', db.fn.now()))
+    .delete();
+}

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
+import type { ListenerSecrets } from '../engine/ports';
 import type { ListenerRow } from '../db/tables';
 import { NotFoundError, ValidationError } from '../errors';
 import {
@@ -20,14 +21,7 @@ import type { SecretBox } from '../security/secret-box';
 
 export type ListenerTarget = { execution_id: string } | { flow_id: string };
 
-export const SIGNATURE_HEADER = 'X-FlowRunner-Signature';
-
-/** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`: the recipe receivers verify. */
-export function signature(secret: string, timestamp: number, body: string): string {
-  return `t=${timestamp},v1=${crypto.createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
-
-export class ListenersService {
+export class ListenersService implements ListenerSecrets {
   constructor(
     private readonly db: Db,
     private readonly executions: ExecutionsService,
@@ -94,7 +88,7 @@ export class ListenersService {
     if (!(await deleteListenerRow(this.db, id, target))) throw new NotFoundError('Listener not found');
   }
 
-  /** The signing secret, for the deliverer. */
+  /** The signing secret, for the deliverer (sealed by `create`). */
   secretOf(listener: ListenerRow): string {
     return this.box.open(listener.secret, `listener:${listener.id}`);
   }

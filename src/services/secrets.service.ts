@@ -1,5 +1,6 @@
 import type { Db } from '../db/knex';
 import type { SecretRow } from '../db/tables';
+import type { RunSecrets, RunSecretsSource } from '../engine/ports';
 import { findAccountById } from '../repositories/accounts.repository';
 import { deleteSecretRow, listSecretRows, upsertSecret } from '../repositories/secrets.repository';
 import { NotFoundError } from '../errors';
@@ -8,13 +9,7 @@ import { Masker } from '../security/masking';
 import { canSee } from './ownership';
 import type { SecretBox } from '../security/secret-box';
 
-/** What the engine gets for a run: the values by key, and a masker that hides every one of them. */
-export interface RunSecrets {
-  values: Record<string, string>;
-  masker: Masker;
-}
-
-export class SecretsService {
+export class SecretsService implements RunSecretsSource {
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,

@@ -24,7 +24,8 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['account_id']);
   });
 
-  // Tokens revoked before their expiry (logout, refresh, account deletion), kept until `expires_at`.
+  // Tokens revoked before their expiry (logout, refresh), kept until `expires_at`. A deleted
+  // account's tokens need no row: their subject is gone.
   await knex.schema.createTable('revoked_tokens', (t) => {
     t.text('jti').primary();
     t.timestamp('expires_at', { useTz: true }).notNullable();

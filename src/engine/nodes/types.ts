@@ -10,7 +10,7 @@ export interface NodeContext {
   scope: Record<string, unknown>;
   http: HttpGuard;
   signal: AbortSignal;
-  /** State this node kept across claims (a delay that started sleeping). */
+  /** State this node kept across claims (a delay that started sleeping), or the answer to its wait. */
   state: Record<string, unknown> | null;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>): void;
   engine: EngineServices;
@@ -82,8 +82,8 @@ export interface NodeTypeModule {
   expressions?(params: Record<string, unknown>): { path: string; expression: string }[];
   /** A cycle through this node is not an unconditional loop (it branches or waits). */
   breaksCycles?: boolean;
-  /** Runs the node; the human-in-the-loop types have none yet and fail when reached. */
-  execute?(ctx: NodeContext): Promise<NodeResult>;
+  /** Runs the node; a waiting type returns `wait` and runs again with the answer in `state`. */
+  execute(ctx: NodeContext): Promise<NodeResult>;
 }
 
 export const TIMEOUT_MS = { type: 'integer', minimum: 1, maximum: 3_600_000 } as const;

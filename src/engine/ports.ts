@@ -1,0 +1,29 @@
+/**
+ * What the engine needs from above it, declared here so that it imports nothing above it: the
+ * services implement these (they seal the secrets, so they know how to open them) and main wires
+ * them in.
+ */
+import type { ListenerRow } from '../db/tables';
+import type { Masker } from '../security/masking';
+
+/** An account's secrets for one step: the values by key, and a masker that hides every one of them. */
+export interface RunSecrets {
+  values: Record<string, string>;
+  masker: Masker;
+}
+
+export interface RunSecretsSource {
+  /** Decrypts an account's secrets; read for every step, so a secret changed a moment ago is used at once. */
+  resolveForRun(accountId: string): Promise<RunSecrets>;
+}
+
+export interface ListenerSecrets {
+  /** The secret a listener's deliveries are signed with. */
+  secretOf(listener: ListenerRow): string;
+}
+
+/** Everything `startEngine` takes from outside the engine. */
+export interface EngineDeps {
+  secrets: RunSecretsSource;
+  listeners: ListenerSecrets;
+}

@@ -1,0 +1,338 @@
+/**
+ * Records what one step did, inside the transaction that took its task: the step row, the next
+ * task, the execution's new state and the events that tell of it. Each stage below returns the
+ * changes it makes to the execution row and the events it adds, in order; `write` stores them.
+ */
+import type { Tx } from '../db/knex';
+import { newId } from '../db/ids';
+import type { ExecutionRow, TaskRow } from '../db/tables';
+import { appendEvents, type NewEvent } from '../repositories/events.repository';
+import { updateExecution } from '../repositories/executions.repository';
+import { insertStep } from '../repositories/steps.repository';
+import { insertTask } from '../repositories/tasks.repository';
+import type { Masker } from '../security/masking';
+import { edgesOf, type FlowDocument, type NodeDefinition } from './definition';
+import { resolveTemplates } from './expressions';
+import { cancelExecution, createExecution, notifyParent } from './lifecycle';
+import type { NodeError, NodeResult, Wait } from './nodes/types';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The node a log line or state change is about. */
+export interface About {
+  node_id: string;
+  node_type: string;
+}
+
+/** What running the node gave: its result or the error it failed with, its resolved params, its log lines. */
+export interface StepOutcome {
+  result?: NodeResult;
+  error?: NodeError;
+  params?: unknown;
+  logs: NewEvent[];
+  startedAt: Date;
+}
+
+/** The step being recorded, as its transaction sees it. */
+export interface StepContext {
+  /** The execution, locked, not finished. */
+  execution: ExecutionRow;
+  document: FlowDocument;
+  task: TaskRow;
+  node: NodeDefinition;
+  /** The template scope the node ran with; the flow's `output` is evaluated over it too. */
+  scope: Record<string, unknown>;
+  masker: Masker;
+  maxSteps: number;
+  /** When the step is recorded: one clock for every time this commit stamps. */
+  now: Date;
+}
+
+/** Changes to the execution row, and the events that tell of them. */
+interface Changes {
+  patch: Partial<ExecutionRow>;
+  events: NewEvent[];
+}
+
+interface NextTask {
+  node: string;
+  attempt: number;
+  runAt?: Date;
+}
+
+type End = { status: 'completed'; result: unknown } | { status: 'failed'; error: string };
+
+/** Where the execution goes after a step that completed or failed: on to a next task, or to its end. */
+interface Route {
+  changes: Changes;
+  next?: NextTask;
+  end?: End;
+}
+
+const NO_CHANGES: Changes = { patch: {}, events: [] };
+
+export function logEvent(
+  about: About,
+  level: LogLevel,
+  message: string,
+  data: Record<string, unknown> | null = null,
+  at?: Date,
+): NewEvent {
+  const event: NewEvent = { type: 'log', level, payload: { level, message, ...about, data } };
+  return at ? { ...event, at } : event;
+}
+
+/** `b` after `a`: its patch wins where both set a column, its events follow. */
+function and(...all: Changes[]): Changes {
+  return all.reduce((a, b) => ({ patch: { ...a.patch, ...b.patch }, events: [...a.events, ...b.events] }), NO_CHANGES);
+}
+
+function aboutStep(step: StepContext): About {
+  return { node_id: step.task.node_id, node_type: step.node.type };
+}
+
+function failedOutputOf(error: NodeError): unknown {
+  return (error as NodeError & { output?: unknown }).output;
+}
+
+/** Commits the step; the stages run in this order, and the writes happen in it too. */
+export async function commitStep(tx: Tx, step: StepContext, outcome: StepOutcome): Promise<void> {
+  const { result } = outcome;
+  const begun = begin(step, outcome.startedAt);
+  if (result?.sleepUntil) return write(tx, step, and(begun, sleeping(step, result.sleepUntil.at)));
+  const running = and(begun, ran(step, outcome));
+  if (result?.wait) return write(tx, step, and(running, await startWaiting(tx, step, result.wait)));
+  const recorded = and(running, await recordStep(tx, step, outcome));
+  if (result?.cancel) {
+    await write(tx, step, recorded);
+    await cancelExecution(
+      tx,
+      { ...step.execution, ...recorded.patch } as ExecutionRow,
+      result.cancel,
+      result.actorId ?? null,
+    );
+    return;
+  }
+  const route = result
+    ? await afterSuccess(step, result, recorded.patch.node_outputs!)
+    : afterFailure(step, outcome.error!);
+  await finish(tx, step, recorded, withinStepLimit(step, route));
+}
+
+/** Every step moves the execution to its node; the first one also starts it. */
+function begin(step: StepContext, startedAt: Date): Changes {
+  const atNode = { current_node: step.task.node_id };
+  if (step.execution.status !== 'queued') return { patch: atNode, events: [] };
+  return {
+    patch: { ...atNode, status: 'running', started_at: startedAt },
+    events: [logEvent(aboutStep(step), 'info', 'Execution started', null, startedAt)],
+  };
+}
+
+/** The node sleeps on (its task went back to sleep with the lease check): only a log line is new. */
+function sleeping(step: StepContext, until: Date): Changes {
+  return { patch: {}, events: [logEvent(aboutStep(step), 'info', `Waiting until ${until.toISOString()}`)] };
+}
+
+/** The node ran: the execution is running (again, after a wait), and the node's log lines follow. */
+function ran(step: StepContext, outcome: StepOutcome): Changes {
+  return {
+    patch: step.execution.status === 'waiting' ? { status: 'running', waiting_for: null } : {},
+    events: [
+      { type: 'execution_update', payload: { status: 'running', ...aboutStep(step) }, at: outcome.startedAt },
+      ...outcome.logs,
+    ],
+  };
+}
+
+/** The execution stops at this node until a person answers or a child execution ends. */
+async function startWaiting(tx: Tx, step: StepContext, wait: Wait): Promise<Changes> {
+  const { execution: ex, task } = step;
+  const { child, ...shown } = wait;
+  const waitingFor: Record<string, unknown> = { node_id: task.node_id, ...shown, deadline: wait.deadline ?? null };
+  if (child) {
+    const childId = newId('exec');
+    await createExecution(tx, {
+      id: childId,
+      account_id: ex.account_id,
+      flow_id: child.flow_id,
+      flow_version: child.version,
+      entry: child.entry,
+      input: child.input,
+      started_by: ex.started_by,
+      parent_execution_id: ex.id,
+      depth: ex.depth + 1,
+    });
+    waitingFor.child_execution_id = childId;
+  }
+  if (wait.deadline)
+    await insertTask(tx, {
+      execution_id: ex.id,
+      node_id: task.node_id,
+      attempt: task.attempt,
+      run_at: new Date(wait.deadline),
+      state: { timeout: true },
+    });
+  const patch: Partial<ExecutionRow> = { status: 'waiting', waiting_for: waitingFor };
+  if (wait.kind === 'approval') patch.approval_status = 'pending';
+  const what =
+    wait.kind === 'subflow'
+      ? `the subflow execution ${waitingFor.child_execution_id}`
+      : wait.kind === 'approval'
+        ? 'an approval'
+        : 'input';
+  const about = aboutStep(step);
+  return {
+    patch,
+    events: [
+      { type: 'execution_update', payload: { status: 'waiting', ...about } },
+      logEvent(about, 'info', `Waiting for ${what}`, wait.deadline ? { deadline: wait.deadline } : null),
+    ],
+  };
+}
+
+/** Inserts the step row; a completed node's output (and state values) go on the execution. */
+async function recordStep(tx: Tx, step: StepContext, outcome: StepOutcome): Promise<Changes> {
+  const { execution: ex, task, masker } = step;
+  const row = {
+    execution_id: ex.id,
+    node_id: task.node_id,
+    node_type: step.node.type,
+    attempt: task.attempt,
+    input: masker.json(outcome.params ?? null),
+    actor_id: outcome.result?.actorId ?? null,
+    started_at: outcome.startedAt,
+    completed_at: step.now,
+  };
+  const counted = { step_count: ex.step_count + 1 };
+  const { result } = outcome;
+  if (!result) {
+    const error = outcome.error!;
+    await insertStep(tx, {
+      ...row,
+      status: 'failed',
+      output: masker.json(failedOutputOf(error) ?? null),
+      error: masker.text(error.message),
+    });
+    return { patch: counted, events: [] };
+  }
+  const output = result.output ?? null;
+  await insertStep(tx, { ...row, status: 'completed', output: masker.json(output), error: null });
+  // Node outputs stay unmasked: later templates need the real values, and no endpoint returns them.
+  const patch: Partial<ExecutionRow> = { ...counted, node_outputs: { ...ex.node_outputs, [task.node_id]: { output } } };
+  if (result.setValues) patch.state_values = { ...ex.state_values, ...result.setValues };
+  return { patch, events: [{ type: 'node_completed', payload: { ...aboutStep(step), result: output } }] };
+}
+
+/**
+ * After a node completed: on along the edge its outcome names, else `default`; at a node with
+ * neither the execution completes, with the flow's `output` when it declares one.
+ */
+async function afterSuccess(
+  step: StepContext,
+  result: NodeResult,
+  nodeOutputs: ExecutionRow['node_outputs'],
+): Promise<Route> {
+  const edges = edgesOf(step.node);
+  const target = edges[result.outcome ?? 'default'] ?? edges.default;
+  if (target) return { changes: NO_CHANGES, next: { node: target, attempt: 1 } };
+  const output = step.document.output;
+  if (output === undefined) return { changes: NO_CHANGES, end: { status: 'completed', result: result.output ?? null } };
+  try {
+    const flowResult = await resolveTemplates(output, { ...step.scope, nodes: nodeOutputs });
+    return { changes: NO_CHANGES, end: { status: 'completed', result: flowResult } };
+  } catch (err) {
+    return {
+      changes: NO_CHANGES,
+      end: { status: 'failed', error: `the flow's output template failed: ${(err as Error).message}` },
+    };
+  }
+}
+
+/** After a node failed: again while its retry policy allows, else along its error edge, else the execution fails. */
+function afterFailure(step: StepContext, error: NodeError): Route {
+  const { execution: ex, task, node, now } = step;
+  const about = aboutStep(step);
+  const retry = node.retry ?? {};
+  const maxAttempts = retry.max_attempts ?? 1;
+  if (error.retryable && !error.fatal && task.attempt < maxAttempts) {
+    const base = retry.backoff_ms ?? 1000;
+    const delay = Math.min(
+      base * Math.pow(retry.backoff_multiplier ?? 2, task.attempt - 1),
+      retry.max_backoff_ms ?? 300_000,
+    );
+    const message = `Attempt ${task.attempt} of ${maxAttempts} failed: ${error.message}; retrying in ${delay} ms`;
+    return {
+      changes: { patch: {}, events: [logEvent(about, 'warn', message, { attempt: task.attempt, delay_ms: delay })] },
+      next: { node: task.node_id, attempt: task.attempt + 1, runAt: new Date(now.getTime() + delay) },
+    };
+  }
+  const errorEdge = edgesOf(node).error;
+  if (errorEdge && !error.fatal) {
+    const failed = { output: failedOutputOf(error) ?? null, error: error.message };
+    return {
+      changes: {
+        patch: { node_outputs: { ...ex.node_outputs, [task.node_id]: failed } },
+        events: [logEvent(about, 'warn', `Node failed: ${error.message}; following its error edge`)],
+      },
+      next: { node: errorEdge, attempt: 1 },
+    };
+  }
+  return { changes: NO_CHANGES, end: { status: 'failed', error: error.message } };
+}
+
+/** The step that reaches the execution's step limit with more to do fails the execution instead. */
+function withinStepLimit(step: StepContext, route: Route): Route {
+  if (!route.next || step.execution.step_count + 1 < step.maxSteps) return route;
+  return {
+    changes: route.changes,
+    end: { status: 'failed', error: `the execution reached the limit of ${step.maxSteps} steps` },
+  };
+}
+
+/** Queues the next task or ends the execution, writes it all, and tells a waiting parent of an end. */
+async function finish(tx: Tx, step: StepContext, recorded: Changes, route: Route): Promise<void> {
+  const { next, end } = route;
+  if (next)
+    await insertTask(tx, {
+      execution_id: step.execution.id,
+      node_id: next.node,
+      attempt: next.attempt,
+      run_at: next.runAt,
+    });
+  const changes = and(recorded, route.changes, end ? ending(step, end) : NO_CHANGES);
+  await write(tx, step, changes);
+  if (end)
+    await notifyParent(tx, step.execution, end.status, changes.patch.result ?? null, changes.patch.error ?? null);
+}
+
+/** The execution's last changes: its status, its result or error (masked), and the events that say so. */
+function ending(step: StepContext, end: End): Changes {
+  const { masker, now } = step;
+  const about = aboutStep(step);
+  if (end.status === 'completed') {
+    const result = end.result ?? null;
+    return {
+      patch: { status: 'completed', result: masker.json(result), completed_at: now },
+      events: [
+        logEvent(about, 'info', 'Execution completed'),
+        { type: 'execution_completed', payload: { status: 'completed', result } },
+      ],
+    };
+  }
+  return {
+    patch: { status: 'failed', error: masker.text(end.error), completed_at: now },
+    events: [
+      logEvent(about, 'error', `Execution failed: ${end.error}`),
+      { type: 'execution_failed', payload: { status: 'failed', error: end.error, ...about } },
+    ],
+  };
+}
+
+/** Events are masked as they are written; the changes keep the real values until then. */
+async function write(tx: Tx, step: StepContext, changes: Changes): Promise<void> {
+  const { masker } = step;
+  const events = masker.empty ? changes.events : changes.events.map((e) => ({ ...e, payload: masker.json(e.payload) }));
+  await appendEvents(tx, step.execution.id, events);
+  await updateExecution(tx, step.execution.id, changes.patch);
+}

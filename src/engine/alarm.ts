@@ -5,13 +5,12 @@ export class Alarm {
   /** Resolves after `ms`, or at once when `wake` is called meanwhile. */
   sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.ring = undefined;
+        this.ring = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.ring = done;
     });
   }

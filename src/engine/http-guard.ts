@@ -7,7 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import axios, { AxiosError, type AxiosResponse } from 'axios';
+import axios, { type AxiosError, type AxiosResponse } from 'axios';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 
 export const MAX_REDIRECTS = 5;

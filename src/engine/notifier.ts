@@ -44,7 +44,7 @@ export class Notifier extends EventEmitter {
 
   private reconnectLater(): void {
     if (this.stopped || this.timer) return;
-    this.discard(this.client);
+    void this.discard(this.client);
     this.client = undefined;
     this.timer = setTimeout(() => {
       this.timer = undefined;

@@ -46,6 +46,8 @@ export async function clearLoginFailures(db: Knex, keys: string[]): Promise<void
 export async function deleteStaleLoginFailures(db: Knex, windowSeconds: number): Promise<void> {
   await db('login_failures')
     .where('window_started_at', '<', db.raw('now() - make_interval(secs => ?)', [windowSeconds]))
-    .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<', db.fn.now()))
+    .andWhere((q) => {
+      void q.whereNull('locked_until').orWhere('locked_until', '<', db.fn.now());
+    })
     .delete();
 }

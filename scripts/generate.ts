@@ -31,16 +31,22 @@ function ensureGeneratorJar(): void {
   fs.copyFileSync(shipped, target);
 }
 
+/** Bundles openapi/ into one document (internal `$ref`s only) at `file`, YAML or JSON by its extension. */
+export function bundleSpec(file: string): void {
+  const entry = path.join(root, 'openapi', 'openapi.yaml');
+  const lintConfig = path.join(root, 'openapi', 'redocly.yaml');
+  const ext = path.extname(file) === '.json' ? ['--ext', 'json'] : [];
+  run(bin('redocly'), ['bundle', entry, '--config', lintConfig, ...ext, '-o', file]);
+}
+
 export function generate(out: string): void {
   fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(out, { recursive: true });
-  const entry = path.join(root, 'openapi', 'openapi.yaml');
-  const lintConfig = path.join(root, 'openapi', 'redocly.yaml');
   const specYaml = path.join(out, 'openapi.yaml');
 
-  run(bin('redocly'), ['bundle', entry, '--config', lintConfig, '-o', specYaml]);
+  bundleSpec(specYaml);
   fs.writeFileSync(specYaml, DO_NOT_EDIT + fs.readFileSync(specYaml, 'utf8'));
-  run(bin('redocly'), ['bundle', entry, '--config', lintConfig, '--ext', 'json', '-o', path.join(out, 'openapi.json')]);
+  bundleSpec(path.join(out, 'openapi.json'));
 
   fs.mkdirSync(path.join(out, 'types'));
   run(bin('openapi-typescript'), [specYaml, '-o', path.join(out, 'types', 'api.d.ts')]);

@@ -1,9 +1,9 @@
 /** Health, readiness, metrics, the published spec and its rendered docs (no CDN: Redoc is served from here). */
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import type { Knex } from 'knex';
 import path from 'node:path';
 import { registry } from './metrics';
-import { SPEC_JSON_PATH, SPEC_YAML_PATH } from './spec';
+import { servedSpec } from './spec';
 
 const REDOC_BUNDLE = path.join(path.dirname(require.resolve('redoc/package.json')), 'bundles', 'redoc.standalone.js');
 
@@ -21,6 +21,18 @@ const DOCS_HTML = `<!DOCTYPE html>
 </body>
 </html>
 `;
+
+/** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/** The URL this request reached us at, for the served spec; a malformed Host keeps the relative `/`. */
+function serverUrlOf(req: Request): string {
+  const host = req.host;
+  return (req.protocol === 'http' || req.protocol === 'https') && host && HOST.test(host)
+    ? `${req.protocol}://${host}`
+    : '/';
+}
 
 async function databaseAnswers(db: Knex, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -53,11 +65,11 @@ export function metaRouter(db: Knex): Router {
   router.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  router.get('/openapi.yaml', (_req, res) => {
-    res.type('application/yaml').sendFile(SPEC_YAML_PATH);
+  router.get('/openapi.yaml', (req, res) => {
+    res.type('application/yaml').send(servedSpec('yaml', serverUrlOf(req)));
   });
-  router.get('/openapi.json', (_req, res) => {
-    res.type('application/json').sendFile(SPEC_JSON_PATH);
+  router.get('/openapi.json', (req, res) => {
+    res.type('application/json').send(servedSpec('json', serverUrlOf(req)));
   });
   router.get('/docs', (_req, res) => {
     res.type('html').send(DOCS_HTML);

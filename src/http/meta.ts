@@ -1,7 +1,8 @@
 /** Health, readiness, metrics, the published spec and its rendered docs (no CDN: Redoc is served from here). */
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import type { Knex } from 'knex';
 import path from 'node:path';
+import { InvalidRequestError } from '../errors';
 import { registry } from './metrics';
 import { servedSpec } from './spec';
 
@@ -21,6 +22,17 @@ const DOCS_HTML = `<!DOCTYPE html>
 </body>
 </html>
 `;
+
+/**
+ * These routes run before the request validator, which refuses unknown query parameters everywhere
+ * else; they take none either, and answer the same 400 (the spec declares it).
+ */
+const noQueryParameters: RequestHandler = (req, _res, next) => {
+  const errors = Object.keys(req.query).map((field) => ({ field, reason: `Unknown query parameter '${field}'` }));
+  if (errors.length === 0) return next();
+  const [{ field, reason }] = errors;
+  next(new InvalidRequestError(reason, { field, reason, errors }));
+};
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
 const HOST =
@@ -54,24 +66,24 @@ async function databaseAnswers(db: Knex, timeoutMs: number): Promise<boolean> {
 
 export function metaRouter(db: Knex): Router {
   const router = Router();
-  router.get('/healthz', (_req, res) => {
+  router.get('/healthz', noQueryParameters, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  router.get('/readyz', async (_req, res) => {
+  router.get('/readyz', noQueryParameters, async (_req, res) => {
     if (await databaseAnswers(db, 2000)) res.json({ status: 'ready' });
     else
       res.status(503).json({ error: { code: 'unavailable', message: 'The database does not answer', details: null } });
   });
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', noQueryParameters, async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  router.get('/openapi.yaml', (req, res) => {
+  router.get('/openapi.yaml', noQueryParameters, (req, res) => {
     res.type('application/yaml').send(servedSpec('yaml', serverUrlOf(req)));
   });
-  router.get('/openapi.json', (req, res) => {
+  router.get('/openapi.json', noQueryParameters, (req, res) => {
     res.type('application/json').send(servedSpec('json', serverUrlOf(req)));
   });
-  router.get('/docs', (_req, res) => {
+  router.get('/docs', noQueryParameters, (_req, res) => {
     res.type('html').send(DOCS_HTML);
   });
   router.get('/docs/redoc.standalone.js', (_req, res) => {

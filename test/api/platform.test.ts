@@ -191,6 +191,15 @@ describe('platform', () => {
       expect(malformed.data.servers[0].url).to.equal('/');
     });
 
+    it('refuses query parameters like every other operation: 400 invalid_request naming one', async () => {
+      for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.yaml', '/openapi.json', '/docs']) {
+        const res = await raw('get', `${path}?colour=red`);
+        expect(res.status, path).to.equal(400);
+        expect(res.data.error.code, path).to.equal('invalid_request');
+        expect(res.data.error.details.field, path).to.equal('colour');
+      }
+    });
+
     it('exposes Prometheus metrics', async () => {
       const res = await axios.get(`${server.url}/metrics`, { responseType: 'text' });
       expect(res.data).to.contain('flowrunner_http_request_duration_seconds');

@@ -1,8 +1,9 @@
 /** Health, readiness, metrics, the published spec and its rendered docs (no CDN: Redoc is served from here). */
-import { Router } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import path from 'node:path';
+import { InvalidRequestError } from '../errors';
 import { registry } from './metrics';
-import { SPEC_JSON_PATH, SPEC_YAML_PATH } from './spec';
+import { servedSpec } from './spec';
 
 const REDOC_BUNDLE = path.join(path.dirname(require.resolve('redoc/package.json')), 'bundles', 'redoc.standalone.js');
 
@@ -21,27 +22,50 @@ const DOCS_HTML = `<!DOCTYPE html>
 </html>
 `;
 
+/**
+ * These routes run before the request validator, which refuses unknown query parameters everywhere
+ * else; they take none either, and answer the same 400 (the spec declares it).
+ */
+const noQueryParameters: RequestHandler = (req, _res, next) => {
+  const errors = Object.keys(req.query).map((field) => ({ field, reason: `Unknown query parameter '${field}'` }));
+  if (errors.length === 0) return next();
+  const [{ field, reason }] = errors;
+  next(new InvalidRequestError(reason, { field, reason, errors }));
+};
+
+/** The origin this request reached us at, for the served spec; a Host that is not one keeps the relative `/`. */
+function serverUrlOf(req: Request): string {
+  const host = req.get('host');
+  if (!host || (req.protocol !== 'http' && req.protocol !== 'https')) return '/';
+  try {
+    const url = new URL(`${req.protocol}://${host}`);
+    return url.host === host.toLowerCase() ? url.origin : '/';
+  } catch {
+    return '/';
+  }
+}
+
 /** `ready` says whether the database answers in time (readiness, not liveness). */
 export function metaRouter(ready: () => Promise<boolean>): Router {
   const router = Router();
-  router.get('/healthz', (_req, res) => {
+  router.get('/healthz', noQueryParameters, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  router.get('/readyz', async (_req, res) => {
+  router.get('/readyz', noQueryParameters, async (_req, res) => {
     if (await ready()) res.json({ status: 'ready' });
     else
       res.status(503).json({ error: { code: 'unavailable', message: 'The database does not answer', details: null } });
   });
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', noQueryParameters, async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  router.get('/openapi.yaml', (_req, res) => {
-    res.type('application/yaml').sendFile(SPEC_YAML_PATH);
+  router.get('/openapi.yaml', noQueryParameters, (req, res) => {
+    res.type('application/yaml').send(servedSpec('yaml', serverUrlOf(req)));
   });
-  router.get('/openapi.json', (_req, res) => {
-    res.type('application/json').sendFile(SPEC_JSON_PATH);
+  router.get('/openapi.json', noQueryParameters, (req, res) => {
+    res.type('application/json').send(servedSpec('json', serverUrlOf(req)));
   });
-  router.get('/docs', (_req, res) => {
+  router.get('/docs', noQueryParameters, (_req, res) => {
     res.type('html').send(DOCS_HTML);
   });
   router.get('/docs/redoc.standalone.js', (_req, res) => {

@@ -1,9 +1,12 @@
 import axios from 'axios';
+import fs from 'node:fs';
 import pg from 'pg';
+import { parse as parseYaml } from 'yaml';
 import { adminDatabaseUrl } from '../support/database';
 import { expect } from 'chai';
 import { allHandlers } from '../../src/http/app';
 import { unimplementedOperations } from '../../src/http/router';
+import { SPEC_JSON_PATH } from '../../src/http/spec';
 import { apiClient, expectError } from '../support/client';
 import { makeAccount, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
@@ -168,6 +171,33 @@ describe('platform', () => {
       const bundle = await axios.get(`${server.url}/docs/redoc.standalone.js`, { responseType: 'text' });
       expect(bundle.status).to.equal(200);
       expect(bundle.data.length).to.be.greaterThan(100_000);
+    });
+
+    it('serves the spec naming the server it is served from', async () => {
+      const json = await axios.get(`${server.url}/openapi.json`);
+      expect(json.data.servers).to.have.length(1);
+      expect(json.data.servers[0].url).to.equal(server.url);
+      const yaml = parseYaml((await axios.get(`${server.url}/openapi.yaml`, { responseType: 'text' })).data);
+      expect(yaml.servers[0].url).to.equal(server.url);
+      // The rest is the bundle as generated.
+      const bundle = JSON.parse(fs.readFileSync(SPEC_JSON_PATH, 'utf8'));
+      expect(bundle.servers[0].url).to.equal('/');
+      expect({ ...json.data, servers: bundle.servers }).to.deep.equal(bundle);
+      expect({ ...yaml, servers: bundle.servers }).to.deep.equal(bundle);
+
+      const proxied = await axios.get(`${server.url}/openapi.json`, { headers: { host: 'flowrunner.example:8443' } });
+      expect(proxied.data.servers[0].url).to.equal('http://flowrunner.example:8443');
+      const malformed = await axios.get(`${server.url}/openapi.json`, { headers: { host: 'a"b/c' } });
+      expect(malformed.data.servers[0].url).to.equal('/');
+    });
+
+    it('refuses query parameters like every other operation: 400 invalid_request naming one', async () => {
+      for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.yaml', '/openapi.json', '/docs']) {
+        const res = await raw('get', `${path}?colour=red`);
+        expect(res.status, path).to.equal(400);
+        expect(res.data.error.code, path).to.equal('invalid_request');
+        expect(res.data.error.details.field, path).to.equal('colour');
+      }
     });
 
     it('exposes Prometheus metrics', async () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { expectError } from '../support/client';
+import { cloneTestDatabase } from '../support/database';
 import { makeAccount, makeFlow, runToEnd, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 import { json, startTarget, type Target } from '../support/target';
@@ -244,7 +245,9 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
   });
 
   it('stops a runaway loop at the step limit', async () => {
-    const limited = await startTestServer({ FLOWRUNNER_MAX_STEPS: '20' });
+    // A database of its own: the suite's worker (without the limit) must not take these steps.
+    const database = await cloneTestDatabase('limited');
+    const limited = await startTestServer({ FLOWRUNNER_MAX_STEPS: '20' }, database.url);
     try {
       const owner = await makeAccount(limited);
       const flowId = await makeFlow(
@@ -255,6 +258,7 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
       expect(ex).to.include({ status: 'failed', error: 'the execution reached the limit of 20 steps' });
     } finally {
       await limited.close();
+      await database.drop();
     }
   });
 

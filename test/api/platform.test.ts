@@ -1,6 +1,6 @@
 import axios from 'axios';
 import pg from 'pg';
-import { adminDatabaseUrl } from '../support/database';
+import { adminDatabaseUrl, runDatabaseName } from '../support/database';
 import { expect } from 'chai';
 import { allHandlers } from '../../src/http/app';
 import { unimplementedOperations } from '../../src/http/router';
@@ -94,10 +94,9 @@ describe('platform', () => {
 
     it('hides internal errors behind a request id', async () => {
       // A database without our tables: every query fails inside the server.
-      const name = `flowrunner_test_empty_${process.pid}`;
+      const name = runDatabaseName('empty');
       const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
       await admin.connect();
-      await admin.query(`drop database if exists "${name}"`);
       await admin.query(`create database "${name}"`);
       const url = new URL(adminDatabaseUrl());
       url.pathname = `/${name}`;

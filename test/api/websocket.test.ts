@@ -114,16 +114,19 @@ describe('WebSocket: live execution events', () => {
   });
 
   it('closes a slow consumer with 1013 without affecting others', async () => {
+    // 20 events of 600 kB, far more than socket buffers and the server's 1 MiB allowance hold. Log
+    // nodes copy their input, so the run takes seconds: the slow socket is resumed well within the
+    // server's 30 s wait for the client's side of the close handshake (else it sees 1006).
     const big = await makeFlow(
       alice,
       'nodes:\n' +
         Array.from(
           { length: 20 },
           (_, i) =>
-            `  n${i}:\n    type: transform\n    params: {expression: "$pad(\'\', 600000, \'x\')"}\n${i < 19 ? `    next: n${i + 1}\n` : ''}`,
+            `  n${i}:\n    type: log\n    params: {message: "part ${i}", data: {blob: "{{ input.blob }}"}}\n${i < 19 ? `    next: n${i + 1}\n` : ''}`,
         ).join(''),
     );
-    const { data } = await alice.client.executions.runFlow(big, {});
+    const { data } = await alice.client.executions.runFlow(big, { input: { blob: 'x'.repeat(600_000) } });
     const slow = follow(data.execution_id);
     const fine = follow(data.execution_id);
     await slow.opened;

@@ -3,7 +3,7 @@ import { apiClient, expectError } from '../support/client';
 import { makeAccount, makeFlow, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 
-const waiting = (s: string) => s === 'waiting';
+const waiting = ['waiting'];
 
 describe('human in the loop', () => {
   let server: TestServer;
@@ -443,14 +443,10 @@ describe('human in the loop', () => {
       const again = apiClient(server.url, { token: alice.token });
       expect((await again.executions.getExecution(data.execution_id)).data.status).to.equal('waiting');
       await again.hitl.approveExecution(data.execution_id, {});
-      for (;;) {
-        const ex = (await again.executions.getExecution(data.execution_id)).data;
-        if (ex.status === 'completed') {
-          expect(ex.result).to.equal('after restart');
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      expect(await waitForExecution({ client: again }, data.execution_id)).to.include({
+        status: 'completed',
+        result: 'after restart',
+      });
     });
   });
 });

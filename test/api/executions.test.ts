@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { expectError } from '../support/client';
 import { cloneTestDatabase } from '../support/database';
+import { eventually } from '../support/eventually';
 import { makeAccount, makeFlow, runToEnd, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 import { json, startTarget, type Target } from '../support/target';
@@ -212,7 +213,10 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     });
     const ex = await waitForExecution(alice, data.execution_id);
     expect(ex.status).to.equal('cancelled');
-    while (target.aborted === abortedBefore) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => target.aborted > abortedBefore, {
+      timeout: 10_000,
+      what: 'the target to see the call aborted',
+    });
     const steps = (await alice.client.executions.getExecutionSteps(ex.id)).data.steps;
     expect(steps.map((s) => [s.node_id, s.status])).to.deep.equal([['start', 'cancelled']]);
     await expectError(alice.client.executions.cancelExecution(ex.id), 409, 'conflict');

@@ -223,12 +223,25 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     await expectError(alice.client.runs.cancelRun(ex.id), 409, 'conflict');
   });
 
-  it('waits durably in a delay node', async () => {
+  it('waits durably in a delay node: the step sleeps as a task due later, holding no worker', async () => {
     const flowId = await makeFlow(
       alice,
-      'nodes:\n  start:\n    type: delay\n    params: {ms: 200}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.waited_ms >= 150"}\n',
+      'nodes:\n  start:\n    type: delay\n    params: {ms: 3000}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.waited_ms >= 3000"}\n',
     );
-    const ex = await runToEnd(alice, flowId);
+    const { data } = await alice.client.executions.runFlow(flowId, {});
+    const task = await eventually(
+      async () => {
+        const tasks = await server.db('tasks').where({ execution_id: data.execution_id });
+        expect(tasks).to.have.length(1);
+        expect(tasks[0]).to.include({ node_id: 'start', lease_owner: null });
+        expect(tasks[0].state).to.include({ sleeping: true });
+        return tasks[0];
+      },
+      { timeout: 20_000, what: 'the delay step to sleep as an unleased task' },
+    );
+    const logs = (await alice.client.executions.getExecutionLogs(data.execution_id)).data.logs;
+    expect(logs.map((l) => l.message)).to.include(`Waiting until ${task.run_at.toISOString()}`);
+    const ex = await waitForExecution(alice, data.execution_id);
     expect(ex).to.include({ status: 'completed', result: true });
   });
 

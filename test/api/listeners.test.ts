@@ -157,6 +157,12 @@ describe('listeners: signed webhooks of execution events', () => {
       url: `${receiver.url}/x`,
     });
     await expectError(bob.client.listeners.deleteExecutionListener(run.execution_id, mine.id), 404, 'not_found');
+    // Refused without a trace: bob made no listener, and alice's is still there.
+    expect(
+      (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners.map((l) => l.id),
+    ).to.deep.equal([mine.id]);
+    expect((await alice.client.listeners.listFlowListeners(flowId)).data.listeners).to.deep.equal([]);
+    expect(await server.db('listeners').where({ account_id: bob.account.id })).to.deep.equal([]);
     await expectError(
       alice.client.listeners.createExecutionListener(run.execution_id, { url: 'ftp://example.com/x' }),
       422,

@@ -169,9 +169,19 @@ describe('platform', () => {
       expect(bundle.data.length).to.be.greaterThan(100_000);
     });
 
-    it('exposes Prometheus metrics', async () => {
-      const res = await axios.get(`${server.url}/metrics`, { responseType: 'text' });
-      expect(res.data).to.contain('flowrunner_http_request_duration_seconds');
+    it('exposes Prometheus metrics, counting requests by route template and status', async () => {
+      const count = async (labels: string) => {
+        const res = await axios.get(`${server.url}/metrics`, { responseType: 'text' });
+        const line = (res.data as string)
+          .split('\n')
+          .find((l) => l.startsWith('flowrunner_http_request_duration_seconds_count{') && l.includes(labels));
+        return line ? Number(line.split(' ').pop()) : 0;
+      };
+      const labels = 'method="GET",route="/api/v1/flows/{id}",status="404"';
+      const before = await count(labels);
+      await expectError(user.client.flows.getFlow('flow-missing-1'), 404, 'not_found');
+      await expectError(user.client.flows.getFlow('flow-missing-2'), 404, 'not_found');
+      expect((await count(labels)) - before).to.equal(2);
     });
   });
 

@@ -65,7 +65,13 @@ describe('accounts', () => {
       const all = (await admin.client.accounts.listAccounts(undefined, 100, 0)).data;
       expect(all.total).to.equal(all.accounts.length);
       const admins = (await admin.client.accounts.listAccounts(Role.Admin, 100, 0)).data;
-      expect(admins.accounts.every((a) => a.role === 'admin')).to.equal(true);
+      // Exactly the admins of the full list: a filter ignored, or one that matches nobody, shows.
+      expect(admins.accounts).to.deep.equal(all.accounts.filter((a) => a.role === Role.Admin));
+      expect(admins.accounts.map((a) => a.id)).to.include(admin.account.id);
+      expect(admins.total).to.equal(admins.accounts.length);
+      const users = (await admin.client.accounts.listAccounts(Role.User, 100, 0)).data;
+      expect(users.accounts.map((a) => a.id)).to.include.members([alice.account.id, bob.account.id]);
+      expect(users.total + admins.total).to.equal(all.total);
       const page = (await admin.client.accounts.listAccounts(undefined, 1, 1)).data;
       expect(page).to.include({ limit: 1, offset: 1, total: all.total });
       expect(page.accounts).to.deep.equal([all.accounts[1]]);
@@ -186,11 +192,13 @@ describe('accounts', () => {
 
     it('cannot list, create or delete accounts (403)', async () => {
       await expectError(alice.client.accounts.listAccounts(), 403, 'forbidden');
+      const email = uniqueEmail();
       await expectError(
-        alice.client.accounts.createAccount({ name: 'X', email: uniqueEmail(), password: 'password1' }),
+        alice.client.accounts.createAccount({ name: 'X', email, password: 'password1' }),
         403,
         'forbidden',
       );
+      expect(await server.db('accounts').where({ email })).to.deep.equal([]);
       await expectError(alice.client.accounts.deleteAccount(alice.account.id), 403, 'forbidden');
       expect((await alice.client.users.getCurrentUser()).status).to.equal(200);
     });

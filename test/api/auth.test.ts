@@ -65,6 +65,17 @@ describe('auth: login, tokens and API keys', () => {
       expect(res.status).to.equal(429);
       expect(Number(res.headers['retry-after'])).to.be.within(1, 900);
       expect(res.data.error.code).to.equal('rate_limited');
+
+      // Once the lock has passed (moved into the past here), the right password logs in.
+      const locked = await server.db('login_failures').where({ key: `user:${bob.account.email.toLowerCase()}` });
+      expect(locked).to.have.length(1);
+      expect(locked[0].locked_until.getTime()).to.be.greaterThan(Date.now());
+      await server
+        .db('login_failures')
+        .where({ key: locked[0].key })
+        .update({ locked_until: new Date(Date.now() - 1000) });
+      const again = await anonymous().auth.login({ username: bob.account.email, password: bob.password });
+      expect(again.data.account_id).to.equal(bob.account.id);
     });
 
     it('resets the failure count on success', async () => {

@@ -3,7 +3,7 @@ import { apiClient, expectError } from '../support/client';
 import { makeAccount, makeFlow, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 
-const waiting = (s: string) => s === 'waiting';
+const waiting = ['waiting'];
 
 describe('human in the loop', () => {
   let server: TestServer;
@@ -353,7 +353,8 @@ describe('human in the loop', () => {
       const { data } = await alice.client.executions.runFlow(flowId, { input: { n: 1 } });
       await waitForExecution(alice, data.execution_id, waiting);
       const pkg = (await alice.client.packages.exportExecution(data.execution_id)).data;
-      const flowsBefore = (await server.db('flows').where({ account_id: carol.account.id })).length;
+      const count = async (table: string) => (await server.db(table).where({ account_id: carol.account.id })).length;
+      const [flowsBefore, executionsBefore] = [await count('flows'), await count('executions')];
       const cases: [string, unknown][] = [
         ['format_version', { ...pkg, format_version: 2 }],
         ['definition_hash', { ...pkg, definition: pkg.definition.replace('input.n * 2', 'input.n * 3') }],
@@ -364,8 +365,44 @@ describe('human in the loop', () => {
         const err = await expectError(carol.client.packages.importExecution(bad as never), 422, 'validation_error');
         expect(err.details?.field, field).to.equal(field);
       }
-      expect((await server.db('flows').where({ account_id: carol.account.id })).length).to.equal(flowsBefore);
-      expect(JSON.stringify(pkg)).not.to.contain('secret');
+      expect([await count('flows'), await count('executions')]).to.deep.equal([flowsBefore, executionsBefore]);
+    });
+
+    it('carries no secret value: steps, events and result masked, node outputs left out', async () => {
+      const SECRET = 'tok-package-5f0c9e2a';
+      await alice.client.secrets.putSecret(alice.account.id, { key: 'PKG_TOKEN', value: SECRET });
+      const flowId = await makeFlow(
+        alice,
+        `nodes:
+  start:
+    type: transform
+    params: {expression: "'token ' & secrets.PKG_TOKEN"}
+    next: say
+  say:
+    type: log
+    params: {message: "calling with {{ secrets.PKG_TOKEN }}"}
+    next: ask
+  ask:
+    type: input
+    params: {outcomes: [{name: ok}]}
+    next: {ok: finish}
+  finish:
+    type: transform
+    params: {expression: "nodes.start.output"}
+`,
+      );
+      const { data } = await alice.client.executions.runFlow(flowId, {});
+      await waitForExecution(alice, data.execution_id, waiting);
+      const pkg = (await alice.client.packages.exportExecution(data.execution_id)).data;
+      expect(JSON.stringify(pkg)).not.to.contain(SECRET);
+      // The values were exported, masked (not dropped): the test would see a leak.
+      expect(pkg.steps.map((s) => [s.node_id, s.output])).to.deep.include(['start', 'token ***']);
+      expect(pkg.events.map((e) => (e as { message?: string }).message)).to.include('calling with ***');
+
+      // What travels is the masked value: the copy goes on with it, not with the secret.
+      const id = (await carol.client.packages.importExecution(pkg)).data.execution_id;
+      await carol.client.hitl.signalExecution(id, { node_id: 'ask', outcome: 'ok', values: {} });
+      expect(await waitForExecution(carol, id)).to.include({ status: 'completed', result: 'token ***' });
     });
   });
 
@@ -443,14 +480,10 @@ describe('human in the loop', () => {
       const again = apiClient(server.url, { token: alice.token });
       expect((await again.executions.getExecution(data.execution_id)).data.status).to.equal('waiting');
       await again.hitl.approveExecution(data.execution_id, {});
-      for (;;) {
-        const ex = (await again.executions.getExecution(data.execution_id)).data;
-        if (ex.status === 'completed') {
-          expect(ex.result).to.equal('after restart');
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      expect(await waitForExecution({ client: again }, data.execution_id)).to.include({
+        status: 'completed',
+        result: 'after restart',
+      });
     });
   });
 });

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { expectError } from '../support/client';
+import { cloneTestDatabase } from '../support/database';
+import { eventually } from '../support/eventually';
 import { makeAccount, makeFlow, runToEnd, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 import { json, startTarget, type Target } from '../support/target';
@@ -211,19 +213,35 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     });
     const ex = await waitForExecution(alice, data.execution_id);
     expect(ex.status).to.equal('cancelled');
-    while (target.aborted === abortedBefore) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => target.aborted > abortedBefore, {
+      timeout: 10_000,
+      what: 'the target to see the call aborted',
+    });
     const steps = (await alice.client.executions.getExecutionSteps(ex.id)).data.steps;
     expect(steps.map((s) => [s.node_id, s.status])).to.deep.equal([['start', 'cancelled']]);
     await expectError(alice.client.executions.cancelExecution(ex.id), 409, 'conflict');
     await expectError(alice.client.runs.cancelRun(ex.id), 409, 'conflict');
   });
 
-  it('waits durably in a delay node', async () => {
+  it('waits durably in a delay node: the step sleeps as a task due later, holding no worker', async () => {
     const flowId = await makeFlow(
       alice,
-      'nodes:\n  start:\n    type: delay\n    params: {ms: 200}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.waited_ms >= 150"}\n',
+      'nodes:\n  start:\n    type: delay\n    params: {ms: 3000}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.waited_ms >= 3000"}\n',
     );
-    const ex = await runToEnd(alice, flowId);
+    const { data } = await alice.client.executions.runFlow(flowId, {});
+    const task = await eventually(
+      async () => {
+        const tasks = await server.db('tasks').where({ execution_id: data.execution_id });
+        expect(tasks).to.have.length(1);
+        expect(tasks[0]).to.include({ node_id: 'start', lease_owner: null });
+        expect(tasks[0].state).to.include({ sleeping: true });
+        return tasks[0];
+      },
+      { timeout: 20_000, what: 'the delay step to sleep as an unleased task' },
+    );
+    const logs = (await alice.client.executions.getExecutionLogs(data.execution_id)).data.logs;
+    expect(logs.map((l) => l.message)).to.include(`Waiting until ${task.run_at.toISOString()}`);
+    const ex = await waitForExecution(alice, data.execution_id);
     expect(ex).to.include({ status: 'completed', result: true });
   });
 
@@ -244,7 +262,9 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
   });
 
   it('stops a runaway loop at the step limit', async () => {
-    const limited = await startTestServer({ FLOWRUNNER_MAX_STEPS: '20' });
+    // A database of its own: the suite's worker (without the limit) must not take these steps.
+    const database = await cloneTestDatabase('limited');
+    const limited = await startTestServer({ FLOWRUNNER_MAX_STEPS: '20' }, database.url);
     try {
       const owner = await makeAccount(limited);
       const flowId = await makeFlow(
@@ -255,6 +275,7 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
       expect(ex).to.include({ status: 'failed', error: 'the execution reached the limit of 20 steps' });
     } finally {
       await limited.close();
+      await database.drop();
     }
   });
 

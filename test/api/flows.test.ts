@@ -191,17 +191,30 @@ describe('flows', () => {
       await expectError(alice.client.nodeTypes.getNodeType('teleport'), 404, 'not_found');
     });
 
-    it('serves the very schemas that validation uses: change one, see both', async () => {
-      const log = NODE_TYPES.find((t) => t.type === 'log')!;
-      const original = log.paramsSchema;
-      const definition = 'nodes:\n  start:\n    type: log\n    params: {message: hi, colour: red}\n';
-      await expectError(alice.client.flows.createFlow({ name: 'Colour 1', definition }), 422, 'validation_error');
-      // The catalog answers with the registry's object, and validation compiled the same object.
+    it('serves the very schemas that validation uses', async () => {
+      const { data } = await alice.client.nodeTypes.listNodeTypes();
+      for (const type of NODE_TYPES) {
+        const listed = data.node_types.find((t) => t.type === type.type)!;
+        expect(listed.params_schema, type.type).to.deep.equal(type.paramsSchema);
+        expect((await alice.client.nodeTypes.getNodeType(type.type)).data.params_schema, type.type).to.deep.equal(
+          type.paramsSchema,
+        );
+      }
+      // And the server's validation agrees with the served schema, both ways.
       const served = (await alice.client.nodeTypes.getNodeType('log')).data.params_schema;
-      expect(served).to.deep.equal(original);
       const validate = ajv.compile(served);
-      expect(validate({ message: 'hi', colour: 'red' })).to.equal(false);
-      expect(validate({ message: 'hi' })).to.equal(true);
+      const colour = { message: 'hi', colour: 'red' };
+      const level = { message: 'hi', level: 'warn' };
+      expect([validate(colour), validate(level)]).to.deep.equal([false, true]);
+      const definition = (params: object) => `nodes:\n  start:\n    type: log\n    params: ${JSON.stringify(params)}\n`;
+      await expectError(
+        alice.client.flows.createFlow({ name: 'Colour', definition: definition(colour) }),
+        422,
+        'validation_error',
+      );
+      expect((await alice.client.flows.createFlow({ name: 'Level', definition: definition(level) })).status).to.equal(
+        201,
+      );
     });
   });
 });

@@ -4,6 +4,7 @@ import { EventType } from '../../generated/client/index';
 import { expectError } from '../support/client';
 import { makeAccount, makeFlow, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
+import { eventually } from '../support/eventually';
 import { startTarget, type Target } from '../support/target';
 
 /** The documented recipe: HMAC-SHA256 over "<t>.<body>" with the listener's secret. */
@@ -35,9 +36,29 @@ describe('listeners: signed webhooks of execution events', () => {
   });
 
   const received = (path: string) => receiver.hits.filter((h) => h.path === path);
-  async function until(check: () => boolean) {
-    while (!check()) await new Promise((r) => setTimeout(r, 20));
-  }
+  /** Waits for at least `n` calls on `path`; callers then check there are exactly as many as due. */
+  const receivedAtLeast = (path: string, n: number) =>
+    eventually(() => expect(received(path)).to.have.length.of.at.least(n), {
+      timeout: 20_000,
+      what: `${n} deliveries to ${path}`,
+    });
+  /** The outbox rows of an execution's events, oldest first. */
+  const deliveriesOf = (executionId: string) =>
+    server
+      .db('deliveries')
+      .join('events', 'events.id', 'deliveries.event_id')
+      .where('events.execution_id', executionId)
+      .orderBy('deliveries.id')
+      .select('deliveries.listener_id', 'deliveries.attempts', 'deliveries.delivered_at', 'events.seq');
+  const allDelivered = (executionId: string) =>
+    eventually(
+      async () => {
+        const rows = await deliveriesOf(executionId);
+        expect(rows.filter((r) => !r.delivered_at).map((r) => r.seq)).to.deep.equal([]);
+        return rows;
+      },
+      { timeout: 20_000, what: `every delivery of ${executionId}'s events to be marked delivered` },
+    );
 
   it('delivers every event of an execution, in order, signed; the secret is shown once', async () => {
     receiver.route('/all', (_req, _body, res) => res.writeHead(204).end());
@@ -49,7 +70,7 @@ describe('listeners: signed webhooks of execution events', () => {
     expect(listener.secret).to.match(/^whsec_/);
     await waitForExecution(alice, run.execution_id);
     const stored = (await alice.client.executions.getExecutionEvents(run.execution_id)).data.events;
-    await until(() => received('/all').length === stored.length);
+    await receivedAtLeast('/all', stored.length);
 
     const hits = received('/all');
     expect(hits.map((h) => JSON.parse(h.body).seq)).to.deep.equal(stored.map((e) => e.seq));
@@ -65,13 +86,12 @@ describe('listeners: signed webhooks of execution events', () => {
     const listed = (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners;
     expect(listed).to.have.length(1);
     expect(listed[0]).not.to.have.property('secret');
-    for (;;) {
-      const again = (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners[0];
-      if (again.last_delivery_status === 'delivered') break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const rows = await server.db('deliveries').where({ listener_id: listener.id });
-    expect(rows.every((r) => r.attempts === 1 && r.delivered_at)).to.equal(true);
+    const rows = await allDelivered(run.execution_id);
+    expect(rows.map((r) => [r.listener_id, r.seq, r.attempts])).to.deep.equal(
+      stored.map((e) => [listener.id, e.seq, 1]),
+    );
+    const [after] = (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners;
+    expect(after.last_delivery_status).to.equal('delivered');
   });
 
   it('retries after a 500 from the receiver, keeping the order', async () => {
@@ -89,18 +109,11 @@ describe('listeners: signed webhooks of execution events', () => {
     const stored = (await alice.client.executions.getExecutionEvents(run.execution_id)).data.events.filter((e) =>
       ['execution_update', 'execution_completed'].includes(e.type),
     );
-    await until(() => received('/flaky').length === stored.length + 1);
+    await receivedAtLeast('/flaky', stored.length + 1);
     const seqs = received('/flaky').map((h) => JSON.parse(h.body).seq);
     expect(seqs).to.deep.equal([stored[0].seq, ...stored.map((e) => e.seq)]);
-    const deliveries = () =>
-      server
-        .db('deliveries')
-        .join('listeners', 'listeners.id', 'deliveries.listener_id')
-        .where('listeners.execution_id', run.execution_id)
-        .orderBy('deliveries.id')
-        .select('attempts', 'delivered_at');
-    while ((await deliveries()).some((r) => !r.delivered_at)) await new Promise((r) => setTimeout(r, 20));
-    expect((await deliveries()).map((r) => r.attempts)).to.deep.equal([2, ...stored.slice(1).map(() => 1)]);
+    const rows = await allDelivered(run.execution_id);
+    expect(rows.map((r) => r.attempts)).to.deep.equal([2, ...stored.slice(1).map(() => 1)]);
   });
 
   it('a flow listener hears every execution of the flow; removing it stops deliveries', async () => {
@@ -111,7 +124,7 @@ describe('listeners: signed webhooks of execution events', () => {
     });
     const a = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
     const b = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
-    await until(() => received('/flow').length === 2);
+    await receivedAtLeast('/flow', 2);
     expect(
       received('/flow')
         .map((h) => JSON.parse(h.body).execution_id)
@@ -120,8 +133,12 @@ describe('listeners: signed webhooks of execution events', () => {
     expect((await alice.client.listeners.listFlowListeners(flowId)).data.listeners.map((l) => l.id)).to.deep.equal([
       listener.id,
     ]);
+    expect((await deliveriesOf(a)).map((r) => r.listener_id)).to.deep.equal([listener.id]);
     await alice.client.listeners.deleteFlowListener(flowId, listener.id);
-    await waitForExecution(alice, (await alice.client.executions.runFlow(flowId, {})).data.execution_id);
+    const c = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
+    await waitForExecution(alice, c);
+    // The outbox is written with the events: nothing queued for c means nothing will be sent.
+    expect(await deliveriesOf(c)).to.deep.equal([]);
     expect(received('/flow')).to.have.length(2);
     await expectError(alice.client.listeners.deleteFlowListener(flowId, listener.id), 404, 'not_found');
   });
@@ -140,6 +157,12 @@ describe('listeners: signed webhooks of execution events', () => {
       url: `${receiver.url}/x`,
     });
     await expectError(bob.client.listeners.deleteExecutionListener(run.execution_id, mine.id), 404, 'not_found');
+    // Refused without a trace: bob made no listener, and alice's is still there.
+    expect(
+      (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners.map((l) => l.id),
+    ).to.deep.equal([mine.id]);
+    expect((await alice.client.listeners.listFlowListeners(flowId)).data.listeners).to.deep.equal([]);
+    expect(await server.db('listeners').where({ account_id: bob.account.id })).to.deep.equal([]);
     await expectError(
       alice.client.listeners.createExecutionListener(run.execution_id, { url: 'ftp://example.com/x' }),
       422,

@@ -2,7 +2,7 @@ import axios from 'axios';
 import fs from 'node:fs';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import { adminDatabaseUrl } from '../support/database';
+import { adminDatabaseUrl, runDatabaseName } from '../support/database';
 import { expect } from 'chai';
 import { allHandlers } from '../../src/http/app';
 import { unimplementedOperations } from '../../src/http/router';
@@ -97,10 +97,9 @@ describe('platform', () => {
 
     it('hides internal errors behind a request id', async () => {
       // A database without our tables: every query fails inside the server.
-      const name = `flowrunner_test_empty_${process.pid}`;
+      const name = runDatabaseName('empty');
       const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
       await admin.connect();
-      await admin.query(`drop database if exists "${name}"`);
       await admin.query(`create database "${name}"`);
       const url = new URL(adminDatabaseUrl());
       url.pathname = `/${name}`;
@@ -200,9 +199,19 @@ describe('platform', () => {
       }
     });
 
-    it('exposes Prometheus metrics', async () => {
-      const res = await axios.get(`${server.url}/metrics`, { responseType: 'text' });
-      expect(res.data).to.contain('flowrunner_http_request_duration_seconds');
+    it('exposes Prometheus metrics, counting requests by route template and status', async () => {
+      const count = async (labels: string) => {
+        const res = await axios.get(`${server.url}/metrics`, { responseType: 'text' });
+        const line = (res.data as string)
+          .split('\n')
+          .find((l) => l.startsWith('flowrunner_http_request_duration_seconds_count{') && l.includes(labels));
+        return line ? Number(line.split(' ').pop()) : 0;
+      };
+      const labels = 'method="GET",route="/api/v1/flows/{id}",status="404"';
+      const before = await count(labels);
+      await expectError(user.client.flows.getFlow('flow-missing-1'), 404, 'not_found');
+      await expectError(user.client.flows.getFlow('flow-missing-2'), 404, 'not_found');
+      expect((await count(labels)) - before).to.equal(2);
     });
   });
 

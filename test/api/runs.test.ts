@@ -77,13 +77,33 @@ describe('runs (003) and listing', () => {
       expect(a.data.execution_id).not.to.equal(b.data.execution_id);
     });
 
-    it('rejects a key that is empty or not printable', async () => {
-      await expectError(alice.client.executions.runFlow(flowId, { input: {} }, 'has space'), 400, 'invalid_request');
-      await expectError(
-        alice.client.executions.runFlow(flowId, { input: {} }, 'x'.repeat(256)),
-        400,
-        'invalid_request',
-      );
+    const refusedKeys: [string, string][] = [
+      ['empty', ''],
+      ['with a space', 'has space'],
+      ['with a tab', 'has\ttab'],
+      ['not ASCII', 'caf\u00e9'],
+      ['over 255 characters', 'x'.repeat(256)],
+    ];
+    for (const [what, key] of refusedKeys) {
+      it(`rejects a key ${what} (400), starting nothing`, async () => {
+        const before = await server.db('executions').where({ account_id: alice.account.id }).count({ n: '*' });
+        const err = await expectError(
+          alice.client.executions.runFlow(flowId, { input: {} }, key),
+          400,
+          'invalid_request',
+        );
+        // Header names are case-insensitive (the 409 says Idempotency-Key, the validator lower-cases).
+        expect(String(err.details?.field).toLowerCase()).to.equal('idempotency-key');
+        const after = await server.db('executions').where({ account_id: alice.account.id }).count({ n: '*' });
+        expect(after).to.deep.equal(before);
+      });
+    }
+
+    it('accepts a key of 255 printable characters', async () => {
+      const key = '!~' + 'k'.repeat(253);
+      const first = await alice.client.executions.runFlow(flowId, { input: {} }, key);
+      expect(first.status).to.equal(202);
+      expect((await alice.client.executions.runFlow(flowId, { input: {} }, key)).data).to.deep.equal(first.data);
     });
   });
 

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { apiClient } from '../support/client';
+import { eventually } from '../support/eventually';
 import { makeAccount, makeFlow, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
-import { record, wsUrl } from '../support/ws';
+import { record, wsUrl, type Recorded } from '../support/ws';
 
 describe('WebSocket: live execution events', () => {
   let server: TestServer;
@@ -27,7 +28,7 @@ describe('WebSocket: live execution events', () => {
   it('gives the same full sequence when connected before the start, during, and after completion; then closes with 1000', async () => {
     const { data } = await alice.client.executions.runFlow(flowId, { input: { name: 'Ada' } });
     const before = follow(data.execution_id);
-    await waitForExecution(alice, data.execution_id, (s) => s === 'running');
+    await waitForExecution(alice, data.execution_id, ['running']);
     const during = follow(data.execution_id);
     await waitForExecution(alice, data.execution_id);
     const after = follow(data.execution_id);
@@ -94,36 +95,53 @@ describe('WebSocket: live execution events', () => {
   it('streams every execution the caller may see on /ws/executions, and none of the others', async () => {
     const mine = record(wsUrl(server.url, '/ws/executions'), { headers: { authorization: `Bearer ${alice.token}` } });
     const theirs = record(wsUrl(server.url, '/ws/executions'), { headers: { authorization: `Bearer ${bob.token}` } });
-    await Promise.all([mine.opened, theirs.opened]);
-    const { data } = await alice.client.executions.runFlow(flowId, { input: {} });
-    await waitForExecution(alice, data.execution_id);
-    while (!mine.messages.some((m) => m.execution_id === data.execution_id && m.type === 'execution_completed'))
-      await new Promise((r) => setTimeout(r, 20));
-    const stored = (await alice.client.executions.getExecutionEvents(data.execution_id)).data.events;
-    expect(shape(mine.messages.filter((m) => m.execution_id === data.execution_id))).to.deep.equal(shape(stored));
-    expect(theirs.messages.filter((m) => m.execution_id === data.execution_id)).to.deep.equal([]);
+    expect(await Promise.all([mine.opened, theirs.opened])).to.deep.equal([true, true]);
+    const of = (r: Recorded, id: string) => r.messages.filter((m) => m.execution_id === id);
+    const ended = (r: Recorded, id: string, who: string) =>
+      eventually(() => expect(of(r, id).map((m) => m.type)).to.include('execution_completed'), {
+        timeout: 20_000,
+        what: `${who}'s account stream to carry the end of ${id}`,
+      });
+    const storedShape = async (id: string) => shape((await alice.client.executions.getExecutionEvents(id)).data.events);
 
-    // Shared with bob: his stream carries it from then on.
-    const shared = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
+    const own = (await alice.client.executions.runFlow(flowId, { input: {} })).data.execution_id;
+    await ended(mine, own, 'alice');
+    expect(shape(of(mine, own))).to.deep.equal(await storedShape(own));
+
+    // Shared with bob while it waits for input: his stream carries all of it from then on.
+    const asking = await makeFlow(
+      alice,
+      'nodes:\n  start:\n    type: input\n    params: {outcomes: [{name: go}]}\n    next: {go: done}\n  done:\n    type: log\n    params: {message: done}\n',
+    );
+    const shared = (await alice.client.executions.runFlow(asking, {})).data.execution_id;
+    await waitForExecution(alice, shared, ['waiting']);
     await alice.client.sharing.shareExecution(shared, { account_id: bob.account.id });
-    await waitForExecution(alice, shared);
-    while (!theirs.messages.some((m) => m.execution_id === shared && m.type === 'execution_completed'))
-      await new Promise((r) => setTimeout(r, 20));
+    await alice.client.hitl.signalExecution(shared, { node_id: 'start', outcome: 'go', values: {} });
+    await ended(theirs, shared, 'bob');
+    await ended(mine, shared, 'alice');
+    const sharedShape = await storedShape(shared);
+    expect(shape(of(theirs, shared))).to.deep.equal(sharedShape);
+    expect(shape(of(mine, shared))).to.deep.equal(sharedShape);
+    // By now bob's stream has carried later events than any of alice's own execution: none came.
+    expect(theirs.messages.map((m) => m.execution_id)).to.deep.equal(of(theirs, shared).map(() => shared));
     mine.ws.close();
     theirs.ws.close();
   });
 
   it('closes a slow consumer with 1013 without affecting others', async () => {
+    // 20 events of 600 kB, far more than socket buffers and the server's 1 MiB allowance hold. Log
+    // nodes copy their input, so the run takes seconds: the slow socket is resumed well within the
+    // server's 30 s wait for the client's side of the close handshake (else it sees 1006).
     const big = await makeFlow(
       alice,
       'nodes:\n' +
         Array.from(
           { length: 20 },
           (_, i) =>
-            `  n${i}:\n    type: transform\n    params: {expression: "$pad(\'\', 600000, \'x\')"}\n${i < 19 ? `    next: n${i + 1}\n` : ''}`,
+            `  n${i}:\n    type: log\n    params: {message: "part ${i}", data: {blob: "{{ input.blob }}"}}\n${i < 19 ? `    next: n${i + 1}\n` : ''}`,
         ).join(''),
     );
-    const { data } = await alice.client.executions.runFlow(big, {});
+    const { data } = await alice.client.executions.runFlow(big, { input: { blob: 'x'.repeat(600_000) } });
     const slow = follow(data.execution_id);
     const fine = follow(data.execution_id);
     await slow.opened;

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { apiClient } from '../support/client';
 import { testDatabaseUrl } from '../support/database';
+import { eventually } from '../support/eventually';
 import { makeAccount, waitForExecution } from '../support/factories';
 import { startProcess, type Proc } from '../support/processes';
 import { startTestServer, type TestServer } from '../support/server';
@@ -54,16 +55,20 @@ describe('processes: a worker killed mid-step loses nothing', function () {
       ids.push((await client.executions.runFlow(flowId, { input: { i } })).data.execution_id);
 
     // Kill one worker while HTTP steps are in flight.
-    while (target.hits.length < 40) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => target.hits.length >= 40, { timeout: 60_000, what: '40 HTTP steps to have started' });
     await doomed.stop('SIGKILL');
 
-    for (;;) {
-      const { data } = await client.executions.listExecutions(flowId, 'completed' as never, 1);
-      if (data.total === 200) break;
-      const failed = (await client.executions.listExecutions(flowId, 'failed' as never, 1)).data.total;
-      expect(failed, survivor.output()).to.equal(0);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    let failed = 0;
+    await eventually(
+      async () => {
+        failed = (await client.executions.listExecutions(flowId, 'failed' as never, 1)).data.total;
+        if (failed > 0) return true; // no point waiting: reported below
+        const { data } = await client.executions.listExecutions(flowId, 'completed' as never, 1);
+        expect(data.total, 'completed executions').to.equal(200);
+      },
+      { timeout: 180_000, interval: 100, what: 'all 200 executions to complete' },
+    );
+    expect(failed, survivor.output()).to.equal(0);
     const rows = await helper
       .db('steps')
       .whereIn('execution_id', ids)
@@ -72,9 +77,10 @@ describe('processes: a worker killed mid-step loses nothing', function () {
       .count({ n: '*' })
       .groupBy('execution_id', 'node_id');
     expect(rows).to.have.length(600);
-    expect(rows.every((r) => Number(r.n) === 1)).to.equal(true);
+    expect(rows.filter((r) => Number(r.n) !== 1)).to.deep.equal([]);
     const results = await helper.db('executions').whereIn('id', ids).select('input', 'result');
-    expect(results.every((r) => r.result === r.input.i * 2)).to.equal(true);
+    expect(results).to.have.length(200);
+    expect(results.filter((r) => r.result !== r.input.i * 2)).to.deep.equal([]);
   });
 
   it('SIGTERM stops a worker gracefully: the in-flight step finishes, the process exits 0, the rest runs elsewhere', async () => {
@@ -84,7 +90,7 @@ describe('processes: a worker killed mid-step loses nothing', function () {
       held.then(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"done":true}'));
     });
     for (const p of procs) await p.stop('SIGKILL');
-    const worker = await startProcess('worker', testDatabaseUrl(), { FLOWRUNNER_LEASE_MS: '2000' });
+    const worker = await startProcess('worker', testDatabaseUrl(), { FLOWRUNNER_LEASE_MS: '2000', LOG_LEVEL: 'info' });
     procs.push(worker);
     const owner = await makeAccount(helper);
     const flowId = (
@@ -95,9 +101,10 @@ describe('processes: a worker killed mid-step loses nothing', function () {
     ).data.id;
     const hitsBefore = target.hits.length;
     const { data } = await owner.client.executions.runFlow(flowId, {});
-    while (target.hits.length === hitsBefore) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => target.hits.length > hitsBefore, { timeout: 20_000, what: 'the step to call /held' });
     const exit = worker.stop('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    // Answer the call only once the worker is shutting down: the step is in flight during the stop.
+    await worker.waitForOutput('"msg":"shutting down"', 20_000);
     release();
     expect(await exit).to.equal(0);
     const steps = await helper.db('steps').where({ execution_id: data.execution_id });

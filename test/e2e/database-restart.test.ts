@@ -34,8 +34,7 @@ describe('a database restart', function () {
     );
     const { data } = await owner.client.executions.runFlow(flowId, {});
     // Let the delay start sleeping, then take the database away.
-    while ((await owner.client.executions.getExecution(data.execution_id)).data.status === 'queued')
-      await new Promise((r) => setTimeout(r, 20));
+    await waitForExecution(owner, data.execution_id, ['running']);
 
     const port = new URL(pg.url).port;
     await pg.stop();

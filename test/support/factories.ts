@@ -2,7 +2,9 @@
 import crypto from 'node:crypto';
 import type { AccountRow } from '../../src/db/tables';
 import type { Actor } from '../../src/services/actor';
+import type { Execution } from '../../generated/client/index';
 import { apiClient, type ApiClient } from './client';
+import { eventually } from './eventually';
 import type { TestServer } from './server';
 
 const SYSTEM: Actor = { accountId: 'system', role: 'admin', via: 'token' };
@@ -44,17 +46,21 @@ export async function makeFlow(
 
 const FINAL = ['completed', 'failed', 'cancelled'];
 
-/** Polls until the execution is final (or the test's own timeout ends the wait). */
+/** Polls until the execution has one of `statuses` (by default: it has finished). */
 export async function waitForExecution(
-  owner: TestAccount,
+  owner: Pick<TestAccount, 'client'>,
   id: string,
-  until: (status: string) => boolean = (s) => FINAL.includes(s),
-) {
-  for (;;) {
-    const { data } = await owner.client.executions.getExecution(id);
-    if (until(data.status)) return data;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  statuses: string[] = FINAL,
+  timeout = 30_000,
+): Promise<Execution> {
+  return eventually(
+    async () => {
+      const { data } = await owner.client.executions.getExecution(id);
+      if (!statuses.includes(data.status)) throw new Error(`its status is ${data.status}`);
+      return data;
+    },
+    { timeout, what: `execution ${id} to be ${statuses.join(' or ')}` },
+  );
 }
 
 /** Runs a flow and waits for its end. */

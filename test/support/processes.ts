@@ -10,6 +10,8 @@ export interface Proc {
   child: ChildProcess;
   url?: string;
   output: () => string;
+  /** Resolves once the process has written `text` (stdout or stderr). */
+  waitForOutput(text: string, timeout: number): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -37,20 +39,44 @@ export async function startProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  /** Resolves once the output contains `text`; rejects if the process exits first or time runs out. */
+  const waitForOutput = (text: string, timeout: number) =>
+    new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        child.stderr!.off('data', check);
+        child.off('exit', onExit);
+        if (error) reject(error);
+        else resolve();
+      };
+      const check = () => out.includes(text) && settle();
+      const onExit = (code: number | null) =>
+        settle(new Error(`${role} exited (${code}) before saying "${text}": ${out}`));
+      const timer = setTimeout(
+        () => settle(new Error(`${role} did not say "${text}" within ${timeout} ms: ${out}`)),
+        timeout,
+      );
+      child.stdout!.on('data', check);
+      child.stderr!.on('data', check);
+      child.on('exit', onExit);
+      check();
+    });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  // Ready once it says so (after its signal handlers are installed).
-  const deadline = Date.now() + 60_000;
-  while (!out.includes('FlowRunner is running')) {
-    if (child.exitCode !== null) throw new Error(`${role} exited: ${out}`);
-    if (Date.now() > deadline) throw new Error(`${role} did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    // Ready once it says so (after its signal handlers are installed).
+    await waitForOutput('FlowRunner is running', 60_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
   }
   return {
     child,
     url: role === 'worker' ? undefined : `http://127.0.0.1:${port}`,
     output: () => out,
+    waitForOutput,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (child.exitCode === null) child.kill(signal);
       return exited;

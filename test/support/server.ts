@@ -68,10 +68,6 @@ export async function startTestServer(
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await engine.stop();
-      // Suites run one after another on one database: leave no work for the next suite's worker.
-      await db('tasks')
-        .delete()
-        .catch(() => undefined);
       await db.destroy();
     },
   };

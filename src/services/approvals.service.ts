@@ -5,12 +5,10 @@
  */
 import type { Db } from '../db/knex';
 import type { ExecutionRow } from '../db/tables';
-import type { FlowDocument } from '../engine/definition';
 import { cancelExecution } from '../engine/lifecycle';
 import { ForbiddenError } from '../errors';
 import { appendEvents } from '../repositories/events.repository';
 import { updateExecution } from '../repositories/executions.repository';
-import { findFlowVersion } from '../repositories/flows.repository';
 import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
@@ -24,10 +22,6 @@ export class ApprovalsService {
     private readonly db: Db,
     private readonly executions: ExecutionsService,
   ) {}
-
-  private async document(ex: ExecutionRow): Promise<FlowDocument> {
-    return (await findFlowVersion(this.db, ex.flow_id, ex.flow_version))!.document as FlowDocument;
-  }
 
   async decide(actor: Actor, id: string, decision: 'approved' | 'rejected', comment?: string): Promise<ExecutionRow> {
     await this.executions.get(actor, id);
@@ -80,7 +74,7 @@ export class ApprovalsService {
           await appendEvents(tx, id, [
             { type: 'execution_update', payload: { status: 'queued', node_id: null, node_type: null } },
           ]);
-          await insertTask(tx, { execution_id: id, node_id: (await this.document(ex)).entry! });
+          await insertTask(tx, { execution_id: id, node_id: (await this.executions.pinnedDocument(ex)).entry! });
         } else {
           await updateExecution(tx, id, { approval_status: 'rejected' });
           await cancelExecution(tx, ex, `Rejected by ${actor.accountId}`, actor.accountId);

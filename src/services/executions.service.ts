@@ -188,6 +188,11 @@ export class ExecutionsService {
     return (await findFlowVersion(this.db, ex.flow_id, ex.flow_version))!;
   }
 
+  /** The parsed definition an execution runs (its pinned version's). */
+  async pinnedDocument(ex: ExecutionRow): Promise<FlowDocument> {
+    return (await findFlowVersion(this.db, ex.flow_id, ex.flow_version))!.document as FlowDocument;
+  }
+
   /** The definition hash of each (flow, version) the rows pinned, in one query. */
   async definitionHashes(rows: ExecutionRow[]): Promise<Map<string, string>> {
     const keys = new Map(

@@ -1,12 +1,10 @@
 /** Answering an input wait: the outcome and values are checked against the node, then handed to the engine. */
 import type { Db } from '../db/knex';
 import type { ExecutionRow } from '../db/tables';
-import type { FlowDocument } from '../engine/definition';
 import { checkAgainstSchema } from '../engine/user-schemas';
 import { ConflictError, ValidationError } from '../errors';
 import { appendEvents } from '../repositories/events.repository';
 import { updateExecution } from '../repositories/executions.repository';
-import { findFlowVersion } from '../repositories/flows.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
@@ -18,10 +16,6 @@ export class InputsService {
     private readonly executions: ExecutionsService,
   ) {}
 
-  private async document(ex: ExecutionRow): Promise<FlowDocument> {
-    return (await findFlowVersion(this.db, ex.flow_id, ex.flow_version))!.document as FlowDocument;
-  }
-
   async signal(
     actor: Actor,
     id: string,
@@ -30,7 +24,7 @@ export class InputsService {
     values: Record<string, unknown>,
   ): Promise<ExecutionRow> {
     const visible = await this.executions.get(actor, id);
-    const document = await this.document(visible);
+    const document = await this.executions.pinnedDocument(visible);
     await this.db.transaction(async (tx) => {
       const { waiting } = await lockWaiting(tx, id, 'input');
       if (waiting.node_id !== nodeId)

@@ -44,6 +44,10 @@ export async function startTarget(): Promise<Target> {
       handler(req, body, res);
     });
   });
+  // Idle keep-alive connections stay open as long as a test may run. With Node's default (close
+  // after 5 s idle, announced so clients stop reusing after 4 s), a process starved of CPU for over a
+  // second reuses a connection the target has just closed, and the step fails with ECONNRESET.
+  server.keepAliveTimeout = 10 * 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   target.port = (server.address() as AddressInfo).port;
   target.url = `http://127.0.0.1:${target.port}`;

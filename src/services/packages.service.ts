@@ -1,7 +1,7 @@
 /**
  * An execution as one JSON document (format 1): the pinned definition, input, state values, steps,
- * events and status — never secrets (steps and events are masked when written, and node outputs,
- * which are not, stay out). Importing one makes a new execution in the caller's account: a finished
+ * events and status — never secrets: everything in it is masked with the account's secrets on the
+ * way out (state values hold secrets in clear; node outputs stay out). Importing one makes a new execution in the caller's account: a finished
  * run to inspect, or a waiting run that can be answered there. Import is one transaction.
  */
 import type { Db } from '../db/knex';
@@ -17,7 +17,7 @@ import { findFlowName, insertFlow, insertFlowVersion } from '../repositories/flo
 import { insertSteps, listStepRows } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
-import type { ExecutionsService } from './executions.service';
+import { maskEvents, maskSteps, type ExecutionsService } from './executions.service';
 
 export type ExecutionPackage = components['schemas']['ExecutionPackage'];
 export const PACKAGE_FORMAT_VERSION = 1;
@@ -39,6 +39,7 @@ export class PackagesService {
     const flowName = await findFlowName(this.db, ex.flow_id);
     const { rows: steps } = await listStepRows(this.db, id, 100_000, 0);
     const events = await listEventRows(this.db, id, 0, 1_000_000);
+    const masker = await this.executions.maskerFor(ex.account_id);
     return {
       format_version: PACKAGE_FORMAT_VERSION,
       flow_name: flowName ?? 'Imported flow',
@@ -52,8 +53,8 @@ export class PackagesService {
       result: ex.result ?? null,
       error: ex.error,
       values: ex.state_values,
-      steps: steps.map(toStep),
-      events: events.map(toEvent),
+      steps: maskSteps(steps, masker).map(toStep),
+      events: maskEvents(events, masker).map(toEvent),
     };
   }
 

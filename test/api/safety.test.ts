@@ -1,6 +1,6 @@
 /** Attacks by an untrusted flow author: on secrets, outbound credentials, definitions and the engine. */
 import { expect } from 'chai';
-import { makeAccount, makeFlow, runToEnd, type TestAccount } from '../support/factories';
+import { makeAccount, makeFlow, runToEnd, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 import { json, startTarget, type Target } from '../support/target';
 
@@ -9,11 +9,13 @@ describe('safety: untrusted flows', () => {
   let target: Target;
   let other: Target;
   let alice: TestAccount;
+  let bob: TestAccount;
   before(async () => {
     server = await startTestServer();
     target = await startTarget();
     other = await startTarget();
     alice = await makeAccount(server);
+    bob = await makeAccount(server);
   });
   after(async () => {
     await server.close();
@@ -73,6 +75,102 @@ describe('safety: untrusted flows', () => {
       const ex = await runToEnd(alice, flowId);
       expect(ex.status).to.equal('failed');
       expect(JSON.stringify(ex.error)).to.match(/larger than 1024 bytes/);
+    });
+  });
+
+  describe('secrets', () => {
+    // Quotes, a slash, a space, an ampersand and a non-ASCII letter: each has an escaped form.
+    const SECRET = 'k3y "zeta"/omega ä&x=1';
+    const forms = {
+      raw: SECRET,
+      'JSON-escaped': JSON.stringify(SECRET).slice(1, -1),
+      'percent-encoded': encodeURIComponent(SECRET),
+      'form-encoded': new URLSearchParams({ k: SECRET }).toString().slice(2),
+      'base64 basic auth': Buffer.from(`user:${SECRET}`).toString('base64'),
+      // btoa and JSONata's $base64encode take the text as Latin-1.
+      'base64 basic auth (Latin-1)': Buffer.from(`user:${SECRET}`, 'latin1').toString('base64'),
+    };
+    /** Every form of the secret that appears anywhere in a response body (strings looked at one by one). */
+    const leaks = (body: unknown): string[] => {
+      const strings: string[] = [];
+      const walk = (v: unknown) => {
+        if (typeof v === 'string') strings.push(v);
+        else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) (strings.push(k), walk(x));
+      };
+      walk(body);
+      return Object.entries(forms)
+        .filter(([, f]) => strings.some((s) => s.includes(f)))
+        .map(([name]) => name);
+    };
+
+    it('stays masked in every form through set, transform and templates, for the owner and a shared account', async () => {
+      target.route('/echo', json(200, { ok: true }));
+      await alice.client.secrets.putSecret(alice.account.id, { key: 'LEAK', value: SECRET });
+      const derive =
+        "{'raw': secrets.LEAK, 'url': $encodeUrlComponent(secrets.LEAK), 'json': $string({'k': secrets.LEAK}), 'basic': 'Basic ' & $base64encode('user:' & secrets.LEAK)}";
+      const flowId = await makeFlow(
+        alice,
+        `nodes:
+  start:
+    type: set
+    params: {values: {stolen: "{{ secrets.LEAK }}"}}
+    next: derive
+  derive:
+    type: transform
+    params: {expression: "${derive}"}
+    next: keep
+  keep:
+    type: set
+    params: {values: {derived: "{{ nodes.derive.output }}", basic: "{{ nodes.derive.output.basic }}"}}
+    next: call
+  call:
+    type: http.request
+    params: {url: "${target.url}/echo", query: {k: "{{ secrets.LEAK }}"}, headers: {Authorization: "{{ nodes.derive.output.basic }}"}}
+    next: say
+  say:
+    type: log
+    params: {message: "u={{ nodes.derive.output.url }} j={{ nodes.derive.output.json }} b={{ nodes.derive.output.basic }}"}
+    next: ask
+  ask:
+    type: input
+    params: {outcomes: [{name: ok}]}
+    next: {ok: finish}
+  finish:
+    type: transform
+    params: {expression: "nodes.derive.output"}
+`,
+      );
+      const id = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
+      await waitForExecution(alice, id, ['waiting', 'failed']);
+      // The run did use the real secret.
+      const call = target.hits.find((h) => h.path.startsWith('/echo'))!;
+      expect(call.headers.authorization).to.equal(`Basic ${forms['base64 basic auth (Latin-1)']}`);
+      await alice.client.sharing.shareExecution(id, { account_id: bob.account.id });
+
+      const views = async (who: TestAccount) => ({
+        execution: (await who.client.executions.getExecution(id)).data,
+        values: (await who.client.hitl.getExecutionValues(id)).data,
+        steps: (await who.client.executions.getExecutionSteps(id, 100)).data,
+        logs: (await who.client.executions.getExecutionLogs(id, undefined, 100)).data,
+        events: (await who.client.executions.getExecutionEvents(id, 0, 1000)).data,
+        run: (await who.client.runs.getRun(id)).data,
+      });
+      for (const who of [alice, bob]) {
+        const seen = await views(who);
+        expect(seen.execution.status).to.equal('waiting');
+        expect(leaks(seen), JSON.stringify(seen.values)).to.deep.equal([]);
+        // Masked, not dropped: the values are there.
+        expect(seen.values.values).to.include({ stolen: '***', basic: 'Basic ***' });
+      }
+      expect(leaks((await alice.client.packages.exportExecution(id)).data)).to.deep.equal([]);
+
+      await alice.client.hitl.signalExecution(id, { node_id: 'ask', outcome: 'ok', values: {} });
+      const ex = await waitForExecution(alice, id);
+      expect(ex.status, JSON.stringify(ex.error)).to.equal('completed');
+      for (const who of [alice, bob]) expect(leaks(await views(who))).to.deep.equal([]);
+      expect(leaks((await alice.client.packages.exportExecution(id)).data)).to.deep.equal([]);
+      expect(leaks((await alice.client.runs.listRuns()).data)).to.deep.equal([]);
+      expect(leaks((await alice.client.executions.listExecutions()).data)).to.deep.equal([]);
     });
   });
 });

@@ -16,7 +16,7 @@ import {
 } from '../repositories/executions.repository';
 import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
-import type { FlowDocument } from './definition';
+import { nodeOf, type FlowDocument } from './definition';
 
 export interface NewExecution {
   id: string;
@@ -114,7 +114,7 @@ export async function cancelExecution(tx: Tx, ex: ExecutionRow, reason: string, 
       await insertStep(tx, {
         execution_id: ex.id,
         node_id: t.node_id,
-        node_type: document.nodes[t.node_id]?.type ?? 'unknown',
+        node_type: nodeOf(document, t.node_id)?.type ?? 'unknown',
         attempt: t.attempt,
         status: 'cancelled',
         input: null,

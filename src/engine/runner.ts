@@ -10,7 +10,7 @@ import type { NewEvent } from '../repositories/events.repository';
 import { findExecution, lockExecution } from '../repositories/executions.repository';
 import { findFlowVersion, findLiveFlow } from '../repositories/flows.repository';
 import { sleepLeasedTask, takeLeasedTask } from '../repositories/tasks.repository';
-import { edgesOf, type FlowDocument, type NodeDefinition } from './definition';
+import { edgesOf, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import { resolveTemplates } from './expressions';
 import type { HttpGuard } from './http-guard';
 import { nodeType } from './nodes';
@@ -69,7 +69,8 @@ export class StepRunner {
       return;
     }
     const document = await this.document(execution.flow_id, execution.flow_version);
-    const node = document.nodes[task.node_id];
+    const node = nodeOf(document, task.node_id);
+    if (!node) throw new Error(`node "${task.node_id}" is not in the pinned definition`);
     // Read fresh for every step: a secret changed a moment ago must be used (and masked) at once.
     const secrets = await this.secrets.resolveForRun(execution.account_id);
     const scope = {

@@ -1,5 +1,6 @@
 /** Attacks by an untrusted flow author: on secrets, outbound credentials, definitions and the engine. */
 import { expect } from 'chai';
+import { expectError } from '../support/client';
 import { makeAccount, makeFlow, runToEnd, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 import { json, startTarget, type Target } from '../support/target';
@@ -171,6 +172,51 @@ describe('safety: untrusted flows', () => {
       expect(leaks((await alice.client.packages.exportExecution(id)).data)).to.deep.equal([]);
       expect(leaks((await alice.client.runs.listRuns()).data)).to.deep.equal([]);
       expect(leaks((await alice.client.executions.listExecutions()).data)).to.deep.equal([]);
+    });
+  });
+
+  describe('definitions', () => {
+    const refused = async (definition: string) => {
+      const err = await expectError(
+        alice.client.flows.createFlow({ name: 'proto', definition }),
+        422,
+        'validation_error',
+      );
+      return err.details!.errors as { node: string | null; path: string; message: string }[];
+    };
+
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      it(`refuses "${name}" as an edge target, naming the node`, async () => {
+        const errors = await refused(
+          `nodes:\n  start:\n    type: log\n    params: {message: hi}\n    next: {default: ${name}}\n`,
+        );
+        expect(
+          errors.find((e) => e.path === 'nodes.start.next.default'),
+          JSON.stringify(errors),
+        ).to.include({
+          node: 'start',
+        });
+      });
+
+      it(`refuses "${name}" as a node id, naming it`, async () => {
+        const errors = await refused(
+          `nodes:\n  start:\n    type: log\n    params: {message: hi}\n    next: ${name}\n  ${name}:\n    type: log\n    params: {message: there}\n`,
+        );
+        expect(
+          errors.find((e) => e.node === name),
+          JSON.stringify(errors),
+        ).to.exist;
+      });
+    }
+
+    it('a switch case named constructor without an edge ends at the switch instead of crashing', async () => {
+      const flowId = await makeFlow(
+        alice,
+        `nodes:\n  start:\n    type: switch\n    params: {cases: [{name: constructor, when: "true"}, {name: toString, when: "true"}]}\n`,
+      );
+      const ex = await runToEnd(alice, flowId);
+      expect(ex.status, JSON.stringify(ex.error)).to.equal('completed');
+      expect(ex.result).to.deep.equal({ case: 'constructor' });
     });
   });
 });

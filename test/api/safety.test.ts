@@ -219,4 +219,25 @@ describe('safety: untrusted flows', () => {
       expect(ex.result).to.deep.equal({ case: 'constructor' });
     });
   });
+
+  describe('delay', () => {
+    const DAY = 86_400_000;
+
+    it('refuses 400 days from a template, as it refuses the literal', async () => {
+      const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: delay\n    params: {ms: "{{ input.ms }}"}\n');
+      const ex = await runToEnd(alice, flowId, { ms: 400 * DAY });
+      expect(ex.status).to.equal('failed');
+      expect(ex.error).to.match(/longer than the limit of 30 days/);
+    });
+
+    it('refuses until 400 days ahead, literal or from a template', async () => {
+      const until = new Date(Date.now() + 400 * DAY).toISOString();
+      for (const param of [`"${until}"`, '"{{ input.until }}"']) {
+        const flowId = await makeFlow(alice, `nodes:\n  start:\n    type: delay\n    params: {until: ${param}}\n`);
+        const ex = await runToEnd(alice, flowId, { until });
+        expect(ex.status, param).to.equal('failed');
+        expect(ex.error, param).to.match(/more than 30 days ahead/);
+      }
+    });
+  });
 });

@@ -42,7 +42,8 @@ function percentForms(v: string): string[] {
 function base64Cores(v: string): string[] {
   // UTF-8 (Buffer, TextEncoder) and, where it can, Latin-1 (btoa, JSONata's $base64encode).
   const encodings = [Buffer.from(v, 'utf8')];
-  if (/^[\u0000-\u00ff]*$/.test(v) && /[\u0080-\u00ff]/.test(v)) encodings.push(Buffer.from(v, 'latin1'));
+  const codes = [...v].map((c) => c.codePointAt(0)!);
+  if (codes.every((c) => c <= 0xff) && codes.some((c) => c >= 0x80)) encodings.push(Buffer.from(v, 'latin1'));
   const cores: string[] = [];
   for (const bytes of encodings)
     for (let k = 0; k < 3; k++) {

@@ -1,6 +1,7 @@
 /** Attacks by an untrusted flow author: on secrets, outbound credentials, definitions and the engine. */
 import { expect } from 'chai';
 import { expectError } from '../support/client';
+import { cloneTestDatabase } from '../support/database';
 import { makeAccount, makeFlow, runToEnd, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 import { json, startTarget, type Target } from '../support/target';
@@ -39,7 +40,7 @@ describe('safety: untrusted flows', () => {
       const ex = await runToEnd(alice, flowId);
       expect(ex.status, JSON.stringify(ex.error)).to.equal('completed');
       const hit = other.hits.find((h) => h.path === '/landed')!;
-      expect(hit, 'the second origin was called').to.exist;
+      expect(hit, 'the second origin was called').to.not.equal(undefined);
       expect(hit.headers).to.not.have.any.keys('authorization', 'cookie', 'proxy-authorization');
       const first = target.hits.find((h) => h.path === '/away')!;
       expect(first.headers.authorization).to.equal('Bearer abc');
@@ -96,7 +97,11 @@ describe('safety: untrusted flows', () => {
       const strings: string[] = [];
       const walk = (v: unknown) => {
         if (typeof v === 'string') strings.push(v);
-        else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) (strings.push(k), walk(x));
+        else if (v && typeof v === 'object')
+          for (const [k, x] of Object.entries(v)) {
+            strings.push(k);
+            walk(x);
+          }
       };
       walk(body);
       return Object.entries(forms)
@@ -205,7 +210,7 @@ describe('safety: untrusted flows', () => {
         expect(
           errors.find((e) => e.node === name),
           JSON.stringify(errors),
-        ).to.exist;
+        ).to.deep.include({ path: `nodes.${name}`, message: `"${name}" is a reserved name and cannot be a node id` });
       });
     }
 
@@ -237,6 +242,32 @@ describe('safety: untrusted flows', () => {
         const ex = await runToEnd(alice, flowId, { until });
         expect(ex.status, param).to.equal('failed');
         expect(ex.error, param).to.match(/more than 30 days ahead/);
+      }
+    });
+  });
+
+  describe('a task the engine fails on', () => {
+    it('ends its execution failed with internal_error after a bounded number of attempts', async () => {
+      // A database of its own with a short lease: the failed step runs again once the lease expires.
+      const database = await cloneTestDatabase('poison');
+      const short = await startTestServer({ FLOWRUNNER_LEASE_MS: '1000' }, database.url);
+      try {
+        const owner = await makeAccount(short);
+        // PostgreSQL's jsonb refuses a NUL character: the step's result can never be stored.
+        const flowId = await makeFlow(
+          owner,
+          `nodes:\n  start:\n    type: transform\n    params: {expression: '"x\\u0000y"'}\n    next: after\n  after:\n    type: log\n    params: {message: never}\n`,
+        );
+        const ex = await runToEnd(owner, flowId);
+        expect(ex).to.include({ status: 'failed', error: 'internal_error' });
+        const steps = (await owner.client.executions.getExecutionSteps(ex.id)).data.steps;
+        expect(steps.map((s) => [s.node_id, s.status, s.error])).to.deep.equal([['start', 'failed', 'internal_error']]);
+        const events = (await owner.client.executions.getExecutionEvents(ex.id)).data.events;
+        expect(events[events.length - 1]).to.include({ type: 'execution_failed', error: 'internal_error' });
+        expect(await short.db('tasks').where({ execution_id: ex.id })).to.have.length(0);
+      } finally {
+        await short.close();
+        await database.drop();
       }
     });
   });

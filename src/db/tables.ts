@@ -98,6 +98,8 @@ export interface TaskRow {
   lease_owner: string | null;
   lease_expires_at: Date | null;
   state: Record<string, unknown> | null;
+  /** Times the engine failed on this task (a result it could not store, a crash in a node type). */
+  engine_failures: number;
 }
 
 export interface StepRow {

@@ -12,6 +12,8 @@ import { NODE_TYPES, nodeType } from './nodes';
 export const MAX_DEFINITION_BYTES = 256 * 1024;
 export const MAX_NODES = 500;
 const NODE_ID = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** Names every object already answers to (`__proto__`, `constructor`, `toString`…): never node ids. */
+const RESERVED_IDS = new Set(['__proto__', ...Object.getOwnPropertyNames(Object.prototype)]);
 
 export interface DefinitionProblem {
   node: string | null;
@@ -153,6 +155,17 @@ export function edgesOf(node: NodeDefinition): Record<string, string> {
   return (next as Record<string, string> | undefined) ?? {};
 }
 
+/** A node of the flow by id: own properties only, so `constructor` is no node. */
+export function nodeOf(document: FlowDocument, id: string): NodeDefinition | undefined {
+  return Object.hasOwn(document.nodes, id) ? document.nodes[id] : undefined;
+}
+
+/** The target of a node's edge for an outcome: own properties only, so `toString` is no edge. */
+export function edgeFor(node: NodeDefinition, outcome: string): string | undefined {
+  const edges = edgesOf(node);
+  return Object.hasOwn(edges, outcome) ? edges[outcome] : undefined;
+}
+
 export function parseDefinition(text: string): ParsedDefinition {
   const problems: DefinitionProblem[] = [];
   if (Buffer.byteLength(text) > MAX_DEFINITION_BYTES) {
@@ -238,8 +251,10 @@ export function parseDefinition(text: string): ParsedDefinition {
         ...here(''),
         message: 'node ids are letters, digits and _ (starting with a letter or _), at most 64',
       });
+    else if (RESERVED_IDS.has(id))
+      problems.push({ ...here(''), message: `"${id}" is a reserved name and cannot be a node id` });
     for (const [outcome, target] of Object.entries(edgesOf(node))) {
-      if (!(target in document.nodes))
+      if (!nodeOf(document, target) || RESERVED_IDS.has(target))
         problems.push({ ...here(`next.${outcome}`), message: `next target "${target}" is not a node of this flow` });
     }
     const module = nodeType(node.type);
@@ -338,7 +353,7 @@ function findEntry(
 ): string | undefined {
   const ids = Object.keys(document.nodes);
   if (document.entry !== undefined) {
-    if (document.nodes[document.entry]) return document.entry;
+    if (nodeOf(document, document.entry) && !RESERVED_IDS.has(document.entry)) return document.entry;
     problems.push({
       node: null,
       path: 'entry',
@@ -347,7 +362,7 @@ function findEntry(
     });
     return undefined;
   }
-  if (document.nodes.start) return 'start';
+  if (nodeOf(document, 'start')) return 'start';
   const targets = new Set(ids.flatMap((id) => Object.values(edgesOf(document.nodes[id]))));
   const roots = ids.filter((id) => !targets.has(id));
   if (roots.length === 1) return roots[0];
@@ -373,7 +388,7 @@ function checkReachability(
   while (queue.length > 0) {
     const id = queue.shift()!;
     for (const target of Object.values(edgesOf(document.nodes[id]))) {
-      if (document.nodes[target] && !seen.has(target)) {
+      if (nodeOf(document, target) && !seen.has(target)) {
         seen.add(target);
         queue.push(target);
       }
@@ -398,7 +413,7 @@ function checkLoops(document: FlowDocument, problems: DefinitionProblem[]): void
   const onStack = new Set<string>();
   const stack: string[] = [];
   let counter = 0;
-  const successors = (id: string) => Object.values(edgesOf(document.nodes[id])).filter((t) => document.nodes[t]);
+  const successors = (id: string) => Object.values(edgesOf(document.nodes[id])).filter((t) => nodeOf(document, t));
   const strong = (v: string) => {
     index.set(v, counter);
     low.set(v, counter++);

@@ -3,6 +3,9 @@
  * private, link-local, metadata, unique-local and unspecified addresses are refused after DNS
  * resolution (request-filtering-agent checks the address actually connected to, in any notation)
  * and on every redirect hop, unless FLOWRUNNER_HTTP_ALLOW names the host or its network.
+ * Redirects are followed here, hop by hop: a hop to another origin (scheme, host, port) drops
+ * Authorization, Cookie and Proxy-Authorization. Bodies stream and are cut off at the cap, so no
+ * more than the cap is held.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -65,6 +68,7 @@ export class HttpGuard {
     let url = this.parse(req.url);
     let method = req.method.toUpperCase();
     let body = req.body;
+    let headers = req.headers;
     const deadline = AbortSignal.timeout(req.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
     for (let hop = 0; ; hop++) {
@@ -74,7 +78,7 @@ export class HttpGuard {
         res = await axios.request<Buffer>({
           url: url.toString(),
           method,
-          headers: headersFor(req.headers, body),
+          headers: headersFor(headers, body),
           data: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
           httpAgent: agents.http,
           httpsAgent: agents.https,
@@ -94,7 +98,10 @@ export class HttpGuard {
       if (res.status >= 300 && res.status < 400 && location) {
         if (hop >= MAX_REDIRECTS)
           throw new OutboundHttpError(`too many redirects (more than ${MAX_REDIRECTS}) from ${req.url}`, false);
-        url = this.parse(new URL(location, url).toString());
+        const next = this.parse(new URL(location, url).toString());
+        // Like a browser: credentials meant for one origin never reach another.
+        if (next.origin !== url.origin) headers = withoutCredentials(headers);
+        url = next;
         if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
           method = 'GET';
           body = undefined;
@@ -140,6 +147,13 @@ export class HttpGuard {
   close(): void {
     for (const a of [this.guarded.http, this.guarded.https, this.open.http, this.open.https]) a.destroy();
   }
+}
+
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+function withoutCredentials(given: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!given) return given;
+  return Object.fromEntries(Object.entries(given).filter(([h]) => !CREDENTIAL_HEADERS.has(h.toLowerCase())));
 }
 
 function headersFor(given: Record<string, string> | undefined, body: unknown): Record<string, string> {

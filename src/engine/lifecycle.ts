@@ -1,7 +1,7 @@
 /**
  * Transitions of an execution that both the API and the workers make, inside the caller's
  * transaction: creating one (a start, a subflow's child), cancelling one (with its children),
- * and telling a waiting parent that its child finished.
+ * telling a waiting parent that its child finished, and failing one whose task poisons the engine.
  */
 import type { Tx } from '../db/knex';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';
@@ -16,7 +16,7 @@ import {
 } from '../repositories/executions.repository';
 import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
-import type { FlowDocument } from './definition';
+import { nodeOf, type FlowDocument } from './definition';
 
 export interface NewExecution {
   id: string;
@@ -100,6 +100,51 @@ export async function notifyParent(
   });
 }
 
+/** The error of an execution that the engine itself failed on, again and again. */
+export const INTERNAL_ERROR = 'internal_error';
+
+/**
+ * Fails an execution whose task the engine could not run or commit `failures` times (a result
+ * the database refuses, a bug). Writes nothing the failed step produced: that may be what fails.
+ */
+export async function failPoisonedExecution(
+  tx: Tx,
+  ex: ExecutionRow,
+  task: { node_id: string; attempt: number },
+  failures: number,
+): Promise<void> {
+  const now = new Date();
+  await deleteExecutionTasks(tx, ex.id);
+  const document = (await findFlowVersion(tx, ex.flow_id, ex.flow_version))?.document as FlowDocument | undefined;
+  const about = { node_id: task.node_id, node_type: (document && nodeOf(document, task.node_id)?.type) ?? 'unknown' };
+  await insertStep(tx, {
+    execution_id: ex.id,
+    ...about,
+    attempt: task.attempt,
+    status: 'failed',
+    input: null,
+    output: null,
+    error: INTERNAL_ERROR,
+    actor_id: null,
+    started_at: null,
+    completed_at: now,
+  });
+  await updateExecution(tx, ex.id, { status: 'failed', error: INTERNAL_ERROR, completed_at: now, waiting_for: null });
+  const message = `The engine failed ${failures} times on node "${task.node_id}" (for example, its result could not be stored); the execution ends. The server log has the cause.`;
+  await appendEvents(tx, ex.id, [
+    {
+      type: 'log',
+      level: 'error',
+      payload: { level: 'error', message, ...about, data: { engine_failures: failures } },
+    },
+    { type: 'execution_failed', payload: { status: 'failed', error: INTERNAL_ERROR, ...about } },
+  ]);
+  await notifyCancelled(tx, ex.id);
+  const children = await lockUnfinishedChildren(tx, ex.id);
+  for (const child of children) await cancelExecution(tx, child, `Cancelled with its parent ${ex.id}`, null);
+  await notifyParent(tx, ex, 'failed', null, INTERNAL_ERROR);
+}
+
 /**
  * Cancels an execution that is not finished: drops its queued work (a running step's result will
  * be refused), records what was running, cancels its children and tells its parent.
@@ -114,7 +159,7 @@ export async function cancelExecution(tx: Tx, ex: ExecutionRow, reason: string, 
       await insertStep(tx, {
         execution_id: ex.id,
         node_id: t.node_id,
-        node_type: document.nodes[t.node_id]?.type ?? 'unknown',
+        node_type: nodeOf(document, t.node_id)?.type ?? 'unknown',
         attempt: t.attempt,
         status: 'cancelled',
         input: null,

@@ -9,9 +9,10 @@ import { FINAL_STATUSES, type ExecutionRow, type TaskRow } from '../db/tables';
 import type { NewEvent } from '../repositories/events.repository';
 import { findExecution, lockExecution } from '../repositories/executions.repository';
 import { findFlowVersion, findLiveFlow } from '../repositories/flows.repository';
-import { sleepLeasedTask, takeLeasedTask } from '../repositories/tasks.repository';
-import { edgesOf, type FlowDocument, type NodeDefinition } from './definition';
+import { countEngineFailure, sleepLeasedTask, takeLeasedTask } from '../repositories/tasks.repository';
+import { edgesOf, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import { resolveTemplates } from './expressions';
+import { failPoisonedExecution } from './lifecycle';
 import type { HttpGuard } from './http-guard';
 import { nodeType } from './nodes';
 import { NodeError } from './nodes/types';
@@ -22,6 +23,9 @@ export class LeaseLostError extends Error {}
 
 /** The abort reason a worker gives when it stops (as opposed to a cancelled execution). */
 export const SHUTDOWN = 'shutdown';
+
+/** How often the engine itself may fail on one task before its execution fails with internal_error. */
+export const MAX_ENGINE_FAILURES = 3;
 
 export class StepRunner {
   private readonly documents = new Map<string, FlowDocument>();
@@ -48,6 +52,22 @@ export class StepRunner {
     return doc;
   }
 
+  /**
+   * Counts a failure of the engine on a task it holds (the step's own transaction rolled back).
+   * Below the cap the task runs again after its lease expires; at the cap its execution fails with
+   * internal_error, in a transaction of its own that carries nothing of the failed step.
+   */
+  async recordEngineFailure(task: TaskRow): Promise<'retry' | 'failed'> {
+    return this.db.transaction(async (tx) => {
+      const failures = await countEngineFailure(tx, task.id, this.workerId);
+      if (failures === undefined || failures < MAX_ENGINE_FAILURES) return 'retry';
+      const ex = await lockExecution(tx, task.execution_id);
+      if (!ex || FINAL_STATUSES.includes(ex.status)) await takeLeasedTask(tx, task.id, this.workerId);
+      else await failPoisonedExecution(tx, ex, task, failures);
+      return 'failed';
+    });
+  }
+
   /** A live flow of the execution's owner and its version, for a subflow. */
   private async resolveFlow(
     accountId: string,
@@ -69,7 +89,8 @@ export class StepRunner {
       return;
     }
     const document = await this.document(execution.flow_id, execution.flow_version);
-    const node = document.nodes[task.node_id];
+    const node = nodeOf(document, task.node_id);
+    if (!node) throw new Error(`node "${task.node_id}" is not in the pinned definition`);
     // Read fresh for every step: a secret changed a moment ago must be used (and masked) at once.
     const secrets = await this.secrets.resolveForRun(execution.account_id);
     const scope = {

@@ -11,7 +11,7 @@ import { updateExecution } from '../repositories/executions.repository';
 import { insertStep } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
 import type { Masker } from '../security/masking';
-import { edgesOf, type FlowDocument, type NodeDefinition } from './definition';
+import { edgeFor, type FlowDocument, type NodeDefinition } from './definition';
 import { resolveTemplates } from './expressions';
 import { cancelExecution, createExecution, notifyParent } from './lifecycle';
 import type { NodeError, NodeResult, Wait } from './nodes/types';
@@ -233,8 +233,7 @@ async function afterSuccess(
   result: NodeResult,
   nodeOutputs: ExecutionRow['node_outputs'],
 ): Promise<Route> {
-  const edges = edgesOf(step.node);
-  const target = edges[result.outcome ?? 'default'] ?? edges.default;
+  const target = edgeFor(step.node, result.outcome ?? 'default') ?? edgeFor(step.node, 'default');
   if (target) return { changes: NO_CHANGES, next: { node: target, attempt: 1 } };
   const output = step.document.output;
   if (output === undefined) return { changes: NO_CHANGES, end: { status: 'completed', result: result.output ?? null } };
@@ -267,7 +266,7 @@ function afterFailure(step: StepContext, error: NodeError): Route {
       next: { node: task.node_id, attempt: task.attempt + 1, runAt: new Date(now.getTime() + delay) },
     };
   }
-  const errorEdge = edgesOf(node).error;
+  const errorEdge = edgeFor(node, 'error');
   if (errorEdge && !error.fatal) {
     const failed = { output: failedOutputOf(error) ?? null, error: error.message };
     return {

@@ -10,6 +10,7 @@ import { claimTasks, nextRunAt, releaseLeases, renewLeases, TASKS_CHANNEL } from
 import type { Db } from '../db/knex';
 import type { TaskRow } from '../db/tables';
 import { CANCEL_CHANNEL } from '../repositories/executions.repository';
+import { isDatabaseUnavailable } from '../db/errors';
 import { Alarm } from './alarm';
 import type { Notifier } from './notifier';
 import { LeaseLostError, SHUTDOWN, type StepRunner } from './runner';
@@ -95,14 +96,26 @@ export class Worker {
     const abort = new AbortController();
     const done = this.runner
       .run(task, abort.signal)
-      .catch((err) => {
-        if (err instanceof LeaseLostError)
+      .catch(async (err) => {
+        if (err instanceof LeaseLostError) {
           this.opts.log.info({ task: task.id }, 'step result discarded: the lease was lost');
-        else
-          this.opts.log.error(
-            { err, task: task.id, execution_id: task.execution_id },
-            'step failed to run; it will be retried when its lease expires',
-          );
+          return;
+        }
+        this.opts.log.error(
+          { err, task: task.id, execution_id: task.execution_id },
+          'step failed to run; it will be retried when its lease expires',
+        );
+        // The database being away is no fault of the task; anything else counts towards its cap.
+        if (isDatabaseUnavailable(err)) return;
+        try {
+          if ((await this.runner.recordEngineFailure(task)) === 'failed')
+            this.opts.log.error(
+              { task: task.id, execution_id: task.execution_id },
+              'the engine failed on this task too often; its execution failed with internal_error',
+            );
+        } catch (countErr) {
+          this.opts.log.warn({ err: (countErr as Error).message, task: task.id }, 'could not count an engine failure');
+        }
       })
       .finally(() => {
         this.inflight.delete(task.id);

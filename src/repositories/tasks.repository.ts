@@ -72,6 +72,15 @@ export async function sleepLeasedTask(
   return n > 0;
 }
 
+/** Counts an engine failure on a task `owner` holds; its new count, or undefined when the lease is gone. */
+export async function countEngineFailure(db: Knex, id: string, owner: string): Promise<number | undefined> {
+  const rows = await db('tasks')
+    .where({ id, lease_owner: owner })
+    .increment('engine_failures', 1)
+    .returning<{ engine_failures: number }[]>('engine_failures');
+  return rows[0]?.engine_failures;
+}
+
 export async function deleteExecutionTasks(tx: Knex.Transaction, executionId: string): Promise<TaskRow[]> {
   return tx<TaskRow>('tasks').where({ execution_id: executionId }).delete().returning('*');
 }

@@ -6,8 +6,17 @@
 import crypto from 'node:crypto';
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
-import { FINAL_STATUSES, type ExecutionRow, type ExecutionStatus, type FlowVersionRow } from '../db/tables';
+import {
+  FINAL_STATUSES,
+  type EventRow,
+  type ExecutionRow,
+  type ExecutionStatus,
+  type FlowVersionRow,
+  type StepRow,
+} from '../db/tables';
 import type { FlowDocument } from '../engine/definition';
+import type { RunSecretsSource } from '../engine/ports';
+import type { Masker } from '../security/masking';
 import { checkAgainstSchema } from '../engine/user-schemas';
 import { cancelExecution, createExecution } from '../engine/lifecycle';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors';
@@ -70,7 +79,24 @@ export class ExecutionsService {
   constructor(
     private readonly db: Db,
     private readonly flows: FlowsService,
+    private readonly secrets: RunSecretsSource,
   ) {}
+
+  /**
+   * The masker of the account an execution runs in. Every read of an execution's user data goes
+   * through it: state values and node outputs hold secrets in clear (later templates need them),
+   * and what was masked when written was masked with the secrets of that moment.
+   */
+  async maskerFor(accountId: string): Promise<Masker> {
+    return (await this.secrets.resolveForRun(accountId)).masker;
+  }
+
+  private async masked(rows: ExecutionRow[]): Promise<ExecutionRow[]> {
+    const maskers = new Map<string, Masker>();
+    for (const accountId of new Set(rows.map((r) => r.account_id)))
+      maskers.set(accountId, await this.maskerFor(accountId));
+    return rows.map((r) => maskRow(r, maskers.get(r.account_id)!));
+  }
 
   async start(actor: Actor, req: StartRequest): Promise<{ execution: ExecutionRow; replayed: boolean }> {
     const flow = await this.flows.get(actor, req.flowId);
@@ -135,9 +161,11 @@ export class ExecutionsService {
    */
   async access(actor: Actor, id: string): Promise<{ execution: ExecutionRow; manage: boolean }> {
     const execution = await findExecution(this.db, id);
-    if (execution && canSee(actor, execution.account_id)) return { execution, manage: true };
-    if (execution && (await isSharedWith(this.db, id, actor.accountId))) return { execution, manage: false };
-    throw new NotFoundError('Execution not found');
+    let manage: boolean;
+    if (execution && canSee(actor, execution.account_id)) manage = true;
+    else if (execution && (await isSharedWith(this.db, id, actor.accountId))) manage = false;
+    else throw new NotFoundError('Execution not found');
+    return { execution: maskRow(execution, await this.maskerFor(execution.account_id)), manage };
   }
 
   async get(actor: Actor, id: string): Promise<ExecutionRow> {
@@ -166,7 +194,7 @@ export class ExecutionsService {
       offset: req.offset,
     });
     const nextCursor = rows.length === req.limit ? encodeCursor(rows[rows.length - 1].id) : null;
-    return { rows, total, nextCursor };
+    return { rows: await this.masked(rows), total, nextCursor };
   }
 
   async cancel(actor: Actor, id: string): Promise<ExecutionRow> {
@@ -180,7 +208,7 @@ export class ExecutionsService {
         );
       await cancelExecution(tx, ex, 'Execution cancelled', actor.accountId);
     });
-    return (await findExecution(this.db, id))!;
+    return (await this.masked([(await findExecution(this.db, id))!]))[0];
   }
 
   async definition(actor: Actor, id: string): Promise<FlowVersionRow> {
@@ -202,17 +230,48 @@ export class ExecutionsService {
   }
 
   async logs(actor: Actor, id: string, level: string | undefined, limit: number, offset: number) {
-    await this.get(actor, id);
-    return listLogRows(this.db, id, level, limit, offset);
+    const ex = await this.get(actor, id);
+    const { rows, total } = await listLogRows(this.db, id, level, limit, offset);
+    return { rows: maskEvents(rows, await this.maskerFor(ex.account_id)), total };
   }
 
   async steps(actor: Actor, id: string, limit: number, offset: number) {
-    await this.get(actor, id);
-    return listStepRows(this.db, id, limit, offset);
+    const ex = await this.get(actor, id);
+    const { rows, total } = await listStepRows(this.db, id, limit, offset);
+    return { rows: maskSteps(rows, await this.maskerFor(ex.account_id)), total };
   }
 
   async events(actor: Actor, id: string, since: number, limit: number) {
-    await this.get(actor, id);
-    return listEventRows(this.db, id, since, limit);
+    const ex = await this.get(actor, id);
+    return maskEvents(await listEventRows(this.db, id, since, limit), await this.maskerFor(ex.account_id));
   }
+}
+
+/** An execution row with every field that carries user data masked. */
+export function maskRow(r: ExecutionRow, masker: Masker): ExecutionRow {
+  if (masker.empty) return r;
+  return {
+    ...r,
+    input: masker.json(r.input),
+    result: masker.json(r.result),
+    error: r.error === null ? null : masker.text(r.error),
+    state_values: masker.json(r.state_values),
+    node_outputs: masker.json(r.node_outputs),
+    waiting_for: masker.json(r.waiting_for),
+  };
+}
+
+export function maskSteps(rows: StepRow[], masker: Masker): StepRow[] {
+  if (masker.empty) return rows;
+  return rows.map((s) => ({
+    ...s,
+    input: masker.json(s.input),
+    output: masker.json(s.output),
+    error: s.error === null ? null : masker.text(s.error),
+  }));
+}
+
+export function maskEvents(rows: EventRow[], masker: Masker): EventRow[] {
+  if (masker.empty) return rows;
+  return rows.map((e) => ({ ...e, payload: masker.json(e.payload) }));
 }

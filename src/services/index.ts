@@ -42,7 +42,8 @@ export interface Services {
 export function createServices(db: Db, config: Config, log: Logger, keys: Keys): Services {
   const flows = new FlowsService(db);
   const box = new SecretBox(keys.encryptionKey);
-  const executions = new ExecutionsService(db, flows);
+  const secrets = new SecretsService(db, box);
+  const executions = new ExecutionsService(db, flows, secrets);
   return {
     db,
     config,
@@ -51,7 +52,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     auth: new AuthService(db, config, keys.jwtSecret),
     accounts: new AccountsService(db),
     apiKeys: new ApiKeysService(db),
-    secrets: new SecretsService(db, box),
+    secrets,
     flows,
     executions,
     listeners: new ListenersService(db, executions, flows, box),

@@ -1,6 +1,7 @@
 /** Answering an input wait: the outcome and values are checked against the node, then handed to the engine. */
 import type { Db } from '../db/knex';
 import type { ExecutionRow } from '../db/tables';
+import { nodeOf } from '../engine/definition';
 import { checkAgainstSchema } from '../engine/user-schemas';
 import { ConflictError, ValidationError } from '../errors';
 import { appendEvents } from '../repositories/events.repository';
@@ -38,7 +39,7 @@ export class InputsService {
           field: 'outcome',
           reason: `one of ${names.join(', ')}`,
         });
-      const schema = document.nodes[nodeId]?.params?.values_schema as Record<string, unknown> | undefined;
+      const schema = nodeOf(document, nodeId)?.params?.values_schema as Record<string, unknown> | undefined;
       if (schema)
         checkAgainstSchema(
           `${visible.flow_id}@${visible.flow_version}#${nodeId}`,

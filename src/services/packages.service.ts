@@ -1,15 +1,16 @@
 /**
  * An execution as one JSON document (format 1): the pinned definition, input, state values, steps,
- * events and status — never secrets (steps and events are masked when written, and node outputs,
- * which are not, stay out). Importing one makes a new execution in the caller's account: a finished
- * run to inspect, or a waiting run that can be answered there. Import is one transaction.
+ * events and status — never secrets: everything in it is masked with the account's secrets on the
+ * way out (state values hold secrets in clear; node outputs stay out). Importing one makes a new
+ * execution in the caller's account: a finished run to inspect, or a waiting run that can be
+ * answered there. Import is one transaction.
  */
 import type { Db } from '../db/knex';
 import type { components } from '../../generated/types/api';
 import { toEvent, toStep } from '../presenters/executions.presenter';
 import { newId } from '../db/ids';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';
-import { definitionHash, parseDefinition, type DefinitionProblem } from '../engine/definition';
+import { definitionHash, nodeOf, parseDefinition, type DefinitionProblem } from '../engine/definition';
 import { ValidationError } from '../errors';
 import { appendEvents, insertEventRows, listEventRows } from '../repositories/events.repository';
 import { insertExecution } from '../repositories/executions.repository';
@@ -17,7 +18,7 @@ import { findFlowName, insertFlow, insertFlowVersion } from '../repositories/flo
 import { insertSteps, listStepRows } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
-import type { ExecutionsService } from './executions.service';
+import { maskEvents, maskSteps, type ExecutionsService } from './executions.service';
 
 export type ExecutionPackage = components['schemas']['ExecutionPackage'];
 export const PACKAGE_FORMAT_VERSION = 1;
@@ -39,6 +40,7 @@ export class PackagesService {
     const flowName = await findFlowName(this.db, ex.flow_id);
     const { rows: steps } = await listStepRows(this.db, id, 100_000, 0);
     const events = await listEventRows(this.db, id, 0, 1_000_000);
+    const masker = await this.executions.maskerFor(ex.account_id);
     return {
       format_version: PACKAGE_FORMAT_VERSION,
       flow_name: flowName ?? 'Imported flow',
@@ -52,8 +54,8 @@ export class PackagesService {
       result: ex.result ?? null,
       error: ex.error,
       values: ex.state_values,
-      steps: steps.map(toStep),
-      events: events.map(toEvent),
+      steps: maskSteps(steps, masker).map(toStep),
+      events: maskEvents(events, masker).map(toEvent),
     };
   }
 
@@ -72,14 +74,15 @@ export class PackagesService {
     if (!IMPORTABLE.includes(pkg.status))
       throw invalid(`only waiting or finished executions can be imported, not ${pkg.status}`, 'status');
     for (const [i, s] of pkg.steps.entries()) {
-      if (s.node_id !== '$approval' && !document.nodes[s.node_id])
+      const node = s.node_id === '$approval' ? undefined : nodeOf(document, s.node_id);
+      if (s.node_id !== '$approval' && !node)
         throw invalid(
           `steps[${i}] is for node "${s.node_id}", which the definition does not have`,
           `steps.${i}.node_id`,
         );
-      if (s.node_id !== '$approval' && document.nodes[s.node_id].type !== s.node_type)
+      if (node && node.type !== s.node_type)
         throw invalid(
-          `steps[${i}] says node "${s.node_id}" is a ${s.node_type}, the definition a ${document.nodes[s.node_id].type}`,
+          `steps[${i}] says node "${s.node_id}" is a ${s.node_type}, the definition a ${node.type}`,
           `steps.${i}.node_type`,
         );
     }
@@ -93,7 +96,7 @@ export class PackagesService {
     const waiting = pkg.waiting_for ?? null;
     if (pkg.status === 'waiting') {
       if (!waiting) throw invalid('a waiting execution needs waiting_for', 'waiting_for');
-      if (waiting.node_id !== null && !document.nodes[waiting.node_id])
+      if (waiting.node_id !== null && !nodeOf(document, waiting.node_id))
         throw invalid(
           `waiting_for names node "${waiting.node_id}", which the definition does not have`,
           'waiting_for.node_id',

@@ -12,13 +12,14 @@ export class ValuesService {
     private readonly executions: ExecutionsService,
   ) {}
 
+  /** Masked: a value set from a secret stays a secret (executions.get masks). */
   async get(actor: Actor, id: string): Promise<Record<string, unknown>> {
     return (await this.executions.get(actor, id)).state_values;
   }
 
   async set(actor: Actor, id: string, values: Record<string, unknown>): Promise<Record<string, unknown>> {
-    await this.executions.get(actor, id);
-    return this.db.transaction(async (tx) => {
+    const visible = await this.executions.get(actor, id);
+    const merged = await this.db.transaction(async (tx) => {
       const ex = (await lockExecution(tx, id))!;
       if (ex.status !== 'waiting')
         throw new ConflictError(`Values can be changed only while the execution waits (status ${ex.status})`);
@@ -39,5 +40,6 @@ export class ValuesService {
       ]);
       return merged;
     });
+    return (await this.executions.maskerFor(visible.account_id)).json(merged);
   }
 }

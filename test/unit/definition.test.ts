@@ -109,6 +109,20 @@ nodes:
     expect(ps.find((p) => p.path === 'nodes.start.next.true')!.message).to.contain('has no outcome "true"');
   });
 
+  for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    it(`refuses "${name}" as a node id, an edge target and an entry`, () => {
+      const asTarget = problems(`nodes:\n  start:\n    type: log\n    params: {message: hi}\n    next: ${name}\n`);
+      expect(asTarget.find((p) => p.path === 'nodes.start.next.default')!.message).to.contain(
+        `"${name}" is not a node`,
+      );
+      const asNode = problems(`entry: ${name}\nnodes:\n  ${name}:\n    type: log\n    params: {message: hi}\n`);
+      expect(asNode.map((p) => [p.node, p.path, p.message])).to.deep.include.members([
+        [name, `nodes.${name}`, `"${name}" is a reserved name and cannot be a node id`],
+        [null, 'entry', `entry "${name}" is not a node of this flow`],
+      ]);
+    });
+  }
+
   it('rejects nodes unreachable from the entry', () => {
     const ps = problems(
       'nodes:\n  start:\n    type: log\n    params: {message: a}\n  island:\n    type: log\n    params: {message: b}\n',

@@ -148,4 +148,42 @@ describe('masking secret values (Masker)', () => {
       });
     }
   });
+
+  describe('encoded forms', () => {
+    const secret = 'p@ss "w/rd" ä&1';
+    const b64 = (s: string, enc: BufferEncoding = 'utf8') => Buffer.from(s, enc).toString('base64');
+    const cases: { name: string; text: string; masked: string }[] = [
+      { name: 'JSON-escaped', text: `{"k":${JSON.stringify(secret)}}`, masked: '{"k":"***"}' },
+      { name: 'percent-encoded', text: `?k=${encodeURIComponent(secret)}&x=1`, masked: '?k=***&x=1' },
+      {
+        name: 'percent-encoded with lower-case hex',
+        text: encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+        masked: '***',
+      },
+      { name: 'form-encoded', text: new URLSearchParams({ k: secret }).toString(), masked: 'k=***' },
+      { name: 'base64', text: `token ${b64(secret)}`, masked: 'token ***' },
+      { name: 'base64 of user:secret, whatever the user', text: `Basic ${b64(`u:${secret}`)}`, masked: 'Basic ***' },
+      { name: 'base64 at another offset', text: `Basic ${b64(`admin:${secret}`)}`, masked: 'Basic ***' },
+      { name: 'base64 with text after', text: `Basic ${b64(`ab:${secret}:tail`)} ok`, masked: 'Basic *** ok' },
+      { name: 'base64 of the Latin-1 bytes (btoa)', text: b64(`x:${secret}`, 'latin1'), masked: '***' },
+      {
+        name: 'leaves other base64 alone',
+        text: `Basic ${b64('user:other-password')}`,
+        masked: `Basic ${b64('user:other-password')}`,
+      },
+    ];
+    for (const c of cases) {
+      it(`masks a secret ${c.name}`, () => {
+        expect(new Masker([secret]).text(c.text)).to.equal(c.masked);
+      });
+    }
+
+    it('masks object keys too', () => {
+      expect(new Masker([secret]).json({ [secret]: 1 })).to.deep.equal({ '***': 1 });
+    });
+
+    it('does not mask base64 cores of short secrets (they would match ordinary text)', () => {
+      expect(new Masker(['abcdefg']).text(b64('u:abcdefg'))).to.equal(b64('u:abcdefg'));
+    });
+  });
 });

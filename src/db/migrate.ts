@@ -8,6 +8,7 @@ import * as flows from './migrations/20261123000200_flows';
 import * as executions from './migrations/20261123000300_executions';
 import * as listeners from './migrations/20261123000400_listeners';
 import * as collaboration from './migrations/20261123000500_collaboration';
+import * as loginFailuresLastFailed from './migrations/20261201000100_login_failures_last_failed';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '20261123000300_executions': executions,
   '20261123000400_listeners': listeners,
   '20261123000500_collaboration': collaboration,
+  '20261201000100_login_failures_last_failed': loginFailuresLastFailed,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     arg === 'api' || arg === 'serve' ? 'api' : arg === 'worker' ? 'worker' : arg === 'all' ? 'all' : cfg.role;
   const log = createLogger(cfg.logLevel);
   // Signals are ours from the start: one that comes while starting stops what has started so far.
-  let running: Running | undefined;
+  const started: { running?: Running } = {};
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -138,10 +138,11 @@ async function main(): Promise<void> {
       log.error('shutdown took too long; exiting');
       process.exit(1);
     }, SHUTDOWN_TIMEOUT_MS).unref();
-    if (running) stopAndExit(running, log);
+    if (started.running) stopAndExit(started.running, log);
   };
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
-  running = await start(cfg, role, log);
+  const running = await start(cfg, role, log);
+  started.running = running;
   if (stopping) return stopAndExit(running, log);
   const where = cfg.databaseUrl ? 'PostgreSQL from DATABASE_URL' : `embedded PostgreSQL in ${cfg.dataDir}`;
   const worker = running.engine.worker ? `    Worker: ${cfg.workerConcurrency} steps at a time\n` : '';

@@ -26,6 +26,7 @@ export interface Config {
   httpAllow: string[];
   loginMaxFailures: number;
   loginWindowSeconds: number;
+  loginLockSeconds: number;
   wsMaxPerAccount: number;
 }
 
@@ -112,6 +113,7 @@ export function parseConfig(env: Env = process.env): Config {
       .filter(Boolean),
     loginMaxFailures: int(env, 'FLOWRUNNER_LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginWindowSeconds: int(env, 'FLOWRUNNER_LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
+    loginLockSeconds: int(env, 'FLOWRUNNER_LOGIN_LOCK_SECONDS', 30, 1, 86_400),
     wsMaxPerAccount: int(env, 'FLOWRUNNER_WS_MAX_PER_ACCOUNT', 100, 1, 100_000),
   };
 }

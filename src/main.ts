@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
 import { config, ConfigError, type Config, type Role } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { createKnex, type Knex } from './db/knex';
@@ -88,6 +89,28 @@ export async function start(cfg: Config, role: Role, log: Logger): Promise<Runni
   }
 }
 
+const SHUTDOWN_TIMEOUT_MS = 20_000;
+
+function stopAndExit(running: Running, log: Logger): void {
+  running.stop().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+}
+
+/** What went wrong, for a person: a stack, a cause, or whatever was thrown (not "undefined"). */
+export function describeFailure(err: unknown): string {
+  if (err instanceof Error) {
+    const own = err.stack ?? `${err.name}: ${err.message}`;
+    return err.cause === undefined ? own : `${own}\n  caused by: ${describeFailure(err.cause)}`;
+  }
+  if (err === undefined || err === null) return `an unexplained failure (${String(err)} was thrown)`;
+  return typeof err === 'string' ? err : inspect(err, { depth: 4 });
+}
+
 async function main(): Promise<void> {
   let cfg: Config;
   try {
@@ -103,22 +126,24 @@ async function main(): Promise<void> {
   const role: Role =
     arg === 'api' || arg === 'serve' ? 'api' : arg === 'worker' ? 'worker' : arg === 'all' ? 'all' : cfg.role;
   const log = createLogger(cfg.logLevel);
-  const running = await start(cfg, role, log);
+  // Signals are ours from the start: one that comes while starting stops what has started so far.
+  const started: { running?: Running } = {};
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    running.stop().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    // A stop that hangs must not keep the process (and the embedded PostgreSQL's exit hook) waiting.
+    setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    if (started.running) stopAndExit(started.running, log);
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
+  const running = await start(cfg, role, log);
+  started.running = running;
+  if (stopping) return stopAndExit(running, log);
   const where = cfg.databaseUrl ? 'PostgreSQL from DATABASE_URL' : `embedded PostgreSQL in ${cfg.dataDir}`;
   const worker = running.engine.worker ? `    Worker: ${cfg.workerConcurrency} steps at a time\n` : '';
   const api = running.url
@@ -129,7 +154,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err) => {
-    process.stderr.write(`FlowRunner failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.stderr.write(`FlowRunner failed to start: ${describeFailure(err)}\n`);
     process.exit(1);
   });
 }

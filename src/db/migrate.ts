@@ -9,6 +9,7 @@ import * as executions from './migrations/20261123000300_executions';
 import * as listeners from './migrations/20261123000400_listeners';
 import * as collaboration from './migrations/20261123000500_collaboration';
 import * as taskEngineFailures from './migrations/20261201000100_task_engine_failures';
+import * as loginFailuresLastFailed from './migrations/20261201000200_login_failures_last_failed';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '20261123000400_listeners': listeners,
   '20261123000500_collaboration': collaboration,
   '20261201000100_task_engine_failures': taskEngineFailures,
+  '20261201000200_login_failures_last_failed': loginFailuresLastFailed,
 };
 
 const source: Knex.MigrationSource<string> = {

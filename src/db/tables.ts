@@ -20,10 +20,11 @@ export interface ApiKeyRow {
   expires_at: Date | null;
 }
 
+/** Failed logins per key: `pair:<email> <address>` or `ip:<address>`. */
 export interface LoginFailureRow {
   key: string;
   failures: number;
-  window_started_at: Date;
+  last_failed_at: Date;
   locked_until: Date | null;
 }
 

@@ -17,12 +17,16 @@ import { DUMMY_HASH_PROMISE, verifyPassword } from '../security/passwords';
 const ISSUER = 'flowrunner';
 const AUDIENCE = 'flowrunner-api';
 const API_KEY_TOUCH_MS = 60_000;
-const IP_FAILURE_FACTOR = 5;
+const ADDRESS_FAILURE_FACTOR = 5;
 
 export interface IssuedToken {
   token: string;
   expires_at: string;
   account_id: string;
+}
+
+function tooManyFailures(remainingMs: number): RateLimitedError {
+  return new RateLimitedError('Too many failed logins; retry later', Math.max(1, Math.ceil(remainingMs / 1000)));
 }
 
 export function hashApiKey(key: string): string {
@@ -47,34 +51,41 @@ export class AuthService {
     return { token, expires_at: new Date(exp * 1000).toISOString(), account_id: accountId };
   }
 
+  /**
+   * Failures count per (email, client address) and per client address, never per email alone: a
+   * stranger's wrong guesses must not lock the owner out from the owner's own address. A success
+   * clears only its own pair, so owning one account does not reset the guessing against another.
+   */
   async login(email: string, password: string, clientAddress: string): Promise<IssuedToken> {
-    const keys = [`user:${email.toLowerCase()}`, `ip:${clientAddress}`];
+    const pairKey = `pair:${email.toLowerCase()} ${clientAddress}`;
+    const addressKey = `ip:${clientAddress}`;
     const now = Date.now();
-    const locked = (await findLoginFailures(this.db, keys)).filter(
-      (r) => r.locked_until && r.locked_until.getTime() > now,
-    );
-    if (locked.length > 0) {
-      const until = Math.max(...locked.map((r) => r.locked_until!.getTime()));
-      throw new RateLimitedError('Too many failed logins; retry later', Math.max(1, Math.ceil((until - now) / 1000)));
-    }
+    const locks = (await findLoginFailures(this.db, [pairKey, addressKey]))
+      .map((r) => r.locked_until?.getTime() ?? 0)
+      .filter((until) => until > now);
+    if (locks.length > 0) throw tooManyFailures(Math.max(...locks) - now);
     const account = await findAccountByEmail(this.db, email);
     // The same work whether or not the account exists, so the answer's timing reveals nothing.
     const ok = await verifyPassword(password, account?.password_hash ?? (await DUMMY_HASH_PROMISE));
     if (!account || !ok) {
-      const { loginWindowSeconds: window, loginMaxFailures: max } = this.config;
-      // One address may serve many people (an office behind NAT): it gets more tries than one account.
+      const policy = {
+        maxFailures: this.config.loginMaxFailures,
+        lockSeconds: this.config.loginLockSeconds,
+        windowSeconds: this.config.loginWindowSeconds,
+      };
       const rows = [
-        ...(await recordLoginFailure(this.db, [keys[0]], window, max, window)),
-        ...(await recordLoginFailure(this.db, [keys[1]], window, max * IP_FAILURE_FACTOR, window)),
+        await recordLoginFailure(this.db, pairKey, policy),
+        // One address may serve many people (an office behind NAT): it gets more tries than one pair.
+        await recordLoginFailure(this.db, addressKey, {
+          ...policy,
+          maxFailures: policy.maxFailures * ADDRESS_FAILURE_FACTOR,
+        }),
       ];
-      const lockedNow = rows.find((r) => r.locked_until);
-      if (lockedNow) throw new RateLimitedError('Too many failed logins; retry later', this.config.loginWindowSeconds);
-      // Slow down repeated guesses: 100 ms more per failure, at most 1 s.
-      const failures = Math.max(...rows.map((r) => r.failures));
-      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * (failures - 1))));
+      const lockedNow = rows.map((r) => r.locked_until?.getTime() ?? 0).filter((until) => until > Date.now());
+      if (lockedNow.length > 0) throw tooManyFailures(Math.max(...lockedNow) - Date.now());
       throw new UnauthorizedError('Invalid username or password');
     }
-    await clearLoginFailures(this.db, keys);
+    await clearLoginFailures(this.db, [pairKey]);
     return this.issueToken(account.id);
   }
 

@@ -67,7 +67,9 @@ describe('auth: login, tokens and API keys', () => {
       expect(res.data.error.code).to.equal('rate_limited');
 
       // Once the lock has passed (moved into the past here), the right password logs in.
-      const locked = await server.db('login_failures').where({ key: `user:${bob.account.email.toLowerCase()}` });
+      const locked = await server
+        .db('login_failures')
+        .where('key', 'like', `pair:${bob.account.email.toLowerCase()} %`);
       expect(locked).to.have.length(1);
       expect(locked[0].locked_until.getTime()).to.be.greaterThan(Date.now());
       await server

@@ -24,12 +24,19 @@ describe('housekeeping', () => {
       { jti: 'hk-live', expires_at: new Date(Date.now() + 60_000) },
     ]);
     await db('login_failures').insert([
-      { key: 'user:hk-old@example.com', failures: 2, window_started_at: new Date(Date.now() - 3600_000) },
+      { key: 'pair:hk-old@example.com 127.0.0.1', failures: 2, last_failed_at: new Date(Date.now() - 3600_000) },
       {
-        key: 'user:hk-locked@example.com',
-        failures: 0,
-        window_started_at: new Date(Date.now() - 3600_000),
+        key: 'pair:hk-locked@example.com 127.0.0.1',
+        failures: 7,
+        last_failed_at: new Date(Date.now() - 3600_000),
         locked_until: new Date(Date.now() + 60_000),
+      },
+      {
+        // Its lock ended less than a window ago: the next failure must still double it.
+        key: 'pair:hk-recent-lock@example.com 127.0.0.1',
+        failures: 7,
+        last_failed_at: new Date(Date.now() - 3600_000),
+        locked_until: new Date(Date.now() - 60_000),
       },
     ]);
     await sweep(db, 900);
@@ -39,8 +46,8 @@ describe('housekeeping', () => {
     expect((await db('revoked_tokens').whereIn('jti', ['hk-old', 'hk-live'])).map((r) => r.jti)).to.deep.equal([
       'hk-live',
     ]);
-    expect((await db('login_failures').where('key', 'like', 'user:hk-%')).map((r) => r.key)).to.deep.equal([
-      'user:hk-locked@example.com',
-    ]);
+    expect(
+      (await db('login_failures').where('key', 'like', 'pair:hk-%').orderBy('key')).map((r) => r.key),
+    ).to.deep.equal(['pair:hk-locked@example.com 127.0.0.1', 'pair:hk-recent-lock@example.com 127.0.0.1']);
   });
 });

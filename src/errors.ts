@@ -68,7 +68,6 @@ export class NotImplementedError extends AppError {
   readonly code = 'not_implemented';
 }
 
-const NUL = /\u0000/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
@@ -77,7 +76,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * which both turn it into their own 4xx.
  */
 export function unstorableTextReason(s: string): string | undefined {
-  if (NUL.test(s)) return 'must not contain the NUL character';
+  if (s.includes('\u0000')) return 'must not contain the NUL character';
   if (LONE_SURROGATE.test(s)) return 'must not contain a lone UTF-16 surrogate';
   return undefined;
 }

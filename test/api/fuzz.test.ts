@@ -339,12 +339,7 @@ describe('fuzzing every operation from the spec', function () {
           Object.fromEntries(
             op.parameters
               .filter((p) => p.in === where)
-              .map((p) => [
-                p.name,
-                where === 'path' && ids[p.name]
-                  ? fc.oneof(fc.constantFrom(...ids[p.name]), valueOf(p.schema))
-                  : valueOf(p.schema),
-              ]),
+              .map((p) => [p.name, where === 'path' ? pathValue(p) : valueOf(p.schema)]),
           ),
           {
             requiredKeys: op.parameters

@@ -12,8 +12,8 @@
  *
  * CI runs a fixed seed. A longer random run by hand:
  *   FUZZ_SEED=random FUZZ_RUNS=500 DATABASE_URL=… npx mocha test/api/fuzz.test.ts
- * (FUZZ_SEED=<n> replays a seed a failure printed; FUZZ_RUNS is runs per operation, default 30:
- * 60 operations × 30 = 1,800 requests, about a minute.)
+ * (FUZZ_SEED=<n> replays a seed a failure printed; FUZZ_RUNS is runs per operation, default 20:
+ * 60 operations × 20 = 1,200 requests, about a minute.)
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -24,7 +24,7 @@ import { makeAccount, makeFlow, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 
 const SEED = process.env.FUZZ_SEED === 'random' ? Date.now() : Number(process.env.FUZZ_SEED ?? 20261201);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 30);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 20);
 
 type Schema = Record<string, unknown>;
 interface Param {

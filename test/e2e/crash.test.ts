@@ -87,7 +87,7 @@ describe('processes: a worker killed mid-step loses nothing', function () {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     target.route('/held', (_req, _body, res) => {
-      held.then(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"done":true}'));
+      void held.then(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"done":true}'));
     });
     for (const p of procs) await p.stop('SIGKILL');
     const worker = await startProcess('worker', testDatabaseUrl(), { FLOWRUNNER_LEASE_MS: '2000', LOG_LEVEL: 'info' });

@@ -1,5 +1,5 @@
 /** The generated client, pointed at a test server, as an integrator would use it. */
-import axios, { AxiosError } from 'axios';
+import axios, { type AxiosError } from 'axios';
 import { expect } from 'chai';
 import {
   AccountsApi,
@@ -64,7 +64,7 @@ export async function expectError(
     expect(res.status, JSON.stringify(res.data)).to.equal(status);
     const body = res.data as { error: { code: string; message: string; details?: Record<string, unknown> | null } };
     expect(body.error.code, JSON.stringify(body)).to.equal(code);
-    expect(body.error.message).to.be.a('string').and.not.empty;
+    expect(body.error.message).to.be.a('string').with.length.above(0);
     return body.error;
   }
   expect.fail(`expected ${status} ${code}, but the call succeeded`);

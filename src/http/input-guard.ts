@@ -1,7 +1,8 @@
 /**
  * Request text is checked once, where it enters, before the validator, a handler or the database
  * sees it: the path and the query string as sent (percent-encoding that decodes to UTF-8), and the
- * parsed JSON body (its keys and string values, and how deep it nests). PostgreSQL refuses NUL in
+ * parsed JSON body (its keys and string values, and how deep it nests). A `__proto__` key is
+ * refused too: a merge anywhere later would otherwise write it into Object.prototype. PostgreSQL refuses NUL in
  * text and lone UTF-16 surrogates in JSON, and the validator recurses as deep as a body nests, so
  * each of these would otherwise surface later as a 500.
  */
@@ -61,7 +62,7 @@ function checkBody(body: unknown): InvalidRequestError | undefined {
       if (depth >= MAX_JSON_DEPTH) return refuse(path || 'body', `must not nest deeper than ${MAX_JSON_DEPTH} levels`);
       for (const [key, child] of Object.entries(value)) {
         const childPath = path ? `${path}.${key}` : key;
-        const reason = unstorableTextReason(key);
+        const reason = unstorableTextReason(key) ?? (key === '__proto__' ? 'must not be __proto__' : undefined);
         if (reason) return refuse(path || 'body', `a key ${reason}`);
         stack.push({ value: child, path: childPath, depth: depth + 1 });
       }

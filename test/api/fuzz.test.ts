@@ -323,6 +323,11 @@ describe('fuzzing every operation from the spec', function () {
   });
   after(() => server.close());
 
+  const prototypeBefore = Object.getOwnPropertyNames(Object.prototype).sort();
+  after('no request polluted Object.prototype', () => {
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).to.deep.equal(prototypeBefore);
+  });
+
   it(`covers every operation of the spec (${operations.length}), seed ${SEED}, ${RUNS} runs each`, () => {
     expect(operations.length).to.be.greaterThan(50);
   });

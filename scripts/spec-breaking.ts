@@ -14,6 +14,8 @@
  *   don't know, so an added response field is not breaking and a removed one is;
  * - a `oneOf` whose branches a discriminator keeps apart becomes the equivalent `anyOf`
  *   (json-schema-diff expands `oneOf` into complements, which takes minutes on ExecutionEvent);
+ * - an integer in a request without a maximum is read as bounded at what the server stores
+ *   (2147483647): a larger one was a 500, so stating that maximum narrows no accepted input;
  * - operations equal on both sides are left out: they have nothing to find;
  * - parameters, which openapi-diff does not compare, are checked here: one removed, one added as
  *   required or made required, and a schema that accepts less (openapi-diff again, as the request
@@ -105,6 +107,9 @@ function operations(doc: Doc): [string, string, Operation][] {
   );
 }
 
+/** The largest integer the server stores (PostgreSQL `integer`); see `comparable`. */
+const STORED_INTEGER_MAX = 2147483647;
+
 function comparable(bundle: Doc): Doc {
   const doc = inlineRefs(bundle);
   for (const item of Object.values(doc.paths)) {
@@ -118,6 +123,13 @@ function comparable(bundle: Doc): Doc {
   }
   for (const node of objectsBelow(doc.paths)) oneOfToAnyOf(node);
   for (const [, , op] of operations(doc)) {
+    // An integer the request may carry never fit more than the server stores (PostgreSQL
+    // `integer`): a larger one was a 500, not an accepted input. Read an unbounded one as bounded
+    // there, so a maximum stated at that limit is no narrowing.
+    const requestSchemas = [op.requestBody, ...(op.parameters ?? []).map((q) => q.schema)];
+    for (const node of objectsBelow(requestSchemas)) {
+      if (node.type === 'integer' && node.maximum === undefined) node.maximum = STORED_INTEGER_MAX;
+    }
     for (const response of Object.values((op.responses ?? {}) as Record<string, Schema>)) {
       for (const node of objectsBelow(response.content)) {
         if (node.additionalProperties === false) delete node.additionalProperties;

@@ -28,6 +28,8 @@ export interface Config {
   loginWindowSeconds: number;
   loginLockSeconds: number;
   wsMaxPerAccount: number;
+  /** Express's `trust proxy`: whether (and from whom) `X-Forwarded-For` is believed for the client address. */
+  trustProxy: boolean | number | string[];
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +64,27 @@ function bool(env: Env, name: string, def: boolean): boolean {
 function optional(env: Env, name: string): string | undefined {
   const raw = env[name];
   return raw === undefined || raw === '' ? undefined : raw;
+}
+
+/** `false` (default), `true`, a hop count, or a comma-separated list of proxy addresses/subnets. */
+function trustProxy(env: Env): boolean | number | string[] {
+  const raw = optional(env, 'FLOWRUNNER_TRUST_PROXY');
+  if (raw === undefined || ['false', '0', 'no'].includes(raw)) return false;
+  if (['true', 'yes'].includes(raw)) return true;
+  if (/^\d+$/.test(raw)) return int(env, 'FLOWRUNNER_TRUST_PROXY', 0, 0, 100);
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (
+    list.length === 0 ||
+    list.some((a) => !/^[0-9A-Fa-f.:]+(\/\d{1,3})?$|^(loopback|linklocal|uniquelocal)$/.test(a))
+  ) {
+    throw new ConfigError(
+      `FLOWRUNNER_TRUST_PROXY must be true, false, a hop count or a comma-separated list of addresses, got "${raw}"`,
+    );
+  }
+  return list;
 }
 
 export function parseConfig(env: Env = process.env): Config {
@@ -115,6 +138,7 @@ export function parseConfig(env: Env = process.env): Config {
     loginWindowSeconds: int(env, 'FLOWRUNNER_LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
     loginLockSeconds: int(env, 'FLOWRUNNER_LOGIN_LOCK_SECONDS', 30, 1, 86_400),
     wsMaxPerAccount: int(env, 'FLOWRUNNER_WS_MAX_PER_ACCOUNT', 100, 1, 100_000),
+    trustProxy: trustProxy(env),
   };
 }
 

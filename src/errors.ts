@@ -41,6 +41,11 @@ export class ConflictError extends AppError {
   readonly status = 409;
   readonly code = 'conflict';
 }
+/** The request body is not in a media type the operation takes (415). */
+export class UnsupportedMediaTypeError extends AppError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+}
 /** Well-formed but semantically invalid (422). */
 export class ValidationError extends AppError {
   readonly status = 422;
@@ -61,4 +66,17 @@ export class RateLimitedError extends AppError {
 export class NotImplementedError extends AppError {
   readonly status = 501;
   readonly code = 'not_implemented';
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why a string from outside cannot be kept, or undefined when it can: PostgreSQL refuses NUL in
+ * text and lone UTF-16 surrogates in JSON. Shared by the request guard and the definition parser,
+ * which both turn it into their own 4xx.
+ */
+export function unstorableTextReason(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'must not contain the NUL character';
+  if (LONE_SURROGATE.test(s)) return 'must not contain a lone UTF-16 surrogate';
+  return undefined;
 }

@@ -6,14 +6,39 @@ import crypto from 'node:crypto';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
+import { unstorableTextReason } from '../errors';
 import { parseProblem, stringsIn, templatesIn } from './expressions';
 import { NODE_TYPES, nodeType } from './nodes';
 
 export const MAX_DEFINITION_BYTES = 256 * 1024;
 export const MAX_NODES = 500;
+/** A definition may use this many aliases (`*a`) in all; more is refused (alias bombs). */
+export const MAX_ALIAS_COUNT = 50;
+/** How deep a definition may nest (mappings and sequences). */
+export const MAX_DEFINITION_DEPTH = 32;
 const NODE_ID = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /** Names every object already answers to (`__proto__`, `constructor`, `toString`…): never node ids. */
 const RESERVED_IDS = new Set(['__proto__', ...Object.getOwnPropertyNames(Object.prototype)]);
+
+/** The first key or string that cannot be stored, or nesting beyond the limit (walked without recursion). */
+function unstorableIn(raw: unknown): { path: string; message: string } | undefined {
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value: raw, path: '', depth: 0 }];
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!;
+    if (typeof value === 'string') {
+      const reason = unstorableTextReason(value);
+      if (reason) return { path, message: `a string ${reason}` };
+    } else if (value !== null && typeof value === 'object') {
+      if (depth >= MAX_DEFINITION_DEPTH) return { path, message: `nests deeper than ${MAX_DEFINITION_DEPTH} levels` };
+      for (const [key, child] of Object.entries(value)) {
+        const reason = unstorableTextReason(key);
+        if (reason) return { path, message: `a key ${reason}` };
+        stack.push({ value: child, path: path ? `${path}.${key}` : key, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+}
 
 export interface DefinitionProblem {
   node: string | null;
@@ -175,7 +200,16 @@ export function parseDefinition(text: string): ParsedDefinition {
     };
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  } catch {
+    // The composer recurses once per level of flow nesting (`[[[[…`): too deep overflows the stack.
+    return {
+      ok: false,
+      problems: [{ node: null, path: '', message: `YAML: nests deeper than ${MAX_DEFINITION_DEPTH} levels` }],
+    };
+  }
   if (doc.errors.length > 0) {
     return {
       ok: false,
@@ -191,7 +225,18 @@ export function parseDefinition(text: string): ParsedDefinition {
       }),
     };
   }
-  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch {
+    // `yaml` throws once aliases expand beyond the count (an alias bomb).
+    return {
+      ok: false,
+      problems: [{ node: null, path: '', message: `YAML: more than ${MAX_ALIAS_COUNT} aliases` }],
+    };
+  }
+  const unstorable = unstorableIn(raw);
+  if (unstorable) return { ok: false, problems: [{ node: null, ...unstorable }] };
   if (!raw || typeof raw !== 'object' || Array.isArray(raw) || !isMap(doc.contents)) {
     return {
       ok: false,

@@ -1,7 +1,8 @@
 /**
- * The Express application: request ids and logs, meta routes, JSON bodies (1 MiB), authentication,
- * express-openapi-validator (requests always, responses when configured), the operations, and the
- * one error mapping.
+ * The Express application: request ids and logs, metrics, the path and query checked as text, meta
+ * routes, authentication, then the JSON body (read only for an operation that takes one, after
+ * authentication; 1 MiB), express-openapi-validator (requests always, responses when configured),
+ * the operations, and the one error mapping.
  */
 import crypto from 'node:crypto';
 import express from 'express';
@@ -17,6 +18,7 @@ import { runHandlers } from '../controllers/runs.controller';
 import type { Services } from '../services';
 import { authMiddleware } from './auth';
 import { errorHandler, notFoundHandler } from './error-handler';
+import { integerParamsGuard, isStorableDateTime, jsonBody, urlTextGuard } from './input-guard';
 import { metaRouter } from './meta';
 import { metricsMiddleware } from './metrics';
 import type { Handlers } from './operations';
@@ -40,6 +42,9 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 export function createApp(s: Services): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Off by default: `X-Forwarded-For` is believed only from the proxies configured (req.ip feeds
+  // the login throttle, so believing anyone would let a client pick its own address).
+  app.set('trust proxy', s.config.trustProxy);
   app.use(
     pinoHttp({
       logger: s.log,
@@ -57,15 +62,18 @@ export function createApp(s: Services): express.Express {
     }),
   );
   app.use(metricsMiddleware);
+  app.use(urlTextGuard);
   app.use(metaRouter(() => s.health.databaseAnswers()));
-  app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   app.use(authMiddleware(s.auth));
+  app.use(integerParamsGuard);
+  app.use(jsonBody());
   app.use(
     OpenApiValidator.middleware({
       apiSpec: SPEC_JSON_PATH,
       validateRequests: { allowUnknownQueryParameters: false },
       validateResponses: s.config.validateResponses,
       validateSecurity: false,
+      formats: { 'date-time': { type: 'string', validate: isStorableDateTime } },
       ignoreUndocumented: false,
     }),
   );

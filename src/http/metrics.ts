@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import client from 'prom-client';
+import { operationOf } from './spec';
 
 /** One registry per process (prom-client refuses to register a metric twice). */
 export const registry = new client.Registry();
@@ -16,10 +17,9 @@ const httpDuration = new client.Histogram({
 export const metricsMiddleware: RequestHandler = (req, res, next) => {
   const end = httpDuration.startTimer();
   res.on('finish', () => {
-    // The spec's path template when a route matched, so labels stay few.
-    const route =
-      (req as { openapi?: { openApiRoute?: string } }).openapi?.openApiRoute ??
-      (res.statusCode === 404 ? 'unmatched' : req.path);
+    // Only the spec's path templates (and the meta routes) are labels; any other path shares
+    // one, so a stranger cannot grow the registry by asking for new paths.
+    const route = operationOf(req.method, req.path)?.op.path ?? 'unknown';
     end({ method: req.method, route, status: String(res.statusCode) });
   });
   next();

@@ -6,7 +6,7 @@ import { Router, type Request } from 'express';
 import { NotImplementedError } from '../errors';
 import type { Actor } from '../services/actor';
 import type { Handler, Handlers, OperationId } from './operations';
-import { specDocument, specOperations } from './spec';
+import { resolveParam, specDocument, specOperations } from './spec';
 
 type AnyHandler = Handler<OperationId>;
 
@@ -17,21 +17,12 @@ export function unimplementedOperations(handlers: Handlers): string[] {
     .map((op) => op.operationId);
 }
 
-type Param = { in: string; name: string } | { $ref: string };
-
 /** The header parameters an operation declares (following `$ref`s into components). */
 function headerParams(path: string, method: string): string[] {
-  const spec = specDocument() as unknown as Record<string, unknown>;
-  const op = (spec.paths as Record<string, Record<string, { parameters?: Param[] }>>)[path][method];
-  const resolve = (p: Param) =>
-    '$ref' in p
-      ? (p.$ref
-          .slice(2)
-          .split('/')
-          .reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], spec) as { in: string; name: string })
-      : p;
+  const spec = specDocument();
+  const op = spec.paths[path][method];
   return (op.parameters ?? [])
-    .map(resolve)
+    .map((p) => resolveParam(spec, p))
     .filter((p) => p.in === 'header')
     .map((p) => p.name);
 }
@@ -49,7 +40,9 @@ export function operationsRouter(handlers: Handlers): Router {
         const headers = Object.fromEntries(headerNames.map((n) => [n, req.get(n)]).filter(([, v]) => v !== undefined));
         const reply: { status: number; body?: unknown; headers?: Record<string, string> } = await handler({
           actor: req.actor as Actor,
-          params: req.params as never,
+          // The validator's copy: integers in it are coerced and range-checked ("1e0" is 1), where
+          // this router's own req.params holds the raw strings again.
+          params: { ...req.params, ...(req as { openapi?: { pathParams?: object } }).openapi?.pathParams } as never,
           query: req.query as never,
           headers: headers as never,
           body: req.body as never,

@@ -12,12 +12,24 @@ export interface SpecOperation {
   /** Express route path: `{id}` becomes `:id`. */
   route: string;
   public: boolean;
+  /** Whether the operation takes a request body, and whether it must have one. */
+  body: 'required' | 'optional' | undefined;
+  /** The path and query parameters whose schema is an integer. */
+  integerParams: { in: 'path' | 'query'; name: string }[];
 }
 
 type SpecDoc = {
   security?: unknown[];
-  paths: Record<string, Record<string, { operationId?: string; security?: unknown[] }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      { operationId?: string; security?: unknown[]; requestBody?: { required?: boolean }; parameters?: Param[] }
+    >
+  >;
 };
+
+type Param = { in: string; name: string; schema?: { type?: string } } | { $ref: string };
 
 let doc: SpecDoc | undefined;
 
@@ -40,8 +52,45 @@ export function specOperations(): SpecOperation[] {
         path: p,
         route: p.replace(/\{([^}]+)\}/g, ':$1'),
         public: Array.isArray(op.security) && op.security.length === 0,
+        body: op.requestBody ? (op.requestBody.required ? ('required' as const) : ('optional' as const)) : undefined,
+        integerParams: (op.parameters ?? [])
+          .map((p) => resolveParam(spec, p))
+          .filter((p) => (p.in === 'path' || p.in === 'query') && p.schema?.type === 'integer')
+          .map((p) => ({ in: p.in as 'path' | 'query', name: p.name })),
       })),
   );
+}
+
+/** A parameter, following a `$ref` into the components. */
+export function resolveParam(spec: unknown, p: Param): { in: string; name: string; schema?: { type?: string } } {
+  if (!('$ref' in p)) return p;
+  return p.$ref
+    .slice(2)
+    .split('/')
+    .reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], spec) as { in: string; name: string };
+}
+
+let matchers: { method: string; pattern: RegExp; op: SpecOperation }[] | undefined;
+
+/**
+ * The spec's operation a request is for (by method and path) and its raw (still percent-encoded)
+ * path parameters, or undefined when there is none.
+ */
+export function operationOf(
+  method: string,
+  requestPath: string,
+): { op: SpecOperation; pathParams: Record<string, string> } | undefined {
+  matchers ??= specOperations().map((op) => ({
+    method: op.method.toUpperCase(),
+    pattern: new RegExp(`^${op.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, '(?<$1>[^/]+)')}/?$`),
+    op,
+  }));
+  for (const m of matchers) {
+    if (m.method !== method) continue;
+    const match = m.pattern.exec(requestPath);
+    if (match) return { op: m.op, pathParams: { ...match.groups } };
+  }
+  return undefined;
 }
 
 /** Stands for the server's URL in the served copies; each request puts its own in. */

@@ -10,9 +10,17 @@ export async function insertListener(
   return created;
 }
 
-/** Queues the execution's existing events for a new listener (under the execution row's lock). */
+/**
+ * Takes the execution row's lock before a listener is added to it. Taken first, before the
+ * listener's insert takes its foreign-key share lock on the same row: two transactions that each
+ * held the share lock and then both asked for this one would deadlock.
+ */
+export async function lockExecutionForListeners(tx: Knex.Transaction, executionId: string): Promise<void> {
+  await tx('executions').where({ id: executionId }).forUpdate().first('id');
+}
+
+/** Queues the execution's existing events for a new listener (under `lockExecutionForListeners`). */
 export async function backfillDeliveries(tx: Knex.Transaction, listener: ListenerRow): Promise<void> {
-  await tx('executions').where({ id: listener.execution_id! }).forUpdate().first('id');
   await tx.raw(
     `insert into deliveries (listener_id, event_id)
      select ?, e.id from events e where e.execution_id = ? and (?::text[] is null or e.type = any(?::text[])) order by e.seq`,

@@ -13,6 +13,7 @@ import {
   deleteListenerRow,
   insertListener,
   listListenerRows,
+  lockExecutionForListeners,
 } from '../repositories/listeners.repository';
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
@@ -61,6 +62,7 @@ export class ListenersService implements ListenerSecrets {
     const id = newId('lsn');
     const plainSecret = `whsec_${crypto.randomBytes(32).toString('base64url')}`;
     const row = await this.db.transaction(async (tx) => {
+      if ('execution_id' in target) await lockExecutionForListeners(tx, target.execution_id);
       const created = await insertListener(tx, {
         id,
         account_id: accountId,
@@ -71,7 +73,7 @@ export class ListenersService implements ListenerSecrets {
         secret: this.box.seal(plainSecret, `listener:${id}`),
       });
       // An execution's listener also gets what happened before it was added. The execution row's
-      // lock orders this against new events, so none is missed or sent twice.
+      // lock (taken first) orders this against new events, so none is missed or sent twice.
       if ('execution_id' in target) await backfillDeliveries(tx, created);
       return created;
     });

@@ -1,0 +1,389 @@
+/**
+ * Spec-driven fuzzing: requests generated from the published contract (generated/openapi.json) for
+ * every operation, valid ones (from the schemas and their examples) and hostile mutations of them
+ * (NUL in the path, query and body keys and values, lone surrogates, nesting thousands deep, YAML
+ * alias bombs, integers out of range or written as 1e3/Infinity, impossible dates, malformed
+ * percent-encoding, wrong or missing content types, malformed JSON, unknown parameters).
+ *
+ * Every answer must be no 5xx, a status the spec declares for that operation (not just `default`),
+ * and every error in the `{"error":{"code","message","details"}}` format. The test server validates
+ * its responses (FLOWRUNNER_VALIDATE_RESPONSES=true makes an invalid one a 500), so "no 5xx" also
+ * means every 2xx body matches the spec.
+ *
+ * CI runs a fixed seed. A longer random run by hand:
+ *   FUZZ_SEED=random FUZZ_RUNS=500 DATABASE_URL=… npx mocha test/api/fuzz.test.ts
+ * (FUZZ_SEED=<n> replays a seed a failure printed; FUZZ_RUNS is runs per operation, default 20:
+ * 60 operations × 20 = 1,200 requests, about a minute.)
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import fs from 'node:fs';
+import http from 'node:http';
+import { SPEC_JSON_PATH } from '../../src/http/spec';
+import { makeAccount, makeFlow, type TestAccount } from '../support/factories';
+import { startTestServer, type TestServer } from '../support/server';
+
+const SEED = process.env.FUZZ_SEED === 'random' ? Date.now() : Number(process.env.FUZZ_SEED ?? 20261201);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 20);
+
+type Schema = Record<string, unknown>;
+interface Param {
+  name: string;
+  in: 'path' | 'query' | 'header';
+  required?: boolean;
+  schema: Schema;
+}
+interface Operation {
+  operationId: string;
+  method: string;
+  path: string;
+  parameters: Param[];
+  body?: Schema;
+  statuses: Set<number>;
+  public: boolean;
+}
+
+const spec = JSON.parse(fs.readFileSync(SPEC_JSON_PATH, 'utf8')) as Schema;
+
+/** Inlines `$ref`s (the spec has no recursive schemas). */
+function deref(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(deref);
+  if (!node || typeof node !== 'object') return node;
+  const ref = (node as { $ref?: string }).$ref;
+  if (ref) {
+    const target = ref
+      .slice(2)
+      .split('/')
+      .reduce<unknown>((o, k) => (o as Schema)[k], spec);
+    return deref(target);
+  }
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === 'example' ? v : deref(v)]));
+}
+
+const operations: Operation[] = Object.entries(spec.paths as Record<string, Schema>).flatMap(([path, item]) =>
+  Object.entries(item).map(([method, raw]) => {
+    const op = deref(raw) as Schema;
+    const body = (op.requestBody as Schema | undefined)?.content as Record<string, { schema: Schema }> | undefined;
+    return {
+      operationId: op.operationId as string,
+      method: method.toUpperCase(),
+      path,
+      parameters: (op.parameters ?? []) as Param[],
+      body: body?.['application/json']?.schema,
+      statuses: new Set(
+        Object.keys(op.responses as Schema)
+          .filter((s) => s !== 'default')
+          .map(Number),
+      ),
+      public: Array.isArray(op.security) && (op.security as unknown[]).length === 0,
+    };
+  }),
+);
+
+const VALID_DEFINITION = 'nodes:\n  start:\n    type: log\n    params: {message: hi}\n';
+const ALIAS_BOMB =
+  'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n' +
+  'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\nnodes: {}\n';
+
+/** A value for a schema: its example often (requests that get past validation), else generated. */
+function valueOf(schema: Schema, depth = 0): fc.Arbitrary<unknown> {
+  const generated = generatedValueOf(schema, depth);
+  return schema.example !== undefined ? fc.oneof(fc.constant(schema.example), generated) : generated;
+}
+
+function generatedValueOf(schema: Schema, depth: number): fc.Arbitrary<unknown> {
+  if (Array.isArray(schema.enum)) return fc.constantFrom(...(schema.enum as unknown[]));
+  const branches = (schema.oneOf ?? schema.anyOf) as Schema[] | undefined;
+  if (branches) return fc.oneof(...branches.map((b) => valueOf(b, depth)));
+  if (Array.isArray(schema.allOf)) return valueOf(Object.assign({}, ...(schema.allOf as Schema[])) as Schema, depth);
+  switch (schema.type) {
+    case 'string':
+      if (schema.format === 'date-time')
+        return fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }).map((d) => d.toISOString());
+      return fc.string({
+        minLength: Number(schema.minLength ?? 0),
+        maxLength: Math.min(Number(schema.maxLength ?? 24), 24),
+        unit: 'grapheme',
+      });
+    case 'integer':
+      return fc.integer({ min: Number(schema.minimum ?? -5), max: Math.min(Number(schema.maximum ?? 1000), 1000) });
+    case 'number':
+      return fc.double({ noNaN: true, noDefaultInfinity: true });
+    case 'boolean':
+      return fc.boolean();
+    case 'array':
+      return depth > 3
+        ? fc.constant([])
+        : fc.array(valueOf((schema.items ?? {}) as Schema, depth + 1), { maxLength: 3 });
+    case 'object':
+    case undefined: {
+      const props = (schema.properties ?? {}) as Record<string, Schema>;
+      if (Object.keys(props).length === 0 || depth > 3) return fc.jsonValue({ maxDepth: 2 });
+      const record = Object.fromEntries(
+        Object.entries(props).map(([k, s]) => [
+          k,
+          k === 'definition' ? fc.constant(VALID_DEFINITION) : valueOf(s, depth + 1),
+        ]),
+      );
+      return fc.record(record, { requiredKeys: (schema.required ?? []) as string[] });
+    }
+    default:
+      return fc.jsonValue({ maxDepth: 2 });
+  }
+}
+
+const MUTATIONS = [
+  'none',
+  'none',
+  'none',
+  'nul-path',
+  'nul-query',
+  'nul-body-value',
+  'nul-body-key',
+  'surrogate-body',
+  'deep-body',
+  'alias-bomb',
+  'yaml-escapes',
+  'integer-out-of-range',
+  'integer-not-decimal',
+  'bad-date',
+  'bad-percent-path',
+  'bad-percent-query',
+  'content-type',
+  'malformed-json',
+  'unknown-query',
+] as const;
+type Mutation = (typeof MUTATIONS)[number];
+
+interface RawRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+const enc = (v: unknown) => encodeURIComponent(String(v));
+
+/** Puts `value` in one string of a JSON value (or adds it as a field when there is none). */
+function injectString(body: unknown, value: string, asKey: boolean): unknown {
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    const entries = Object.entries(body);
+    if (asKey) return { ...body, [`k${value}`]: 'x' };
+    const s = entries.find(([, v]) => typeof v === 'string');
+    return s ? { ...body, [s[0]]: `${String(s[1])}${value}` } : { ...body, name: `x${value}` };
+  }
+  return asKey ? { [`k${value}`]: 'x' } : `x${value}`;
+}
+
+function buildRequest(
+  op: Operation,
+  values: { path: Record<string, unknown>; query: Record<string, unknown>; headers: Record<string, unknown> },
+  body: unknown,
+  mutation: Mutation,
+  pick: number,
+): RawRequest {
+  const intParams = op.parameters.filter((p) => p.schema?.type === 'integer' && p.in !== 'header');
+  const badInts = ['99999999999999999999', '2147483648', '1e3', 'Infinity', '1e308', '-1', '0x10', '1.5'];
+  const path = { ...values.path };
+  const query: Record<string, string> = Object.fromEntries(
+    Object.entries(values.query).map(([k, v]) => [enc(k), Array.isArray(v) ? v.map(enc).join(`&${enc(k)}=`) : enc(v)]),
+  );
+  let rawPathParams = Object.fromEntries(Object.entries(path).map(([k, v]) => [k, enc(v)]));
+  let text = body === undefined ? undefined : JSON.stringify(body);
+  let contentType = 'application/json';
+  const pathNames = Object.keys(rawPathParams);
+  const someParam = pathNames[pick % Math.max(pathNames.length, 1)];
+  switch (mutation) {
+    case 'nul-path':
+      if (someParam) rawPathParams[someParam] += '%00';
+      else query.q = '%00';
+      break;
+    case 'nul-query':
+      query[Object.keys(query)[0] ?? 'limit'] = `1%00`;
+      break;
+    case 'nul-body-value':
+      text = JSON.stringify(injectString(body ?? {}, '\u0000', false));
+      break;
+    case 'nul-body-key':
+      text = JSON.stringify(injectString(body ?? {}, '\u0000', true));
+      break;
+    case 'surrogate-body':
+      text = JSON.stringify(injectString(body ?? {}, 'LONE', pick % 2 === 0)).replace('LONE', '\\ud800');
+      break;
+    case 'deep-body': {
+      const n = 2000 + pick;
+      text = `{"values":${'['.repeat(n)}${']'.repeat(n)},"input":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`;
+      break;
+    }
+    case 'alias-bomb':
+      text = JSON.stringify({ ...(body as object), definition: ALIAS_BOMB });
+      break;
+    case 'yaml-escapes':
+      text = JSON.stringify({
+        ...(body as object),
+        definition: pick % 2 ? 'nodes: {"a\\0": {type: log}}' : `nodes: ${'['.repeat(30000)}`,
+      });
+      break;
+    case 'integer-out-of-range':
+    case 'integer-not-decimal': {
+      const p = intParams[pick % Math.max(intParams.length, 1)];
+      const bad = badInts[(pick + (mutation === 'integer-not-decimal' ? 2 : 0)) % badInts.length];
+      if (p?.in === 'path') rawPathParams[p.name] = bad;
+      else query[p?.name ?? 'offset'] = bad;
+      break;
+    }
+    case 'bad-date':
+      text = JSON.stringify({
+        ...(body as object),
+        expires_at: [
+          '2030-02-30T00:00:00Z',
+          '2030-01-01T00:00:00+16:00',
+          '0000-01-01T00:00:00Z',
+          '2030-01-01T25:00:00Z',
+        ][pick % 4],
+      });
+      break;
+    case 'bad-percent-path':
+      if (someParam) rawPathParams[someParam] = ['%', '%E0%A4%A', '%ED%A0%80', '%zz'][pick % 4];
+      else query.x = '%';
+      break;
+    case 'bad-percent-query':
+      query[Object.keys(query)[0] ?? 'limit'] = ['%', '%E0%A4%A', '%ED%A0%80', '%C0%80'][pick % 4];
+      break;
+    case 'content-type':
+      contentType = ['text/plain', '', 'application/json; charset=latin1', 'application/x-www-form-urlencoded'][
+        pick % 4
+      ];
+      text ??= '{}';
+      break;
+    case 'malformed-json':
+      text = ['{"a":', '{"a":1}}', 'nul', '\u0000'][pick % 4];
+      break;
+    case 'unknown-query':
+      query[`zz${pick}`] = '1';
+      break;
+    case 'none':
+      break;
+  }
+  const p = op.path.replace(/\{([^}]+)\}/g, (_, name: string) => rawPathParams[name] ?? 'x');
+  const qs = Object.entries(query)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+  const headers: Record<string, string> = Object.fromEntries(
+    Object.entries(values.headers).map(([k, v]) => [k, String(v).replace(/[^\x20-\x7e]/g, '')]),
+  );
+  if (text !== undefined && contentType) headers['content-type'] = contentType;
+  if (text !== undefined) headers['content-length'] = String(Buffer.byteLength(text));
+  rawPathParams = {};
+  return { method: op.method, path: qs ? `${p}?${qs}` : p, headers, body: text };
+}
+
+function send(base: string, req: RawRequest): Promise<{ status: number; type: string; body: string }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const r = http.request(
+      { host: url.hostname, port: url.port, method: req.method, path: req.path, headers: req.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            type: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
+    r.on('error', reject);
+    if (req.body !== undefined) r.end(req.body);
+    else r.end();
+  });
+}
+
+describe('fuzzing every operation from the spec', function () {
+  this.timeout(120_000);
+  let server: TestServer;
+  let admin: TestAccount;
+  let ids: Record<string, string[]>;
+  before(async () => {
+    server = await startTestServer();
+    admin = await makeAccount(server, { role: 'admin' });
+    const flow = await makeFlow(admin, VALID_DEFINITION);
+    const { data } = await admin.client.executions.runFlow(flow, { input: {} });
+    const other = await makeAccount(server);
+    // Real ids next to random ones, so operations get past "not found" often.
+    ids = {
+      id: [flow, data.execution_id],
+      run_id: [data.execution_id],
+      account_id: [other.account.id],
+      type: ['log', 'transform'],
+      version: ['1'],
+    };
+  });
+  after(() => server.close());
+
+  const prototypeBefore = Object.getOwnPropertyNames(Object.prototype).sort();
+  after('no request polluted Object.prototype', () => {
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).to.deep.equal(prototypeBefore);
+  });
+
+  it(`covers every operation of the spec (${operations.length}), seed ${SEED}, ${RUNS} runs each`, () => {
+    expect(operations.length).to.be.greaterThan(50);
+  });
+
+  for (const op of operations) {
+    it(`${op.method} ${op.path} answers only declared statuses, never 5xx`, async () => {
+      // An empty path parameter names another path (`/secrets/` is the collection), not this operation.
+      const pathValue = (p: Param) => {
+        const generated = valueOf({ ...p.schema, minLength: Math.max(1, Number(p.schema.minLength ?? 1)) });
+        return ids[p.name] ? fc.oneof(fc.constantFrom(...ids[p.name]), generated) : generated;
+      };
+      const paramArb = (where: 'path' | 'query' | 'header') =>
+        fc.record(
+          Object.fromEntries(
+            op.parameters
+              .filter((p) => p.in === where)
+              .map((p) => [p.name, where === 'path' ? pathValue(p) : valueOf(p.schema)]),
+          ),
+          {
+            requiredKeys: op.parameters
+              .filter((p) => p.in === where && (p.required || p.in === 'path'))
+              .map((p) => p.name),
+          },
+        );
+      await fc.assert(
+        fc.asyncProperty(
+          paramArb('path'),
+          paramArb('query'),
+          paramArb('header'),
+          op.body ? valueOf(op.body) : fc.constant(undefined),
+          fc.constantFrom(...MUTATIONS),
+          fc.nat(1000),
+          async (path, query, headers, body, mutation, pick) => {
+            const req = buildRequest(op, { path, query, headers }, body, mutation, pick);
+            // Logging out or refreshing revokes the token presented: those get a token of their own.
+            const token =
+              op.operationId === 'logout' || op.operationId === 'refreshToken'
+                ? server.services.auth.issueToken(admin.account.id).token
+                : admin.token;
+            if (!op.public) req.headers.authorization = `Bearer ${token}`;
+            const res = await send(server.url, req);
+            const what = `${req.method} ${req.path} (${mutation}) → ${res.status} ${res.body.slice(0, 300)}`;
+            expect(res.status, what).to.be.below(500);
+            expect([...op.statuses], what).to.include(res.status);
+            if (res.status >= 400) {
+              expect(res.type, what).to.match(/^application\/json/);
+              const error = (JSON.parse(res.body) as { error?: Record<string, unknown> }).error;
+              expect(error, what).to.be.an('object');
+              expect(error!.code, what).to.be.a('string');
+              expect(error!.message, what).to.be.a('string');
+              expect(error, what).to.have.property('details');
+            }
+          },
+        ),
+        { seed: SEED, numRuns: RUNS, endOnFailure: true, includeErrorInReport: true },
+      );
+    });
+  }
+});

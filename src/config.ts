@@ -27,6 +27,11 @@ export interface Config {
   loginMaxFailures: number;
   loginWindowSeconds: number;
   wsMaxPerAccount: number;
+  /** Limits of flows' JSONata (templates, transform, condition, switch); see engine/expressions.ts. */
+  expressionTimeoutMs: number;
+  expressionMaxDepth: number;
+  expressionMemoryMb: number;
+  expressionProcesses: number;
 }
 
 export class ConfigError extends Error {}
@@ -113,6 +118,10 @@ export function parseConfig(env: Env = process.env): Config {
     loginMaxFailures: int(env, 'FLOWRUNNER_LOGIN_MAX_FAILURES', 5, 1, 1000),
     loginWindowSeconds: int(env, 'FLOWRUNNER_LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
     wsMaxPerAccount: int(env, 'FLOWRUNNER_WS_MAX_PER_ACCOUNT', 100, 1, 100_000),
+    expressionTimeoutMs: int(env, 'FLOWRUNNER_EXPRESSION_TIMEOUT_MS', 1000, 10, 600_000),
+    expressionMaxDepth: int(env, 'FLOWRUNNER_EXPRESSION_MAX_DEPTH', 10_000, 100, 1_000_000),
+    expressionMemoryMb: int(env, 'FLOWRUNNER_EXPRESSION_MEMORY_MB', 128, 16, 16_384),
+    expressionProcesses: int(env, 'FLOWRUNNER_EXPRESSION_PROCESSES', 2, 1, 64),
   };
 }
 

@@ -14,7 +14,7 @@ import { insertStep } from '../repositories/steps.repository';
 import { insertTask, sleepLeasedTask, takeLeasedTask } from '../repositories/tasks.repository';
 import type { SecretsService, RunSecrets } from '../services/secrets.service';
 import { edgesOf, type FlowDocument, type NodeDefinition } from './definition';
-import { resolveTemplates } from './expressions';
+import { ExpressionLimitError, resolveTemplates } from './expressions';
 import type { HttpGuard } from './http-guard';
 import { nodeType } from './nodes';
 import { NodeError, type NodeResult, type Wait } from './nodes/types';
@@ -30,6 +30,23 @@ interface Outcome {
 }
 
 export class LeaseLostError extends Error {}
+
+/**
+ * A node's failure from whatever it threw. An expression limit is the flow's own doing (the same
+ * expression over the same data hits it again), so it is not retryable: retrying would only
+ * multiply what a runaway flow costs. The node's `error` edge still catches it.
+ */
+function nodeErrorOf(err: unknown, nodeId: string, what: string, prefix = ''): NodeError {
+  if (err instanceof NodeError) return err;
+  if (err instanceof ExpressionLimitError)
+    return new NodeError(err.explain(`${what} in node "${nodeId}"`), false, false, {
+      code: err.code,
+      limit: err.limit,
+      node_id: nodeId,
+      expression: err.expression ?? null,
+    });
+  return new NodeError(prefix + ((err as Error)?.message ?? String(err)));
+}
 
 function maskEvents(events: NewEvent[], masker: RunSecrets['masker']): NewEvent[] {
   return masker.empty ? events : events.map((e) => ({ ...e, payload: masker.json(e.payload) }));
@@ -139,7 +156,8 @@ export class StepRunner {
     try {
       params = (await resolveTemplates(node.params ?? {}, scope)) as Record<string, unknown>;
     } catch (err) {
-      return { error: new NodeError(`a template in the params failed: ${(err as Error).message}`), logs, startedAt };
+      const error = nodeErrorOf(err, task.node_id, 'a template of the params', 'a template in the params failed: ');
+      return { error, logs, startedAt };
     }
     if (!module.execute) {
       return { params, error: new NodeError(`node type "${node.type}" cannot run yet`), logs, startedAt };
@@ -169,8 +187,7 @@ export class StepRunner {
       ]);
       return { result, params, logs, startedAt };
     } catch (err) {
-      const error = err instanceof NodeError ? err : new NodeError((err as Error)?.message ?? String(err));
-      return { error, params, logs, startedAt };
+      return { error: nodeErrorOf(err, task.node_id, 'the expression'), params, logs, startedAt };
     }
   }
 
@@ -240,7 +257,7 @@ export class StepRunner {
       started_at: outcome.startedAt,
       completed_at: now,
     };
-    const fail = (message: string) => {
+    const fail = (message: string, data: Record<string, unknown> | null = null) => {
       patch.status = 'failed';
       patch.error = message;
       patch.completed_at = now;
@@ -248,7 +265,7 @@ export class StepRunner {
         {
           type: 'log',
           level: 'error',
-          payload: { level: 'error', message: `Execution failed: ${message}`, ...about, data: null },
+          payload: { level: 'error', message: `Execution failed: ${message}`, ...about, data },
         },
         { type: 'execution_failed', payload: { status: 'failed', error: message, ...about } },
       );
@@ -281,7 +298,13 @@ export class StepRunner {
           if (document.output !== undefined)
             result = await resolveTemplates(document.output, { ...scope, nodes: patch.node_outputs });
         } catch (err) {
-          fail(`the flow's output template failed: ${(err as Error).message}`);
+          if (err instanceof ExpressionLimitError)
+            fail(err.explain("the flow's output template"), {
+              code: err.code,
+              limit: err.limit,
+              expression: err.expression ?? null,
+            });
+          else fail(`the flow's output template failed: ${(err as Error).message}`);
         }
         if (!patch.status || patch.status === 'running') {
           patch.status = 'completed';
@@ -337,12 +360,12 @@ export class StepRunner {
             level: 'warn',
             message: `Node failed: ${error.message}; following its error edge`,
             ...about,
-            data: null,
+            data: error.detail ?? null,
           },
         });
         next = { node: edges.error, attempt: 1 };
       } else {
-        fail(error.message);
+        fail(error.message, error.detail ?? null);
       }
     }
     if (next && stepCount >= this.config.maxStepsPerExecution) {

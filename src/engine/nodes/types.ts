@@ -63,6 +63,8 @@ export class NodeError extends Error {
     readonly retryable = false,
     /** Ends the execution at once, whatever its retry and error edge say (the `fail` node). */
     readonly fatal = false,
+    /** What kind of failure, for the `data` of its log events (e.g. `{code: 'expression_limit', …}`). */
+    readonly detail?: { code: string } & Record<string, unknown>,
   ) {
     super(message);
   }

@@ -82,6 +82,8 @@ export interface NodeTypeModule {
   outcomes?(params: Record<string, unknown>): string[];
   /** Params that are whole JSONata expressions (not `{{ }}` templates), by their path in params. */
   expressions?(params: Record<string, unknown>): { path: string; expression: string }[];
+  /** Params that are JSON Schemas a flow declares (checked at save like `inputs`), by their path in params. */
+  schemas?(params: Record<string, unknown>): { path: string; schema: unknown }[];
   /** A cycle through this node is not an unconditional loop (it branches or waits). */
   breaksCycles?: boolean;
   /** Runs the node; the human-in-the-loop types have none yet and fail when reached. */

@@ -30,6 +30,11 @@ export interface Config {
   wsMaxPerAccount: number;
   /** Express's `trust proxy`: whether (and from whom) `X-Forwarded-For` is believed for the client address. */
   trustProxy: boolean | number | string[];
+  /** Limits of flows' JSONata (templates, transform, condition, switch); see engine/expressions.ts. */
+  expressionTimeoutMs: number;
+  expressionMaxDepth: number;
+  expressionMemoryMb: number;
+  expressionProcesses: number;
 }
 
 export class ConfigError extends Error {}
@@ -139,6 +144,10 @@ export function parseConfig(env: Env = process.env): Config {
     loginLockSeconds: int(env, 'FLOWRUNNER_LOGIN_LOCK_SECONDS', 30, 1, 86_400),
     wsMaxPerAccount: int(env, 'FLOWRUNNER_WS_MAX_PER_ACCOUNT', 100, 1, 100_000),
     trustProxy: trustProxy(env),
+    expressionTimeoutMs: int(env, 'FLOWRUNNER_EXPRESSION_TIMEOUT_MS', 1000, 10, 600_000),
+    expressionMaxDepth: int(env, 'FLOWRUNNER_EXPRESSION_MAX_DEPTH', 10_000, 100, 1_000_000),
+    expressionMemoryMb: int(env, 'FLOWRUNNER_EXPRESSION_MEMORY_MB', 128, 16, 16_384),
+    expressionProcesses: int(env, 'FLOWRUNNER_EXPRESSION_PROCESSES', 2, 1, 64),
   };
 }
 

@@ -9,6 +9,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { unstorableTextReason } from '../errors';
 import { parseProblem, stringsIn, templatesIn } from './expressions';
 import { NODE_TYPES, nodeType } from './nodes';
+import { schemaProblems } from './user-schemas';
 
 export const MAX_DEFINITION_BYTES = 256 * 1024;
 export const MAX_NODES = 500;
@@ -75,6 +76,7 @@ export interface FlowDocument {
 export type ParsedDefinition =
   { ok: true; document: FlowDocument; entry: string; hash: string } | { ok: false; problems: DefinitionProblem[] };
 
+/** For our own schemas (the document, node params); flows' schemas are user-schemas.ts's. */
 export const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
 addFormats(ajv);
 
@@ -355,6 +357,11 @@ export function parseDefinition(text: string): ParsedDefinition {
       if (problem)
         problems.push({ ...here(`params.${path}`), message: `expression does not parse: ${problem.message}` });
     }
+    for (const { path, schema } of module.schemas?.(params) ?? []) {
+      for (const problem of schemaProblems(schema, `params.${path}`)) {
+        problems.push({ ...here(problem.path), message: problem.message });
+      }
+    }
   }
 
   for (const { path, value } of stringsIn(document.output ?? null, 'output')) {
@@ -370,15 +377,8 @@ export function parseDefinition(text: string): ParsedDefinition {
     }
   }
   if (document.inputs !== undefined) {
-    try {
-      ajv.compile(document.inputs);
-    } catch (err) {
-      problems.push({
-        node: null,
-        path: 'inputs',
-        message: `inputs is not a valid JSON Schema: ${(err as Error).message}`,
-        ...at(['inputs']),
-      });
+    for (const problem of schemaProblems(document.inputs, 'inputs')) {
+      problems.push({ node: null, ...problem, ...at(problem.path.split('.')) });
     }
   }
 

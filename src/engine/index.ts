@@ -9,6 +9,7 @@ import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repos
 import { CANCEL_CHANNEL } from '../repositories/executions.repository';
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
 import { Deliverer } from './deliverer';
+import { configureExpressions, expressionLimits, warmExpressions } from './expressions';
 import { startHousekeeping } from './housekeeping';
 import { HttpGuard } from './http-guard';
 import { Notifier } from './notifier';
@@ -34,10 +35,12 @@ export async function startEngine(
   const notifier = new Notifier(databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL, DELIVERIES_CHANNEL], log);
   await notifier.start();
   const http = new HttpGuard(config.httpAllow);
+  configureExpressions(expressionLimits(config));
   let worker: Worker | undefined;
   let deliverer: Deliverer | undefined;
   let stopHousekeeping = () => {};
   if (opts.worker) {
+    warmExpressions();
     stopHousekeeping = startHousekeeping(db, config.loginWindowSeconds, log);
     deliverer = new Deliverer(db, http, deps.listeners, notifier, log);
     deliverer.start();

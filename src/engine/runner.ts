@@ -11,7 +11,7 @@ import { findExecution, lockExecution } from '../repositories/executions.reposit
 import { findFlowVersion, findLiveFlow } from '../repositories/flows.repository';
 import { countEngineFailure, sleepLeasedTask, takeLeasedTask } from '../repositories/tasks.repository';
 import { edgesOf, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
-import { resolveTemplates } from './expressions';
+import { ExpressionLimitError, resolveTemplates } from './expressions';
 import { failPoisonedExecution } from './lifecycle';
 import type { HttpGuard } from './http-guard';
 import { nodeType } from './nodes';
@@ -154,7 +154,8 @@ export class StepRunner {
     try {
       params = (await resolveTemplates(node.params ?? {}, scope)) as Record<string, unknown>;
     } catch (err) {
-      return { error: new NodeError(`a template in the params failed: ${(err as Error).message}`), logs, startedAt };
+      const error = nodeErrorOf(err, task.node_id, 'a template of the params', 'a template in the params failed: ');
+      return { error, logs, startedAt };
     }
     const timeout = node.timeout_ms ? AbortSignal.timeout(node.timeout_ms) : undefined;
     const nodeSignal = timeout ? AbortSignal.any([signal, timeout]) : signal;
@@ -181,8 +182,24 @@ export class StepRunner {
       ]);
       return { result, params, logs, startedAt };
     } catch (err) {
-      const error = err instanceof NodeError ? err : new NodeError((err as Error)?.message ?? String(err));
-      return { error, params, logs, startedAt };
+      return { error: nodeErrorOf(err, task.node_id, 'the expression'), params, logs, startedAt };
     }
   }
+}
+
+/**
+ * A node's failure from whatever it threw. An expression limit is the flow's own doing (the same
+ * expression over the same data hits it again), so it is not retryable: retrying would only
+ * multiply what a runaway flow costs. The node's `error` edge still catches it.
+ */
+function nodeErrorOf(err: unknown, nodeId: string, what: string, prefix = ''): NodeError {
+  if (err instanceof NodeError) return err;
+  if (err instanceof ExpressionLimitError)
+    return new NodeError(err.explain(`${what} in node "${nodeId}"`), false, false, {
+      code: err.code,
+      limit: err.limit,
+      node_id: nodeId,
+      expression: err.expression ?? null,
+    });
+  return new NodeError(prefix + ((err as Error)?.message ?? String(err)));
 }

@@ -12,7 +12,7 @@ import { insertStep } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
 import type { Masker } from '../security/masking';
 import { edgeFor, type FlowDocument, type NodeDefinition } from './definition';
-import { resolveTemplates } from './expressions';
+import { ExpressionLimitError, resolveTemplates } from './expressions';
 import { cancelExecution, createExecution, notifyParent } from './lifecycle';
 import type { NodeError, NodeResult, Wait } from './nodes/types';
 
@@ -60,7 +60,9 @@ interface NextTask {
   runAt?: Date;
 }
 
-type End = { status: 'completed'; result: unknown } | { status: 'failed'; error: string };
+type End =
+  | { status: 'completed'; result: unknown }
+  | { status: 'failed'; error: string; detail?: Record<string, unknown> | null };
 
 /** Where the execution goes after a step that completed or failed: on to a next task, or to its end. */
 interface Route {
@@ -241,6 +243,13 @@ async function afterSuccess(
     const flowResult = await resolveTemplates(output, { ...step.scope, nodes: nodeOutputs });
     return { changes: NO_CHANGES, end: { status: 'completed', result: flowResult } };
   } catch (err) {
+    if (err instanceof ExpressionLimitError) {
+      const detail = { code: err.code, limit: err.limit, expression: err.expression ?? null };
+      return {
+        changes: NO_CHANGES,
+        end: { status: 'failed', error: err.explain("the flow's output template"), detail },
+      };
+    }
     return {
       changes: NO_CHANGES,
       end: { status: 'failed', error: `the flow's output template failed: ${(err as Error).message}` },
@@ -272,12 +281,14 @@ function afterFailure(step: StepContext, error: NodeError): Route {
     return {
       changes: {
         patch: { node_outputs: { ...ex.node_outputs, [task.node_id]: failed } },
-        events: [logEvent(about, 'warn', `Node failed: ${error.message}; following its error edge`)],
+        events: [
+          logEvent(about, 'warn', `Node failed: ${error.message}; following its error edge`, error.detail ?? null),
+        ],
       },
       next: { node: errorEdge, attempt: 1 },
     };
   }
-  return { changes: NO_CHANGES, end: { status: 'failed', error: error.message } };
+  return { changes: NO_CHANGES, end: { status: 'failed', error: error.message, detail: error.detail ?? null } };
 }
 
 /** The step that reaches the execution's step limit with more to do fails the execution instead. */
@@ -322,7 +333,7 @@ function ending(step: StepContext, end: End): Changes {
   return {
     patch: { status: 'failed', error: masker.text(end.error), completed_at: now },
     events: [
-      logEvent(about, 'error', `Execution failed: ${end.error}`),
+      logEvent(about, 'error', `Execution failed: ${end.error}`, end.detail ?? null),
       { type: 'execution_failed', payload: { status: 'failed', error: end.error, ...about } },
     ],
   };

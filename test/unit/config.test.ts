@@ -9,6 +9,12 @@ describe('config', () => {
     expect(c.databaseUrl).to.equal(undefined);
     expect(c.dataDir).to.match(/\.flowrunner$/);
     expect(c.validateResponses).to.equal(false);
+    expect(c).to.include({
+      expressionTimeoutMs: 1000,
+      expressionMaxDepth: 10_000,
+      expressionMemoryMb: 128,
+      expressionProcesses: 2,
+    });
   });
 
   const bad: [string, string, RegExp][] = [
@@ -21,6 +27,10 @@ describe('config', () => {
     ['FLOWRUNNER_ENCRYPTION_KEY', 'abc', /FLOWRUNNER_ENCRYPTION_KEY must be 32 bytes/],
     ['FLOWRUNNER_ADMIN_PASSWORD', 'short', /FLOWRUNNER_ADMIN_PASSWORD must be at least 8/],
     ['FLOWRUNNER_VALIDATE_RESPONSES', 'maybe', /FLOWRUNNER_VALIDATE_RESPONSES must be true or false/],
+    ['FLOWRUNNER_EXPRESSION_TIMEOUT_MS', '0', /FLOWRUNNER_EXPRESSION_TIMEOUT_MS must be an integer from 10/],
+    ['FLOWRUNNER_EXPRESSION_MAX_DEPTH', 'deep', /FLOWRUNNER_EXPRESSION_MAX_DEPTH must be an integer/],
+    ['FLOWRUNNER_EXPRESSION_MEMORY_MB', '8', /FLOWRUNNER_EXPRESSION_MEMORY_MB must be an integer from 16/],
+    ['FLOWRUNNER_EXPRESSION_PROCESSES', '0', /FLOWRUNNER_EXPRESSION_PROCESSES must be an integer from 1/],
   ];
   for (const [name, value, message] of bad) {
     it(`stops on a bad ${name} and names it`, () => {

@@ -1,4 +1,4 @@
-import { evaluate } from '../expressions';
+import { isTruthy } from '../expressions';
 import type { NodeTypeModule } from './types';
 
 export const condition: NodeTypeModule = {
@@ -24,7 +24,7 @@ export const condition: NodeTypeModule = {
   expressions: (p) => [{ path: 'expression', expression: String(p.expression ?? '') }],
   breaksCycles: true,
   execute: async (ctx) => {
-    const value = Boolean(await evaluate(String(ctx.params.expression), ctx.scope));
+    const value = await isTruthy(String(ctx.params.expression), ctx.scope);
     return { output: { value }, outcome: String(value) };
   },
 };

@@ -35,6 +35,7 @@ export const input: NodeTypeModule = {
     },
   },
   outcomes: (p) => [...outcomesOf(p).map((o) => String(o.name)), 'timeout'],
+  schemas: (p) => (p.values_schema === undefined ? [] : [{ path: 'values_schema', schema: p.values_schema }]),
   breaksCycles: true,
   execute: async (ctx) => {
     const signal = ctx.state?.signal as

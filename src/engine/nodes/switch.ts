@@ -1,4 +1,4 @@
-import { evaluate } from '../expressions';
+import { firstTruthy } from '../expressions';
 import type { NodeTypeModule } from './types';
 
 interface Case {
@@ -38,10 +38,13 @@ export const switchNode: NodeTypeModule = {
   expressions: (p) => cases(p).map((c, i) => ({ path: `cases.${i}.when`, expression: String(c.when ?? '') })),
   breaksCycles: true,
   execute: async (ctx) => {
-    for (const c of cases(ctx.params)) {
-      if (await evaluate(String(c.when), ctx.scope))
-        return { output: { case: String(c.name) }, outcome: String(c.name) };
-    }
-    return { output: { case: null } };
+    const all = cases(ctx.params);
+    // One job for all the cases: in order, stopping at the first truthy one.
+    const i = await firstTruthy(
+      all.map((c) => String(c.when)),
+      ctx.scope,
+    );
+    if (i < 0) return { output: { case: null } };
+    return { output: { case: String(all[i].name) }, outcome: String(all[i].name) };
   },
 };

@@ -63,6 +63,8 @@ export class NodeError extends Error {
     readonly retryable = false,
     /** Ends the execution at once, whatever its retry and error edge say (the `fail` node). */
     readonly fatal = false,
+    /** What kind of failure, for the `data` of its log events (e.g. `{code: 'expression_limit', …}`). */
+    readonly detail?: { code: string } & Record<string, unknown>,
   ) {
     super(message);
   }
@@ -80,6 +82,8 @@ export interface NodeTypeModule {
   outcomes?(params: Record<string, unknown>): string[];
   /** Params that are whole JSONata expressions (not `{{ }}` templates), by their path in params. */
   expressions?(params: Record<string, unknown>): { path: string; expression: string }[];
+  /** Params that are JSON Schemas a flow declares (checked at save like `inputs`), by their path in params. */
+  schemas?(params: Record<string, unknown>): { path: string; schema: unknown }[];
   /** A cycle through this node is not an unconditional loop (it branches or waits). */
   breaksCycles?: boolean;
   /** Runs the node; a waiting type returns `wait` and runs again with the answer in `state`. */

@@ -9,7 +9,7 @@ import {
   parseProblem,
   resolveTemplates,
 } from '../../src/engine/expressions';
-import { Evaluator, toJson } from '../../src/engine/sandbox/evaluator';
+import { approximateSize, Evaluator, toJson } from '../../src/engine/sandbox/evaluator';
 import { compileLinear, LinearRegExp, regexProblem } from '../../src/engine/sandbox/linear-regexp';
 import { PoolLimitError, ProcessPool } from '../../src/engine/sandbox/pool';
 import { nodesReferenced, scopeFor } from '../../src/engine/scope';
@@ -128,6 +128,12 @@ describe('expression evaluator (in-process, the cooperative limits)', () => {
       s: 'x',
     });
     expect(toJson(() => 1)).to.equal(undefined);
+  });
+
+  it('tells a large answer from a small one without walking all of it', () => {
+    expect(approximateSize({ a: [1, 'xy'] }, 1000)).to.be.within(10, 40);
+    const big = Array.from({ length: 100_000 }, () => 'x'.repeat(100));
+    expect(approximateSize(big, 1000)).to.be.within(1000, 1200);
   });
 });
 

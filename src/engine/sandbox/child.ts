@@ -2,13 +2,15 @@
  * The entry of an expression process: evaluates the jobs the pool sends, one at a time. It holds
  * nothing of the server (no database, no keys, an empty environment): only the jobs' scopes.
  */
-import { Evaluator, type EvaluationLimits, type Job, type Outcome } from './evaluator';
-import { DONE, READY, type Progress } from './pool';
+import { approximateSize, Evaluator, type EvaluationLimits, type Job, type Outcome } from './evaluator';
+import { DONE, LATE_MS, READY, STARTED, type Envelope, type Progress } from './pool';
 
 const { limits } = JSON.parse(process.argv[2] ?? '{}') as { limits: EvaluationLimits };
 const send = (message: Outcome | Progress | typeof READY) => process.send!(message);
-// The pool's clock for a job runs from its first progress report to DONE.
-const evaluator = new Evaluator(limits, (index) => send({ progress: index }));
+/** An answer larger than this is announced (DONE), so copying it across does not count as work. */
+const LARGE = 256 * 1024;
+// Which expression a job is on matters only when the pool has to kill it; the first is implied.
+const evaluator = new Evaluator(limits, (index) => index > 0 && send({ progress: index }));
 
 // A job's outcome is settled by the promise it awaits; a stray rejection JSONata leaves behind
 // (a sibling of a failed parallel evaluation) must not take the process and the next job with it.
@@ -18,11 +20,12 @@ process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 process.on('disconnect', () => process.exit(0));
 
-process.on('message', (job: Job) => {
+process.on('message', ({ at, request }: Envelope<Job>) => {
+  if (Date.now() - at > LATE_MS) send({ progress: STARTED });
   const answer = (outcome: Outcome) => {
-    send({ progress: DONE });
+    if (outcome.ok && approximateSize(outcome.value, LARGE) > LARGE) send({ progress: DONE });
     send(outcome);
   };
-  evaluator.run(job).then(answer, (err: unknown) => answer({ ok: false, message: String(err) }));
+  evaluator.run(request).then(answer, (err: unknown) => answer({ ok: false, message: String(err) }));
 });
 send(READY);

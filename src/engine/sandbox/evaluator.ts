@@ -60,6 +60,26 @@ export function toJson(value: unknown): unknown {
   return Object.fromEntries(entries);
 }
 
+/** Roughly how many bytes a JSON value takes, counting no further than `cap`. */
+export function approximateSize(value: unknown, cap: number): number {
+  let size = 0;
+  const stack = [value];
+  while (stack.length > 0 && size <= cap) {
+    const v = stack.pop();
+    if (typeof v === 'string') size += v.length + 2;
+    else if (Array.isArray(v)) {
+      size += 2;
+      for (const item of v) stack.push(item);
+    } else if (v && typeof v === 'object')
+      for (const [k, item] of Object.entries(v)) {
+        size += k.length + 4;
+        stack.push(item);
+      }
+    else size += 8;
+  }
+  return size;
+}
+
 const LIMIT_CODES: Record<string, Limit> = { D1011: 'depth', D1012: 'time' };
 
 export class Evaluator {

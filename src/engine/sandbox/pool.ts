@@ -5,10 +5,11 @@
  * running out of it ends that process, never this one. A lost process is replaced at once; the
  * others, and the jobs queued for them, carry on.
  *
- * The clock runs from when the child says it started (its first progress report) to when it says
- * it is done (progress -1), so neither the wait in the queue nor copying a large scope or result
- * across counts against the job. A child that never starts or never finishes sending is killed by
- * a watchdog, far later.
+ * The clock starts when the job has been written to the child (not while it waits in the queue),
+ * or again when the child reports that it started late (copying a large scope took long); it stops
+ * when the answer arrives, or when the child reports that it is done and sends a large answer. A
+ * child that takes longer than a watchdog, far longer, to receive or to answer is killed too. The
+ * reports are rare: the usual job is one message each way.
  *
  * Why processes and not worker threads: a worker thread that hits its `resourceLimits` with one
  * large allocation (`$pad("", 3e8)` in JSONata) aborts the whole process — Node gives a worker
@@ -24,15 +25,25 @@ import type { Socket } from 'node:net';
 /** The first message a process sends: it has loaded and takes jobs from now on. */
 export const READY = 'ready';
 
+/** What the pool sends a child: a job, and when it was sent (so the child knows it came late). */
+export interface Envelope<Req> {
+  at: number;
+  request: Req;
+}
+
 /**
- * What a child sends while it works on a job: the index of the part (expression) it has started,
- * from 0, then `DONE` before its answer.
+ * What a child may send while it works on a job: `STARTED` when the job reached it late, the
+ * index of the part (expression) it has started when that is not the first, `DONE` before a
+ * large answer.
  */
 export interface Progress {
   progress: number;
 }
 
+export const STARTED = 0;
 export const DONE = -1;
+/** A child that received a job later than this after it was sent says when it started. */
+export const LATE_MS = 25;
 
 export class PoolLimitError extends Error {
   constructor(
@@ -69,8 +80,6 @@ interface Child<Req, Res> {
   ready: boolean;
   gone: boolean;
   progress: number;
-  /** Whether the job's own clock runs (between the first progress and DONE). */
-  working: boolean;
   /** The end of its stderr, to explain a process that could not start. */
   stderr: string;
   job?: Pending<Req, Res>;
@@ -137,7 +146,6 @@ export class ProcessPool<Req, Res> {
       ready: false,
       gone: false,
       progress: 0,
-      working: false,
       stderr: '',
     };
     this.children.add(child);
@@ -170,16 +178,9 @@ export class ProcessPool<Req, Res> {
     if (message === READY) child.ready = true;
     else if (message && typeof message === 'object' && 'progress' in message) {
       const { progress } = message as Progress;
-      if (progress === DONE) {
-        child.working = false;
-        this.watch(child, this.watchdogMs);
-      } else {
-        child.progress = progress;
-        if (!child.working) {
-          child.working = true;
-          this.watch(child, this.opts.hardTimeoutMs);
-        }
-      }
+      if (progress === DONE) this.watch(child, this.watchdogMs);
+      else if (progress === STARTED) this.watch(child, this.opts.hardTimeoutMs);
+      else child.progress = progress;
       return;
     } else {
       const job = child.job;
@@ -196,15 +197,20 @@ export class ProcessPool<Req, Res> {
       if (this.queue.length === 0) break;
       if (!c.ready || c.job || c.gone) continue;
       const job = this.queue.shift()!;
+      const envelope: Envelope<Req> = { at: Date.now(), request: job.request };
       try {
-        c.process.send(job.request as object);
+        // The callback runs once the message is written: the job's clock starts there.
+        c.process.send(envelope, (err: Error | null) => {
+          if (c.job !== job || c.gone) return;
+          if (err) this.lose(c, err);
+          else this.watch(c, this.opts.hardTimeoutMs);
+        });
       } catch (err) {
-        // The child never saw it and stays idle.
+        // Not serialisable: the child never saw it and stays idle.
         job.reject(new NotSerializableError((err as Error).message));
         continue;
       }
       c.progress = 0;
-      c.working = false;
       c.job = job;
       this.watch(c, this.watchdogMs);
     }

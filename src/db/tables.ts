@@ -93,6 +93,8 @@ export interface ExecutionRow {
 export interface TaskRow {
   id: string;
   execution_id: string;
+  /** The execution's account, so claims can take accounts in turn. */
+  account_id: string;
   node_id: string;
   attempt: number;
   run_at: Date;

@@ -47,6 +47,7 @@ export async function startEngine(
     const runner = new StepRunner(db, config, http, deps.secrets, newWorkerId());
     worker = new Worker(db, runner, notifier, { concurrency: config.workerConcurrency, leaseMs: config.leaseMs, log });
     worker.start();
+    deps.starter.handOverTo(worker);
     log.info({ worker: worker.id, concurrency: config.workerConcurrency }, 'worker started');
   }
   return {
@@ -54,6 +55,7 @@ export async function startEngine(
     http,
     worker,
     stop: async () => {
+      deps.starter.handOverTo(undefined);
       stopHousekeeping();
       await worker?.stop();
       await deliverer?.stop();

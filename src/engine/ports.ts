@@ -5,6 +5,7 @@
  */
 import type { ListenerRow } from '../db/tables';
 import type { Masker } from '../security/masking';
+import type { ExecutionStarter } from './starter';
 
 /** An account's secrets for one step: the values by key, and a masker that hides every one of them. */
 export interface RunSecrets {
@@ -26,4 +27,6 @@ export interface ListenerSecrets {
 export interface EngineDeps {
   secrets: RunSecretsSource;
   listeners: ListenerSecrets;
+  /** Handed this process's worker, to give it the entry tasks of starts made here. */
+  starter: ExecutionStarter;
 }

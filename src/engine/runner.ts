@@ -7,9 +7,14 @@ import type { Config } from '../config';
 import type { Db } from '../db/knex';
 import { FINAL_STATUSES, type ExecutionRow, type TaskRow } from '../db/tables';
 import type { NewEvent } from '../repositories/events.repository';
-import { findExecution, lockExecution } from '../repositories/executions.repository';
+import { lockExecution } from '../repositories/executions.repository';
 import { findFlowVersion, findLiveFlow } from '../repositories/flows.repository';
-import { countEngineFailure, sleepLeasedTask, takeLeasedTask } from '../repositories/tasks.repository';
+import {
+  countEngineFailure,
+  sleepLeasedTask,
+  takeLeasedTask,
+  type ClaimedTask,
+} from '../repositories/tasks.repository';
 import { edgesOf, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import { ExpressionLimitError, resolveTemplates } from './expressions';
 import { failPoisonedExecution } from './lifecycle';
@@ -17,7 +22,8 @@ import type { HttpGuard } from './http-guard';
 import { nodeType } from './nodes';
 import { NodeError } from './nodes/types';
 import type { RunSecretsSource } from './ports';
-import { commitStep, logEvent, type LogLevel, type StepOutcome } from './step-commit';
+import { StepCommitter } from './committer';
+import { commitStep, logEvent, planStep, type LogLevel, type StepOutcome } from './step-commit';
 
 export class LeaseLostError extends Error {}
 
@@ -29,6 +35,7 @@ export const MAX_ENGINE_FAILURES = 3;
 
 export class StepRunner {
   private readonly documents = new Map<string, FlowDocument>();
+  private readonly committer: StepCommitter;
 
   constructor(
     private readonly db: Db,
@@ -36,7 +43,9 @@ export class StepRunner {
     private readonly http: HttpGuard,
     private readonly secrets: RunSecretsSource,
     readonly workerId: string,
-  ) {}
+  ) {
+    this.committer = new StepCommitter(db, workerId, config.leaseMs);
+  }
 
   /** Versions are immutable, so a worker may keep their parsed documents. */
   private async document(flowId: string, version: number): Promise<FlowDocument> {
@@ -82,16 +91,21 @@ export class StepRunner {
     return { flow_id: flowId, version: number, entry: (row.document as FlowDocument).entry! };
   }
 
-  async run(task: TaskRow, signal: AbortSignal): Promise<void> {
-    const execution = await findExecution(this.db, task.execution_id);
-    if (!execution || FINAL_STATUSES.includes(execution.status)) {
+  /**
+   * Runs the claimed task and commits what it did. A step that simply completed or failed goes to
+   * the batch committer; anything more (a wait, a sleep, a cancel, a subflow's end) commits in a
+   * transaction of its own. Returns the next task when it was handed over to this worker in memory.
+   */
+  async run(claimed: ClaimedTask, signal: AbortSignal, handOver: () => boolean): Promise<ClaimedTask | undefined> {
+    const { task, execution } = claimed;
+    if (FINAL_STATUSES.includes(execution.status)) {
       await this.db.transaction((tx) => takeLeasedTask(tx, task.id, this.workerId));
-      return;
+      return undefined;
     }
     const document = await this.document(execution.flow_id, execution.flow_version);
     const node = nodeOf(document, task.node_id);
     if (!node) throw new Error(`node "${task.node_id}" is not in the pinned definition`);
-    // Read fresh for every step: a secret changed a moment ago must be used (and masked) at once.
+    // Read for every step: a secret changed a moment ago must be used (and masked) at once.
     const secrets = await this.secrets.resolveForRun(execution.account_id);
     const scope = {
       input: execution.input,
@@ -106,7 +120,25 @@ export class StepRunner {
     };
     const outcome = await this.execute(task, execution, node, scope, signal);
     // Stopped by a shutdown: leave the task for another worker rather than record a failure.
-    if (signal.aborted && signal.reason === SHUTDOWN) return;
+    if (signal.aborted && signal.reason === SHUTDOWN) return undefined;
+    const step = {
+      execution,
+      document,
+      task,
+      node,
+      scope,
+      masker: secrets.masker,
+      maxSteps: this.config.maxStepsPerExecution,
+      now: new Date(),
+    };
+    const plan = await planStep(step, outcome);
+    if (plan) {
+      const committed = await this.committer.commit(plan, handOver());
+      if (!committed.applied) throw new LeaseLostError(`task ${task.id}: the lease was lost or the execution ended`);
+      return committed.next?.lease_owner === this.workerId
+        ? { task: committed.next, execution: plan.after }
+        : undefined;
+    }
     await this.db.transaction(async (tx) => {
       const finished = outcome.result?.sleepUntil
         ? await sleepLeasedTask(
@@ -120,21 +152,9 @@ export class StepRunner {
       if (!finished) throw new LeaseLostError(`lost the lease of task ${task.id}`);
       const current = (await lockExecution(tx, execution.id))!;
       if (FINAL_STATUSES.includes(current.status)) return;
-      await commitStep(
-        tx,
-        {
-          execution: current,
-          document,
-          task,
-          node,
-          scope,
-          masker: secrets.masker,
-          maxSteps: this.config.maxStepsPerExecution,
-          now: new Date(),
-        },
-        outcome,
-      );
+      await commitStep(tx, { ...step, execution: current }, outcome);
     });
+    return undefined;
   }
 
   private async execute(

@@ -5,10 +5,10 @@
  */
 import type { Tx } from '../db/knex';
 import { newId } from '../db/ids';
-import type { ExecutionRow, TaskRow } from '../db/tables';
+import type { ExecutionRow, ExecutionStatus, TaskRow } from '../db/tables';
 import { appendEvents, type NewEvent } from '../repositories/events.repository';
 import { updateExecution } from '../repositories/executions.repository';
-import { insertStep } from '../repositories/steps.repository';
+import { insertStep, type NewStepRow } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
 import type { Masker } from '../security/masking';
 import { edgeFor, type FlowDocument, type NodeDefinition } from './definition';
@@ -54,7 +54,7 @@ interface Changes {
   events: NewEvent[];
 }
 
-interface NextTask {
+export interface NextTask {
   node: string;
   attempt: number;
   runAt?: Date;
@@ -119,6 +119,69 @@ export async function commitStep(tx: Tx, step: StepContext, outcome: StepOutcome
     ? await afterSuccess(step, result, recorded.patch.node_outputs!)
     : afterFailure(step, outcome.error!);
   await finish(tx, step, recorded, withinStepLimit(step, route));
+}
+
+/**
+ * A step written as data, for the steps that simply completed or failed (most of them): the
+ * batch committer writes many of them in one statement. The execution's columns are merged, not
+ * replaced, so API writes in between (state values) survive; the statement applies a plan only
+ * while this worker still holds the task and the execution is still queued or running.
+ */
+export interface StepPlan {
+  taskId: string;
+  executionId: string;
+  status: ExecutionStatus | null;
+  startedAt: Date | null;
+  currentNode: string;
+  /** node_outputs entries this step sets. */
+  outputs: Record<string, unknown> | null;
+  /** state_values entries this step sets. */
+  values: Record<string, unknown> | null;
+  result: unknown;
+  error: string | null;
+  completedAt: Date | null;
+  /** Masked, in order. */
+  events: NewEvent[];
+  step: NewStepRow;
+  next: NextTask | null;
+  /** The execution row as the commit leaves it: a next step handed over in memory starts from it. */
+  after: ExecutionRow;
+}
+
+/**
+ * The plan of a step that only completes or fails, or undefined when it does more (sleeps, waits,
+ * cancels, starts or tells another execution): those go through `commitStep` in a transaction.
+ */
+export async function planStep(step: StepContext, outcome: StepOutcome): Promise<StepPlan | undefined> {
+  const { result } = outcome;
+  const { execution: ex, task, masker } = step;
+  if (ex.status !== 'queued' && ex.status !== 'running') return undefined;
+  if (result?.sleepUntil || result?.wait || result?.cancel || ex.parent_execution_id) return undefined;
+  const record = stepRecord(step, outcome);
+  const recorded = and(begin(step, outcome.startedAt), ran(step, outcome), record.changes);
+  const route = withinStepLimit(
+    step,
+    result ? await afterSuccess(step, result, recorded.patch.node_outputs!) : afterFailure(step, outcome.error!),
+  );
+  const changes = and(recorded, route.changes, route.end ? ending(step, route.end) : NO_CHANGES);
+  const patch = changes.patch;
+  const events = masker.empty ? changes.events : changes.events.map((e) => ({ ...e, payload: masker.json(e.payload) }));
+  return {
+    taskId: task.id,
+    executionId: ex.id,
+    status: patch.status ?? null,
+    startedAt: patch.started_at ?? null,
+    currentNode: task.node_id,
+    outputs: patch.node_outputs ? { [task.node_id]: patch.node_outputs[task.node_id] } : null,
+    values: result?.setValues ?? null,
+    result: patch.result ?? null,
+    error: patch.error ?? null,
+    completedAt: patch.completed_at ?? null,
+    events,
+    step: record.row,
+    next: route.end ? null : (route.next ?? null),
+    after: { ...ex, ...patch, event_seq: ex.event_seq + events.length },
+  };
 }
 
 /** Every step moves the execution to its node; the first one also starts it. */
@@ -193,8 +256,8 @@ async function startWaiting(tx: Tx, step: StepContext, wait: Wait): Promise<Chan
   };
 }
 
-/** Inserts the step row; a completed node's output (and state values) go on the execution. */
-async function recordStep(tx: Tx, step: StepContext, outcome: StepOutcome): Promise<Changes> {
+/** The step row to insert and what a completed node adds to the execution (its output, state values). */
+function stepRecord(step: StepContext, outcome: StepOutcome): { row: NewStepRow; changes: Changes; output?: unknown } {
   const { execution: ex, task, masker } = step;
   const row = {
     execution_id: ex.id,
@@ -210,20 +273,32 @@ async function recordStep(tx: Tx, step: StepContext, outcome: StepOutcome): Prom
   const { result } = outcome;
   if (!result) {
     const error = outcome.error!;
-    await insertStep(tx, {
-      ...row,
-      status: 'failed',
-      output: masker.json(failedOutputOf(error) ?? null),
-      error: masker.text(error.message),
-    });
-    return { patch: counted, events: [] };
+    return {
+      row: {
+        ...row,
+        status: 'failed',
+        output: masker.json(failedOutputOf(error) ?? null),
+        error: masker.text(error.message),
+      },
+      changes: { patch: counted, events: [] },
+    };
   }
   const output = result.output ?? null;
-  await insertStep(tx, { ...row, status: 'completed', output: masker.json(output), error: null });
   // Node outputs stay unmasked: later templates need the real values, and no endpoint returns them.
   const patch: Partial<ExecutionRow> = { ...counted, node_outputs: { ...ex.node_outputs, [task.node_id]: { output } } };
   if (result.setValues) patch.state_values = { ...ex.state_values, ...result.setValues };
-  return { patch, events: [{ type: 'node_completed', payload: { ...aboutStep(step), result: output } }] };
+  return {
+    row: { ...row, status: 'completed', output: masker.json(output), error: null },
+    changes: { patch, events: [{ type: 'node_completed', payload: { ...aboutStep(step), result: output } }] },
+    output,
+  };
+}
+
+/** Inserts the step row; a completed node's output (and state values) go on the execution. */
+async function recordStep(tx: Tx, step: StepContext, outcome: StepOutcome): Promise<Changes> {
+  const { row, changes } = stepRecord(step, outcome);
+  await insertStep(tx, row);
+  return changes;
 }
 
 /**

@@ -1,18 +1,30 @@
 /**
- * Claims runnable tasks and runs up to `concurrency` at once. Woken by NOTIFY, with a poll as
- * fallback; renews its leases while steps run; on stop it claims nothing more, lets running steps
- * finish for a grace period, then aborts them and releases their leases for another worker.
+ * Claims runnable tasks and runs up to `concurrency` at once. Tasks also arrive in memory: the
+ * next step of a step this worker committed, and starts made in this process, are leased to it in
+ * the transaction that creates them and handed over here after the commit (no claim, no NOTIFY);
+ * if the process dies, their leases expire and the reaper returns them to every worker. Woken by
+ * NOTIFY, with a poll as fallback; renews its leases while it holds tasks; on stop it claims
+ * nothing more, lets running steps finish for a grace period, then aborts them and releases the
+ * leases of everything it still holds for another worker.
  */
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from '../log';
-import { claimTasks, nextRunAt, releaseLeases, renewLeases, TASKS_CHANNEL } from '../repositories/tasks.repository';
+import {
+  claimTasks,
+  nextRunAt,
+  reapExpiredLeases,
+  releaseLeases,
+  renewLeases,
+  TASKS_CHANNEL,
+  type ClaimedTask,
+} from '../repositories/tasks.repository';
 import type { Db } from '../db/knex';
-import type { TaskRow } from '../db/tables';
 import { CANCEL_CHANNEL } from '../repositories/executions.repository';
 import { isDatabaseUnavailable } from '../db/errors';
 import { Alarm } from './alarm';
 import type { Notifier } from './notifier';
+import { ReadyQueue } from './ready-queue';
 import { LeaseLostError, SHUTDOWN, type StepRunner } from './runner';
 
 const POLL_MS = 1000;
@@ -23,20 +35,26 @@ export function newWorkerId(): string {
 }
 
 interface InFlight {
-  task: TaskRow;
+  task: ClaimedTask['task'];
   abort: AbortController;
   done: Promise<void>;
 }
 
 export class Worker {
   private readonly inflight = new Map<string, InFlight>();
+  /** Leased to this worker, not started yet. */
+  private readonly ready = new ReadyQueue<ClaimedTask>();
   private running = false;
+  private lastReap = 0;
   private readonly alarm = new Alarm();
   private loopDone: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly onTask = () => this.alarm.wake();
   private readonly onCancel = (executionId: string) => {
     for (const f of this.inflight.values()) if (f.task.execution_id === executionId) f.abort.abort();
+    // A task of a cancelled execution that has not started must not start: its row is gone.
+    const held = this.ready.clear();
+    for (const c of held) if (c.task.execution_id !== executionId) this.ready.push(c.task.account_id, c);
   };
 
   constructor(
@@ -57,7 +75,7 @@ export class Worker {
     this.notifier.on(CANCEL_CHANNEL, this.onCancel);
     this.heartbeat = setInterval(
       () => {
-        renewLeases(this.db, this.id, [...this.inflight.keys()], this.opts.leaseMs).catch((err) =>
+        renewLeases(this.db, this.id, this.heldTaskIds(), this.opts.leaseMs).catch((err) =>
           this.opts.log.warn({ err: err.message }, 'lease renewal failed'),
         );
       },
@@ -69,12 +87,16 @@ export class Worker {
   private async loop(): Promise<void> {
     let backoff = 100;
     while (this.running) {
-      const capacity = this.opts.concurrency - this.inflight.size;
-      let claimed: TaskRow[] = [];
+      const capacity = this.opts.concurrency - this.inflight.size - this.ready.size;
+      let claimed: ClaimedTask[] = [];
       let sleepMs = POLL_MS;
       try {
+        if (Date.now() - this.lastReap >= POLL_MS) {
+          this.lastReap = Date.now();
+          await reapExpiredLeases(this.db);
+        }
         if (capacity > 0) claimed = await claimTasks(this.db, this.id, capacity, this.opts.leaseMs);
-        for (const task of claimed) this.launch(task);
+        this.adopt(claimed);
         if (claimed.length === 0 && capacity > 0) {
           // Idle: sleep until the next delayed task is due (a poll at most a second away).
           const next = await nextRunAt(this.db);
@@ -92,10 +114,36 @@ export class Worker {
     }
   }
 
-  private launch(task: TaskRow): void {
+  /** Tasks leased to this worker: they start as slots free up, accounts taking turns. */
+  adopt(claimed: ClaimedTask[]): void {
+    for (const c of claimed) this.ready.push(c.task.account_id, c);
+    this.startReady();
+  }
+
+  /** How many tasks handed over now would not wait long for a slot. */
+  get room(): number {
+    return this.running ? Math.max(0, 2 * this.opts.concurrency - this.inflight.size - this.ready.size) : 0;
+  }
+
+  private heldTaskIds(): string[] {
+    return [...this.inflight.keys(), ...[...this.ready].map((c) => c.task.id)];
+  }
+
+  private startReady(): void {
+    while (this.running && this.inflight.size < this.opts.concurrency && this.ready.size > 0)
+      this.launch(this.ready.shift()!);
+  }
+
+  private launch(claimed: ClaimedTask): void {
+    const { task } = claimed;
     const abort = new AbortController();
     const done = this.runner
-      .run(task, abort.signal)
+      .run(claimed, abort.signal, () => this.running)
+      .then(async (next) => {
+        if (!next) return;
+        if (this.running) this.ready.push(next.task.account_id, next);
+        else await releaseLeases(this.db, this.id, [next.task.id]).catch(() => undefined);
+      })
       .catch(async (err) => {
         if (err instanceof LeaseLostError) {
           this.opts.log.info({ task: task.id }, 'step result discarded: the lease was lost');
@@ -119,6 +167,7 @@ export class Worker {
       })
       .finally(() => {
         this.inflight.delete(task.id);
+        this.startReady();
         this.alarm.wake();
       });
     this.inflight.set(task.id, { task, abort, done });
@@ -137,15 +186,10 @@ export class Worker {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
-    if (this.inflight.size > 0) {
-      const left = [...this.inflight.values()];
-      for (const f of left) f.abort.abort(SHUTDOWN);
-      await releaseLeases(
-        this.db,
-        this.id,
-        left.map((f) => f.task.id),
-      ).catch(() => undefined);
-    }
+    const left = [...this.inflight.values()];
+    for (const f of left) f.abort.abort(SHUTDOWN);
+    const held = [...left.map((f) => f.task.id), ...this.ready.clear().map((c) => c.task.id)];
+    if (held.length > 0) await releaseLeases(this.db, this.id, held).catch(() => undefined);
     clearInterval(this.heartbeat);
   }
 }

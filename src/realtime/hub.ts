@@ -65,10 +65,13 @@ export class EventHub {
   /** Executions never change owner, so an owner is looked up once. */
   private readonly owners = new Map<string, string>();
   private readonly reads = new SharedReads();
+  /** The payload names one or more executions with their last seq: `id:seq[,id:seq…]`. */
   private readonly onEvent = (payload: string) => {
-    const executionId = payload.slice(0, payload.lastIndexOf(':'));
-    if (this.followers.has(executionId)) this.pump(executionId);
-    if (this.accountWide.size > 0) this.fanOutAccountWide(executionId);
+    for (const item of payload.split(',')) {
+      const executionId = item.slice(0, item.lastIndexOf(':'));
+      if (this.followers.has(executionId)) this.pump(executionId);
+      if (this.accountWide.size > 0) this.fanOutAccountWide(executionId);
+    }
   };
   private readonly onReconnect = () => {
     for (const id of this.followers.keys()) this.pump(id);

@@ -2,7 +2,9 @@ import type { Knex } from 'knex';
 import { newId } from '../db/ids';
 import type { StepRow } from '../db/tables';
 
-export async function insertSteps(db: Knex, steps: Omit<StepRow, 'id'>[]): Promise<void> {
+export type NewStepRow = Omit<StepRow, 'id'>;
+
+export async function insertSteps(db: Knex, steps: NewStepRow[]): Promise<void> {
   if (steps.length === 0) return;
   await db('steps').insert(
     steps.map((step) => ({
@@ -14,7 +16,7 @@ export async function insertSteps(db: Knex, steps: Omit<StepRow, 'id'>[]): Promi
   );
 }
 
-export async function insertStep(db: Knex, step: Omit<StepRow, 'id'>): Promise<void> {
+export async function insertStep(db: Knex, step: NewStepRow): Promise<void> {
   await insertSteps(db, [step]);
 }
 

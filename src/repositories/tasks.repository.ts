@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { TaskRow } from '../db/tables';
+import type { ExecutionRow, TaskRow } from '../db/tables';
 
 export const TASKS_CHANNEL = 'flowrunner_tasks';
 
@@ -9,32 +9,104 @@ export async function insertTask(
   task: { execution_id: string; node_id: string; attempt?: number; run_at?: Date; state?: Record<string, unknown> },
 ): Promise<void> {
   await db.raw(
-    `with t as (insert into tasks (execution_id, node_id, attempt, run_at, state) values (?, ?, ?, coalesce(?::timestamptz, now()), ?::jsonb) returning execution_id)
+    `with t as (
+       insert into tasks (execution_id, account_id, node_id, attempt, run_at, state)
+       select e.id, e.account_id, ?, ?, coalesce(?::timestamptz, now()), ?::jsonb from executions e where e.id = ?
+       returning execution_id)
      select pg_notify(?, execution_id) from t`,
     [
-      task.execution_id,
       task.node_id,
       task.attempt ?? 1,
       task.run_at?.toISOString() ?? null,
       task.state ? JSON.stringify(task.state) : null,
+      task.execution_id,
       TASKS_CHANNEL,
     ],
   );
 }
 
-/** Claims up to `limit` runnable tasks for `owner` under a lease: FOR UPDATE SKIP LOCKED. */
-export async function claimTasks(db: Knex, owner: string, limit: number, leaseMs: number): Promise<TaskRow[]> {
+/** A claimed task with the execution it belongs to, read in the same statement. */
+export interface ClaimedTask {
+  task: TaskRow;
+  execution: ExecutionRow;
+}
+
+export const TASK_COLUMNS = [
+  'id',
+  'execution_id',
+  'account_id',
+  'node_id',
+  'attempt',
+  'run_at',
+  'lease_owner',
+  'lease_expires_at',
+  'state',
+  'engine_failures',
+] as const;
+
+/**
+ * Claims up to `limit` runnable tasks for `owner` under a lease, taking accounts in turn: the
+ * accounts with ready tasks are walked through the index (a loose index scan, at most `limit` of
+ * them), each offers its oldest tasks, and the claim takes the first of every account, then the
+ * second, and so on. One account's backlog of thousands therefore never stands in front of another
+ * account's single task. Returns each task with its execution row.
+ */
+export async function claimTasks(db: Knex, owner: string, limit: number, leaseMs: number): Promise<ClaimedTask[]> {
   const result = await db.raw(
-    `update tasks set lease_owner = ?, lease_expires_at = now() + make_interval(secs => ?)
-      where id in (
-        select id from tasks
-         where run_at <= now() and (lease_expires_at is null or lease_expires_at < now())
-         order by run_at, id
-         limit ? for update skip locked)
-      returning *`,
-    [owner, leaseMs / 1000, limit],
+    `with recursive accounts(account_id, n) as (
+       (select account_id, 1 from tasks where lease_owner is null and run_at <= now() order by account_id limit 1)
+       union all
+       select (select t.account_id from tasks t
+                where t.lease_owner is null and t.run_at <= now() and t.account_id > a.account_id
+                order by t.account_id limit 1), a.n + 1
+         from accounts a where a.account_id is not null and a.n < ?
+     ), offered as (
+       select o.id, o.turn
+         from accounts a cross join lateral (
+           select f.id, row_number() over (order by f.run_at, f.id) as turn
+             from (select t.id, t.run_at from tasks t
+                    where t.account_id = a.account_id and t.lease_owner is null and t.run_at <= now()
+                    order by t.run_at, t.id limit ? for update skip locked) f) o
+        where a.account_id is not null
+        order by o.turn, o.id
+        limit ?
+     ), claimed as (
+       update tasks t set lease_owner = ?, lease_expires_at = now() + make_interval(secs => ?)
+         from offered where t.id = offered.id
+       returning ${TASK_COLUMNS.map((c) => `t.${c}`).join(', ')}
+     )
+     select ${TASK_COLUMNS.map((c) => `c.${c} as task_${c}`).join(', ')}, e.*
+       from claimed c join executions e on e.id = c.execution_id`,
+    [limit, limit, limit, owner, leaseMs / 1000],
   );
-  return result.rows as TaskRow[];
+  return (result.rows as Record<string, unknown>[]).map(splitClaimed);
+}
+
+/** `task_*` columns and an execution's columns, selected side by side, as a task and its execution. */
+export function splitClaimed(row: Record<string, unknown>): ClaimedTask {
+  const task: Record<string, unknown> = {};
+  const execution: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (k.startsWith('task_')) task[k.slice(5)] = v;
+    else execution[k] = v;
+  }
+  return { task: task as unknown as TaskRow, execution: execution as unknown as ExecutionRow };
+}
+
+/**
+ * Returns the tasks whose lease expired (their worker died or stalled) to the unleased pool, where
+ * any worker may claim them. Their old holder can no longer complete them: completion checks the owner.
+ */
+export async function reapExpiredLeases(db: Knex): Promise<number> {
+  const result = await db.raw(
+    `with reaped as (
+       update tasks set lease_owner = null, lease_expires_at = null
+        where lease_owner is not null and lease_expires_at < now()
+       returning execution_id)
+     select count(*)::int as n, (select pg_notify(?, '') from reaped limit 1) from reaped`,
+    [TASKS_CHANNEL],
+  );
+  return (result.rows[0]?.n as number) ?? 0;
 }
 
 export async function renewLeases(db: Knex, owner: string, ids: string[], leaseMs: number): Promise<void> {
@@ -87,6 +159,6 @@ export async function deleteExecutionTasks(tx: Knex.Transaction, executionId: st
 
 /** When the next not-yet-due task becomes runnable, to sleep until then. */
 export async function nextRunAt(db: Knex): Promise<Date | undefined> {
-  const row = await db('tasks').whereNull('lease_owner').min<{ min: Date | null }>({ min: 'run_at' }).first();
-  return row?.min ?? undefined;
+  const result = await db.raw('select run_at from tasks where lease_owner is null order by run_at limit 1');
+  return (result.rows[0]?.run_at as Date | undefined) ?? undefined;
 }

@@ -19,6 +19,7 @@ import type { RunSecretsSource } from '../engine/ports';
 import type { Masker } from '../security/masking';
 import { checkAgainstSchema } from '../engine/user-schemas';
 import { cancelExecution, createExecution } from '../engine/lifecycle';
+import type { ExecutionStarter } from '../engine/starter';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors';
 import { listEventRows, listLogRows } from '../repositories/events.repository';
 import { findExecution, listExecutionRows, lockExecution } from '../repositories/executions.repository';
@@ -80,6 +81,7 @@ export class ExecutionsService {
     private readonly db: Db,
     private readonly flows: FlowsService,
     private readonly secrets: RunSecretsSource,
+    private readonly starter: ExecutionStarter,
   ) {}
 
   /**
@@ -110,6 +112,27 @@ export class ExecutionsService {
         "The input does not match the flow's inputs schema",
       );
     const id = newId('exec');
+    const approval = document.approval?.required
+      ? {
+          approvers: document.approval.approvers ?? [],
+          no_self_approval: document.approval.no_self_approval ?? false,
+        }
+      : undefined;
+    // The common start (no key to remember, no approval first) is committed with the starts that
+    // arrive together, and its first step may run in this process without a claim.
+    if (req.idempotencyKey === undefined && approval === undefined) {
+      const execution = await this.starter.start({
+        id,
+        account_id: flow.account_id,
+        flow_id: flow.id,
+        flow_version: flow.current_version,
+        entry: document.entry!,
+        input: req.input,
+        client_id: req.clientId ?? null,
+        started_by: actor.accountId,
+      });
+      return { execution, replayed: false };
+    }
     const outcome = await this.db.transaction(async (tx) => {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto
@@ -132,12 +155,6 @@ export class ExecutionsService {
           return { replayOf: claim.execution_id };
         }
       }
-      const approval = document.approval?.required
-        ? {
-            approvers: document.approval.approvers ?? [],
-            no_self_approval: document.approval.no_self_approval ?? false,
-          }
-        : undefined;
       const execution = await createExecution(tx, {
         id,
         account_id: flow.account_id,

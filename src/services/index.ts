@@ -18,6 +18,7 @@ import { PackagesService } from './packages.service';
 import type { Keys } from '../security/keys';
 import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
+import { ExecutionStarter } from '../engine/starter';
 
 export interface Services {
   db: Db;
@@ -37,13 +38,16 @@ export interface Services {
   graph: GraphService;
   shares: SharesService;
   packages: PackagesService;
+  /** The engine's start path; the engine hands its local worker to it. */
+  starter: ExecutionStarter;
 }
 
 export function createServices(db: Db, config: Config, log: Logger, keys: Keys): Services {
   const flows = new FlowsService(db);
   const box = new SecretBox(keys.encryptionKey);
   const secrets = new SecretsService(db, box);
-  const executions = new ExecutionsService(db, flows, secrets);
+  const starter = new ExecutionStarter(db, config.leaseMs);
+  const executions = new ExecutionsService(db, flows, secrets, starter);
   return {
     db,
     config,
@@ -62,5 +66,6 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     graph: new GraphService(db, executions),
     shares: new SharesService(db, executions),
     packages: new PackagesService(db, executions),
+    starter,
   };
 }

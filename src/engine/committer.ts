@@ -1,0 +1,40 @@
+/**
+ * Commits the plans of finished steps, many per transaction (see Batcher): one statement writes
+ * a whole batch (repositories/step-commits.repository.ts).
+ */
+import type { Db } from '../db/knex';
+import { newId } from '../db/ids';
+import type { TaskRow } from '../db/tables';
+import { writeSteps, type StepWrite } from '../repositories/step-commits.repository';
+import { Batcher } from './batcher';
+import type { StepPlan } from './step-commit';
+
+/** Bounded by the NOTIFY payload, which names every execution of a batch. */
+const MAX_BATCH = 100;
+
+export interface Committed {
+  /** False when the worker no longer held the task or the execution had finished: nothing was written. */
+  applied: boolean;
+  /** The next task, leased to this worker when it was handed over. */
+  next?: TaskRow;
+}
+
+export class StepCommitter {
+  private readonly batcher: Batcher<StepWrite, Committed>;
+
+  constructor(db: Db, owner: string, leaseMs: number) {
+    this.batcher = new Batcher(async (writes) => {
+      const out = await db.transaction((tx) => writeSteps(tx, owner, leaseMs, writes));
+      return writes.map((_, k) => ({ applied: out.applied.has(k), next: out.next.get(k) }));
+    }, MAX_BATCH);
+  }
+
+  /** Commits the plan with others; `handOver` leases its next task (when due now) to this worker. */
+  commit(plan: StepPlan, handOver: boolean): Promise<Committed> {
+    return this.batcher.submit({
+      ...plan,
+      step: { ...plan.step, id: newId('step') },
+      next: plan.next && { ...plan.next, leased: handOver && plan.next.runAt === undefined },
+    });
+  }
+}

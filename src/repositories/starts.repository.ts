@@ -1,0 +1,70 @@
+/**
+ * The start path's hot statement: many new executions in one statement, each with its `queued`
+ * event (seq 1), the deliveries of its flow's listeners, and its entry task, which is leased to a
+ * local worker when one takes it over in memory (else left for any worker, who is notified).
+ */
+import type { Knex } from 'knex';
+import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from './events.repository';
+import { splitClaimed, TASK_COLUMNS, TASKS_CHANNEL, type ClaimedTask } from './tasks.repository';
+
+export interface NewStart {
+  id: string;
+  account_id: string;
+  flow_id: string;
+  flow_version: number;
+  entry: string;
+  input: Record<string, unknown>;
+  client_id: string | null;
+  started_by: string | null;
+  /** Lease the entry task to this worker. */
+  leased_to: string | null;
+}
+
+const QUEUED = { status: 'queued', node_id: null, node_type: null };
+
+export async function insertStarts(tx: Knex.Transaction, starts: NewStart[], leaseMs: number): Promise<ClaimedTask[]> {
+  const result = await tx.raw(
+    `with items as (
+       select * from jsonb_to_recordset(?::jsonb) as i(
+         k int, id text, account_id text, flow_id text, flow_version int, entry text, input jsonb, client_id text,
+         started_by text, leased_to text)
+     ), ex as (
+       insert into executions (id, account_id, flow_id, flow_version, status, client_id, input, started_by, event_seq)
+       select id, account_id, flow_id, flow_version, 'queued', client_id, input, started_by, 1 from items order by k
+       returning *
+     ), ev as (
+       insert into events (execution_id, seq, type, payload)
+       select id, 1, 'execution_update', ?::jsonb from items
+       returning id, execution_id, type
+     ), dl as (
+       insert into deliveries (listener_id, event_id)
+       select l.id, ev.id from ev join items i on i.id = ev.execution_id
+         join listeners l on l.flow_id = i.flow_id
+        where l.events is null or ev.type = any(l.events)
+        order by ev.execution_id, l.id
+       returning 1
+     ), nt as (
+       insert into tasks (execution_id, account_id, node_id, lease_owner, lease_expires_at)
+       select id, account_id, entry, leased_to,
+              case when leased_to is not null then now() + make_interval(secs => ?) end
+         from items
+       returning *
+     ), told as (
+       select (select pg_notify(?, string_agg(id || ':1', ',')) from items) as events,
+              (select pg_notify(?, '') from dl limit 1) as deliveries,
+              (select pg_notify(?, '') from nt where nt.lease_owner is null limit 1) as tasks
+     )
+     select ${TASK_COLUMNS.map((c) => `nt.${c} as task_${c}`).join(', ')}, ex.*
+       from ex join nt on nt.execution_id = ex.id cross join told`,
+    [
+      JSON.stringify(starts.map((s, k) => ({ k, ...s }))),
+      JSON.stringify(QUEUED),
+      leaseMs / 1000,
+      EVENTS_CHANNEL,
+      DELIVERIES_CHANNEL,
+      TASKS_CHANNEL,
+    ],
+  );
+  const byId = new Map((result.rows as Record<string, unknown>[]).map((r) => [r.id as string, splitClaimed(r)]));
+  return starts.map((s) => byId.get(s.id)!);
+}

@@ -1,0 +1,155 @@
+/**
+ * The engine's hot path: the results of many steps in one statement. Each step's task is taken
+ * only while `owner` still holds its lease, and its execution is changed only while it is still
+ * queued or running; a step for which either fails writes nothing and is left out of the answer.
+ * Columns are merged, not replaced (node outputs, state values), events are numbered from the
+ * execution's counter under the row lock the update takes, listeners get their deliveries, and
+ * one NOTIFY per channel tells the other processes.
+ */
+import type { Knex } from 'knex';
+import type { TaskRow } from '../db/tables';
+import { DELIVERIES_CHANNEL, EVENTS_CHANNEL, type NewEvent } from './events.repository';
+import type { NewStepRow } from './steps.repository';
+import { TASKS_CHANNEL } from './tasks.repository';
+
+export interface StepWrite {
+  taskId: string;
+  executionId: string;
+  status: string | null;
+  startedAt: Date | null;
+  currentNode: string;
+  outputs: Record<string, unknown> | null;
+  values: Record<string, unknown> | null;
+  result: unknown;
+  error: string | null;
+  completedAt: Date | null;
+  events: NewEvent[];
+  step: NewStepRow & { id: string };
+  next: { node: string; attempt: number; runAt?: Date; leased: boolean } | null;
+}
+
+export interface StepWriteOutcome {
+  /** Indexes into the writes that were applied. */
+  applied: Set<number>;
+  /** The next tasks, by the index of the write that queued them. */
+  next: Map<number, TaskRow>;
+}
+
+const SQL = `
+with items as (
+  select * from jsonb_to_recordset(?::jsonb) as i(
+    k int, task_id bigint, execution_id text, status text, started_at timestamptz, current_node text,
+    outputs jsonb, vals jsonb, result jsonb, error text, completed_at timestamptz, events jsonb, step jsonb,
+    next_node text, next_attempt int, next_run_at timestamptz, next_leased boolean)
+), taken as (
+  delete from tasks t using items i where t.id = i.task_id and t.lease_owner = ? returning i.k
+), ex as (
+  update executions e set
+    status = coalesce(i.status, e.status),
+    started_at = coalesce(e.started_at, i.started_at),
+    current_node = i.current_node,
+    node_outputs = e.node_outputs || coalesce(i.outputs, '{}'),
+    state_values = e.state_values || coalesce(i.vals, '{}'),
+    step_count = e.step_count + 1,
+    result = case when i.status = 'completed' then i.result else e.result end,
+    error = case when i.status = 'failed' then i.error else e.error end,
+    completed_at = coalesce(i.completed_at, e.completed_at),
+    event_seq = e.event_seq + jsonb_array_length(i.events)
+  from items i join taken on taken.k = i.k
+  where e.id = i.execution_id and e.status in ('queued', 'running')
+  returning i.k, e.id, e.flow_id, e.account_id, e.event_seq
+), ev as (
+  insert into events (execution_id, seq, type, level, payload, created_at)
+  select ex.id, ex.event_seq - jsonb_array_length(i.events) + u.ord, u.e->>'type', u.e->>'level', u.e->'payload',
+         (u.e->>'at')::timestamptz
+    from ex join items i on i.k = ex.k
+   cross join lateral jsonb_array_elements(i.events) with ordinality as u(e, ord)
+  returning id, execution_id, seq, type
+), dl as (
+  insert into deliveries (listener_id, event_id)
+  select l.id, ev.id from ev join ex on ex.id = ev.execution_id
+    join listeners l on (l.execution_id = ev.execution_id or l.flow_id = ex.flow_id)
+   where l.events is null or ev.type = any(l.events)
+   order by ev.execution_id, ev.seq, l.id
+  returning 1
+), st as (
+  insert into steps (id, execution_id, node_id, node_type, attempt, status, input, output, error, actor_id,
+                     started_at, completed_at)
+  select i.step->>'id', ex.id, i.step->>'node_id', i.step->>'node_type', (i.step->>'attempt')::int,
+         i.step->>'status', i.step->'input', i.step->'output', i.step->>'error', i.step->>'actor_id',
+         (i.step->>'started_at')::timestamptz, (i.step->>'completed_at')::timestamptz
+    from ex join items i on i.k = ex.k
+  returning 1
+), nt as (
+  insert into tasks (execution_id, account_id, node_id, attempt, run_at, lease_owner, lease_expires_at)
+  select ex.id, ex.account_id, i.next_node, i.next_attempt, coalesce(i.next_run_at, now()),
+         case when i.next_leased then ? end,
+         case when i.next_leased then now() + make_interval(secs => ?) end
+    from ex join items i on i.k = ex.k
+   where i.next_node is not null
+  returning *
+), told as (
+  select (select pg_notify(?, string_agg(ex.id || ':' || ex.event_seq, ',')) from ex) as events,
+         (select pg_notify(?, '') from dl limit 1) as deliveries,
+         (select pg_notify(?, '') from nt where nt.lease_owner is null limit 1) as tasks,
+         (select count(*) from st) as steps
+)
+select ex.k, row_to_json(nt.*) as next from ex left join nt on nt.execution_id = ex.id cross join told`;
+
+/** Writes the steps; at most ~150 at once (the NOTIFY payload names each execution). */
+export async function writeSteps(
+  tx: Knex.Transaction,
+  owner: string,
+  leaseMs: number,
+  writes: StepWrite[],
+): Promise<StepWriteOutcome> {
+  const items = writes.map((w, k) => ({
+    k,
+    task_id: w.taskId,
+    execution_id: w.executionId,
+    status: w.status,
+    started_at: w.startedAt,
+    current_node: w.currentNode,
+    outputs: w.outputs,
+    vals: w.values,
+    result: w.result === undefined ? null : w.result,
+    error: w.error,
+    completed_at: w.completedAt,
+    events: w.events.map((e) => ({ type: e.type, level: e.level ?? null, payload: e.payload, at: e.at ?? new Date() })),
+    step: w.step,
+    next_node: w.next?.node ?? null,
+    next_attempt: w.next?.attempt ?? null,
+    next_run_at: w.next?.runAt ?? null,
+    next_leased: w.next?.leased ?? false,
+  }));
+  const result = await tx.raw(SQL, [
+    JSON.stringify(items),
+    owner,
+    owner,
+    leaseMs / 1000,
+    EVENTS_CHANNEL,
+    DELIVERIES_CHANNEL,
+    TASKS_CHANNEL,
+  ]);
+  const applied = new Set<number>();
+  const next = new Map<number, TaskRow>();
+  for (const row of result.rows as {
+    k: number;
+    next:
+      | (Omit<TaskRow, 'run_at' | 'lease_expires_at'> & {
+          run_at: string;
+          lease_expires_at: string | null;
+          id: string | number;
+        })
+      | null;
+  }[]) {
+    applied.add(row.k);
+    if (row.next)
+      next.set(row.k, {
+        ...row.next,
+        run_at: new Date(row.next.run_at),
+        lease_expires_at: row.next.lease_expires_at ? new Date(row.next.lease_expires_at) : null,
+      });
+  }
+  return { applied, next };
+}

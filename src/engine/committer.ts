@@ -24,7 +24,7 @@ export class StepCommitter {
 
   constructor(db: Db, owner: string, leaseMs: number) {
     this.batcher = new Batcher(async (writes) => {
-      const out = await db.transaction((tx) => writeSteps(tx, owner, leaseMs, writes));
+      const out = await writeSteps(db, owner, leaseMs, writes);
       return writes.map((_, k) => ({ applied: out.applied.has(k), next: out.next.get(k) }));
     }, MAX_BATCH);
   }

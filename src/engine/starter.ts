@@ -31,7 +31,7 @@ export class ExecutionStarter {
       const worker = this.worker;
       const room = worker?.room ?? 0;
       const rows = starts.map((s, i) => ({ ...s, leased_to: i < room ? worker!.id : null }));
-      const claimed = await db.transaction((tx) => insertStarts(tx, rows, leaseMs));
+      const claimed = await insertStarts(db, rows, leaseMs);
       if (worker) worker.adopt(claimed.filter((c) => c.task.lease_owner === worker.id));
       return claimed.map((c) => c.execution);
     }, MAX_BATCH);

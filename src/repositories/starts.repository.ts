@@ -4,6 +4,7 @@
  * local worker when one takes it over in memory (else left for any worker, who is notified).
  */
 import type { Knex } from 'knex';
+import { runPrepared, type PreparedStatement } from '../db/prepared';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from './events.repository';
 import { splitClaimed, TASK_COLUMNS, TASKS_CHANNEL, type ClaimedTask } from './tasks.repository';
 
@@ -22,10 +23,10 @@ export interface NewStart {
 
 const QUEUED = { status: 'queued', node_id: null, node_type: null };
 
-export async function insertStarts(tx: Knex.Transaction, starts: NewStart[], leaseMs: number): Promise<ClaimedTask[]> {
-  const result = await tx.raw(
-    `with items as (
-       select * from jsonb_to_recordset(?::jsonb) as i(
+const INSERT_STARTS: PreparedStatement = {
+  name: 'flowrunner_insert_starts_v1',
+  text: `with items as (
+       select * from jsonb_to_recordset($1::jsonb) as i(
          k int, id text, account_id text, flow_id text, flow_version int, entry text, input jsonb, client_id text,
          started_by text, leased_to text)
      ), ex as (
@@ -34,7 +35,7 @@ export async function insertStarts(tx: Knex.Transaction, starts: NewStart[], lea
        returning *
      ), ev as (
        insert into events (execution_id, seq, type, payload)
-       select id, 1, 'execution_update', ?::jsonb from items
+       select id, 1, 'execution_update', $2::jsonb from items
        returning id, execution_id, type
      ), dl as (
        insert into deliveries (listener_id, event_id)
@@ -46,25 +47,28 @@ export async function insertStarts(tx: Knex.Transaction, starts: NewStart[], lea
      ), nt as (
        insert into tasks (execution_id, account_id, node_id, lease_owner, lease_expires_at)
        select id, account_id, entry, leased_to,
-              case when leased_to is not null then now() + make_interval(secs => ?) end
+              case when leased_to is not null then now() + make_interval(secs => $3::float8) end
          from items
        returning *
      ), told as (
-       select (select pg_notify(?, string_agg(id || ':1', ',')) from items) as events,
-              (select pg_notify(?, '') from dl limit 1) as deliveries,
-              (select pg_notify(?, '') from nt where nt.lease_owner is null limit 1) as tasks
+       select (select pg_notify($4::text, string_agg(id || ':1', ',')) from items) as events,
+              (select pg_notify($5::text, '') from dl limit 1) as deliveries,
+              (select pg_notify($6::text, '') from nt where nt.lease_owner is null limit 1) as tasks
      )
      select ${TASK_COLUMNS.map((c) => `nt.${c} as task_${c}`).join(', ')}, ex.*
        from ex join nt on nt.execution_id = ex.id cross join told`,
-    [
-      JSON.stringify(starts.map((s, k) => ({ k, ...s }))),
-      JSON.stringify(QUEUED),
-      leaseMs / 1000,
-      EVENTS_CHANNEL,
-      DELIVERIES_CHANNEL,
-      TASKS_CHANNEL,
-    ],
-  );
+};
+
+/** Inserts the starts in one statement (atomic on its own); each with its task, in the order given. */
+export async function insertStarts(db: Knex, starts: NewStart[], leaseMs: number): Promise<ClaimedTask[]> {
+  const result = await runPrepared<Record<string, unknown>>(db, INSERT_STARTS, [
+    JSON.stringify(starts.map((s, k) => ({ k, ...s }))),
+    JSON.stringify(QUEUED),
+    leaseMs / 1000,
+    EVENTS_CHANNEL,
+    DELIVERIES_CHANNEL,
+    TASKS_CHANNEL,
+  ]);
   const byId = new Map((result.rows as Record<string, unknown>[]).map((r) => [r.id as string, splitClaimed(r)]));
   return starts.map((s) => byId.get(s.id)!);
 }

@@ -7,6 +7,7 @@
  * one NOTIFY per channel tells the other processes.
  */
 import type { Knex } from 'knex';
+import { runPrepared, type PreparedStatement } from '../db/prepared';
 import type { TaskRow } from '../db/tables';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL, type NewEvent } from './events.repository';
 import type { NewStepRow } from './steps.repository';
@@ -35,14 +36,16 @@ export interface StepWriteOutcome {
   next: Map<number, TaskRow>;
 }
 
-const SQL = `
+const WRITE_STEPS: PreparedStatement = {
+  name: 'flowrunner_write_steps_v1',
+  text: `
 with items as (
-  select * from jsonb_to_recordset(?::jsonb) as i(
+  select * from jsonb_to_recordset($1::jsonb) as i(
     k int, task_id bigint, execution_id text, status text, started_at timestamptz, current_node text,
     outputs jsonb, vals jsonb, result jsonb, error text, completed_at timestamptz, events jsonb, step jsonb,
     next_node text, next_attempt int, next_run_at timestamptz, next_leased boolean)
 ), taken as (
-  delete from tasks t using items i where t.id = i.task_id and t.lease_owner = ? returning i.k
+  delete from tasks t using items i where t.id = i.task_id and t.lease_owner = $2::text returning i.k
 ), ex as (
   update executions e set
     status = coalesce(i.status, e.status),
@@ -83,22 +86,29 @@ with items as (
 ), nt as (
   insert into tasks (execution_id, account_id, node_id, attempt, run_at, lease_owner, lease_expires_at)
   select ex.id, ex.account_id, i.next_node, i.next_attempt, coalesce(i.next_run_at, now()),
-         case when i.next_leased then ? end,
-         case when i.next_leased then now() + make_interval(secs => ?) end
+         case when i.next_leased then $3::text end,
+         case when i.next_leased then now() + make_interval(secs => $4::float8) end
     from ex join items i on i.k = ex.k
    where i.next_node is not null
   returning *
 ), told as (
-  select (select pg_notify(?, string_agg(ex.id || ':' || ex.event_seq, ',')) from ex) as events,
-         (select pg_notify(?, '') from dl limit 1) as deliveries,
-         (select pg_notify(?, '') from nt where nt.lease_owner is null limit 1) as tasks,
+  select (select pg_notify($5::text, string_agg(ex.id || ':' || ex.event_seq, ',')) from ex) as events,
+         (select pg_notify($6::text, '') from dl limit 1) as deliveries,
+         (select pg_notify($7::text, '') from nt where nt.lease_owner is null limit 1) as tasks,
          (select count(*) from st) as steps
 )
-select ex.k, row_to_json(nt.*) as next from ex left join nt on nt.execution_id = ex.id cross join told`;
+select ex.k, row_to_json(nt.*) as next from ex left join nt on nt.execution_id = ex.id cross join told`,
+};
+
+/** A written step's index, and its next task as JSON (timestamps as text). */
+interface WrittenRow {
+  k: number;
+  next: (Omit<TaskRow, 'run_at' | 'lease_expires_at'> & { run_at: string; lease_expires_at: string | null }) | null;
+}
 
 /** Writes the steps; at most ~150 at once (the NOTIFY payload names each execution). */
 export async function writeSteps(
-  tx: Knex.Transaction,
+  db: Knex,
   owner: string,
   leaseMs: number,
   writes: StepWrite[],
@@ -122,7 +132,7 @@ export async function writeSteps(
     next_run_at: w.next?.runAt ?? null,
     next_leased: w.next?.leased ?? false,
   }));
-  const result = await tx.raw(SQL, [
+  const result = await runPrepared<WrittenRow>(db, WRITE_STEPS, [
     JSON.stringify(items),
     owner,
     owner,
@@ -133,16 +143,7 @@ export async function writeSteps(
   ]);
   const applied = new Set<number>();
   const next = new Map<number, TaskRow>();
-  for (const row of result.rows as {
-    k: number;
-    next:
-      | (Omit<TaskRow, 'run_at' | 'lease_expires_at'> & {
-          run_at: string;
-          lease_expires_at: string | null;
-          id: string | number;
-        })
-      | null;
-  }[]) {
+  for (const row of result.rows) {
     applied.add(row.k);
     if (row.next)
       next.set(row.k, {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { runPrepared, type PreparedStatement } from '../db/prepared';
 import type { ExecutionRow, TaskRow } from '../db/tables';
 
 export const TASKS_CHANNEL = 'flowrunner_tasks';
@@ -51,34 +52,36 @@ export const TASK_COLUMNS = [
  * second, and so on. One account's backlog of thousands therefore never stands in front of another
  * account's single task. Returns each task with its execution row.
  */
-export async function claimTasks(db: Knex, owner: string, limit: number, leaseMs: number): Promise<ClaimedTask[]> {
-  const result = await db.raw(
-    `with recursive accounts(account_id, n) as (
+const CLAIM_TASKS: PreparedStatement = {
+  name: 'flowrunner_claim_tasks_v1',
+  text: `with recursive accounts(account_id, n) as (
        (select account_id, 1 from tasks where lease_owner is null and run_at <= now() order by account_id limit 1)
        union all
        select (select t.account_id from tasks t
                 where t.lease_owner is null and t.run_at <= now() and t.account_id > a.account_id
                 order by t.account_id limit 1), a.n + 1
-         from accounts a where a.account_id is not null and a.n < ?
+         from accounts a where a.account_id is not null and a.n < $1::int
      ), offered as (
        select o.id, o.turn
          from accounts a cross join lateral (
            select f.id, row_number() over (order by f.run_at, f.id) as turn
              from (select t.id, t.run_at from tasks t
                     where t.account_id = a.account_id and t.lease_owner is null and t.run_at <= now()
-                    order by t.run_at, t.id limit ? for update skip locked) f) o
+                    order by t.run_at, t.id limit $1::int for update skip locked) f) o
         where a.account_id is not null
         order by o.turn, o.id
-        limit ?
+        limit $1::int
      ), claimed as (
-       update tasks t set lease_owner = ?, lease_expires_at = now() + make_interval(secs => ?)
+       update tasks t set lease_owner = $2::text, lease_expires_at = now() + make_interval(secs => $3::float8)
          from offered where t.id = offered.id
        returning ${TASK_COLUMNS.map((c) => `t.${c}`).join(', ')}
      )
      select ${TASK_COLUMNS.map((c) => `c.${c} as task_${c}`).join(', ')}, e.*
        from claimed c join executions e on e.id = c.execution_id`,
-    [limit, limit, limit, owner, leaseMs / 1000],
-  );
+};
+
+export async function claimTasks(db: Knex, owner: string, limit: number, leaseMs: number): Promise<ClaimedTask[]> {
+  const result = await runPrepared<Record<string, unknown>>(db, CLAIM_TASKS, [limit, owner, leaseMs / 1000]);
   return (result.rows as Record<string, unknown>[]).map(splitClaimed);
 }
 

@@ -1,0 +1,36 @@
+/**
+ * Named prepared statements for the hot path: PostgreSQL parses and plans such a statement once
+ * per connection instead of at every call. They run on a connection of the Knex pool, outside any
+ * transaction, so each must be a single statement that is atomic on its own.
+ */
+import pg from 'pg';
+import type { Knex } from 'knex';
+import { ConnectionLostError } from './errors';
+
+interface PooledConnection extends pg.Client {
+  __knex__disposed?: unknown;
+}
+
+export interface PreparedStatement {
+  /** Unique per statement text: a connection keeps the plan under this name. */
+  name: string;
+  text: string;
+}
+
+export async function runPrepared<R extends pg.QueryResultRow>(
+  db: Knex,
+  statement: PreparedStatement,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
+  const connection = (await db.client.acquireConnection()) as PooledConnection;
+  try {
+    return await connection.query<R>({ name: statement.name, text: statement.text, values });
+  } catch (err) {
+    if (err instanceof pg.DatabaseError) throw err;
+    // The connection failed under the query: the pool must not hand it out again.
+    connection.__knex__disposed = err;
+    throw new ConnectionLostError(err);
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
+}

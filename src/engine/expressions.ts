@@ -6,6 +6,11 @@
  * fails with an `ExpressionLimitError` and costs the server one sandbox process for at most its
  * time limit.
  *
+ * Except for plain expressions (literals, field paths, operators, conditionals, constructors: no
+ * function call, filter, wildcard, regex or binding), whose cost is linear in their text and the
+ * data they read, so no limit can be reached by them: those evaluate here, in the server, on the
+ * same Evaluator the sandbox runs — the usual `{{ input.x }}` template costs no process hop.
+ *
  * One call crosses the process boundary once: all the templates of a value resolve in one job, a
  * switch's cases in another. The context crosses as a structured clone (JSON values: the engine's
  * scope is built from jsonb columns and holds no Dates or functions), with only the node outputs
@@ -15,7 +20,7 @@ import path from 'node:path';
 import jsonata from 'jsonata';
 import { config, type Config } from '../config';
 import type { Job, Limit, Outcome } from './sandbox/evaluator';
-import { toJson } from './sandbox/evaluator';
+import { Evaluator, toJson } from './sandbox/evaluator';
 import { regexProblem } from './sandbox/linear-regexp';
 import { NotSerializableError, PoolLimitError, ProcessPool } from './sandbox/pool';
 import { scopeFor } from './scope';
@@ -85,6 +90,7 @@ function hardTimeoutMs(timeoutMs: number): number {
 export function configureExpressions(next: ExpressionLimits): void {
   if (limits && JSON.stringify(limits) === JSON.stringify(next)) return;
   limits = next;
+  local = undefined;
   void closeExpressions();
 }
 
@@ -120,6 +126,55 @@ function sandbox(): ProcessPool<Job, Outcome> {
   return pool;
 }
 
+/** Longer expressions go to the sandbox whatever they hold. */
+const PLAIN_MAX_LENGTH = 2000;
+const PLAIN_NODE_TYPES = new Set([
+  'number',
+  'string',
+  'value',
+  'name',
+  'path',
+  'binary',
+  'unary',
+  'condition',
+  'block',
+]);
+const PLAIN_OPERATORS = new Set(['+', '-', '*', '/', '%', '=', '!=', '<', '<=', '>', '>=', '&', 'and', 'or', '[', '{']);
+/** Keys of an AST node that make a step filter, group, bind or navigate: never plain. */
+const NOT_PLAIN_KEYS = ['stages', 'predicate', 'group', 'focus', 'index', 'tuple', 'ancestor', 'seekingParent'];
+
+function isPlainNode(node: unknown): boolean {
+  if (Array.isArray(node)) return node.every(isPlainNode);
+  if (!node || typeof node !== 'object') return true;
+  const n = node as Record<string, unknown>;
+  if (typeof n.type === 'string') {
+    if (n.type === 'variable') return n.value === '' || n.value === '$';
+    if (!PLAIN_NODE_TYPES.has(n.type)) return false;
+    if ((n.type === 'binary' || n.type === 'unary') && !PLAIN_OPERATORS.has(n.value as string)) return false;
+  }
+  if (NOT_PLAIN_KEYS.some((k) => k in n)) return false;
+  return Object.entries(n).every(([k, v]) => k === 'value' || k === 'position' || isPlainNode(v));
+}
+
+const plainCache = new Map<string, boolean>();
+
+/** Whether the expression is plain (see the top of this file); decided once per text. */
+export function isPlain(expression: string): boolean {
+  let plain = plainCache.get(expression);
+  if (plain === undefined) {
+    try {
+      plain = expression.length <= PLAIN_MAX_LENGTH && isPlainNode(jsonata(expression).ast());
+    } catch {
+      plain = false;
+    }
+    if (plainCache.size > 10_000) plainCache.clear();
+    plainCache.set(expression, plain);
+  }
+  return plain;
+}
+
+let local: Evaluator | undefined;
+
 /**
  * Runs one job; `expressions` lists what the job evaluates, in order: the scope it sends holds only
  * the node outputs they can read, and a limit's error names the one it stopped.
@@ -127,7 +182,11 @@ function sandbox(): ProcessPool<Job, Outcome> {
 async function call(job: Job, expressions: string[], retried = false): Promise<unknown> {
   let outcome: Outcome;
   try {
-    outcome = await sandbox().run(retried ? job : { ...job, scope: scopeFor(job.scope, expressions) });
+    if (!retried && expressions.every(isPlain)) {
+      const l = (limits ??= expressionLimits(config()));
+      local ??= new Evaluator({ timeoutMs: l.timeoutMs, maxDepth: l.maxDepth });
+      outcome = await local.run(job);
+    } else outcome = await sandbox().run(retried ? job : { ...job, scope: scopeFor(job.scope, expressions) });
   } catch (err) {
     if (err instanceof PoolLimitError) {
       const l = limits!;

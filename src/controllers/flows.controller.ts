@@ -19,7 +19,7 @@ export function flowHandlers(s: Services): Handlers {
       return { status: 200, body: { flows: rows.map(toFlowSummary), total, limit, offset } };
     },
     createFlow: async ({ actor, body }) => ({ status: 201, body: toFlow(await s.flows.create(actor, body)) }),
-    getFlow: async ({ actor, params }) => ({ status: 200, body: toFlow(await s.flows.get(actor, params.id)) }),
+    getFlow: async ({ actor, params }) => ({ status: 200, body: toFlow(await s.flows.read(actor, params.id)) }),
     updateFlow: async ({ actor, params, body }) => ({
       status: 200,
       body: toFlow(await s.flows.update(actor, params.id, body)),

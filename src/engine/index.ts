@@ -7,6 +7,7 @@ import type { Db } from '../db/knex';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repository';
 import { CANCEL_CHANNEL } from '../repositories/executions.repository';
+import { INVALIDATE_CHANNEL } from '../repositories/invalidations.repository';
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
 import { Deliverer } from './deliverer';
 import { configureExpressions, expressionLimits, warmExpressions } from './expressions';
@@ -32,7 +33,15 @@ export async function startEngine(
   log: Logger,
   opts: { worker: boolean },
 ): Promise<Engine> {
-  const notifier = new Notifier(databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL, DELIVERIES_CHANNEL], log);
+  const notifier = new Notifier(
+    databaseUrl,
+    [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL, DELIVERIES_CHANNEL, INVALIDATE_CHANNEL],
+    log,
+  );
+  const bus = deps.invalidations;
+  notifier.on(INVALIDATE_CHANNEL, (payload: string) => bus.received(payload));
+  notifier.on('reconnected', () => bus.connected());
+  notifier.on('disconnected', () => bus.disconnected());
   await notifier.start();
   const http = new HttpGuard(config.httpAllow);
   configureExpressions(expressionLimits(config));
@@ -60,6 +69,7 @@ export async function startEngine(
       await worker?.stop();
       await deliverer?.stop();
       await notifier.stop();
+      bus.disconnected();
       http.close();
     },
   };

@@ -1,7 +1,8 @@
 /**
  * One LISTEN connection per process: workers wake on new tasks and abort the steps of cancelled
  * executions, the deliverer wakes on new deliveries, the WebSocket hub fans events out. It
- * reconnects with backoff when PostgreSQL goes away, and says `reconnected` so listeners poll.
+ * reconnects with backoff when PostgreSQL goes away, says `disconnected` when it does (caches stop
+ * trusting themselves) and `reconnected` when it is back, so listeners poll.
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
@@ -44,6 +45,7 @@ export class Notifier extends EventEmitter {
 
   private reconnectLater(): void {
     if (this.stopped || this.timer) return;
+    this.emit('disconnected');
     void this.discard(this.client);
     this.client = undefined;
     this.timer = setTimeout(() => {

@@ -3,6 +3,7 @@
  * services implement these (they seal the secrets, so they know how to open them) and main wires
  * them in.
  */
+import type { InvalidationBus } from '../db/invalidation';
 import type { ListenerRow } from '../db/tables';
 import type { Masker } from '../security/masking';
 import type { ExecutionStarter } from './starter';
@@ -14,7 +15,10 @@ export interface RunSecrets {
 }
 
 export interface RunSecretsSource {
-  /** Decrypts an account's secrets; read for every step, so a secret changed a moment ago is used at once. */
+  /**
+   * Decrypts an account's secrets; read for every step, so a secret changed a moment ago is used
+   * at once (a cache in front of it is invalidated synchronously by a change in this process).
+   */
   resolveForRun(accountId: string): Promise<RunSecrets>;
 }
 
@@ -29,4 +33,6 @@ export interface EngineDeps {
   listeners: ListenerSecrets;
   /** Handed this process's worker, to give it the entry tasks of starts made here. */
   starter: ExecutionStarter;
+  /** The caches above the engine, told what changed through the engine's LISTEN connection. */
+  invalidations: InvalidationBus;
 }

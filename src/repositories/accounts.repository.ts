@@ -60,3 +60,9 @@ export async function lockAdminIds(tx: Knex.Transaction): Promise<string[]> {
 export async function anyAdminExists(db: Knex): Promise<boolean> {
   return (await db('accounts').where({ role: 'admin' }).first('id')) !== undefined;
 }
+
+/** The account's role, or undefined when it no longer exists (every token's subject check). */
+export async function findAccountRole(db: Knex, id: string): Promise<AccountRow['role'] | undefined> {
+  const row = await db<AccountRow>('accounts').where({ id }).first('role');
+  return row?.role;
+}

@@ -15,8 +15,10 @@ export async function listApiKeyRows(db: Knex, accountId: string): Promise<ApiKe
     ]);
 }
 
-export async function deleteApiKeyRow(db: Knex, id: string, accountId: string): Promise<boolean> {
-  return (await db('api_keys').where({ id, account_id: accountId }).delete()) > 0;
+/** The deleted key's hash, or undefined when the account has no such key. */
+export async function deleteApiKeyRow(db: Knex, id: string, accountId: string): Promise<string | undefined> {
+  const [row] = await db<ApiKeyRow>('api_keys').where({ id, account_id: accountId }).delete().returning('key_hash');
+  return row?.key_hash;
 }
 
 /** The key with that hash and its owner, in one query (every X-API-Key request runs it). */

@@ -21,3 +21,8 @@ export async function findTokenSubject(
 export async function deleteExpiredRevocations(db: Knex): Promise<number> {
   return db('revoked_tokens').where('expires_at', '<', db.fn.now()).delete();
 }
+
+/** Every revocation whose token could still be presented. */
+export async function listLiveRevocations(db: Knex): Promise<{ jti: string; expires_at: Date }[]> {
+  return db('revoked_tokens').where('expires_at', '>', db.fn.now()).select('jti', 'expires_at');
+}

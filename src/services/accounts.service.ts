@@ -1,3 +1,4 @@
+import type { InvalidationBus } from '../db/invalidation';
 import type { Db } from '../db/knex';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import { newId } from '../db/ids';
@@ -13,6 +14,7 @@ import {
   updateAccountRow,
 } from '../repositories/accounts.repository';
 import type { Actor } from './actor';
+import { committing } from './changes';
 import { visibleOrNotFound } from './ownership';
 import { hashPassword } from '../security/passwords';
 
@@ -37,7 +39,10 @@ function emailTaken(err: unknown): boolean {
 }
 
 export class AccountsService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly bus: InvalidationBus,
+  ) {}
 
   async get(actor: Actor, id: string): Promise<AccountRow> {
     return visibleOrNotFound(actor, await this.findWithOwner(id), 'Account');
@@ -80,7 +85,8 @@ export class AccountsService {
     if (changes.password !== undefined) patch.password_hash = await hashPassword(changes.password);
     if (changes.role !== undefined) patch.role = changes.role;
     try {
-      return await this.db.transaction(async (tx) => {
+      return await committing(this.db, this.bus, async (tx, changed) => {
+        if (patch.role !== undefined && patch.role !== current.role) await changed('account', id);
         if (current.role === 'admin' && patch.role === 'user') {
           const admins = await lockAdminIds(tx);
           if (admins.length <= 1)
@@ -102,16 +108,17 @@ export class AccountsService {
       await this.get(actor, id); // another account's is 404; one's own is 403 below
       throw new ForbiddenError('Only an admin may delete accounts');
     }
-    await this.db.transaction(async (tx) => {
+    await committing(this.db, this.bus, async (tx, changed) => {
       const target = await findAccountById(tx, id);
       if (!target) throw new NotFoundError('Account not found');
       if (target.role === 'admin') {
         const admins = await lockAdminIds(tx);
         if (admins.length <= 1) throw new ConflictError('The last admin cannot be deleted');
       }
-      // API keys and secrets go with the row (ON DELETE CASCADE); its tokens no longer
-      // authenticate because every request looks the account up.
+      // API keys, secrets and flows go with the row (ON DELETE CASCADE), and every process's
+      // caches of them with the notification; its tokens' subject is gone, so they are refused.
       await deleteAccountRow(tx, id);
+      await changed('account', id);
     });
   }
 

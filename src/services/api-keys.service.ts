@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { InvalidationBus } from '../db/invalidation';
 import type { Db } from '../db/knex';
 import { NotFoundError, ValidationError } from '../errors';
 import { newId } from '../db/ids';
@@ -6,11 +7,15 @@ import type { ApiKeyRow } from '../db/tables';
 import { deleteApiKeyRow, insertApiKey, listApiKeyRows } from '../repositories/api-keys.repository';
 import type { Actor } from './actor';
 import { hashApiKey } from './auth.service';
+import { committing } from './changes';
 
 const KEY_PREFIX = 'frk_';
 
 export class ApiKeysService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly bus: InvalidationBus,
+  ) {}
 
   /** Creates a key for the caller; the plain key exists only in this return value. */
   async create(actor: Actor, name: string, expiresAt?: string): Promise<ApiKeyRow & { key: string }> {
@@ -38,6 +43,10 @@ export class ApiKeysService {
   }
 
   async delete(actor: Actor, id: string): Promise<void> {
-    if (!(await deleteApiKeyRow(this.db, id, actor.accountId))) throw new NotFoundError('API key not found');
+    await committing(this.db, this.bus, async (tx, changed) => {
+      const hash = await deleteApiKeyRow(tx, id, actor.accountId);
+      if (hash === undefined) throw new NotFoundError('API key not found');
+      await changed('api_key', hash);
+    });
   }
 }

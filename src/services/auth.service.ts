@@ -1,23 +1,45 @@
 /**
  * Login, tokens and API-key authentication. JWTs are HS256 only (pinned on verify), carry `exp`,
  * `iat`, `jti`, `sub`, and are checked for issuer, audience and revocation on every request.
+ *
+ * A request reads nothing when the caches are warm: token subjects (account → role) and API keys
+ * are cached by the invalidation bus's rules, revoked jtis are all held in memory (RevokedTokens).
  */
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Db } from '../db/knex';
 import type { Config } from '../config';
+import { InvalidatedCache, type InvalidationBus } from '../db/invalidation';
+import type { AccountRow } from '../db/tables';
 import { RateLimitedError, UnauthorizedError } from '../errors';
-import { findAccountByEmail } from '../repositories/accounts.repository';
+import type { Logger } from '../log';
+import { findAccountByEmail, findAccountRole } from '../repositories/accounts.repository';
 import { findApiKeyWithOwner, touchApiKey } from '../repositories/api-keys.repository';
 import { clearLoginFailures, findLoginFailures, recordLoginFailure } from '../repositories/login-failures.repository';
 import { findTokenSubject, insertRevokedToken } from '../repositories/tokens.repository';
 import type { Actor } from './actor';
+import { committing } from './changes';
+import { revocationId, RevokedTokens } from './revoked-tokens';
 import { DUMMY_HASH_PROMISE, verifyPassword } from '../security/passwords';
 
 const ISSUER = 'flowrunner';
 const AUDIENCE = 'flowrunner-api';
 const API_KEY_TOUCH_MS = 60_000;
 const ADDRESS_FAILURE_FACTOR = 5;
+const MAX_CACHED_SUBJECTS = 10_000;
+const MAX_CACHED_API_KEYS = 10_000;
+
+/** A token's subject: its role, or null once the account is gone. */
+type Subject = AccountRow['role'] | null;
+
+interface CachedApiKey {
+  id: string;
+  account_id: string;
+  role: AccountRow['role'];
+  expires_at: Date | null;
+  /** When this process last recorded a use (or the database's last one, when first read). */
+  last_used_at: Date | null;
+}
 
 export interface IssuedToken {
   token: string;
@@ -34,16 +56,35 @@ export function hashApiKey(key: string): string {
 }
 
 export class AuthService {
+  // A KeyObject, not the string: given a string, jsonwebtoken first tries it as a public key on
+  // every sign and verify, which costs ~50x the HMAC itself.
+  private readonly jwtKey: crypto.KeyObject;
+  private readonly subjects: InvalidatedCache<Subject>;
+  private readonly apiKeys: InvalidatedCache<CachedApiKey>;
+  private readonly revoked: RevokedTokens;
+
   constructor(
     private readonly db: Db,
     private readonly config: Config,
-    private readonly jwtSecret: string,
-  ) {}
+    jwtSecret: string,
+    private readonly bus: InvalidationBus,
+    log: Logger,
+  ) {
+    this.jwtKey = crypto.createSecretKey(Buffer.from(jwtSecret, 'utf8'));
+    this.subjects = new InvalidatedCache(bus, MAX_CACHED_SUBJECTS);
+    this.apiKeys = new InvalidatedCache(bus, MAX_CACHED_API_KEYS);
+    this.revoked = new RevokedTokens(db, bus, log);
+    bus.on('account', (id) => {
+      this.subjects.delete(id);
+      this.apiKeys.deleteWhere((k) => k.account_id === id);
+    });
+    bus.on('api_key', (hash) => this.apiKeys.delete(hash));
+  }
 
   issueToken(accountId: string): IssuedToken {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + this.config.jwtTtlSeconds;
-    const token = jwt.sign({ sub: accountId, iat: now, exp, jti: crypto.randomUUID() }, this.jwtSecret, {
+    const token = jwt.sign({ sub: accountId, iat: now, exp, jti: crypto.randomUUID() }, this.jwtKey, {
       algorithm: 'HS256',
       issuer: ISSUER,
       audience: AUDIENCE,
@@ -91,20 +132,27 @@ export class AuthService {
 
   async refresh(actor: Actor): Promise<IssuedToken> {
     if (!actor.token) throw new UnauthorizedError('Refresh needs a bearer token, not an API key');
-    await insertRevokedToken(this.db, actor.token.jti, actor.token.expiresAt);
+    await this.revoke(actor.token);
     return this.issueToken(actor.accountId);
   }
 
   async logout(actor: Actor): Promise<void> {
     if (!actor.token) throw new UnauthorizedError('Logout needs a bearer token, not an API key');
-    await insertRevokedToken(this.db, actor.token.jti, actor.token.expiresAt);
+    await this.revoke(actor.token);
+  }
+
+  private async revoke(token: NonNullable<Actor['token']>): Promise<void> {
+    await committing(this.db, this.bus, async (tx, changed) => {
+      await insertRevokedToken(tx, token.jti, token.expiresAt);
+      await changed('revocation', revocationId(token.jti, token.expiresAt));
+    });
   }
 
   /** The actor behind a bearer token; 401 for anything expired, revoked, tampered or foreign. */
   async authenticateToken(token: string): Promise<Actor> {
     let claims: jwt.JwtPayload;
     try {
-      claims = jwt.verify(token, this.jwtSecret, {
+      claims = jwt.verify(token, this.jwtKey, {
         algorithms: ['HS256'],
         issuer: ISSUER,
         audience: AUDIENCE,
@@ -116,26 +164,45 @@ export class AuthService {
     if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number') {
       throw new UnauthorizedError('The token is invalid');
     }
-    const subject = await findTokenSubject(this.db, claims.sub, claims.jti);
-    if (!subject) throw new UnauthorizedError('The token is invalid');
-    if (subject.revoked) throw new UnauthorizedError('The token has been revoked');
+    const role = await this.subjectRole(claims.sub, claims.jti);
     return {
       accountId: claims.sub,
-      role: subject.role,
+      role,
       via: 'token',
       token: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
     };
   }
 
+  /** The role of a token's account; 401 when the account is gone or the token revoked. */
+  private async subjectRole(accountId: string, jti: string): Promise<AccountRow['role']> {
+    const revoked = this.revoked.isRevoked(jti);
+    if (revoked === undefined) {
+      // The revocations are not in memory yet: both answers in one query, as before there was a cache.
+      const subject = await findTokenSubject(this.db, accountId, jti);
+      if (!subject) throw new UnauthorizedError('The token is invalid');
+      if (subject.revoked) throw new UnauthorizedError('The token has been revoked');
+      return subject.role;
+    }
+    const role = await this.subjects.get(accountId, async () => (await findAccountRole(this.db, accountId)) ?? null);
+    if (!role) throw new UnauthorizedError('The token is invalid');
+    if (revoked) throw new UnauthorizedError('The token has been revoked');
+    return role;
+  }
+
   async authenticateApiKey(key: string): Promise<Actor> {
     const hash = hashApiKey(key);
-    const row = await findApiKeyWithOwner(this.db, hash);
-    if (!row || !crypto.timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) {
-      throw new UnauthorizedError('The API key is invalid');
-    }
+    // Unknown keys are not cached: a stranger's guesses must not push the real keys out.
+    const row = await this.apiKeys.get(hash, async () => {
+      const found = await findApiKeyWithOwner(this.db, hash);
+      if (!found || !crypto.timingSafeEqual(Buffer.from(found.key_hash), Buffer.from(hash))) return undefined;
+      const { id, account_id, role, expires_at, last_used_at } = found;
+      return { id, account_id, role, expires_at, last_used_at };
+    });
+    if (!row) throw new UnauthorizedError('The API key is invalid');
     if (row.expires_at && row.expires_at.getTime() <= Date.now())
       throw new UnauthorizedError('The API key has expired');
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > API_KEY_TOUCH_MS) {
+      row.last_used_at = new Date();
       await touchApiKey(this.db, row.id);
     }
     return { accountId: row.account_id, role: row.role, via: 'api_key' };

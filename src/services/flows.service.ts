@@ -1,7 +1,12 @@
 /**
  * Flows and their immutable versions. A definition is validated on every save; a changed one
  * becomes a new version. Deleting hides a flow but keeps its versions for executions that used them.
+ *
+ * `get` (what a start and the listeners use) serves live flows with their current version from a
+ * cache that every update, new version and delete invalidates; `read` and every change read the
+ * database, so what a client is shown and what a change builds on are never stale.
  */
+import { InvalidatedCache, type InvalidationBus } from '../db/invalidation';
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
 import type { FlowVersionRow, FlowWithDefinition } from '../db/tables';
@@ -20,9 +25,11 @@ import {
   updateFlowRow,
 } from '../repositories/flows.repository';
 import type { Actor } from './actor';
+import { committing } from './changes';
 import { ownerFilter, visibleOrNotFound } from './ownership';
 
 const UNIQUE_VIOLATION = '23505';
+const MAX_CACHED_FLOWS = 2000;
 
 export interface FlowInput {
   name: string;
@@ -75,7 +82,16 @@ async function nameConflict<T>(work: Promise<T>): Promise<T> {
 }
 
 export class FlowsService {
-  constructor(private readonly db: Db) {}
+  private readonly live: InvalidatedCache<FlowWithDefinition>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: InvalidationBus,
+  ) {
+    this.live = new InvalidatedCache(bus, MAX_CACHED_FLOWS);
+    bus.on('flow', (id) => this.live.delete(id));
+    bus.on('account', (id) => this.live.deleteWhere((f) => f.account_id === id));
+  }
 
   async create(actor: Actor, input: FlowInput): Promise<FlowWithDefinition> {
     const { document, hash } = validDefinition(input.definition);
@@ -104,18 +120,25 @@ export class FlowsService {
     return (await findLiveFlow(this.db, id))!;
   }
 
+  /** The live flow and its current version, usually from memory: shared, so not to be changed. */
   async get(actor: Actor, id: string): Promise<FlowWithDefinition> {
+    return visibleOrNotFound(actor, await this.live.get(id, () => findLiveFlow(this.db, id)), 'Flow');
+  }
+
+  /** The same, from the database. */
+  async read(actor: Actor, id: string): Promise<FlowWithDefinition> {
     return visibleOrNotFound(actor, await findLiveFlow(this.db, id), 'Flow');
   }
 
   async update(actor: Actor, id: string, changes: FlowChanges): Promise<FlowWithDefinition> {
-    const current = await this.get(actor, id);
+    // Not the cache: the hash decides whether a new version is made.
+    const current = await this.read(actor, id);
     const parsed =
       changes.definition !== undefined && definitionHash(changes.definition) !== current.hash
         ? validDefinition(changes.definition)
         : undefined;
     await nameConflict(
-      this.db.transaction(async (tx) => {
+      committing(this.db, this.bus, async (tx, changed) => {
         const locked = await lockLiveFlow(tx, id);
         if (!locked) throw new NotFoundError('Flow not found');
         let currentVersion = locked.current_version;
@@ -137,14 +160,18 @@ export class FlowsService {
           tags: changes.tags === undefined ? undefined : uniqueTags(changes.tags),
           current_version: currentVersion,
         });
+        await changed('flow', id);
       }),
     );
     return (await findLiveFlow(this.db, id))!;
   }
 
   async delete(actor: Actor, id: string): Promise<void> {
-    await this.get(actor, id);
-    if (!(await softDeleteFlow(this.db, id))) throw new NotFoundError('Flow not found');
+    await this.read(actor, id);
+    await committing(this.db, this.bus, async (tx, changed) => {
+      if (!(await softDeleteFlow(tx, id))) throw new NotFoundError('Flow not found');
+      await changed('flow', id);
+    });
   }
 
   async list(actor: Actor, filter: { tags: string[]; limit: number; offset: number }) {
@@ -152,7 +179,7 @@ export class FlowsService {
   }
 
   async versions(actor: Actor, id: string, limit: number, offset: number) {
-    await this.get(actor, id);
+    await this.read(actor, id);
     return listFlowVersionRows(this.db, id, limit, offset);
   }
 
@@ -168,7 +195,7 @@ export class FlowsService {
   }
 
   async version(actor: Actor, id: string, number: number): Promise<FlowVersionRow> {
-    await this.get(actor, id);
+    await this.read(actor, id);
     const row = await findFlowVersion(this.db, id, number);
     if (!row) throw new NotFoundError(`Version ${number} of this flow not found`);
     return row;

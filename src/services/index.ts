@@ -1,4 +1,5 @@
 /** The services of one process, wired once. */
+import { InvalidationBus } from '../db/invalidation';
 import type { Db } from '../db/knex';
 import type { Config } from '../config';
 import type { Logger } from '../log';
@@ -24,6 +25,8 @@ export interface Services {
   db: Db;
   config: Config;
   log: Logger;
+  /** Fed by the engine's LISTEN connection (`startEngine`); the caches of the services below hang on it. */
+  invalidations: InvalidationBus;
   health: HealthService;
   auth: AuthService;
   accounts: AccountsService;
@@ -43,19 +46,21 @@ export interface Services {
 }
 
 export function createServices(db: Db, config: Config, log: Logger, keys: Keys): Services {
-  const flows = new FlowsService(db);
+  const invalidations = new InvalidationBus();
+  const flows = new FlowsService(db, invalidations);
   const box = new SecretBox(keys.encryptionKey);
-  const secrets = new SecretsService(db, box);
+  const secrets = new SecretsService(db, box, invalidations);
   const starter = new ExecutionStarter(db, config.leaseMs);
   const executions = new ExecutionsService(db, flows, secrets, starter);
   return {
     db,
     config,
     log,
+    invalidations,
     health: new HealthService(db),
-    auth: new AuthService(db, config, keys.jwtSecret),
-    accounts: new AccountsService(db),
-    apiKeys: new ApiKeysService(db),
+    auth: new AuthService(db, config, keys.jwtSecret, invalidations, log),
+    accounts: new AccountsService(db, invalidations),
+    apiKeys: new ApiKeysService(db, invalidations),
     secrets,
     flows,
     executions,

@@ -3,6 +3,7 @@
  * database (two Knex pools, two LISTEN connections, two invalidation buses): a change through
  * one is seen by the same process at once and by the other once its notification arrives.
  */
+import { Role } from '../../generated/client/index';
 import { expect } from 'chai';
 import type { Knex } from '../../src/db/knex';
 import { apiClient, expectError } from '../support/client';
@@ -86,13 +87,13 @@ describe('caches across processes', () => {
     const user = await makeAccount(a);
     await expectError(on(a, user).accounts.listAccounts(), 403, 'forbidden');
     await expectError(on(b, user).accounts.listAccounts(), 403, 'forbidden');
-    await admin.client.accounts.updateAccount(user.account.id, { role: 'admin' });
+    await admin.client.accounts.updateAccount(user.account.id, { role: Role.Admin });
     expect((await on(a, user).accounts.listAccounts()).status).to.equal(200);
     await eventually(async () => expect((await on(b, user).accounts.listAccounts()).status).to.equal(200), {
       ...NOTIFIED,
       what: 'the other process to see the promotion',
     });
-    await on(b, { token: admin.token }).accounts.updateAccount(user.account.id, { role: 'user' });
+    await on(b, { token: admin.token }).accounts.updateAccount(user.account.id, { role: Role.User });
     await expectError(on(b, user).accounts.listAccounts(), 403, 'forbidden');
     await eventually(() => expectError(on(a, user).accounts.listAccounts(), 403, 'forbidden'), {
       ...NOTIFIED,

@@ -45,11 +45,17 @@ export class Worker {
   /** Leased to this worker, not started yet. */
   private readonly ready = new ReadyQueue<ClaimedTask>();
   private running = false;
-  private lastReap = 0;
   private readonly alarm = new Alarm();
   private loopDone: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
-  private readonly onTask = () => this.alarm.wake();
+  /** Whether a claim may find something: after a NOTIFY, at a poll, after a claim that came back full. */
+  private claimable = true;
+  /** The next poll: a claim at least this often, and when the next delayed task falls due. */
+  private pollAt = 0;
+  private readonly onTask = () => {
+    this.claimable = true;
+    this.alarm.wake();
+  };
   private readonly onCancel = (executionId: string) => {
     for (const f of this.inflight.values()) if (f.task.execution_id === executionId) f.abort.abort();
     // A task of a cancelled execution that has not started must not start: its row is gone.
@@ -87,29 +93,38 @@ export class Worker {
   private async loop(): Promise<void> {
     let backoff = 100;
     while (this.running) {
-      const capacity = this.opts.concurrency - this.inflight.size - this.ready.size;
-      let claimed: ClaimedTask[] = [];
-      let sleepMs = POLL_MS;
+      let sleepMs: number;
+      let failed = false;
       try {
-        if (Date.now() - this.lastReap >= POLL_MS) {
-          this.lastReap = Date.now();
+        if (Date.now() >= this.pollAt) {
+          this.pollAt = Date.now() + POLL_MS;
+          this.claimable = true;
           await reapExpiredLeases(this.db);
         }
-        if (capacity > 0) claimed = await claimTasks(this.db, this.id, capacity, this.opts.leaseMs);
-        this.adopt(claimed);
-        if (claimed.length === 0 && capacity > 0) {
-          // Idle: sleep until the next delayed task is due (a poll at most a second away).
-          const next = await nextRunAt(this.db);
-          if (next) sleepMs = Math.max(0, Math.min(POLL_MS, next.getTime() - Date.now()));
+        const capacity = this.opts.concurrency - this.inflight.size - this.ready.size;
+        if (capacity > 0 && this.claimable) {
+          this.claimable = false;
+          const claimed = await claimTasks(this.db, this.id, capacity, this.opts.leaseMs);
+          this.adopt(claimed);
+          if (claimed.length === capacity) this.claimable = true;
+          else {
+            // Nothing more is due now: the next poll comes when the next delayed task does, at the latest.
+            const next = await nextRunAt(this.db);
+            if (next) this.pollAt = Math.min(this.pollAt, next.getTime());
+          }
         }
+        // Woken early by a NOTIFY, or by a freed slot while claims may find more.
+        sleepMs = Math.max(0, this.pollAt - Date.now());
         backoff = 100;
       } catch (err) {
         // The database is away (restart, network): keep what is running, retry with backoff.
         this.opts.log.warn({ err: (err as Error).message, retry_ms: backoff }, 'worker cannot reach the database');
+        this.claimable = true;
+        failed = true;
         sleepMs = backoff;
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
-      if (claimed.length > 0 && claimed.length === capacity) continue;
+      if (!failed && this.claimable && this.inflight.size + this.ready.size < this.opts.concurrency) continue;
       await this.alarm.sleep(sleepMs);
     }
   }
@@ -168,7 +183,7 @@ export class Worker {
       .finally(() => {
         this.inflight.delete(task.id);
         this.startReady();
-        this.alarm.wake();
+        if (this.claimable) this.alarm.wake();
       });
     this.inflight.set(task.id, { task, abort, done });
   }

@@ -156,13 +156,15 @@ export async function planStep(step: StepContext, outcome: StepOutcome): Promise
   const { result } = outcome;
   const { execution: ex, task, masker } = step;
   if (ex.status !== 'queued' && ex.status !== 'running') return undefined;
-  if (result?.sleepUntil || result?.wait || result?.cancel || ex.parent_execution_id) return undefined;
+  if (result?.sleepUntil || result?.wait || result?.cancel) return undefined;
   const record = stepRecord(step, outcome);
   const recorded = and(begin(step, outcome.startedAt), ran(step, outcome), record.changes);
   const route = withinStepLimit(
     step,
     result ? await afterSuccess(step, result, recorded.patch.node_outputs!) : afterFailure(step, outcome.error!),
   );
+  // A subflow's child that ends tells its waiting parent, which takes the parent's lock: not a plan.
+  if (route.end && ex.parent_execution_id) return undefined;
   const changes = and(recorded, route.changes, route.end ? ending(step, route.end) : NO_CHANGES);
   const patch = changes.patch;
   const events = masker.empty ? changes.events : changes.events.map((e) => ({ ...e, payload: masker.json(e.payload) }));

@@ -7,6 +7,7 @@ import type { Db } from '../db/knex';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repository';
 import { CANCEL_CHANNEL } from '../repositories/executions.repository';
+import { FINISHED_CHANNEL } from '../repositories/finished-executions.repository';
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
 import { Deliverer } from './deliverer';
 import { configureExpressions, expressionLimits, warmExpressions } from './expressions';
@@ -32,7 +33,11 @@ export async function startEngine(
   log: Logger,
   opts: { worker: boolean },
 ): Promise<Engine> {
-  const notifier = new Notifier(databaseUrl, [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL, DELIVERIES_CHANNEL], log);
+  const notifier = new Notifier(
+    databaseUrl,
+    [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL, DELIVERIES_CHANNEL, FINISHED_CHANNEL],
+    log,
+  );
   await notifier.start();
   const http = new HttpGuard(config.httpAllow);
   configureExpressions(expressionLimits(config));

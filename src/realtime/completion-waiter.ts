@@ -9,12 +9,14 @@
  * The number of waiting requests is bounded; beyond it a request answers at once.
  */
 import type { EventEmitter } from 'node:events';
-import type { Db } from '../db/knex';
 import type { Logger } from '../log';
-import { FINISHED_CHANNEL, listFinishedExecutionIds } from '../repositories/finished-executions.repository';
+import { FINISHED_CHANNEL } from '../repositories/finished-executions.repository';
 import type { FinishWaits, WaitOutcome } from '../services/completions.service';
 
 type Wake = (outcome: WaitOutcome) => void;
+
+/** Which of these executions have finished: one query (`listFinishedExecutionIds`). */
+export type FinishedReader = (ids: string[]) => Promise<string[]>;
 
 export class CompletionWaiter implements FinishWaits {
   /** The wake-ups of the requests waiting for each execution. */
@@ -30,7 +32,7 @@ export class CompletionWaiter implements FinishWaits {
   };
 
   constructor(
-    private readonly db: Db,
+    private readonly readFinished: FinishedReader,
     private readonly notifier: Pick<EventEmitter, 'on' | 'off'>,
     private readonly log: Logger,
     private readonly maxWaiting: number,
@@ -69,7 +71,7 @@ export class CompletionWaiter implements FinishWaits {
 
   /** Reads which of `ids` are final, in one query, and wakes everything waiting for those. */
   private check(ids: string[]): void {
-    listFinishedExecutionIds(this.db, ids).then(
+    this.readFinished(ids).then(
       (finished) => {
         for (const id of finished) for (const wake of [...(this.waiting.get(id) ?? [])]) wake('finished');
       },

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { Notifier } from '../engine/notifier';
 import type { Logger } from '../log';
 import type { Services } from '../services';
+import { listFinishedExecutionIds } from '../repositories/finished-executions.repository';
 import { CompletionWaiter } from './completion-waiter';
 import { EventHub } from './hub';
 import { ExecutionSockets } from './ws-server';
@@ -19,7 +20,12 @@ export function attachRealtime(
   const hub = new EventHub(services.db, notifier, log);
   const sockets = new ExecutionSockets(services, hub, log);
   sockets.attach(server);
-  const waiter = new CompletionWaiter(services.db, notifier, log, services.config.maxWaitingRequests);
+  const waiter = new CompletionWaiter(
+    (ids) => listFinishedExecutionIds(services.db, ids),
+    notifier,
+    log,
+    services.config.maxWaitingRequests,
+  );
   services.completions.useWaits(waiter);
   return {
     close: async () => {

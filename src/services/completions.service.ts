@@ -17,6 +17,8 @@ export type WaitOutcome = 'finished' | 'timeout' | 'aborted' | 'busy';
 /** Where a request waits for one execution to become final. */
 export interface FinishWaits {
   untilFinished(executionId: string, ms: number, signal: AbortSignal): Promise<WaitOutcome>;
+  /** How many requests wait now. */
+  readonly size: number;
 }
 
 export interface WaitRequest {
@@ -43,6 +45,11 @@ export class CompletionsService {
   /** The realtime layer hands in this process's wake-ups when it starts, and takes them back when it stops. */
   useWaits(waits: FinishWaits | undefined): void {
     this.waits = waits;
+  }
+
+  /** How many requests of this process wait for executions now. */
+  waitingRequests(): number {
+    return this.waits?.size ?? 0;
   }
 
   /** Starts (or replays, with an Idempotency-Key) an execution and waits for its end. */

@@ -1,7 +1,7 @@
 import type { AxiosResponse } from 'axios';
 import { expect } from 'chai';
 import pg from 'pg';
-import type { Execution, ExecutionRef, RunRef } from '../../generated/client/index';
+import type { ExecutionRef, RunRef } from '../../generated/client/index';
 import { expectError } from '../support/client';
 import { testDatabaseUrl } from '../support/database';
 import { eventually } from '../support/eventually';

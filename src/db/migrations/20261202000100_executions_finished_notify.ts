@@ -16,8 +16,26 @@ export async function up(knex: Knex): Promise<void> {
     create function flowrunner_notify_finished() returns trigger language plpgsql as $$
     declare
       finished_id text;
-      payload text := '';
+      payload text;
     begin
+      -- Most updates finish nothing: they leave before the join.
+      if not exists (select 1 from finished_new where status in ('completed', 'failed', 'cancelled')) then
+        return null;
+      end if;
+      select string_agg(n.id, ',') into payload
+        from finished_new n
+        join finished_old o on o.id = n.id
+       where n.status in ('completed', 'failed', 'cancelled')
+         and o.status not in ('completed', 'failed', 'cancelled');
+      if payload is null then
+        return null;
+      end if;
+      if octet_length(payload) <= ${MAX_PAYLOAD_BYTES} then
+        perform pg_notify('${CHANNEL}', payload);
+        return null;
+      end if;
+      -- A long list goes out in several payloads.
+      payload := '';
       for finished_id in
         select n.id
           from finished_new n
@@ -31,9 +49,7 @@ export async function up(knex: Knex): Promise<void> {
         end if;
         payload := case when payload = '' then finished_id else payload || ',' || finished_id end;
       end loop;
-      if payload <> '' then
-        perform pg_notify('${CHANNEL}', payload);
-      end if;
+      perform pg_notify('${CHANNEL}', payload);
       return null;
     end
     $$`);

@@ -70,8 +70,8 @@ export class CompletionsService {
       wait.seconds > 0
         ? await (this.waits?.untilFinished(before.id, wait.seconds * 1000, wait.signal) ?? 'busy')
         : 'timeout';
-    // Nobody reads the answer of a caller who went away.
-    if (outcome === 'aborted') return { execution: before, finished: isFinal(before), honoured: true };
+    // Read again even after a timeout: it may have finished at the last moment. Only what this
+    // read returns leaves the service, masked (the start's row is not).
     const execution = await this.executions.get(actor, before.id);
     return { execution, finished: isFinal(execution), honoured: outcome !== 'busy' };
   }

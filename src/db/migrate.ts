@@ -10,6 +10,7 @@ import * as listeners from './migrations/20261123000400_listeners';
 import * as collaboration from './migrations/20261123000500_collaboration';
 import * as taskEngineFailures from './migrations/20261201000100_task_engine_failures';
 import * as loginFailuresLastFailed from './migrations/20261201000200_login_failures_last_failed';
+import * as executionsFinishedNotify from './migrations/20261202000100_executions_finished_notify';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '20261123000500_collaboration': collaboration,
   '20261201000100_task_engine_failures': taskEngineFailures,
   '20261201000200_login_failures_last_failed': loginFailuresLastFailed,
+  '20261202000100_executions_finished_notify': executionsFinishedNotify,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -28,6 +28,10 @@ export interface Config {
   loginWindowSeconds: number;
   loginLockSeconds: number;
   wsMaxPerAccount: number;
+  /** The longest a run-and-wait or long poll holds its response, in seconds (MAX_WAIT_SECONDS at most). */
+  maxWaitSeconds: number;
+  /** How many requests of this process may wait for executions at once; more answer at once. */
+  maxWaitingRequests: number;
   /** Express's `trust proxy`: whether (and from whom) `X-Forwarded-For` is believed for the client address. */
   trustProxy: boolean | number | string[];
   /** Limits of flows' JSONata (templates, transform, condition, switch); see engine/expressions.ts. */
@@ -38,6 +42,9 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+/** The ceiling of FLOWRUNNER_MAX_WAIT_SECONDS: below the 60 s idle timeouts of common proxies and load balancers. */
+export const MAX_WAIT_SECONDS = 30;
 
 type Env = Record<string, string | undefined>;
 
@@ -143,6 +150,8 @@ export function parseConfig(env: Env = process.env): Config {
     loginWindowSeconds: int(env, 'FLOWRUNNER_LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
     loginLockSeconds: int(env, 'FLOWRUNNER_LOGIN_LOCK_SECONDS', 30, 1, 86_400),
     wsMaxPerAccount: int(env, 'FLOWRUNNER_WS_MAX_PER_ACCOUNT', 100, 1, 100_000),
+    maxWaitSeconds: int(env, 'FLOWRUNNER_MAX_WAIT_SECONDS', 25, 0, MAX_WAIT_SECONDS),
+    maxWaitingRequests: int(env, 'FLOWRUNNER_MAX_WAITING_REQUESTS', 10_000, 0, 1_000_000),
     trustProxy: trustProxy(env),
     expressionTimeoutMs: int(env, 'FLOWRUNNER_EXPRESSION_TIMEOUT_MS', 1000, 10, 600_000),
     expressionMaxDepth: int(env, 'FLOWRUNNER_EXPRESSION_MAX_DEPTH', 10_000, 100, 1_000_000),

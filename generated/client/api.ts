@@ -2,7 +2,7 @@
 /* eslint-disable */
 /**
  * FlowRunner API
- * FlowRunner is a self-hosted, contract-first workflow runner. Describe a **flow** as a YAML graph of nodes, start **executions** of it, follow them live over WebSocket, read their logs, steps and results, and cancel them.  ## Authentication Log in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`, or create an API key (`POST /api/v1/api-keys`) and send it as `X-API-Key: <key>`. Every operation but login and the meta endpoints needs one of them. A user sees only their own objects (another account\'s object is 404); an admin sees all.  ## Errors Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with the status of the table below. Validation errors name the offending field in `details.field` (and list every problem in `details.errors`).  | Status | Code | |---|---| | 400 | `invalid_request` | | 401 | `unauthorized` | | 403 | `forbidden` | | 404 | `not_found` | | 409 | `conflict` | | 413 | `payload_too_large` | | 415 | `unsupported_media_type` | | 422 | `validation_error` | | 429 | `rate_limited` | | 500 | `internal_error` | | 501 | `not_implemented` | | 503 | `unavailable` |  ## WebSocket: live execution events Connect to `ws://<host>/ws/executions/{execution_id}` (one execution) or `ws://<host>/ws/executions` (every execution the caller may see). Authenticate with the `Authorization: Bearer` or `X-API-Key` header, or, from a browser, an `access_token` query parameter or a `bearer.<token>` subprotocol. The server sends JSON messages of the `ExecutionEvent` schema (`execution_update`, `node_completed`, `execution_completed`, `execution_failed`, `log`), each with a per-execution `seq`. A new connection first receives every earlier event in order, then live ones; reconnect with `?since=<seq>` to resume after the last one you saw. After the final event the server closes with code 1000. 
+ * FlowRunner is a self-hosted, contract-first workflow runner. Describe a **flow** as a YAML graph of nodes, start **executions** of it, follow them live over WebSocket, read their logs, steps and results, and cancel them.  ## Authentication Log in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`, or create an API key (`POST /api/v1/api-keys`) and send it as `X-API-Key: <key>`. Every operation but login and the meta endpoints needs one of them. A user sees only their own objects (another account\'s object is 404); an admin sees all.  ## Errors Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with the status of the table below. Validation errors name the offending field in `details.field` (and list every problem in `details.errors`).  | Status | Code | |---|---| | 400 | `invalid_request` | | 401 | `unauthorized` | | 403 | `forbidden` | | 404 | `not_found` | | 409 | `conflict` | | 413 | `payload_too_large` | | 415 | `unsupported_media_type` | | 422 | `validation_error` | | 429 | `rate_limited` | | 500 | `internal_error` | | 501 | `not_implemented` | | 503 | `unavailable` |  ## WebSocket: live execution events Connect to `ws://<host>/ws/executions/{execution_id}` (one execution) or `ws://<host>/ws/executions` (every execution the caller may see). Authenticate with the `Authorization: Bearer` or `X-API-Key` header, or, from a browser, an `access_token` query parameter or a `bearer.<token>` subprotocol. The server sends JSON messages of the `ExecutionEvent` schema (`execution_update`, `node_completed`, `execution_completed`, `execution_failed`, `log`), each with a per-execution `seq`. A new connection first receives every earlier event in order, then live ones; reconnect with `?since=<seq>` to resume after the last one you saw. After the final event the server closes with code 1000.  ## Run and wait, long polls `POST /api/v1/flows/{id}/run` and `POST /api/v1/runs` take `Prefer: wait=<seconds>` (RFC 7240) or `?wait=<seconds>`: the answer is 200 with the finished execution when it finishes within the wait, else 202 with its current status, `Location` and `Retry-After`; it goes on either way, and a honoured `Prefer` is confirmed by `Preference-Applied`. `GET /api/v1/executions/{id}` and `GET /api/v1/runs/{run_id}` take the same wait as a long poll (200 either way). A wait is cut to the server\'s maximum, 25 seconds by default (`FLOWRUNNER_MAX_WAIT_SECONDS`, never more than 30). 
  *
  * The version of the OpenAPI document: 1.0.0
  * 
@@ -910,6 +910,133 @@ export interface ExecutionUpdateEvent {
     */
 export enum ExecutionUpdateEventTypeEnum {
     ExecutionUpdate = 'execution_update'
+}
+
+/**
+ * What run-and-wait answers when the execution finished in time: the execution as `GET /executions/{id}` returns it, plus `execution_id` as in the 202 body, so a client reads the id the same way from either answer.
+ * @export
+ * @interface FinishedExecution
+ */
+export interface FinishedExecution {
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    execution_id: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    id: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    flow_id: string;
+    /**
+     * 
+     * @type {number}
+     * @memberof FinishedExecution
+     */
+    flow_version: number;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    account_id?: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    client_id?: string | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    parent_execution_id?: string | null;
+    /**
+     * 
+     * @type {ExecutionStatus}
+     * @memberof FinishedExecution
+     */
+    status: ExecutionStatus;
+    /**
+     * 
+     * @type {{ [key: string]: any; }}
+     * @memberof FinishedExecution
+     */
+    input: { [key: string]: any; };
+    /**
+     * The flow\'s `output` template, else the last node\'s output.
+     * @type {any}
+     * @memberof FinishedExecution
+     */
+    result: any | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    error: string | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    current_node?: string | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    approval_status?: FinishedExecutionApprovalStatusEnum;
+    /**
+     * 
+     * @type {WaitingFor}
+     * @memberof FinishedExecution
+     */
+    waiting_for?: WaitingFor | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    created_at: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    started_at: string | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    completed_at: string | null;
+    /**
+     * 
+     * @type {number}
+     * @memberof FinishedExecution
+     */
+    duration: number | null;
+}
+
+/**
+    * @export
+    * @enum {string}
+    */
+export enum FinishedExecutionApprovalStatusEnum {
+    Pending = 'pending',
+    Approved = 'approved',
+    Rejected = 'rejected',
+    Null = 'null'
 }
 
 /**
@@ -3574,13 +3701,15 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
             };
         },
         /**
-         * 
+         * With `Prefer: wait=<seconds>` or `?wait=<seconds>` (a long poll) the answer comes as soon as the execution has finished, or when the wait runs out, with its state at that moment; 200 either way.
          * @summary Get an execution
          * @param {string} id 
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        getExecution: async (id: string, options: any = {}): Promise<RequestArgs> => {
+        getExecution: async (id: string, prefer?: string, wait?: number, options: any = {}): Promise<RequestArgs> => {
             // verify required parameter 'id' is not null or undefined
             if (id === null || id === undefined) {
                 throw new RequiredError('id','Required parameter id was null or undefined when calling getExecution.');
@@ -3612,6 +3741,14 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (wait !== undefined) {
+                localVarQueryParameter['wait'] = wait;
+            }
+
+            if (prefer !== undefined && prefer !== null) {
+                localVarHeaderParameter['Prefer'] = String(prefer);
             }
 
 
@@ -3987,15 +4124,17 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
             };
         },
         /**
-         * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema.
+         * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
          * @summary Run a flow
          * @param {string} id 
          * @param {RunFlowRequest} runFlowRequest 
          * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        runFlow: async (id: string, runFlowRequest: RunFlowRequest, idempotencyKey?: string, options: any = {}): Promise<RequestArgs> => {
+        runFlow: async (id: string, runFlowRequest: RunFlowRequest, idempotencyKey?: string, prefer?: string, wait?: number, options: any = {}): Promise<RequestArgs> => {
             // verify required parameter 'id' is not null or undefined
             if (id === null || id === undefined) {
                 throw new RequiredError('id','Required parameter id was null or undefined when calling runFlow.');
@@ -4033,8 +4172,16 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
             }
 
+            if (wait !== undefined) {
+                localVarQueryParameter['wait'] = wait;
+            }
+
             if (idempotencyKey !== undefined && idempotencyKey !== null) {
                 localVarHeaderParameter['Idempotency-Key'] = String(idempotencyKey);
+            }
+
+            if (prefer !== undefined && prefer !== null) {
+                localVarHeaderParameter['Prefer'] = String(prefer);
             }
 
 
@@ -4083,14 +4230,16 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * 
+         * With `Prefer: wait=<seconds>` or `?wait=<seconds>` (a long poll) the answer comes as soon as the execution has finished, or when the wait runs out, with its state at that moment; 200 either way.
          * @summary Get an execution
          * @param {string} id 
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async getExecution(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Execution>> {
-            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).getExecution(id, options);
+        async getExecution(id: string, prefer?: string, wait?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Execution>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).getExecution(id, prefer, wait, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -4179,16 +4328,18 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema.
+         * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
          * @summary Run a flow
          * @param {string} id 
          * @param {RunFlowRequest} runFlowRequest 
          * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async runFlow(id: string, runFlowRequest: RunFlowRequest, idempotencyKey?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionRef>> {
-            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).runFlow(id, runFlowRequest, idempotencyKey, options);
+        async runFlow(id: string, runFlowRequest: RunFlowRequest, idempotencyKey?: string, prefer?: string, wait?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FinishedExecution>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).runFlow(id, runFlowRequest, idempotencyKey, prefer, wait, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -4214,14 +4365,16 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
             return ExecutionsApiFp(configuration).cancelExecution(id, options).then((request) => request(axios, basePath));
         },
         /**
-         * 
+         * With `Prefer: wait=<seconds>` or `?wait=<seconds>` (a long poll) the answer comes as soon as the execution has finished, or when the wait runs out, with its state at that moment; 200 either way.
          * @summary Get an execution
          * @param {string} id 
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        getExecution(id: string, options?: any): AxiosPromise<Execution> {
-            return ExecutionsApiFp(configuration).getExecution(id, options).then((request) => request(axios, basePath));
+        getExecution(id: string, prefer?: string, wait?: number, options?: any): AxiosPromise<Execution> {
+            return ExecutionsApiFp(configuration).getExecution(id, prefer, wait, options).then((request) => request(axios, basePath));
         },
         /**
          * The pinned, immutable snapshot, with a weak ETag; 304 on a matching `If-None-Match`.
@@ -4286,16 +4439,18 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
             return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, options).then((request) => request(axios, basePath));
         },
         /**
-         * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema.
+         * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
          * @summary Run a flow
          * @param {string} id 
          * @param {RunFlowRequest} runFlowRequest 
          * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        runFlow(id: string, runFlowRequest: RunFlowRequest, idempotencyKey?: string, options?: any): AxiosPromise<ExecutionRef> {
-            return ExecutionsApiFp(configuration).runFlow(id, runFlowRequest, idempotencyKey, options).then((request) => request(axios, basePath));
+        runFlow(id: string, runFlowRequest: RunFlowRequest, idempotencyKey?: string, prefer?: string, wait?: number, options?: any): AxiosPromise<FinishedExecution> {
+            return ExecutionsApiFp(configuration).runFlow(id, runFlowRequest, idempotencyKey, prefer, wait, options).then((request) => request(axios, basePath));
         },
     };
 };
@@ -4320,15 +4475,17 @@ export class ExecutionsApi extends BaseAPI {
     }
 
     /**
-     * 
+     * With `Prefer: wait=<seconds>` or `?wait=<seconds>` (a long poll) the answer comes as soon as the execution has finished, or when the wait runs out, with its state at that moment; 200 either way.
      * @summary Get an execution
      * @param {string} id 
+     * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+     * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof ExecutionsApi
      */
-    public getExecution(id: string, options?: any) {
-        return ExecutionsApiFp(this.configuration).getExecution(id, options).then((request) => request(this.axios, this.basePath));
+    public getExecution(id: string, prefer?: string, wait?: number, options?: any) {
+        return ExecutionsApiFp(this.configuration).getExecution(id, prefer, wait, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**
@@ -4404,17 +4561,19 @@ export class ExecutionsApi extends BaseAPI {
     }
 
     /**
-     * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema.
+     * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
      * @summary Run a flow
      * @param {string} id 
      * @param {RunFlowRequest} runFlowRequest 
      * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+     * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+     * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof ExecutionsApi
      */
-    public runFlow(id: string, runFlowRequest: RunFlowRequest, idempotencyKey?: string, options?: any) {
-        return ExecutionsApiFp(this.configuration).runFlow(id, runFlowRequest, idempotencyKey, options).then((request) => request(this.axios, this.basePath));
+    public runFlow(id: string, runFlowRequest: RunFlowRequest, idempotencyKey?: string, prefer?: string, wait?: number, options?: any) {
+        return ExecutionsApiFp(this.configuration).runFlow(id, runFlowRequest, idempotencyKey, prefer, wait, options).then((request) => request(this.axios, this.basePath));
     }
 }
 
@@ -7439,13 +7598,15 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
             };
         },
         /**
-         * 
+         * With `Prefer: wait=<seconds>` or `?wait=<seconds>` (a long poll) the answer comes as soon as the run has finished, or when the wait runs out, with its state at that moment; 200 either way.
          * @summary Get run summary
          * @param {string} runId 
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        getRun: async (runId: string, options: any = {}): Promise<RequestArgs> => {
+        getRun: async (runId: string, prefer?: string, wait?: number, options: any = {}): Promise<RequestArgs> => {
             // verify required parameter 'runId' is not null or undefined
             if (runId === null || runId === undefined) {
                 throw new RequiredError('runId','Required parameter runId was null or undefined when calling getRun.');
@@ -7477,6 +7638,14 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (wait !== undefined) {
+                localVarQueryParameter['wait'] = wait;
+            }
+
+            if (prefer !== undefined && prefer !== null) {
+                localVarHeaderParameter['Prefer'] = String(prefer);
             }
 
 
@@ -7635,14 +7804,16 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
             };
         },
         /**
-         * Start a run of a flow\'s current version; the run executes that immutable snapshot.
+         * Start a run of a flow\'s current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
          * @summary Start a run
          * @param {RunStartRequest} runStartRequest 
          * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        startRun: async (runStartRequest: RunStartRequest, idempotencyKey?: string, options: any = {}): Promise<RequestArgs> => {
+        startRun: async (runStartRequest: RunStartRequest, idempotencyKey?: string, prefer?: string, wait?: number, options: any = {}): Promise<RequestArgs> => {
             // verify required parameter 'runStartRequest' is not null or undefined
             if (runStartRequest === null || runStartRequest === undefined) {
                 throw new RequiredError('runStartRequest','Required parameter runStartRequest was null or undefined when calling startRun.');
@@ -7675,8 +7846,16 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
             }
 
+            if (wait !== undefined) {
+                localVarQueryParameter['wait'] = wait;
+            }
+
             if (idempotencyKey !== undefined && idempotencyKey !== null) {
                 localVarHeaderParameter['Idempotency-Key'] = String(idempotencyKey);
+            }
+
+            if (prefer !== undefined && prefer !== null) {
+                localVarHeaderParameter['Prefer'] = String(prefer);
             }
 
 
@@ -7725,14 +7904,16 @@ export const RunsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * 
+         * With `Prefer: wait=<seconds>` or `?wait=<seconds>` (a long poll) the answer comes as soon as the run has finished, or when the wait runs out, with its state at that moment; 200 either way.
          * @summary Get run summary
          * @param {string} runId 
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async getRun(runId: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Run>> {
-            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).getRun(runId, options);
+        async getRun(runId: string, prefer?: string, wait?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Run>> {
+            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).getRun(runId, prefer, wait, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -7771,15 +7952,17 @@ export const RunsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * Start a run of a flow\'s current version; the run executes that immutable snapshot.
+         * Start a run of a flow\'s current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
          * @summary Start a run
          * @param {RunStartRequest} runStartRequest 
          * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async startRun(runStartRequest: RunStartRequest, idempotencyKey?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<RunRef>> {
-            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).startRun(runStartRequest, idempotencyKey, options);
+        async startRun(runStartRequest: RunStartRequest, idempotencyKey?: string, prefer?: string, wait?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Run>> {
+            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).startRun(runStartRequest, idempotencyKey, prefer, wait, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -7805,14 +7988,16 @@ export const RunsApiFactory = function (configuration?: Configuration, basePath?
             return RunsApiFp(configuration).cancelRun(runId, options).then((request) => request(axios, basePath));
         },
         /**
-         * 
+         * With `Prefer: wait=<seconds>` or `?wait=<seconds>` (a long poll) the answer comes as soon as the run has finished, or when the wait runs out, with its state at that moment; 200 either way.
          * @summary Get run summary
          * @param {string} runId 
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        getRun(runId: string, options?: any): AxiosPromise<Run> {
-            return RunsApiFp(configuration).getRun(runId, options).then((request) => request(axios, basePath));
+        getRun(runId: string, prefer?: string, wait?: number, options?: any): AxiosPromise<Run> {
+            return RunsApiFp(configuration).getRun(runId, prefer, wait, options).then((request) => request(axios, basePath));
         },
         /**
          * Weak ETag from the definition hash; 304 on a matching `If-None-Match`.
@@ -7839,15 +8024,17 @@ export const RunsApiFactory = function (configuration?: Configuration, basePath?
             return RunsApiFp(configuration).listRuns(limit, cursor, status, clientId, options).then((request) => request(axios, basePath));
         },
         /**
-         * Start a run of a flow\'s current version; the run executes that immutable snapshot.
+         * Start a run of a flow\'s current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
          * @summary Start a run
          * @param {RunStartRequest} runStartRequest 
          * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+         * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        startRun(runStartRequest: RunStartRequest, idempotencyKey?: string, options?: any): AxiosPromise<RunRef> {
-            return RunsApiFp(configuration).startRun(runStartRequest, idempotencyKey, options).then((request) => request(axios, basePath));
+        startRun(runStartRequest: RunStartRequest, idempotencyKey?: string, prefer?: string, wait?: number, options?: any): AxiosPromise<Run> {
+            return RunsApiFp(configuration).startRun(runStartRequest, idempotencyKey, prefer, wait, options).then((request) => request(axios, basePath));
         },
     };
 };
@@ -7872,15 +8059,17 @@ export class RunsApi extends BaseAPI {
     }
 
     /**
-     * 
+     * With `Prefer: wait=<seconds>` or `?wait=<seconds>` (a long poll) the answer comes as soon as the run has finished, or when the wait runs out, with its state at that moment; 200 either way.
      * @summary Get run summary
      * @param {string} runId 
+     * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+     * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof RunsApi
      */
-    public getRun(runId: string, options?: any) {
-        return RunsApiFp(this.configuration).getRun(runId, options).then((request) => request(this.axios, this.basePath));
+    public getRun(runId: string, prefer?: string, wait?: number, options?: any) {
+        return RunsApiFp(this.configuration).getRun(runId, prefer, wait, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**
@@ -7912,16 +8101,18 @@ export class RunsApi extends BaseAPI {
     }
 
     /**
-     * Start a run of a flow\'s current version; the run executes that immutable snapshot.
+     * Start a run of a flow\'s current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
      * @summary Start a run
      * @param {RunStartRequest} runStartRequest 
      * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+     * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
+     * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof RunsApi
      */
-    public startRun(runStartRequest: RunStartRequest, idempotencyKey?: string, options?: any) {
-        return RunsApiFp(this.configuration).startRun(runStartRequest, idempotencyKey, options).then((request) => request(this.axios, this.basePath));
+    public startRun(runStartRequest: RunStartRequest, idempotencyKey?: string, prefer?: string, wait?: number, options?: any) {
+        return RunsApiFp(this.configuration).startRun(runStartRequest, idempotencyKey, prefer, wait, options).then((request) => request(this.axios, this.basePath));
     }
 }
 

@@ -324,7 +324,7 @@ export interface paths {
         put?: never;
         /**
          * Run a flow
-         * @description Start an execution of the flow's current version. The input is checked against the flow's `inputs` schema.
+         * @description Start an execution of the flow's current version. The input is checked against the flow's `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
          */
         post: operations["runFlow"];
         delete?: never;
@@ -455,7 +455,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an execution */
+        /**
+         * Get an execution
+         * @description With `Prefer: wait=<seconds>` or `?wait=<seconds>` (a long poll) the answer comes as soon as the execution has finished, or when the wait runs out, with its state at that moment; 200 either way.
+         */
         get: operations["getExecution"];
         put?: never;
         post?: never;
@@ -764,7 +767,7 @@ export interface paths {
         put?: never;
         /**
          * Start a run
-         * @description Start a run of a flow's current version; the run executes that immutable snapshot.
+         * @description Start a run of a flow's current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
          */
         post: operations["startRun"];
         delete?: never;
@@ -780,7 +783,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get run summary */
+        /**
+         * Get run summary
+         * @description With `Prefer: wait=<seconds>` or `?wait=<seconds>` (a long poll) the answer comes as soon as the run has finished, or when the wait runs out, with its state at that moment; 200 either way.
+         */
         get: operations["getRun"];
         put?: never;
         post?: never;
@@ -1286,6 +1292,67 @@ export interface components {
          * @enum {string}
          */
         ExecutionStatus: "queued" | "running" | "waiting" | "completed" | "failed" | "cancelled";
+        /** @description What a `waiting` execution waits for. */
+        WaitingFor: {
+            /** @example manager_approval */
+            node_id: string | null;
+            /** @enum {string} */
+            kind: "approval" | "input" | "delay" | "subflow";
+            /** @description Who may answer (account ids or "role:admin"); empty means anyone who may see the execution. */
+            approvers?: string[];
+            no_self_approval?: boolean;
+            /** @description For `subflow`, the child execution being waited for. */
+            child_execution_id?: string;
+            /** Format: date-time */
+            deadline?: string | null;
+            outcomes?: {
+                name: string;
+                label?: string;
+            }[];
+        } | null;
+        /** @description What run-and-wait answers when the execution finished in time: the execution as `GET /executions/{id}` returns it, plus `execution_id` as in the 202 body, so a client reads the id the same way from either answer. */
+        FinishedExecution: {
+            /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            execution_id: string;
+            /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            /** @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            flow_id: string;
+            /** @example 1 */
+            flow_version: number;
+            account_id?: string;
+            client_id?: string | null;
+            parent_execution_id?: string | null;
+            status: components["schemas"]["ExecutionStatus"];
+            /**
+             * @example {
+             *       "key": "value"
+             *     }
+             */
+            input: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description The flow's `output` template, else the last node's output.
+             * @example {
+             *       "output": "value"
+             *     }
+             */
+            result: unknown;
+            error: string | null;
+            /** @example start */
+            current_node?: string | null;
+            /** @enum {string|null} */
+            approval_status?: "pending" | "approved" | "rejected" | null;
+            waiting_for?: components["schemas"]["WaitingFor"];
+            created_at: components["schemas"]["Timestamp"];
+            /** Format: date-time */
+            started_at: string | null;
+            /** Format: date-time */
+            completed_at: string | null;
+            /** @example 5000 */
+            duration: number | null;
+        };
         ExecutionRef: {
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             execution_id: string;
@@ -1379,24 +1446,6 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor: string | null;
         };
-        /** @description What a `waiting` execution waits for. */
-        WaitingFor: {
-            /** @example manager_approval */
-            node_id: string | null;
-            /** @enum {string} */
-            kind: "approval" | "input" | "delay" | "subflow";
-            /** @description Who may answer (account ids or "role:admin"); empty means anyone who may see the execution. */
-            approvers?: string[];
-            no_self_approval?: boolean;
-            /** @description For `subflow`, the child execution being waited for. */
-            child_execution_id?: string;
-            /** Format: date-time */
-            deadline?: string | null;
-            outcomes?: {
-                name: string;
-                label?: string;
-            }[];
-        } | null;
         /** @description One attempt of one node. */
         Step: {
             /** @example step-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -1981,9 +2030,27 @@ export interface components {
         OffsetParam: number;
         /** @description Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller's account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 `conflict`. */
         IdempotencyKeyHeader: string;
+        /**
+         * @description RFC 7240 preferences. `wait=<seconds>` asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (`FLOWRUNNER_MAX_WAITING_REQUESTS`). A `wait` query parameter wins over this header.
+         * @example wait=10
+         */
+        PreferWaitHeader: string;
+        /** @description Seconds to hold the response until the execution has finished (completed, failed or cancelled), like `Prefer: wait=<seconds>`. Values above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state. */
+        WaitParam: number;
     };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /**
+         * @description `wait=<seconds>` when a `Prefer: wait` was honoured: the longest the server held the response (the seconds asked for, cut to its maximum).
+         * @example wait=10
+         */
+        PreferenceAppliedHeader: string;
+        /**
+         * @description Seconds after which to ask again, for instance with a long poll of the `Location` URL (`?wait=` or `Prefer: wait`).
+         * @example 1
+         */
+        RetryAfterHeader: number;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -2750,10 +2817,18 @@ export interface operations {
     };
     runFlow: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Seconds to hold the response until the execution has finished (completed, failed or cancelled), like `Prefer: wait=<seconds>`. Values above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state. */
+                wait?: components["parameters"]["WaitParam"];
+            };
             header?: {
                 /** @description Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller's account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 `conflict`. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKeyHeader"];
+                /**
+                 * @description RFC 7240 preferences. `wait=<seconds>` asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (`FLOWRUNNER_MAX_WAITING_REQUESTS`). A `wait` query parameter wins over this header.
+                 * @example wait=10
+                 */
+                Prefer?: components["parameters"]["PreferWaitHeader"];
             };
             path: {
                 id: string;
@@ -2773,11 +2848,45 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted */
+            /** @description The execution finished within the wait (run-and-wait) */
+            200: {
+                headers: {
+                    /** @description The execution's URL */
+                    "Content-Location"?: string;
+                    "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "execution_id": "exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *       "id": "exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *       "flow_id": "flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *       "flow_version": 1,
+                     *       "status": "completed",
+                     *       "input": {
+                     *         "key": "value"
+                     *       },
+                     *       "result": {
+                     *         "output": "value"
+                     *       },
+                     *       "error": null,
+                     *       "created_at": "2023-01-01T12:00:00Z",
+                     *       "started_at": "2023-01-01T12:00:00Z",
+                     *       "completed_at": "2023-01-01T12:00:00.040Z",
+                     *       "duration": 40
+                     *     }
+                     */
+                    "application/json": components["schemas"]["FinishedExecution"];
+                };
+            };
+            /** @description Accepted; without a wait, or the execution had not finished when the wait ran out */
             202: {
                 headers: {
                     /** @description The execution's URL */
                     Location?: string;
+                    "Retry-After": components["headers"]["RetryAfterHeader"];
+                    "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3013,8 +3122,17 @@ export interface operations {
     };
     getExecution: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description Seconds to hold the response until the execution has finished (completed, failed or cancelled), like `Prefer: wait=<seconds>`. Values above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state. */
+                wait?: components["parameters"]["WaitParam"];
+            };
+            header?: {
+                /**
+                 * @description RFC 7240 preferences. `wait=<seconds>` asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (`FLOWRUNNER_MAX_WAITING_REQUESTS`). A `wait` query parameter wins over this header.
+                 * @example wait=10
+                 */
+                Prefer?: components["parameters"]["PreferWaitHeader"];
+            };
             path: {
                 id: string;
             };
@@ -3025,6 +3143,7 @@ export interface operations {
             /** @description The execution */
             200: {
                 headers: {
+                    "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3672,10 +3791,18 @@ export interface operations {
     };
     startRun: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Seconds to hold the response until the execution has finished (completed, failed or cancelled), like `Prefer: wait=<seconds>`. Values above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state. */
+                wait?: components["parameters"]["WaitParam"];
+            };
             header?: {
                 /** @description Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller's account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 `conflict`. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKeyHeader"];
+                /**
+                 * @description RFC 7240 preferences. `wait=<seconds>` asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (`FLOWRUNNER_MAX_WAITING_REQUESTS`). A `wait` query parameter wins over this header.
+                 * @example wait=10
+                 */
+                Prefer?: components["parameters"]["PreferWaitHeader"];
             };
             path?: never;
             cookie?: never;
@@ -3695,14 +3822,56 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Accepted */
+            /** @description The run finished within the wait (run-and-wait) */
+            200: {
+                headers: {
+                    /** @description The run's URL */
+                    "Content-Location"?: string;
+                    "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *       "flow_id": "flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *       "flow_version": 1,
+                     *       "definition_hash": "3b7e9d1c0a4f6e2d8b5c7a9e1f3d5b7c9e0a2c4e6f8a0b2d4f6e8a0c2e4f6a8b",
+                     *       "status": "completed",
+                     *       "client_id": "billing-service",
+                     *       "input": {
+                     *         "order_id": "42"
+                     *       },
+                     *       "outputs": {
+                     *         "total": 42
+                     *       },
+                     *       "error": null,
+                     *       "created_at": "2023-01-01T12:00:00Z",
+                     *       "started_at": "2023-01-01T12:00:00Z",
+                     *       "completed_at": "2023-01-01T12:00:00.040Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
+            /** @description Accepted; without a wait, or the run had not finished when the wait ran out */
             202: {
                 headers: {
                     /** @description The run's URL */
                     Location?: string;
+                    "Retry-After": components["headers"]["RetryAfterHeader"];
+                    "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *       "flow_id": "flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *       "status": "queued",
+                     *       "created_at": "2023-01-01T12:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RunRef"];
                 };
             };
@@ -3718,8 +3887,17 @@ export interface operations {
     };
     getRun: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description Seconds to hold the response until the execution has finished (completed, failed or cancelled), like `Prefer: wait=<seconds>`. Values above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state. */
+                wait?: components["parameters"]["WaitParam"];
+            };
+            header?: {
+                /**
+                 * @description RFC 7240 preferences. `wait=<seconds>` asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (`FLOWRUNNER_MAX_WAITING_REQUESTS`). A `wait` query parameter wins over this header.
+                 * @example wait=10
+                 */
+                Prefer?: components["parameters"]["PreferWaitHeader"];
+            };
             path: {
                 run_id: string;
             };
@@ -3730,9 +3908,30 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *       "flow_id": "flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *       "flow_version": 1,
+                     *       "definition_hash": "3b7e9d1c0a4f6e2d8b5c7a9e1f3d5b7c9e0a2c4e6f8a0b2d4f6e8a0c2e4f6a8b",
+                     *       "status": "completed",
+                     *       "client_id": "billing-service",
+                     *       "input": {
+                     *         "order_id": "42"
+                     *       },
+                     *       "outputs": {
+                     *         "total": 42
+                     *       },
+                     *       "error": null,
+                     *       "created_at": "2023-01-01T12:00:00Z",
+                     *       "started_at": "2023-01-01T12:00:00Z",
+                     *       "completed_at": "2023-01-01T12:00:00.040Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Run"];
                 };
             };

@@ -1,26 +1,48 @@
 import type { Handlers } from '../http/operations';
-import { iso } from '../presenters/dates';
-import { toEvent, toExecution, toExecutionSummary, toLog, toStep } from '../presenters/executions.presenter';
+import {
+  toEvent,
+  toExecution,
+  toExecutionRef,
+  toExecutionSummary,
+  toFinishedExecution,
+  toLog,
+  toStep,
+} from '../presenters/executions.presenter';
 import type { Services } from '../services';
 import { definitionReply, message } from './replies';
+import { abortedWhenGone, preferenceApplied, RETRY_AFTER_SECONDS, waitOf } from './waits';
+
+const executionUrl = (id: string) => `/api/v1/executions/${id}`;
 
 export function executionHandlers(s: Services): Handlers {
   return {
-    runFlow: async ({ actor, params, body, headers }) => {
-      const { execution } = await s.executions.start(actor, {
-        flowId: params.id,
-        input: body.input ?? {},
-        idempotencyKey: headers['Idempotency-Key'],
+    runFlow: async ({ actor, params, body, headers, query, res }) => {
+      const start = { flowId: params.id, input: body.input ?? {}, idempotencyKey: headers['Idempotency-Key'] };
+      const wait = waitOf(headers.Prefer, query.wait, s.config.maxWaitSeconds);
+      if (!wait) {
+        const { execution } = await s.executions.start(actor, start);
+        // Without a wait the body stays what it always was, so an idempotent replay repeats it.
+        return {
+          status: 202,
+          body: { ...toExecutionRef(execution), status: 'queued' },
+          headers: { Location: executionUrl(execution.id), 'Retry-After': RETRY_AFTER_SECONDS },
+        };
+      }
+      const { execution, finished, honoured } = await s.completions.startAndWait(actor, start, {
+        seconds: wait.seconds,
+        signal: abortedWhenGone(res),
       });
+      const applied = preferenceApplied(wait, honoured);
+      if (finished)
+        return {
+          status: 200,
+          body: toFinishedExecution(execution),
+          headers: { 'Content-Location': executionUrl(execution.id), ...applied },
+        };
       return {
         status: 202,
-        body: {
-          execution_id: execution.id,
-          flow_id: execution.flow_id,
-          status: 'queued',
-          created_at: iso(execution.created_at),
-        },
-        headers: { Location: `/api/v1/executions/${execution.id}` },
+        body: toExecutionRef(execution),
+        headers: { Location: executionUrl(execution.id), 'Retry-After': RETRY_AFTER_SECONDS, ...applied },
       };
     },
     listExecutions: async ({ actor, query }) => {
@@ -38,10 +60,15 @@ export function executionHandlers(s: Services): Handlers {
         body: { executions: rows.map(toExecutionSummary), total, limit, offset, next_cursor: nextCursor },
       };
     },
-    getExecution: async ({ actor, params }) => ({
-      status: 200,
-      body: toExecution(await s.executions.get(actor, params.id)),
-    }),
+    getExecution: async ({ actor, params, headers, query, res }) => {
+      const wait = waitOf(headers.Prefer, query.wait, s.config.maxWaitSeconds);
+      if (!wait) return { status: 200, body: toExecution(await s.executions.get(actor, params.id)) };
+      const { execution, honoured } = await s.completions.getWhenFinished(actor, params.id, {
+        seconds: wait.seconds,
+        signal: abortedWhenGone(res),
+      });
+      return { status: 200, body: toExecution(execution), headers: preferenceApplied(wait, honoured) };
+    },
     cancelExecution: async ({ actor, params }) => {
       await s.executions.cancel(actor, params.id);
       return message('Execution cancelled successfully');

@@ -1,28 +1,50 @@
 /** 003's runs view: the same executions, in the shapes of RunsApi. */
 import type { Handlers } from '../http/operations';
 import type { Services } from '../services';
-import { toRun } from '../presenters/executions.presenter';
+import { toRun, toRunRef } from '../presenters/executions.presenter';
 import { definitionReply } from './replies';
-import { iso } from '../presenters/dates';
+import { abortedWhenGone, preferenceApplied, RETRY_AFTER_SECONDS, waitOf } from './waits';
+
+const runUrl = (id: string) => `/api/v1/runs/${id}`;
 
 export function runHandlers(s: Services): Handlers {
-  const runOf = async (actor: Parameters<Services['executions']['get']>[0], id: string) => {
-    const ex = await s.executions.get(actor, id);
+  const present = async (ex: Parameters<typeof toRun>[0]) => {
     const hashes = await s.executions.definitionHashes([ex]);
     return toRun(ex, hashes.get(`${ex.flow_id}@${ex.flow_version}`)!);
   };
   return {
-    startRun: async ({ actor, body, headers }) => {
-      const { execution } = await s.executions.start(actor, {
+    startRun: async ({ actor, body, headers, query, res }) => {
+      const start = {
         flowId: body.flow_id,
         input: body.input ?? {},
         clientId: body.client_id,
         idempotencyKey: headers['Idempotency-Key'],
+      };
+      const wait = waitOf(headers.Prefer, query.wait, s.config.maxWaitSeconds);
+      if (!wait) {
+        const { execution } = await s.executions.start(actor, start);
+        // Without a wait the body stays what it always was, so an idempotent replay repeats it.
+        return {
+          status: 202,
+          body: { ...toRunRef(execution), status: 'queued' },
+          headers: { Location: runUrl(execution.id), 'Retry-After': RETRY_AFTER_SECONDS },
+        };
+      }
+      const { execution, finished, honoured } = await s.completions.startAndWait(actor, start, {
+        seconds: wait.seconds,
+        signal: abortedWhenGone(res),
       });
+      const applied = preferenceApplied(wait, honoured);
+      if (finished)
+        return {
+          status: 200,
+          body: await present(execution),
+          headers: { 'Content-Location': runUrl(execution.id), ...applied },
+        };
       return {
         status: 202,
-        body: { id: execution.id, flow_id: execution.flow_id, status: 'queued', created_at: iso(execution.created_at) },
-        headers: { Location: `/api/v1/runs/${execution.id}` },
+        body: toRunRef(execution),
+        headers: { Location: runUrl(execution.id), 'Retry-After': RETRY_AFTER_SECONDS, ...applied },
       };
     },
     listRuns: async ({ actor, query }) => {
@@ -43,15 +65,20 @@ export function runHandlers(s: Services): Handlers {
         },
       };
     },
-    getRun: async ({ actor, params }) => ({ status: 200, body: await runOf(actor, params.run_id) }),
+    getRun: async ({ actor, params, headers, query, res }) => {
+      const wait = waitOf(headers.Prefer, query.wait, s.config.maxWaitSeconds);
+      if (!wait) return { status: 200, body: await present(await s.executions.get(actor, params.run_id)) };
+      const { execution, honoured } = await s.completions.getWhenFinished(actor, params.run_id, {
+        seconds: wait.seconds,
+        signal: abortedWhenGone(res),
+      });
+      return { status: 200, body: await present(execution), headers: preferenceApplied(wait, honoured) };
+    },
     getRunDefinition: async ({ actor, params, headers }) =>
       definitionReply(await s.executions.definition(actor, params.run_id), headers['If-None-Match']),
     cancelRun: async ({ actor, params }) => {
       const ex = await s.executions.cancel(actor, params.run_id);
-      return {
-        status: 202,
-        body: { id: ex.id, flow_id: ex.flow_id, status: ex.status, created_at: iso(ex.created_at) },
-      };
+      return { status: 202, body: toRunRef(ex) };
     },
   };
 }

@@ -10,7 +10,8 @@ import * as listeners from './migrations/20261123000400_listeners';
 import * as collaboration from './migrations/20261123000500_collaboration';
 import * as taskEngineFailures from './migrations/20261201000100_task_engine_failures';
 import * as loginFailuresLastFailed from './migrations/20261201000200_login_failures_last_failed';
-import * as fairClaims from './migrations/20261202000100_fair_claims';
+import * as executionsFinishedNotify from './migrations/20261202000100_executions_finished_notify';
+import * as fairClaims from './migrations/20261202000200_fair_claims';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,7 +26,8 @@ const migrations: Record<string, Migration> = {
   '20261123000500_collaboration': collaboration,
   '20261201000100_task_engine_failures': taskEngineFailures,
   '20261201000200_login_failures_last_failed': loginFailuresLastFailed,
-  '20261202000100_fair_claims': fairClaims,
+  '20261202000100_executions_finished_notify': executionsFinishedNotify,
+  '20261202000200_fair_claims': fairClaims,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -7,6 +7,7 @@ import type { Db } from '../db/knex';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repository';
 import { CANCEL_CHANNEL } from '../repositories/executions.repository';
+import { FINISHED_CHANNEL } from '../repositories/finished-executions.repository';
 import { INVALIDATE_CHANNEL } from '../repositories/invalidations.repository';
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
 import { Deliverer } from './deliverer';
@@ -35,7 +36,7 @@ export async function startEngine(
 ): Promise<Engine> {
   const notifier = new Notifier(
     databaseUrl,
-    [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL, DELIVERIES_CHANNEL, INVALIDATE_CHANNEL],
+    [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL, DELIVERIES_CHANNEL, INVALIDATE_CHANNEL, FINISHED_CHANNEL],
     log,
   );
   const bus = deps.invalidations;

@@ -38,6 +38,19 @@ export function toExecution(r: ExecutionRow): Schemas['Execution'] {
   };
 }
 
+/** Run-and-wait's 200: the execution, with the id also where the 202 body has it. */
+export function toFinishedExecution(r: ExecutionRow): Schemas['FinishedExecution'] {
+  return { execution_id: r.id, ...toExecution(r) };
+}
+
+export function toExecutionRef(r: ExecutionRow): Schemas['ExecutionRef'] {
+  return { execution_id: r.id, flow_id: r.flow_id, status: r.status, created_at: iso(r.created_at) };
+}
+
+export function toRunRef(r: ExecutionRow): Schemas['RunRef'] {
+  return { id: r.id, flow_id: r.flow_id, status: r.status, created_at: iso(r.created_at) };
+}
+
 export function toRun(r: ExecutionRow, definitionHash: string): Schemas['Run'] {
   return {
     id: r.id,

@@ -7,6 +7,7 @@ import { AccountsService } from './accounts.service';
 import { ApiKeysService } from './api-keys.service';
 import { AuthService } from './auth.service';
 import { ApprovalsService } from './approvals.service';
+import { CompletionsService } from './completions.service';
 import { GraphService } from './graph.service';
 import { HealthService } from './health.service';
 import { InputsService } from './inputs.service';
@@ -34,6 +35,8 @@ export interface Services {
   secrets: SecretsService;
   flows: FlowsService;
   executions: ExecutionsService;
+  /** Run-and-wait and long polls; the realtime layer provides its wake-ups. */
+  completions: CompletionsService;
   listeners: ListenersService;
   approvals: ApprovalsService;
   inputs: InputsService;
@@ -64,6 +67,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     secrets,
     flows,
     executions,
+    completions: new CompletionsService(executions),
     listeners: new ListenersService(db, executions, flows, box),
     approvals: new ApprovalsService(db, executions),
     inputs: new InputsService(db, executions),

@@ -15,6 +15,7 @@ describe('config', () => {
       expressionMemoryMb: 128,
       expressionProcesses: 2,
     });
+    expect(c).to.include({ maxWaitSeconds: 25, maxWaitingRequests: 10_000 });
   });
 
   const bad: [string, string, RegExp][] = [
@@ -31,6 +32,9 @@ describe('config', () => {
     ['FLOWRUNNER_EXPRESSION_MAX_DEPTH', 'deep', /FLOWRUNNER_EXPRESSION_MAX_DEPTH must be an integer/],
     ['FLOWRUNNER_EXPRESSION_MEMORY_MB', '8', /FLOWRUNNER_EXPRESSION_MEMORY_MB must be an integer from 16/],
     ['FLOWRUNNER_EXPRESSION_PROCESSES', '0', /FLOWRUNNER_EXPRESSION_PROCESSES must be an integer from 1/],
+    // Never above the documented ceiling: waits stay below common proxy timeouts.
+    ['FLOWRUNNER_MAX_WAIT_SECONDS', '31', /FLOWRUNNER_MAX_WAIT_SECONDS must be an integer from 0 to 30/],
+    ['FLOWRUNNER_MAX_WAITING_REQUESTS', '-1', /FLOWRUNNER_MAX_WAITING_REQUESTS must be an integer from 0/],
   ];
   for (const [name, value, message] of bad) {
     it(`stops on a bad ${name} and names it`, () => {

@@ -1,0 +1,90 @@
+/**
+ * The requests of this process that wait for executions to finish (run-and-wait, long polls). The
+ * `executions` trigger notifies every execution that became final; a notified id is re-read once,
+ * whatever number of requests wait for it, and all of them are woken. Nothing here polls:
+ * - a waiter checks the status once right after it is registered, so a finish committed between
+ *   the start (or the first read) and the registration is not missed;
+ * - after the LISTEN connection comes back, every waited execution is checked once, since what was
+ *   notified meanwhile is lost.
+ * The number of waiting requests is bounded; beyond it a request answers at once.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Logger } from '../log';
+import { FINISHED_CHANNEL } from '../repositories/finished-executions.repository';
+import type { FinishWaits, WaitOutcome } from '../services/completions.service';
+
+type Wake = (outcome: WaitOutcome) => void;
+
+/** Which of these executions have finished: one query (`listFinishedExecutionIds`). */
+export type FinishedReader = (ids: string[]) => Promise<string[]>;
+
+export class CompletionWaiter implements FinishWaits {
+  /** The wake-ups of the requests waiting for each execution. */
+  private readonly waiting = new Map<string, Set<Wake>>();
+  private count = 0;
+  private closed = false;
+  private readonly onFinished = (payload: string) => {
+    const ids = payload.split(',').filter((id) => this.waiting.has(id));
+    if (ids.length > 0) this.check(ids);
+  };
+  private readonly onReconnect = () => {
+    if (this.waiting.size > 0) this.check([...this.waiting.keys()]);
+  };
+
+  constructor(
+    private readonly readFinished: FinishedReader,
+    private readonly notifier: Pick<EventEmitter, 'on' | 'off'>,
+    private readonly log: Logger,
+    private readonly maxWaiting: number,
+  ) {
+    notifier.on(FINISHED_CHANNEL, this.onFinished);
+    notifier.on('reconnected', this.onReconnect);
+  }
+
+  /** How many requests wait now. */
+  get size(): number {
+    return this.count;
+  }
+
+  untilFinished(executionId: string, ms: number, signal: AbortSignal): Promise<WaitOutcome> {
+    if (this.closed || this.count >= this.maxWaiting) return Promise.resolve('busy');
+    if (signal.aborted) return Promise.resolve('aborted');
+    return new Promise<WaitOutcome>((resolve) => {
+      let wakes = this.waiting.get(executionId);
+      if (!wakes) this.waiting.set(executionId, (wakes = new Set()));
+      const onAbort = () => wake('aborted');
+      const timer = setTimeout(() => wake('timeout'), ms);
+      const wake: Wake = (outcome) => {
+        if (!wakes.delete(wake)) return;
+        if (wakes.size === 0 && this.waiting.get(executionId) === wakes) this.waiting.delete(executionId);
+        this.count--;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      };
+      wakes.add(wake);
+      this.count++;
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.check([executionId]);
+    });
+  }
+
+  /** Reads which of `ids` are final, in one query, and wakes everything waiting for those. */
+  private check(ids: string[]): void {
+    this.readFinished(ids).then(
+      (finished) => {
+        for (const id of finished) for (const wake of [...(this.waiting.get(id) ?? [])]) wake('finished');
+      },
+      // The wait then runs out and the request answers with what it reads then.
+      (err: unknown) => this.log.warn({ err: (err as Error).message }, 'cannot read whether executions finished'),
+    );
+  }
+
+  /** Stops listening; the requests still waiting answer at once with the state they read. */
+  close(): void {
+    this.closed = true;
+    this.notifier.off(FINISHED_CHANNEL, this.onFinished);
+    this.notifier.off('reconnected', this.onReconnect);
+    for (const wakes of [...this.waiting.values()]) for (const wake of [...wakes]) wake('timeout');
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Run-and-wait and long polls: a request that holds its answer until an execution has finished
+ * (completed, failed or cancelled) or its wait runs out. What is answered is read through
+ * `ExecutionsService.get`, so permissions and masking are those of the plain GET. The wake-ups come
+ * from the process's realtime layer (a `FinishWaits`); without one nobody waits.
+ */
+import { FINAL_STATUSES, type ExecutionRow } from '../db/tables';
+import type { Actor } from './actor';
+import type { ExecutionsService, StartRequest } from './executions.service';
+
+/**
+ * `finished`: the execution is final; `timeout`: the wait ran out; `aborted`: the caller went
+ * away; `busy`: too many requests wait already (or nothing can wake this one), so it did not wait.
+ */
+export type WaitOutcome = 'finished' | 'timeout' | 'aborted' | 'busy';
+
+/** Where a request waits for one execution to become final. */
+export interface FinishWaits {
+  untilFinished(executionId: string, ms: number, signal: AbortSignal): Promise<WaitOutcome>;
+  /** How many requests wait now. */
+  readonly size: number;
+}
+
+export interface WaitRequest {
+  seconds: number;
+  /** Aborts when the caller goes away: the wait ends and its place is freed. */
+  signal: AbortSignal;
+}
+
+export interface Waited {
+  /** The execution as `GET` reads it, masked, after the wait. */
+  execution: ExecutionRow;
+  finished: boolean;
+  /** False when the wait was refused (`busy`) and the answer came at once. */
+  honoured: boolean;
+}
+
+const isFinal = (ex: ExecutionRow) => FINAL_STATUSES.includes(ex.status);
+
+export class CompletionsService {
+  private waits: FinishWaits | undefined;
+
+  constructor(private readonly executions: ExecutionsService) {}
+
+  /** The realtime layer hands in this process's wake-ups when it starts, and takes them back when it stops. */
+  useWaits(waits: FinishWaits | undefined): void {
+    this.waits = waits;
+  }
+
+  /** How many requests of this process wait for executions now. */
+  waitingRequests(): number {
+    return this.waits?.size ?? 0;
+  }
+
+  /** Starts (or replays, with an Idempotency-Key) an execution and waits for its end. */
+  async startAndWait(actor: Actor, start: StartRequest, wait: WaitRequest): Promise<Waited> {
+    const { execution } = await this.executions.start(actor, start);
+    return this.readAfterWait(actor, execution, wait);
+  }
+
+  /** A long poll: the execution once it has finished or the wait ran out. 404 before any wait. */
+  async getWhenFinished(actor: Actor, id: string, wait: WaitRequest): Promise<Waited> {
+    const execution = await this.executions.get(actor, id);
+    if (isFinal(execution) || wait.seconds === 0) return { execution, finished: isFinal(execution), honoured: true };
+    return this.readAfterWait(actor, execution, wait);
+  }
+
+  private async readAfterWait(actor: Actor, before: ExecutionRow, wait: WaitRequest): Promise<Waited> {
+    const outcome =
+      wait.seconds > 0
+        ? await (this.waits?.untilFinished(before.id, wait.seconds * 1000, wait.signal) ?? 'busy')
+        : 'timeout';
+    // Read again even after a timeout: it may have finished at the last moment. Only what this
+    // read returns leaves the service, masked (the start's row is not).
+    const execution = await this.executions.get(actor, before.id);
+    return { execution, finished: isFinal(execution), honoured: outcome !== 'busy' };
+  }
+}

@@ -23,6 +23,8 @@ export async function runPrepared<R extends pg.QueryResultRow>(
   values: unknown[],
 ): Promise<pg.QueryResult<R>> {
   const connection = (await db.client.acquireConnection()) as PooledConnection;
+  // Told like Knex's own queries, so whoever watches the database's statements sees these too.
+  db.client.emit('query', { sql: statement.text, bindings: values, method: 'raw', name: statement.name });
   try {
     return await connection.query<R>({ name: statement.name, text: statement.text, values });
   } catch (err) {

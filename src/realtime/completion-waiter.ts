@@ -1,7 +1,8 @@
 /**
  * The requests of this process that wait for executions to finish (run-and-wait, long polls). The
- * `executions` trigger notifies every execution that became final; a notified id is re-read once,
- * whatever number of requests wait for it, and all of them are woken. Nothing here polls:
+ * `executions` trigger notifies every execution that became final, after its commit, so a notified
+ * id wakes all of its requests with no read (each then reads the execution it answers with).
+ * Nothing here polls:
  * - a waiter checks the status once right after it is registered, so a finish committed between
  *   the start (or the first read) and the registration is not missed;
  * - after the LISTEN connection comes back, every waited execution is checked once, since what was
@@ -24,8 +25,7 @@ export class CompletionWaiter implements FinishWaits {
   private count = 0;
   private closed = false;
   private readonly onFinished = (payload: string) => {
-    const ids = payload.split(',').filter((id) => this.waiting.has(id));
-    if (ids.length > 0) this.check(ids);
+    for (const id of payload.split(',')) this.wakeAll(id);
   };
   private readonly onReconnect = () => {
     if (this.waiting.size > 0) this.check([...this.waiting.keys()]);
@@ -73,11 +73,15 @@ export class CompletionWaiter implements FinishWaits {
   private check(ids: string[]): void {
     this.readFinished(ids).then(
       (finished) => {
-        for (const id of finished) for (const wake of [...(this.waiting.get(id) ?? [])]) wake('finished');
+        for (const id of finished) this.wakeAll(id);
       },
       // The wait then runs out and the request answers with what it reads then.
       (err: unknown) => this.log.warn({ err: (err as Error).message }, 'cannot read whether executions finished'),
     );
+  }
+
+  private wakeAll(executionId: string): void {
+    for (const wake of [...(this.waiting.get(executionId) ?? [])]) wake('finished');
   }
 
   /** Stops listening; the requests still waiting answer at once with the state they read. */

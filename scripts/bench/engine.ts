@@ -135,7 +135,7 @@ async function main() {
       }
     }
     if (ONLY.has('f')) await scenarioF(b, scaleEnv, rateA);
-    if (ONLY.has('g')) await scenarioG(b, serverEnv, BACKLOG);
+    if (ONLY.has('g')) await scenarioG(b, serverEnv, { backlog: BACKLOG, enqueuers: SCRATCH_POOL });
     console.log(
       `\nSummary (${SECONDS} s windows, ${CONCURRENCY} clients, ${new Date().toISOString().slice(0, 10)}):\n`,
     );

@@ -6,13 +6,14 @@
 import type { Actor } from '../../src/services/actor';
 import { BenchServer, spawnFlowRunner } from './processes';
 import { int, ms, percentile, ratio } from './report';
-import { call, finishedMs, newFlow, saturated, type Bench } from './scenarios';
+import { call, finishedMs, newFlow, saturated, warmUp, type Bench } from './scenarios';
 
 export async function scenarioF(b: Bench, env: Record<string, string>, rateA?: number): Promise<void> {
   console.log(`\n(f) scale-out: npm start -- api, plus two npm start -- worker, running (a) for ${b.seconds} s`);
   const api = await spawnFlowRunner('api', env);
   const workers = await Promise.all([spawnFlowRunner('worker', env), spawnFlowRunner('worker', env)]);
   try {
+    await warmUp(b, api.url!);
     const s = await saturated(b, api.url!, await newFlow(b, 'f: one-node transform, scale-out', 1), 'completed');
     const rate = s.completed / s.span;
     b.summary.add({
@@ -41,10 +42,15 @@ async function account(b: Bench, name: string): Promise<{ actor: Actor; token: s
 
 /**
  * Account A's backlog is started through the service layer (ExecutionsService.start, the API's
- * own use case, `concurrency` at a time) while no worker runs, so all of it is queued when the
+ * own use case, as many at a time as the scratch pool has connections) while no worker runs, so all of it is queued when the
  * server starts; B's runs then go through the API one after another.
  */
-export async function scenarioG(b: Bench, env: Record<string, string>, backlog: number): Promise<void> {
+export async function scenarioG(
+  b: Bench,
+  env: Record<string, string>,
+  opts: { backlog: number; enqueuers: number },
+): Promise<void> {
+  const { backlog } = opts;
   console.log(
     `\n(g) fairness: account A has ${int(backlog)} executions queued, account B starts one ${TRIES} times in a row`,
   );
@@ -55,7 +61,7 @@ export async function scenarioG(b: Bench, env: Record<string, string>, backlog: 
   const t0 = performance.now();
   let started = 0;
   await Promise.all(
-    Array.from({ length: b.concurrency }, async () => {
+    Array.from({ length: opts.enqueuers }, async () => {
       while (started < backlog) {
         started++;
         await b.services.executions.start(a.actor, { flowId: flowA, input: {} });

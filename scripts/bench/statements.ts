@@ -11,7 +11,9 @@ import pg from 'pg';
 export interface StatementCounts {
   statements: number;
   readOnly: number;
+  /** Transactions committed: COMMITs, and statements sent outside a transaction. */
   commits: number;
+  /** Those of them that wrote, and so waited for a WAL flush. */
   writeCommits: number;
   rollbacks: number;
   notifies: number;

@@ -8,6 +8,9 @@ import pg from 'pg';
 import type { LoadGenerator, LoadResult } from './loadgen';
 import { startBareExpress } from './processes';
 
+/** "What PostgreSQL can commit": enough concurrent connections for group commit to show. */
+export const COMMIT_CONNECTIONS = 32;
+
 export interface CommitRate {
   connections: number;
   commits: number;

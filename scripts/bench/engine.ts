@@ -11,7 +11,7 @@
  * Figures are printed, never asserted.
  */
 import os from 'node:os';
-import { bareExpress, commitRate } from './baselines';
+import { bareExpress, COMMIT_CONNECTIONS, commitRate } from './baselines';
 import { LoadGenerator } from './loadgen';
 import { BenchServer } from './processes';
 import { int, Summary } from './report';
@@ -30,8 +30,6 @@ const ONLY = new Set(
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean),
 );
-/** "What PostgreSQL can commit": enough concurrent connections for group commit to show. */
-const COMMIT_CONNECTIONS = 32;
 /** The scratch process's own pool: setup, drains and (g)'s backlog; small, so the servers' pools fit under max_connections. */
 const SCRATCH_POOL = 10;
 

@@ -200,3 +200,15 @@ export function profileLines(buckets: Buckets, sandboxMs: number, executions: nu
       .join(', ')}`,
   ];
 }
+
+/** The largest buckets in one line, for the summary table. */
+export function profileTop(buckets: Buckets, sandboxMs: number, count = 5): string {
+  const all = new Map(buckets.totals);
+  all.set('sandbox child', sandboxMs);
+  const total = [...all.values()].reduce((a, b) => a + b, 0);
+  return [...all.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, cpu]) => `${name} ${((100 * cpu) / total).toFixed(0)} %`)
+    .join(', ');
+}

@@ -8,9 +8,10 @@ import fs from 'node:fs';
 import type { Knex } from '../../src/db/knex';
 import type { Services } from '../../src/services';
 import type { Actor } from '../../src/services/actor';
+import { COMMIT_CONNECTIONS } from './baselines';
 import type { LoadGenerator, LoadJob, LoadResult } from './loadgen';
 import type { BenchServer } from './processes';
-import { bucketsOf, profileLines } from './profile';
+import { bucketsOf, profileLines, profileTop } from './profile';
 import { int, ms, percentile, ratio, type Summary } from './report';
 import type { ServerCounts } from './server';
 
@@ -183,17 +184,19 @@ export async function scenarioA(b: Bench, server: BenchServer): Promise<number> 
   const after = await server.counts();
   const rate = s.completed / s.span;
   for (const line of costLines(before, after, s.completed)) console.log(line);
+  let top: string | undefined;
   if (profile) {
     const buckets = bucketsOf(JSON.parse(fs.readFileSync(profile.file, 'utf8')));
     console.log(`  CPU profile of the server process (${profile.file}), self time by package:`);
     for (const line of profileLines(buckets, profile.sandboxMs, s.completed)) console.log(line);
+    top = profileTop(buckets, profile.sandboxMs);
   }
   const perExec = (after.statements.statements - before.statements.statements) / Math.max(1, s.completed);
   const commits = (after.statements.writeCommits - before.statements.writeCommits) / Math.max(1, s.completed);
   b.summary.add({
     scenario: `(a) one-node executions/s, ${b.concurrency} clients`,
     figure: `${int(rate)} /s (start→finish p50 ${ms(s.p50)}, p99 ${ms(s.p99)})`,
-    baseline: `${int(b.commits32 ?? NaN)} commits/s (${b.concurrency} connections)`,
+    baseline: `${int(b.commits32 ?? NaN)} commits/s (${COMMIT_CONNECTIONS} connections)`,
     ratio: `${ratio(rate / (b.commits32 ?? NaN))} of raw commits`,
   });
   b.summary.add({
@@ -202,6 +205,7 @@ export async function scenarioA(b: Bench, server: BenchServer): Promise<number> 
     baseline: '1 statement, 1 write commit',
     ratio: '',
   });
+  if (top) b.summary.add({ scenario: '(a) server CPU by package (profile)', figure: top, baseline: '', ratio: '' });
   return rate;
 }
 

@@ -13,7 +13,7 @@ export async function scenarioF(b: Bench, env: Record<string, string>, rateA?: n
   const api = await spawnFlowRunner('api', env);
   const workers = await Promise.all([spawnFlowRunner('worker', env), spawnFlowRunner('worker', env)]);
   try {
-    await warmUp(b, api.url!);
+    await warmUp(b, api.url!, 'f');
     const s = await saturated(b, api.url!, await newFlow(b, 'f: one-node transform, scale-out', 1), 'completed');
     const rate = s.completed / s.span;
     b.summary.add({

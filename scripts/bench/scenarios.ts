@@ -141,8 +141,8 @@ const describeLoad = (r: LoadResult, what: string) =>
   (Object.keys(r.failures).length ? `; failures ${JSON.stringify(r.failures)}` : '');
 
 /** JIT, connection pools and the sandbox's processes warm up outside the measured window. */
-export async function warmUp(b: Bench, base: string): Promise<void> {
-  const flowId = await newFlow(b, 'warm-up', 1);
+export async function warmUp(b: Bench, base: string, scenario: string): Promise<void> {
+  const flowId = await newFlow(b, `${scenario}: warm-up`, 1);
   await b.load.run(runJob(base, b.token, flowId, b.concurrency, Math.min(2, b.seconds)));
   await drain(b.db, flowId);
 }
@@ -175,7 +175,7 @@ function costLines(before: ServerCounts, after: ServerCounts, executions: number
 
 export async function scenarioA(b: Bench, server: BenchServer): Promise<number> {
   console.log(`\n(a) ${b.concurrency} clients start a one-node transform flow for ${b.seconds} s`);
-  await warmUp(b, server.url);
+  await warmUp(b, server.url, 'a');
   const flowId = await newFlow(b, 'a: one-node transform', 1);
   const before = await server.counts();
   if (b.profile) await server.profileStart();

@@ -10,9 +10,11 @@ import { call, finishedMs, newFlow, saturated, warmUp, type Bench } from './scen
 
 export async function scenarioF(b: Bench, env: Record<string, string>, rateA?: number): Promise<void> {
   console.log(`\n(f) scale-out: npm start -- api, plus two npm start -- worker, running (a) for ${b.seconds} s`);
-  const api = await spawnFlowRunner('api', env);
-  const workers = await Promise.all([spawnFlowRunner('worker', env), spawnFlowRunner('worker', env)]);
+  const started: { stop(): Promise<void> }[] = [];
   try {
+    const api = await spawnFlowRunner('api', env);
+    started.push(api);
+    for (let i = 0; i < 2; i++) started.push(await spawnFlowRunner('worker', env));
     await warmUp(b, api.url!, 'f');
     const s = await saturated(b, api.url!, await newFlow(b, 'f: one-node transform, scale-out', 1), 'completed');
     const rate = s.completed / s.span;
@@ -23,7 +25,7 @@ export async function scenarioF(b: Bench, env: Record<string, string>, rateA?: n
       ratio: rateA === undefined ? ratio(rate / (b.commits32 ?? NaN)) : `${ratio(rate / rateA)} of (a)`,
     });
   } finally {
-    await Promise.all([api.stop(), ...workers.map((w) => w.stop())]);
+    await Promise.all(started.map((p) => p.stop()));
   }
 }
 
@@ -42,8 +44,8 @@ async function account(b: Bench, name: string): Promise<{ actor: Actor; token: s
 
 /**
  * Account A's backlog is started through the service layer (ExecutionsService.start, the API's
- * own use case, as many at a time as the scratch pool has connections) while no worker runs, so all of it is queued when the
- * server starts; B's runs then go through the API one after another.
+ * own use case, as many at a time as the scratch pool has connections) while no worker runs, so
+ * all of it is queued when the server starts; B's runs then go through the API one after another.
  */
 export async function scenarioG(
   b: Bench,

@@ -65,7 +65,13 @@ export function call(
     const req = http.request(new URL(path, base), { method, agent, headers }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} });
+        } catch {
+          reject(new Error(`${method} ${path} answered ${res.statusCode} with a body that is not JSON`));
+        }
+      });
     });
     req.on('error', reject);
     req.end(payload);

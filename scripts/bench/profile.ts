@@ -48,7 +48,7 @@ const DEFAULT: Record<string, string> = {
 };
 
 const SRC_OTHER = 'src (services, repositories, db, …)';
-/** The bench harness's own frames (the profiler's start and stop): left out like idle time. */
+/** The bench harness's own frames (statement counter, profiler): counted apart from the product's. */
 const HARNESS = '(bench harness)';
 
 const BUCKETS = [
@@ -98,6 +98,8 @@ export interface Buckets {
   totals: Map<string, number>;
   /** What "other" is made of, in ms, by package or Node module. */
   other: Map<string, number>;
+  /** The bench harness's own frames: the statement counter, the profiler's start and stop. */
+  harness: number;
 }
 
 export function bucketsOf(profile: Profiler.Profile): Buckets {
@@ -134,18 +136,23 @@ export function bucketsOf(profile: Profiler.Profile): Buckets {
   };
   const totals = new Map<string, number>();
   const other = new Map<string, number>();
+  let harness = 0;
   const deltas = profile.timeDeltas ?? [];
   profile.samples?.forEach((id, i) => {
     const bucket = bucketOf(id);
     const msec = (deltas[i] ?? 0) / 1000;
-    if (bucket === '(idle)' || bucket === HARNESS) return;
+    if (bucket === '(idle)') return;
+    if (bucket === HARNESS) {
+      harness += msec;
+      return;
+    }
     totals.set(bucket, (totals.get(bucket) ?? 0) + msec);
     if (bucket === 'other') {
       const label = labelOf(frames(id));
       other.set(label, (other.get(label) ?? 0) + msec);
     }
   });
-  return { totals, other };
+  return { totals, other, harness };
 }
 
 /** CPU milliseconds (user + system) of each child process of `pid`, from /proc; empty off Linux. */
@@ -178,37 +185,51 @@ export function childrenCpuDelta(before: Map<number, number>, after: Map<number,
   return sum;
 }
 
+/**
+ * CPU milliseconds per bucket. Samples are wall time while the thread was not idle, which on a
+ * busy machine includes time the thread waited for a core; so the profile gives the shares, and
+ * the process's measured CPU time (`processCpuMs`) the amount, less the harness's own share. The
+ * sandbox's children come from /proc.
+ */
+export function cpuByBucket(
+  buckets: Buckets,
+  processCpuMs: number,
+  sandboxMs: number,
+): { cpu: Map<string, number>; other: Map<string, number> } {
+  const sampled = [...buckets.totals.values()].reduce((a, b) => a + b, buckets.harness);
+  const scale = sampled > 0 ? processCpuMs / sampled : 0;
+  const cpu = new Map<string, number>(BUCKETS.map((name) => [name, 0]));
+  for (const [name, msec] of buckets.totals) cpu.set(name, msec * scale);
+  cpu.set('sandbox child', sandboxMs);
+  const other = new Map([...buckets.other].map(([name, msec]) => [name, msec * scale]));
+  return { cpu, other };
+}
+
+const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+const byCost = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]);
+
 /** The report lines: each bucket's CPU, its share, and its cost per execution. */
-export function profileLines(buckets: Buckets, sandboxMs: number, executions: number): string[] {
-  const all = new Map<string, number>(BUCKETS.map((name) => [name, 0]));
-  for (const [name, cpu] of buckets.totals) all.set(name, cpu);
-  all.set('sandbox child', sandboxMs);
-  const total = [...all.values()].reduce((a, b) => a + b, 0);
-  const lines = [...all.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .map(
-      ([name, cpu]) =>
-        `    ${name.padEnd(36)} ${cpu.toFixed(0).padStart(7)} ms  ${((100 * cpu) / total).toFixed(1).padStart(5)} %  ${((1000 * cpu) / Math.max(1, executions)).toFixed(0).padStart(6)} µs/execution`,
-    );
+export function profileLines({ cpu, other }: ReturnType<typeof cpuByBucket>, executions: number): string[] {
+  const total = sum(cpu);
+  const per = (msec: number) => `${((1000 * msec) / Math.max(1, executions)).toFixed(0).padStart(6)} µs/execution`;
   return [
-    `    ${'total (main thread sampled + children CPU)'.padEnd(36)} ${total.toFixed(0).padStart(7)} ms         ${((1000 * total) / Math.max(1, executions)).toFixed(0).padStart(6)} µs/execution`,
-    ...lines,
-    `    other, by package or Node module: ${[...buckets.other.entries()]
-      .sort((a, b) => b[1] - a[1])
+    `    ${'total'.padEnd(36)} ${total.toFixed(0).padStart(7)} ms CPU          ${per(total)}`,
+    ...byCost(cpu).map(
+      ([name, msec]) =>
+        `    ${name.padEnd(36)} ${msec.toFixed(0).padStart(7)} ms CPU  ${((100 * msec) / total).toFixed(1).padStart(5)} %  ${per(msec)}`,
+    ),
+    `    other, by package or Node module: ${byCost(other)
       .slice(0, 6)
-      .map(([name, cpu]) => `${name} ${((100 * cpu) / total).toFixed(1)} %`)
+      .map(([name, msec]) => `${name} ${((100 * msec) / total).toFixed(1)} %`)
       .join(', ')}`,
   ];
 }
 
 /** The largest buckets in one line, for the summary table. */
-export function profileTop(buckets: Buckets, sandboxMs: number, count = 5): string {
-  const all = new Map(buckets.totals);
-  all.set('sandbox child', sandboxMs);
-  const total = [...all.values()].reduce((a, b) => a + b, 0);
-  return [...all.entries()]
-    .sort((a, b) => b[1] - a[1])
+export function profileTop({ cpu }: ReturnType<typeof cpuByBucket>, count = 5): string {
+  const total = sum(cpu);
+  return byCost(cpu)
     .slice(0, count)
-    .map(([name, cpu]) => `${name} ${((100 * cpu) / total).toFixed(0)} %`)
+    .map(([name, msec]) => `${name} ${((100 * msec) / total).toFixed(0)} %`)
     .join(', ');
 }

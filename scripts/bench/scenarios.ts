@@ -11,7 +11,7 @@ import type { Actor } from '../../src/services/actor';
 import { COMMIT_CONNECTIONS } from './baselines';
 import type { LoadGenerator, LoadJob, LoadResult } from './loadgen';
 import type { BenchServer } from './processes';
-import { bucketsOf, profileLines, profileTop } from './profile';
+import { bucketsOf, cpuByBucket, profileLines, profileTop } from './profile';
 import { int, ms, percentile, ratio, type Summary } from './report';
 import type { ServerCounts } from './server';
 
@@ -193,9 +193,12 @@ export async function scenarioA(b: Bench, server: BenchServer): Promise<number> 
   let top: string | undefined;
   if (profile) {
     const buckets = bucketsOf(JSON.parse(fs.readFileSync(profile.file, 'utf8')));
-    console.log(`  CPU profile of the server process (${profile.file}), self time by package:`);
-    for (const line of profileLines(buckets, profile.sandboxMs, s.completed)) console.log(line);
-    top = profileTop(buckets, profile.sandboxMs);
+    const cpu = cpuByBucket(buckets, after.cpuMs - before.cpuMs, profile.sandboxMs);
+    console.log(
+      `  CPU profile of the server process (${profile.file}): its CPU time split by the profile's shares, by package:`,
+    );
+    for (const line of profileLines(cpu, s.completed)) console.log(line);
+    top = profileTop(cpu);
   }
   const perExec = (after.statements.statements - before.statements.statements) / Math.max(1, s.completed);
   const commits = (after.statements.writeCommits - before.statements.writeCommits) / Math.max(1, s.completed);

@@ -1,175 +1,147 @@
 /**
- * npm run bench:engine — executions/s and start-to-finish latency on this machine, with the API,
- * a worker and PostgreSQL all local, next to the machine's ceiling: single-row INSERT commits.
+ * npm run bench:engine — the figures issue 13 is judged by, each next to a baseline measured in the
+ * same run: raw PostgreSQL commits (one connection, and 32 at once with group commit), a bare
+ * Express JSON handler, then scenarios (a)–(g) against FlowRunner in processes of its own, loaded
+ * from a separate load-generator process (loadgen.ts).
  *
  * Uses DATABASE_URL's server when set (a scratch database is created and dropped), else an
- * embedded PostgreSQL. BENCH_SECONDS (default 30) is the load window of each scenario.
+ * embedded PostgreSQL. Options: BENCH_SECONDS (10) per load window, BENCH_CONCURRENCY (32)
+ * clients, BENCH_ONLY=a,b,… a subset, BENCH_PROFILE=1 a CPU profile of the server during (a),
+ * BENCH_BACKLOG (20000) account A's executions in (g), BENCH_WORKER_CONCURRENCY (32).
  * Figures are printed, never asserted.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import axios from 'axios';
-import pg from 'pg';
 import os from 'node:os';
-import { createApp } from '../../src/http/app';
-import { scratch } from './scratch';
+import { bareExpress, COMMIT_CONNECTIONS, commitRate } from './baselines';
+import { LoadGenerator } from './loadgen';
+import { BenchServer } from './processes';
+import { int, Summary } from './report';
+import { scenarioF, scenarioG } from './scale';
+import { newFlow, scenarioA, scenarioB, scenarioC, scenarioD, scenarioE, waitSupported, type Bench } from './scenarios';
+import { BENCH_KEYS, scratch } from './scratch';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
+const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 32);
+const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 20_000);
+const PROFILE = process.env.BENCH_PROFILE === '1';
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean),
+);
+/** The scratch process's own pool: setup, drains and (g)'s backlog; small, so the servers' pools fit under max_connections. */
+const SCRATCH_POOL = 10;
 
 async function main() {
-  const env = await scratch(
-    {
-      FLOWRUNNER_HTTP_ALLOW: '127.0.0.1',
-      FLOWRUNNER_WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY ?? '32',
-      FLOWRUNNER_DB_POOL_MAX: '40',
-    },
-    { worker: true },
-  );
-  const { db, services, config } = env;
+  const env = await scratch({ FLOWRUNNER_DB_POOL_MAX: String(SCRATCH_POOL) }, { worker: false });
   const databaseUrl = env.config.databaseUrl!;
-  const server = http.createServer(createApp(services));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const target = http.createServer((_req, res) =>
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
-  );
-  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-  const targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
-
-  const token = env.token;
-  const client = axios.create({
-    baseURL: base,
-    headers: { authorization: `Bearer ${token}` },
-    httpAgent: new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY }),
-  });
-  const flow = async (name: string, definition: string) =>
-    (await client.post('/api/v1/flows', { name, definition })).data.id as string;
-
-  const chain = (n: number) =>
-    'nodes:\n' +
-    Array.from(
-      { length: n },
-      (_, i) =>
-        `  n${i}:\n    type: transform\n    params: {expression: "${i}"}\n${i < n - 1 ? `    next: n${i + 1}\n` : ''}`,
-    ).join('');
-  const flows = {
-    a: await flow('a: 1-node transform', chain(1)),
-    b: await flow('b: 10-node chain', chain(10)),
-    c: await flow(
-      'c: 3 nodes with http.request',
-      `nodes:\n  n0:\n    type: transform\n    params: {expression: "1"}\n    next: n1\n  n1:\n    type: http.request\n    params: {url: "${targetUrl}"}\n    next: n2\n  n2:\n    type: transform\n    params: {expression: "nodes.n1.output.status_code"}\n`,
-    ),
+  const common = {
+    DATABASE_URL: databaseUrl,
+    FLOWRUNNER_DATA_DIR: env.config.dataDir,
+    FLOWRUNNER_JWT_SECRET: BENCH_KEYS.jwtSecret,
+    FLOWRUNNER_ENCRYPTION_KEY: BENCH_KEYS.encryptionKey.toString('base64'),
+    FLOWRUNNER_HTTP_ALLOW: '127.0.0.1',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'error',
   };
-
-  async function drain(flowId: string) {
-    for (;;) {
-      const { rows } = await db.raw(
-        `select count(*)::int as n from executions where flow_id = ? and status not in ('completed','failed','cancelled')`,
-        [flowId],
-      );
-      if (rows[0].n === 0) return;
-      await new Promise((r) => setTimeout(r, 100));
+  const serverEnv = {
+    ...common,
+    FLOWRUNNER_WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+    FLOWRUNNER_DB_POOL_MAX: '40',
+  };
+  // Two workers share (a)'s worker concurrency, so (f) differs from (a) only in the process split.
+  const scaleEnv = {
+    ...common,
+    FLOWRUNNER_WORKER_CONCURRENCY: String(Math.max(1, Math.ceil(WORKER_CONCURRENCY / 2))),
+    FLOWRUNNER_DB_POOL_MAX: '20',
+  };
+  const load = new LoadGenerator();
+  const summary = new Summary();
+  const b: Bench = {
+    db: env.db,
+    services: env.services,
+    actor: env.actor,
+    token: env.token,
+    load,
+    summary,
+    seconds: SECONDS,
+    concurrency: CONCURRENCY,
+    profile: PROFILE,
+  };
+  const cpus = os.cpus();
+  console.log(
+    `FlowRunner engine benchmark — ${cpus.length} cores, ${cpus[0]?.model ?? 'unknown CPU'}, load average ${os.loadavg()[0].toFixed(1)}; ${env.where}; ` +
+      `${SECONDS} s per load window, ${CONCURRENCY} clients in a separate load-generator process (http.request, keep-alive Agent); ` +
+      `server: one process (API + worker, worker concurrency ${WORKER_CONCURRENCY}); scenarios ${[...ONLY].join(',')}${PROFILE ? '; CPU profile on' : ''}`,
+  );
+  try {
+    if (['a', 'b', 'd', 'f'].some((s) => ONLY.has(s))) {
+      console.log(`\nbaseline: single-row INSERT commits on the scratch database, ${SECONDS} s each`);
+      const one = await commitRate(databaseUrl, 1, SECONDS);
+      const many = await commitRate(databaseUrl, COMMIT_CONNECTIONS, SECONDS);
+      const notify = await commitRate(databaseUrl, COMMIT_CONNECTIONS, SECONDS, { notify: true });
+      b.commits1 = one.perSecond;
+      b.commits32 = many.perSecond;
+      summary.add({
+        scenario: 'baseline: raw commits, 1 connection',
+        figure: `${int(one.perSecond)} /s`,
+        baseline: '',
+        ratio: '',
+      });
+      summary.add({
+        scenario: `baseline: raw commits, ${COMMIT_CONNECTIONS} connections (group commit)`,
+        figure: `${int(many.perSecond)} /s`,
+        baseline: '',
+        ratio: `${(many.perSecond / one.perSecond).toFixed(1)}× one connection`,
+      });
+      summary.add({
+        scenario: `baseline: raw commits with a NOTIFY each, ${COMMIT_CONNECTIONS} connections`,
+        figure: `${int(notify.perSecond)} /s`,
+        baseline: `${int(many.perSecond)} /s without`,
+        ratio: (notify.perSecond / many.perSecond).toFixed(2),
+      });
     }
-  }
-
-  async function stats(flowId: string) {
-    const { rows } = await db.raw(
-      `select count(*)::int as n, sum(step_count)::int as steps, count(*) filter (where status <> 'completed')::int as not_completed,
-              extract(epoch from max(completed_at) - min(created_at)) as span,
-              array_agg(extract(epoch from completed_at - created_at) * 1000 order by completed_at - created_at) as lat
-         from executions where flow_id = ?`,
-      [flowId],
-    );
-    const r = rows[0];
-    const lat = (r.lat as number[]).map(Number);
-    return {
-      n: r.n,
-      steps: r.steps,
-      notCompleted: r.not_completed,
-      span: Number(r.span),
-      p50: percentile(lat, 50),
-      p99: percentile(lat, 99),
-    };
-  }
-
-  async function load(name: string, flowId: string, seconds: number) {
-    const end = Date.now() + seconds * 1000;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (Date.now() < end) await client.post(`/api/v1/flows/${flowId}/run`, { input: {} });
-      }),
-    );
-    await drain(flowId);
-    const s = await stats(flowId);
-    const perSecond = s.n / s.span;
-    console.log(
-      `${name}: ${s.n} executions in ${s.span.toFixed(1)} s = ${perSecond.toFixed(0)} executions/s, ${(s.steps / s.span).toFixed(0)} steps/s; latency p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms${s.notCompleted ? `; ${s.notCompleted} not completed` : ''}`,
-    );
-    return { perSecond, stepsPerSecond: s.steps / s.span, ...s };
-  }
-
-  async function lowLoad(flowId: string, count: number) {
-    const lat: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const { data } = await client.post(`/api/v1/flows/${flowId}/run`, { input: {} });
-      for (;;) {
-        const { rows } = await db.raw(
-          `select status, extract(epoch from completed_at - created_at) * 1000 as ms from executions where id = ?`,
-          [data.execution_id],
-        );
-        if (rows[0].status === 'completed') {
-          lat.push(Number(rows[0].ms));
-          break;
+    let rateA: number | undefined;
+    if (['a', 'b', 'c', 'd', 'e'].some((s) => ONLY.has(s))) {
+      const server = await BenchServer.start(serverEnv);
+      try {
+        if (ONLY.has('a')) rateA = await scenarioA(b, server);
+        if (ONLY.has('b')) await scenarioB(b, server);
+        const waits =
+          (ONLY.has('c') || ONLY.has('d')) &&
+          (await waitSupported(server.url, b.token, await newFlow(b, 'run-and-wait probe', 1)));
+        if (ONLY.has('c')) await scenarioC(b, server, waits);
+        if (ONLY.has('d')) await scenarioD(b, server, waits, rateA);
+        if (ONLY.has('e')) {
+          console.log(
+            `\nbaseline: bare Express 5 JSON handler in its own process, ${CONCURRENCY} clients, ${SECONDS} s`,
+          );
+          const bare = await bareExpress(load, CONCURRENCY, SECONDS);
+          b.bareExpress = bare.perSecond;
+          summary.add({
+            scenario: 'baseline: bare Express 5 JSON handler',
+            figure: `${int(bare.perSecond)} req/s (p50 ${bare.p50.toFixed(1)} ms)`,
+            baseline: '',
+            ratio: '',
+          });
+          await scenarioE(b, server);
         }
-        await new Promise((r) => setImmediate(r));
+      } finally {
+        await server.stop();
       }
     }
-    lat.sort((x, y) => x - y);
-    return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
-  }
-
-  async function ceiling(seconds: number) {
-    const c = new pg.Client({ connectionString: databaseUrl });
-    await c.connect();
-    await c.query(
-      'create table bench_ceiling (id bigserial primary key, payload jsonb not null, at timestamptz not null default now())',
+    if (ONLY.has('f')) await scenarioF(b, scaleEnv, rateA);
+    if (ONLY.has('g')) await scenarioG(b, serverEnv, { backlog: BACKLOG, enqueuers: SCRATCH_POOL });
+    console.log(
+      `\nSummary (${SECONDS} s windows, ${CONCURRENCY} clients, ${new Date().toISOString().slice(0, 10)}):\n`,
     );
-    const end = Date.now() + seconds * 1000;
-    let n = 0;
-    while (Date.now() < end) {
-      await c.query('insert into bench_ceiling (payload) values ($1)', ['{"k":"v"}']);
-      n++;
-    }
-    await c.end();
-    return n / seconds;
+    console.log(summary.markdown());
+  } finally {
+    load.close();
+    await env.close();
   }
-
-  console.log(
-    `FlowRunner engine benchmark — ${os.cpus().length} cores, ${os.cpus()[0].model}; ${env.where}; ${SECONDS} s per scenario, ${CONCURRENCY} concurrent starters, worker concurrency ${config.workerConcurrency}`,
-  );
-  const inserts = await ceiling(Math.min(10, SECONDS));
-  console.log(`ceiling: ${inserts.toFixed(0)} single-row INSERT commits/s over one pg connection`);
-  const low = await lowLoad(flows.a, 200);
-  console.log(
-    `a at low load (one at a time, 200 runs): latency p50 ${low.p50.toFixed(1)} ms, p99 ${low.p99.toFixed(1)} ms`,
-  );
-  await db.raw('delete from executions where flow_id = ?', [flows.a]);
-  const a = await load('a (1-node transform)', flows.a, SECONDS);
-  const b = await load('b (10-node chain)', flows.b, Math.max(5, SECONDS / 3));
-  await load('c (3 nodes, http.request to a local server)', flows.c, Math.max(5, SECONDS / 3));
-  console.log(
-    `ratios to the INSERT ceiling: a ${(a.perSecond / inserts).toFixed(2)} executions per insert-commit; b ${(b.stepsPerSecond / inserts).toFixed(2)} steps per insert-commit`,
-  );
-
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
-  target.close();
-  await env.close();
 }
 
 main().catch((err) => {

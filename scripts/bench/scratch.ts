@@ -15,6 +15,12 @@ import { createLogger, type Logger } from '../../src/log';
 import { createServices, type Services } from '../../src/services';
 import type { Actor } from '../../src/services/actor';
 
+/** The keys of the scratch process's services; FlowRunner processes started on the scratch database take them from the environment, so tokens issued here verify there. */
+export const BENCH_KEYS = {
+  jwtSecret: 'bench-secret-bench-secret-bench-secret!!',
+  encryptionKey: Buffer.alloc(32, 7),
+};
+
 export interface Scratch {
   config: Config;
   log: Logger;
@@ -42,10 +48,7 @@ export async function scratch(env: Record<string, string>, opts: { worker: boole
   const config = parseConfig({ DATABASE_URL: url.toString(), FLOWRUNNER_DATA_DIR: dir, LOG_LEVEL: 'silent', ...env });
   const db = createKnex(url.toString(), config.dbPoolMax, log);
   await migrateToLatest(db);
-  const services = createServices(db, config, log, {
-    jwtSecret: 'bench-secret-bench-secret-bench-secret!!',
-    encryptionKey: Buffer.alloc(32, 7),
-  });
+  const services = createServices(db, config, log, BENCH_KEYS);
   const engine = await startEngine(db, url.toString(), services, config, log, opts);
   const system: Actor = { accountId: 'bench', role: 'admin', via: 'token' };
   const account = await services.accounts.create(system, {

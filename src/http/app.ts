@@ -23,6 +23,7 @@ import { metaRouter } from './meta';
 import { metricsMiddleware } from './metrics';
 import type { Handlers } from './operations';
 import { operationsRouter } from './router';
+import './route-cache';
 import { SPEC_JSON_PATH } from './spec';
 
 export function allHandlers(s: Services): Handlers {

@@ -8,7 +8,7 @@
  */
 import express, { type Request, type RequestHandler } from 'express';
 import { InvalidRequestError, UnsupportedMediaTypeError, unstorableTextReason } from '../errors';
-import { operationOf } from './spec';
+import { operationOfRequest } from './spec';
 
 /** The deepest a JSON body may nest (objects and arrays). */
 export const MAX_JSON_DEPTH = 32;
@@ -79,7 +79,7 @@ const DECIMAL_INTEGER = /^-?[0-9]{1,16}$/;
  * spec states every integer's maximum) then does the rest.
  */
 function checkIntegerParams(req: Request): InvalidRequestError | undefined {
-  const found = operationOf(req.method, req.path);
+  const found = operationOfRequest(req);
   if (!found) return undefined;
   for (const p of found.op.integerParams) {
     const raw = p.in === 'path' ? found.pathParams[p.name] : (req.query as Record<string, unknown>)[p.name];
@@ -115,7 +115,7 @@ const bodyTextGuard: RequestHandler = (req, _res, next) => {
 export function jsonBody(): RequestHandler {
   const parse = express.json({ limit: MAX_BODY_SIZE, type: ['application/json', 'application/*+json'] });
   return (req, res, next) => {
-    const op = operationOf(req.method, req.path)?.op;
+    const op = operationOfRequest(req)?.op;
     if (!op?.body) return next();
     if (!hasBody(req)) {
       return next(op.body === 'required' ? refuse('body', 'the request body is required') : undefined);

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import client from 'prom-client';
-import { operationOf } from './spec';
+import { operationOfRequest } from './spec';
 
 /** One registry per process (prom-client refuses to register a metric twice). */
 export const registry = new client.Registry();
@@ -19,7 +19,7 @@ export const metricsMiddleware: RequestHandler = (req, res, next) => {
   res.on('finish', () => {
     // Only the spec's path templates (and the meta routes) are labels; any other path shares
     // one, so a stranger cannot grow the registry by asking for new paths.
-    const route = operationOf(req.method, req.path)?.op.path ?? 'unknown';
+    const route = operationOfRequest(req)?.op.path ?? 'unknown';
     end({ method: req.method, route, status: String(res.statusCode) });
   });
   next();

@@ -93,6 +93,18 @@ export function operationOf(
   return undefined;
 }
 
+const matchedRequests = new WeakMap<object, ReturnType<typeof operationOf> | null>();
+
+/** `operationOf` the request's method and path, matched once per request whoever asks. */
+export function operationOfRequest(req: { method: string; path: string }): ReturnType<typeof operationOf> {
+  let found = matchedRequests.get(req);
+  if (found === undefined) {
+    found = operationOf(req.method, req.path) ?? null;
+    matchedRequests.set(req, found);
+  }
+  return found ?? undefined;
+}
+
 /** Stands for the server's URL in the served copies; each request puts its own in. */
 const SERVER_URL_SLOT = 'flowrunner-server-url-slot';
 let served: { json: string; yaml: string } | undefined;

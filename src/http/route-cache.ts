@@ -12,6 +12,9 @@ type Compile = (path: string, options?: Record<string, unknown>) => { regexp: Re
 const validatorRequire = createRequire(require.resolve('express-openapi-validator'));
 const pathToRegexpModule = validatorRequire('path-to-regexp') as { pathToRegexp: Compile & { cached?: true } };
 
+/** The options the cache key holds; a call with any other is compiled afresh. */
+const KEYED = new Set(['sensitive', 'strict', 'end', 'trailing', 'delimiter']);
+
 /** Patterns come from the spec (and Express's own routes): a bounded set; the bound guards the rest. */
 const MAX_PATTERNS = 1000;
 
@@ -19,8 +22,11 @@ if (!pathToRegexpModule.pathToRegexp.cached) {
   const compile = pathToRegexpModule.pathToRegexp;
   const compiled = new Map<string, ReturnType<Compile>>();
   const cached: Compile & { cached?: true } = (path, options) => {
-    if (typeof path !== 'string') return compile(path, options);
-    const key = `${path}\u0000${options ? JSON.stringify(options) : ''}`;
+    if (typeof path !== 'string' || (options && Object.keys(options).some((k) => !KEYED.has(k))))
+      return compile(path, options);
+    // The validator passes a new options object each time, with these flags.
+    const o = options ?? {};
+    const key = `${path}\u0000${o.sensitive}\u0000${o.strict}\u0000${o.end}\u0000${o.trailing}\u0000${o.delimiter}`;
     let result = compiled.get(key);
     if (!result) {
       result = compile(path, options);

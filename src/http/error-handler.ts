@@ -4,7 +4,7 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isDatabaseUnavailable } from '../db/errors';
-import { AppError, NotFoundError } from '../errors';
+import { AppError, MethodNotAllowedError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
 
 interface ErrorBody {
@@ -83,6 +83,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       status = err.status;
       body = { error: { code: err.code, message: err.message, details: err.details ?? null } };
       if ('retryAfterSeconds' in err) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      if (err instanceof MethodNotAllowedError) res.setHeader('Allow', err.allow.join(', '));
     } else if (known) {
       ({ status, body } = known);
     } else if (isDatabaseUnavailable(err)) {

@@ -3,7 +3,7 @@
  * and a status, and the one place that logs 5xx.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { isDatabaseUnavailable } from '../db/errors';
+import { isDatabaseUnavailable, isTransactionConflict } from '../db/errors';
 import { AppError, MethodNotAllowedError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
 
@@ -86,7 +86,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       if (err instanceof MethodNotAllowedError) res.setHeader('Allow', err.allow.join(', '));
     } else if (known) {
       ({ status, body } = known);
-    } else if (isDatabaseUnavailable(err)) {
+    } else if (isDatabaseUnavailable(err) || isTransactionConflict(err)) {
+      // A conflict here outlasted db/transaction.ts's retries: the database is busy, so retry.
+      if (isTransactionConflict(err)) res.setHeader('Retry-After', '1');
       status = 503;
       body = {
         error: { code: 'unavailable', message: 'The service is temporarily unavailable; retry shortly', details: null },

@@ -15,6 +15,7 @@ import {
 import type { Actor } from './actor';
 import { visibleOrNotFound } from './ownership';
 import { hashPassword } from '../security/passwords';
+import { inTransaction } from '../db/transaction';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -80,7 +81,7 @@ export class AccountsService {
     if (changes.password !== undefined) patch.password_hash = await hashPassword(changes.password);
     if (changes.role !== undefined) patch.role = changes.role;
     try {
-      return await this.db.transaction(async (tx) => {
+      return await inTransaction(this.db, async (tx) => {
         if (current.role === 'admin' && patch.role === 'user') {
           const admins = await lockAdminIds(tx);
           if (admins.length <= 1)
@@ -102,7 +103,7 @@ export class AccountsService {
       await this.get(actor, id); // another account's is 404; one's own is 403 below
       throw new ForbiddenError('Only an admin may delete accounts');
     }
-    await this.db.transaction(async (tx) => {
+    await inTransaction(this.db, async (tx) => {
       const target = await findAccountById(tx, id);
       if (!target) throw new NotFoundError('Account not found');
       if (target.role === 'admin') {

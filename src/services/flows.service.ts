@@ -21,6 +21,7 @@ import {
 } from '../repositories/flows.repository';
 import type { Actor } from './actor';
 import { ownerFilter, visibleOrNotFound } from './ownership';
+import { inTransaction } from '../db/transaction';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -81,7 +82,7 @@ export class FlowsService {
     const { document, hash } = validDefinition(input.definition);
     const id = newId('flow');
     await nameConflict(
-      this.db.transaction(async (tx) => {
+      inTransaction(this.db, async (tx) => {
         await insertFlow(tx, {
           id,
           account_id: actor.accountId,
@@ -115,7 +116,7 @@ export class FlowsService {
         ? validDefinition(changes.definition)
         : undefined;
     await nameConflict(
-      this.db.transaction(async (tx) => {
+      inTransaction(this.db, async (tx) => {
         const locked = await lockLiveFlow(tx, id);
         if (!locked) throw new NotFoundError('Flow not found');
         let currentVersion = locked.current_version;

@@ -96,7 +96,7 @@ describe('requests outside the contract', () => {
       const undefinedMethods = METHODS.filter((m) => !defined.includes(m));
       it(`${template}: ${undefinedMethods.join(', ')} answer 405 with Allow: ${defined.join(', ')}`, async () => {
         for (const method of undefinedMethods) {
-          for (const headers of [{ authorization: `Bearer ${user.token}` }, {}]) {
+          for (const headers of [{ authorization: `Bearer ${user.token}` }, {}] as Record<string, string>[]) {
             const res = await request(server.url, method, path, headers);
             expect(res.status, `${method} ${path}`).to.equal(405);
             expect(res.headers.allow, `${method} ${path}`).to.equal(defined.join(', '));
@@ -135,7 +135,7 @@ describe('requests outside the contract', () => {
   it('answers a path the spec does not define with 404, with or without credentials, for any method', async () => {
     for (const path of ['/nope', '/api/v1/flows/x1/nope', '/api/v1//flows', '/ws/executions/x1']) {
       for (const method of ['GET', 'POST', 'PATCH']) {
-        for (const headers of [{ authorization: `Bearer ${user.token}` }, {}]) {
+        for (const headers of [{ authorization: `Bearer ${user.token}` }, {}] as Record<string, string>[]) {
           const res = await request(server.url, method, path, headers);
           expect(res.status, `${method} ${path}`).to.equal(404);
           expectErrorFormat(res.headers['content-type'], res.body, 'not_found');

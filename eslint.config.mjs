@@ -88,4 +88,19 @@ export default tseslint.config(
     files: ['src/repositories/**/*.ts', 'src/db/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
+  {
+    // Transactions enter through db/transaction.ts, which runs them again when PostgreSQL aborts
+    // them for a serialization failure or a deadlock.
+    files: ['src/**/*.ts'],
+    ignores: ['src/db/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='transaction']",
+          message: 'Open transactions with inTransaction (src/db/transaction.ts): it retries 40001 and 40P01.',
+        },
+      ],
+    },
+  },
 );

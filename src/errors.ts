@@ -36,6 +36,17 @@ export class NotFoundError extends AppError {
   readonly status = 404;
   readonly code = 'not_found';
 }
+/** The path exists, but not with this method (405); `allow` lists the methods it has. */
+export class MethodNotAllowedError extends AppError {
+  readonly status = 405;
+  readonly code = 'method_not_allowed';
+  constructor(
+    message: string,
+    readonly allow: string[],
+  ) {
+    super(message, { allow });
+  }
+}
 /** Conflicts with the current state (409). */
 export class ConflictError extends AppError {
   readonly status = 409;

@@ -3,7 +3,7 @@
  * API server and/or the workers as FLOWRUNNER_ROLE (or `npm start -- api|worker|all`) says.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { config, ConfigError, type Config, type Role } from './config';
@@ -11,7 +11,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { createKnex, type Knex } from './db/knex';
 import { migrateToLatest } from './db/migrate';
 import { startEngine, type Engine } from './engine';
-import { createApp } from './http/app';
+import { createHttpServer } from './http/app';
 import { createLogger, type Logger } from './log';
 import { attachRealtime } from './realtime';
 import { createServices, type Services } from './services';
@@ -76,7 +76,7 @@ export async function start(cfg: Config, role: Role, log: Logger): Promise<Runni
     engine = await startEngine(db, databaseUrl, services, cfg, log, { worker: role !== 'api' });
     let url: string | undefined;
     if (role !== 'worker') {
-      server = http.createServer(createApp(services));
+      server = createHttpServer(services);
       server.keepAliveTimeout = 65_000;
       realtime = attachRealtime(server, services, engine.notifier, log);
       const port = await listen(server, cfg.port, cfg.host);

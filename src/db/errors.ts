@@ -29,3 +29,12 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (err instanceof AggregateError) return err.errors.some(isDatabaseUnavailable);
   return false;
 }
+
+/**
+ * PostgreSQL aborted a transaction only because a concurrent one conflicted with it: a
+ * serialization failure (40001) or a deadlock (40P01). Running it again is the remedy
+ * (db/transaction.ts does); one that still conflicts after that is a busy database, not a bug.
+ */
+export function isTransactionConflict(err: unknown): boolean {
+  return err instanceof pg.DatabaseError && (err.code === '40001' || err.code === '40P01');
+}

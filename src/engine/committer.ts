@@ -4,6 +4,7 @@
  */
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
+import { retryingConflicts } from '../db/transaction';
 import type { TaskRow } from '../db/tables';
 import { writeSteps, type StepWrite } from '../repositories/step-commits.repository';
 import { Batcher } from './batcher';
@@ -24,7 +25,7 @@ export class StepCommitter {
 
   constructor(db: Db, owner: string, leaseMs: number) {
     this.batcher = new Batcher(async (writes) => {
-      const out = await writeSteps(db, owner, leaseMs, writes);
+      const out = await retryingConflicts(() => writeSteps(db, owner, leaseMs, writes));
       return writes.map((_, k) => ({ applied: out.applied.has(k), next: out.next.get(k) }));
     }, MAX_BATCH);
   }

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config';
 import type { Db } from '../db/knex';
+import { inTransaction } from '../db/transaction';
 import { FINAL_STATUSES, type ExecutionRow, type TaskRow } from '../db/tables';
 import type { NewEvent } from '../repositories/events.repository';
 import { lockExecution } from '../repositories/executions.repository';
@@ -67,7 +68,7 @@ export class StepRunner {
    * internal_error, in a transaction of its own that carries nothing of the failed step.
    */
   async recordEngineFailure(task: TaskRow): Promise<'retry' | 'failed'> {
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       const failures = await countEngineFailure(tx, task.id, this.workerId);
       if (failures === undefined || failures < MAX_ENGINE_FAILURES) return 'retry';
       const ex = await lockExecution(tx, task.execution_id);
@@ -99,7 +100,7 @@ export class StepRunner {
   async run(claimed: ClaimedTask, signal: AbortSignal, handOver: () => boolean): Promise<ClaimedTask | undefined> {
     const { task, execution } = claimed;
     if (FINAL_STATUSES.includes(execution.status)) {
-      await this.db.transaction((tx) => takeLeasedTask(tx, task.id, this.workerId));
+      await inTransaction(this.db, (tx) => takeLeasedTask(tx, task.id, this.workerId));
       return undefined;
     }
     const document = await this.document(execution.flow_id, execution.flow_version);
@@ -139,7 +140,7 @@ export class StepRunner {
         ? { task: committed.next, execution: plan.after }
         : undefined;
     }
-    await this.db.transaction(async (tx) => {
+    await inTransaction(this.db, async (tx) => {
       const finished = outcome.result?.sleepUntil
         ? await sleepLeasedTask(
             tx,

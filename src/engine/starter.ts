@@ -6,6 +6,7 @@
  */
 import type { Db } from '../db/knex';
 import type { ExecutionRow } from '../db/tables';
+import { retryingConflicts } from '../db/transaction';
 import { insertStarts, type NewStart } from '../repositories/starts.repository';
 import type { ClaimedTask } from '../repositories/tasks.repository';
 import { Batcher } from './batcher';
@@ -31,7 +32,7 @@ export class ExecutionStarter {
       const worker = this.worker;
       const room = worker?.room ?? 0;
       const rows = starts.map((s, i) => ({ ...s, leased_to: i < room ? worker!.id : null }));
-      const claimed = await insertStarts(db, rows, leaseMs);
+      const claimed = await retryingConflicts(() => insertStarts(db, rows, leaseMs));
       if (worker) worker.adopt(claimed.filter((c) => c.task.lease_owner === worker.id));
       return claimed.map((c) => c.execution);
     }, MAX_BATCH);

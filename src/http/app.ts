@@ -1,10 +1,12 @@
 /**
- * The Express application: request ids and logs, metrics, the path and query checked as text, meta
- * routes, authentication, then the JSON body (read only for an operation that takes one, after
- * authentication; 1 MiB), express-openapi-validator (requests always, responses when configured),
- * the operations, and the one error mapping.
+ * The Express application: request ids and logs, metrics, the path and query checked as text, the
+ * path and method checked against the spec (404, 405), meta routes, authentication, then the JSON
+ * body (read only for an operation that takes one, after authentication; 1 MiB),
+ * express-openapi-validator (requests always, responses when configured), the operations, and the
+ * one error mapping.
  */
 import crypto from 'node:crypto';
+import http from 'node:http';
 import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { pinoHttp } from 'pino-http';
@@ -19,9 +21,11 @@ import type { Services } from '../services';
 import { authMiddleware } from './auth';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { integerParamsGuard, isStorableDateTime, jsonBody, urlTextGuard } from './input-guard';
-import { metaRouter } from './meta';
+import { answerMalformedRequests } from './malformed-requests';
+import { metaRouter, REDOC_BUNDLE_ROUTE } from './meta';
 import { metricsMiddleware } from './metrics';
 import type { Handlers } from './operations';
+import { routeGuard } from './route-guard';
 import { operationsRouter } from './router';
 import './route-cache';
 import { SPEC_JSON_PATH } from './spec';
@@ -64,6 +68,7 @@ export function createApp(s: Services): express.Express {
   );
   app.use(metricsMiddleware);
   app.use(urlTextGuard);
+  app.use(routeGuard({ [REDOC_BUNDLE_ROUTE]: ['GET'] }));
   app.use(metaRouter(() => s.health.databaseAnswers()));
   app.use(authMiddleware(s.auth));
   app.use(integerParamsGuard);
@@ -82,4 +87,11 @@ export function createApp(s: Services): express.Express {
   app.use(notFoundHandler);
   app.use(errorHandler(s.log));
   return app;
+}
+
+/** The HTTP server for the app, answering requests Node's parser refuses in the error format too. */
+export function createHttpServer(s: Services): http.Server {
+  const server = http.createServer(createApp(s));
+  answerMalformedRequests(server);
+  return server;
 }

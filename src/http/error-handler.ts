@@ -3,8 +3,8 @@
  * and a status, and the one place that logs 5xx.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { isDatabaseUnavailable } from '../db/errors';
-import { AppError, NotFoundError } from '../errors';
+import { isDatabaseUnavailable, isTransactionConflict } from '../db/errors';
+import { AppError, MethodNotAllowedError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
 
 interface ErrorBody {
@@ -83,9 +83,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       status = err.status;
       body = { error: { code: err.code, message: err.message, details: err.details ?? null } };
       if ('retryAfterSeconds' in err) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      if (err instanceof MethodNotAllowedError) res.setHeader('Allow', err.allow.join(', '));
     } else if (known) {
       ({ status, body } = known);
-    } else if (isDatabaseUnavailable(err)) {
+    } else if (isDatabaseUnavailable(err) || isTransactionConflict(err)) {
+      // A conflict here outlasted db/transaction.ts's retries: the database is busy, so retry.
+      if (isTransactionConflict(err)) res.setHeader('Retry-After', '1');
       status = 503;
       body = {
         error: { code: 'unavailable', message: 'The service is temporarily unavailable; retry shortly', details: null },

@@ -110,21 +110,38 @@ const bodyTextGuard: RequestHandler = (req, _res, next) => {
 /**
  * Reads a JSON body only for an operation that takes one (so it runs after authentication, and a
  * stranger's body is never read). A body that is not JSON, or has no Content-Type, is a 415; a
- * missing body where one is required a 400. Where the operation takes none, a body is ignored.
+ * missing body where one is required a 400. Where the operation takes none, a body is ignored:
+ * RFC 9110 gives content in a GET (or any request whose method defines none) no meaning, and Node
+ * drains it, so the connection stays usable.
  */
 export function jsonBody(): RequestHandler {
   const parse = express.json({ limit: MAX_BODY_SIZE, type: ['application/json', 'application/*+json'] });
   return (req, res, next) => {
     const op = operationOfRequest(req)?.op;
-    if (!op?.body) return next();
-    if (!hasBody(req)) {
-      return next(op.body === 'required' ? refuse('body', 'the request body is required') : undefined);
+    if (!op?.body || !hasBody(req)) {
+      forgetContentType(req);
+      if (op?.body === 'required') return next(refuse('body', 'the request body is required'));
+      return next();
     }
     if (!req.is(['application/json', 'application/*+json'])) {
       return next(new UnsupportedMediaTypeError('The request body must be application/json'));
     }
-    parse(req, res, (err?: unknown) => (err ? next(err) : bodyTextGuard(req, res, next)));
+    parse(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      req.headers['content-type'] = 'application/json';
+      bodyTextGuard(req, res, next);
+    });
   };
+}
+
+/**
+ * express-openapi-validator compiles and keeps validators per method, route and the request's
+ * Content-Type as sent, parameters included: every new `application/json; x=…` would compile the
+ * spec's schemas again and stay in memory for good. So the validator sees one media type per
+ * operation: `application/json` for a body that was read, none where no body was read.
+ */
+function forgetContentType(req: Request): void {
+  delete req.headers['content-type'];
 }
 
 function hasBody(req: Request): boolean {

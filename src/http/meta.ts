@@ -7,6 +7,9 @@ import { servedSpec } from './spec';
 
 const REDOC_BUNDLE = path.join(path.dirname(require.resolve('redoc/package.json')), 'bundles', 'redoc.standalone.js');
 
+/** The docs page's script: served here, outside the spec. */
+export const REDOC_BUNDLE_ROUTE = '/docs/redoc.standalone.js';
+
 const DOCS_HTML = `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -17,7 +20,7 @@ const DOCS_HTML = `<!DOCTYPE html>
 </head>
 <body>
   <redoc spec-url="/openapi.json"></redoc>
-  <script src="/docs/redoc.standalone.js"></script>
+  <script src="${REDOC_BUNDLE_ROUTE}"></script>
 </body>
 </html>
 `;
@@ -68,7 +71,7 @@ export function metaRouter(ready: () => Promise<boolean>): Router {
   router.get('/docs', noQueryParameters, (_req, res) => {
     res.type('html').send(DOCS_HTML);
   });
-  router.get('/docs/redoc.standalone.js', (_req, res) => {
+  router.get(REDOC_BUNDLE_ROUTE, (_req, res) => {
     res.type('application/javascript').sendFile(REDOC_BUNDLE, { maxAge: '1d' });
   });
   return router;

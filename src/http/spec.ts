@@ -72,6 +72,27 @@ export function resolveParam(spec: unknown, p: Param): { in: string; name: strin
 
 let matchers: { method: string; pattern: RegExp; op: SpecOperation }[] | undefined;
 
+function operationMatchers(): { method: string; pattern: RegExp; op: SpecOperation }[] {
+  matchers ??= specOperations().map((op) => ({
+    method: op.method.toUpperCase(),
+    pattern: new RegExp(`^${op.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, '(?<$1>[^/]+)')}/?$`),
+    op,
+  }));
+  return matchers;
+}
+
+/**
+ * The methods the spec defines for a request path (upper case, sorted), or undefined when no path
+ * of the spec matches it. Where a fixed path and a template both match (`/executions/package`,
+ * `/executions/{id}`), a request there is answered by either, so their methods are united.
+ */
+export function specMethodsAt(requestPath: string): string[] | undefined {
+  const methods = operationMatchers()
+    .filter((m) => m.pattern.test(requestPath))
+    .map((m) => m.method);
+  return methods.length === 0 ? undefined : [...new Set(methods)].sort();
+}
+
 /**
  * The spec's operation a request is for (by method and path) and its raw (still percent-encoded)
  * path parameters, or undefined when there is none.
@@ -80,12 +101,7 @@ export function operationOf(
   method: string,
   requestPath: string,
 ): { op: SpecOperation; pathParams: Record<string, string> } | undefined {
-  matchers ??= specOperations().map((op) => ({
-    method: op.method.toUpperCase(),
-    pattern: new RegExp(`^${op.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, '(?<$1>[^/]+)')}/?$`),
-    op,
-  }));
-  for (const m of matchers) {
+  for (const m of operationMatchers()) {
     if (m.method !== method) continue;
     const match = m.pattern.exec(requestPath);
     if (match) return { op: m.op, pathParams: { ...match.groups } };

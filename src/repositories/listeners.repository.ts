@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { DeliveryRow, EventRow, ListenerRow } from '../db/tables';
 import { DELIVERIES_CHANNEL } from './events.repository';
+import { inTransaction } from '../db/transaction';
 
 export async function insertListener(
   db: Knex,
@@ -79,7 +80,7 @@ export async function findDeliveryParts(
 }
 
 export async function markDelivered(db: Knex, d: DeliveryRow, status: number): Promise<void> {
-  await db.transaction(async (tx) => {
+  await inTransaction(db, async (tx) => {
     await tx('deliveries')
       .where({ id: d.id })
       .update({ delivered_at: tx.fn.now(), locked_until: null, last_status: status, last_error: null });
@@ -98,7 +99,7 @@ export async function markFailed(
   retryInMs: number,
   giveUp: boolean,
 ): Promise<void> {
-  await db.transaction(async (tx) => {
+  await inTransaction(db, async (tx) => {
     await tx('deliveries')
       .where({ id: d.id })
       .update({

@@ -14,6 +14,7 @@ import { deleteExecutionTasks, insertTask } from '../repositories/tasks.reposito
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
 import { lockWaiting } from './waiting';
+import { inTransaction } from '../db/transaction';
 
 const FLOW_APPROVAL_STEP = '$approval';
 
@@ -25,7 +26,7 @@ export class ApprovalsService {
 
   async decide(actor: Actor, id: string, decision: 'approved' | 'rejected', comment?: string): Promise<ExecutionRow> {
     await this.executions.get(actor, id);
-    await this.db.transaction(async (tx) => {
+    await inTransaction(this.db, async (tx) => {
       const { ex, waiting } = await lockWaiting(tx, id, 'approval');
       const approvers = waiting.approvers ?? [];
       const allowed =

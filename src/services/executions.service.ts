@@ -30,6 +30,7 @@ import { listStepRows } from '../repositories/steps.repository';
 import type { Actor } from './actor';
 import type { FlowsService } from './flows.service';
 import { canSee, ownerFilter } from './ownership';
+import { inTransaction } from '../db/transaction';
 
 export interface StartRequest {
   flowId: string;
@@ -133,7 +134,7 @@ export class ExecutionsService {
       });
       return { execution, replayed: false };
     }
-    const outcome = await this.db.transaction(async (tx) => {
+    const outcome = await inTransaction(this.db, async (tx) => {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto
           .createHash('sha256')
@@ -216,7 +217,7 @@ export class ExecutionsService {
 
   async cancel(actor: Actor, id: string): Promise<ExecutionRow> {
     await this.manage(actor, id, 'cancel it');
-    await this.db.transaction(async (tx) => {
+    await inTransaction(this.db, async (tx) => {
       const ex = (await lockExecution(tx, id))!;
       if (FINAL_STATUSES.includes(ex.status))
         throw new ConflictError(

@@ -27,6 +27,7 @@ import {
 import type { Actor } from './actor';
 import { committing } from './changes';
 import { ownerFilter, visibleOrNotFound } from './ownership';
+import { inTransaction } from '../db/transaction';
 
 const UNIQUE_VIOLATION = '23505';
 const MAX_CACHED_FLOWS = 2000;
@@ -97,7 +98,7 @@ export class FlowsService {
     const { document, hash } = validDefinition(input.definition);
     const id = newId('flow');
     await nameConflict(
-      this.db.transaction(async (tx) => {
+      inTransaction(this.db, async (tx) => {
         await insertFlow(tx, {
           id,
           account_id: actor.accountId,

@@ -10,6 +10,7 @@ import { deleteExecutionTasks, insertTask } from '../repositories/tasks.reposito
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
 import { lockWaiting } from './waiting';
+import { inTransaction } from '../db/transaction';
 
 export class InputsService {
   constructor(
@@ -26,7 +27,7 @@ export class InputsService {
   ): Promise<ExecutionRow> {
     const visible = await this.executions.get(actor, id);
     const document = await this.executions.pinnedDocument(visible);
-    await this.db.transaction(async (tx) => {
+    await inTransaction(this.db, async (tx) => {
       const { waiting } = await lockWaiting(tx, id, 'input');
       if (waiting.node_id !== nodeId)
         throw new ConflictError(`The execution waits at node "${waiting.node_id}", not "${nodeId}"`, {

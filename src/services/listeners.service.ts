@@ -19,6 +19,7 @@ import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
 import type { FlowsService } from './flows.service';
 import type { SecretBox } from '../security/secret-box';
+import { inTransaction } from '../db/transaction';
 
 export type ListenerTarget = { execution_id: string } | { flow_id: string };
 
@@ -61,7 +62,7 @@ export class ListenersService implements ListenerSecrets {
       });
     const id = newId('lsn');
     const plainSecret = `whsec_${crypto.randomBytes(32).toString('base64url')}`;
-    const row = await this.db.transaction(async (tx) => {
+    const row = await inTransaction(this.db, async (tx) => {
       if ('execution_id' in target) await lockExecutionForListeners(tx, target.execution_id);
       const created = await insertListener(tx, {
         id,

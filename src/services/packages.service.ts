@@ -19,6 +19,7 @@ import { insertSteps, listStepRows } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
 import { maskEvents, maskSteps, type ExecutionsService } from './executions.service';
+import { inTransaction } from '../db/transaction';
 
 export type ExecutionPackage = components['schemas']['ExecutionPackage'];
 export const PACKAGE_FORMAT_VERSION = 1;
@@ -116,7 +117,7 @@ export class PackagesService {
       else if (s.status === 'failed')
         nodeOutputs[s.node_id] = { output: s.output ?? null, error: s.error ?? undefined };
     }
-    await this.db.transaction(async (tx) => {
+    await inTransaction(this.db, async (tx) => {
       await insertFlow(tx, {
         id: flowId,
         account_id: actor.accountId,

@@ -5,6 +5,7 @@ import { appendEvents } from '../repositories/events.repository';
 import { lockExecution, updateExecution } from '../repositories/executions.repository';
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
+import { inTransaction } from '../db/transaction';
 
 export class ValuesService {
   constructor(
@@ -19,7 +20,7 @@ export class ValuesService {
 
   async set(actor: Actor, id: string, values: Record<string, unknown>): Promise<Record<string, unknown>> {
     const visible = await this.executions.get(actor, id);
-    const merged = await this.db.transaction(async (tx) => {
+    const merged = await inTransaction(this.db, async (tx) => {
       const ex = (await lockExecution(tx, id))!;
       if (ex.status !== 'waiting')
         throw new ConflictError(`Values can be changed only while the execution waits (status ${ex.status})`);

@@ -3,28 +3,33 @@
  * every operation, valid ones (from the schemas and their examples) and hostile mutations of them
  * (NUL in the path, query and body keys and values, lone surrogates, nesting thousands deep, YAML
  * alias bombs, integers out of range or written as 1e3/Infinity, impossible dates, malformed
- * percent-encoding, wrong or missing content types, malformed JSON, unknown parameters).
+ * percent-encoding, wrong or missing content types, malformed JSON, unknown parameters, a method
+ * the path does not have, a body sent chunked or to an operation that takes none, and HTTP/1.1
+ * framing Node's parser refuses).
  *
- * Every answer must be no 5xx, a status the spec declares for that operation (not just `default`),
+ * Every answer must be no 5xx, a status the spec declares for that operation (not just `default`;
+ * a method the path lacks must be 405 with the path's methods in `Allow`, as info.description says),
  * and every error in the `{"error":{"code","message","details"}}` format. The test server validates
  * its responses (FLOWRUNNER_VALIDATE_RESPONSES=true makes an invalid one a 500), so "no 5xx" also
  * means every 2xx body matches the spec.
  *
- * CI runs a fixed seed. A longer random run by hand:
- *   FUZZ_SEED=random FUZZ_RUNS=500 DATABASE_URL=… npx mocha test/api/fuzz.test.ts
- * (FUZZ_SEED=<n> replays a seed a failure printed; FUZZ_RUNS is runs per operation, default 20:
- * 60 operations × 20 = 1,200 requests, about a minute.)
+ * CI runs a fixed seed: FUZZ_RUNS (10) runs per operation, each a batch of FUZZ_BATCH (5) requests
+ * sent at once, so 60 operations × 50 = 3,000 requests. A longer random run by hand:
+ *   FUZZ_SEED=random FUZZ_RUNS=300 DATABASE_URL=… npx mocha test/api/fuzz.test.ts
+ * (FUZZ_SEED=<n> replays a seed a failure printed.)
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { SPEC_JSON_PATH } from '../../src/http/spec';
 import { makeAccount, makeFlow, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 
 const SEED = process.env.FUZZ_SEED === 'random' ? Date.now() : Number(process.env.FUZZ_SEED ?? 20261201);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 20);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 10);
+const BATCH = Number(process.env.FUZZ_BATCH ?? 5);
 
 type Schema = Record<string, unknown>;
 interface Param {
@@ -152,6 +157,10 @@ const MUTATIONS = [
   'content-type',
   'malformed-json',
   'unknown-query',
+  'undeclared-method',
+  'chunked-body',
+  'stray-body',
+  'broken-framing',
 ] as const;
 type Mutation = (typeof MUTATIONS)[number];
 
@@ -160,6 +169,29 @@ interface RawRequest {
   path: string;
   headers: Record<string, string>;
   body?: string;
+  /** How the body is framed: by Content-Length (the default), chunked, or not well-formed HTTP/1.1. */
+  framing?: 'chunked' | 'broken';
+  /** The methods the request's path has, when `method` is not one of them (405 expected). */
+  allow?: string[];
+}
+
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+const BROKEN_FRAMINGS = [
+  { 'transfer-encoding': 'chunked', body: 'not a chunk size\r\n\r\n' },
+  { 'transfer-encoding': 'chunked', 'content-length': '5', body: '0\r\n\r\n' },
+  { 'transfer-encoding': 'gzip', body: 'hello' },
+];
+
+/** The methods every spec path matching `requestPath` defines (a fixed path can also match a template). */
+function methodsAt(requestPath: string): string[] {
+  const pathOnly = requestPath.split('?')[0];
+  return [
+    ...new Set(
+      operations
+        .filter((o) => new RegExp(`^${o.path.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(pathOnly))
+        .map((o) => o.method),
+    ),
+  ].sort();
 }
 
 const enc = (v: unknown) => encodeURIComponent(String(v));
@@ -262,6 +294,11 @@ function buildRequest(
     case 'unknown-query':
       query[`zz${pick}`] = '1';
       break;
+    case 'chunked-body':
+    case 'stray-body':
+      // An operation that takes no body gets one anyway, which it ignores.
+      text ??= JSON.stringify({ stray: pick });
+      break;
     case 'none':
       break;
   }
@@ -273,12 +310,65 @@ function buildRequest(
     Object.entries(values.headers).map(([k, v]) => [k, String(v).replace(/[^\x20-\x7e]/g, '')]),
   );
   if (text !== undefined && contentType) headers['content-type'] = contentType;
-  if (text !== undefined) headers['content-length'] = String(Buffer.byteLength(text));
+  const request: RawRequest = { method: op.method, path: qs ? `${p}?${qs}` : p, headers, body: text };
+  if (mutation === 'undeclared-method') {
+    const allow = methodsAt(request.path);
+    const others = HTTP_METHODS.filter((m) => !allow.includes(m));
+    request.method = others[pick % others.length];
+    request.allow = allow;
+  } else if (mutation === 'chunked-body') {
+    request.framing = 'chunked';
+    headers['transfer-encoding'] = 'chunked';
+  } else if (mutation === 'broken-framing') {
+    const { body: broken, ...framing } = BROKEN_FRAMINGS[pick % BROKEN_FRAMINGS.length];
+    request.framing = 'broken';
+    request.body = broken;
+    Object.assign(headers, framing);
+  }
+  if (request.body !== undefined && request.framing === undefined)
+    headers['content-length'] = String(Buffer.byteLength(request.body));
   rawPathParams = {};
-  return { method: op.method, path: qs ? `${p}?${qs}` : p, headers, body: text };
+  return request;
 }
 
-function send(base: string, req: RawRequest): Promise<{ status: number; type: string; body: string }> {
+interface Answer {
+  status: number;
+  type: string;
+  allow?: string;
+  connection?: string;
+  body: string;
+}
+
+/** Writes the request's bytes as they are (Node's client would frame them properly) and reads one answer. */
+function sendBroken(base: string, req: RawRequest): Promise<Answer> {
+  const url = new URL(base);
+  const head = [`${req.method} ${req.path} HTTP/1.1`, `Host: ${url.host}`]
+    .concat(Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`))
+    .join('\r\n');
+  return new Promise((resolve, reject) => {
+    let received = '';
+    const socket = net.connect(Number(url.port), url.hostname, () => socket.write(`${head}\r\n\r\n${req.body}`));
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (received += c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const end = received.indexOf('\r\n\r\n');
+      const [statusLine, ...lines] = received.slice(0, end).split('\r\n');
+      const headers = Object.fromEntries(
+        lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+      );
+      resolve({
+        status: Number(statusLine.split(' ')[1]),
+        type: headers['content-type'] ?? '',
+        connection: headers.connection,
+        body: received.slice(end + 4),
+      });
+    });
+  });
+}
+
+function send(base: string, req: RawRequest): Promise<Answer> {
+  if (req.framing === 'broken') return sendBroken(base, req);
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const r = http.request(
@@ -290,13 +380,19 @@ function send(base: string, req: RawRequest): Promise<{ status: number; type: st
           resolve({
             status: res.statusCode ?? 0,
             type: String(res.headers['content-type'] ?? ''),
+            allow: res.headers.allow,
             body: Buffer.concat(chunks).toString('utf8'),
           }),
         );
       },
     );
     r.on('error', reject);
-    if (req.body !== undefined) r.end(req.body);
+    if (req.framing === 'chunked') {
+      // In two chunks, so the server cannot take it for one piece.
+      const half = Math.floor((req.body ?? '').length / 2);
+      r.write(req.body!.slice(0, half));
+      r.end(req.body!.slice(half));
+    } else if (req.body !== undefined) r.end(req.body);
     else r.end();
   });
 }
@@ -328,7 +424,7 @@ describe('fuzzing every operation from the spec', function () {
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).to.deep.equal(prototypeBefore);
   });
 
-  it(`covers every operation of the spec (${operations.length}), seed ${SEED}, ${RUNS} runs each`, () => {
+  it(`covers every operation of the spec (${operations.length}), seed ${SEED}, ${RUNS} runs of ${BATCH} concurrent requests each`, () => {
     expect(operations.length).to.be.greaterThan(50);
   });
 
@@ -352,36 +448,59 @@ describe('fuzzing every operation from the spec', function () {
               .map((p) => p.name),
           },
         );
+      const oneRequest = fc.tuple(
+        paramArb('path'),
+        paramArb('query'),
+        paramArb('header'),
+        op.body ? valueOf(op.body) : fc.constant(undefined),
+        fc.constantFrom(...MUTATIONS),
+        fc.nat(1000),
+      );
+      /** Sends one generated request and checks its answer. */
+      type Generated = [
+        Record<string, unknown>,
+        Record<string, unknown>,
+        Record<string, unknown>,
+        unknown,
+        Mutation,
+        number,
+      ];
+      const tryOne = async ([path, query, headers, body, mutation, pick]: Generated) => {
+        const req = buildRequest(op, { path, query, headers }, body, mutation, pick);
+        // Logging out or refreshing revokes the token presented: those get a token of their own.
+        const token =
+          op.operationId === 'logout' || op.operationId === 'refreshToken'
+            ? server.services.auth.issueToken(admin.account.id).token
+            : admin.token;
+        if (!op.public) req.headers.authorization = `Bearer ${token}`;
+        const res = await send(server.url, req);
+        const what = `${req.method} ${req.path} (${mutation}) → ${res.status} ${res.body.slice(0, 300)}`;
+        expect(res.status, what).to.be.below(500);
+        if (req.allow) {
+          // Not this operation: the path's methods, in one answer for every path (info.description).
+          expect(res.status, what).to.equal(405);
+          expect(res.allow, what).to.equal(req.allow.join(', '));
+        } else expect([...op.statuses], what).to.include(res.status);
+        // Not well-formed HTTP/1.1 is a 400 and a closed connection; an operation that answers
+        // before its body is read (it takes none) may have answered first, as it does any body.
+        if (mutation === 'broken-framing' && res.status === 400) {
+          expect(res.connection, what).to.equal('close');
+        }
+        if (res.status >= 400 && req.method !== 'HEAD') {
+          expect(res.type, what).to.match(/^application\/json/);
+          const error = (JSON.parse(res.body) as { error?: Record<string, unknown> }).error;
+          expect(error, what).to.be.an('object');
+          expect(error!.code, what).to.be.a('string');
+          expect(error!.message, what).to.be.a('string');
+          expect(error, what).to.have.property('details');
+        }
+      };
+      // Each run sends a batch at once: concurrent writes are part of what is tried, and the
+      // batch's database round trips overlap, which is what lets CI afford thousands of requests.
       await fc.assert(
-        fc.asyncProperty(
-          paramArb('path'),
-          paramArb('query'),
-          paramArb('header'),
-          op.body ? valueOf(op.body) : fc.constant(undefined),
-          fc.constantFrom(...MUTATIONS),
-          fc.nat(1000),
-          async (path, query, headers, body, mutation, pick) => {
-            const req = buildRequest(op, { path, query, headers }, body, mutation, pick);
-            // Logging out or refreshing revokes the token presented: those get a token of their own.
-            const token =
-              op.operationId === 'logout' || op.operationId === 'refreshToken'
-                ? server.services.auth.issueToken(admin.account.id).token
-                : admin.token;
-            if (!op.public) req.headers.authorization = `Bearer ${token}`;
-            const res = await send(server.url, req);
-            const what = `${req.method} ${req.path} (${mutation}) → ${res.status} ${res.body.slice(0, 300)}`;
-            expect(res.status, what).to.be.below(500);
-            expect([...op.statuses], what).to.include(res.status);
-            if (res.status >= 400) {
-              expect(res.type, what).to.match(/^application\/json/);
-              const error = (JSON.parse(res.body) as { error?: Record<string, unknown> }).error;
-              expect(error, what).to.be.an('object');
-              expect(error!.code, what).to.be.a('string');
-              expect(error!.message, what).to.be.a('string');
-              expect(error, what).to.have.property('details');
-            }
-          },
-        ),
+        fc.asyncProperty(fc.array(oneRequest, { minLength: BATCH, maxLength: BATCH }), async (batch) => {
+          await Promise.all(batch.map(tryOne));
+        }),
         { seed: SEED, numRuns: RUNS, endOnFailure: true, includeErrorInReport: true },
       );
     });

@@ -164,7 +164,7 @@ describe('hostile input', () => {
   it('labels unknown paths in /metrics with one shared label', async () => {
     const path = `/no-such-${crypto.randomBytes(6).toString('hex')}`;
     const res = await axios.get(server.url + path, { validateStatus: () => true });
-    expect(res.status).to.equal(401);
+    expect(res.status).to.equal(404);
     const metrics = (await axios.get(`${server.url}/metrics`)).data as string;
     expect(metrics).not.to.contain(path);
     expect(metrics).to.contain('route="unknown"');

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import axios from 'axios';
 import { expect } from 'chai';
+import { eventually } from '../support/eventually';
 import { makeAccount, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 
@@ -62,6 +63,38 @@ describe('login throttling, as an attacker', () => {
     expect(res.data.account_id).to.equal(b.account.id);
     // And the owner's success does not lift the attacker's lock.
     expect((await attacker(b.account.email, b.password)).status).to.equal(429);
+  });
+
+  describe('when a lock runs out', () => {
+    let shortLocks: TestServer;
+    before(async () => {
+      shortLocks = await startTestServer({ FLOWRUNNER_LOGIN_MAX_FAILURES: '3', FLOWRUNNER_LOGIN_LOCK_SECONDS: '1' });
+    });
+    after(() => shortLocks.close());
+
+    it('lets the owner who locked themselves out log in again from the same address, counting from zero', async () => {
+      const b = await makeAccount(shortLocks);
+      const agent = new http.Agent({ localAddress: '127.0.0.4' });
+      agents.push(agent);
+      const login = (password: string) =>
+        axios.post(
+          `${shortLocks.url}/api/v1/auth/login`,
+          { username: b.account.email, password },
+          { httpAgent: agent, validateStatus: () => true },
+        );
+      const mistakes = [];
+      for (let i = 0; i < 3; i++) mistakes.push((await login(`typo-${i}`)).status);
+      expect(mistakes).to.deep.equal([401, 401, 429]);
+      expect((await login(b.password)).status).to.equal(429);
+      // The lock is real time here (a second), not moved into the past: nothing but the clock lifts it.
+      await eventually(async () => expect((await login(b.password)).status).to.equal(200), {
+        timeout: 15_000,
+        interval: 250,
+        what: 'the lock to run out and the right password to be taken',
+      });
+      // The success cleared the pair: the next mistake is a first one again.
+      expect((await login('typo-again')).status).to.equal(401);
+    });
   });
 
   it('doubles the lock with each failure beyond the limit', async () => {

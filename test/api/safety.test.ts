@@ -167,14 +167,19 @@ describe('safety: untrusted flows', () => {
         expect(leaks(seen), JSON.stringify(seen.values)).to.deep.equal([]);
         // Masked, not dropped: the values are there.
         expect(seen.values.values).to.include({ stolen: '***', basic: 'Basic ***' });
+        // The run package, exported by the owner and by the account it is shared with.
+        const pkg = (await who.client.packages.exportExecution(id)).data;
+        expect(leaks(pkg), JSON.stringify(pkg.values)).to.deep.equal([]);
+        expect(pkg.values).to.include({ stolen: '***', basic: 'Basic ***' });
       }
-      expect(leaks((await alice.client.packages.exportExecution(id)).data)).to.deep.equal([]);
 
       await alice.client.hitl.signalExecution(id, { node_id: 'ask', outcome: 'ok', values: {} });
       const ex = await waitForExecution(alice, id);
       expect(ex.status, JSON.stringify(ex.error)).to.equal('completed');
-      for (const who of [alice, bob]) expect(leaks(await views(who))).to.deep.equal([]);
-      expect(leaks((await alice.client.packages.exportExecution(id)).data)).to.deep.equal([]);
+      for (const who of [alice, bob]) {
+        expect(leaks(await views(who))).to.deep.equal([]);
+        expect(leaks((await who.client.packages.exportExecution(id)).data)).to.deep.equal([]);
+      }
       expect(leaks((await alice.client.runs.listRuns()).data)).to.deep.equal([]);
       expect(leaks((await alice.client.executions.listExecutions()).data)).to.deep.equal([]);
     });

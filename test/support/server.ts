@@ -1,13 +1,12 @@
 /** An in-process FlowRunner on an ephemeral port, over the test database, responses validated. */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, type Config } from '../../src/config';
 import { createKnex, type Knex } from '../../src/db/knex';
 import { startEngine, type Engine } from '../../src/engine';
-import { createApp } from '../../src/http/app';
+import { createHttpServer } from '../../src/http/app';
 import { createLogger } from '../../src/log';
 import { attachRealtime } from '../../src/realtime';
 import { createServices, type Services } from '../../src/services';
@@ -53,7 +52,7 @@ export async function startTestServer(
   const engine = await startEngine(db, databaseUrl ?? config.databaseUrl!, services, config, log, {
     worker: opts.worker ?? true,
   });
-  const server = http.createServer(createApp(services));
+  const server = createHttpServer(services);
   const realtime = attachRealtime(server, services, engine.notifier, log);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -47,6 +47,9 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 export function createApp(s: Services): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // No automatic ETag (a hash of every JSON body) nor the 304s it would answer: the spec declares
+  // an ETag only where a controller sets one (the pinned definition).
+  app.set('etag', false);
   // Off by default: `X-Forwarded-For` is believed only from the proxies configured (req.ip feeds
   // the login throttle, so believing anyone would let a client pick its own address).
   app.set('trust proxy', s.config.trustProxy);

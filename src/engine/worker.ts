@@ -52,6 +52,8 @@ export class Worker {
   private claimable = true;
   /** The next poll: a claim at least this often, and when the next delayed task falls due. */
   private pollAt = 0;
+  /** The account of the last task claimed: the next claim starts with the account after it. */
+  private lastAccount = '';
   private readonly onTask = () => {
     this.claimable = true;
     this.alarm.wake();
@@ -104,7 +106,8 @@ export class Worker {
         const capacity = this.opts.concurrency - this.inflight.size - this.ready.size;
         if (capacity > 0 && this.claimable) {
           this.claimable = false;
-          const claimed = await claimTasks(this.db, this.id, capacity, this.opts.leaseMs);
+          const claimed = await claimTasks(this.db, this.id, capacity, this.opts.leaseMs, this.lastAccount);
+          if (claimed.length > 0) this.lastAccount = claimed[claimed.length - 1].task.account_id;
           this.adopt(claimed);
           if (claimed.length === capacity) this.claimable = true;
           else {

@@ -45,43 +45,60 @@ export const TASK_COLUMNS = [
   'engine_failures',
 ] as const;
 
-/**
- * Claims up to `limit` runnable tasks for `owner` under a lease, taking accounts in turn: the
- * accounts with ready tasks are walked through the index (a loose index scan, at most `limit` of
- * them), each offers its oldest tasks, and the claim takes the first of every account, then the
- * second, and so on. One account's backlog of thousands therefore never stands in front of another
- * account's single task. Returns each task with its execution row.
- */
+const READY = 'lease_owner is null and run_at <= now()';
+
 const CLAIM_TASKS: PreparedStatement = {
-  name: 'flowrunner_claim_tasks_v1',
-  text: `with recursive accounts(account_id, n) as (
-       (select account_id, 1 from tasks where lease_owner is null and run_at <= now() order by account_id limit 1)
+  name: 'flowrunner_claim_tasks_v2',
+  text: `with recursive first as (
+       select coalesce(
+         (select account_id from tasks where ${READY} and account_id > $4::text order by account_id limit 1),
+         (select account_id from tasks where ${READY} order by account_id limit 1)) as account_id
+     ), accounts(account_id, n) as (
+       select account_id, 1 from first where account_id is not null
        union all
-       select (select t.account_id from tasks t
-                where t.lease_owner is null and t.run_at <= now() and t.account_id > a.account_id
-                order by t.account_id limit 1), a.n + 1
-         from accounts a where a.account_id is not null and a.n < $1::int
+       select nxt.account_id, a.n + 1
+         from accounts a cross join lateral (
+           select coalesce(
+             (select t.account_id from tasks t where t.${READY} and t.account_id > a.account_id
+               order by t.account_id limit 1),
+             (select t.account_id from tasks t where t.${READY} order by t.account_id limit 1)) as account_id) nxt
+        where a.n < $1::int and nxt.account_id <> (select account_id from first)
      ), offered as (
-       select o.id, o.turn
+       select o.id, o.turn, a.n
          from accounts a cross join lateral (
            select f.id, row_number() over (order by f.run_at, f.id) as turn
              from (select t.id, t.run_at from tasks t
-                    where t.account_id = a.account_id and t.lease_owner is null and t.run_at <= now()
+                    where t.account_id = a.account_id and t.${READY}
                     order by t.run_at, t.id limit $1::int for update skip locked) f) o
-        where a.account_id is not null
-        order by o.turn, o.id
+        order by o.turn, a.n
         limit $1::int
      ), claimed as (
        update tasks t set lease_owner = $2::text, lease_expires_at = now() + make_interval(secs => $3::float8)
          from offered where t.id = offered.id
-       returning ${TASK_COLUMNS.map((c) => `t.${c}`).join(', ')}
+       returning ${TASK_COLUMNS.map((c) => `t.${c}`).join(', ')}, offered.turn, offered.n
      )
      select ${TASK_COLUMNS.map((c) => `c.${c} as task_${c}`).join(', ')}, e.*
-       from claimed c join executions e on e.id = c.execution_id`,
+       from claimed c join executions e on e.id = c.execution_id
+      order by c.turn, c.n`,
 };
 
-export async function claimTasks(db: Knex, owner: string, limit: number, leaseMs: number): Promise<ClaimedTask[]> {
-  const result = await runPrepared<Record<string, unknown>>(db, CLAIM_TASKS, [limit, owner, leaseMs / 1000]);
+/**
+ * Claims up to `limit` runnable tasks for `owner` under a lease, taking accounts in turn: the
+ * accounts with ready tasks are walked through the index (a loose index scan, at most `limit` of
+ * them) starting after `after` — the account this worker served last — and wrapping around; each
+ * offers its oldest tasks, and the claim takes the first of every account, then the second, and
+ * so on. One account's backlog of thousands therefore never stands in front of another account's
+ * task, whichever account is older, even when a worker claims one task at a time. Returns each
+ * task with its execution row, in the order taken.
+ */
+export async function claimTasks(
+  db: Knex,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+  after = '',
+): Promise<ClaimedTask[]> {
+  const result = await runPrepared<Record<string, unknown>>(db, CLAIM_TASKS, [limit, owner, leaseMs / 1000, after]);
   return (result.rows as Record<string, unknown>[]).map(splitClaimed);
 }
 

@@ -4,12 +4,12 @@
  * and a step whose result the database refuses inside a batch of good ones.
  */
 import { expect } from 'chai';
-import type { Knex } from '../../src/db/knex';
 import { Batcher } from '../../src/engine/batcher';
 import { MAX_ENGINE_FAILURES } from '../../src/engine/runner';
-import type { ClaimedTask } from '../../src/repositories/tasks.repository';
+import type { StepWrite } from '../../src/repositories/step-commits.repository';
+import { countClaims, eventSeqs, gappedEvents, startAll, stepsNotOnce, waitForAll } from '../support/engine-checks';
 import { eventually } from '../support/eventually';
-import { makeAccount, makeFlow, type TestAccount } from '../support/factories';
+import { makeAccount, makeFlow } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 import { startTarget, type Target } from '../support/target';
 
@@ -27,74 +27,6 @@ const CHAIN = `nodes:
     params: {expression: "nodes.double.output + input.i"}
 `;
 const chainResult = (i: number) => (i + 1) * 2 + i;
-
-/** Starts one execution per input through `owner`'s client, all at once; their ids in input order. */
-async function startAll(owner: TestAccount, flowId: string, inputs: Record<string, unknown>[]): Promise<string[]> {
-  const started = await Promise.all(inputs.map((input) => owner.client.executions.runFlow(flowId, { input })));
-  return started.map((r) => r.data.execution_id);
-}
-
-/** Waits until every execution has ended; fails at once, saying why, if one did not complete. */
-async function waitForAll(db: Knex, ids: string[], timeout = 120_000): Promise<void> {
-  await eventually(
-    async () => {
-      const ended = await db('executions')
-        .whereIn('id', ids)
-        .whereIn('status', ['completed', 'failed', 'cancelled'])
-        .select('id', 'status', 'error');
-      const bad = ended.filter((e) => e.status !== 'completed');
-      if (bad.length > 0) return bad;
-      return ended.length === ids.length;
-    },
-    { timeout, interval: 100, what: `all ${ids.length} executions to end` },
-  ).then((bad) => expect(bad === true ? [] : bad, 'executions that did not complete').to.deep.equal([]));
-}
-
-/** Per execution, its events' seqs in the order they were written. */
-async function eventSeqs(db: Knex, ids: string[]): Promise<Map<string, number[]>> {
-  const rows = await db('events').whereIn('execution_id', ids).orderBy('id').select('execution_id', 'seq');
-  const seqs = new Map(ids.map((id) => [id, [] as number[]]));
-  for (const r of rows) seqs.get(r.execution_id)!.push(Number(r.seq));
-  return seqs;
-}
-
-/** The executions whose events are not numbered 1..n in the order they were written. */
-async function gappedEvents(db: Knex, ids: string[]): Promise<{ id: string; seqs: number[] }[]> {
-  const seqs = await eventSeqs(db, ids);
-  return [...seqs]
-    .filter(([, s]) => s.length === 0 || s.some((seq, k) => seq !== k + 1))
-    .map(([id, s]) => ({ id, seqs: s }));
-}
-
-/** Per execution and node, how many completed steps there are, where that is not exactly one. */
-async function stepsNotOnce(db: Knex, ids: string[], nodes: string[]): Promise<string[]> {
-  const rows = await db('steps')
-    .whereIn('execution_id', ids)
-    .select('execution_id', 'node_id', 'status')
-    .count({ n: '*' })
-    .groupBy('execution_id', 'node_id', 'status');
-  const count = new Map(rows.map((r) => [`${r.execution_id} ${r.node_id} ${r.status}`, Number(r.n)]));
-  const wrong: string[] = [];
-  for (const id of ids)
-    for (const node of nodes) {
-      const n = count.get(`${id} ${node} completed`) ?? 0;
-      if (n !== 1) wrong.push(`${id} ${node}: ${n} completed steps`);
-    }
-  for (const r of rows) if (r.status !== 'completed') wrong.push(`${r.execution_id} ${r.node_id}: a ${r.status} step`);
-  return wrong;
-}
-
-/** Counts the tasks a worker takes by claiming (starts and next steps handed over in memory skip it). */
-function countClaims(server: TestServer): () => number {
-  const worker = server.engine.worker!;
-  const adopt = worker.adopt.bind(worker);
-  let claimed = 0;
-  worker.adopt = (tasks: ClaimedTask[]) => {
-    claimed += tasks.length;
-    adopt(tasks);
-  };
-  return () => claimed;
-}
 
 describe('engine: batched starts, claims and step commits', function () {
   this.timeout(240_000);
@@ -205,8 +137,8 @@ describe('engine: batched starts, claims and step commits', function () {
     const submit = Batcher.prototype.submit;
     Batcher.prototype.submit = function (this: Batcher<unknown, unknown>, item: unknown) {
       const promise = submit.call(this, item);
-      if (item && typeof item === 'object' && 'taskId' in item) {
-        const entry: (typeof submitted)[number] = { executionId: (item as { executionId: string }).executionId };
+      if (typeof item === 'object' && item !== null && 'taskId' in item) {
+        const entry: (typeof submitted)[number] = { executionId: (item as StepWrite).executionId };
         submitted.push(entry);
         promise.then(
           () => (entry.outcome = 'applied'),

@@ -7,11 +7,13 @@ import { expect } from 'chai';
 import { newId } from '../../src/db/ids';
 import { writeSteps } from '../../src/repositories/step-commits.repository';
 import { countEngineFailure, takeLeasedTask } from '../../src/repositories/tasks.repository';
-import { gappedEvents, startAll, stepsNotOnce } from '../support/engine-checks';
+import { gappedEvents, startAll, stepsNotOnce, waitForAll } from '../support/engine-checks';
 import { eventually } from '../support/eventually';
 import { makeAccount, makeFlow, waitForExecution } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 import { startTarget, type Target } from '../support/target';
+
+const FINAL = ['completed', 'failed', 'cancelled'];
 
 describe('engine: fair claims and expired leases', function () {
   this.timeout(240_000);
@@ -25,6 +27,49 @@ describe('engine: fair claims and expired leases', function () {
   after(async () => {
     await target?.close();
     await api?.close();
+  });
+
+  it("runs another account's execution while one account's backlog is still mostly waiting", async () => {
+    target.route('/slow', (_req, _body, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'), 20);
+    });
+    const flow = `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/slow"}\n`;
+    // A first: ids grow with time, so A's account sorts before B's, and a claim that favoured the
+    // lowest account id would serve A's whole backlog first.
+    const a = await makeAccount(api);
+    const b = await makeAccount(api);
+    const flowA = await makeFlow(a, flow);
+    const flowB = await makeFlow(b, flow);
+    const backlog: string[] = [];
+    for (let n = 0; n < 12; n++)
+      backlog.push(
+        ...(await startAll(
+          a,
+          flowA,
+          Array.from({ length: 50 }, () => ({})),
+        )),
+      );
+    const unfinished = async () =>
+      Number(
+        (await api.db('executions').whereIn('id', backlog).whereNotIn('status', FINAL).count({ n: '*' }).first())!.n,
+      );
+
+    const worker = await startTestServer({ FLOWRUNNER_WORKER_CONCURRENCY: '2' });
+    try {
+      await eventually(async () => (await unfinished()) <= backlog.length - 10, {
+        timeout: 60_000,
+        what: "the worker to be busy with A's backlog",
+      });
+      const [single] = await startAll(b, flowB, [{}]);
+      const done = await waitForExecution(b, single, FINAL, 120_000);
+      const left = await unfinished();
+      expect(done.status).to.equal('completed');
+      // Strictly first come, first served, B's one would have waited for all of A's.
+      expect(left, "A's executions still unfinished when B's completed").to.be.at.least(backlog.length / 2);
+      await waitForAll(api.db, backlog, 180_000);
+    } finally {
+      await worker.close();
+    }
   });
 
   it('reaps a task whose holder is gone, runs it on a live worker, and refuses the dead holder its commit', async () => {

@@ -1,7 +1,8 @@
 /**
  * Named prepared statements for the hot path: PostgreSQL parses and plans such a statement once
- * per connection instead of at every call. They run on a connection of the Knex pool, outside any
- * transaction, so each must be a single statement that is atomic on its own.
+ * per connection instead of at every call. They run on a connection of the Knex pool, outside
+ * Knex's transactions: a statement on its own (atomic by itself), or several in a transaction of
+ * their own (`inPreparedTransaction`).
  */
 import pg from 'pg';
 import type { Knex } from 'knex';
@@ -17,22 +18,56 @@ export interface PreparedStatement {
   text: string;
 }
 
-export async function runPrepared<R extends pg.QueryResultRow>(
-  db: Knex,
+type Query = <R extends pg.QueryResultRow>(
   statement: PreparedStatement,
   values: unknown[],
-): Promise<pg.QueryResult<R>> {
+) => Promise<pg.QueryResult<R>>;
+
+/** A connection of the pool for `work`; one that failed under a query is not handed out again. */
+async function withConnection<T>(db: Knex, work: (connection: PooledConnection) => Promise<T>): Promise<T> {
   const connection = (await db.client.acquireConnection()) as PooledConnection;
-  // Told like Knex's own queries, so whoever watches the database's statements sees these too.
-  db.client.emit('query', { sql: statement.text, bindings: values, method: 'raw', name: statement.name });
   try {
-    return await connection.query<R>({ name: statement.name, text: statement.text, values });
+    return await work(connection);
   } catch (err) {
     if (err instanceof pg.DatabaseError) throw err;
-    // The connection failed under the query: the pool must not hand it out again.
     connection.__knex__disposed = err;
     throw new ConnectionLostError(err);
   } finally {
     await db.client.releaseConnection(connection);
   }
+}
+
+function querying(db: Knex, connection: PooledConnection): Query {
+  return (statement, values) => {
+    // Told like Knex's own queries, so whoever watches the database's statements sees these too.
+    db.client.emit('query', { sql: statement.text, bindings: values, method: 'raw', name: statement.name });
+    return connection.query({ name: statement.name, text: statement.text, values });
+  };
+}
+
+export async function runPrepared<R extends pg.QueryResultRow>(
+  db: Knex,
+  statement: PreparedStatement,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
+  return withConnection(db, (connection) => querying(db, connection)<R>(statement, values));
+}
+
+const BEGIN: PreparedStatement = { name: 'flowrunner_begin', text: 'begin' };
+const COMMIT: PreparedStatement = { name: 'flowrunner_commit', text: 'commit' };
+
+/** Runs `work`'s prepared statements in one transaction on one connection: committed, or rolled back. */
+export async function inPreparedTransaction<T>(db: Knex, work: (query: Query) => Promise<T>): Promise<T> {
+  return withConnection(db, async (connection) => {
+    const query = querying(db, connection);
+    await query(BEGIN, []);
+    try {
+      const result = await work(query);
+      await query(COMMIT, []);
+      return result;
+    } catch (err) {
+      await connection.query('rollback').catch(() => undefined);
+      throw err;
+    }
+  });
 }

@@ -1,5 +1,6 @@
 /**
- * The engine's hot path: the results of many steps in one statement. Each step's task is taken
+ * The engine's hot path: the results of many steps in one transaction of two statements (the
+ * executions' locks, then one statement that writes everything). Each step's task is taken
  * only while `owner` still holds its lease, and its execution is changed only while it is still
  * queued or running; a step for which either fails writes nothing and is left out of the answer.
  * Columns are merged, not replaced (node outputs, state values), events are numbered from the
@@ -7,7 +8,7 @@
  * one NOTIFY per channel tells the other processes.
  */
 import type { Knex } from 'knex';
-import { runPrepared, type PreparedStatement } from '../db/prepared';
+import { inPreparedTransaction, type PreparedStatement } from '../db/prepared';
 import type { TaskRow } from '../db/tables';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL, type NewEvent } from './events.repository';
 import type { NewStepRow } from './steps.repository';
@@ -35,6 +36,16 @@ export interface StepWriteOutcome {
   /** The next tasks, by the index of the write that queued them. */
   next: Map<number, TaskRow>;
 }
+
+/**
+ * The executions' row locks, taken by a statement of their own before the write: the write's
+ * snapshot then comes after them, so it sees every listener added to those executions until
+ * then (a listener's creation holds the same lock while it queues the events already written).
+ */
+const LOCK_EXECUTIONS: PreparedStatement = {
+  name: 'flowrunner_lock_executions_v1',
+  text: 'select 1 from executions where id = any($1::text[]) order by id for update',
+};
 
 const WRITE_STEPS: PreparedStatement = {
   name: 'flowrunner_write_steps_v1',
@@ -132,15 +143,18 @@ export async function writeSteps(
     next_run_at: w.next?.runAt ?? null,
     next_leased: w.next?.leased ?? false,
   }));
-  const result = await runPrepared<WrittenRow>(db, WRITE_STEPS, [
-    JSON.stringify(items),
-    owner,
-    owner,
-    leaseMs / 1000,
-    EVENTS_CHANNEL,
-    DELIVERIES_CHANNEL,
-    TASKS_CHANNEL,
-  ]);
+  const result = await inPreparedTransaction(db, async (query) => {
+    await query(LOCK_EXECUTIONS, [[...new Set(writes.map((w) => w.executionId))]]);
+    return query<WrittenRow>(WRITE_STEPS, [
+      JSON.stringify(items),
+      owner,
+      owner,
+      leaseMs / 1000,
+      EVENTS_CHANNEL,
+      DELIVERIES_CHANNEL,
+      TASKS_CHANNEL,
+    ]);
+  });
   const applied = new Set<number>();
   const next = new Map<number, TaskRow>();
   for (const row of result.rows) {

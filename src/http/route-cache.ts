@@ -13,26 +13,26 @@ const validatorRequire = createRequire(require.resolve('express-openapi-validato
 const pathToRegexpModule = validatorRequire('path-to-regexp') as { pathToRegexp: Compile & { cached?: true } };
 
 /** The options the cache key holds; a call with any other is compiled afresh. */
-const KEYED = new Set(['sensitive', 'strict', 'end', 'trailing', 'delimiter']);
+const KEYED = new Set(['sensitive', 'strict']);
 
 /** Patterns come from the spec (and Express's own routes): a bounded set; the bound guards the rest. */
 const MAX_PATTERNS = 1000;
 
 if (!pathToRegexpModule.pathToRegexp.cached) {
   const compile = pathToRegexpModule.pathToRegexp;
-  const compiled = new Map<string, ReturnType<Compile>>();
+  // By path, then by the validator's two flags; calls with other options are compiled afresh.
+  const compiled = new Map<string, Map<string, ReturnType<Compile>>>();
   const cached: Compile & { cached?: true } = (path, options) => {
     if (typeof path !== 'string' || (options && Object.keys(options).some((k) => !KEYED.has(k))))
       return compile(path, options);
-    // The validator passes a new options object each time, with these flags.
-    const o = options ?? {};
-    const key = `${path}\u0000${o.sensitive}\u0000${o.strict}\u0000${o.end}\u0000${o.trailing}\u0000${o.delimiter}`;
-    let result = compiled.get(key);
-    if (!result) {
-      result = compile(path, options);
+    const flags = `${options?.sensitive === true}${options?.strict === true}`;
+    let byFlags = compiled.get(path);
+    if (!byFlags) {
       if (compiled.size >= MAX_PATTERNS) compiled.clear();
-      compiled.set(key, result);
+      compiled.set(path, (byFlags = new Map()));
     }
+    let result = byFlags.get(flags);
+    if (!result) byFlags.set(flags, (result = compile(path, options)));
     return result;
   };
   cached.cached = true;

@@ -12,6 +12,8 @@ import type { StepPlan } from './step-commit';
 
 /** Bounded by the NOTIFY payload, which names every execution of a batch. */
 const MAX_BATCH = 100;
+/** Batches written at once: a chain's next step waits for its batch's commit, so one at a time would leave the process idle. */
+const IN_FLIGHT = 4;
 
 export interface Committed {
   /** False when the worker no longer held the task or the execution had finished: nothing was written. */
@@ -24,10 +26,14 @@ export class StepCommitter {
   private readonly batcher: Batcher<StepWrite, Committed>;
 
   constructor(db: Db, owner: string, leaseMs: number) {
-    this.batcher = new Batcher(async (writes) => {
-      const out = await retryingConflicts(() => writeSteps(db, owner, leaseMs, writes));
-      return writes.map((_, k) => ({ applied: out.applied.has(k), next: out.next.get(k) }));
-    }, MAX_BATCH);
+    this.batcher = new Batcher(
+      async (writes) => {
+        const out = await retryingConflicts(() => writeSteps(db, owner, leaseMs, writes));
+        return writes.map((_, k) => ({ applied: out.applied.has(k), next: out.next.get(k) }));
+      },
+      MAX_BATCH,
+      IN_FLIGHT,
+    );
   }
 
   /** Commits the plan with others; `handOver` leases its next task (when due now) to this worker. */

@@ -95,9 +95,15 @@ export class StepRunner {
   /**
    * Runs the claimed task and commits what it did. A step that simply completed or failed goes to
    * the batch committer; anything more (a wait, a sleep, a cancel, a subflow's end) commits in a
-   * transaction of its own. Returns the next task when it was handed over to this worker in memory.
+   * transaction of its own. Calls `executed` once the node is done (before the commit). Returns the
+   * next task when it was handed over to this worker in memory.
    */
-  async run(claimed: ClaimedTask, signal: AbortSignal, handOver: () => boolean): Promise<ClaimedTask | undefined> {
+  async run(
+    claimed: ClaimedTask,
+    signal: AbortSignal,
+    handOver: () => boolean,
+    executed: () => void = () => {},
+  ): Promise<ClaimedTask | undefined> {
     const { task, execution } = claimed;
     if (FINAL_STATUSES.includes(execution.status)) {
       await inTransaction(this.db, (tx) => takeLeasedTask(tx, task.id, this.workerId));
@@ -120,6 +126,7 @@ export class StepRunner {
       },
     };
     const outcome = await this.execute(task, execution, node, scope, signal);
+    executed();
     // Stopped by a shutdown: leave the task for another worker rather than record a failure.
     if (signal.aborted && signal.reason === SHUTDOWN) return undefined;
     const step = {

@@ -12,6 +12,7 @@ import type { ClaimedTask } from '../repositories/tasks.repository';
 import { Batcher } from './batcher';
 
 const MAX_BATCH = 100;
+const IN_FLIGHT = 4;
 
 /** The worker of this process, as the starter sees it. */
 export interface LocalWorker {
@@ -28,14 +29,18 @@ export class ExecutionStarter {
   private readonly batcher: Batcher<PlainStart, ExecutionRow>;
 
   constructor(db: Db, leaseMs: number) {
-    this.batcher = new Batcher(async (starts) => {
-      const worker = this.worker;
-      const room = worker?.room ?? 0;
-      const rows = starts.map((s, i) => ({ ...s, leased_to: i < room ? worker!.id : null }));
-      const claimed = await retryingConflicts(() => insertStarts(db, rows, leaseMs));
-      if (worker) worker.adopt(claimed.filter((c) => c.task.lease_owner === worker.id));
-      return claimed.map((c) => c.execution);
-    }, MAX_BATCH);
+    this.batcher = new Batcher(
+      async (starts) => {
+        const worker = this.worker;
+        const room = worker?.room ?? 0;
+        const rows = starts.map((s, i) => ({ ...s, leased_to: i < room ? worker!.id : null }));
+        const claimed = await retryingConflicts(() => insertStarts(db, rows, leaseMs));
+        if (worker) worker.adopt(claimed.filter((c) => c.task.lease_owner === worker.id));
+        return claimed.map((c) => c.execution);
+      },
+      MAX_BATCH,
+      IN_FLIGHT,
+    );
   }
 
   /** The worker that takes entry tasks over in memory; none in an API-only process or when stopping. */

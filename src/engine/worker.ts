@@ -42,6 +42,12 @@ interface InFlight {
 
 export class Worker {
   private readonly inflight = new Map<string, InFlight>();
+  /**
+   * Steps running their node. A step whose node is done and that waits for its batch's commit
+   * holds its lease (it stays in `inflight`) but not a slot: concurrency bounds the work nodes do,
+   * and a chain's next steps are what fills the next batch.
+   */
+  private executing = 0;
   /** Leased to this worker, not started yet. */
   private readonly ready = new ReadyQueue<ClaimedTask>();
   private running = false;
@@ -103,7 +109,7 @@ export class Worker {
           this.claimable = true;
           await reapExpiredLeases(this.db);
         }
-        const capacity = this.opts.concurrency - this.inflight.size - this.ready.size;
+        const capacity = this.opts.concurrency - this.executing - this.ready.size;
         if (capacity > 0 && this.claimable) {
           this.claimable = false;
           const claimed = await claimTasks(this.db, this.id, capacity, this.opts.leaseMs, this.lastAccount);
@@ -127,7 +133,7 @@ export class Worker {
         sleepMs = backoff;
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
-      if (!failed && this.claimable && this.inflight.size + this.ready.size < this.opts.concurrency) continue;
+      if (!failed && this.claimable && this.executing + this.ready.size < this.opts.concurrency) continue;
       await this.alarm.sleep(sleepMs);
     }
   }
@@ -140,7 +146,7 @@ export class Worker {
 
   /** How many tasks handed over now would not wait long for a slot. */
   get room(): number {
-    return this.running ? Math.max(0, 2 * this.opts.concurrency - this.inflight.size - this.ready.size) : 0;
+    return this.running ? Math.max(0, 2 * this.opts.concurrency - this.executing - this.ready.size) : 0;
   }
 
   private heldTaskIds(): string[] {
@@ -148,15 +154,23 @@ export class Worker {
   }
 
   private startReady(): void {
-    while (this.running && this.inflight.size < this.opts.concurrency && this.ready.size > 0)
+    while (this.running && this.executing < this.opts.concurrency && this.ready.size > 0)
       this.launch(this.ready.shift()!);
   }
 
   private launch(claimed: ClaimedTask): void {
     const { task } = claimed;
     const abort = new AbortController();
+    let slot = true;
+    this.executing++;
+    const freeSlot = () => {
+      if (!slot) return;
+      slot = false;
+      this.executing--;
+      this.startReady();
+    };
     const done = this.runner
-      .run(claimed, abort.signal, () => this.running)
+      .run(claimed, abort.signal, () => this.running, freeSlot)
       .then(async (next) => {
         if (!next) return;
         if (this.running) this.ready.push(next.task.account_id, next);
@@ -185,6 +199,7 @@ export class Worker {
       })
       .finally(() => {
         this.inflight.delete(task.id);
+        freeSlot();
         this.startReady();
         if (this.claimable) this.alarm.wake();
       });

@@ -12,7 +12,7 @@ import type { ClaimedTask } from '../repositories/tasks.repository';
 import { Batcher } from './batcher';
 
 const MAX_BATCH = 100;
-const IN_FLIGHT = 4;
+const IN_FLIGHT = 1;
 
 /** The worker of this process, as the starter sees it. */
 export interface LocalWorker {

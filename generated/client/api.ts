@@ -1755,7 +1755,7 @@ export interface Message {
     message: string;
 }
 /**
- * Every error has this shape (004). `code` is one of `invalid_request`, `validation_error`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `payload_too_large`, `rate_limited`, `not_implemented`, `unavailable`, `internal_error`. `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
+ * Every error has this shape (004). `code` is one of `invalid_request`, `validation_error`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`, `request_timeout`, `headers_too_large`, `rate_limited`, `not_implemented`, `unavailable`, `internal_error`. `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
  * @export
  * @interface ModelError
  */

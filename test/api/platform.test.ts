@@ -1,5 +1,6 @@
 import axios from 'axios';
 import fs from 'node:fs';
+import nodePath from 'node:path';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import { adminDatabaseUrl, runDatabaseName } from '../support/database';
@@ -72,6 +73,16 @@ describe('platform', () => {
       const res = await raw('post', '/api/v1/api-keys', { name: 'x'.repeat(1024 * 1024 + 10) });
       expect(res.status).to.equal(413);
       expect(res.data.error.code).to.equal('payload_too_large');
+      // Declared wherever a body is taken, so a client knows it may come.
+      const spec = JSON.parse(fs.readFileSync(nodePath.join(__dirname, '../../generated/openapi.json'), 'utf8'));
+      const undeclared = Object.entries(
+        spec.paths as Record<string, Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>>,
+      ).flatMap(([p, ops]) =>
+        Object.entries(ops)
+          .filter(([, op]) => op?.requestBody && !op.responses?.['413'])
+          .map(([m]) => `${m.toUpperCase()} ${p}`),
+      );
+      expect(undeclared).to.deep.equal([]);
     });
 
     it('answers an unknown route with 404 not_found', async () => {

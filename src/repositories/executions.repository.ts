@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { runPrepared, type PreparedStatement } from '../db/prepared';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';
 
 export async function insertExecution(
@@ -12,8 +13,15 @@ export async function insertExecution(
   return created;
 }
 
+const FIND_EXECUTION: PreparedStatement = {
+  name: 'flowrunner_find_execution_v1',
+  text: 'select * from executions where id = $1::text',
+};
+
+/** The read behind every GET of an execution (and each long poll's answer): a prepared statement. */
 export async function findExecution(db: Knex, id: string): Promise<ExecutionRow | undefined> {
-  return db<ExecutionRow>('executions').where({ id }).first();
+  if (db.isTransaction) return db<ExecutionRow>('executions').where({ id }).first();
+  return (await runPrepared<ExecutionRow>(db, FIND_EXECUTION, [id])).rows[0];
 }
 
 export async function lockExecution(tx: Knex.Transaction, id: string): Promise<ExecutionRow | undefined> {

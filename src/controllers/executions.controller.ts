@@ -10,41 +10,24 @@ import {
 } from '../presenters/executions.presenter';
 import type { Services } from '../services';
 import { definitionReply, message } from './replies';
-import { abortedWhenGone, preferenceApplied, RETRY_AFTER_SECONDS, waitOf } from './waits';
+import { abortedWhenGone, preferenceApplied, startReply, waitOf } from './waits';
 
 const executionUrl = (id: string) => `/api/v1/executions/${id}`;
 
 export function executionHandlers(s: Services): Handlers {
   return {
-    runFlow: async ({ actor, params, body, headers, query, res }) => {
-      const start = { flowId: params.id, input: body.input ?? {}, idempotencyKey: headers['Idempotency-Key'] };
-      const wait = waitOf(headers.Prefer, query.wait, s.config.maxWaitSeconds);
-      if (!wait) {
-        const { execution } = await s.executions.start(actor, start);
-        // Without a wait the body stays what it always was, so an idempotent replay repeats it.
-        return {
-          status: 202,
-          body: { ...toExecutionRef(execution), status: 'queued' },
-          headers: { Location: executionUrl(execution.id), 'Retry-After': RETRY_AFTER_SECONDS },
-        };
-      }
-      const { execution, finished, honoured } = await s.completions.startAndWait(actor, start, {
-        seconds: wait.seconds,
-        signal: abortedWhenGone(res),
-      });
-      const applied = preferenceApplied(wait, honoured);
-      if (finished)
-        return {
-          status: 200,
-          body: toFinishedExecution(execution),
-          headers: { 'Content-Location': executionUrl(execution.id), ...applied },
-        };
-      return {
-        status: 202,
-        body: toExecutionRef(execution),
-        headers: { Location: executionUrl(execution.id), 'Retry-After': RETRY_AFTER_SECONDS, ...applied },
-      };
-    },
+    runFlow: ({ actor, params, body, headers, query, res }) =>
+      startReply(
+        s,
+        {
+          actor,
+          start: { flowId: params.id, input: body.input ?? {}, idempotencyKey: headers['Idempotency-Key'] },
+          prefer: headers.Prefer,
+          wait: query.wait,
+          res,
+        },
+        { url: executionUrl, ref: toExecutionRef, finished: toFinishedExecution },
+      ),
     listExecutions: async ({ actor, query }) => {
       const limit = query.limit ?? 10;
       const offset = query.offset ?? 0;

@@ -3,7 +3,7 @@ import type { Handlers } from '../http/operations';
 import type { Services } from '../services';
 import { toRun, toRunRef } from '../presenters/executions.presenter';
 import { definitionReply } from './replies';
-import { abortedWhenGone, preferenceApplied, RETRY_AFTER_SECONDS, waitOf } from './waits';
+import { abortedWhenGone, preferenceApplied, startReply, waitOf } from './waits';
 
 const runUrl = (id: string) => `/api/v1/runs/${id}`;
 
@@ -13,40 +13,23 @@ export function runHandlers(s: Services): Handlers {
     return toRun(ex, hashes.get(`${ex.flow_id}@${ex.flow_version}`)!);
   };
   return {
-    startRun: async ({ actor, body, headers, query, res }) => {
-      const start = {
-        flowId: body.flow_id,
-        input: body.input ?? {},
-        clientId: body.client_id,
-        idempotencyKey: headers['Idempotency-Key'],
-      };
-      const wait = waitOf(headers.Prefer, query.wait, s.config.maxWaitSeconds);
-      if (!wait) {
-        const { execution } = await s.executions.start(actor, start);
-        // Without a wait the body stays what it always was, so an idempotent replay repeats it.
-        return {
-          status: 202,
-          body: { ...toRunRef(execution), status: 'queued' },
-          headers: { Location: runUrl(execution.id), 'Retry-After': RETRY_AFTER_SECONDS },
-        };
-      }
-      const { execution, finished, honoured } = await s.completions.startAndWait(actor, start, {
-        seconds: wait.seconds,
-        signal: abortedWhenGone(res),
-      });
-      const applied = preferenceApplied(wait, honoured);
-      if (finished)
-        return {
-          status: 200,
-          body: await present(execution),
-          headers: { 'Content-Location': runUrl(execution.id), ...applied },
-        };
-      return {
-        status: 202,
-        body: toRunRef(execution),
-        headers: { Location: runUrl(execution.id), 'Retry-After': RETRY_AFTER_SECONDS, ...applied },
-      };
-    },
+    startRun: ({ actor, body, headers, query, res }) =>
+      startReply(
+        s,
+        {
+          actor,
+          start: {
+            flowId: body.flow_id,
+            input: body.input ?? {},
+            clientId: body.client_id,
+            idempotencyKey: headers['Idempotency-Key'],
+          },
+          prefer: headers.Prefer,
+          wait: query.wait,
+          res,
+        },
+        { url: runUrl, ref: toRunRef, finished: present },
+      ),
     listRuns: async ({ actor, query }) => {
       const limit = query.limit ?? 50;
       const { rows, nextCursor } = await s.executions.list(actor, {

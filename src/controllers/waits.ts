@@ -3,6 +3,9 @@
  * `Prefer: wait=<seconds>` (RFC 7240), cut to the configured maximum.
  */
 import type { Response } from 'express';
+import type { Services } from '../services';
+import type { Actor } from '../services/actor';
+import type { StartRequest } from '../services/executions.service';
 
 export interface WaitChoice {
   seconds: number;
@@ -80,3 +83,50 @@ export function abortedWhenGone(res: Response): AbortSignal {
 
 /** When a client that got a 202 may ask again (with a long poll, it need not wait longer). */
 export const RETRY_AFTER_SECONDS = '1';
+
+/** An execution as the services hand it out. */
+type ExecutionRow = Awaited<ReturnType<Services['executions']['start']>>['execution'];
+
+/** How one view (executions, runs) shows a start: its URL, the reference of a 202, the finished body. */
+export interface StartShapes<Ref, Finished> {
+  url(id: string): string;
+  ref(execution: ExecutionRow): Ref;
+  finished(execution: ExecutionRow): Finished | Promise<Finished>;
+}
+
+/**
+ * The answer to a start, with or without a wait: 202 with the reference as before when no wait was
+ * asked for (an idempotent replay repeats it), else 200 with the finished execution when it ended
+ * in time, or 202 with its current state.
+ */
+export async function startReply<Ref, Finished>(
+  s: Services,
+  op: { actor: Actor; start: StartRequest; prefer: string | undefined; wait: number | undefined; res: Response },
+  shapes: StartShapes<Ref, Finished>,
+) {
+  const wait = waitOf(op.prefer, op.wait, s.config.maxWaitSeconds);
+  if (!wait) {
+    const { execution } = await s.executions.start(op.actor, op.start);
+    return {
+      status: 202 as const,
+      body: { ...shapes.ref(execution), status: 'queued' as const },
+      headers: { Location: shapes.url(execution.id), 'Retry-After': RETRY_AFTER_SECONDS },
+    };
+  }
+  const { execution, finished, honoured } = await s.completions.startAndWait(op.actor, op.start, {
+    seconds: wait.seconds,
+    signal: abortedWhenGone(op.res),
+  });
+  const applied = preferenceApplied(wait, honoured);
+  if (finished)
+    return {
+      status: 200 as const,
+      body: await shapes.finished(execution),
+      headers: { 'Content-Location': shapes.url(execution.id), ...applied },
+    };
+  return {
+    status: 202 as const,
+    body: shapes.ref(execution),
+    headers: { Location: shapes.url(execution.id), 'Retry-After': RETRY_AFTER_SECONDS, ...applied },
+  };
+}

@@ -14,19 +14,14 @@ import {
   notifyCancelled,
   updateExecution,
 } from '../repositories/executions.repository';
+import type { NewStart } from '../repositories/starts.repository';
 import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import { nodeOf, type FlowDocument } from './definition';
 
-export interface NewExecution {
-  id: string;
-  account_id: string;
-  flow_id: string;
-  flow_version: number;
-  entry: string;
-  input: Record<string, unknown>;
+/** A start's execution (see NewStart), or a subflow's child, or one that waits for an approval first. */
+export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id'> {
   client_id?: string | null;
-  started_by: string | null;
   parent_execution_id?: string | null;
   depth?: number;
   /** A flow-level approval: the execution waits before its first node. */

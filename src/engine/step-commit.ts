@@ -5,9 +5,10 @@
  */
 import type { Tx } from '../db/knex';
 import { newId } from '../db/ids';
-import type { ExecutionRow, ExecutionStatus, TaskRow } from '../db/tables';
+import type { ExecutionRow, TaskRow } from '../db/tables';
 import { appendEvents, type NewEvent } from '../repositories/events.repository';
 import { updateExecution } from '../repositories/executions.repository';
+import type { StepChanges } from '../repositories/step-commits.repository';
 import { insertStep, type NewStepRow } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
 import type { Masker } from '../security/masking';
@@ -127,21 +128,7 @@ export async function commitStep(tx: Tx, step: StepContext, outcome: StepOutcome
  * replaced, so API writes in between (state values) survive; the statement applies a plan only
  * while this worker still holds the task and the execution is still queued or running.
  */
-export interface StepPlan {
-  taskId: string;
-  executionId: string;
-  status: ExecutionStatus | null;
-  startedAt: Date | null;
-  currentNode: string;
-  /** node_outputs entries this step sets. */
-  outputs: Record<string, unknown> | null;
-  /** state_values entries this step sets. */
-  values: Record<string, unknown> | null;
-  result: unknown;
-  error: string | null;
-  completedAt: Date | null;
-  /** Masked, in order. */
-  events: NewEvent[];
+export interface StepPlan extends StepChanges {
   step: NewStepRow;
   next: NextTask | null;
   /** The execution row as the commit leaves it: a next step handed over in memory starts from it. */

@@ -9,23 +9,30 @@
  */
 import type { Knex } from 'knex';
 import { inPreparedTransaction, type PreparedStatement } from '../db/prepared';
-import type { TaskRow } from '../db/tables';
+import type { ExecutionStatus, TaskRow } from '../db/tables';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL, type NewEvent } from './events.repository';
 import type { NewStepRow } from './steps.repository';
 import { TASKS_CHANNEL } from './tasks.repository';
 
-export interface StepWrite {
+/** What one step writes: the execution's changes (merged), its events, its step row, its next task. */
+export interface StepChanges {
   taskId: string;
   executionId: string;
-  status: string | null;
+  status: ExecutionStatus | null;
   startedAt: Date | null;
   currentNode: string;
+  /** node_outputs entries this step sets. */
   outputs: Record<string, unknown> | null;
+  /** state_values entries this step sets. */
   values: Record<string, unknown> | null;
   result: unknown;
   error: string | null;
   completedAt: Date | null;
+  /** Masked, in order. */
   events: NewEvent[];
+}
+
+export interface StepWrite extends StepChanges {
   step: NewStepRow & { id: string };
   next: { node: string; attempt: number; runAt?: Date; leased: boolean } | null;
 }

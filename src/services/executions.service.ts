@@ -119,21 +119,20 @@ export class ExecutionsService {
           no_self_approval: document.approval.no_self_approval ?? false,
         }
       : undefined;
+    const planned = {
+      id,
+      account_id: flow.account_id,
+      flow_id: flow.id,
+      flow_version: flow.current_version,
+      entry: document.entry!,
+      input: req.input,
+      client_id: req.clientId ?? null,
+      started_by: actor.accountId,
+    };
     // The common start (no key to remember, no approval first) is committed with the starts that
     // arrive together, and its first step may run in this process without a claim.
-    if (req.idempotencyKey === undefined && approval === undefined) {
-      const execution = await this.starter.start({
-        id,
-        account_id: flow.account_id,
-        flow_id: flow.id,
-        flow_version: flow.current_version,
-        entry: document.entry!,
-        input: req.input,
-        client_id: req.clientId ?? null,
-        started_by: actor.accountId,
-      });
-      return { execution, replayed: false };
-    }
+    if (req.idempotencyKey === undefined && approval === undefined)
+      return { execution: await this.starter.start(planned), replayed: false };
     const outcome = await inTransaction(this.db, async (tx) => {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto
@@ -156,18 +155,7 @@ export class ExecutionsService {
           return { replayOf: claim.execution_id };
         }
       }
-      const execution = await createExecution(tx, {
-        id,
-        account_id: flow.account_id,
-        flow_id: flow.id,
-        flow_version: flow.current_version,
-        entry: document.entry!,
-        input: req.input,
-        client_id: req.clientId ?? null,
-        started_by: actor.accountId,
-        approval,
-      });
-      return { execution };
+      return { execution: await createExecution(tx, { ...planned, approval }) };
     });
     if ('replayOf' in outcome) return { execution: (await findExecution(this.db, outcome.replayOf!))!, replayed: true };
     return { execution: outcome.execution, replayed: false };

@@ -12,6 +12,7 @@ import * as taskEngineFailures from './migrations/20261201000100_task_engine_fai
 import * as loginFailuresLastFailed from './migrations/20261201000200_login_failures_last_failed';
 import * as executionsFinishedNotify from './migrations/20261202000100_executions_finished_notify';
 import * as fairClaims from './migrations/20261202000200_fair_claims';
+import * as listenersOf from './migrations/20261202000300_listeners_of';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '20261201000200_login_failures_last_failed': loginFailuresLastFailed,
   '20261202000100_executions_finished_notify': executionsFinishedNotify,
   '20261202000200_fair_claims': fairClaims,
+  '20261202000300_listeners_of': listenersOf,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -1,8 +1,7 @@
 /**
  * Named prepared statements for the hot path: PostgreSQL parses and plans such a statement once
  * per connection instead of at every call. They run on a connection of the Knex pool, outside
- * Knex's transactions: a statement on its own (atomic by itself), or several in a transaction of
- * their own (`inPreparedTransaction`).
+ * Knex's transactions, so each is a single statement, atomic on its own.
  */
 import pg from 'pg';
 import type { Knex } from 'knex';
@@ -51,23 +50,4 @@ export async function runPrepared<R extends pg.QueryResultRow>(
   values: unknown[],
 ): Promise<pg.QueryResult<R>> {
   return withConnection(db, (connection) => querying(db, connection)<R>(statement, values));
-}
-
-const BEGIN: PreparedStatement = { name: 'flowrunner_begin', text: 'begin' };
-const COMMIT: PreparedStatement = { name: 'flowrunner_commit', text: 'commit' };
-
-/** Runs `work`'s prepared statements in one transaction on one connection: committed, or rolled back. */
-export async function inPreparedTransaction<T>(db: Knex, work: (query: Query) => Promise<T>): Promise<T> {
-  return withConnection(db, async (connection) => {
-    const query = querying(db, connection);
-    await query(BEGIN, []);
-    try {
-      const result = await work(query);
-      await query(COMMIT, []);
-      return result;
-    } catch (err) {
-      await connection.query('rollback').catch(() => undefined);
-      throw err;
-    }
-  });
 }

@@ -1,6 +1,5 @@
 /**
- * The engine's hot path: the results of many steps in one transaction of two statements (the
- * executions' locks, then one statement that writes everything). Each step's task is taken
+ * The engine's hot path: the results of many steps in one statement. Each step's task is taken
  * only while `owner` still holds its lease, and its execution is changed only while it is still
  * queued or running; a step for which either fails writes nothing and is left out of the answer.
  * Columns are merged, not replaced (node outputs, state values), events are numbered from the
@@ -8,7 +7,7 @@
  * one NOTIFY per channel tells the other processes.
  */
 import type { Knex } from 'knex';
-import { inPreparedTransaction, type PreparedStatement } from '../db/prepared';
+import { runPrepared, type PreparedStatement } from '../db/prepared';
 import type { ExecutionStatus, TaskRow } from '../db/tables';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL, type NewEvent } from './events.repository';
 import type { NewStepRow } from './steps.repository';
@@ -44,18 +43,8 @@ export interface StepWriteOutcome {
   next: Map<number, TaskRow>;
 }
 
-/**
- * The executions' row locks, taken by a statement of their own before the write: the write's
- * snapshot then comes after them, so it sees every listener added to those executions until
- * then (a listener's creation holds the same lock while it queues the events already written).
- */
-const LOCK_EXECUTIONS: PreparedStatement = {
-  name: 'flowrunner_lock_executions_v1',
-  text: 'select 1 from executions where id = any($1::text[]) order by id for update',
-};
-
 const WRITE_STEPS: PreparedStatement = {
-  name: 'flowrunner_write_steps_v1',
+  name: 'flowrunner_write_steps_v2',
   text: `
 with items as (
   select * from jsonb_to_recordset($1::jsonb) as i(
@@ -86,12 +75,15 @@ with items as (
     from ex join items i on i.k = ex.k
    cross join lateral jsonb_array_elements(i.events) with ordinality as u(e, ord)
   returning id, execution_id, seq, type
+), lst as (
+  -- Read after the update's row locks, with a snapshot of its own (see the function's migration).
+  select ex.id as execution_id, l.id, l.events
+    from ex cross join lateral flowrunner_listeners_of(ex.id, ex.flow_id) l
 ), dl as (
   insert into deliveries (listener_id, event_id)
-  select l.id, ev.id from ev join ex on ex.id = ev.execution_id
-    join listeners l on (l.execution_id = ev.execution_id or l.flow_id = ex.flow_id)
-   where l.events is null or ev.type = any(l.events)
-   order by ev.execution_id, ev.seq, l.id
+  select lst.id, ev.id from ev join lst on lst.execution_id = ev.execution_id
+   where lst.events is null or ev.type = any(lst.events)
+   order by ev.execution_id, ev.seq, lst.id
   returning 1
 ), st as (
   insert into steps (id, execution_id, node_id, node_type, attempt, status, input, output, error, actor_id,
@@ -150,18 +142,15 @@ export async function writeSteps(
     next_run_at: w.next?.runAt ?? null,
     next_leased: w.next?.leased ?? false,
   }));
-  const result = await inPreparedTransaction(db, async (query) => {
-    await query(LOCK_EXECUTIONS, [[...new Set(writes.map((w) => w.executionId))]]);
-    return query<WrittenRow>(WRITE_STEPS, [
-      JSON.stringify(items),
-      owner,
-      owner,
-      leaseMs / 1000,
-      EVENTS_CHANNEL,
-      DELIVERIES_CHANNEL,
-      TASKS_CHANNEL,
-    ]);
-  });
+  const result = await runPrepared<WrittenRow>(db, WRITE_STEPS, [
+    JSON.stringify(items),
+    owner,
+    owner,
+    leaseMs / 1000,
+    EVENTS_CHANNEL,
+    DELIVERIES_CHANNEL,
+    TASKS_CHANNEL,
+  ]);
   const applied = new Set<number>();
   const next = new Map<number, TaskRow>();
   for (const row of result.rows) {

@@ -17,16 +17,17 @@ export interface PreparedStatement {
   text: string;
 }
 
-type Query = <R extends pg.QueryResultRow>(
+/** Runs the statement on a connection of the pool; one that failed under the query is not handed out again. */
+export async function runPrepared<R extends pg.QueryResultRow>(
+  db: Knex,
   statement: PreparedStatement,
   values: unknown[],
-) => Promise<pg.QueryResult<R>>;
-
-/** A connection of the pool for `work`; one that failed under a query is not handed out again. */
-async function withConnection<T>(db: Knex, work: (connection: PooledConnection) => Promise<T>): Promise<T> {
+): Promise<pg.QueryResult<R>> {
   const connection = (await db.client.acquireConnection()) as PooledConnection;
+  // Told like Knex's own queries, so whoever watches the database's statements sees these too.
+  db.client.emit('query', { sql: statement.text, bindings: values, method: 'raw', name: statement.name });
   try {
-    return await work(connection);
+    return await connection.query<R>({ name: statement.name, text: statement.text, values });
   } catch (err) {
     if (err instanceof pg.DatabaseError) throw err;
     connection.__knex__disposed = err;
@@ -34,20 +35,4 @@ async function withConnection<T>(db: Knex, work: (connection: PooledConnection) 
   } finally {
     await db.client.releaseConnection(connection);
   }
-}
-
-function querying(db: Knex, connection: PooledConnection): Query {
-  return (statement, values) => {
-    // Told like Knex's own queries, so whoever watches the database's statements sees these too.
-    db.client.emit('query', { sql: statement.text, bindings: values, method: 'raw', name: statement.name });
-    return connection.query({ name: statement.name, text: statement.text, values });
-  };
-}
-
-export async function runPrepared<R extends pg.QueryResultRow>(
-  db: Knex,
-  statement: PreparedStatement,
-  values: unknown[],
-): Promise<pg.QueryResult<R>> {
-  return withConnection(db, (connection) => querying(db, connection)<R>(statement, values));
 }

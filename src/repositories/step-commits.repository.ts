@@ -44,7 +44,7 @@ export interface StepWriteOutcome {
 }
 
 const WRITE_STEPS: PreparedStatement = {
-  name: 'flowrunner_write_steps_v2',
+  name: 'flowrunner_write_steps_v3',
   text: `
 with items as (
   select * from jsonb_to_recordset($1::jsonb) as i(
@@ -104,8 +104,7 @@ with items as (
 ), told as (
   select (select pg_notify($5::text, string_agg(ex.id || ':' || ex.event_seq, ',')) from ex) as events,
          (select pg_notify($6::text, '') from dl limit 1) as deliveries,
-         (select pg_notify($7::text, '') from nt where nt.lease_owner is null limit 1) as tasks,
-         (select count(*) from st) as steps
+         (select pg_notify($7::text, '') from nt where nt.lease_owner is null limit 1) as tasks
 )
 select ex.k, row_to_json(nt.*) as next from ex left join nt on nt.execution_id = ex.id cross join told`,
 };

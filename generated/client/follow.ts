@@ -1,3 +1,4 @@
+// DO NOT EDIT: copied from scripts/client/src/follow.ts by `npm run generate`.
 /**
  * Follow an execution over the WebSocket API: every event from the start (or after `since`),
  * then live ones, resuming where it left off when the connection drops. Resolves with the final
@@ -5,7 +6,7 @@
  *
  * Copied into the generated client by `npm run generate` (hand-written, in scripts/client/src).
  */
-import type { ExecutionEvent } from './api';
+import type { ExecutionEvent } from './model/index.js';
 
 /** The standard WebSocket interface: a browser's, Node 22's global, or the `ws` package's. */
 export interface WebSocketLike {

@@ -963,7 +963,33 @@ export interface components {
             password: string;
         };
         /**
-         * @description Every error has this shape (004). `code` is one of `invalid_request`, `validation_error`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`, `request_timeout`, `headers_too_large`, `rate_limited`, `not_implemented`, `unavailable`, `internal_error`. `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
+         * ErrorCode
+         * @description The error's kind, one per status (see the table in the API's description). A client may meet codes added later: treat an unknown one by its status.
+         * @example invalid_request
+         * @enum {string}
+         */
+        ErrorCode: "invalid_request" | "validation_error" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "request_timeout" | "headers_too_large" | "rate_limited" | "not_implemented" | "unavailable" | "internal_error";
+        /**
+         * ErrorBody
+         * @description What went wrong. `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
+         */
+        ErrorBody: {
+            code: components["schemas"]["ErrorCode"];
+            /** @example The request was invalid */
+            message: string;
+            /**
+             * @example {
+             *       "field": "name",
+             *       "reason": "Name is required"
+             *     }
+             */
+            details?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
+         * ErrorResponse
+         * @description The body of every error answer (004): `{"error": {"code", "message", "details"}}`.
          * @example {
          *       "error": {
          *         "code": "invalid_request",
@@ -975,22 +1001,8 @@ export interface components {
          *       }
          *     }
          */
-        Error: {
-            error: {
-                /** @example invalid_request */
-                code: string;
-                /** @example The request was invalid */
-                message: string;
-                /**
-                 * @example {
-                 *       "field": "name",
-                 *       "reason": "Name is required"
-                 *     }
-                 */
-                details?: {
-                    [key: string]: unknown;
-                } | null;
-            };
+        ErrorResponse: {
+            error: components["schemas"]["ErrorBody"];
         };
         /**
          * Format: date-time
@@ -1841,6 +1853,7 @@ export interface components {
         /** @description Any other error in the standard format: 413 `payload_too_large`, 501 `not_implemented`, 503 `unavailable` (the database is unreachable). */
         UnexpectedError: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -1852,12 +1865,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The request was invalid (malformed JSON, unknown or missing field, wrong type). */
         BadRequest: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -1873,12 +1887,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description Authentication is required or failed. */
         Unauthorized: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -1890,12 +1905,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The request body is larger than the limit (1 MiB). */
         PayloadTooLarge: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -1908,12 +1924,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The request body is not JSON: its Content-Type is missing or is not `application/json`, or its charset is not UTF-8. */
         UnsupportedMediaType: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -1926,12 +1943,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description Too many requests; retry after the number of seconds in `Retry-After`. */
         TooManyRequests: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 /** @description Seconds to wait before retrying. */
                 "Retry-After"?: number;
                 [name: string]: unknown;
@@ -1945,12 +1963,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description An internal server error occurred. The body carries a request id that is in the server log. */
         InternalError: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -1965,12 +1984,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The request failed validation. */
         ValidationFailed: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -1986,12 +2006,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The requested resource was not found (or belongs to another account). */
         NotFound: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2003,12 +2024,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The authenticated account doesn't have permission. */
         Forbidden: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2020,12 +2042,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The request conflicts with the current state. */
         Conflict: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2037,7 +2060,7 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
     };
@@ -2058,6 +2081,11 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description The request's id: the caller's own `X-Request-Id` when it sent a usable one, else one the server made. The server's log lines for the request carry it; quote it when reporting a problem.
+         * @example 01J9Z3W9F8K5Q2M7N4T6V8X0YA
+         */
+        RequestIdHeader: string;
         /**
          * @description `wait=<seconds>` when a `Prefer: wait` was honoured: the longest the server held the response (the seconds asked for, cut to its maximum).
          * @example wait=10
@@ -2095,6 +2123,7 @@ export interface operations {
             /** @description Logged in */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2129,6 +2158,7 @@ export interface operations {
             /** @description New token */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2160,6 +2190,7 @@ export interface operations {
             /** @description Logged out */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2189,6 +2220,7 @@ export interface operations {
             /** @description The caller's account */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2223,6 +2255,7 @@ export interface operations {
             /** @description API keys */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2256,6 +2289,7 @@ export interface operations {
             /** @description Created; `key` is shown only now */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2285,6 +2319,7 @@ export interface operations {
             /** @description Revoked */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2322,6 +2357,7 @@ export interface operations {
             /** @description Accounts */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2359,6 +2395,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2400,6 +2437,7 @@ export interface operations {
             /** @description The account */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2448,6 +2486,7 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2480,6 +2519,7 @@ export interface operations {
             /** @description Deleted */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2514,6 +2554,7 @@ export interface operations {
             /** @description Secrets */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2551,6 +2592,7 @@ export interface operations {
             /** @description Replaced */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2567,6 +2609,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2605,6 +2648,7 @@ export interface operations {
             /** @description Deleted */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2642,6 +2686,7 @@ export interface operations {
             /** @description Flows */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2670,6 +2715,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2700,6 +2746,7 @@ export interface operations {
             /** @description The flow */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2731,6 +2778,7 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2762,6 +2810,7 @@ export interface operations {
             /** @description Deleted */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2799,6 +2848,7 @@ export interface operations {
             /** @description Versions */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2827,6 +2877,7 @@ export interface operations {
             /** @description The version */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2876,6 +2927,7 @@ export interface operations {
             /** @description The execution finished within the wait (run-and-wait) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description The execution's URL */
                     "Content-Location"?: string;
                     "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
@@ -2908,6 +2960,7 @@ export interface operations {
             /** @description Accepted; without a wait, or the execution had not finished when the wait ran out */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description The execution's URL */
                     Location?: string;
                     "Retry-After": components["headers"]["RetryAfterHeader"];
@@ -2951,6 +3004,7 @@ export interface operations {
             /** @description Listeners */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2982,6 +3036,7 @@ export interface operations {
             /** @description Created; `secret` is shown only now */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3013,6 +3068,7 @@ export interface operations {
             /** @description Removed */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3043,6 +3099,7 @@ export interface operations {
             /** @description Node types */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3069,6 +3126,7 @@ export interface operations {
             /** @description The node type */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3105,6 +3163,7 @@ export interface operations {
             /** @description Executions */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3133,6 +3192,7 @@ export interface operations {
             /** @description Imported */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3171,6 +3231,7 @@ export interface operations {
             /** @description The execution */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
                     [name: string]: unknown;
                 };
@@ -3218,6 +3279,7 @@ export interface operations {
             /** @description Cancelled */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3259,6 +3321,7 @@ export interface operations {
             /** @description Logs */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3291,6 +3354,7 @@ export interface operations {
             /** @description Steps */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3323,6 +3387,7 @@ export interface operations {
             /** @description Events */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3353,6 +3418,7 @@ export interface operations {
             /** @description The snapshot */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description Weak ETag from the definition hash */
                     ETag?: string;
                     [name: string]: unknown;
@@ -3364,6 +3430,7 @@ export interface operations {
             /** @description Not modified */
             304: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description Weak ETag from the definition hash */
                     ETag?: string;
                     [name: string]: unknown;
@@ -3395,6 +3462,7 @@ export interface operations {
             /** @description Decided */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3430,6 +3498,7 @@ export interface operations {
             /** @description Decided */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3465,6 +3534,7 @@ export interface operations {
             /** @description Resumed */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3497,6 +3567,7 @@ export interface operations {
             /** @description Values */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3528,6 +3599,7 @@ export interface operations {
             /** @description Values */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3560,6 +3632,7 @@ export interface operations {
             /** @description Graph */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3587,6 +3660,7 @@ export interface operations {
             /** @description Shares */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3618,6 +3692,7 @@ export interface operations {
             /** @description Shared */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3650,6 +3725,7 @@ export interface operations {
             /** @description Removed */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3683,6 +3759,7 @@ export interface operations {
             /** @description Listeners */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3714,6 +3791,7 @@ export interface operations {
             /** @description Created; `secret` is shown only now */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3745,6 +3823,7 @@ export interface operations {
             /** @description Removed */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3777,6 +3856,7 @@ export interface operations {
             /** @description The package */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3811,6 +3891,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3859,6 +3940,7 @@ export interface operations {
             /** @description The run finished within the wait (run-and-wait) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description The run's URL */
                     "Content-Location"?: string;
                     "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
@@ -3891,6 +3973,7 @@ export interface operations {
             /** @description Accepted; without a wait, or the run had not finished when the wait ran out */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description The run's URL */
                     Location?: string;
                     "Retry-After": components["headers"]["RetryAfterHeader"];
@@ -3943,6 +4026,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
                     [name: string]: unknown;
                 };
@@ -3994,6 +4078,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description Weak ETag from the definition hash */
                     ETag?: string;
                     [name: string]: unknown;
@@ -4005,6 +4090,7 @@ export interface operations {
             /** @description Not modified */
             304: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description Weak ETag from the definition hash */
                     ETag?: string;
                     [name: string]: unknown;
@@ -4032,6 +4118,7 @@ export interface operations {
             /** @description Accepted */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4059,6 +4146,7 @@ export interface operations {
             /** @description Up */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4085,6 +4173,7 @@ export interface operations {
             /** @description Ready */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4111,6 +4200,7 @@ export interface operations {
             /** @description Metrics in the Prometheus text format */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4134,6 +4224,7 @@ export interface operations {
             /** @description The spec */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4157,6 +4248,7 @@ export interface operations {
             /** @description The spec */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4182,6 +4274,7 @@ export interface operations {
             /** @description HTML */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -5,7 +5,7 @@
  *
  * Copied into the generated client by `npm run generate` (hand-written, in scripts/client/src).
  */
-import type { ExecutionEvent } from './api';
+import type { ExecutionEvent } from './model/index.js';
 
 /** The standard WebSocket interface: a browser's, Node 22's global, or the `ws` package's. */
 export interface WebSocketLike {

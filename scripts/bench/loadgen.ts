@@ -126,6 +126,10 @@ export class LoadGenerator {
     });
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   run(job: LoadJob): Promise<LoadResult> {
     const id = this.next++;
     return new Promise((resolve, reject) => {

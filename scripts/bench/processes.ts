@@ -109,7 +109,7 @@ export async function startBareExpress(): Promise<{ url: string; stop(): Promise
 export async function spawnFlowRunner(
   role: 'api' | 'worker' | 'all',
   env: Record<string, string>,
-): Promise<{ url?: string; stop(): Promise<void> }> {
+): Promise<{ url?: string; pid: number; stop(): Promise<void> }> {
   const root = path.resolve(__dirname, '../..');
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
     cwd: root,
@@ -134,6 +134,7 @@ export async function spawnFlowRunner(
   child.stdout!.resume();
   return {
     url,
+    pid: child.pid!,
     stop: async () => {
       child.kill('SIGTERM');
       await deadline(`flowrunner ${role} exit`, 30_000, exited(child)).catch(() => child.kill('SIGKILL'));

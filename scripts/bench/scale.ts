@@ -10,13 +10,19 @@ import { call, finishedMs, newFlow, saturated, warmUp, type Bench } from './scen
 
 export async function scenarioF(b: Bench, env: Record<string, string>, rateA?: number): Promise<void> {
   console.log(`\n(f) scale-out: npm start -- api, plus two npm start -- worker, running (a) for ${b.seconds} s`);
-  const started: { stop(): Promise<void> }[] = [];
+  const started: { pid: number; stop(): Promise<void> }[] = [];
   try {
     const api = await spawnFlowRunner('api', env);
     started.push(api);
     for (let i = 0; i < 2; i++) started.push(await spawnFlowRunner('worker', env));
     await warmUp(b, api.url!, 'f');
-    const s = await saturated(b, api.url!, await newFlow(b, 'f: one-node transform, scale-out', 1), 'completed');
+    const s = await saturated(
+      b,
+      api.url!,
+      await newFlow(b, 'f: one-node transform, scale-out', 1),
+      'completed',
+      started.map((p) => p.pid),
+    );
     const rate = s.completed / s.span;
     b.summary.add({
       scenario: '(f) scale-out: 1 api + 2 worker processes, executions/s',

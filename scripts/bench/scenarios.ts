@@ -11,6 +11,7 @@ import type { Actor } from '../../src/services/actor';
 import { COMMIT_CONNECTIONS } from './baselines';
 import type { LoadGenerator, LoadJob, LoadResult } from './loadgen';
 import type { BenchServer } from './processes';
+import { machineSnapshot, machineSplit } from './machine';
 import { bucketsOf, cpuByBucket, profileLines, profileTop } from './profile';
 import { int, ms, percentile, ratio, type Summary } from './report';
 import type { ServerCounts } from './server';
@@ -154,10 +155,13 @@ export async function warmUp(b: Bench, base: string, scenario: string): Promise<
 }
 
 /** A saturated run of a flow: the load, then the drain, then database figures. */
-export async function saturated(b: Bench, base: string, flowId: string, label: string) {
+/** Loads `flowId` for the window, drains, and reports; `serverPids` are the FlowRunner processes, for the machine's CPU split. */
+export async function saturated(b: Bench, base: string, flowId: string, label: string, serverPids: number[]) {
+  const machineBefore = machineSnapshot();
   const res = await b.load.run(runJob(base, b.token, flowId, b.concurrency, b.seconds));
   console.log(`  clients: ${describeLoad(res, 'starts (202)')}`);
   const left = await drain(b.db, flowId);
+  const machineAfter = machineSnapshot();
   const s = await flowStats(b.db, flowId);
   const notDone = s.executions - s.completed;
   console.log(
@@ -166,6 +170,8 @@ export async function saturated(b: Bench, base: string, flowId: string, label: s
         ? `; ${notDone} not completed${left ? ` (${left} still queued or running after the drain deadline)` : ''}`
         : ''),
   );
+  const split = machineSplit(machineBefore, machineAfter, { server: serverPids, loadgen: b.load.pid }, s.completed);
+  if (split) console.log(`  ${split}`);
   return s;
 }
 
@@ -185,7 +191,7 @@ export async function scenarioA(b: Bench, server: BenchServer): Promise<number> 
   const flowId = await newFlow(b, 'a: one-node transform', 1);
   const before = await server.counts();
   if (b.profile) await server.profileStart();
-  const s = await saturated(b, server.url, flowId, 'completed');
+  const s = await saturated(b, server.url, flowId, 'completed', [server.pid]);
   const profile = b.profile ? await server.profileStop() : undefined;
   const after = await server.counts();
   const rate = s.completed / s.span;
@@ -220,7 +226,7 @@ export async function scenarioA(b: Bench, server: BenchServer): Promise<number> 
 
 export async function scenarioB(b: Bench, server: BenchServer): Promise<void> {
   console.log(`\n(b) ${b.concurrency} clients start a 10-node chain for ${b.seconds} s`);
-  const s = await saturated(b, server.url, await newFlow(b, 'b: 10-node chain', 10), 'completed');
+  const s = await saturated(b, server.url, await newFlow(b, 'b: 10-node chain', 10), 'completed', [server.pid]);
   const steps = s.steps / s.span;
   b.summary.add({
     scenario: '(b) 10-node chain, steps/s',
@@ -308,6 +314,9 @@ export async function scenarioE(b: Bench, server: BenchServer): Promise<void> {
   const started = await call(server.url, 'POST', `/api/v1/flows/${flowId}/run`, b.token, { input: {} });
   const id = String(started.body.execution_id);
   await finishedMs(b.db, id, 10_000);
+  const machineBefore = machineSnapshot();
+  const before = await server.counts();
+  if (b.profile) await server.profileStart();
   const r = await b.load.run({
     base: server.url,
     method: 'GET',
@@ -317,7 +326,24 @@ export async function scenarioE(b: Bench, server: BenchServer): Promise<void> {
     seconds: b.seconds,
     okStatuses: [200],
   });
+  const profile = b.profile ? await server.profileStop() : undefined;
+  const after = await server.counts();
   console.log(`  clients: ${describeLoad(r, 'reads (200)')}`);
+  const reads = r.requests;
+  const split = machineSplit(
+    machineBefore,
+    machineSnapshot(),
+    { server: [server.pid], loadgen: b.load.pid },
+    reads,
+    'read',
+  );
+  if (split) console.log(`  ${split}`);
+  if (profile) {
+    const buckets = bucketsOf(JSON.parse(fs.readFileSync(profile.file, 'utf8')));
+    const cpu = cpuByBucket(buckets, after.cpuMs - before.cpuMs, profile.sandboxMs);
+    console.log(`  CPU profile of the server process (${profile.file}), by package:`);
+    for (const line of profileLines(cpu, reads)) console.log(line.replace('/execution', '/read'));
+  }
   b.summary.add({
     scenario: '(e) authenticated GET /executions/{id}, req/s',
     figure: `${int(r.perSecond)} /s (p50 ${ms(r.p50)}, p99 ${ms(r.p99)})`,

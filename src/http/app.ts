@@ -1,15 +1,13 @@
 /**
- * The Express application: request ids and logs, metrics, the path and query checked as text, the
+ * The Express application: request ids, logs and metrics (one observer), the path and query checked as text, the
  * path and method checked against the spec (404, 405), meta routes, authentication, then the JSON
  * body (read only for an operation that takes one, after authentication; 1 MiB),
  * express-openapi-validator (requests always, responses when configured), the operations, and the
  * one error mapping.
  */
-import crypto from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import { pinoHttp } from 'pino-http';
 import { accountHandlers } from '../controllers/accounts.controller';
 import { authHandlers } from '../controllers/auth.controller';
 import { collaborationHandlers } from '../controllers/collaboration.controller';
@@ -23,7 +21,7 @@ import { errorHandler, notFoundHandler } from './error-handler';
 import { integerParamsGuard, isStorableDateTime, jsonBody, urlTextGuard } from './input-guard';
 import { answerMalformedRequests } from './malformed-requests';
 import { metaRouter, REDOC_BUNDLE_ROUTE } from './meta';
-import { metricsMiddleware } from './metrics';
+import { requestObserver } from './metrics';
 import type { Handlers } from './operations';
 import { routeGuard } from './route-guard';
 import { operationsRouter } from './router';
@@ -42,8 +40,6 @@ export function allHandlers(s: Services): Handlers {
   };
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
-
 export function createApp(s: Services): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -53,23 +49,7 @@ export function createApp(s: Services): express.Express {
   // Off by default: `X-Forwarded-For` is believed only from the proxies configured (req.ip feeds
   // the login throttle, so believing anyone would let a client pick its own address).
   app.set('trust proxy', s.config.trustProxy);
-  app.use(
-    pinoHttp({
-      logger: s.log,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      serializers: {
-        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
-        res: (res) => ({ status: res.statusCode }),
-      },
-    }),
-  );
-  app.use(metricsMiddleware);
+  app.use(requestObserver(s.log));
   app.use(urlTextGuard);
   app.use(routeGuard({ [REDOC_BUNDLE_ROUTE]: ['GET'] }));
   app.use(metaRouter(() => s.health.databaseAnswers()));

@@ -146,6 +146,21 @@ function apply(files: string[], table: Table): number {
           }
         }
       }
+      // followExecution({ basePath }) → followExecution({ baseUrl }) (the option was renamed).
+      if (
+        ts.isCallExpression(node) &&
+        ts.isIdentifier(node.expression) &&
+        node.expression.text === 'followExecution' &&
+        node.arguments[0] &&
+        ts.isObjectLiteralExpression(node.arguments[0])
+      ) {
+        for (const prop of node.arguments[0].properties) {
+          if (prop.name && ts.isIdentifier(prop.name) && prop.name.text === 'basePath') {
+            const text = ts.isShorthandPropertyAssignment(prop) ? 'baseUrl: basePath' : 'baseUrl';
+            edits.push({ start: prop.name.getStart(source), end: prop.name.getEnd(), text });
+          }
+        }
+      }
       if (
         ts.isPropertyAccessExpression(node) &&
         ts.isIdentifier(node.expression) &&

@@ -22,7 +22,7 @@ describe('the client helper followExecution', () => {
     const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     const seen: ExecutionEvent[] = [];
     const last = await followExecution({
-      basePath: server.url,
+      baseUrl: server.url,
       token: alice.token,
       executionId: data.execution_id,
       WebSocket: WebSocket as unknown as WebSocketConstructor,
@@ -47,7 +47,7 @@ describe('the client helper followExecution', () => {
     const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     const seen: ExecutionEvent[] = [];
     await followExecution({
-      basePath: server.url,
+      baseUrl: server.url,
       token: alice.token,
       executionId: data.execution_id,
       WebSocket: Dropping as unknown as WebSocketConstructor,

@@ -26,8 +26,6 @@ export interface FlowRunnerErrorInit {
   retryAfter?: number | null;
 }
 
-const INSPECT = Symbol.for('nodejs.util.inspect.custom');
-
 export class FlowRunnerError extends Error {
   /** The HTTP status; 0 when no answer came (connection refused, reset, timed out). */
   readonly status: number;
@@ -66,12 +64,8 @@ export class FlowRunnerError extends Error {
       requestId: this.requestId,
       method: this.method,
       path: this.path,
+      retryAfter: this.retryAfter,
     };
-  }
-
-  /** What `console.log` and `util.inspect` print in Node: the same fields, and the stack. */
-  [INSPECT](): string {
-    return `${this.stack ?? this.toString()}\n${JSON.stringify(this.toJSON(), null, 2)}`;
   }
 }
 
@@ -82,6 +76,12 @@ Object.defineProperty(FlowRunnerError.prototype, 'name', {
   writable: true,
 });
 
+/** Also true for an error of another copy of this package (its ESM and CommonJS builds both loaded). */
 export function isFlowRunnerError(value: unknown): value is FlowRunnerError {
-  return value instanceof FlowRunnerError;
+  return (
+    value instanceof FlowRunnerError ||
+    (value instanceof Error &&
+      value.name === 'FlowRunnerError' &&
+      typeof (value as { status?: unknown }).status === 'number')
+  );
 }

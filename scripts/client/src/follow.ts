@@ -21,11 +21,13 @@ export interface WebSocketLike {
   close(code?: number): void;
 }
 
-/** `new WebSocket(url, protocols, options)`: `options.headers` is what `ws` (and undici) read. */
+/**
+ * `new WebSocket(url, protocols)`, or `new WebSocket(url, { headers })` to send an API key: the
+ * `ws` package and Node 22's WebSocket (undici) read headers from that second argument.
+ */
 export type WebSocketConstructor = new (
   url: string,
-  protocols?: string | string[],
-  options?: { headers?: Record<string, string> },
+  protocolsOrOptions?: string | string[] | { headers: Record<string, string> },
 ) => WebSocketLike;
 
 export type FinalEvent = Extract<ExecutionEvent, { type: 'execution_completed' | 'execution_failed' }>;
@@ -97,11 +99,9 @@ export function followExecution(options: FollowOptions): Promise<FinalEvent> {
       }
       const token = options.getToken ? await options.getToken() : options.token;
       const url = `${base}/ws/executions/${encodeURIComponent(options.executionId)}?since=${lastSeq}`;
-      const ws = new Ctor(
-        url,
-        token ? [`bearer.${token}`] : [],
-        options.apiKey ? { headers: { 'X-API-Key': options.apiKey } } : undefined,
-      );
+      const ws = options.apiKey
+        ? new Ctor(url, { headers: { 'X-API-Key': options.apiKey } })
+        : new Ctor(url, token ? [`bearer.${token}`] : []);
       let received = 0;
       options.signal?.addEventListener('abort', () => ws.close(1000), { once: true });
       ws.addEventListener('message', (message) => {

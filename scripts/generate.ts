@@ -127,9 +127,13 @@ function writeClientPackage(client: string): void {
   fs.writeFileSync(pkgPath, JSON.stringify(pkg, null, 2) + '\n');
 }
 
+/** What a build or an install leaves in generated/client: not generated, never committed. */
+const NOT_GENERATED = new Set(['dist', 'node_modules']);
+
 function listFiles(dir: string, base = dir): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    if (e.isDirectory() && NOT_GENERATED.has(e.name)) return [];
     const p = path.join(dir, e.name);
     return e.isDirectory() ? listFiles(p, base) : [path.relative(base, p)];
   });

@@ -11,7 +11,8 @@
  * generated/client (so `client.runs.startRun(…)`, `on(b, …).runs.startRun(…)` and the like) and
  * it is still in the old form; the parameter names come from codemod-table.json (the old client's
  * signatures), so the script also converts tests written against the old client after the new one
- * is generated. Re-running it on converted code changes nothing.
+ * is generated. Re-running it on converted code changes nothing. Prettier then formats the files it
+ * changed.
  *
  *   startRun({ flow_id }, 'key-1', undefined, 5, options)
  *     → startRun({ runStartRequest: { flow_id }, idempotencyKey: 'key-1', wait: 5 }, options)

@@ -165,36 +165,33 @@ function readJson(req: Request, done: (err?: unknown) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let failed: Error | undefined;
+  let finished = false;
+  // Listeners stay until the request is gone: after the end only 'close' comes, and finds it complete.
   const finish = (err?: unknown) => {
-    req.removeListener('data', onData);
-    req.removeListener('end', onEnd);
-    req.removeListener('close', onClose);
-    req.removeListener('error', finish);
+    if (finished) return;
+    finished = true;
     done(err);
   };
-  const onData = (chunk: Buffer) => {
+  req.on('data', (chunk: Buffer) => {
     size += chunk.length;
     if (failed) return;
     if (size > MAX_BODY_BYTES) failed = bodyError(413, 'entity.too.large', 'request entity too large');
     else chunks.push(chunk);
-  };
-  const onClose = () => {
-    if (!req.complete) finish(bodyError(400, 'request.aborted', 'request aborted'));
-  };
-  const onEnd = () => {
+  });
+  req.on('end', () => {
     if (failed) return finish(failed);
     let text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     try {
       req.body = parseStrictJson(text);
-      finish();
     } catch (err) {
-      finish(Object.assign(err as Error, { status: 400, type: 'entity.parse.failed', expose: true }));
+      return finish(Object.assign(err as Error, { status: 400, type: 'entity.parse.failed', expose: true }));
     }
-  };
-  req.on('data', onData);
-  req.on('end', onEnd);
-  req.on('close', onClose);
+    finish();
+  });
+  req.on('close', () => {
+    if (!req.complete) finish(bodyError(400, 'request.aborted', 'request aborted'));
+  });
   req.on('error', finish);
 }
 

@@ -14,7 +14,7 @@ import {
   type FlowVersionRow,
   type StepRow,
 } from '../db/tables';
-import type { FlowDocument } from '../engine/definition';
+import { nodeCount, type FlowDocument } from '../engine/definition';
 import type { RunSecretsSource } from '../engine/ports';
 import type { Masker } from '../security/masking';
 import { checkAgainstSchema } from '../engine/user-schemas';
@@ -129,6 +129,7 @@ export class ExecutionsService {
       flow_id: flow.id,
       flow_version: flow.current_version,
       entry: document.entry!,
+      nodes_total: nodeCount(document),
       input: req.input,
       client_id: req.clientId ?? null,
       started_by: actor.accountId,

@@ -280,6 +280,38 @@ export interface ApiKeyList {
     api_keys: Array<ApiKey>;
 }
 /**
+ * The due times in [`from`, `to`] (both in the past) are started now, at most 100 of them.
+ * @export
+ * @interface BackfillRequest
+ */
+export interface BackfillRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof BackfillRequest
+     */
+    from: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof BackfillRequest
+     */
+    to: string;
+}
+/**
+ * 
+ * @export
+ * @interface BackfillResult
+ */
+export interface BackfillResult {
+    /**
+     * One entry per due time in the range, oldest first: `backfilled` (started now), `skipped` (the overlap policy), or the time\'s earlier entry when it had fired already.
+     * @type {Array<ScheduleFire>}
+     * @memberof BackfillResult
+     */
+    fires: Array<ScheduleFire>;
+}
+/**
  * 
  * @export
  * @interface Decision
@@ -336,6 +368,12 @@ export enum EventType {
  * @interface Execution
  */
 export interface Execution {
+    /**
+     * 
+     * @type {Trigger}
+     * @memberof Execution
+     */
+    trigger?: Trigger | null;
     /**
      * 
      * @type {string}
@@ -789,6 +827,12 @@ export enum ExecutionStatus {
 export interface ExecutionSummary {
     /**
      * 
+     * @type {Trigger}
+     * @memberof ExecutionSummary
+     */
+    trigger?: Trigger | null;
+    /**
+     * 
      * @type {string}
      * @memberof ExecutionSummary
      */
@@ -918,6 +962,12 @@ export enum ExecutionUpdateEventTypeEnum {
  * @interface FinishedExecution
  */
 export interface FinishedExecution {
+    /**
+     * 
+     * @type {Trigger}
+     * @memberof FinishedExecution
+     */
+    trigger?: Trigger | null;
     /**
      * 
      * @type {string}
@@ -1882,6 +1932,43 @@ export interface NodeTypeList {
     node_types: Array<NodeType>;
 }
 /**
+ * What a due time does while the schedule\'s previous execution is still going: `skip` it (recorded as skipped, reason `overlap`), `buffer_one` (keep one due time and fire it when the previous execution finishes; a further one is skipped), `allow` it to run alongside, or `cancel_previous` and start the new one.
+ * @export
+ * @enum {string}
+ */
+export enum OverlapPolicy {
+    Skip = 'skip',
+    BufferOne = 'buffer_one',
+    Allow = 'allow',
+    CancelPrevious = 'cancel_previous'
+}
+
+/**
+ * Who paused the schedule, when, and why; null while it runs.
+ * @export
+ * @interface PauseInfo
+ */
+export interface PauseInfo {
+    /**
+     * 
+     * @type {string}
+     * @memberof PauseInfo
+     */
+    by: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof PauseInfo
+     */
+    at: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof PauseInfo
+     */
+    note: string | null;
+}
+/**
  * 
  * @export
  * @enum {string}
@@ -2072,6 +2159,390 @@ export enum RunStatus {
     Cancelled = 'cancelled'
 }
 
+/**
+ * 
+ * @export
+ * @interface Schedule
+ */
+export interface Schedule {
+    /**
+     * 
+     * @type {string}
+     * @memberof Schedule
+     */
+    id: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof Schedule
+     */
+    flow_id: string;
+    /**
+     * 
+     * @type {number}
+     * @memberof Schedule
+     */
+    flow_version: number | null;
+    /**
+     * 
+     * @type {{ [key: string]: any; }}
+     * @memberof Schedule
+     */
+    input: { [key: string]: any; };
+    /**
+     * 
+     * @type {string}
+     * @memberof Schedule
+     */
+    cron: string | null;
+    /**
+     * 
+     * @type {number}
+     * @memberof Schedule
+     */
+    interval_seconds: number | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof Schedule
+     */
+    starts_at: string | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof Schedule
+     */
+    timezone: string;
+    /**
+     * 
+     * @type {OverlapPolicy}
+     * @memberof Schedule
+     */
+    overlap_policy: OverlapPolicy;
+    /**
+     * 
+     * @type {number}
+     * @memberof Schedule
+     */
+    catchup_window_seconds: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof Schedule
+     */
+    jitter_seconds: number;
+    /**
+     * 
+     * @type {boolean}
+     * @memberof Schedule
+     */
+    paused: boolean;
+    /**
+     * 
+     * @type {PauseInfo}
+     * @memberof Schedule
+     */
+    pause: PauseInfo | null;
+    /**
+     * The next 5 times it will fire (jitter included), whether or not it is paused.
+     * @type {Array<string>}
+     * @memberof Schedule
+     */
+    next_fire_times: Array<string>;
+    /**
+     * The 5 latest due times, newest first.
+     * @type {Array<ScheduleFire>}
+     * @memberof Schedule
+     */
+    last_fires: Array<ScheduleFire>;
+    /**
+     * 
+     * @type {string}
+     * @memberof Schedule
+     */
+    created_at: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof Schedule
+     */
+    updated_at: string;
+}
+/**
+ * Give either `cron` or `interval_seconds`. A cron expression has 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first), or is one of `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`, `@midnight`, `@hourly`; it is read in `timezone`.
+ * @export
+ * @interface ScheduleCreate
+ */
+export interface ScheduleCreate {
+    /**
+     * 
+     * @type {string}
+     * @memberof ScheduleCreate
+     */
+    flow_id: string;
+    /**
+     * Pin this version of the flow; the flow\'s current version at each fire when null or omitted.
+     * @type {number}
+     * @memberof ScheduleCreate
+     */
+    flow_version?: number | null;
+    /**
+     * The input of each execution. String values may hold templates over `trigger` (`{{ trigger.scheduled_at }}`, `{{ trigger.fired_at }}`, `{{ trigger.schedule_id }}`, `{{ trigger.backfill }}`), evaluated when the time fires.
+     * @type {{ [key: string]: any; }}
+     * @memberof ScheduleCreate
+     */
+    input?: { [key: string]: any; };
+    /**
+     * 
+     * @type {string}
+     * @memberof ScheduleCreate
+     */
+    cron?: string | null;
+    /**
+     * Fire every this many seconds, counted from `starts_at` (else the creation time).
+     * @type {number}
+     * @memberof ScheduleCreate
+     */
+    interval_seconds?: number | null;
+    /**
+     * The first time an interval schedule fires (the anchor of its intervals); ignored for cron.
+     * @type {string}
+     * @memberof ScheduleCreate
+     */
+    starts_at?: string | null;
+    /**
+     * An IANA time zone the cron expression is read in.
+     * @type {string}
+     * @memberof ScheduleCreate
+     */
+    timezone?: string;
+    /**
+     * 
+     * @type {OverlapPolicy}
+     * @memberof ScheduleCreate
+     */
+    overlap_policy?: OverlapPolicy;
+    /**
+     * After downtime, fire the missed times that fell within this many seconds before now (at most 10 of them, subject to the overlap policy); older ones are skipped with reason `outside_catchup_window`. 0 (the default) fires only the latest missed time.
+     * @type {number}
+     * @memberof ScheduleCreate
+     */
+    catchup_window_seconds?: number;
+    /**
+     * Delay each fire by up to this many seconds, by an amount derived from the schedule and the time (deterministic: the previewed fire times are exact).
+     * @type {number}
+     * @memberof ScheduleCreate
+     */
+    jitter_seconds?: number;
+}
+/**
+ * One due time of a schedule (a ledger row). It ends as `fired` (with its execution), `skipped` (with the reason) or `backfilled`; `buffered` waits for the previous execution to finish.
+ * @export
+ * @interface ScheduleFire
+ */
+export interface ScheduleFire {
+    /**
+     * 
+     * @type {string}
+     * @memberof ScheduleFire
+     */
+    scheduled_at: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof ScheduleFire
+     */
+    status: ScheduleFireStatusEnum;
+    /**
+     * Why a time was skipped: the previous execution was still going (`overlap`), the schedule was paused, the time was missed by more than the catch-up window, or the start was refused (`start_failed`: the flow is gone, or the input does not match its schema; see `error`).
+     * @type {string}
+     * @memberof ScheduleFire
+     */
+    reason: ScheduleFireReasonEnum;
+    /**
+     * Why the start was refused, for `start_failed`.
+     * @type {string}
+     * @memberof ScheduleFire
+     */
+    error: string | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof ScheduleFire
+     */
+    execution_id: string | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof ScheduleFire
+     */
+    recorded_at: string;
+}
+
+/**
+    * @export
+    * @enum {string}
+    */
+export enum ScheduleFireStatusEnum {
+    Fired = 'fired',
+    Skipped = 'skipped',
+    Backfilled = 'backfilled',
+    Buffered = 'buffered'
+}
+/**
+    * @export
+    * @enum {string}
+    */
+export enum ScheduleFireReasonEnum {
+    Overlap = 'overlap',
+    Paused = 'paused',
+    OutsideCatchupWindow = 'outside_catchup_window',
+    StartFailed = 'start_failed',
+    Null = 'null'
+}
+
+/**
+ * 
+ * @export
+ * @interface ScheduleFireList
+ */
+export interface ScheduleFireList {
+    /**
+     * 
+     * @type {Array<ScheduleFire>}
+     * @memberof ScheduleFireList
+     */
+    fires: Array<ScheduleFire>;
+    /**
+     * 
+     * @type {number}
+     * @memberof ScheduleFireList
+     */
+    total: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof ScheduleFireList
+     */
+    limit: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof ScheduleFireList
+     */
+    offset: number;
+}
+/**
+ * 
+ * @export
+ * @interface ScheduleList
+ */
+export interface ScheduleList {
+    /**
+     * 
+     * @type {Array<Schedule>}
+     * @memberof ScheduleList
+     */
+    schedules: Array<Schedule>;
+    /**
+     * 
+     * @type {number}
+     * @memberof ScheduleList
+     */
+    total: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof ScheduleList
+     */
+    limit: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof ScheduleList
+     */
+    offset: number;
+}
+/**
+ * 
+ * @export
+ * @interface SchedulePause
+ */
+export interface SchedulePause {
+    /**
+     * 
+     * @type {string}
+     * @memberof SchedulePause
+     */
+    note?: string;
+}
+/**
+ * The fields to change; others keep their value. To switch between cron and interval, send the new one and null for the other.
+ * @export
+ * @interface ScheduleUpdate
+ */
+export interface ScheduleUpdate {
+    /**
+     * 
+     * @type {string}
+     * @memberof ScheduleUpdate
+     */
+    flow_id?: string;
+    /**
+     * 
+     * @type {number}
+     * @memberof ScheduleUpdate
+     */
+    flow_version?: number | null;
+    /**
+     * 
+     * @type {{ [key: string]: any; }}
+     * @memberof ScheduleUpdate
+     */
+    input?: { [key: string]: any; };
+    /**
+     * 
+     * @type {string}
+     * @memberof ScheduleUpdate
+     */
+    cron?: string | null;
+    /**
+     * 
+     * @type {number}
+     * @memberof ScheduleUpdate
+     */
+    interval_seconds?: number | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof ScheduleUpdate
+     */
+    starts_at?: string | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof ScheduleUpdate
+     */
+    timezone?: string;
+    /**
+     * 
+     * @type {OverlapPolicy}
+     * @memberof ScheduleUpdate
+     */
+    overlap_policy?: OverlapPolicy;
+    /**
+     * 
+     * @type {number}
+     * @memberof ScheduleUpdate
+     */
+    catchup_window_seconds?: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof ScheduleUpdate
+     */
+    jitter_seconds?: number;
+}
 /**
  * A secret\'s metadata. The value is never returned.
  * @export
@@ -2366,6 +2837,47 @@ export interface TokenResponse {
      */
     account_id: string;
 }
+/**
+ * What started an execution, when a trigger did; null for a start through the API.
+ * @export
+ * @interface Trigger
+ */
+export interface Trigger {
+    /**
+     * 
+     * @type {string}
+     * @memberof Trigger
+     */
+    type: TriggerTypeEnum;
+    /**
+     * The schedule\'s or the webhook trigger\'s id.
+     * @type {string}
+     * @memberof Trigger
+     */
+    id: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof Trigger
+     */
+    scheduled_at: string | null;
+    /**
+     * 
+     * @type {boolean}
+     * @memberof Trigger
+     */
+    backfill?: boolean;
+}
+
+/**
+    * @export
+    * @enum {string}
+    */
+export enum TriggerTypeEnum {
+    Schedule = 'schedule',
+    Webhook = 'webhook'
+}
+
 /**
  * What a `waiting` execution waits for.
  * @export
@@ -4053,10 +4565,12 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
+         * @param {'schedule' | 'webhook'} [triggerType] Only the executions started by this kind of trigger
+         * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, options: any = {}): Promise<RequestArgs> => {
+        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/executions`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -4103,6 +4617,14 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
 
             if (cursor !== undefined) {
                 localVarQueryParameter['cursor'] = cursor;
+            }
+
+            if (triggerType !== undefined) {
+                localVarQueryParameter['trigger_type'] = triggerType;
+            }
+
+            if (triggerId !== undefined) {
+                localVarQueryParameter['trigger_id'] = triggerId;
             }
 
 
@@ -4317,11 +4839,13 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
+         * @param {'schedule' | 'webhook'} [triggerType] Only the executions started by this kind of trigger
+         * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
-            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, options);
+        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -4432,11 +4956,13 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
+         * @param {'schedule' | 'webhook'} [triggerType] Only the executions started by this kind of trigger
+         * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, options?: any): AxiosPromise<ExecutionList> {
-            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, options).then((request) => request(axios, basePath));
+        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, options?: any): AxiosPromise<ExecutionList> {
+            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, options).then((request) => request(axios, basePath));
         },
         /**
          * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
@@ -4552,12 +5078,14 @@ export class ExecutionsApi extends BaseAPI {
      * @param {number} [limit] Maximum number of items to return (1–100).
      * @param {number} [offset] Number of items to skip.
      * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
+     * @param {'schedule' | 'webhook'} [triggerType] Only the executions started by this kind of trigger
+     * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof ExecutionsApi
      */
-    public listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, options?: any) {
-        return ExecutionsApiFp(this.configuration).listExecutions(flowId, status, limit, offset, cursor, options).then((request) => request(this.axios, this.basePath));
+    public listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, options?: any) {
+        return ExecutionsApiFp(this.configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**
@@ -8113,6 +8641,963 @@ export class RunsApi extends BaseAPI {
      */
     public startRun(runStartRequest: RunStartRequest, idempotencyKey?: string, prefer?: string, wait?: number, options?: any) {
         return RunsApiFp(this.configuration).startRun(runStartRequest, idempotencyKey, prefer, wait, options).then((request) => request(this.axios, this.basePath));
+    }
+}
+
+
+/**
+ * SchedulesApi - axios parameter creator
+ * @export
+ */
+export const SchedulesApiAxiosParamCreator = function (configuration?: Configuration) {
+    return {
+        /**
+         * Starts now the runs that the due times in the range would have started (at most 100; a time that fired already is left as it is), one after the other under the overlap policy, each marked as a backfill.
+         * @summary Backfill a schedule
+         * @param {string} id 
+         * @param {BackfillRequest} backfillRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        backfillSchedule: async (id: string, backfillRequest: BackfillRequest, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling backfillSchedule.');
+            }
+            // verify required parameter 'backfillRequest' is not null or undefined
+            if (backfillRequest === null || backfillRequest === undefined) {
+                throw new RequiredError('backfillRequest','Required parameter backfillRequest was null or undefined when calling backfillSchedule.');
+            }
+            const localVarPath = `/api/v1/schedules/{id}/backfill`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof backfillRequest !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(backfillRequest !== undefined ? backfillRequest : {}) : (backfillRequest || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Starts the flow on a cron expression or an interval, in a time zone. The flow must be yours (else 404).
+         * @summary Create a schedule
+         * @param {ScheduleCreate} scheduleCreate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        createSchedule: async (scheduleCreate: ScheduleCreate, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'scheduleCreate' is not null or undefined
+            if (scheduleCreate === null || scheduleCreate === undefined) {
+                throw new RequiredError('scheduleCreate','Required parameter scheduleCreate was null or undefined when calling createSchedule.');
+            }
+            const localVarPath = `/api/v1/schedules`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof scheduleCreate !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(scheduleCreate !== undefined ? scheduleCreate : {}) : (scheduleCreate || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Its ledger goes with it; the executions it started stay.
+         * @summary Delete a schedule
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        deleteSchedule: async (id: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling deleteSchedule.');
+            }
+            const localVarPath = `/api/v1/schedules/{id}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'DELETE', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * With its next 5 fire times and its 5 latest due times.
+         * @summary Get a schedule
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getSchedule: async (id: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling getSchedule.');
+            }
+            const localVarPath = `/api/v1/schedules/{id}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * The ledger, newest first: every due time with what became of it.
+         * @summary List the due times of a schedule
+         * @param {string} id 
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listScheduleFires: async (id: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling listScheduleFires.');
+            }
+            const localVarPath = `/api/v1/schedules/{id}/fires`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (limit !== undefined) {
+                localVarQueryParameter['limit'] = limit;
+            }
+
+            if (offset !== undefined) {
+                localVarQueryParameter['offset'] = offset;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Newest first; a user sees their own, an admin all.
+         * @summary List schedules
+         * @param {string} [flowId] Only the schedules of this flow
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listSchedules: async (flowId?: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
+            const localVarPath = `/api/v1/schedules`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (flowId !== undefined) {
+                localVarQueryParameter['flow_id'] = flowId;
+            }
+
+            if (limit !== undefined) {
+                localVarQueryParameter['limit'] = limit;
+            }
+
+            if (offset !== undefined) {
+                localVarQueryParameter['offset'] = offset;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Due times while paused are recorded as skipped (reason `paused`). Pausing a paused schedule keeps the first pause.
+         * @summary Pause a schedule
+         * @param {string} id 
+         * @param {SchedulePause} [schedulePause] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        pauseSchedule: async (id: string, schedulePause?: SchedulePause, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling pauseSchedule.');
+            }
+            const localVarPath = `/api/v1/schedules/{id}/pause`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof schedulePause !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(schedulePause !== undefined ? schedulePause : {}) : (schedulePause || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Fires again from the next due time on; the times missed while paused stay skipped.
+         * @summary Resume a schedule
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        resumeSchedule: async (id: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling resumeSchedule.');
+            }
+            const localVarPath = `/api/v1/schedules/{id}/resume`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Changes the given fields; the next fire times are computed again from now.
+         * @summary Update a schedule
+         * @param {string} id 
+         * @param {ScheduleUpdate} scheduleUpdate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        updateSchedule: async (id: string, scheduleUpdate: ScheduleUpdate, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling updateSchedule.');
+            }
+            // verify required parameter 'scheduleUpdate' is not null or undefined
+            if (scheduleUpdate === null || scheduleUpdate === undefined) {
+                throw new RequiredError('scheduleUpdate','Required parameter scheduleUpdate was null or undefined when calling updateSchedule.');
+            }
+            const localVarPath = `/api/v1/schedules/{id}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'PATCH', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof scheduleUpdate !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(scheduleUpdate !== undefined ? scheduleUpdate : {}) : (scheduleUpdate || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+    }
+};
+
+/**
+ * SchedulesApi - functional programming interface
+ * @export
+ */
+export const SchedulesApiFp = function(configuration?: Configuration) {
+    return {
+        /**
+         * Starts now the runs that the due times in the range would have started (at most 100; a time that fired already is left as it is), one after the other under the overlap policy, each marked as a backfill.
+         * @summary Backfill a schedule
+         * @param {string} id 
+         * @param {BackfillRequest} backfillRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async backfillSchedule(id: string, backfillRequest: BackfillRequest, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<BackfillResult>> {
+            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).backfillSchedule(id, backfillRequest, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Starts the flow on a cron expression or an interval, in a time zone. The flow must be yours (else 404).
+         * @summary Create a schedule
+         * @param {ScheduleCreate} scheduleCreate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async createSchedule(scheduleCreate: ScheduleCreate, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Schedule>> {
+            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).createSchedule(scheduleCreate, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Its ledger goes with it; the executions it started stay.
+         * @summary Delete a schedule
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async deleteSchedule(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Message>> {
+            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).deleteSchedule(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * With its next 5 fire times and its 5 latest due times.
+         * @summary Get a schedule
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async getSchedule(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Schedule>> {
+            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).getSchedule(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * The ledger, newest first: every due time with what became of it.
+         * @summary List the due times of a schedule
+         * @param {string} id 
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async listScheduleFires(id: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ScheduleFireList>> {
+            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).listScheduleFires(id, limit, offset, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Newest first; a user sees their own, an admin all.
+         * @summary List schedules
+         * @param {string} [flowId] Only the schedules of this flow
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async listSchedules(flowId?: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ScheduleList>> {
+            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).listSchedules(flowId, limit, offset, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Due times while paused are recorded as skipped (reason `paused`). Pausing a paused schedule keeps the first pause.
+         * @summary Pause a schedule
+         * @param {string} id 
+         * @param {SchedulePause} [schedulePause] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async pauseSchedule(id: string, schedulePause?: SchedulePause, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Schedule>> {
+            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).pauseSchedule(id, schedulePause, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Fires again from the next due time on; the times missed while paused stay skipped.
+         * @summary Resume a schedule
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async resumeSchedule(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Schedule>> {
+            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).resumeSchedule(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Changes the given fields; the next fire times are computed again from now.
+         * @summary Update a schedule
+         * @param {string} id 
+         * @param {ScheduleUpdate} scheduleUpdate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async updateSchedule(id: string, scheduleUpdate: ScheduleUpdate, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Schedule>> {
+            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).updateSchedule(id, scheduleUpdate, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+    }
+};
+
+/**
+ * SchedulesApi - factory interface
+ * @export
+ */
+export const SchedulesApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
+    return {
+        /**
+         * Starts now the runs that the due times in the range would have started (at most 100; a time that fired already is left as it is), one after the other under the overlap policy, each marked as a backfill.
+         * @summary Backfill a schedule
+         * @param {string} id 
+         * @param {BackfillRequest} backfillRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        backfillSchedule(id: string, backfillRequest: BackfillRequest, options?: any): AxiosPromise<BackfillResult> {
+            return SchedulesApiFp(configuration).backfillSchedule(id, backfillRequest, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Starts the flow on a cron expression or an interval, in a time zone. The flow must be yours (else 404).
+         * @summary Create a schedule
+         * @param {ScheduleCreate} scheduleCreate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        createSchedule(scheduleCreate: ScheduleCreate, options?: any): AxiosPromise<Schedule> {
+            return SchedulesApiFp(configuration).createSchedule(scheduleCreate, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Its ledger goes with it; the executions it started stay.
+         * @summary Delete a schedule
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        deleteSchedule(id: string, options?: any): AxiosPromise<Message> {
+            return SchedulesApiFp(configuration).deleteSchedule(id, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * With its next 5 fire times and its 5 latest due times.
+         * @summary Get a schedule
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getSchedule(id: string, options?: any): AxiosPromise<Schedule> {
+            return SchedulesApiFp(configuration).getSchedule(id, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * The ledger, newest first: every due time with what became of it.
+         * @summary List the due times of a schedule
+         * @param {string} id 
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listScheduleFires(id: string, limit?: number, offset?: number, options?: any): AxiosPromise<ScheduleFireList> {
+            return SchedulesApiFp(configuration).listScheduleFires(id, limit, offset, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Newest first; a user sees their own, an admin all.
+         * @summary List schedules
+         * @param {string} [flowId] Only the schedules of this flow
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listSchedules(flowId?: string, limit?: number, offset?: number, options?: any): AxiosPromise<ScheduleList> {
+            return SchedulesApiFp(configuration).listSchedules(flowId, limit, offset, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Due times while paused are recorded as skipped (reason `paused`). Pausing a paused schedule keeps the first pause.
+         * @summary Pause a schedule
+         * @param {string} id 
+         * @param {SchedulePause} [schedulePause] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        pauseSchedule(id: string, schedulePause?: SchedulePause, options?: any): AxiosPromise<Schedule> {
+            return SchedulesApiFp(configuration).pauseSchedule(id, schedulePause, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Fires again from the next due time on; the times missed while paused stay skipped.
+         * @summary Resume a schedule
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        resumeSchedule(id: string, options?: any): AxiosPromise<Schedule> {
+            return SchedulesApiFp(configuration).resumeSchedule(id, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Changes the given fields; the next fire times are computed again from now.
+         * @summary Update a schedule
+         * @param {string} id 
+         * @param {ScheduleUpdate} scheduleUpdate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        updateSchedule(id: string, scheduleUpdate: ScheduleUpdate, options?: any): AxiosPromise<Schedule> {
+            return SchedulesApiFp(configuration).updateSchedule(id, scheduleUpdate, options).then((request) => request(axios, basePath));
+        },
+    };
+};
+
+/**
+ * SchedulesApi - object-oriented interface
+ * @export
+ * @class SchedulesApi
+ * @extends {BaseAPI}
+ */
+export class SchedulesApi extends BaseAPI {
+    /**
+     * Starts now the runs that the due times in the range would have started (at most 100; a time that fired already is left as it is), one after the other under the overlap policy, each marked as a backfill.
+     * @summary Backfill a schedule
+     * @param {string} id 
+     * @param {BackfillRequest} backfillRequest 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SchedulesApi
+     */
+    public backfillSchedule(id: string, backfillRequest: BackfillRequest, options?: any) {
+        return SchedulesApiFp(this.configuration).backfillSchedule(id, backfillRequest, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Starts the flow on a cron expression or an interval, in a time zone. The flow must be yours (else 404).
+     * @summary Create a schedule
+     * @param {ScheduleCreate} scheduleCreate 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SchedulesApi
+     */
+    public createSchedule(scheduleCreate: ScheduleCreate, options?: any) {
+        return SchedulesApiFp(this.configuration).createSchedule(scheduleCreate, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Its ledger goes with it; the executions it started stay.
+     * @summary Delete a schedule
+     * @param {string} id 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SchedulesApi
+     */
+    public deleteSchedule(id: string, options?: any) {
+        return SchedulesApiFp(this.configuration).deleteSchedule(id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * With its next 5 fire times and its 5 latest due times.
+     * @summary Get a schedule
+     * @param {string} id 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SchedulesApi
+     */
+    public getSchedule(id: string, options?: any) {
+        return SchedulesApiFp(this.configuration).getSchedule(id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * The ledger, newest first: every due time with what became of it.
+     * @summary List the due times of a schedule
+     * @param {string} id 
+     * @param {number} [limit] Maximum number of items to return (1–100).
+     * @param {number} [offset] Number of items to skip.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SchedulesApi
+     */
+    public listScheduleFires(id: string, limit?: number, offset?: number, options?: any) {
+        return SchedulesApiFp(this.configuration).listScheduleFires(id, limit, offset, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Newest first; a user sees their own, an admin all.
+     * @summary List schedules
+     * @param {string} [flowId] Only the schedules of this flow
+     * @param {number} [limit] Maximum number of items to return (1–100).
+     * @param {number} [offset] Number of items to skip.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SchedulesApi
+     */
+    public listSchedules(flowId?: string, limit?: number, offset?: number, options?: any) {
+        return SchedulesApiFp(this.configuration).listSchedules(flowId, limit, offset, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Due times while paused are recorded as skipped (reason `paused`). Pausing a paused schedule keeps the first pause.
+     * @summary Pause a schedule
+     * @param {string} id 
+     * @param {SchedulePause} [schedulePause] 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SchedulesApi
+     */
+    public pauseSchedule(id: string, schedulePause?: SchedulePause, options?: any) {
+        return SchedulesApiFp(this.configuration).pauseSchedule(id, schedulePause, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Fires again from the next due time on; the times missed while paused stay skipped.
+     * @summary Resume a schedule
+     * @param {string} id 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SchedulesApi
+     */
+    public resumeSchedule(id: string, options?: any) {
+        return SchedulesApiFp(this.configuration).resumeSchedule(id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Changes the given fields; the next fire times are computed again from now.
+     * @summary Update a schedule
+     * @param {string} id 
+     * @param {ScheduleUpdate} scheduleUpdate 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SchedulesApi
+     */
+    public updateSchedule(id: string, scheduleUpdate: ScheduleUpdate, options?: any) {
+        return SchedulesApiFp(this.configuration).updateSchedule(id, scheduleUpdate, options).then((request) => request(this.axios, this.basePath));
     }
 }
 

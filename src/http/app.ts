@@ -15,6 +15,7 @@ import { executionHandlers } from '../controllers/executions.controller';
 import { flowHandlers } from '../controllers/flows.controller';
 import { listenerHandlers } from '../controllers/listeners.controller';
 import { runHandlers } from '../controllers/runs.controller';
+import { scheduleHandlers } from '../controllers/schedules.controller';
 import type { Services } from '../services';
 import { authMiddleware } from './auth';
 import { errorHandler, notFoundHandler } from './error-handler';
@@ -25,6 +26,7 @@ import { requestObserver } from './metrics';
 import type { Handlers } from './operations';
 import { routeGuard } from './route-guard';
 import { operationsRouter } from './router';
+import { countScheduleTimesOf } from './trigger-metrics';
 import './route-cache';
 import { SPEC_JSON_PATH } from './spec';
 
@@ -37,10 +39,12 @@ export function allHandlers(s: Services): Handlers {
     ...runHandlers(s),
     ...listenerHandlers(s),
     ...collaborationHandlers(s),
+    ...scheduleHandlers(s),
   };
 }
 
 export function createApp(s: Services): express.Express {
+  countScheduleTimesOf(s);
   const app = express();
   app.disable('x-powered-by');
   // No automatic ETag (a hash of every JSON body) nor the 304s it would answer: the spec declares

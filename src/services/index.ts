@@ -21,6 +21,9 @@ import type { Keys } from '../security/keys';
 import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
 import { ExecutionStarter } from '../engine/starter';
+import { SwitchableClock } from './clock';
+import { ScheduleFiring } from './schedule-firing';
+import { SchedulesService } from './schedules.service';
 
 export interface Services {
   db: Db;
@@ -46,6 +49,11 @@ export interface Services {
   packages: PackagesService;
   /** The engine's start path; the engine hands its local worker to it. */
   starter: ExecutionStarter;
+  /** The time the schedules go by (tests point it at another day). */
+  clock: SwitchableClock;
+  schedules: SchedulesService;
+  /** What happens at a schedule's due times; the firing loop (`scheduler.ts`) calls it. */
+  scheduleFiring: ScheduleFiring;
 }
 
 export function createServices(db: Db, config: Config, log: Logger, keys: Keys): Services {
@@ -55,6 +63,8 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const secrets = new SecretsService(db, box, invalidations);
   const starter = new ExecutionStarter(db, config.leaseMs);
   const executions = new ExecutionsService(db, flows, secrets, starter);
+  const clock = new SwitchableClock();
+  const scheduleFiring = new ScheduleFiring(executions);
   return {
     db,
     config,
@@ -76,5 +86,8 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     shares: new SharesService(db, executions),
     packages: new PackagesService(db, executions),
     starter,
+    clock,
+    schedules: new SchedulesService(db, flows, scheduleFiring, clock),
+    scheduleFiring,
   };
 }

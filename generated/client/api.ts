@@ -2,7 +2,7 @@
 /* eslint-disable */
 /**
  * FlowRunner API
- * FlowRunner is a self-hosted, contract-first workflow runner. Describe a **flow** as a YAML graph of nodes, start **executions** of it, follow them live over WebSocket, read their logs, steps and results, and cancel them.  ## Authentication Log in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`, or create an API key (`POST /api/v1/api-keys`) and send it as `X-API-Key: <key>`. Every operation but login and the meta endpoints needs one of them. A user sees only their own objects (another account\'s object is 404); an admin sees all.  ## Errors Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with the status of the table below. Validation errors name the offending field in `details.field` (and list every problem in `details.errors`).  | Status | Code | |---|---| | 400 | `invalid_request` | | 401 | `unauthorized` | | 403 | `forbidden` | | 404 | `not_found` | | 405 | `method_not_allowed` | | 408 | `request_timeout` | | 409 | `conflict` | | 413 | `payload_too_large` | | 415 | `unsupported_media_type` | | 422 | `validation_error` | | 429 | `rate_limited` | | 431 | `headers_too_large` | | 500 | `internal_error` | | 501 | `not_implemented` | | 503 | `unavailable` |  A path this document does not define answers 404 `not_found`, and a method it does not define for a path (HEAD and OPTIONS included) answers 405 `method_not_allowed` with an `Allow` header listing the methods it defines there; both are decided before authentication, whatever the operation would require. A request that is not well-formed HTTP/1.1 (broken chunked framing, both `Content-Length` and `Transfer-Encoding`) answers 400 `invalid_request`, headers beyond the server\'s limit 431, a request not received in time 408, and the connection is then closed. A body sent to an operation that takes none is ignored.  ## WebSocket: live execution events Connect to `ws://<host>/ws/executions/{execution_id}` (one execution) or `ws://<host>/ws/executions` (every execution the caller may see). Authenticate with the `Authorization: Bearer` or `X-API-Key` header, or, from a browser, an `access_token` query parameter or a `bearer.<token>` subprotocol. The server sends JSON messages of the `ExecutionEvent` schema (`execution_update`, `node_completed`, `execution_completed`, `execution_failed`, `log`), each with a per-execution `seq`. A new connection first receives every earlier event in order, then live ones; reconnect with `?since=<seq>` to resume after the last one you saw. After the final event the server closes with code 1000.  ## Run and wait, long polls `POST /api/v1/flows/{id}/run` and `POST /api/v1/runs` take `Prefer: wait=<seconds>` (RFC 7240) or `?wait=<seconds>`: the answer is 200 with the finished execution when it finishes within the wait, else 202 with its current status, `Location` and `Retry-After`; it goes on either way, and a honoured `Prefer` is confirmed by `Preference-Applied`. `GET /api/v1/executions/{id}` and `GET /api/v1/runs/{run_id}` take the same wait as a long poll (200 either way). A wait is cut to the server\'s maximum, 25 seconds by default (`FLOWRUNNER_MAX_WAIT_SECONDS`, never more than 30). 
+ * FlowRunner is a self-hosted, contract-first workflow runner. Describe a **flow** as a YAML graph of nodes, start **executions** of it, follow them live over WebSocket, read their logs, steps and results, and cancel them.  ## Authentication Log in with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`, or create an API key (`POST /api/v1/api-keys`) and send it as `X-API-Key: <key>`. Every operation but login and the meta endpoints needs one of them. A user sees only their own objects (another account\'s object is 404); an admin sees all.  ## Errors Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with the status of the table below. Validation errors name the offending field in `details.field` (and list every problem in `details.errors`).  | Status | Code | |---|---| | 400 | `invalid_request` | | 401 | `unauthorized` | | 403 | `forbidden` | | 404 | `not_found` | | 405 | `method_not_allowed` | | 408 | `request_timeout` | | 409 | `conflict` | | 413 | `payload_too_large` | | 415 | `unsupported_media_type` | | 422 | `validation_error` | | 429 | `rate_limited` | | 431 | `headers_too_large` | | 500 | `internal_error` | | 501 | `not_implemented` | | 502 | `execution_failed` (a webhook call that waited for its execution, which failed) | | 503 | `unavailable` |  A path this document does not define answers 404 `not_found`, and a method it does not define for a path (HEAD and OPTIONS included) answers 405 `method_not_allowed` with an `Allow` header listing the methods it defines there; both are decided before authentication, whatever the operation would require. A request that is not well-formed HTTP/1.1 (broken chunked framing, both `Content-Length` and `Transfer-Encoding`) answers 400 `invalid_request`, headers beyond the server\'s limit 431, a request not received in time 408, and the connection is then closed. A body sent to an operation that takes none is ignored.  ## WebSocket: live execution events Connect to `ws://<host>/ws/executions/{execution_id}` (one execution) or `ws://<host>/ws/executions` (every execution the caller may see). Authenticate with the `Authorization: Bearer` or `X-API-Key` header, or, from a browser, an `access_token` query parameter or a `bearer.<token>` subprotocol. The server sends JSON messages of the `ExecutionEvent` schema (`execution_update`, `node_completed`, `execution_completed`, `execution_failed`, `log`), each with a per-execution `seq`. A new connection first receives every earlier event in order, then live ones; reconnect with `?since=<seq>` to resume after the last one you saw. After the final event the server closes with code 1000.  ## Run and wait, long polls `POST /api/v1/flows/{id}/run` and `POST /api/v1/runs` take `Prefer: wait=<seconds>` (RFC 7240) or `?wait=<seconds>`: the answer is 200 with the finished execution when it finishes within the wait, else 202 with its current status, `Location` and `Retry-After`; it goes on either way, and a honoured `Prefer` is confirmed by `Preference-Applied`. `GET /api/v1/executions/{id}` and `GET /api/v1/runs/{run_id}` take the same wait as a long poll (200 either way). A wait is cut to the server\'s maximum, 25 seconds by default (`FLOWRUNNER_MAX_WAIT_SECONDS`, never more than 30). 
  *
  * The version of the OpenAPI document: 1.0.0
  * 
@@ -1805,7 +1805,7 @@ export interface Message {
     message: string;
 }
 /**
- * Every error has this shape (004). `code` is one of `invalid_request`, `validation_error`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`, `request_timeout`, `headers_too_large`, `rate_limited`, `not_implemented`, `unavailable`, `internal_error`. `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
+ * Every error has this shape (004). `code` is one of `invalid_request`, `validation_error`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`, `request_timeout`, `headers_too_large`, `rate_limited`, `not_implemented`, `unavailable`, `internal_error`, and `execution_failed` (502, a webhook call that waited for an execution that failed). `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
  * @export
  * @interface ModelError
  */
@@ -2958,6 +2958,414 @@ export interface WaitingForOutcomes {
      */
     label?: string;
 }
+/**
+ * 
+ * @export
+ * @interface Webhook
+ */
+export interface Webhook {
+    /**
+     * 
+     * @type {string}
+     * @memberof Webhook
+     */
+    id: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof Webhook
+     */
+    flow_id: string;
+    /**
+     * 
+     * @type {boolean}
+     * @memberof Webhook
+     */
+    enabled: boolean;
+    /**
+     * 
+     * @type {string}
+     * @memberof Webhook
+     */
+    respond: WebhookRespondEnum;
+    /**
+     * 
+     * @type {number}
+     * @memberof Webhook
+     */
+    timeout_seconds: number;
+    /**
+     * 
+     * @type {WebhookVerification}
+     * @memberof Webhook
+     */
+    verification: WebhookVerification;
+    /**
+     * 
+     * @type {string}
+     * @memberof Webhook
+     */
+    dedup_header: string | null;
+    /**
+     * 
+     * @type {number}
+     * @memberof Webhook
+     */
+    rate_limit_per_minute: number | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof Webhook
+     */
+    created_at: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof Webhook
+     */
+    last_delivery_at: string | null;
+    /**
+     * The path to call (`/hooks/<token>`); present only when created or rotated.
+     * @type {string}
+     * @memberof Webhook
+     */
+    url?: string;
+    /**
+     * The URL\'s secret token; present only when created or rotated (stored hashed).
+     * @type {string}
+     * @memberof Webhook
+     */
+    token?: string;
+    /**
+     * The verification\'s shared secret; present only in the creation response.
+     * @type {string}
+     * @memberof Webhook
+     */
+    secret?: string;
+}
+
+/**
+    * @export
+    * @enum {string}
+    */
+export enum WebhookRespondEnum {
+    Immediately = 'immediately',
+    OnCompletion = 'on_completion'
+}
+
+/**
+ * 
+ * @export
+ * @interface WebhookAccepted
+ */
+export interface WebhookAccepted {
+    /**
+     * 
+     * @type {string}
+     * @memberof WebhookAccepted
+     */
+    execution_id: string;
+    /**
+     * 
+     * @type {ExecutionStatus}
+     * @memberof WebhookAccepted
+     */
+    status: ExecutionStatus;
+}
+/**
+ * 
+ * @export
+ * @interface WebhookCreate
+ */
+export interface WebhookCreate {
+    /**
+     * 
+     * @type {WebhookVerification}
+     * @memberof WebhookCreate
+     */
+    verification?: WebhookVerification;
+    /**
+     * The shared secret of the verification; one is generated (and shown once) when omitted.
+     * @type {string}
+     * @memberof WebhookCreate
+     */
+    secret?: string;
+    /**
+     * `immediately` answers 202 with the execution id. `on_completion` waits for the execution (up to `timeout_seconds`) and answers with its result: 200, or the status and body of the result\'s `response` field (`{\"response\": {\"status\": 201, \"body\": …}}`); when the wait runs out, 202 with `Location` to poll.
+     * @type {string}
+     * @memberof WebhookCreate
+     */
+    respond?: WebhookCreateRespondEnum;
+    /**
+     * The longest an `on_completion` call waits (at most the server\'s wait maximum, 25 s by default).
+     * @type {number}
+     * @memberof WebhookCreate
+     */
+    timeout_seconds?: number;
+    /**
+     * The header that carries a delivery id; by default `Idempotency-Key`, then `X-GitHub-Delivery`. A delivery id seen in the last 24 hours answers the original execution instead of starting another.
+     * @type {string}
+     * @memberof WebhookCreate
+     */
+    dedup_header?: string | null;
+    /**
+     * Calls accepted per minute; more answer 429 with `Retry-After`. Unlimited when null.
+     * @type {number}
+     * @memberof WebhookCreate
+     */
+    rate_limit_per_minute?: number | null;
+    /**
+     * 
+     * @type {boolean}
+     * @memberof WebhookCreate
+     */
+    enabled?: boolean;
+}
+
+/**
+    * @export
+    * @enum {string}
+    */
+export enum WebhookCreateRespondEnum {
+    Immediately = 'immediately',
+    OnCompletion = 'on_completion'
+}
+
+/**
+ * One call of the webhook\'s URL, whatever became of it.
+ * @export
+ * @interface WebhookDelivery
+ */
+export interface WebhookDelivery {
+    /**
+     * 
+     * @type {string}
+     * @memberof WebhookDelivery
+     */
+    id: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof WebhookDelivery
+     */
+    received_at: string;
+    /**
+     * 
+     * @type {string}
+     * @memberof WebhookDelivery
+     */
+    verification: WebhookDeliveryVerificationEnum;
+    /**
+     * The delivery id was seen before; the original execution was answered.
+     * @type {boolean}
+     * @memberof WebhookDelivery
+     */
+    dedup_hit: boolean;
+    /**
+     * 
+     * @type {string}
+     * @memberof WebhookDelivery
+     */
+    delivery_id: string | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof WebhookDelivery
+     */
+    execution_id: string | null;
+    /**
+     * The HTTP status answered.
+     * @type {number}
+     * @memberof WebhookDelivery
+     */
+    status: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof WebhookDelivery
+     */
+    latency_ms: number;
+    /**
+     * Why it was refused, when it was.
+     * @type {string}
+     * @memberof WebhookDelivery
+     */
+    error: string | null;
+}
+
+/**
+    * @export
+    * @enum {string}
+    */
+export enum WebhookDeliveryVerificationEnum {
+    Passed = 'passed',
+    Failed = 'failed',
+    None = 'none'
+}
+
+/**
+ * 
+ * @export
+ * @interface WebhookDeliveryList
+ */
+export interface WebhookDeliveryList {
+    /**
+     * 
+     * @type {Array<WebhookDelivery>}
+     * @memberof WebhookDeliveryList
+     */
+    deliveries: Array<WebhookDelivery>;
+    /**
+     * 
+     * @type {number}
+     * @memberof WebhookDeliveryList
+     */
+    total: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof WebhookDeliveryList
+     */
+    limit: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof WebhookDeliveryList
+     */
+    offset: number;
+}
+/**
+ * 
+ * @export
+ * @interface WebhookList
+ */
+export interface WebhookList {
+    /**
+     * 
+     * @type {Array<Webhook>}
+     * @memberof WebhookList
+     */
+    webhooks: Array<Webhook>;
+}
+/**
+ * 
+ * @export
+ * @interface WebhookUpdate
+ */
+export interface WebhookUpdate {
+    /**
+     * 
+     * @type {boolean}
+     * @memberof WebhookUpdate
+     */
+    enabled?: boolean;
+    /**
+     * 
+     * @type {string}
+     * @memberof WebhookUpdate
+     */
+    respond?: WebhookUpdateRespondEnum;
+    /**
+     * 
+     * @type {number}
+     * @memberof WebhookUpdate
+     */
+    timeout_seconds?: number;
+    /**
+     * 
+     * @type {string}
+     * @memberof WebhookUpdate
+     */
+    dedup_header?: string | null;
+    /**
+     * 
+     * @type {number}
+     * @memberof WebhookUpdate
+     */
+    rate_limit_per_minute?: number | null;
+}
+
+/**
+    * @export
+    * @enum {string}
+    */
+export enum WebhookUpdateRespondEnum {
+    Immediately = 'immediately',
+    OnCompletion = 'on_completion'
+}
+
+/**
+ * How a caller proves it knows the shared secret: an HMAC of the raw body, compared in constant time. `github`: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`. `stripe`: `Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`, refused when `t` is more than `tolerance_seconds` away from now. `generic`: the HMAC of the body with `algorithm`, in `encoding`, after an optional `prefix`, in `header`. `none` checks nothing (the URL\'s token is the only secret).
+ * @export
+ * @interface WebhookVerification
+ */
+export interface WebhookVerification {
+    /**
+     * 
+     * @type {string}
+     * @memberof WebhookVerification
+     */
+    scheme: WebhookVerificationSchemeEnum;
+    /**
+     * The signature header (generic only).
+     * @type {string}
+     * @memberof WebhookVerification
+     */
+    header?: string;
+    /**
+     * The HMAC\'s hash (generic only; sha256 by default).
+     * @type {string}
+     * @memberof WebhookVerification
+     */
+    algorithm?: WebhookVerificationAlgorithmEnum;
+    /**
+     * How the HMAC is written (generic only; hex by default).
+     * @type {string}
+     * @memberof WebhookVerification
+     */
+    encoding?: WebhookVerificationEncodingEnum;
+    /**
+     * Text before the HMAC in the header, such as `sha256=` (generic only).
+     * @type {string}
+     * @memberof WebhookVerification
+     */
+    prefix?: string;
+    /**
+     * How far the signed timestamp may be from now (stripe only; 300 by default).
+     * @type {number}
+     * @memberof WebhookVerification
+     */
+    tolerance_seconds?: number;
+}
+
+/**
+    * @export
+    * @enum {string}
+    */
+export enum WebhookVerificationSchemeEnum {
+    None = 'none',
+    Github = 'github',
+    Stripe = 'stripe',
+    Generic = 'generic'
+}
+/**
+    * @export
+    * @enum {string}
+    */
+export enum WebhookVerificationAlgorithmEnum {
+    Sha1 = 'sha1',
+    Sha256 = 'sha256',
+    Sha512 = 'sha512'
+}
+/**
+    * @export
+    * @enum {string}
+    */
+export enum WebhookVerificationEncodingEnum {
+    Hex = 'hex',
+    Base64 = 'base64'
+}
+
 /**
  * The immutable definition snapshot an execution (run) executes.
  * @export
@@ -10404,6 +10812,886 @@ export class UsersApi extends BaseAPI {
      */
     public getCurrentUser(options?: any) {
         return UsersApiFp(this.configuration).getCurrentUser(options).then((request) => request(this.axios, this.basePath));
+    }
+}
+
+
+/**
+ * WebhooksApi - axios parameter creator
+ * @export
+ */
+export const WebhooksApiAxiosParamCreator = function (configuration?: Configuration) {
+    return {
+        /**
+         * A secret URL (`/hooks/<token>`) that starts the flow when called. The token (stored hashed) and the verification secret are shown only in this answer.
+         * @summary Add a webhook trigger to a flow
+         * @param {string} id 
+         * @param {WebhookCreate} webhookCreate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        createWebhook: async (id: string, webhookCreate: WebhookCreate, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling createWebhook.');
+            }
+            // verify required parameter 'webhookCreate' is not null or undefined
+            if (webhookCreate === null || webhookCreate === undefined) {
+                throw new RequiredError('webhookCreate','Required parameter webhookCreate was null or undefined when calling createWebhook.');
+            }
+            const localVarPath = `/api/v1/flows/{id}/webhooks`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof webhookCreate !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(webhookCreate !== undefined ? webhookCreate : {}) : (webhookCreate || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Its URL answers 404 from now on.
+         * @summary Delete a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        deleteWebhook: async (id: string, webhookId: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling deleteWebhook.');
+            }
+            // verify required parameter 'webhookId' is not null or undefined
+            if (webhookId === null || webhookId === undefined) {
+                throw new RequiredError('webhookId','Required parameter webhookId was null or undefined when calling deleteWebhook.');
+            }
+            const localVarPath = `/api/v1/flows/{id}/webhooks/{webhook_id}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)))
+                .replace(`{${"webhook_id"}}`, encodeURIComponent(String(webhookId)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'DELETE', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * 
+         * @summary Get a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getWebhook: async (id: string, webhookId: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling getWebhook.');
+            }
+            // verify required parameter 'webhookId' is not null or undefined
+            if (webhookId === null || webhookId === undefined) {
+                throw new RequiredError('webhookId','Required parameter webhookId was null or undefined when calling getWebhook.');
+            }
+            const localVarPath = `/api/v1/flows/{id}/webhooks/{webhook_id}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)))
+                .replace(`{${"webhook_id"}}`, encodeURIComponent(String(webhookId)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Newest first: when, whether the signature passed, whether it was a retried delivery, the execution, the status answered and how long it took.
+         * @summary List the calls of a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listWebhookDeliveries: async (id: string, webhookId: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling listWebhookDeliveries.');
+            }
+            // verify required parameter 'webhookId' is not null or undefined
+            if (webhookId === null || webhookId === undefined) {
+                throw new RequiredError('webhookId','Required parameter webhookId was null or undefined when calling listWebhookDeliveries.');
+            }
+            const localVarPath = `/api/v1/flows/{id}/webhooks/{webhook_id}/deliveries`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)))
+                .replace(`{${"webhook_id"}}`, encodeURIComponent(String(webhookId)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (limit !== undefined) {
+                localVarQueryParameter['limit'] = limit;
+            }
+
+            if (offset !== undefined) {
+                localVarQueryParameter['offset'] = offset;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Tokens and secrets are never shown again.
+         * @summary List a flow\'s webhook triggers
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listWebhooks: async (id: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling listWebhooks.');
+            }
+            const localVarPath = `/api/v1/flows/{id}/webhooks`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Starts the trigger\'s flow with `{method, path, query, headers, body}` as its input (headers without credentials or the signature; a JSON body parsed, a form body as an object, a text body as a string; 1 MiB at most). Needs no API credentials: the token in the path, and the signature when the trigger verifies one, are the credentials. A delivery id seen in the last 24 hours answers the original execution and starts nothing.
+         * @summary Call a webhook trigger
+         * @param {string} token 
+         * @param {string} [idempotencyKey] A delivery id (also &#x60;X-GitHub-Delivery&#x60;, or the header the trigger names).
+         * @param {any} [body] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        receiveWebhook: async (token: string, idempotencyKey?: string, body?: any, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'token' is not null or undefined
+            if (token === null || token === undefined) {
+                throw new RequiredError('token','Required parameter token was null or undefined when calling receiveWebhook.');
+            }
+            const localVarPath = `/hooks/{token}`
+                .replace(`{${"token"}}`, encodeURIComponent(String(token)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            if (idempotencyKey !== undefined && idempotencyKey !== null) {
+                localVarHeaderParameter['Idempotency-Key'] = String(idempotencyKey);
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof body !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(body !== undefined ? body : {}) : (body || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * A new token (shown only now); the old URL answers 404 from now on.
+         * @summary Rotate a webhook trigger\'s URL
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        rotateWebhookToken: async (id: string, webhookId: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling rotateWebhookToken.');
+            }
+            // verify required parameter 'webhookId' is not null or undefined
+            if (webhookId === null || webhookId === undefined) {
+                throw new RequiredError('webhookId','Required parameter webhookId was null or undefined when calling rotateWebhookToken.');
+            }
+            const localVarPath = `/api/v1/flows/{id}/webhooks/{webhook_id}/rotate`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)))
+                .replace(`{${"webhook_id"}}`, encodeURIComponent(String(webhookId)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Enable or disable it, change how it answers, its dedup header or its rate limit.
+         * @summary Change a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {WebhookUpdate} webhookUpdate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        updateWebhook: async (id: string, webhookId: string, webhookUpdate: WebhookUpdate, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling updateWebhook.');
+            }
+            // verify required parameter 'webhookId' is not null or undefined
+            if (webhookId === null || webhookId === undefined) {
+                throw new RequiredError('webhookId','Required parameter webhookId was null or undefined when calling updateWebhook.');
+            }
+            // verify required parameter 'webhookUpdate' is not null or undefined
+            if (webhookUpdate === null || webhookUpdate === undefined) {
+                throw new RequiredError('webhookUpdate','Required parameter webhookUpdate was null or undefined when calling updateWebhook.');
+            }
+            const localVarPath = `/api/v1/flows/{id}/webhooks/{webhook_id}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)))
+                .replace(`{${"webhook_id"}}`, encodeURIComponent(String(webhookId)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'PATCH', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof webhookUpdate !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(webhookUpdate !== undefined ? webhookUpdate : {}) : (webhookUpdate || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+    }
+};
+
+/**
+ * WebhooksApi - functional programming interface
+ * @export
+ */
+export const WebhooksApiFp = function(configuration?: Configuration) {
+    return {
+        /**
+         * A secret URL (`/hooks/<token>`) that starts the flow when called. The token (stored hashed) and the verification secret are shown only in this answer.
+         * @summary Add a webhook trigger to a flow
+         * @param {string} id 
+         * @param {WebhookCreate} webhookCreate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async createWebhook(id: string, webhookCreate: WebhookCreate, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Webhook>> {
+            const localVarAxiosArgs = await WebhooksApiAxiosParamCreator(configuration).createWebhook(id, webhookCreate, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Its URL answers 404 from now on.
+         * @summary Delete a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async deleteWebhook(id: string, webhookId: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Message>> {
+            const localVarAxiosArgs = await WebhooksApiAxiosParamCreator(configuration).deleteWebhook(id, webhookId, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * 
+         * @summary Get a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async getWebhook(id: string, webhookId: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Webhook>> {
+            const localVarAxiosArgs = await WebhooksApiAxiosParamCreator(configuration).getWebhook(id, webhookId, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Newest first: when, whether the signature passed, whether it was a retried delivery, the execution, the status answered and how long it took.
+         * @summary List the calls of a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async listWebhookDeliveries(id: string, webhookId: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<WebhookDeliveryList>> {
+            const localVarAxiosArgs = await WebhooksApiAxiosParamCreator(configuration).listWebhookDeliveries(id, webhookId, limit, offset, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Tokens and secrets are never shown again.
+         * @summary List a flow\'s webhook triggers
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async listWebhooks(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<WebhookList>> {
+            const localVarAxiosArgs = await WebhooksApiAxiosParamCreator(configuration).listWebhooks(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Starts the trigger\'s flow with `{method, path, query, headers, body}` as its input (headers without credentials or the signature; a JSON body parsed, a form body as an object, a text body as a string; 1 MiB at most). Needs no API credentials: the token in the path, and the signature when the trigger verifies one, are the credentials. A delivery id seen in the last 24 hours answers the original execution and starts nothing.
+         * @summary Call a webhook trigger
+         * @param {string} token 
+         * @param {string} [idempotencyKey] A delivery id (also &#x60;X-GitHub-Delivery&#x60;, or the header the trigger names).
+         * @param {any} [body] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async receiveWebhook(token: string, idempotencyKey?: string, body?: any, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<any>> {
+            const localVarAxiosArgs = await WebhooksApiAxiosParamCreator(configuration).receiveWebhook(token, idempotencyKey, body, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * A new token (shown only now); the old URL answers 404 from now on.
+         * @summary Rotate a webhook trigger\'s URL
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async rotateWebhookToken(id: string, webhookId: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Webhook>> {
+            const localVarAxiosArgs = await WebhooksApiAxiosParamCreator(configuration).rotateWebhookToken(id, webhookId, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Enable or disable it, change how it answers, its dedup header or its rate limit.
+         * @summary Change a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {WebhookUpdate} webhookUpdate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async updateWebhook(id: string, webhookId: string, webhookUpdate: WebhookUpdate, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Webhook>> {
+            const localVarAxiosArgs = await WebhooksApiAxiosParamCreator(configuration).updateWebhook(id, webhookId, webhookUpdate, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+    }
+};
+
+/**
+ * WebhooksApi - factory interface
+ * @export
+ */
+export const WebhooksApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
+    return {
+        /**
+         * A secret URL (`/hooks/<token>`) that starts the flow when called. The token (stored hashed) and the verification secret are shown only in this answer.
+         * @summary Add a webhook trigger to a flow
+         * @param {string} id 
+         * @param {WebhookCreate} webhookCreate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        createWebhook(id: string, webhookCreate: WebhookCreate, options?: any): AxiosPromise<Webhook> {
+            return WebhooksApiFp(configuration).createWebhook(id, webhookCreate, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Its URL answers 404 from now on.
+         * @summary Delete a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        deleteWebhook(id: string, webhookId: string, options?: any): AxiosPromise<Message> {
+            return WebhooksApiFp(configuration).deleteWebhook(id, webhookId, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * 
+         * @summary Get a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getWebhook(id: string, webhookId: string, options?: any): AxiosPromise<Webhook> {
+            return WebhooksApiFp(configuration).getWebhook(id, webhookId, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Newest first: when, whether the signature passed, whether it was a retried delivery, the execution, the status answered and how long it took.
+         * @summary List the calls of a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listWebhookDeliveries(id: string, webhookId: string, limit?: number, offset?: number, options?: any): AxiosPromise<WebhookDeliveryList> {
+            return WebhooksApiFp(configuration).listWebhookDeliveries(id, webhookId, limit, offset, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Tokens and secrets are never shown again.
+         * @summary List a flow\'s webhook triggers
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listWebhooks(id: string, options?: any): AxiosPromise<WebhookList> {
+            return WebhooksApiFp(configuration).listWebhooks(id, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Starts the trigger\'s flow with `{method, path, query, headers, body}` as its input (headers without credentials or the signature; a JSON body parsed, a form body as an object, a text body as a string; 1 MiB at most). Needs no API credentials: the token in the path, and the signature when the trigger verifies one, are the credentials. A delivery id seen in the last 24 hours answers the original execution and starts nothing.
+         * @summary Call a webhook trigger
+         * @param {string} token 
+         * @param {string} [idempotencyKey] A delivery id (also &#x60;X-GitHub-Delivery&#x60;, or the header the trigger names).
+         * @param {any} [body] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        receiveWebhook(token: string, idempotencyKey?: string, body?: any, options?: any): AxiosPromise<any> {
+            return WebhooksApiFp(configuration).receiveWebhook(token, idempotencyKey, body, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * A new token (shown only now); the old URL answers 404 from now on.
+         * @summary Rotate a webhook trigger\'s URL
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        rotateWebhookToken(id: string, webhookId: string, options?: any): AxiosPromise<Webhook> {
+            return WebhooksApiFp(configuration).rotateWebhookToken(id, webhookId, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Enable or disable it, change how it answers, its dedup header or its rate limit.
+         * @summary Change a webhook trigger
+         * @param {string} id 
+         * @param {string} webhookId 
+         * @param {WebhookUpdate} webhookUpdate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        updateWebhook(id: string, webhookId: string, webhookUpdate: WebhookUpdate, options?: any): AxiosPromise<Webhook> {
+            return WebhooksApiFp(configuration).updateWebhook(id, webhookId, webhookUpdate, options).then((request) => request(axios, basePath));
+        },
+    };
+};
+
+/**
+ * WebhooksApi - object-oriented interface
+ * @export
+ * @class WebhooksApi
+ * @extends {BaseAPI}
+ */
+export class WebhooksApi extends BaseAPI {
+    /**
+     * A secret URL (`/hooks/<token>`) that starts the flow when called. The token (stored hashed) and the verification secret are shown only in this answer.
+     * @summary Add a webhook trigger to a flow
+     * @param {string} id 
+     * @param {WebhookCreate} webhookCreate 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof WebhooksApi
+     */
+    public createWebhook(id: string, webhookCreate: WebhookCreate, options?: any) {
+        return WebhooksApiFp(this.configuration).createWebhook(id, webhookCreate, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Its URL answers 404 from now on.
+     * @summary Delete a webhook trigger
+     * @param {string} id 
+     * @param {string} webhookId 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof WebhooksApi
+     */
+    public deleteWebhook(id: string, webhookId: string, options?: any) {
+        return WebhooksApiFp(this.configuration).deleteWebhook(id, webhookId, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * 
+     * @summary Get a webhook trigger
+     * @param {string} id 
+     * @param {string} webhookId 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof WebhooksApi
+     */
+    public getWebhook(id: string, webhookId: string, options?: any) {
+        return WebhooksApiFp(this.configuration).getWebhook(id, webhookId, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Newest first: when, whether the signature passed, whether it was a retried delivery, the execution, the status answered and how long it took.
+     * @summary List the calls of a webhook trigger
+     * @param {string} id 
+     * @param {string} webhookId 
+     * @param {number} [limit] Maximum number of items to return (1–100).
+     * @param {number} [offset] Number of items to skip.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof WebhooksApi
+     */
+    public listWebhookDeliveries(id: string, webhookId: string, limit?: number, offset?: number, options?: any) {
+        return WebhooksApiFp(this.configuration).listWebhookDeliveries(id, webhookId, limit, offset, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Tokens and secrets are never shown again.
+     * @summary List a flow\'s webhook triggers
+     * @param {string} id 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof WebhooksApi
+     */
+    public listWebhooks(id: string, options?: any) {
+        return WebhooksApiFp(this.configuration).listWebhooks(id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Starts the trigger\'s flow with `{method, path, query, headers, body}` as its input (headers without credentials or the signature; a JSON body parsed, a form body as an object, a text body as a string; 1 MiB at most). Needs no API credentials: the token in the path, and the signature when the trigger verifies one, are the credentials. A delivery id seen in the last 24 hours answers the original execution and starts nothing.
+     * @summary Call a webhook trigger
+     * @param {string} token 
+     * @param {string} [idempotencyKey] A delivery id (also &#x60;X-GitHub-Delivery&#x60;, or the header the trigger names).
+     * @param {any} [body] 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof WebhooksApi
+     */
+    public receiveWebhook(token: string, idempotencyKey?: string, body?: any, options?: any) {
+        return WebhooksApiFp(this.configuration).receiveWebhook(token, idempotencyKey, body, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * A new token (shown only now); the old URL answers 404 from now on.
+     * @summary Rotate a webhook trigger\'s URL
+     * @param {string} id 
+     * @param {string} webhookId 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof WebhooksApi
+     */
+    public rotateWebhookToken(id: string, webhookId: string, options?: any) {
+        return WebhooksApiFp(this.configuration).rotateWebhookToken(id, webhookId, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Enable or disable it, change how it answers, its dedup header or its rate limit.
+     * @summary Change a webhook trigger
+     * @param {string} id 
+     * @param {string} webhookId 
+     * @param {WebhookUpdate} webhookUpdate 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof WebhooksApi
+     */
+    public updateWebhook(id: string, webhookId: string, webhookUpdate: WebhookUpdate, options?: any) {
+        return WebhooksApiFp(this.configuration).updateWebhook(id, webhookId, webhookUpdate, options).then((request) => request(this.axios, this.basePath));
     }
 }
 

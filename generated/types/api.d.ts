@@ -968,6 +968,115 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flows/{id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a flow's webhook triggers
+         * @description Tokens and secrets are never shown again.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Add a webhook trigger to a flow
+         * @description A secret URL (`/hooks/<token>`) that starts the flow when called. The token (stored hashed) and the verification secret are shown only in this answer.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{id}/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a webhook trigger */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook trigger
+         * @description Its URL answers 404 from now on.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook trigger
+         * @description Enable or disable it, change how it answers, its dedup header or its rate limit.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/api/v1/flows/{id}/webhooks/{webhook_id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook trigger's URL
+         * @description A new token (shown only now); the old URL answers 404 from now on.
+         */
+        post: operations["rotateWebhookToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{id}/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the calls of a webhook trigger
+         * @description Newest first: when, whether the signature passed, whether it was a retried delivery, the execution, the status answered and how long it took.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hooks/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Call a webhook trigger
+         * @description Starts the trigger's flow with `{method, path, query, headers, body}` as its input (headers without credentials or the signature; a JSON body parsed, a form body as an object, a text body as a string; 1 MiB at most). Needs no API credentials: the token in the path, and the signature when the trigger verifies one, are the credentials. A delivery id seen in the last 24 hours answers the original execution and starts nothing.
+         */
+        post: operations["receiveWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1095,7 +1204,7 @@ export interface components {
             password: string;
         };
         /**
-         * @description Every error has this shape (004). `code` is one of `invalid_request`, `validation_error`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`, `request_timeout`, `headers_too_large`, `rate_limited`, `not_implemented`, `unavailable`, `internal_error`. `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
+         * @description Every error has this shape (004). `code` is one of `invalid_request`, `validation_error`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`, `request_timeout`, `headers_too_large`, `rate_limited`, `not_implemented`, `unavailable`, `internal_error`, and `execution_failed` (502, a webhook call that waited for an execution that failed). `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
          * @example {
          *       "error": {
          *         "code": "invalid_request",
@@ -2118,6 +2227,113 @@ export interface components {
         BackfillResult: {
             /** @description One entry per due time in the range, oldest first: `backfilled` (started now), `skipped` (the overlap policy), or the time's earlier entry when it had fired already. */
             fires: components["schemas"]["ScheduleFire"][];
+        };
+        /** @description How a caller proves it knows the shared secret: an HMAC of the raw body, compared in constant time. `github`: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`. `stripe`: `Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, refused when `t` is more than `tolerance_seconds` away from now. `generic`: the HMAC of the body with `algorithm`, in `encoding`, after an optional `prefix`, in `header`. `none` checks nothing (the URL's token is the only secret). */
+        WebhookVerification: {
+            /** @enum {string} */
+            scheme: "none" | "github" | "stripe" | "generic";
+            /**
+             * @description The signature header (generic only).
+             * @example X-Signature
+             */
+            header?: string;
+            /**
+             * @description The HMAC's hash (generic only; sha256 by default).
+             * @enum {string}
+             */
+            algorithm?: "sha1" | "sha256" | "sha512";
+            /**
+             * @description How the HMAC is written (generic only; hex by default).
+             * @enum {string}
+             */
+            encoding?: "hex" | "base64";
+            /** @description Text before the HMAC in the header, such as `sha256=` (generic only). */
+            prefix?: string;
+            /** @description How far the signed timestamp may be from now (stripe only; 300 by default). */
+            tolerance_seconds?: number;
+        };
+        Webhook: {
+            /** @example hook-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            flow_id: string;
+            enabled: boolean;
+            /** @enum {string} */
+            respond: "immediately" | "on_completion";
+            timeout_seconds: number;
+            verification: components["schemas"]["WebhookVerification"];
+            dedup_header: string | null;
+            rate_limit_per_minute: number | null;
+            created_at: components["schemas"]["Timestamp"];
+            /** Format: date-time */
+            last_delivery_at: string | null;
+            /**
+             * @description The path to call (`/hooks/<token>`); present only when created or rotated.
+             * @example /hooks/whk_3q2Vb8pQ0sL1
+             */
+            url?: string;
+            /** @description The URL's secret token; present only when created or rotated (stored hashed). */
+            token?: string;
+            /** @description The verification's shared secret; present only in the creation response. */
+            secret?: string;
+        };
+        WebhookList: {
+            webhooks: components["schemas"]["Webhook"][];
+        };
+        WebhookCreate: {
+            verification?: components["schemas"]["WebhookVerification"];
+            /** @description The shared secret of the verification; one is generated (and shown once) when omitted. */
+            secret?: string;
+            /**
+             * @description `immediately` answers 202 with the execution id. `on_completion` waits for the execution (up to `timeout_seconds`) and answers with its result: 200, or the status and body of the result's `response` field (`{"response": {"status": 201, "body": …}}`); when the wait runs out, 202 with `Location` to poll.
+             * @default immediately
+             * @enum {string}
+             */
+            respond: "immediately" | "on_completion";
+            /**
+             * @description The longest an `on_completion` call waits (at most the server's wait maximum, 25 s by default).
+             * @default 10
+             */
+            timeout_seconds: number;
+            /** @description The header that carries a delivery id; by default `Idempotency-Key`, then `X-GitHub-Delivery`. A delivery id seen in the last 24 hours answers the original execution instead of starting another. */
+            dedup_header?: string | null;
+            /** @description Calls accepted per minute; more answer 429 with `Retry-After`. Unlimited when null. */
+            rate_limit_per_minute?: number | null;
+            /** @default true */
+            enabled: boolean;
+        };
+        WebhookUpdate: {
+            enabled?: boolean;
+            /** @enum {string} */
+            respond?: "immediately" | "on_completion";
+            timeout_seconds?: number;
+            dedup_header?: string | null;
+            rate_limit_per_minute?: number | null;
+        };
+        /** @description One call of the webhook's URL, whatever became of it. */
+        WebhookDelivery: {
+            id: string;
+            received_at: components["schemas"]["Timestamp"];
+            /** @enum {string} */
+            verification: "passed" | "failed" | "none";
+            /** @description The delivery id was seen before; the original execution was answered. */
+            dedup_hit: boolean;
+            delivery_id: string | null;
+            execution_id: string | null;
+            /** @description The HTTP status answered. */
+            status: number;
+            latency_ms: number;
+            /** @description Why it was refused, when it was. */
+            error: string | null;
+        };
+        WebhookDeliveryList: {
+            deliveries: components["schemas"]["WebhookDelivery"][];
+            total: number;
+            limit: number;
+            offset: number;
+        };
+        WebhookAccepted: {
+            execution_id: string;
+            status: components["schemas"]["ExecutionStatus"];
         };
     };
     responses: {
@@ -4640,6 +4856,310 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Webhook triggers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "verification": {
+                 *         "scheme": "github"
+                 *       },
+                 *       "secret": "a-shared-secret",
+                 *       "respond": "immediately"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description Created; `url`, `token` and `secret` are shown only now */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The trigger */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Webhook deleted successfully"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    rotateWebhookToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The trigger with its new `url` and `token` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
+            header?: never;
+            path: {
+                id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    receiveWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A delivery id (also `X-GitHub-Delivery`, or the header the trigger names). */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": unknown;
+                "application/x-www-form-urlencoded": {
+                    [key: string]: string;
+                };
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description `on_completion`: the execution finished in time; the body is its result (or its `response.body`), the status 200 or its `response.status`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description `immediately`, or the wait ran out: the execution goes on. */
+            202: {
+                headers: {
+                    /** @description The execution to poll */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAccepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            /** @description `on_completion`: the execution failed or was cancelled. The error body, code `execution_failed`, with `execution_id`, `status` and `error` in `details`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `on_completion`: the status the result's `response.status` chose (200–299), with its `response.body`. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
             default: components["responses"]["UnexpectedError"];
         };
     };

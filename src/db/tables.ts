@@ -208,3 +208,43 @@ export interface ScheduleFireRow {
   execution_id: string | null;
   recorded_at: Date;
 }
+
+export interface WebhookVerification {
+  scheme: 'none' | 'github' | 'stripe' | 'generic';
+  header?: string;
+  algorithm?: 'sha1' | 'sha256' | 'sha512';
+  encoding?: 'hex' | 'base64';
+  prefix?: string;
+  tolerance_seconds?: number;
+}
+
+export interface WebhookRow {
+  id: string;
+  account_id: string;
+  flow_id: string;
+  token_hash: string;
+  enabled: boolean;
+  respond: 'immediately' | 'on_completion';
+  timeout_seconds: number;
+  verification: WebhookVerification;
+  /** The verification's shared secret, sealed; null for scheme `none`. */
+  secret: Buffer | null;
+  dedup_header: string | null;
+  rate_limit_per_minute: number | null;
+  created_by: string | null;
+  last_delivery_at: Date | null;
+  created_at: Date;
+}
+
+export interface WebhookDeliveryRow {
+  id: string;
+  webhook_id: string;
+  received_at: Date;
+  verification: 'passed' | 'failed' | 'none';
+  dedup_hit: boolean;
+  delivery_id: string | null;
+  execution_id: string | null;
+  status: number;
+  latency_ms: number;
+  error: string | null;
+}

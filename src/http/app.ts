@@ -16,6 +16,7 @@ import { flowHandlers } from '../controllers/flows.controller';
 import { listenerHandlers } from '../controllers/listeners.controller';
 import { runHandlers } from '../controllers/runs.controller';
 import { scheduleHandlers } from '../controllers/schedules.controller';
+import { webhookHandlers } from '../controllers/webhooks.controller';
 import type { Services } from '../services';
 import { authMiddleware } from './auth';
 import { errorHandler, notFoundHandler } from './error-handler';
@@ -26,6 +27,7 @@ import { requestObserver } from './metrics';
 import type { Handlers } from './operations';
 import { routeGuard } from './route-guard';
 import { operationsRouter } from './router';
+import { hooksRouter } from './hooks';
 import { countScheduleTimesOf } from './trigger-metrics';
 import './route-cache';
 import { SPEC_JSON_PATH } from './spec';
@@ -40,6 +42,7 @@ export function allHandlers(s: Services): Handlers {
     ...listenerHandlers(s),
     ...collaborationHandlers(s),
     ...scheduleHandlers(s),
+    ...webhookHandlers(s),
   };
 }
 
@@ -57,6 +60,7 @@ export function createApp(s: Services): express.Express {
   app.use(urlTextGuard);
   app.use(routeGuard({ [REDOC_BUNDLE_ROUTE]: ['GET'] }));
   app.use(metaRouter(() => s.health.databaseAnswers()));
+  app.use(hooksRouter(s));
   app.use(authMiddleware(s.auth));
   app.use(integerParamsGuard);
   app.use(jsonBody());

@@ -24,6 +24,7 @@ import { ExecutionStarter } from '../engine/starter';
 import { SwitchableClock } from './clock';
 import { ScheduleFiring } from './schedule-firing';
 import { SchedulesService } from './schedules.service';
+import { WebhooksService } from './webhooks.service';
 
 export interface Services {
   db: Db;
@@ -54,6 +55,7 @@ export interface Services {
   schedules: SchedulesService;
   /** What happens at a schedule's due times; the firing loop (`scheduler.ts`) calls it. */
   scheduleFiring: ScheduleFiring;
+  webhooks: WebhooksService;
 }
 
 export function createServices(db: Db, config: Config, log: Logger, keys: Keys): Services {
@@ -65,6 +67,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const executions = new ExecutionsService(db, flows, secrets, starter);
   const clock = new SwitchableClock();
   const scheduleFiring = new ScheduleFiring(executions);
+  const completions = new CompletionsService(executions);
   return {
     db,
     config,
@@ -77,7 +80,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     secrets,
     flows,
     executions,
-    completions: new CompletionsService(executions),
+    completions,
     listeners: new ListenersService(db, executions, flows, box),
     approvals: new ApprovalsService(db, executions),
     inputs: new InputsService(db, executions),
@@ -89,5 +92,6 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     clock,
     schedules: new SchedulesService(db, flows, scheduleFiring, clock),
     scheduleFiring,
+    webhooks: new WebhooksService(db, flows, executions, completions, box, config.maxWaitSeconds),
   };
 }

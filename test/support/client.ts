@@ -18,6 +18,7 @@ import {
   SecretsApi,
   SharingApi,
   UsersApi,
+  WebhooksApi,
 } from '../../generated/client/index';
 
 export type Credentials = { token: string } | { apiKey: string } | undefined;
@@ -47,6 +48,7 @@ export function apiClient(baseUrl: string, credentials?: Credentials) {
     listeners: make(ListenersApi),
     packages: make(PackagesApi),
     meta: make(MetaApi),
+    webhooks: make(WebhooksApi),
   };
 }
 

@@ -16,8 +16,13 @@ new client.Gauge({
   async collect() {
     this.reset();
     if (!source) return;
-    for (const c of await source.schedules.ledgerCounts())
-      this.set({ status: c.status, reason: c.reason ?? '' }, c.count);
+    try {
+      for (const c of await source.schedules.ledgerCounts())
+        this.set({ status: c.status, reason: c.reason ?? '' }, c.count);
+    } catch (err) {
+      // The database is away (or these services were stopped): the scrape goes on without the ledger.
+      source.log.warn({ err: (err as Error).message }, 'the schedule ledger could not be counted for /metrics');
+    }
   },
 });
 

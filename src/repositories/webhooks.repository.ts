@@ -5,6 +5,12 @@ import type { WebhookDeliveryRow, WebhookRow } from '../db/tables';
 /** How long a delivery id is remembered. */
 export const DELIVERY_ID_TTL_HOURS = 24;
 
+/** A trigger with the time of its latest call, read from the log (no write per call on the trigger's row). */
+const WITH_LAST_DELIVERY = (db: Knex) => [
+  'w.*',
+  db.raw('(select max(received_at) from webhook_deliveries d where d.webhook_id = w.id) as last_delivery_at'),
+];
+
 export async function insertWebhook(
   db: Knex,
   row: Omit<WebhookRow, 'created_at' | 'last_delivery_at'>,
@@ -12,11 +18,13 @@ export async function insertWebhook(
   const [created] = await db<WebhookRow>('webhooks')
     .insert({ ...row, verification: JSON.stringify(row.verification) as never })
     .returning('*');
-  return created;
+  return { ...created, last_delivery_at: null };
 }
 
 export async function findWebhook(db: Knex, id: string): Promise<WebhookRow | undefined> {
-  return db<WebhookRow>('webhooks').where({ id }).first();
+  return db('webhooks as w')
+    .where('w.id', id)
+    .first(...WITH_LAST_DELIVERY(db));
 }
 
 /** The trigger behind a URL token (by its hash), if its flow still exists. */
@@ -29,12 +37,15 @@ export async function findWebhookByTokenHash(db: Knex, tokenHash: string): Promi
 }
 
 export async function listWebhookRows(db: Knex, flowId: string): Promise<WebhookRow[]> {
-  return db<WebhookRow>('webhooks').where({ flow_id: flowId }).orderBy('id');
+  return db('webhooks as w')
+    .where('w.flow_id', flowId)
+    .orderBy('w.id')
+    .select(...WITH_LAST_DELIVERY(db));
 }
 
 export async function updateWebhookRow(db: Knex, id: string, patch: Partial<WebhookRow>): Promise<WebhookRow> {
-  const [row] = await db<WebhookRow>('webhooks').where({ id }).update(patch).returning('*');
-  return row;
+  await db<WebhookRow>('webhooks').where({ id }).update(patch);
+  return (await findWebhook(db, id))!;
 }
 
 export async function deleteWebhookRow(db: Knex, id: string): Promise<void> {
@@ -53,7 +64,6 @@ export async function recentDeliveries(db: Knex, webhookId: string): Promise<{ c
 
 export async function insertDelivery(db: Knex, row: Omit<WebhookDeliveryRow, 'id' | 'received_at'>): Promise<void> {
   await db('webhook_deliveries').insert(row);
-  await db('webhooks').where({ id: row.webhook_id }).update({ last_delivery_at: db.fn.now() });
 }
 
 export async function listDeliveryRows(

@@ -96,6 +96,10 @@ describe('webhooks: inbound calls that start a flow', () => {
       hook.id,
     );
     expect(list.executions.map((e) => e.id)).to.deep.equal([ex.id]);
+    expect(again.last_delivery_at).to.equal(null);
+    expect((await alice.client.webhooks.getWebhook(echo, hook.id)).data.last_delivery_at).to.equal(
+      (await deliveries(echo, hook.id))[0].received_at,
+    );
     const [delivery] = await deliveries(echo, hook.id);
     expect(delivery).to.include({
       verification: 'none',

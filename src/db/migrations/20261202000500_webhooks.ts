@@ -19,7 +19,6 @@ export async function up(knex: Knex): Promise<void> {
     t.text('dedup_header');
     t.integer('rate_limit_per_minute');
     t.text('created_by');
-    t.timestamp('last_delivery_at', { useTz: true });
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
   await knex.raw('create index webhooks_flow on webhooks (flow_id, id)');

@@ -519,6 +519,47 @@ describe('schedules: flows that start themselves on a clock', () => {
     }
   });
 
+  it('a firing that fails before its commit leaves no execution and no ledger row; the time fires on the next tick', async () => {
+    const t0 = '2026-11-10T00:00:00.000Z';
+    now = at(t0);
+    const { data: s } = await alice.client.schedules.createSchedule({ flow_id: quick, interval_seconds: 60 });
+    // Stands for a process dying between "due" and "started": the ledger write fails after the start.
+    await server.db.raw(`create function test_refuse_fires() returns trigger language plpgsql as $$
+      begin raise exception 'the process died'; end $$`);
+    await server.db.raw(
+      'create trigger test_refuse_fires after insert on schedule_fires for each row execute function test_refuse_fires()',
+    );
+    try {
+      expect(await tickAt(minute(t0, 1))).to.deep.equal([]);
+    } finally {
+      await server.db.raw('drop trigger test_refuse_fires on schedule_fires');
+      await server.db.raw('drop function test_refuse_fires()');
+    }
+    expect(await fires(s.id)).to.deep.equal([]);
+    const none = await alice.client.executions.listExecutions(
+      undefined,
+      undefined,
+      10,
+      undefined,
+      undefined,
+      undefined,
+      s.id,
+    );
+    expect(none.data.total).to.equal(0);
+    await tickAt(minute(t0, 1.5));
+    expect(summary(await fires(s.id))).to.deep.equal([`${minute(t0, 1)} fired`]);
+    const one = await alice.client.executions.listExecutions(
+      undefined,
+      undefined,
+      10,
+      undefined,
+      undefined,
+      undefined,
+      s.id,
+    );
+    expect(one.data.total).to.equal(1);
+  });
+
   it('counts the ledger in /metrics by status and reason', async () => {
     const t0 = '2026-11-05T00:00:00.000Z';
     const s = await waitingSchedule(t0, OverlapPolicy.Skip);

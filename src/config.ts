@@ -19,6 +19,8 @@ export interface Config {
   role: Role;
   logLevel: string;
   validateResponses: boolean;
+  /** Whether the hot operations take the fast lane (http/fast-lane.ts) instead of express-openapi-validator. */
+  fastLane: boolean;
   dbPoolMax: number;
   workerConcurrency: number;
   leaseMs: number;
@@ -140,6 +142,7 @@ export function parseConfig(env: Env = process.env): Config {
     role: oneOf(env, 'FLOWRUNNER_ROLE', 'all', ['all', 'api', 'worker'] as const),
     logLevel,
     validateResponses: bool(env, 'FLOWRUNNER_VALIDATE_RESPONSES', false),
+    fastLane: bool(env, 'FLOWRUNNER_FAST_LANE', true),
     dbPoolMax: int(env, 'FLOWRUNNER_DB_POOL_MAX', 10, 2, 200),
     workerConcurrency: int(env, 'FLOWRUNNER_WORKER_CONCURRENCY', 8, 1, 256),
     leaseMs: int(env, 'FLOWRUNNER_LEASE_MS', 30_000, 1000, 3_600_000),

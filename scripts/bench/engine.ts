@@ -7,7 +7,8 @@
  * Uses DATABASE_URL's server when set (a scratch database is created and dropped), else an
  * embedded PostgreSQL. Options: BENCH_SECONDS (10) per load window, BENCH_CONCURRENCY (32)
  * clients, BENCH_ONLY=a,b,… a subset, BENCH_PROFILE=1 a CPU profile of the server during (a),
- * BENCH_BACKLOG (20000) account A's executions in (g), BENCH_WORKER_CONCURRENCY (32).
+ * BENCH_BACKLOG (20000) account A's executions in (g), BENCH_WORKER_CONCURRENCY (32), BENCH_BASELINES=0
+ * to skip the raw-commit baselines.
  * Figures are printed, never asserted.
  */
 import os from 'node:os';
@@ -24,6 +25,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 32);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 20_000);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+/** BENCH_BASELINES=0 skips the raw-commit baselines (for a quick look or a profile; ratios then read NaN). */
+const BASELINES = process.env.BENCH_BASELINES !== '0';
 const ONLY = new Set(
   (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g')
     .split(',')
@@ -77,7 +80,7 @@ async function main() {
       `server: one process (API + worker, worker concurrency ${WORKER_CONCURRENCY}); scenarios ${[...ONLY].join(',')}${PROFILE ? '; CPU profile on' : ''}`,
   );
   try {
-    if (['a', 'b', 'd', 'f'].some((s) => ONLY.has(s))) {
+    if (BASELINES && ['a', 'b', 'd', 'f'].some((s) => ONLY.has(s))) {
       console.log(`\nbaseline: single-row INSERT commits on the scratch database, ${SECONDS} s each`);
       const one = await commitRate(databaseUrl, 1, SECONDS);
       const many = await commitRate(databaseUrl, COMMIT_CONNECTIONS, SECONDS);

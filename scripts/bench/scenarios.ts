@@ -226,8 +226,25 @@ export async function scenarioA(b: Bench, server: BenchServer): Promise<number> 
 
 export async function scenarioB(b: Bench, server: BenchServer): Promise<void> {
   console.log(`\n(b) ${b.concurrency} clients start a 10-node chain for ${b.seconds} s`);
-  const s = await saturated(b, server.url, await newFlow(b, 'b: 10-node chain', 10), 'completed', [server.pid]);
+  const flowId = await newFlow(b, 'b: 10-node chain', 10);
+  const before = await server.counts();
+  if (b.profile) await server.profileStart();
+  const s = await saturated(b, server.url, flowId, 'completed', [server.pid]);
+  const profile = b.profile ? await server.profileStop() : undefined;
+  const after = await server.counts();
   const steps = s.steps / s.span;
+  console.log(
+    `  per step: ${((after.statements.statements - before.statements.statements) / Math.max(1, s.steps)).toFixed(2)} statements, ${((after.cpuMs - before.cpuMs) / Math.max(1, s.steps)).toFixed(3)} ms server CPU`,
+  );
+  if (profile) {
+    const cpu = cpuByBucket(
+      bucketsOf(JSON.parse(fs.readFileSync(profile.file, 'utf8'))),
+      after.cpuMs - before.cpuMs,
+      profile.sandboxMs,
+    );
+    console.log(`  CPU profile of the server process (${profile.file}), by package, per step:`);
+    for (const line of profileLines(cpu, s.steps)) console.log(line.replace('/execution', '/step'));
+  }
   b.summary.add({
     scenario: '(b) 10-node chain, steps/s',
     figure: `${int(steps)} /s`,

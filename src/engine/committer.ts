@@ -5,7 +5,7 @@
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
 import { retryingConflicts } from '../db/transaction';
-import type { TaskRow } from '../db/tables';
+import type { ExecutionRow, TaskRow } from '../db/tables';
 import { writeSteps, type StepWrite } from '../repositories/step-commits.repository';
 import { Batcher } from './batcher';
 import type { StepPlan } from './step-commit';
@@ -20,6 +20,8 @@ export interface Committed {
   applied: boolean;
   /** The next task, leased to this worker when it was handed over. */
   next?: TaskRow;
+  /** The execution as committed, when this step finished it. */
+  finished?: ExecutionRow;
 }
 
 export class StepCommitter {
@@ -29,7 +31,11 @@ export class StepCommitter {
     this.batcher = new Batcher(
       async (writes) => {
         const out = await retryingConflicts(() => writeSteps(db, owner, leaseMs, writes));
-        return writes.map((_, k) => ({ applied: out.applied.has(k), next: out.next.get(k) }));
+        return writes.map((_, k) => ({
+          applied: out.applied.has(k),
+          next: out.next.get(k),
+          finished: out.finished.get(k),
+        }));
       },
       MAX_BATCH,
       IN_FLIGHT,

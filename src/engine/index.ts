@@ -7,7 +7,7 @@ import type { Db } from '../db/knex';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repository';
 import { CANCEL_CHANNEL } from '../repositories/executions.repository';
-import { FINISHED_CHANNEL } from '../repositories/finished-executions.repository';
+import { FINISHED_CHANNEL, FINISHED_HERE } from '../repositories/finished-executions.repository';
 import { INVALIDATE_CHANNEL } from '../repositories/invalidations.repository';
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
 import { Deliverer } from './deliverer';
@@ -54,7 +54,9 @@ export async function startEngine(
     stopHousekeeping = startHousekeeping(db, config.loginWindowSeconds, log);
     deliverer = new Deliverer(db, http, deps.listeners, notifier, log);
     deliverer.start();
-    const runner = new StepRunner(db, config, http, deps.secrets, newWorkerId());
+    const runner = new StepRunner(db, config, http, deps.secrets, newWorkerId(), (execution) =>
+      notifier.emit(FINISHED_HERE, execution),
+    );
     worker = new Worker(db, runner, notifier, { concurrency: config.workerConcurrency, leaseMs: config.leaseMs, log });
     worker.start();
     deps.starter.handOverTo(worker);

@@ -44,6 +44,8 @@ export class StepRunner {
     private readonly http: HttpGuard,
     private readonly secrets: RunSecretsSource,
     readonly workerId: string,
+    /** Told of each execution a batched step finished, with its committed row (before any NOTIFY comes back). */
+    private readonly finished: (execution: ExecutionRow) => void = () => {},
   ) {
     this.committer = new StepCommitter(db, workerId, config.leaseMs);
   }
@@ -143,6 +145,7 @@ export class StepRunner {
     if (plan) {
       const committed = await this.committer.commit(plan, handOver());
       if (!committed.applied) throw new LeaseLostError(`task ${task.id}: the lease was lost or the execution ended`);
+      if (committed.finished) this.finished(committed.finished);
       return committed.next?.lease_owner === this.workerId
         ? { task: committed.next, execution: plan.after }
         : undefined;

@@ -24,9 +24,15 @@ export interface LocalWorker {
 
 export type PlainStart = Omit<NewStart, 'leased_to'>;
 
+/** A committed start; `heldHere` when this process's worker holds its entry task (so only it can finish it before the lease runs out). */
+export interface Started {
+  execution: ExecutionRow;
+  heldHere: boolean;
+}
+
 export class ExecutionStarter {
   private worker: LocalWorker | undefined;
-  private readonly batcher: Batcher<PlainStart, ExecutionRow>;
+  private readonly batcher: Batcher<PlainStart, Started>;
 
   constructor(db: Db, leaseMs: number) {
     this.batcher = new Batcher(
@@ -36,7 +42,7 @@ export class ExecutionStarter {
         const rows = starts.map((s, i) => ({ ...s, leased_to: i < room ? worker!.id : null }));
         const claimed = await retryingConflicts(() => insertStarts(db, rows, leaseMs));
         if (worker) worker.adopt(claimed.filter((c) => c.task.lease_owner === worker.id));
-        return claimed.map((c) => c.execution);
+        return claimed.map((c) => ({ execution: c.execution, heldHere: !!worker && c.task.lease_owner === worker.id }));
       },
       MAX_BATCH,
       IN_FLIGHT,
@@ -49,7 +55,7 @@ export class ExecutionStarter {
   }
 
   /** Commits a queued execution with its first event and its entry task; resolves after the commit. */
-  start(start: PlainStart): Promise<ExecutionRow> {
+  start(start: PlainStart): Promise<Started> {
     return this.batcher.submit(start);
   }
 }

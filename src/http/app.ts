@@ -26,8 +26,9 @@ import { metaRouter, REDOC_BUNDLE_ROUTE } from './meta';
 import { requestObserver } from './metrics';
 import type { Handlers } from './operations';
 import { routeGuard } from './route-guard';
-import { operationsRouter } from './router';
+import { fastLane } from './fast-lane';
 import { hooksRouter } from './hooks';
+import { operationRoutes, operationsRouter } from './router';
 import { countScheduleTimesOf } from './trigger-metrics';
 import './route-cache';
 import { SPEC_JSON_PATH } from './spec';
@@ -64,6 +65,8 @@ export function createApp(s: Services): express.Express {
   app.use(authMiddleware(s.auth));
   app.use(integerParamsGuard);
   app.use(jsonBody());
+  const routes = operationRoutes(allHandlers(s));
+  if (s.config.fastLane) app.use(fastLane(routes, { validateResponses: s.config.validateResponses }));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: SPEC_JSON_PATH,
@@ -74,7 +77,7 @@ export function createApp(s: Services): express.Express {
       ignoreUndocumented: false,
     }),
   );
-  app.use(operationsRouter(allHandlers(s)));
+  app.use(operationsRouter(routes));
   app.use(notFoundHandler);
   app.use(errorHandler(s.log));
   return app;

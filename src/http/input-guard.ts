@@ -113,6 +113,9 @@ const bodyTextGuard: RequestHandler = (req, _res, next) => {
  * missing body where one is required a 400. Where the operation takes none, a body is ignored:
  * RFC 9110 gives content in a GET (or any request whose method defines none) no meaning, and Node
  * drains it, so the connection stays usable.
+ *
+ * A plain UTF-8 body is read by `readJson` below; one with a Content-Encoding or another UTF
+ * charset goes to body-parser, which inflates and decodes them, with the same limit and errors.
  */
 export function jsonBody(): RequestHandler {
   const parse = express.json({ limit: MAX_BODY_SIZE, type: ['application/json', 'application/*+json'] });
@@ -123,15 +126,88 @@ export function jsonBody(): RequestHandler {
       if (op?.body === 'required') return next(refuse('body', 'the request body is required'));
       return next();
     }
-    if (!req.is(['application/json', 'application/*+json'])) {
+    const type = req.headers['content-type'];
+    const plain = type !== undefined && PLAIN_JSON.test(type) && !req.headers['content-encoding'];
+    if (!plain && !req.is(['application/json', 'application/*+json'])) {
       return next(new UnsupportedMediaTypeError('The request body must be application/json'));
     }
-    parse(req, res, (err?: unknown) => {
+    const parsed = (err?: unknown) => {
       if (err) return next(err);
       req.headers['content-type'] = 'application/json';
       bodyTextGuard(req, res, next);
-    });
+    };
+    if (plain) readJson(req, parsed);
+    else parse(req, res, parsed);
   };
+}
+
+/** `application/json` or `application/…+json`, with no parameter other than a UTF-8 charset. */
+const PLAIN_JSON = /^application\/(?:json|[!#$%&'*.^`|~\w-]+\+json)\s*(?:;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/** An error as body-parser (http-errors) makes it, for the error mapping to read the same. */
+function bodyError(status: number, type: string, message: string): Error & { status: number; type: string } {
+  return Object.assign(new Error(message), { status, type, expose: true });
+}
+
+/**
+ * Reads the body as body-parser's JSON parser does for plain UTF-8 (limit, a byte-order mark
+ * dropped, only an object or an array at the top, the same error types), without its stream and
+ * decoder machinery. A body over the limit is drained before the 413, so the connection stays usable.
+ */
+function readJson(req: Request, done: (err?: unknown) => void): void {
+  const declared = Number(req.headers['content-length']);
+  if (declared > MAX_BODY_BYTES) {
+    req.resume();
+    return done(bodyError(413, 'entity.too.large', 'request entity too large'));
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let failed: Error | undefined;
+  let finished = false;
+  // Listeners stay until the request is gone: after the end only 'close' comes, and finds it complete.
+  const finish = (err?: unknown) => {
+    if (finished) return;
+    finished = true;
+    done(err);
+  };
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (failed) return;
+    if (size > MAX_BODY_BYTES) failed = bodyError(413, 'entity.too.large', 'request entity too large');
+    else chunks.push(chunk);
+  });
+  req.on('end', () => {
+    if (failed) return finish(failed);
+    let text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    try {
+      req.body = parseStrictJson(text);
+    } catch (err) {
+      return finish(Object.assign(err as Error, { status: 400, type: 'entity.parse.failed', expose: true }));
+    }
+    finish();
+  });
+  req.on('close', () => {
+    if (!req.complete) finish(bodyError(400, 'request.aborted', 'request aborted'));
+  });
+  req.on('error', finish);
+}
+
+const FIRST_CHAR = /^[ \t\n\r]*([^ \t\n\r])/;
+
+/** JSON.parse, refusing what is not an object or an array at the top (body-parser's `strict`); an empty body is `{}`. */
+function parseStrictJson(text: string): unknown {
+  if (text.length === 0) return {};
+  const first = FIRST_CHAR.exec(text)?.[1];
+  if (first !== '{' && first !== '[') {
+    const at = text.indexOf(first ?? '');
+    throw new SyntaxError(
+      `Unexpected token '${first ?? ''}', "${text.slice(0, 20)}" is not valid JSON at position ${at}`,
+    );
+  }
+  return JSON.parse(text) as unknown;
 }
 
 /**

@@ -49,30 +49,41 @@ function serverUrlOf(req: Request): string {
 }
 
 /** `ready` says whether the database answers in time (readiness, not liveness). */
-export function metaRouter(ready: () => Promise<boolean>): Router {
+export function metaRouter(ready: () => Promise<boolean>): RequestHandler {
   const router = Router();
-  router.get('/healthz', noQueryParameters, (_req, res) => {
+  const paths = new Set<string>();
+  const get = (route: string, ...handlers: RequestHandler[]) => {
+    paths.add(route.toLowerCase());
+    router.get(route, ...handlers);
+  };
+  get('/healthz', noQueryParameters, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  router.get('/readyz', noQueryParameters, async (_req, res) => {
+  get('/readyz', noQueryParameters, async (_req, res) => {
     if (await ready()) res.json({ status: 'ready' });
     else
       res.status(503).json({ error: { code: 'unavailable', message: 'The database does not answer', details: null } });
   });
-  router.get('/metrics', noQueryParameters, async (_req, res) => {
+  get('/metrics', noQueryParameters, async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  router.get('/openapi.yaml', noQueryParameters, (req, res) => {
+  get('/openapi.yaml', noQueryParameters, (req, res) => {
     res.type('application/yaml').send(servedSpec('yaml', serverUrlOf(req)));
   });
-  router.get('/openapi.json', noQueryParameters, (req, res) => {
+  get('/openapi.json', noQueryParameters, (req, res) => {
     res.type('application/json').send(servedSpec('json', serverUrlOf(req)));
   });
-  router.get('/docs', noQueryParameters, (_req, res) => {
+  get('/docs', noQueryParameters, (_req, res) => {
     res.type('html').send(DOCS_HTML);
   });
-  router.get(REDOC_BUNDLE_ROUTE, (_req, res) => {
+  get(REDOC_BUNDLE_ROUTE, (_req, res) => {
     res.type('application/javascript').sendFile(REDOC_BUNDLE, { maxAge: '1d' });
   });
-  return router;
+  // Every other request passes by without the router's dispatch (Express's matching is case-blind
+  // and forgives a trailing slash; the key does the same).
+  return (req, res, next) => {
+    const key = req.path.toLowerCase().replace(/\/$/, '');
+    if (paths.has(key)) router(req, res, next);
+    else next();
+  };
 }

@@ -54,9 +54,8 @@ export function requestObserver(log: Logger): RequestHandler {
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     req.id = id;
     res.setHeader('X-Request-Id', id);
-    const done = () => {
-      res.removeListener('finish', done);
-      res.removeListener('close', done);
+    // 'close' comes once for every response: after 'finish', or alone when the connection went first.
+    res.on('close', () => {
       const seconds = (performance.now() - started) / 1000;
       // Only the spec's path templates (and the meta routes) are labels; any other path shares one.
       const route = operationOfRequest(req)?.op.path ?? 'unknown';
@@ -72,9 +71,7 @@ export function requestObserver(log: Logger): RequestHandler {
         },
         res.writableFinished ? 'request completed' : 'request aborted',
       );
-    };
-    res.on('finish', done);
-    res.on('close', done);
+    });
     next();
   };
 }

@@ -10,12 +10,12 @@
  */
 import type { RequestHandler } from 'express';
 import { MethodNotAllowedError, NotFoundError } from '../errors';
-import { specMethodsAt } from './spec';
+import { specMethodsAtRequest } from './spec';
 
 /** `extraRoutes`: paths the server serves outside the spec (the docs page's script), with their methods. */
 export function routeGuard(extraRoutes: Record<string, string[]> = {}): RequestHandler {
   return (req, _res, next) => {
-    const methods = extraRoutes[req.path] ?? specMethodsAt(req.path);
+    const methods = extraRoutes[req.path] ?? specMethodsAtRequest(req);
     if (!methods) return next(new NotFoundError('Resource not found'));
     if (!methods.includes(req.method)) {
       return next(

@@ -70,15 +70,66 @@ export function resolveParam(spec: unknown, p: Param): { in: string; name: strin
     .reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], spec) as { in: string; name: string };
 }
 
-let matchers: { method: string; pattern: RegExp; op: SpecOperation }[] | undefined;
+/**
+ * The spec's paths as a tree of segments: a literal segment, or a `{parameter}` that takes any
+ * non-empty one. A request path is matched segment by segment, whatever the number of operations.
+ */
+interface PathNode {
+  literal: Map<string, PathNode>;
+  params: { name: string; node: PathNode }[];
+  /** The operations of the template that ends here, by upper-case method. */
+  ops: Map<string, SpecOperation>;
+}
 
-function operationMatchers(): { method: string; pattern: RegExp; op: SpecOperation }[] {
-  matchers ??= specOperations().map((op) => ({
-    method: op.method.toUpperCase(),
-    pattern: new RegExp(`^${op.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, '(?<$1>[^/]+)')}/?$`),
-    op,
-  }));
-  return matchers;
+const newNode = (): PathNode => ({ literal: new Map(), params: [], ops: new Map() });
+
+let tree: PathNode | undefined;
+
+function pathTree(): PathNode {
+  if (tree) return tree;
+  const root = newNode();
+  for (const op of specOperations()) {
+    let node = root;
+    for (const segment of op.path.split('/').slice(1)) {
+      const param = /^\{([^}]+)\}$/.exec(segment)?.[1];
+      if (param) {
+        let edge = node.params.find((p) => p.name === param);
+        if (!edge) node.params.push((edge = { name: param, node: newNode() }));
+        node = edge.node;
+      } else {
+        let next = node.literal.get(segment);
+        if (!next) node.literal.set(segment, (next = newNode()));
+        node = next;
+      }
+    }
+    node.ops.set(op.method.toUpperCase(), op);
+  }
+  return (tree = root);
+}
+
+/** The templates a request path matches (a trailing `/` allowed), each with its raw path parameters. */
+interface PathMatch {
+  node: PathNode;
+  params: Record<string, string>;
+}
+
+function matchPath(requestPath: string): PathMatch[] {
+  const segments = requestPath.split('/');
+  if (segments[0] !== '') return [];
+  if (segments.length > 2 && segments[segments.length - 1] === '') segments.pop();
+  const found: PathMatch[] = [];
+  const walk = (node: PathNode, i: number, params: Record<string, string>) => {
+    if (i === segments.length) {
+      if (node.ops.size > 0) found.push({ node, params });
+      return;
+    }
+    const segment = segments[i];
+    const literal = node.literal.get(segment);
+    if (literal) walk(literal, i + 1, params);
+    if (segment !== '') for (const p of node.params) walk(p.node, i + 1, { ...params, [p.name]: segment });
+  };
+  walk(pathTree(), 1, {});
+  return found;
 }
 
 /**
@@ -87,38 +138,53 @@ function operationMatchers(): { method: string; pattern: RegExp; op: SpecOperati
  * `/executions/{id}`), a request there is answered by either, so their methods are united.
  */
 export function specMethodsAt(requestPath: string): string[] | undefined {
-  const methods = operationMatchers()
-    .filter((m) => m.pattern.test(requestPath))
-    .map((m) => m.method);
-  return methods.length === 0 ? undefined : [...new Set(methods)].sort();
+  return methodsOf(matchPath(requestPath));
+}
+
+function methodsOf(matches: PathMatch[]): string[] | undefined {
+  if (matches.length === 0) return undefined;
+  return [...new Set(matches.flatMap((m) => [...m.node.ops.keys()]))].sort();
 }
 
 /**
  * The spec's operation a request is for (by method and path) and its raw (still percent-encoded)
- * path parameters, or undefined when there is none.
+ * path parameters, or undefined when there is none. A fixed path wins over a template.
  */
 export function operationOf(
   method: string,
   requestPath: string,
 ): { op: SpecOperation; pathParams: Record<string, string> } | undefined {
-  for (const m of operationMatchers()) {
-    if (m.method !== method) continue;
-    const match = m.pattern.exec(requestPath);
-    if (match) return { op: m.op, pathParams: { ...match.groups } };
+  return operationIn(matchPath(requestPath), method);
+}
+
+function operationIn(
+  matches: PathMatch[],
+  method: string,
+): { op: SpecOperation; pathParams: Record<string, string> } | undefined {
+  for (const m of matches) {
+    const op = m.node.ops.get(method);
+    if (op) return { op, pathParams: m.params };
   }
   return undefined;
 }
 
-const matchedRequests = new WeakMap<object, ReturnType<typeof operationOf> | null>();
+const requestMatches = new WeakMap<object, PathMatch[]>();
 
-/** `operationOf` the request's method and path, matched once per request whoever asks. */
+/** A request's path matched against the spec once, whoever asks. */
+function matchesOfRequest(req: { path: string }): PathMatch[] {
+  let found = requestMatches.get(req);
+  if (!found) requestMatches.set(req, (found = matchPath(req.path)));
+  return found;
+}
+
+/** `specMethodsAt` the request's path. */
+export function specMethodsAtRequest(req: { path: string }): string[] | undefined {
+  return methodsOf(matchesOfRequest(req));
+}
+
+/** `operationOf` the request's method and path. */
 export function operationOfRequest(req: { method: string; path: string }): ReturnType<typeof operationOf> {
-  let found = matchedRequests.get(req);
-  if (found === undefined) {
-    found = operationOf(req.method, req.path) ?? null;
-    matchedRequests.set(req, found);
-  }
-  return found ?? undefined;
+  return operationIn(matchesOfRequest(req), req.method);
 }
 
 /** Stands for the server's URL in the served copies; each request puts its own in. */

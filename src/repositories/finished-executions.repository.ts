@@ -7,6 +7,13 @@ import { FINAL_STATUSES } from '../db/tables';
  */
 export const FINISHED_CHANNEL = 'flowrunner_finished';
 
+/**
+ * The event this process's engine emits on its notifier (not a PostgreSQL channel) for an
+ * execution one of its batched steps finished, with the row as committed: a request waiting for it
+ * here answers from that row, without waiting for the NOTIFY or reading it again.
+ */
+export const FINISHED_HERE = 'finished-here';
+
 /** Which of these executions have finished (completed, failed or cancelled). */
 export async function listFinishedExecutionIds(db: Knex, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];

@@ -8,7 +8,7 @@
  */
 import type { Knex } from 'knex';
 import { runPrepared, type PreparedStatement } from '../db/prepared';
-import type { ExecutionStatus, TaskRow } from '../db/tables';
+import type { ExecutionRow, ExecutionStatus, TaskRow } from '../db/tables';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL, type NewEvent } from './events.repository';
 import type { NewStepRow } from './steps.repository';
 import { TASKS_CHANNEL } from './tasks.repository';
@@ -41,10 +41,12 @@ export interface StepWriteOutcome {
   applied: Set<number>;
   /** The next tasks, by the index of the write that queued them. */
   next: Map<number, TaskRow>;
+  /** The executions these writes finished (completed or failed), as committed, by the write's index. */
+  finished: Map<number, ExecutionRow>;
 }
 
 const WRITE_STEPS: PreparedStatement = {
-  name: 'flowrunner_write_steps_v3',
+  name: 'flowrunner_write_steps_v4',
   text: `
 with items as (
   select * from jsonb_to_recordset($1::jsonb) as i(
@@ -67,7 +69,8 @@ with items as (
     event_seq = e.event_seq + jsonb_array_length(i.events)
   from items i join taken on taken.k = i.k
   where e.id = i.execution_id and e.status in ('queued', 'running')
-  returning i.k, e.id, e.flow_id, e.account_id, e.event_seq
+  returning i.k, e.id, e.flow_id, e.account_id, e.event_seq,
+            case when e.status in ('completed', 'failed', 'cancelled') then to_jsonb(e) end as finished
 ), ev as (
   insert into events (execution_id, seq, type, level, payload, created_at)
   select ex.id, ex.event_seq - jsonb_array_length(i.events) + u.ord, u.e->>'type', u.e->>'level', u.e->'payload',
@@ -106,14 +109,18 @@ with items as (
          (select pg_notify($6::text, '') from dl limit 1) as deliveries,
          (select pg_notify($7::text, '') from nt where nt.lease_owner is null limit 1) as tasks
 )
-select ex.k, row_to_json(nt.*) as next from ex left join nt on nt.execution_id = ex.id cross join told`,
+select ex.k, row_to_json(nt.*) as next, ex.finished from ex left join nt on nt.execution_id = ex.id cross join told`,
 };
 
 /** A written step's index, and its next task as JSON (timestamps as text). */
 interface WrittenRow {
   k: number;
   next: (Omit<TaskRow, 'run_at' | 'lease_expires_at'> & { run_at: string; lease_expires_at: string | null }) | null;
+  /** The execution's row when this step finished it (JSON: timestamps as text). */
+  finished: (Omit<ExecutionRow, TimestampColumn> & Record<TimestampColumn, string | null>) | null;
 }
+
+type TimestampColumn = 'created_at' | 'started_at' | 'completed_at';
 
 /** Writes the steps; at most ~150 at once (the NOTIFY payload names each execution). */
 export async function writeSteps(
@@ -152,7 +159,15 @@ export async function writeSteps(
   ]);
   const applied = new Set<number>();
   const next = new Map<number, TaskRow>();
+  const finished = new Map<number, ExecutionRow>();
   for (const row of result.rows) {
+    if (row.finished)
+      finished.set(row.k, {
+        ...row.finished,
+        created_at: new Date(row.finished.created_at!),
+        started_at: row.finished.started_at === null ? null : new Date(row.finished.started_at),
+        completed_at: row.finished.completed_at === null ? null : new Date(row.finished.completed_at),
+      });
     applied.add(row.k);
     if (row.next)
       next.set(row.k, {
@@ -161,5 +176,5 @@ export async function writeSteps(
         lease_expires_at: row.next.lease_expires_at ? new Date(row.next.lease_expires_at) : null,
       });
   }
-  return { applied, next };
+  return { applied, next, finished };
 }

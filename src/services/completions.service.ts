@@ -15,8 +15,15 @@ import type { ExecutionsService, StartRequest } from './executions.service';
 export type WaitOutcome = 'finished' | 'timeout' | 'aborted' | 'busy';
 
 /** Where a request waits for one execution to become final. */
+/** How a wait ended; `execution` when this process finished it and had its committed row at hand. */
+export interface Woken {
+  outcome: WaitOutcome;
+  execution?: ExecutionRow;
+}
+
 export interface FinishWaits {
-  untilFinished(executionId: string, ms: number, signal: AbortSignal): Promise<WaitOutcome>;
+  /** `checkFirst` false: the caller knows it cannot have finished yet, so no read closes that race. */
+  untilFinished(executionId: string, ms: number, signal: AbortSignal, checkFirst?: boolean): Promise<Woken>;
   /** How many requests wait now. */
   readonly size: number;
 }
@@ -54,8 +61,10 @@ export class CompletionsService {
 
   /** Starts (or replays, with an Idempotency-Key) an execution and waits for its end. */
   async startAndWait(actor: Actor, start: StartRequest, wait: WaitRequest): Promise<Waited> {
-    const { execution } = await this.executions.start(actor, start);
-    return this.readAfterWait(actor, execution, wait);
+    const { execution, heldHere } = await this.executions.start(actor, start);
+    // Only this process's worker can finish a start it holds, and it cannot before the waiter is
+    // registered (that happens in this same turn, the finish needs a commit): no read is needed first.
+    return this.readAfterWait(actor, execution, wait, !heldHere);
   }
 
   /** A long poll: the execution once it has finished or the wait ran out. 404 before any wait. */
@@ -65,14 +74,24 @@ export class CompletionsService {
     return this.readAfterWait(actor, execution, wait);
   }
 
-  private async readAfterWait(actor: Actor, before: ExecutionRow, wait: WaitRequest): Promise<Waited> {
-    const outcome =
+  private async readAfterWait(
+    actor: Actor,
+    before: ExecutionRow,
+    wait: WaitRequest,
+    checkFirst = true,
+  ): Promise<Waited> {
+    const woken: Woken =
       wait.seconds > 0
-        ? await (this.waits?.untilFinished(before.id, wait.seconds * 1000, wait.signal) ?? 'busy')
-        : 'timeout';
-    // Read again even after a timeout: it may have finished at the last moment. Only what this
-    // read returns leaves the service, masked (the start's row is not).
-    const execution = await this.executions.get(actor, before.id);
-    return { execution, finished: isFinal(execution), honoured: outcome !== 'busy' };
+        ? await (this.waits?.untilFinished(before.id, wait.seconds * 1000, wait.signal, checkFirst) ?? {
+            outcome: 'busy',
+          })
+        : { outcome: 'timeout' };
+    // The row this process committed when it finished it; else read again, even after a timeout
+    // (it may have finished at the last moment). Either way, what leaves the service is what `get`
+    // answers, masked (the start's row is not).
+    const execution = woken.execution
+      ? await this.executions.present(actor, woken.execution)
+      : await this.executions.get(actor, before.id);
+    return { execution, finished: isFinal(execution), honoured: woken.outcome !== 'busy' };
   }
 }

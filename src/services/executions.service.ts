@@ -110,10 +110,15 @@ export class ExecutionsService {
   }
 
   /**
-   * Starts an execution. With `within` (a trigger firing), the start commits with the caller's
+   * Starts an execution. `heldHere`: this process's worker holds the entry task (see
+   * ExecutionStarter). With `within` (a trigger firing), the start commits with the caller's
    * transaction, which also holds what makes it happen once (a schedule's ledger row).
    */
-  async start(actor: Actor, req: StartRequest, within?: Tx): Promise<{ execution: ExecutionRow; replayed: boolean }> {
+  async start(
+    actor: Actor,
+    req: StartRequest,
+    within?: Tx,
+  ): Promise<{ execution: ExecutionRow; replayed: boolean; heldHere?: boolean }> {
     const flow = await this.flows.get(actor, req.flowId);
     let version = flow.current_version;
     let document = flow.document as FlowDocument;
@@ -155,7 +160,7 @@ export class ExecutionsService {
     // The common start (no key to remember, no approval first) is committed with the starts that
     // arrive together, and its first step may run in this process without a claim.
     if (req.idempotencyKey === undefined && approval === undefined && within === undefined && !req.trigger)
-      return { execution: await this.starter.start(planned), replayed: false };
+      return { ...(await this.starter.start(planned)), replayed: false };
     const outcome = await inTransaction(within ?? this.db, async (tx) => {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto
@@ -190,7 +195,15 @@ export class ExecutionsService {
    * is shared with may read it and answer its waits. Anyone else gets 404.
    */
   async access(actor: Actor, id: string): Promise<{ execution: ExecutionRow; manage: boolean }> {
-    const execution = await findExecution(this.db, id);
+    return this.accessTo(actor, id, await findExecution(this.db, id));
+  }
+
+  /** `access` for a row the caller already has (or undefined when there is none). */
+  private async accessTo(
+    actor: Actor,
+    id: string,
+    execution: ExecutionRow | undefined,
+  ): Promise<{ execution: ExecutionRow; manage: boolean }> {
     let manage: boolean;
     if (execution && canSee(actor, execution.account_id)) manage = true;
     else if (execution && (await isSharedWith(this.db, id, actor.accountId))) manage = false;
@@ -200,6 +213,11 @@ export class ExecutionsService {
 
   async get(actor: Actor, id: string): Promise<ExecutionRow> {
     return (await this.access(actor, id)).execution;
+  }
+
+  /** What `get` answers, from a row as committed a moment ago (the engine's, when it finished it here). */
+  async present(actor: Actor, execution: ExecutionRow): Promise<ExecutionRow> {
+    return (await this.accessTo(actor, execution.id, execution)).execution;
   }
 
   /** For what only the owner or an admin may do (cancel, share, listeners). */

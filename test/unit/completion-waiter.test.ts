@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import { preferredWait, waitOf } from '../../src/controllers/waits';
 import { createLogger } from '../../src/log';
 import { CompletionWaiter } from '../../src/realtime/completion-waiter';
-import { FINISHED_CHANNEL } from '../../src/repositories/finished-executions.repository';
+import type { ExecutionRow } from '../../src/db/tables';
+import { FINISHED_CHANNEL, FINISHED_HERE } from '../../src/repositories/finished-executions.repository';
 
 const LONG = 60_000;
 
@@ -32,7 +33,7 @@ describe('CompletionWaiter', () => {
   it('checks once right after registering: an execution already final wakes at once', async () => {
     const { finished, waiter } = setUp();
     finished.add('exec-a');
-    expect(await waiter.untilFinished('exec-a', LONG, new AbortController().signal)).to.equal('finished');
+    expect((await waiter.untilFinished('exec-a', LONG, new AbortController().signal)).outcome).to.equal('finished');
     expect(waiter.size).to.equal(0);
   });
 
@@ -48,13 +49,13 @@ describe('CompletionWaiter', () => {
     reads.length = 0;
     finished.add('exec-a');
     notifier.emit(FINISHED_CHANNEL, 'exec-x,exec-a,exec-y');
-    expect(await a1).to.equal('finished');
-    expect(await a2).to.equal('finished');
+    expect((await a1).outcome).to.equal('finished');
+    expect((await a2).outcome).to.equal('finished');
     // The notification says the execution is final (the trigger sends it after the commit): no read.
     expect(reads).to.deep.equal([]);
     expect(waiter.size).to.equal(1);
     other.abort();
-    expect(await b).to.equal('aborted');
+    expect((await b).outcome).to.equal('aborted');
     expect(waiter.size).to.equal(0);
   });
 
@@ -67,16 +68,30 @@ describe('CompletionWaiter', () => {
     // Finished while the connection was down: its notification is lost.
     finished.add('exec-a');
     notifier.emit('reconnected');
-    expect(await a).to.equal('finished');
+    expect((await a).outcome).to.equal('finished');
     await settle();
     expect(waiter.size).to.equal(1);
     stillRunning.abort();
-    expect(await b).to.equal('aborted');
+    expect((await b).outcome).to.equal('aborted');
+  });
+
+  it("wakes with the committed row when this process's engine finished it, without a read", async () => {
+    const { notifier, reads, waiter, settle } = setUp();
+    const waiting = waiter.untilFinished('exec-a', LONG, new AbortController().signal, false);
+    await settle();
+    const row = { id: 'exec-a', status: 'completed' } as ExecutionRow;
+    notifier.emit(FINISHED_HERE, row);
+    const woken = await waiting;
+    expect(woken.outcome).to.equal('finished');
+    expect(woken.execution).to.equal(row);
+    // Told it cannot have finished yet, it did not read first.
+    expect(reads).to.deep.equal([]);
+    expect(waiter.size).to.equal(0);
   });
 
   it('ends a wait when it runs out, and frees its place', async () => {
     const { waiter } = setUp();
-    expect(await waiter.untilFinished('exec-a', 1, new AbortController().signal)).to.equal('timeout');
+    expect((await waiter.untilFinished('exec-a', 1, new AbortController().signal)).outcome).to.equal('timeout');
     expect(waiter.size).to.equal(0);
   });
 
@@ -85,23 +100,23 @@ describe('CompletionWaiter', () => {
     const first = new AbortController();
     const waiting = waiter.untilFinished('exec-a', LONG, first.signal);
     await settle();
-    expect(await waiter.untilFinished('exec-b', LONG, new AbortController().signal)).to.equal('busy');
+    expect((await waiter.untilFinished('exec-b', LONG, new AbortController().signal)).outcome).to.equal('busy');
     expect(reads.flat()).not.to.include('exec-b');
     first.abort();
-    expect(await waiting).to.equal('aborted');
+    expect((await waiting).outcome).to.equal('aborted');
     const again = new AbortController();
     const next = waiter.untilFinished('exec-b', LONG, again.signal);
     expect(waiter.size).to.equal(1);
     again.abort();
-    expect(await next).to.equal('aborted');
+    expect((await next).outcome).to.equal('aborted');
   });
 
   it('on close wakes whoever waits and takes no one new', async () => {
     const { notifier, waiter } = setUp();
     const waiting = waiter.untilFinished('exec-a', LONG, new AbortController().signal);
     waiter.close();
-    expect(await waiting).to.equal('timeout');
-    expect(await waiter.untilFinished('exec-a', LONG, new AbortController().signal)).to.equal('busy');
+    expect((await waiting).outcome).to.equal('timeout');
+    expect((await waiter.untilFinished('exec-a', LONG, new AbortController().signal)).outcome).to.equal('busy');
     expect(notifier.listenerCount(FINISHED_CHANNEL)).to.equal(0);
   });
 });

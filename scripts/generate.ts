@@ -21,17 +21,25 @@ function run(cmd: string, args: string[]): void {
   execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
-/** The wrapper downloads its JAR from Maven unless it already sits in the storage folder. */
-function ensureGeneratorJar(): void {
-  const config = JSON.parse(fs.readFileSync(path.join(root, 'openapitools.json'), 'utf8'));
-  const { version, storageDir } = config['generator-cli'];
-  const target = path.resolve(root, storageDir, `${version}.jar`);
-  if (fs.existsSync(target)) return;
-  const shipped = path.join(root, 'node_modules', 'openapi-generator-jar', 'bin', 'openapi-generator.jar');
-  if (!fs.existsSync(shipped)) return; // elsewhere the wrapper downloads it as usual
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.copyFileSync(shipped, target);
-}
+/**
+ * The generator's JAR comes with the pinned npm package `openapi-generator-jar` (5.0.0-beta2: no newer
+ * one can be installed from the registries we reach). The wrapper runs it as given rather than
+ * downloading the version of openapitools.json from Maven.
+ */
+const GENERATOR_JAR = path.join(root, 'node_modules', 'openapi-generator-jar', 'bin', 'openapi-generator.jar');
+
+/** typescript-axios options: one request-parameters object per operation, models and APIs in files of their own. */
+const CLIENT_OPTIONS = [
+  'npmName=@flowrunner/client',
+  'npmVersion=1.0.0',
+  'supportsES6=true',
+  'useSingleRequestParameter=true',
+  'withSeparateModelsAndApi=true',
+  'apiPackage=api',
+  'modelPackage=model',
+];
+
+const clientSource = path.join(root, 'scripts', 'client');
 
 /** Bundles openapi/ into one document (internal `$ref`s only) at `file`, YAML or JSON by its extension. */
 export function bundleSpec(file: string): void {
@@ -53,7 +61,6 @@ export function generate(out: string): void {
   fs.mkdirSync(path.join(out, 'types'));
   run(bin('openapi-typescript'), [specYaml, '-o', path.join(out, 'types', 'api.d.ts')]);
 
-  ensureGeneratorJar();
   const client = path.join(out, 'client');
   // The spec's server is the relative `/`, which the generator turns into http://localhost (port 80):
   // the client's default base path stays the one `npm start` listens on.
@@ -63,45 +70,70 @@ export function generate(out: string): void {
     spec.set('servers', [{ url: CLIENT_BASE_PATH }]);
     fs.writeFileSync(path.join(clientInput, 'openapi.yaml'), spec.toString({ lineWidth: 0 }));
     run(bin('openapi-generator-cli'), [
+      `--custom-generator=${GENERATOR_JAR}`,
       'generate',
       '-i',
       path.join(clientInput, 'openapi.yaml'),
       '-g',
       'typescript-axios',
+      // Our templates (string-literal unions instead of enums, ESM-ready imports, typed options)
+      // over the generator's own.
+      '-t',
+      path.join(clientSource, 'templates'),
       '-o',
       client,
-      '--additional-properties=npmName=@flowrunner/client,npmVersion=1.0.0,supportsES6=true',
+      `--additional-properties=${CLIENT_OPTIONS.join(',')}`,
     ]);
   } finally {
     fs.rmSync(clientInput, { recursive: true, force: true });
   }
-  // Our own README (login, run, follow) replaces the generator's stub; git_push.sh has no use here.
-  fs.copyFileSync(path.join(root, 'scripts', 'client', 'README.md'), path.join(client, 'README.md'));
-  fs.rmSync(path.join(client, 'git_push.sh'), { force: true });
-  // Hand-written helpers shipped with the client (following an execution over WebSocket).
-  const extras = path.join(root, 'scripts', 'client', 'src');
+  writeClientPackage(client);
+}
+
+/**
+ * Turns the generator's output into the package integrators install: our README, package.json and
+ * build (ESM and CommonJS in dist/), and the hand-written layer of scripts/client/src exported
+ * from the root next to the generated APIs and models.
+ */
+function writeClientPackage(client: string): void {
+  for (const f of ['git_push.sh', '.gitignore', '.npmignore', 'tsconfig.json'])
+    fs.rmSync(path.join(client, f), { force: true });
+  fs.copyFileSync(path.join(clientSource, 'README.md'), path.join(client, 'README.md'));
+  const pkgDir = path.join(clientSource, 'package');
+  for (const file of fs.readdirSync(pkgDir).sort()) fs.copyFileSync(path.join(pkgDir, file), path.join(client, file));
+
+  const extras = path.join(clientSource, 'src');
+  const exports: string[] = [];
   for (const file of fs.readdirSync(extras).sort()) {
-    fs.copyFileSync(path.join(extras, file), path.join(client, file));
-    fs.appendFileSync(path.join(client, 'index.ts'), `export * from './${path.basename(file, '.ts')}';\n`);
+    const text = fs.readFileSync(path.join(extras, file), 'utf8');
+    fs.writeFileSync(
+      path.join(client, file),
+      `// DO NOT EDIT: copied from scripts/client/src/${file} by \`npm run generate\`.\n${text}`,
+    );
+    exports.push(`export * from './${path.basename(file, '.ts')}.js';\n`);
   }
-  // The generator's template pins axios 0.19 and TypeScript 3; the client is built and tested with ours.
+  fs.appendFileSync(path.join(client, 'index.ts'), exports.join(''));
+
+  // The package builds with our TypeScript and is tested with our axios, its peer dependency.
   const pkgPath = path.join(client, 'package.json');
   const pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8'));
   const ours = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  pkg.description = 'Typed Axios client for the FlowRunner API (generated, do not edit)';
-  pkg.author = 'FlowRunner';
   pkg.license = ours.license;
-  pkg.dependencies = { axios: ours.dependencies.axios };
   pkg.devDependencies = {
     '@types/node': ours.devDependencies['@types/node'],
+    axios: ours.dependencies.axios,
     typescript: ours.dependencies.typescript,
   };
   fs.writeFileSync(pkgPath, JSON.stringify(pkg, null, 2) + '\n');
 }
 
+/** What a build or an install leaves in generated/client: not generated, never committed. */
+const NOT_GENERATED = new Set(['dist', 'node_modules']);
+
 function listFiles(dir: string, base = dir): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    if (e.isDirectory() && NOT_GENERATED.has(e.name)) return [];
     const p = path.join(dir, e.name);
     return e.isDirectory() ? listFiles(p, base) : [path.relative(base, p)];
   });

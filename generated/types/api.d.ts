@@ -1204,7 +1204,33 @@ export interface components {
             password: string;
         };
         /**
-         * @description Every error has this shape (004). `code` is one of `invalid_request`, `validation_error`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`, `request_timeout`, `headers_too_large`, `rate_limited`, `not_implemented`, `unavailable`, `internal_error`, and `execution_failed` (502, a webhook call that waited for an execution that failed). `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
+         * ErrorCode
+         * @description The error's kind, one per status (see the table in the API's description). A client may meet codes added later: treat an unknown one by its status.
+         * @example invalid_request
+         * @enum {string}
+         */
+        ErrorCode: "invalid_request" | "validation_error" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "request_timeout" | "headers_too_large" | "rate_limited" | "not_implemented" | "unavailable" | "internal_error" | "execution_failed";
+        /**
+         * ErrorBody
+         * @description What went wrong. `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
+         */
+        ErrorBody: {
+            code: components["schemas"]["ErrorCode"];
+            /** @example The request was invalid */
+            message: string;
+            /**
+             * @example {
+             *       "field": "name",
+             *       "reason": "Name is required"
+             *     }
+             */
+            details?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
+         * ErrorResponse
+         * @description The body of every error answer (004): `{"error": {"code", "message", "details"}}`.
          * @example {
          *       "error": {
          *         "code": "invalid_request",
@@ -1216,22 +1242,8 @@ export interface components {
          *       }
          *     }
          */
-        Error: {
-            error: {
-                /** @example invalid_request */
-                code: string;
-                /** @example The request was invalid */
-                message: string;
-                /**
-                 * @example {
-                 *       "field": "name",
-                 *       "reason": "Name is required"
-                 *     }
-                 */
-                details?: {
-                    [key: string]: unknown;
-                } | null;
-            };
+        ErrorResponse: {
+            error: components["schemas"]["ErrorBody"];
         };
         /**
          * Format: date-time
@@ -2340,6 +2352,7 @@ export interface components {
         /** @description Any other error in the standard format: 413 `payload_too_large`, 501 `not_implemented`, 503 `unavailable` (the database is unreachable). */
         UnexpectedError: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2351,12 +2364,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The request was invalid (malformed JSON, unknown or missing field, wrong type). */
         BadRequest: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2372,12 +2386,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description Authentication is required or failed. */
         Unauthorized: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2389,12 +2404,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The request body is larger than the limit (1 MiB). */
         PayloadTooLarge: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2407,12 +2423,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The request body is not JSON: its Content-Type is missing or is not `application/json`, or its charset is not UTF-8. */
         UnsupportedMediaType: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2425,12 +2442,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description Too many requests; retry after the number of seconds in `Retry-After`. */
         TooManyRequests: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 /** @description Seconds to wait before retrying. */
                 "Retry-After"?: number;
                 [name: string]: unknown;
@@ -2444,12 +2462,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description An internal server error occurred. The body carries a request id that is in the server log. */
         InternalError: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2464,12 +2483,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The request failed validation. */
         ValidationFailed: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2485,12 +2505,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The requested resource was not found (or belongs to another account). */
         NotFound: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2502,12 +2523,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The authenticated account doesn't have permission. */
         Forbidden: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2519,12 +2541,13 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
         /** @description The request conflicts with the current state. */
         Conflict: {
             headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -2536,7 +2559,7 @@ export interface components {
                  *       }
                  *     }
                  */
-                "application/json": components["schemas"]["Error"];
+                "application/json": components["schemas"]["ErrorResponse"];
             };
         };
     };
@@ -2557,6 +2580,11 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description The request's id: the caller's own `X-Request-Id` when it sent a usable one, else one the server made. The server's log lines for the request carry it; quote it when reporting a problem.
+         * @example 01J9Z3W9F8K5Q2M7N4T6V8X0YA
+         */
+        RequestIdHeader: string;
         /**
          * @description `wait=<seconds>` when a `Prefer: wait` was honoured: the longest the server held the response (the seconds asked for, cut to its maximum).
          * @example wait=10
@@ -2594,6 +2622,7 @@ export interface operations {
             /** @description Logged in */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2628,6 +2657,7 @@ export interface operations {
             /** @description New token */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2659,6 +2689,7 @@ export interface operations {
             /** @description Logged out */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2688,6 +2719,7 @@ export interface operations {
             /** @description The caller's account */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2722,6 +2754,7 @@ export interface operations {
             /** @description API keys */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2755,6 +2788,7 @@ export interface operations {
             /** @description Created; `key` is shown only now */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2784,6 +2818,7 @@ export interface operations {
             /** @description Revoked */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2821,6 +2856,7 @@ export interface operations {
             /** @description Accounts */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2858,6 +2894,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2899,6 +2936,7 @@ export interface operations {
             /** @description The account */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2947,6 +2985,7 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2979,6 +3018,7 @@ export interface operations {
             /** @description Deleted */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3013,6 +3053,7 @@ export interface operations {
             /** @description Secrets */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3050,6 +3091,7 @@ export interface operations {
             /** @description Replaced */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3066,6 +3108,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3104,6 +3147,7 @@ export interface operations {
             /** @description Deleted */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3141,6 +3185,7 @@ export interface operations {
             /** @description Flows */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3169,6 +3214,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3199,6 +3245,7 @@ export interface operations {
             /** @description The flow */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3230,6 +3277,7 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3261,6 +3309,7 @@ export interface operations {
             /** @description Deleted */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3298,6 +3347,7 @@ export interface operations {
             /** @description Versions */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3326,6 +3376,7 @@ export interface operations {
             /** @description The version */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3375,6 +3426,7 @@ export interface operations {
             /** @description The execution finished within the wait (run-and-wait) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description The execution's URL */
                     "Content-Location"?: string;
                     "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
@@ -3407,6 +3459,7 @@ export interface operations {
             /** @description Accepted; without a wait, or the execution had not finished when the wait ran out */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description The execution's URL */
                     Location?: string;
                     "Retry-After": components["headers"]["RetryAfterHeader"];
@@ -3450,6 +3503,7 @@ export interface operations {
             /** @description Listeners */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3481,6 +3535,7 @@ export interface operations {
             /** @description Created; `secret` is shown only now */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3512,6 +3567,7 @@ export interface operations {
             /** @description Removed */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3542,6 +3598,7 @@ export interface operations {
             /** @description Node types */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3568,6 +3625,7 @@ export interface operations {
             /** @description The node type */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3608,6 +3666,7 @@ export interface operations {
             /** @description Executions */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3636,6 +3695,7 @@ export interface operations {
             /** @description Imported */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3674,6 +3734,7 @@ export interface operations {
             /** @description The execution */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
                     [name: string]: unknown;
                 };
@@ -3721,6 +3782,7 @@ export interface operations {
             /** @description Cancelled */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3762,6 +3824,7 @@ export interface operations {
             /** @description Logs */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3794,6 +3857,7 @@ export interface operations {
             /** @description Steps */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3826,6 +3890,7 @@ export interface operations {
             /** @description Events */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3856,6 +3921,7 @@ export interface operations {
             /** @description The snapshot */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description Weak ETag from the definition hash */
                     ETag?: string;
                     [name: string]: unknown;
@@ -3867,6 +3933,7 @@ export interface operations {
             /** @description Not modified */
             304: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description Weak ETag from the definition hash */
                     ETag?: string;
                     [name: string]: unknown;
@@ -3898,6 +3965,7 @@ export interface operations {
             /** @description Decided */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3933,6 +4001,7 @@ export interface operations {
             /** @description Decided */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3968,6 +4037,7 @@ export interface operations {
             /** @description Resumed */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4000,6 +4070,7 @@ export interface operations {
             /** @description Values */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4031,6 +4102,7 @@ export interface operations {
             /** @description Values */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4063,6 +4135,7 @@ export interface operations {
             /** @description Graph */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4090,6 +4163,7 @@ export interface operations {
             /** @description Shares */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4121,6 +4195,7 @@ export interface operations {
             /** @description Shared */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4153,6 +4228,7 @@ export interface operations {
             /** @description Removed */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4186,6 +4262,7 @@ export interface operations {
             /** @description Listeners */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4217,6 +4294,7 @@ export interface operations {
             /** @description Created; `secret` is shown only now */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4248,6 +4326,7 @@ export interface operations {
             /** @description Removed */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4280,6 +4359,7 @@ export interface operations {
             /** @description The package */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4314,6 +4394,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4362,6 +4443,7 @@ export interface operations {
             /** @description The run finished within the wait (run-and-wait) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description The run's URL */
                     "Content-Location"?: string;
                     "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
@@ -4394,6 +4476,7 @@ export interface operations {
             /** @description Accepted; without a wait, or the run had not finished when the wait ran out */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description The run's URL */
                     Location?: string;
                     "Retry-After": components["headers"]["RetryAfterHeader"];
@@ -4446,6 +4529,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     "Preference-Applied": components["headers"]["PreferenceAppliedHeader"];
                     [name: string]: unknown;
                 };
@@ -4497,6 +4581,7 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description Weak ETag from the definition hash */
                     ETag?: string;
                     [name: string]: unknown;
@@ -4508,6 +4593,7 @@ export interface operations {
             /** @description Not modified */
             304: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description Weak ETag from the definition hash */
                     ETag?: string;
                     [name: string]: unknown;
@@ -4535,6 +4621,7 @@ export interface operations {
             /** @description Accepted */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4569,6 +4656,7 @@ export interface operations {
             /** @description Schedules */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4607,6 +4695,7 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4637,6 +4726,7 @@ export interface operations {
             /** @description The schedule */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4664,6 +4754,7 @@ export interface operations {
             /** @description Deleted */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4705,6 +4796,7 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4744,6 +4836,7 @@ export interface operations {
             /** @description Paused */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4774,6 +4867,7 @@ export interface operations {
             /** @description Resumed */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4806,6 +4900,7 @@ export interface operations {
             /** @description Due times */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4843,6 +4938,7 @@ export interface operations {
             /** @description What became of each due time in the range */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4873,6 +4969,7 @@ export interface operations {
             /** @description Webhook triggers */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4913,6 +5010,7 @@ export interface operations {
             /** @description Created; `url`, `token` and `secret` are shown only now */
             201: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4944,6 +5042,7 @@ export interface operations {
             /** @description The trigger */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4972,6 +5071,7 @@ export interface operations {
             /** @description Deleted */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5014,6 +5114,7 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5045,6 +5146,7 @@ export interface operations {
             /** @description The trigger with its new `url` and `token` */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5078,6 +5180,7 @@ export interface operations {
             /** @description Deliveries */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5116,6 +5219,7 @@ export interface operations {
             /** @description `on_completion`: the execution finished in time; the body is its result (or its `response.body`), the status 200 or its `response.status`. */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5125,6 +5229,7 @@ export interface operations {
             /** @description `immediately`, or the wait ran out: the execution goes on. */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     /** @description The execution to poll */
                     Location?: string;
                     [name: string]: unknown;
@@ -5145,15 +5250,17 @@ export interface operations {
             /** @description `on_completion`: the execution failed or was cancelled. The error body, code `execution_failed`, with `execution_id`, `status` and `error` in `details`. */
             502: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description `on_completion`: the status the result's `response.status` chose (200–299), with its `response.body`. */
             "2XX": {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5175,6 +5282,7 @@ export interface operations {
             /** @description Up */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5201,6 +5309,7 @@ export interface operations {
             /** @description Ready */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5227,6 +5336,7 @@ export interface operations {
             /** @description Metrics in the Prometheus text format */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5250,6 +5360,7 @@ export interface operations {
             /** @description The spec */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5273,6 +5384,7 @@ export interface operations {
             /** @description The spec */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5298,6 +5410,7 @@ export interface operations {
             /** @description HTML */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
                     [name: string]: unknown;
                 };
                 content: {

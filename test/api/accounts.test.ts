@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { Role } from '../../generated/client/index';
 import { apiClient, expectError } from '../support/client';
 import { makeAccount, uniqueEmail, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
@@ -11,7 +10,7 @@ describe('accounts', () => {
   let bob: TestAccount;
   before(async () => {
     server = await startTestServer();
-    admin = await makeAccount(server, { role: Role.Admin });
+    admin = await makeAccount(server, { role: 'admin' });
     alice = await makeAccount(server);
     bob = await makeAccount(server);
   });
@@ -21,9 +20,9 @@ describe('accounts', () => {
     expect((await alice.client.users.getCurrentUser()).data).to.deep.include({
       id: alice.account.id,
       email: alice.account.email,
-      role: Role.User,
+      role: 'user',
     });
-    const { data: key } = await alice.client.apiKeys.createApiKey({ name: 'me' });
+    const { data: key } = await alice.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'me' } });
     expect((await apiClient(server.url, { apiKey: key.key }).users.getCurrentUser()).data.id).to.equal(
       alice.account.id,
     );
@@ -33,65 +32,74 @@ describe('accounts', () => {
     it('creates, reads, updates (including role) and deletes an account', async () => {
       const email = uniqueEmail('new');
       const { data: created, status } = await admin.client.accounts.createAccount({
-        name: 'New Account',
-        email,
-        password: 'your-password',
-        role: Role.User,
+        accountCreate: {
+          name: 'New Account',
+          email,
+          password: 'your-password',
+          role: 'user',
+        },
       });
       expect(status).to.equal(201);
-      expect(created).to.include({ name: 'New Account', email, role: Role.User });
+      expect(created).to.include({ name: 'New Account', email, role: 'user' });
       expect(created).not.to.have.property('password');
-      expect((await admin.client.accounts.getAccount(created.id)).data).to.deep.equal(created);
+      expect((await admin.client.accounts.getAccount({ id: created.id })).data).to.deep.equal(created);
 
-      const { data: updated } = await admin.client.accounts.updateAccount(created.id, {
-        name: 'Updated',
-        role: Role.Admin,
+      const { data: updated } = await admin.client.accounts.updateAccount({
+        id: created.id,
+        accountUpdate: {
+          name: 'Updated',
+          role: 'admin',
+        },
       });
-      expect(updated).to.include({ name: 'Updated', role: Role.Admin });
+      expect(updated).to.include({ name: 'Updated', role: 'admin' });
       expect(new Date(updated.updated_at).getTime()).to.be.at.least(new Date(created.updated_at).getTime());
 
-      const login = await apiClient(server.url).auth.login({ username: email, password: 'your-password' });
+      const login = await apiClient(server.url).auth.login({
+        loginRequest: { username: email, password: 'your-password' },
+      });
       expect(login.data.account_id).to.equal(created.id);
 
-      expect((await admin.client.accounts.deleteAccount(created.id)).data).to.deep.equal({
+      expect((await admin.client.accounts.deleteAccount({ id: created.id })).data).to.deep.equal({
         message: 'Account deleted successfully',
       });
-      await expectError(admin.client.accounts.getAccount(created.id), 404, 'not_found');
+      await expectError(admin.client.accounts.getAccount({ id: created.id }), 404, 'not_found');
       // Its tokens stop working with it.
       await expectError(apiClient(server.url, { token: login.data.token }).users.getCurrentUser(), 401, 'unauthorized');
     });
 
     it('lists with a role filter, limit, offset and total', async () => {
-      const all = (await admin.client.accounts.listAccounts(undefined, 100, 0)).data;
+      const all = (await admin.client.accounts.listAccounts({ limit: 100, offset: 0 })).data;
       expect(all.total).to.equal(all.accounts.length);
-      const admins = (await admin.client.accounts.listAccounts(Role.Admin, 100, 0)).data;
+      const admins = (await admin.client.accounts.listAccounts({ role: 'admin', limit: 100, offset: 0 })).data;
       // Exactly the admins of the full list: a filter ignored, or one that matches nobody, shows.
-      expect(admins.accounts).to.deep.equal(all.accounts.filter((a) => a.role === Role.Admin));
+      expect(admins.accounts).to.deep.equal(all.accounts.filter((a) => a.role === 'admin'));
       expect(admins.accounts.map((a) => a.id)).to.include(admin.account.id);
       expect(admins.total).to.equal(admins.accounts.length);
-      const users = (await admin.client.accounts.listAccounts(Role.User, 100, 0)).data;
+      const users = (await admin.client.accounts.listAccounts({ role: 'user', limit: 100, offset: 0 })).data;
       expect(users.accounts.map((a) => a.id)).to.include.members([alice.account.id, bob.account.id]);
       expect(users.total + admins.total).to.equal(all.total);
-      const page = (await admin.client.accounts.listAccounts(undefined, 1, 1)).data;
+      const page = (await admin.client.accounts.listAccounts({ limit: 1, offset: 1 })).data;
       expect(page).to.include({ limit: 1, offset: 1, total: all.total });
       expect(page.accounts).to.deep.equal([all.accounts[1]]);
-      await expectError(admin.client.accounts.listAccounts(undefined, 0), 400, 'invalid_request');
-      await expectError(admin.client.accounts.listAccounts(undefined, 101), 400, 'invalid_request');
+      await expectError(admin.client.accounts.listAccounts({ limit: 0 }), 400, 'invalid_request');
+      await expectError(admin.client.accounts.listAccounts({ limit: 101 }), 400, 'invalid_request');
     });
 
     it('refuses a duplicate email, case-insensitively, with 409', async () => {
       const err = await expectError(
         admin.client.accounts.createAccount({
-          name: 'Dup',
-          email: alice.account.email.toUpperCase(),
-          password: 'password1',
+          accountCreate: {
+            name: 'Dup',
+            email: alice.account.email.toUpperCase(),
+            password: 'password1',
+          },
         }),
         409,
         'conflict',
       );
       expect(err.details?.field).to.equal('email');
       await expectError(
-        admin.client.accounts.updateAccount(bob.account.id, { email: alice.account.email }),
+        admin.client.accounts.updateAccount({ id: bob.account.id, accountUpdate: { email: alice.account.email } }),
         409,
         'conflict',
       );
@@ -99,13 +107,15 @@ describe('accounts', () => {
 
     it('refuses a short password and a bad email', async () => {
       const short = await expectError(
-        admin.client.accounts.createAccount({ name: 'S', email: uniqueEmail(), password: 'short' }),
+        admin.client.accounts.createAccount({ accountCreate: { name: 'S', email: uniqueEmail(), password: 'short' } }),
         400,
         'invalid_request',
       );
       expect(short.details?.field).to.equal('password');
       const bad = await expectError(
-        admin.client.accounts.createAccount({ name: 'S', email: 'not-an-email', password: 'long-enough' }),
+        admin.client.accounts.createAccount({
+          accountCreate: { name: 'S', email: 'not-an-email', password: 'long-enough' },
+        }),
         400,
         'invalid_request',
       );
@@ -116,7 +126,7 @@ describe('accounts', () => {
       // Make this admin the only one, in a database of its own making.
       const others = await server
         .db('accounts')
-        .where({ role: Role.Admin })
+        .where({ role: 'admin' })
         .whereNot({ id: admin.account.id })
         .select('id');
       await server
@@ -125,17 +135,22 @@ describe('accounts', () => {
           'id',
           others.map((o) => o.id),
         )
-        .update({ role: Role.User });
+        .update({ role: 'user' });
       try {
-        await expectError(admin.client.accounts.deleteAccount(admin.account.id), 409, 'conflict');
-        await expectError(admin.client.accounts.updateAccount(admin.account.id, { role: Role.User }), 409, 'conflict');
+        await expectError(admin.client.accounts.deleteAccount({ id: admin.account.id }), 409, 'conflict');
+        await expectError(
+          admin.client.accounts.updateAccount({ id: admin.account.id, accountUpdate: { role: 'user' } }),
+          409,
+          'conflict',
+        );
         expect((await admin.client.users.getCurrentUser()).data.role).to.equal('admin');
         // With a second admin, demoting the first is fine.
-        const second = await makeAccount(server, { role: Role.Admin });
-        expect((await second.client.accounts.updateAccount(admin.account.id, { role: Role.User })).data.role).to.equal(
-          'user',
-        );
-        await second.client.accounts.updateAccount(admin.account.id, { role: Role.Admin });
+        const second = await makeAccount(server, { role: 'admin' });
+        expect(
+          (await second.client.accounts.updateAccount({ id: admin.account.id, accountUpdate: { role: 'user' } })).data
+            .role,
+        ).to.equal('user');
+        await second.client.accounts.updateAccount({ id: admin.account.id, accountUpdate: { role: 'admin' } });
       } finally {
         await server
           .db('accounts')
@@ -143,15 +158,18 @@ describe('accounts', () => {
             'id',
             others.map((o) => o.id),
           )
-          .update({ role: Role.Admin });
+          .update({ role: 'admin' });
       }
     });
 
     it('deleting an account deletes its API keys and secrets', async () => {
       const doomed = await makeAccount(server);
-      const { data: key } = await doomed.client.apiKeys.createApiKey({ name: 'k' });
-      await doomed.client.secrets.putSecret(doomed.account.id, { key: 'TOKEN', value: 'v' });
-      await admin.client.accounts.deleteAccount(doomed.account.id);
+      const { data: key } = await doomed.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'k' } });
+      await doomed.client.secrets.putSecret({
+        accountId: doomed.account.id,
+        secretWrite: { key: 'TOKEN', value: 'v' },
+      });
+      await admin.client.accounts.deleteAccount({ id: doomed.account.id });
       expect(await server.db('api_keys').where({ account_id: doomed.account.id })).to.have.length(0);
       expect(await server.db('secrets').where({ account_id: doomed.account.id })).to.have.length(0);
       await expectError(apiClient(server.url, { apiKey: key.key }).users.getCurrentUser(), 401, 'unauthorized');
@@ -160,22 +178,25 @@ describe('accounts', () => {
 
   describe('as a user', () => {
     it('reads and updates only their own name, email and password', async () => {
-      expect((await alice.client.accounts.getAccount(alice.account.id)).data.id).to.equal(alice.account.id);
+      expect((await alice.client.accounts.getAccount({ id: alice.account.id })).data.id).to.equal(alice.account.id);
       const newEmail = uniqueEmail('alice');
-      const { data } = await alice.client.accounts.updateAccount(alice.account.id, {
-        name: 'Alice',
-        email: newEmail,
-        password: 'a-new-password',
+      const { data } = await alice.client.accounts.updateAccount({
+        id: alice.account.id,
+        accountUpdate: {
+          name: 'Alice',
+          email: newEmail,
+          password: 'a-new-password',
+        },
       });
-      expect(data).to.include({ name: 'Alice', email: newEmail, role: Role.User });
-      await apiClient(server.url).auth.login({ username: newEmail, password: 'a-new-password' });
+      expect(data).to.include({ name: 'Alice', email: newEmail, role: 'user' });
+      await apiClient(server.url).auth.login({ loginRequest: { username: newEmail, password: 'a-new-password' } });
       alice.account.email = newEmail;
       alice.password = 'a-new-password';
     });
 
     it('cannot change their own role', async () => {
       const err = await expectError(
-        alice.client.accounts.updateAccount(alice.account.id, { role: Role.Admin }),
+        alice.client.accounts.updateAccount({ id: alice.account.id, accountUpdate: { role: 'admin' } }),
         403,
         'forbidden',
       );
@@ -184,9 +205,13 @@ describe('accounts', () => {
     });
 
     it('gets 404 for another account, and changes nothing', async () => {
-      await expectError(alice.client.accounts.getAccount(bob.account.id), 404, 'not_found');
-      await expectError(alice.client.accounts.updateAccount(bob.account.id, { name: 'Hacked' }), 404, 'not_found');
-      await expectError(alice.client.accounts.deleteAccount(bob.account.id), 404, 'not_found');
+      await expectError(alice.client.accounts.getAccount({ id: bob.account.id }), 404, 'not_found');
+      await expectError(
+        alice.client.accounts.updateAccount({ id: bob.account.id, accountUpdate: { name: 'Hacked' } }),
+        404,
+        'not_found',
+      );
+      await expectError(alice.client.accounts.deleteAccount({ id: bob.account.id }), 404, 'not_found');
       expect((await bob.client.users.getCurrentUser()).data.name).not.to.equal('Hacked');
     });
 
@@ -194,12 +219,12 @@ describe('accounts', () => {
       await expectError(alice.client.accounts.listAccounts(), 403, 'forbidden');
       const email = uniqueEmail();
       await expectError(
-        alice.client.accounts.createAccount({ name: 'X', email, password: 'password1' }),
+        alice.client.accounts.createAccount({ accountCreate: { name: 'X', email, password: 'password1' } }),
         403,
         'forbidden',
       );
       expect(await server.db('accounts').where({ email })).to.deep.equal([]);
-      await expectError(alice.client.accounts.deleteAccount(alice.account.id), 403, 'forbidden');
+      await expectError(alice.client.accounts.deleteAccount({ id: alice.account.id }), 403, 'forbidden');
       expect((await alice.client.users.getCurrentUser()).status).to.equal(200);
     });
   });

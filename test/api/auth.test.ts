@@ -21,8 +21,10 @@ describe('auth: login, tokens and API keys', () => {
   describe('login', () => {
     it('returns a token for the email and password, case-insensitive email', async () => {
       const { data } = await anonymous().auth.login({
-        username: alice.account.email.toUpperCase(),
-        password: alice.password,
+        loginRequest: {
+          username: alice.account.email.toUpperCase(),
+          password: alice.password,
+        },
       });
       expect(data.account_id).to.equal(alice.account.id);
       expect(new Date(data.expires_at).getTime()).to.be.greaterThan(Date.now() + 3500_000);
@@ -31,12 +33,12 @@ describe('auth: login, tokens and API keys', () => {
 
     it('gives the same 401 for an unknown email and a wrong password', async () => {
       const a = await expectError(
-        anonymous().auth.login({ username: 'nobody@example.com', password: 'whatever1' }),
+        anonymous().auth.login({ loginRequest: { username: 'nobody@example.com', password: 'whatever1' } }),
         401,
         'unauthorized',
       );
       const b = await expectError(
-        anonymous().auth.login({ username: alice.account.email, password: 'wrong-password' }),
+        anonymous().auth.login({ loginRequest: { username: alice.account.email, password: 'wrong-password' } }),
         401,
         'unauthorized',
       );
@@ -47,12 +49,12 @@ describe('auth: login, tokens and API keys', () => {
       const bob = await makeAccount(server);
       for (let i = 0; i < 2; i++)
         await expectError(
-          anonymous().auth.login({ username: bob.account.email, password: 'wrong-password' }),
+          anonymous().auth.login({ loginRequest: { username: bob.account.email, password: 'wrong-password' } }),
           401,
           'unauthorized',
         );
       await expectError(
-        anonymous().auth.login({ username: bob.account.email, password: 'wrong-password' }),
+        anonymous().auth.login({ loginRequest: { username: bob.account.email, password: 'wrong-password' } }),
         429,
         'rate_limited',
       );
@@ -76,7 +78,9 @@ describe('auth: login, tokens and API keys', () => {
         .db('login_failures')
         .where({ key: locked[0].key })
         .update({ locked_until: new Date(Date.now() - 1000) });
-      const again = await anonymous().auth.login({ username: bob.account.email, password: bob.password });
+      const again = await anonymous().auth.login({
+        loginRequest: { username: bob.account.email, password: bob.password },
+      });
       expect(again.data.account_id).to.equal(bob.account.id);
     });
 
@@ -84,24 +88,29 @@ describe('auth: login, tokens and API keys', () => {
       const carol = await makeAccount(server);
       for (let i = 0; i < 2; i++)
         await expectError(
-          anonymous().auth.login({ username: carol.account.email, password: 'wrong-password' }),
+          anonymous().auth.login({ loginRequest: { username: carol.account.email, password: 'wrong-password' } }),
           401,
           'unauthorized',
         );
-      await anonymous().auth.login({ username: carol.account.email, password: carol.password });
+      await anonymous().auth.login({ loginRequest: { username: carol.account.email, password: carol.password } });
       for (let i = 0; i < 2; i++)
         await expectError(
-          anonymous().auth.login({ username: carol.account.email, password: 'wrong-password' }),
+          anonymous().auth.login({ loginRequest: { username: carol.account.email, password: 'wrong-password' } }),
           401,
           'unauthorized',
         );
       expect(
-        (await anonymous().auth.login({ username: carol.account.email, password: carol.password })).status,
+        (await anonymous().auth.login({ loginRequest: { username: carol.account.email, password: carol.password } }))
+          .status,
       ).to.equal(200);
     });
 
     it('rejects a login body without a password as invalid_request', async () => {
-      const err = await expectError(anonymous().auth.login({ username: 'a@b.c' } as never), 400, 'invalid_request');
+      const err = await expectError(
+        anonymous().auth.login({ loginRequest: { username: 'a@b.c' } as never }),
+        400,
+        'invalid_request',
+      );
       expect(err.details?.field).to.equal('password');
     });
   });
@@ -165,7 +174,9 @@ describe('auth: login, tokens and API keys', () => {
     }
 
     it('logout revokes the token at once', async () => {
-      const { data } = await anonymous().auth.login({ username: alice.account.email, password: alice.password });
+      const { data } = await anonymous().auth.login({
+        loginRequest: { username: alice.account.email, password: alice.password },
+      });
       const client = apiClient(server.url, { token: data.token });
       expect((await client.auth.logout()).data).to.deep.equal({ message: 'Logged out successfully' });
       await expectError(client.users.getCurrentUser(), 401, 'unauthorized');
@@ -173,7 +184,9 @@ describe('auth: login, tokens and API keys', () => {
     });
 
     it('refresh issues a new token and revokes the old one', async () => {
-      const { data } = await anonymous().auth.login({ username: alice.account.email, password: alice.password });
+      const { data } = await anonymous().auth.login({
+        loginRequest: { username: alice.account.email, password: alice.password },
+      });
       const fresh = (await apiClient(server.url, { token: data.token }).auth.refreshToken()).data;
       expect(fresh.token).not.to.equal(data.token);
       await expectError(me(data.token), 401, 'unauthorized');
@@ -183,7 +196,7 @@ describe('auth: login, tokens and API keys', () => {
 
   describe('API keys', () => {
     it('shows the key once, lists it without the key, authenticates, and stops at once when revoked', async () => {
-      const { data: created, status } = await alice.client.apiKeys.createApiKey({ name: 'ci' });
+      const { data: created, status } = await alice.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'ci' } });
       expect(status).to.equal(201);
       expect(created.key).to.match(/^frk_/);
       expect(created.key.startsWith(created.prefix)).to.equal(true);
@@ -201,14 +214,16 @@ describe('auth: login, tokens and API keys', () => {
       const [row] = await server.db('api_keys').where({ id: created.id });
       expect(row.key_hash).not.to.contain(created.key);
 
-      await alice.client.apiKeys.deleteApiKey(created.id);
+      await alice.client.apiKeys.deleteApiKey({ id: created.id });
       await expectError(byKey.users.getCurrentUser(), 401, 'unauthorized');
     });
 
     it('refuses an expired key, and an expiry in the past', async () => {
       const { data } = await alice.client.apiKeys.createApiKey({
-        name: 'short',
-        expires_at: new Date(Date.now() + 60_000).toISOString(),
+        apiKeyCreate: {
+          name: 'short',
+          expires_at: new Date(Date.now() + 60_000).toISOString(),
+        },
       });
       await server
         .db('api_keys')
@@ -216,7 +231,7 @@ describe('auth: login, tokens and API keys', () => {
         .update({ expires_at: new Date(Date.now() - 1000) });
       await expectError(apiClient(server.url, { apiKey: data.key }).users.getCurrentUser(), 401, 'unauthorized');
       const err = await expectError(
-        alice.client.apiKeys.createApiKey({ name: 'past', expires_at: '2000-01-01T00:00:00Z' }),
+        alice.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'past', expires_at: '2000-01-01T00:00:00Z' } }),
         422,
         'validation_error',
       );
@@ -229,8 +244,8 @@ describe('auth: login, tokens and API keys', () => {
 
     it("cannot revoke another account's key", async () => {
       const other = await makeAccount(server);
-      const { data } = await other.client.apiKeys.createApiKey({ name: 'theirs' });
-      await expectError(alice.client.apiKeys.deleteApiKey(data.id), 404, 'not_found');
+      const { data } = await other.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'theirs' } });
+      await expectError(alice.client.apiKeys.deleteApiKey({ id: data.id }), 404, 'not_found');
       expect((await alice.client.apiKeys.listApiKeys()).data.api_keys.map((k) => k.id)).not.to.include(data.id);
       expect((await apiClient(server.url, { apiKey: data.key }).users.getCurrentUser()).status).to.equal(200);
     });

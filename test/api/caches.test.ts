@@ -3,7 +3,6 @@
  * database (two Knex pools, two LISTEN connections, two invalidation buses): a change through
  * one is seen by the same process at once and by the other once its notification arrives.
  */
-import { Role } from '../../generated/client/index';
 import { expect } from 'chai';
 import type { Knex } from '../../src/db/knex';
 import { apiClient, expectError } from '../support/client';
@@ -50,14 +49,16 @@ describe('caches across processes', () => {
     const owner = await makeAccount(b);
     const flowId = await makeFlow(owner, FLOW);
     const client = on(b, { token: owner.token });
-    const { data } = await client.executions.runFlow(flowId, { input: {} });
-    await client.executions.getExecution(data.execution_id); // warms the account's masker
+    const { data } = await client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } });
+    await client.executions.getExecution({ id: data.execution_id }); // warms the account's masker
 
-    const reads = await queriesDuring(b.db, () => client.executions.getExecution(data.execution_id));
+    const reads = await queriesDuring(b.db, () => client.executions.getExecution({ id: data.execution_id }));
     expect(reads).to.have.length(1);
     expect(reads[0]).to.match(/from "?executions"? where/);
 
-    const start = await queriesDuring(b.db, () => client.executions.runFlow(flowId, { input: {} }));
+    const start = await queriesDuring(b.db, () =>
+      client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } }),
+    );
     // One statement inserts the start (atomic on its own): no read, no transaction around it.
     expect(start).to.have.length(1);
     expect(start[0]).to.match(/insert into executions/);
@@ -89,13 +90,16 @@ describe('caches across processes', () => {
     const user = await makeAccount(a);
     await expectError(on(a, user).accounts.listAccounts(), 403, 'forbidden');
     await expectError(on(b, user).accounts.listAccounts(), 403, 'forbidden');
-    await admin.client.accounts.updateAccount(user.account.id, { role: Role.Admin });
+    await admin.client.accounts.updateAccount({ id: user.account.id, accountUpdate: { role: 'admin' } });
     expect((await on(a, user).accounts.listAccounts()).status).to.equal(200);
     await eventually(async () => expect((await on(b, user).accounts.listAccounts()).status).to.equal(200), {
       ...NOTIFIED,
       what: 'the other process to see the promotion',
     });
-    await on(b, { token: admin.token }).accounts.updateAccount(user.account.id, { role: Role.User });
+    await on(b, { token: admin.token }).accounts.updateAccount({
+      id: user.account.id,
+      accountUpdate: { role: 'user' },
+    });
     await expectError(on(b, user).accounts.listAccounts(), 403, 'forbidden');
     await eventually(() => expectError(on(a, user).accounts.listAccounts(), 403, 'forbidden'), {
       ...NOTIFIED,
@@ -105,12 +109,12 @@ describe('caches across processes', () => {
 
   it("refuses a deleted account's token and API key in both processes", async () => {
     const doomed = await makeAccount(a);
-    const { data: key } = await doomed.client.apiKeys.createApiKey({ name: 'k' });
+    const { data: key } = await doomed.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'k' } });
     for (const s of [a, b]) {
       await on(s, doomed).users.getCurrentUser();
       await on(s, { apiKey: key.key }).users.getCurrentUser();
     }
-    await admin.client.accounts.deleteAccount(doomed.account.id);
+    await admin.client.accounts.deleteAccount({ id: doomed.account.id });
     for (const s of [a, b]) {
       await eventually(
         async () => {
@@ -124,11 +128,11 @@ describe('caches across processes', () => {
 
   it('refuses an API key revoked in the other process, and in its own at once', async () => {
     const user = await makeAccount(a);
-    const { data: key } = await user.client.apiKeys.createApiKey({ name: 'ci' });
+    const { data: key } = await user.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'ci' } });
     const byKey = (s: TestServer) => on(s, { apiKey: key.key });
     expect((await byKey(a).users.getCurrentUser()).status).to.equal(200);
     expect((await byKey(b).users.getCurrentUser()).status).to.equal(200);
-    await user.client.apiKeys.deleteApiKey(key.id);
+    await user.client.apiKeys.deleteApiKey({ id: key.id });
     await expectError(byKey(a).users.getCurrentUser(), 401, 'unauthorized');
     await eventually(() => expectError(byKey(b).users.getCurrentUser(), 401, 'unauthorized'), {
       ...NOTIFIED,
@@ -140,20 +144,20 @@ describe('caches across processes', () => {
     const user = await makeAccount(a);
     const flowId = await makeFlow(user, FLOW);
     const value = 'freshly-made-secret-4711';
-    const { data } = await user.client.executions.runFlow(flowId, { input: { note: value } });
+    const { data } = await user.client.executions.runFlow({ id: flowId, runFlowRequest: { input: { note: value } } });
     const inputOn = async (s: TestServer) =>
-      (await on(s, user).executions.getExecution(data.execution_id)).data.input as { note: string };
+      (await on(s, user).executions.getExecution({ id: data.execution_id })).data.input as { note: string };
     // Read once in each process, so each holds the account's masker from before the secret.
     expect((await inputOn(a)).note).to.equal(value);
     expect((await inputOn(b)).note).to.equal(value);
-    await user.client.secrets.putSecret(user.account.id, { key: 'FRESH', value });
+    await user.client.secrets.putSecret({ accountId: user.account.id, secretWrite: { key: 'FRESH', value } });
     expect((await inputOn(a)).note).to.equal('***');
     expect((await a.services.secrets.resolveForRun(user.account.id)).values.FRESH).to.equal(value);
     await eventually(async () => expect((await inputOn(b)).note).to.equal('***'), {
       ...NOTIFIED,
       what: 'the other process to mask the new secret',
     });
-    await user.client.secrets.deleteSecret(user.account.id, 'FRESH');
+    await user.client.secrets.deleteSecret({ accountId: user.account.id, key: 'FRESH' });
     expect((await a.services.secrets.resolveForRun(user.account.id)).values).not.to.have.property('FRESH');
     await eventually(
       async () =>
@@ -166,12 +170,12 @@ describe('caches across processes', () => {
     const user = await makeAccount(a);
     const flowId = await makeFlow(user, FLOW);
     const versionOfRun = async (s: TestServer) => {
-      const { data } = await on(s, user).executions.runFlow(flowId, { input: {} });
-      return (await on(s, user).executions.getExecution(data.execution_id)).data.flow_version;
+      const { data } = await on(s, user).executions.runFlow({ id: flowId, runFlowRequest: { input: {} } });
+      return (await on(s, user).executions.getExecution({ id: data.execution_id })).data.flow_version;
     };
     expect(await versionOfRun(a)).to.equal(1);
     expect(await versionOfRun(b)).to.equal(1);
-    await user.client.flows.updateFlow(flowId, { definition: FLOW_V2 });
+    await user.client.flows.updateFlow({ id: flowId, flowUpdate: { definition: FLOW_V2 } });
     expect(await versionOfRun(a)).to.equal(2);
     await eventually(async () => expect(await versionOfRun(b)).to.equal(2), {
       ...NOTIFIED,
@@ -182,13 +186,17 @@ describe('caches across processes', () => {
   it('cannot start a deleted flow, in either process', async () => {
     const user = await makeAccount(a);
     const flowId = await makeFlow(user, FLOW);
-    for (const s of [a, b]) await on(s, user).executions.runFlow(flowId, { input: {} });
-    await user.client.flows.deleteFlow(flowId);
-    await expectError(on(a, user).executions.runFlow(flowId, { input: {} }), 404, 'not_found');
-    await eventually(() => expectError(on(b, user).executions.runFlow(flowId, { input: {} }), 404, 'not_found'), {
-      ...NOTIFIED,
-      what: 'the other process to refuse the deleted flow',
-    });
+    for (const s of [a, b]) await on(s, user).executions.runFlow({ id: flowId, runFlowRequest: { input: {} } });
+    await user.client.flows.deleteFlow({ id: flowId });
+    await expectError(on(a, user).executions.runFlow({ id: flowId, runFlowRequest: { input: {} } }), 404, 'not_found');
+    await eventually(
+      () =>
+        expectError(on(b, user).executions.runFlow({ id: flowId, runFlowRequest: { input: {} } }), 404, 'not_found'),
+      {
+        ...NOTIFIED,
+        what: 'the other process to refuse the deleted flow',
+      },
+    );
   });
 
   it('checks revocations in the database until they are loaded, then in memory', async () => {

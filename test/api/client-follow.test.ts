@@ -19,17 +19,17 @@ describe('the client helper followExecution', () => {
   after(() => server.close());
 
   it('follows an execution to its end: replay, then live', async () => {
-    const { data } = await alice.client.executions.runFlow(flowId, {});
+    const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     const seen: ExecutionEvent[] = [];
     const last = await followExecution({
-      basePath: server.url,
+      baseUrl: server.url,
       token: alice.token,
       executionId: data.execution_id,
       WebSocket: WebSocket as unknown as WebSocketConstructor,
       onEvent: (e) => seen.push(e),
     });
     expect(last).to.deep.include({ type: 'execution_completed', result: 'done' });
-    const stored = (await alice.client.executions.getExecutionEvents(data.execution_id)).data.events;
+    const stored = (await alice.client.executions.getExecutionEvents({ id: data.execution_id })).data.events;
     expect(seen).to.deep.equal(stored);
   });
 
@@ -44,17 +44,17 @@ describe('the client helper followExecution', () => {
         if (n === 1) this.on('message', () => ++received === 2 && this.terminate());
       }
     }
-    const { data } = await alice.client.executions.runFlow(flowId, {});
+    const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     const seen: ExecutionEvent[] = [];
     await followExecution({
-      basePath: server.url,
+      baseUrl: server.url,
       token: alice.token,
       executionId: data.execution_id,
       WebSocket: Dropping as unknown as WebSocketConstructor,
       onEvent: (e) => seen.push(e),
     });
     expect(connections).to.be.greaterThan(1);
-    const stored = (await alice.client.executions.getExecutionEvents(data.execution_id)).data.events;
+    const stored = (await alice.client.executions.getExecutionEvents({ id: data.execution_id })).data.events;
     expect(seen.map((e) => e.seq)).to.deep.equal(stored.map((e) => e.seq));
   });
 });

@@ -62,9 +62,9 @@ describe('engine: batched starts, claims and step commits', function () {
       const lengths = new Set([...(await eventSeqs(server.db, ids)).values()].map((s) => s.length));
       expect([...lengths], 'events per execution').to.have.length(1);
       // Through the API as well: one execution's steps and its events as a client reads them.
-      const { data } = await owner.client.executions.getExecution(ids[7]);
+      const { data } = await owner.client.executions.getExecution({ id: ids[7] });
       expect([data.status, data.result]).to.deep.equal(['completed', chainResult(7)]);
-      const events = (await owner.client.executions.getExecutionEvents(ids[7])).data.events;
+      const events = (await owner.client.executions.getExecutionEvents({ id: ids[7] })).data.events;
       expect(events.map((e) => e.seq)).to.deep.equal(events.map((_, k) => k + 1));
     } finally {
       await server.close();
@@ -176,7 +176,7 @@ describe('engine: batched starts, claims and step commits', function () {
       await waitForAll(server.db, [head, ...goods]);
       const ended = await eventually(
         async () => {
-          const { data } = await owner.client.executions.getExecution(poisoned);
+          const { data } = await owner.client.executions.getExecution({ id: poisoned });
           if (data.status === 'queued' || data.status === 'running') throw new Error(`its status is ${data.status}`);
           return data;
         },

@@ -27,7 +27,7 @@ describe('executions: running flows', () => {
       alice,
       'nodes:\n  start:\n    type: transform\n    params: {expression: "{\'doubled\': input.n * 2}"}\n',
     );
-    const res = await alice.client.executions.runFlow(flowId, { input: { n: 21 } });
+    const res = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: { n: 21 } } });
     expect(res.status).to.equal(202);
     expect(res.data).to.include({ flow_id: flowId, status: 'queued' });
     expect(res.headers.location).to.equal(`/api/v1/executions/${res.data.execution_id}`);
@@ -38,15 +38,15 @@ describe('executions: running flows', () => {
     expect(ex.input).to.deep.equal({ n: 21 });
     expect(ex.duration).to.be.a('number').and.at.least(0);
 
-    const steps = (await alice.client.executions.getExecutionSteps(ex.id)).data;
+    const steps = (await alice.client.executions.getExecutionSteps({ id: ex.id })).data;
     expect(steps.total).to.equal(1);
     expect(steps.steps[0]).to.include({ node_id: 'start', node_type: 'transform', attempt: 1, status: 'completed' });
     expect(steps.steps[0].output).to.deep.equal({ doubled: 42 });
 
-    const logs = (await alice.client.executions.getExecutionLogs(ex.id)).data;
+    const logs = (await alice.client.executions.getExecutionLogs({ id: ex.id })).data;
     expect(logs.logs.map((l) => l.message)).to.deep.equal(['Execution started', 'Execution completed']);
 
-    const events = (await alice.client.executions.getExecutionEvents(ex.id)).data.events;
+    const events = (await alice.client.executions.getExecutionEvents({ id: ex.id })).data.events;
     expect(events.map((e) => e.seq)).to.deep.equal(events.map((_, i) => i + 1));
     expect(events.map((e) => e.type)).to.deep.equal([
       'execution_update',
@@ -58,7 +58,7 @@ describe('executions: running flows', () => {
     ]);
     const last = events[events.length - 1] as { status: string; result: unknown };
     expect(last).to.deep.include({ status: 'completed', result: { doubled: 42 } });
-    const tail = (await alice.client.executions.getExecutionEvents(ex.id, 4)).data;
+    const tail = (await alice.client.executions.getExecutionEvents({ id: ex.id, since: 4 })).data;
     expect(tail.events.map((e) => e.seq)).to.deep.equal([5, 6]);
     expect(tail.next_seq).to.equal(6);
   });
@@ -66,7 +66,10 @@ describe('executions: running flows', () => {
   it('calls HTTP APIs with templates over input, node outputs and secrets, and masks secret values', async () => {
     target.route('/customers/42', json(200, { name: 'Ada', token_echo: 'tok-SECRET-1234' }));
     target.route('/hook', json(201, { ok: true }));
-    await alice.client.secrets.putSecret(alice.account.id, { key: 'CRM_TOKEN', value: 'tok-SECRET-1234' });
+    await alice.client.secrets.putSecret({
+      accountId: alice.account.id,
+      secretWrite: { key: 'CRM_TOKEN', value: 'tok-SECRET-1234' },
+    });
     const flowId = await makeFlow(
       alice,
       `nodes:
@@ -90,10 +93,10 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     expect(JSON.parse(target.hits.find((h) => h.path === '/hook')!.body)).to.deep.equal({ name: 'Ada', n: 42 });
 
     const everything = JSON.stringify([
-      (await alice.client.executions.getExecution(ex.id)).data,
-      (await alice.client.executions.getExecutionSteps(ex.id)).data,
-      (await alice.client.executions.getExecutionEvents(ex.id)).data,
-      (await alice.client.executions.getExecutionLogs(ex.id, undefined, 100)).data,
+      (await alice.client.executions.getExecution({ id: ex.id })).data,
+      (await alice.client.executions.getExecutionSteps({ id: ex.id })).data,
+      (await alice.client.executions.getExecutionEvents({ id: ex.id })).data,
+      (await alice.client.executions.getExecutionLogs({ id: ex.id, limit: 100 })).data,
     ]);
     expect(everything).not.to.contain('tok-SECRET-1234');
     expect(everything).to.contain('Bearer ***');
@@ -128,7 +131,7 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     );
     const ex = await runToEnd(alice, failing, { id: 7 });
     expect(ex).to.include({ status: 'failed', error: 'order 7 is invalid' });
-    const events = (await alice.client.executions.getExecutionEvents(ex.id)).data.events;
+    const events = (await alice.client.executions.getExecutionEvents({ id: ex.id })).data.events;
     expect(events[events.length - 1]).to.deep.include({
       type: 'execution_failed',
       status: 'failed',
@@ -146,7 +149,7 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     expect(rec).to.include({ status: 'completed', result: 'recovered from HTTP request failed with status 400' });
     // 4xx is not retried.
     expect(
-      (await alice.client.executions.getExecutionSteps(rec.id)).data.steps.map((s) => [s.node_id, s.status]),
+      (await alice.client.executions.getExecutionSteps({ id: rec.id })).data.steps.map((s) => [s.node_id, s.status]),
     ).to.deep.equal([
       ['start', 'failed'],
       ['recover', 'completed'],
@@ -167,16 +170,16 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     const ex = await runToEnd(alice, flowId);
     expect(ex.status).to.equal('completed');
     expect(calls).to.equal(3);
-    const steps = (await alice.client.executions.getExecutionSteps(ex.id)).data.steps;
+    const steps = (await alice.client.executions.getExecutionSteps({ id: ex.id })).data.steps;
     expect(steps.map((s) => [s.attempt, s.status])).to.deep.equal([
       [1, 'failed'],
       [2, 'failed'],
       [3, 'completed'],
     ]);
     expect(steps[0].error).to.equal('HTTP request failed with status 503');
-    const warnings = (await alice.client.executions.getExecutionLogs(ex.id, 'warn' as never)).data.logs.map(
-      (l) => l.message,
-    );
+    const warnings = (
+      await alice.client.executions.getExecutionLogs({ id: ex.id, level: 'warn' as never })
+    ).data.logs.map((l) => l.message);
     expect(warnings).to.deep.equal([
       'Attempt 1 of 5 failed: HTTP request failed with status 503; retrying in 10 ms',
       'Attempt 2 of 5 failed: HTTP request failed with status 503; retrying in 20 ms',
@@ -194,7 +197,7 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     const ex = await runToEnd(alice, flowId);
     expect(ex.status).to.equal('failed');
     expect(ex.error).to.match(/timed out after 50 ms/);
-    expect((await alice.client.executions.getExecutionSteps(ex.id)).data.total).to.equal(2);
+    expect((await alice.client.executions.getExecutionSteps({ id: ex.id })).data.total).to.equal(2);
   });
 
   it('cancels during a slow HTTP call: the call is aborted and no further node starts', async () => {
@@ -206,9 +209,9 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
       alice,
       `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/hang", timeout_ms: 60000}\n    next: after\n  after:\n    type: log\n    params: {message: should not run}\n`,
     );
-    const { data } = await alice.client.executions.runFlow(flowId, {});
+    const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     await inFlight;
-    expect((await alice.client.executions.cancelExecution(data.execution_id)).data).to.deep.equal({
+    expect((await alice.client.executions.cancelExecution({ id: data.execution_id })).data).to.deep.equal({
       message: 'Execution cancelled successfully',
     });
     const ex = await waitForExecution(alice, data.execution_id);
@@ -217,10 +220,10 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
       timeout: 10_000,
       what: 'the target to see the call aborted',
     });
-    const steps = (await alice.client.executions.getExecutionSteps(ex.id)).data.steps;
+    const steps = (await alice.client.executions.getExecutionSteps({ id: ex.id })).data.steps;
     expect(steps.map((s) => [s.node_id, s.status])).to.deep.equal([['start', 'cancelled']]);
-    await expectError(alice.client.executions.cancelExecution(ex.id), 409, 'conflict');
-    await expectError(alice.client.runs.cancelRun(ex.id), 409, 'conflict');
+    await expectError(alice.client.executions.cancelExecution({ id: ex.id }), 409, 'conflict');
+    await expectError(alice.client.runs.cancelRun({ runId: ex.id }), 409, 'conflict');
   });
 
   it('waits durably in a delay node: the step sleeps as a task due later, holding no worker', async () => {
@@ -228,7 +231,7 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
       alice,
       'nodes:\n  start:\n    type: delay\n    params: {ms: 3000}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.waited_ms >= 3000"}\n',
     );
-    const { data } = await alice.client.executions.runFlow(flowId, {});
+    const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     const task = await eventually(
       async () => {
         const tasks = await server.db('tasks').where({ execution_id: data.execution_id });
@@ -239,7 +242,7 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
       },
       { timeout: 20_000, what: 'the delay step to sleep as an unleased task' },
     );
-    const logs = (await alice.client.executions.getExecutionLogs(data.execution_id)).data.logs;
+    const logs = (await alice.client.executions.getExecutionLogs({ id: data.execution_id })).data.logs;
     expect(logs.map((l) => l.message)).to.include(`Waiting until ${task.run_at.toISOString()}`);
     const ex = await waitForExecution(alice, data.execution_id);
     expect(ex).to.include({ status: 'completed', result: true });
@@ -250,15 +253,21 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
       alice,
       'inputs: {type: object, required: [amount], properties: {amount: {type: number}}}\nnodes:\n  start:\n    type: log\n    params: {message: ok}\n',
     );
-    const missing = await expectError(alice.client.executions.runFlow(flowId, { input: {} }), 422, 'validation_error');
+    const missing = await expectError(
+      alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } }),
+      422,
+      'validation_error',
+    );
     expect(missing.details?.field).to.equal('input.amount');
     const wrong = await expectError(
-      alice.client.executions.runFlow(flowId, { input: { amount: 'ten' } }),
+      alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: { amount: 'ten' } } }),
       422,
       'validation_error',
     );
     expect(wrong.details?.field).to.equal('input.amount');
-    expect((await alice.client.executions.runFlow(flowId, { input: { amount: 10 } })).status).to.equal(202);
+    expect(
+      (await alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: { amount: 10 } } })).status,
+    ).to.equal(202);
   });
 
   it('stops a runaway loop at the step limit', async () => {
@@ -282,53 +291,64 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
   it('pins the version it started with, and serves it with a weak ETag (304 on If-None-Match)', async () => {
     const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: transform\n    params: {expression: "1"}\n');
     const first = await runToEnd(alice, flowId);
-    await alice.client.flows.updateFlow(flowId, {
-      definition: 'nodes:\n  start:\n    type: transform\n    params: {expression: "2"}\n',
+    await alice.client.flows.updateFlow({
+      id: flowId,
+      flowUpdate: {
+        definition: 'nodes:\n  start:\n    type: transform\n    params: {expression: "2"}\n',
+      },
     });
     const second = await runToEnd(alice, flowId);
     expect([first.result, first.flow_version, second.result, second.flow_version]).to.deep.equal([1, 1, 2, 2]);
 
-    const def = await alice.client.executions.getExecutionDefinition(first.id);
+    const def = await alice.client.executions.getExecutionDefinition({ id: first.id });
     expect(def.data).to.include({ flow_id: flowId, flow_version: 1 });
     expect(def.data.definition).to.contain('"1"');
     expect(def.headers.etag).to.equal(`W/"${def.data.definition_hash}"`);
-    const notModified = await alice.client.executions.getExecutionDefinition(first.id, def.headers.etag, {
-      validateStatus: (s: number) => s === 304,
-    });
+    const notModified = await alice.client.executions.getExecutionDefinition(
+      { id: first.id, ifNoneMatch: def.headers.etag },
+      {
+        validateStatus: (s: number) => s === 304,
+      },
+    );
     expect(notModified.status).to.equal(304);
-    const run = await alice.client.runs.getRunDefinition(first.id);
+    const run = await alice.client.runs.getRunDefinition({ runId: first.id });
     expect(run.headers.etag).to.equal(def.headers.etag);
     expect(
       (
-        await alice.client.runs.getRunDefinition(first.id, def.headers.etag, {
-          validateStatus: (s: number) => s === 304,
-        })
+        await alice.client.runs.getRunDefinition(
+          { runId: first.id, ifNoneMatch: def.headers.etag },
+          {
+            validateStatus: (s: number) => s === 304,
+          },
+        )
       ).status,
     ).to.equal(304);
-    expect((await alice.client.runs.getRunDefinition(second.id, def.headers.etag)).status).to.equal(200);
+    expect(
+      (await alice.client.runs.getRunDefinition({ runId: second.id, ifNoneMatch: def.headers.etag })).status,
+    ).to.equal(200);
   });
 
   it("hides another account's executions and runs (404), changing nothing", async () => {
     const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: delay\n    params: {ms: 60000}\n');
-    const { data } = await alice.client.executions.runFlow(flowId, {});
+    const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     const id = data.execution_id;
-    await expectError(bob.client.executions.runFlow(flowId, {}), 404, 'not_found');
-    await expectError(bob.client.runs.startRun({ flow_id: flowId }), 404, 'not_found');
-    await expectError(bob.client.executions.getExecution(id), 404, 'not_found');
-    await expectError(bob.client.executions.cancelExecution(id), 404, 'not_found');
-    await expectError(bob.client.executions.getExecutionLogs(id), 404, 'not_found');
-    await expectError(bob.client.executions.getExecutionSteps(id), 404, 'not_found');
-    await expectError(bob.client.executions.getExecutionEvents(id), 404, 'not_found');
-    await expectError(bob.client.executions.getExecutionDefinition(id), 404, 'not_found');
-    await expectError(bob.client.runs.getRun(id), 404, 'not_found');
-    await expectError(bob.client.runs.getRunDefinition(id), 404, 'not_found');
-    await expectError(bob.client.runs.cancelRun(id), 404, 'not_found');
+    await expectError(bob.client.executions.runFlow({ id: flowId, runFlowRequest: {} }), 404, 'not_found');
+    await expectError(bob.client.runs.startRun({ runStartRequest: { flow_id: flowId } }), 404, 'not_found');
+    await expectError(bob.client.executions.getExecution({ id }), 404, 'not_found');
+    await expectError(bob.client.executions.cancelExecution({ id }), 404, 'not_found');
+    await expectError(bob.client.executions.getExecutionLogs({ id }), 404, 'not_found');
+    await expectError(bob.client.executions.getExecutionSteps({ id }), 404, 'not_found');
+    await expectError(bob.client.executions.getExecutionEvents({ id }), 404, 'not_found');
+    await expectError(bob.client.executions.getExecutionDefinition({ id }), 404, 'not_found');
+    await expectError(bob.client.runs.getRun({ runId: id }), 404, 'not_found');
+    await expectError(bob.client.runs.getRunDefinition({ runId: id }), 404, 'not_found');
+    await expectError(bob.client.runs.cancelRun({ runId: id }), 404, 'not_found');
     expect(
-      (await bob.client.executions.listExecutions(undefined, undefined, 100)).data.executions.map((e) => e.id),
+      (await bob.client.executions.listExecutions({ limit: 100 })).data.executions.map((e) => e.id),
     ).not.to.include(id);
-    expect((await bob.client.runs.listRuns(100)).data.items.map((r) => r.id)).not.to.include(id);
-    expect((await alice.client.executions.getExecution(id)).data.status).not.to.equal('cancelled');
-    const cancelled = await alice.client.runs.cancelRun(id);
+    expect((await bob.client.runs.listRuns({ limit: 100 })).data.items.map((r) => r.id)).not.to.include(id);
+    expect((await alice.client.executions.getExecution({ id })).data.status).not.to.equal('cancelled');
+    const cancelled = await alice.client.runs.cancelRun({ runId: id });
     expect(cancelled.status).to.equal(202);
     expect(cancelled.data).to.include({ id, status: 'cancelled' });
   });

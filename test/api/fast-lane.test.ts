@@ -44,7 +44,7 @@ describe('the fast lane', function () {
     validator = await startTestServer({ FLOWRUNNER_FAST_LANE: 'false' });
     owner = await makeAccount(fast);
     const flow = await makeFlow(owner, VALID_DEFINITION);
-    const { data } = await owner.client.executions.runFlow(flow, { input: {} });
+    const { data } = await owner.client.executions.runFlow({ id: flow, runFlowRequest: { input: {} } });
     ids = { id: [flow, data.execution_id], run_id: [data.execution_id] };
   });
   after(async () => {

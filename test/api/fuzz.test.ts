@@ -45,7 +45,7 @@ describe('fuzzing every operation from the spec', function () {
     server = await startTestServer();
     admin = await makeAccount(server, { role: 'admin' });
     const flow = await makeFlow(admin, VALID_DEFINITION);
-    const { data } = await admin.client.executions.runFlow(flow, { input: {} });
+    const { data } = await admin.client.executions.runFlow({ id: flow, runFlowRequest: { input: {} } });
     const other = await makeAccount(server);
     // Real ids next to random ones, so operations get past "not found" often.
     ids = {

@@ -13,8 +13,8 @@ describe('housekeeping', () => {
   it('drops expired revocations, idempotency keys and login counters, and keeps live ones', async () => {
     const owner = await makeAccount(server);
     const flowId = await makeFlow(owner, 'nodes:\n  start:\n    type: log\n    params: {message: x}\n');
-    await owner.client.executions.runFlow(flowId, {}, 'old-key');
-    await owner.client.executions.runFlow(flowId, {}, 'new-key');
+    await owner.client.executions.runFlow({ id: flowId, runFlowRequest: {}, idempotencyKey: 'old-key' });
+    await owner.client.executions.runFlow({ id: flowId, runFlowRequest: {}, idempotencyKey: 'new-key' });
     const db = server.db;
     await db('idempotency_keys')
       .where({ account_id: owner.account.id, key: 'old-key' })

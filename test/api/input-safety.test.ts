@@ -20,7 +20,8 @@ describe('hostile input', () => {
     server = await startTestServer();
     user = await makeAccount(server);
     flowId = await makeFlow(user, DEFINITION);
-    executionId = (await user.client.executions.runFlow(flowId, { input: {} })).data.execution_id;
+    executionId = (await user.client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } })).data
+      .execution_id;
   });
   after(() => server.close());
 
@@ -155,7 +156,10 @@ describe('hostile input', () => {
   it('adds listeners to one execution concurrently without a deadlock', async () => {
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        user.client.listeners.createExecutionListener(executionId, { url: `http://127.0.0.1:9/hook/${i}` }),
+        user.client.listeners.createExecutionListener({
+          id: executionId,
+          listenerCreate: { url: `http://127.0.0.1:9/hook/${i}` },
+        }),
       ),
     );
     expect(results.map((r) => r.status)).to.deep.equal(Array(12).fill(201));

@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { EventType } from '../../generated/client/index';
 import { expectError } from '../support/client';
 import { makeAccount, makeFlow, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
@@ -62,14 +61,17 @@ describe('listeners: signed webhooks of execution events', () => {
 
   it('delivers every event of an execution, in order, signed; the secret is shown once', async () => {
     receiver.route('/all', (_req, _body, res) => res.writeHead(204).end());
-    const { data: run } = await alice.client.executions.runFlow(flowId, {});
-    const { data: listener, status } = await alice.client.listeners.createExecutionListener(run.execution_id, {
-      url: `${receiver.url}/all`,
+    const { data: run } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
+    const { data: listener, status } = await alice.client.listeners.createExecutionListener({
+      id: run.execution_id,
+      listenerCreate: {
+        url: `${receiver.url}/all`,
+      },
     });
     expect(status).to.equal(201);
     expect(listener.secret).to.match(/^whsec_/);
     await waitForExecution(alice, run.execution_id);
-    const stored = (await alice.client.executions.getExecutionEvents(run.execution_id)).data.events;
+    const stored = (await alice.client.executions.getExecutionEvents({ id: run.execution_id })).data.events;
     await receivedAtLeast('/all', stored.length);
 
     const hits = received('/all');
@@ -83,14 +85,14 @@ describe('listeners: signed webhooks of execution events', () => {
       false,
     );
 
-    const listed = (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners;
+    const listed = (await alice.client.listeners.listExecutionListeners({ id: run.execution_id })).data.listeners;
     expect(listed).to.have.length(1);
     expect(listed[0]).not.to.have.property('secret');
     const rows = await allDelivered(run.execution_id);
     expect(rows.map((r) => [r.listener_id, r.seq, r.attempts])).to.deep.equal(
       stored.map((e) => [listener.id, e.seq, 1]),
     );
-    const [after] = (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners;
+    const [after] = (await alice.client.listeners.listExecutionListeners({ id: run.execution_id })).data.listeners;
     expect(after.last_delivery_status).to.equal('delivered');
   });
 
@@ -100,14 +102,17 @@ describe('listeners: signed webhooks of execution events', () => {
       calls++;
       res.writeHead(calls === 1 ? 500 : 200).end();
     });
-    const { data: run } = await alice.client.executions.runFlow(flowId, {});
+    const { data: run } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     await waitForExecution(alice, run.execution_id);
-    await alice.client.listeners.createExecutionListener(run.execution_id, {
-      url: `${receiver.url}/flaky`,
-      events: [EventType.ExecutionUpdate, EventType.ExecutionCompleted],
+    await alice.client.listeners.createExecutionListener({
+      id: run.execution_id,
+      listenerCreate: {
+        url: `${receiver.url}/flaky`,
+        events: ['execution_update', 'execution_completed'],
+      },
     });
-    const stored = (await alice.client.executions.getExecutionEvents(run.execution_id)).data.events.filter((e) =>
-      ['execution_update', 'execution_completed'].includes(e.type),
+    const stored = (await alice.client.executions.getExecutionEvents({ id: run.execution_id })).data.events.filter(
+      (e) => ['execution_update', 'execution_completed'].includes(e.type),
     );
     await receivedAtLeast('/flaky', stored.length + 1);
     const seqs = received('/flaky').map((h) => JSON.parse(h.body).seq);
@@ -118,58 +123,82 @@ describe('listeners: signed webhooks of execution events', () => {
 
   it('a flow listener hears every execution of the flow; removing it stops deliveries', async () => {
     receiver.route('/flow', (_req, _body, res) => res.writeHead(200).end());
-    const { data: listener } = await alice.client.listeners.createFlowListener(flowId, {
-      url: `${receiver.url}/flow`,
-      events: [EventType.ExecutionCompleted],
+    const { data: listener } = await alice.client.listeners.createFlowListener({
+      id: flowId,
+      listenerCreate: {
+        url: `${receiver.url}/flow`,
+        events: ['execution_completed'],
+      },
     });
-    const a = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
-    const b = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
+    const a = (await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} })).data.execution_id;
+    const b = (await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} })).data.execution_id;
     await receivedAtLeast('/flow', 2);
     expect(
       received('/flow')
         .map((h) => JSON.parse(h.body).execution_id)
         .sort(),
     ).to.deep.equal([a, b].sort());
-    expect((await alice.client.listeners.listFlowListeners(flowId)).data.listeners.map((l) => l.id)).to.deep.equal([
-      listener.id,
-    ]);
+    expect(
+      (await alice.client.listeners.listFlowListeners({ id: flowId })).data.listeners.map((l) => l.id),
+    ).to.deep.equal([listener.id]);
     expect((await deliveriesOf(a)).map((r) => r.listener_id)).to.deep.equal([listener.id]);
-    await alice.client.listeners.deleteFlowListener(flowId, listener.id);
-    const c = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
+    await alice.client.listeners.deleteFlowListener({ id: flowId, listenerId: listener.id });
+    const c = (await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} })).data.execution_id;
     await waitForExecution(alice, c);
     // The outbox is written with the events: nothing queued for c means nothing will be sent.
     expect(await deliveriesOf(c)).to.deep.equal([]);
     expect(received('/flow')).to.have.length(2);
-    await expectError(alice.client.listeners.deleteFlowListener(flowId, listener.id), 404, 'not_found');
-  });
-
-  it("is 404 on another account's execution or flow, and checks the URL", async () => {
-    const { data: run } = await alice.client.executions.runFlow(flowId, {});
     await expectError(
-      bob.client.listeners.createExecutionListener(run.execution_id, { url: `${receiver.url}/x` }),
+      alice.client.listeners.deleteFlowListener({ id: flowId, listenerId: listener.id }),
       404,
       'not_found',
     );
-    await expectError(bob.client.listeners.listExecutionListeners(run.execution_id), 404, 'not_found');
-    await expectError(bob.client.listeners.createFlowListener(flowId, { url: `${receiver.url}/x` }), 404, 'not_found');
-    await expectError(bob.client.listeners.listFlowListeners(flowId), 404, 'not_found');
-    const { data: mine } = await alice.client.listeners.createExecutionListener(run.execution_id, {
-      url: `${receiver.url}/x`,
+  });
+
+  it("is 404 on another account's execution or flow, and checks the URL", async () => {
+    const { data: run } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
+    await expectError(
+      bob.client.listeners.createExecutionListener({
+        id: run.execution_id,
+        listenerCreate: { url: `${receiver.url}/x` },
+      }),
+      404,
+      'not_found',
+    );
+    await expectError(bob.client.listeners.listExecutionListeners({ id: run.execution_id }), 404, 'not_found');
+    await expectError(
+      bob.client.listeners.createFlowListener({ id: flowId, listenerCreate: { url: `${receiver.url}/x` } }),
+      404,
+      'not_found',
+    );
+    await expectError(bob.client.listeners.listFlowListeners({ id: flowId }), 404, 'not_found');
+    const { data: mine } = await alice.client.listeners.createExecutionListener({
+      id: run.execution_id,
+      listenerCreate: {
+        url: `${receiver.url}/x`,
+      },
     });
-    await expectError(bob.client.listeners.deleteExecutionListener(run.execution_id, mine.id), 404, 'not_found');
+    await expectError(
+      bob.client.listeners.deleteExecutionListener({ id: run.execution_id, listenerId: mine.id }),
+      404,
+      'not_found',
+    );
     // Refused without a trace: bob made no listener, and alice's is still there.
     expect(
-      (await alice.client.listeners.listExecutionListeners(run.execution_id)).data.listeners.map((l) => l.id),
+      (await alice.client.listeners.listExecutionListeners({ id: run.execution_id })).data.listeners.map((l) => l.id),
     ).to.deep.equal([mine.id]);
-    expect((await alice.client.listeners.listFlowListeners(flowId)).data.listeners).to.deep.equal([]);
+    expect((await alice.client.listeners.listFlowListeners({ id: flowId })).data.listeners).to.deep.equal([]);
     expect(await server.db('listeners').where({ account_id: bob.account.id })).to.deep.equal([]);
     await expectError(
-      alice.client.listeners.createExecutionListener(run.execution_id, { url: 'ftp://example.com/x' }),
+      alice.client.listeners.createExecutionListener({
+        id: run.execution_id,
+        listenerCreate: { url: 'ftp://example.com/x' },
+      }),
       422,
       'validation_error',
     );
     await expectError(
-      alice.client.listeners.createExecutionListener(run.execution_id, { url: 'not a url' }),
+      alice.client.listeners.createExecutionListener({ id: run.execution_id, listenerCreate: { url: 'not a url' } }),
       400,
       'invalid_request',
     );

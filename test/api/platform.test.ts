@@ -46,7 +46,7 @@ describe('platform', () => {
 
     it('rejects an unknown body field and names it', async () => {
       const err = await expectError(
-        user.client.apiKeys.createApiKey({ name: 'k', color: 'red' } as never),
+        user.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'k', color: 'red' } as never }),
         400,
         'invalid_request',
       );
@@ -54,12 +54,20 @@ describe('platform', () => {
     });
 
     it('rejects a missing required field and names it', async () => {
-      const err = await expectError(user.client.apiKeys.createApiKey({} as never), 400, 'invalid_request');
+      const err = await expectError(
+        user.client.apiKeys.createApiKey({ apiKeyCreate: {} as never }),
+        400,
+        'invalid_request',
+      );
       expect(err.details?.field).to.equal('name');
     });
 
     it('rejects a wrong type and names the field', async () => {
-      const err = await expectError(user.client.apiKeys.createApiKey({ name: 42 } as never), 400, 'invalid_request');
+      const err = await expectError(
+        user.client.apiKeys.createApiKey({ apiKeyCreate: { name: 42 } as never }),
+        400,
+        'invalid_request',
+      );
       expect(err.details?.field).to.equal('name');
     });
 
@@ -220,8 +228,8 @@ describe('platform', () => {
       };
       const labels = 'method="GET",route="/api/v1/flows/{id}",status="404"';
       const before = await count(labels);
-      await expectError(user.client.flows.getFlow('flow-missing-1'), 404, 'not_found');
-      await expectError(user.client.flows.getFlow('flow-missing-2'), 404, 'not_found');
+      await expectError(user.client.flows.getFlow({ id: 'flow-missing-1' }), 404, 'not_found');
+      await expectError(user.client.flows.getFlow({ id: 'flow-missing-2' }), 404, 'not_found');
       expect((await count(labels)) - before).to.equal(2);
     });
   });

@@ -36,24 +36,26 @@ describe('run-and-wait and long polls', () => {
 
   describe('POST /flows/{id}/run', () => {
     it('finishes in time: 200 with the finished execution, as GET shows it', async () => {
-      const res = await alice.client.executions.runFlow(echo, { input: { n: 21 } }, undefined, 'wait=20');
+      const res = await alice.client.executions.runFlow({
+        id: echo,
+        runFlowRequest: { input: { n: 21 } },
+        prefer: 'wait=20',
+      });
       expect(res.status).to.equal(200);
       expect(res.data).to.include({ status: 'completed', result: 42, error: null });
       expect(res.data.execution_id).to.equal(res.data.id);
       expect(res.headers['preference-applied']).to.equal('wait=20');
       expect(res.headers['content-location']).to.equal(`/api/v1/executions/${res.data.id}`);
       const { execution_id: _, ...asGet } = res.data;
-      expect(asGet).to.deep.equal((await alice.client.executions.getExecution(res.data.id)).data);
+      expect(asGet).to.deep.equal((await alice.client.executions.getExecution({ id: res.data.id })).data);
     });
 
     it('a failing flow: 200 with status failed and its error', async () => {
-      const res = await alice.client.executions.runFlow(
-        await makeFlow(alice, FAILING_FLOW),
-        { input: {} },
-        undefined,
-        undefined,
-        20,
-      );
+      const res = await alice.client.executions.runFlow({
+        id: await makeFlow(alice, FAILING_FLOW),
+        runFlowRequest: { input: {} },
+        wait: 20,
+      });
       expect(res.status).to.equal(200);
       expect(res.data.status).to.equal('failed');
       expect(res.data.error).to.contain('out of stock');
@@ -62,91 +64,94 @@ describe('run-and-wait and long polls', () => {
     });
 
     it('times out: 202 with the current status, Location and Retry-After; it goes on and a later GET shows it finished', async () => {
-      const res = (await alice.client.executions.runFlow(
-        approval,
-        { input: {} },
-        undefined,
-        'wait=1',
-      )) as unknown as AxiosResponse<ExecutionRef>;
+      const res = (await alice.client.executions.runFlow({
+        id: approval,
+        runFlowRequest: { input: {} },
+        prefer: 'wait=1',
+      })) as unknown as AxiosResponse<ExecutionRef>;
       expect(res.status).to.equal(202);
       expect(res.data).to.include({ flow_id: approval, status: 'waiting' });
       expect(res.headers.location).to.equal(`/api/v1/executions/${res.data.execution_id}`);
       expect(Number(res.headers['retry-after'])).to.be.a('number').and.be.at.least(1);
       expect(res.headers['preference-applied']).to.equal('wait=1');
-      await alice.client.hitl.approveExecution(res.data.execution_id, {});
+      await alice.client.hitl.approveExecution({ id: res.data.execution_id, decision: {} });
       expect(await waitForExecution(alice, res.data.execution_id)).to.include({ status: 'completed', result: 'ran' });
     });
 
     it('cancelled while waiting: 200 with status cancelled', async () => {
       const flowId = await makeFlow(alice, APPROVAL_FLOW);
-      const answer = alice.client.executions.runFlow(flowId, { input: {} }, undefined, 'wait=20');
+      const answer = alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} }, prefer: 'wait=20' });
       await requestsWaiting(1);
-      const [waiting] = (await alice.client.executions.listExecutions(flowId)).data.executions;
-      await alice.client.executions.cancelExecution(waiting.id);
+      const [waiting] = (await alice.client.executions.listExecutions({ flowId })).data.executions;
+      await alice.client.executions.cancelExecution({ id: waiting.id });
       const res = await answer;
       expect(res.status).to.equal(200);
       expect(res.data).to.include({ id: waiting.id, status: 'cancelled' });
     });
 
     it('an idempotent replay waits too', async () => {
-      const first = (await alice.client.executions.runFlow(
-        approval,
-        { input: {} },
-        'replay-wait',
-        undefined,
-        0,
-      )) as unknown as AxiosResponse<ExecutionRef>;
+      const first = (await alice.client.executions.runFlow({
+        id: approval,
+        runFlowRequest: { input: {} },
+        idempotencyKey: 'replay-wait',
+        wait: 0,
+      })) as unknown as AxiosResponse<ExecutionRef>;
       expect(first.status).to.equal(202);
       expect(first.data.status).to.equal('waiting');
-      const replay = alice.client.executions.runFlow(approval, { input: {} }, 'replay-wait', 'wait=20');
+      const replay = alice.client.executions.runFlow({
+        id: approval,
+        runFlowRequest: { input: {} },
+        idempotencyKey: 'replay-wait',
+        prefer: 'wait=20',
+      });
       await requestsWaiting(1);
-      await alice.client.hitl.approveExecution(first.data.execution_id, {});
+      await alice.client.hitl.approveExecution({ id: first.data.execution_id, decision: {} });
       const res = await replay;
       expect(res.status).to.equal(200);
       expect(res.data).to.include({ id: first.data.execution_id, status: 'completed', result: 'ran' });
     });
 
     it('reads Prefer among other preferences', async () => {
-      const res = await alice.client.executions.runFlow(
-        echo,
-        { input: { n: 1 } },
-        undefined,
-        'respond-async, return=minimal; foo="a,b", Wait=15;x=y, handling=lenient',
-      );
+      const res = await alice.client.executions.runFlow({
+        id: echo,
+        runFlowRequest: { input: { n: 1 } },
+        prefer: 'respond-async, return=minimal; foo="a,b", Wait=15;x=y, handling=lenient',
+      });
       expect(res.status).to.equal(200);
       expect(res.data.result).to.equal(2);
       expect(res.headers['preference-applied']).to.equal('wait=15');
     });
 
     it('without a wait answers 202 at once, as before', async () => {
-      const res = (await alice.client.executions.runFlow(
-        echo,
-        { input: { n: 1 } },
-        undefined,
-        'respond-async',
-      )) as unknown as AxiosResponse<ExecutionRef>;
+      const res = (await alice.client.executions.runFlow({
+        id: echo,
+        runFlowRequest: { input: { n: 1 } },
+        prefer: 'respond-async',
+      })) as unknown as AxiosResponse<ExecutionRef>;
       expect(res.status).to.equal(202);
       expect(res.data.status).to.equal('queued');
       expect(res.headers['preference-applied']).to.equal(undefined);
       await expectError(
-        alice.client.executions.runFlow(echo, { input: { n: 1 } }, undefined, undefined, -1),
+        alice.client.executions.runFlow({ id: echo, runFlowRequest: { input: { n: 1 } }, wait: -1 }),
         400,
         'invalid_request',
       );
     });
 
     it('masks secrets in what it answers, like GET', async () => {
-      await alice.client.secrets.putSecret(alice.account.id, { key: 'TOKEN', value: 'tok-run-and-wait' });
+      await alice.client.secrets.putSecret({
+        accountId: alice.account.id,
+        secretWrite: { key: 'TOKEN', value: 'tok-run-and-wait' },
+      });
       const flowId = await makeFlow(
         alice,
         'nodes:\n  start:\n    type: transform\n    params: {expression: "input.t"}\n',
       );
-      const res = await alice.client.executions.runFlow(
-        flowId,
-        { input: { t: 'tok-run-and-wait' } },
-        undefined,
-        'wait=20',
-      );
+      const res = await alice.client.executions.runFlow({
+        id: flowId,
+        runFlowRequest: { input: { t: 'tok-run-and-wait' } },
+        prefer: 'wait=20',
+      });
       expect(res.status).to.equal(200);
       expect(res.data.result).to.equal('***');
       expect(JSON.stringify(res.data)).not.to.contain('tok-run-and-wait');
@@ -155,34 +160,35 @@ describe('run-and-wait and long polls', () => {
 
   describe('POST /runs', () => {
     it('finishes in time: 200 with the run, as GET /runs/{id} shows it', async () => {
-      const res = await alice.client.runs.startRun({ flow_id: echo, input: { n: 5 } }, undefined, 'wait=20');
+      const res = await alice.client.runs.startRun({
+        runStartRequest: { flow_id: echo, input: { n: 5 } },
+        prefer: 'wait=20',
+      });
       expect(res.status).to.equal(200);
       expect(res.data).to.include({ status: 'completed', outputs: 10 });
       expect(res.headers['content-location']).to.equal(`/api/v1/runs/${res.data.id}`);
-      expect(res.data).to.deep.equal((await alice.client.runs.getRun(res.data.id)).data);
+      expect(res.data).to.deep.equal((await alice.client.runs.getRun({ runId: res.data.id })).data);
     });
 
     it('times out: 202 RunRef with the current status, Location and Retry-After', async () => {
-      const res = (await alice.client.runs.startRun(
-        { flow_id: approval },
-        undefined,
-        undefined,
-        1,
-      )) as unknown as AxiosResponse<RunRef>;
+      const res = (await alice.client.runs.startRun({
+        runStartRequest: { flow_id: approval },
+        wait: 1,
+      })) as unknown as AxiosResponse<RunRef>;
       expect(res.status).to.equal(202);
       expect(res.data.status).to.equal('waiting');
       expect(res.headers.location).to.equal(`/api/v1/runs/${res.data.id}`);
       expect(res.headers['retry-after']).to.equal('1');
-      await alice.client.executions.cancelExecution(res.data.id);
+      await alice.client.executions.cancelExecution({ id: res.data.id });
     });
   });
 
   describe('long polls', () => {
     it('GET /executions/{id} on a running execution answers when it ends', async () => {
-      const { data } = await alice.client.executions.runFlow(approval, { input: {} });
-      const poll = alice.client.executions.getExecution(data.execution_id, 'wait=20');
+      const { data } = await alice.client.executions.runFlow({ id: approval, runFlowRequest: { input: {} } });
+      const poll = alice.client.executions.getExecution({ id: data.execution_id, prefer: 'wait=20' });
       await requestsWaiting(1);
-      await alice.client.hitl.approveExecution(data.execution_id, {});
+      await alice.client.hitl.approveExecution({ id: data.execution_id, decision: {} });
       const res = await poll;
       expect(res.status).to.equal(200);
       expect(res.data).to.include({ status: 'completed', result: 'ran' });
@@ -190,36 +196,43 @@ describe('run-and-wait and long polls', () => {
     });
 
     it('GET /runs/{id} likewise; when the wait runs out it is 200 with the current state', async () => {
-      const { data } = await alice.client.runs.startRun({ flow_id: approval });
-      const ranOut = await alice.client.runs.getRun(data.id, undefined, 1);
+      const { data } = await alice.client.runs.startRun({ runStartRequest: { flow_id: approval } });
+      const ranOut = await alice.client.runs.getRun({ runId: data.id, wait: 1 });
       expect(ranOut.status).to.equal(200);
       expect(ranOut.data.status).to.equal('waiting');
-      const poll = alice.client.runs.getRun(data.id, undefined, 20);
+      const poll = alice.client.runs.getRun({ runId: data.id, wait: 20 });
       await requestsWaiting(1);
-      await alice.client.executions.cancelExecution(data.id);
+      await alice.client.executions.cancelExecution({ id: data.id });
       expect((await poll).data.status).to.equal('cancelled');
     });
 
     it("another account's execution is 404 at once, waiting for nothing", async () => {
       const bob = await makeAccount(server);
-      const { data } = await alice.client.executions.runFlow(approval, { input: {} });
-      await expectError(bob.client.executions.getExecution(data.execution_id, 'wait=20'), 404, 'not_found');
-      await expectError(bob.client.runs.getRun(data.execution_id, undefined, 20), 404, 'not_found');
+      const { data } = await alice.client.executions.runFlow({ id: approval, runFlowRequest: { input: {} } });
+      await expectError(
+        bob.client.executions.getExecution({ id: data.execution_id, prefer: 'wait=20' }),
+        404,
+        'not_found',
+      );
+      await expectError(bob.client.runs.getRun({ runId: data.execution_id, wait: 20 }), 404, 'not_found');
       expect(server.services.completions.waitingRequests()).to.equal(0);
-      await alice.client.executions.cancelExecution(data.execution_id);
+      await alice.client.executions.cancelExecution({ id: data.execution_id });
     });
 
     it('a client that goes away frees its place', async () => {
-      const { data } = await alice.client.executions.runFlow(approval, { input: {} });
+      const { data } = await alice.client.executions.runFlow({ id: approval, runFlowRequest: { input: {} } });
       const gone = new AbortController();
-      const poll = alice.client.executions.getExecution(data.execution_id, 'wait=20', undefined, {
-        signal: gone.signal,
-      });
+      const poll = alice.client.executions.getExecution(
+        { id: data.execution_id, prefer: 'wait=20' },
+        {
+          signal: gone.signal,
+        },
+      );
       poll.catch(() => undefined);
       await requestsWaiting(1);
       gone.abort();
       await requestsWaiting(0);
-      await alice.client.executions.cancelExecution(data.execution_id);
+      await alice.client.executions.cancelExecution({ id: data.execution_id });
     });
   });
 
@@ -238,31 +251,29 @@ describe('run-and-wait and long polls', () => {
     it('a wait above the maximum is cut to it (not refused), and Preference-Applied says so', async () => {
       const carol = await makeAccount(capped);
       const flowId = await makeFlow(carol, APPROVAL_FLOW);
-      const res = (await carol.client.executions.runFlow(
-        flowId,
-        { input: {} },
-        undefined,
-        'wait=3600',
-      )) as unknown as AxiosResponse<ExecutionRef>;
+      const res = (await carol.client.executions.runFlow({
+        id: flowId,
+        runFlowRequest: { input: {} },
+        prefer: 'wait=3600',
+      })) as unknown as AxiosResponse<ExecutionRef>;
       expect(res.status).to.equal(202);
       expect(res.headers['preference-applied']).to.equal('wait=1');
-      const polled = await carol.client.executions.getExecution(res.data.execution_id, undefined, 2_147_483_647);
+      const polled = await carol.client.executions.getExecution({ id: res.data.execution_id, wait: 2_147_483_647 });
       expect(polled.data.status).to.equal('waiting');
     });
 
     it('beyond the bound of waiting requests a request answers at once, its Prefer not applied', async () => {
       const dave = await makeAccount(full);
       const flowId = await makeFlow(dave, APPROVAL_FLOW);
-      const res = (await dave.client.executions.runFlow(
-        flowId,
-        { input: {} },
-        undefined,
-        'wait=20',
-      )) as unknown as AxiosResponse<ExecutionRef>;
+      const res = (await dave.client.executions.runFlow({
+        id: flowId,
+        runFlowRequest: { input: {} },
+        prefer: 'wait=20',
+      })) as unknown as AxiosResponse<ExecutionRef>;
       expect(res.status).to.equal(202);
       expect(res.data.status).to.equal('waiting');
       expect(res.headers['preference-applied']).to.equal(undefined);
-      const polled = await dave.client.executions.getExecution(res.data.execution_id, 'wait=20');
+      const polled = await dave.client.executions.getExecution({ id: res.data.execution_id, prefer: 'wait=20' });
       expect(polled.data.status).to.equal('waiting');
       expect(polled.headers['preference-applied']).to.equal(undefined);
     });

@@ -111,7 +111,10 @@ describe('safety: untrusted flows', () => {
 
     it('stays masked in every form through set, transform and templates, for the owner and a shared account', async () => {
       target.route('/echo', json(200, { ok: true }));
-      await alice.client.secrets.putSecret(alice.account.id, { key: 'LEAK', value: SECRET });
+      await alice.client.secrets.putSecret({
+        accountId: alice.account.id,
+        secretWrite: { key: 'LEAK', value: SECRET },
+      });
       const derive =
         "{'raw': secrets.LEAK, 'url': $encodeUrlComponent(secrets.LEAK), 'json': $string({'k': secrets.LEAK}), 'basic': 'Basic ' & $base64encode('user:' & secrets.LEAK)}";
       const flowId = await makeFlow(
@@ -146,20 +149,20 @@ describe('safety: untrusted flows', () => {
     params: {expression: "nodes.derive.output"}
 `,
       );
-      const id = (await alice.client.executions.runFlow(flowId, {})).data.execution_id;
+      const id = (await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} })).data.execution_id;
       await waitForExecution(alice, id, ['waiting', 'failed']);
       // The run did use the real secret.
       const call = target.hits.find((h) => h.path.startsWith('/echo'))!;
       expect(call.headers.authorization).to.equal(`Basic ${forms['base64 basic auth (Latin-1)']}`);
-      await alice.client.sharing.shareExecution(id, { account_id: bob.account.id });
+      await alice.client.sharing.shareExecution({ id, shareCreate: { account_id: bob.account.id } });
 
       const views = async (who: TestAccount) => ({
-        execution: (await who.client.executions.getExecution(id)).data,
-        values: (await who.client.hitl.getExecutionValues(id)).data,
-        steps: (await who.client.executions.getExecutionSteps(id, 100)).data,
-        logs: (await who.client.executions.getExecutionLogs(id, undefined, 100)).data,
-        events: (await who.client.executions.getExecutionEvents(id, 0, 1000)).data,
-        run: (await who.client.runs.getRun(id)).data,
+        execution: (await who.client.executions.getExecution({ id })).data,
+        values: (await who.client.hitl.getExecutionValues({ id })).data,
+        steps: (await who.client.executions.getExecutionSteps({ id, limit: 100 })).data,
+        logs: (await who.client.executions.getExecutionLogs({ id, limit: 100 })).data,
+        events: (await who.client.executions.getExecutionEvents({ id, since: 0, limit: 1000 })).data,
+        run: (await who.client.runs.getRun({ runId: id })).data,
       });
       for (const who of [alice, bob]) {
         const seen = await views(who);
@@ -168,17 +171,17 @@ describe('safety: untrusted flows', () => {
         // Masked, not dropped: the values are there.
         expect(seen.values.values).to.include({ stolen: '***', basic: 'Basic ***' });
         // The run package, exported by the owner and by the account it is shared with.
-        const pkg = (await who.client.packages.exportExecution(id)).data;
+        const pkg = (await who.client.packages.exportExecution({ id })).data;
         expect(leaks(pkg), JSON.stringify(pkg.values)).to.deep.equal([]);
         expect(pkg.values).to.include({ stolen: '***', basic: 'Basic ***' });
       }
 
-      await alice.client.hitl.signalExecution(id, { node_id: 'ask', outcome: 'ok', values: {} });
+      await alice.client.hitl.signalExecution({ id, signal: { node_id: 'ask', outcome: 'ok', values: {} } });
       const ex = await waitForExecution(alice, id);
       expect(ex.status, JSON.stringify(ex.error)).to.equal('completed');
       for (const who of [alice, bob]) {
         expect(leaks(await views(who))).to.deep.equal([]);
-        expect(leaks((await who.client.packages.exportExecution(id)).data)).to.deep.equal([]);
+        expect(leaks((await who.client.packages.exportExecution({ id })).data)).to.deep.equal([]);
       }
       expect(leaks((await alice.client.runs.listRuns()).data)).to.deep.equal([]);
       expect(leaks((await alice.client.executions.listExecutions()).data)).to.deep.equal([]);
@@ -188,7 +191,7 @@ describe('safety: untrusted flows', () => {
   describe('definitions', () => {
     const refused = async (definition: string) => {
       const err = await expectError(
-        alice.client.flows.createFlow({ name: 'proto', definition }),
+        alice.client.flows.createFlow({ flowCreate: { name: 'proto', definition } }),
         422,
         'validation_error',
       );
@@ -265,9 +268,9 @@ describe('safety: untrusted flows', () => {
         );
         const ex = await runToEnd(owner, flowId);
         expect(ex).to.include({ status: 'failed', error: 'internal_error' });
-        const steps = (await owner.client.executions.getExecutionSteps(ex.id)).data.steps;
+        const steps = (await owner.client.executions.getExecutionSteps({ id: ex.id })).data.steps;
         expect(steps.map((s) => [s.node_id, s.status, s.error])).to.deep.equal([['start', 'failed', 'internal_error']]);
-        const events = (await owner.client.executions.getExecutionEvents(ex.id)).data.events;
+        const events = (await owner.client.executions.getExecutionEvents({ id: ex.id })).data.events;
         expect(events[events.length - 1]).to.include({ type: 'execution_failed', error: 'internal_error' });
         expect(await short.db('tasks').where({ execution_id: ex.id })).to.have.length(0);
       } finally {

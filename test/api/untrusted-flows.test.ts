@@ -4,7 +4,6 @@
  */
 import axios from 'axios';
 import { expect } from 'chai';
-import { LogLevel } from '../../generated/client/index';
 import { expectError } from '../support/client';
 import { makeAccount, makeFlow, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
@@ -38,7 +37,7 @@ describe('untrusted flows cannot hurt the server', () => {
   ) {
     const end = Date.now() + deadlineMs;
     for (;;) {
-      const { data } = await owner.client.executions.getExecution(id);
+      const { data } = await owner.client.executions.getExecution({ id });
       if (until(data.status)) return data;
       if (Date.now() > end) expect.fail(`execution ${id} is still ${data.status} after ${deadlineMs} ms`);
       await new Promise((r) => setTimeout(r, 20));
@@ -46,7 +45,7 @@ describe('untrusted flows cannot hurt the server', () => {
   }
 
   async function start(owner: TestAccount, flowId: string, input: Record<string, unknown> = {}) {
-    return (await owner.client.executions.runFlow(flowId, { input })).data.execution_id;
+    return (await owner.client.executions.runFlow({ id: flowId, runFlowRequest: { input } })).data.execution_id;
   }
 
   it("infinite tail recursion fails its step with expression_limit; /healthz and another account's execution are answered meanwhile", async () => {
@@ -79,11 +78,11 @@ describe('untrusted flows cannot hurt the server', () => {
         `expression_limit: the expression in node "loop" ran longer than the time limit of 1000 ms: ${TAIL}`,
       );
       // A limit is the flow's own doing: no retry, although the node allows three attempts.
-      const steps = (await mallory.client.executions.getExecutionSteps(id)).data.steps;
+      const steps = (await mallory.client.executions.getExecutionSteps({ id })).data.steps;
       expect(steps.filter((s) => s.node_id === 'loop').map((s) => [s.attempt, s.status])).to.deep.equal([
         [1, 'failed'],
       ]);
-      const logs = (await mallory.client.executions.getExecutionLogs(id, LogLevel.Error)).data.logs;
+      const logs = (await mallory.client.executions.getExecutionLogs({ id, level: 'error' })).data.logs;
       expect(logs[0].data).to.deep.equal({
         code: 'expression_limit',
         limit: 'time',
@@ -147,7 +146,11 @@ nodes:
 `,
     );
     const [refused, health] = await Promise.all([
-      expectError(mallory.client.executions.runFlow(flowId, { input: { s: EVIL } }), 422, 'validation_error'),
+      expectError(
+        mallory.client.executions.runFlow({ id: flowId, runFlowRequest: { input: { s: EVIL } } }),
+        422,
+        'validation_error',
+      ),
       healthz(),
     ]);
     expect(refused.details).to.include({ field: 'input.s' });
@@ -170,7 +173,7 @@ nodes:
     await waitFor(mallory, id, (s) => s === 'waiting');
     const [refused, health] = await Promise.all([
       expectError(
-        mallory.client.hitl.signalExecution(id, { node_id: 'ask', outcome: 'ok', values: { s: EVIL } }),
+        mallory.client.hitl.signalExecution({ id, signal: { node_id: 'ask', outcome: 'ok', values: { s: EVIL } } }),
         422,
         'validation_error',
       ),
@@ -183,13 +186,15 @@ nodes:
   it('a pattern the linear-time engine cannot run is refused at save with 422, naming where it is', async () => {
     const err = await expectError(
       mallory.client.flows.createFlow({
-        name: 'backreference',
-        definition: `inputs:
+        flowCreate: {
+          name: 'backreference',
+          definition: `inputs:
   type: object
   properties: {s: {type: string, pattern: "^(a+)\\\\1$"}}
 nodes:
   start: {type: transform, params: {expression: "$match(input.s, /(?=a)a/)"}}
 `,
+        },
       }),
       422,
       'validation_error',
@@ -228,20 +233,34 @@ nodes:
     const again = await makeFlow(bob, schema('integer'));
 
     expect(await waitFor(mallory, await start(mallory, mine, { amount: 'ten' }))).to.include({ status: 'completed' });
-    await expectError(mallory.client.executions.runFlow(mine, { input: { amount: 10 } }), 422, 'validation_error');
+    await expectError(
+      mallory.client.executions.runFlow({ id: mine, runFlowRequest: { input: { amount: 10 } } }),
+      422,
+      'validation_error',
+    );
     expect(await waitFor(bob, await start(bob, theirs, { amount: 10.5 }))).to.include({ status: 'completed' });
-    await expectError(bob.client.executions.runFlow(theirs, { input: { amount: 'ten' } }), 422, 'validation_error');
-    await expectError(bob.client.executions.runFlow(again, { input: { amount: 10.5 } }), 422, 'validation_error');
+    await expectError(
+      bob.client.executions.runFlow({ id: theirs, runFlowRequest: { input: { amount: 'ten' } } }),
+      422,
+      'validation_error',
+    );
+    await expectError(
+      bob.client.executions.runFlow({ id: again, runFlowRequest: { input: { amount: 10.5 } } }),
+      422,
+      'validation_error',
+    );
 
     const err = await expectError(
       bob.client.flows.createFlow({
-        name: 'borrows a schema',
-        definition: `inputs:
+        flowCreate: {
+          name: 'borrows a schema',
+          definition: `inputs:
   type: object
   properties: {order: {$ref: "https://schemas.example.com/order"}}
 nodes:
   start: {type: transform, params: {expression: "input"}}
 `,
+        },
       }),
       422,
       'validation_error',

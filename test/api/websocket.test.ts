@@ -26,7 +26,7 @@ describe('WebSocket: live execution events', () => {
   const shape = (m: { type: string; seq: number }[]) => m.map((e) => `${e.seq}:${e.type}`);
 
   it('gives the same full sequence when connected before the start, during, and after completion; then closes with 1000', async () => {
-    const { data } = await alice.client.executions.runFlow(flowId, { input: { name: 'Ada' } });
+    const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: { name: 'Ada' } } });
     const before = follow(data.execution_id);
     await waitForExecution(alice, data.execution_id, ['running']);
     const during = follow(data.execution_id);
@@ -35,7 +35,7 @@ describe('WebSocket: live execution events', () => {
     const codes = await Promise.all([before.done, during.done, after.done]);
     expect(codes).to.deep.equal([{ code: 1000 }, { code: 1000 }, { code: 1000 }]);
 
-    const stored = (await alice.client.executions.getExecutionEvents(data.execution_id)).data.events;
+    const stored = (await alice.client.executions.getExecutionEvents({ id: data.execution_id })).data.events;
     for (const r of [before, during, after]) expect(shape(r.messages)).to.deep.equal(shape(stored));
     expect(before.messages.map((m) => m.seq)).to.deep.equal(stored.map((_, i) => i + 1));
     const types = before.messages.map((m) => m.type);
@@ -48,20 +48,20 @@ describe('WebSocket: live execution events', () => {
   });
 
   it('resumes after a seq with ?since=', async () => {
-    const { data } = await alice.client.executions.runFlow(flowId, { input: { name: 'Bo' } });
+    const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: { name: 'Bo' } } });
     await waitForExecution(alice, data.execution_id);
     const resumed = follow(data.execution_id, alice.token, '?since=3');
     expect(await resumed.done).to.deep.equal({ code: 1000 });
-    const stored = (await alice.client.executions.getExecutionEvents(data.execution_id, 3)).data.events;
+    const stored = (await alice.client.executions.getExecutionEvents({ id: data.execution_id, since: 3 })).data.events;
     expect(shape(resumed.messages)).to.deep.equal(shape(stored));
     expect(resumed.messages[0].seq).to.equal(4);
   });
 
   it('authenticates like HTTP: header, API key, access_token, bearer subprotocol', async () => {
-    const { data } = await alice.client.executions.runFlow(flowId, { input: {} });
+    const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } });
     await waitForExecution(alice, data.execution_id);
     const path = `/ws/executions/${data.execution_id}`;
-    const { data: key } = await alice.client.apiKeys.createApiKey({ name: 'ws' });
+    const { data: key } = await alice.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'ws' } });
     const ways = [
       record(wsUrl(server.url, path), { headers: { 'x-api-key': key.key } }),
       record(wsUrl(server.url, `${path}?access_token=${alice.token}`)),
@@ -74,15 +74,17 @@ describe('WebSocket: live execution events', () => {
   });
 
   it('refuses before the handshake: no token, bad token, revoked token (401), another account (404)', async () => {
-    const { data } = await alice.client.executions.runFlow(flowId, { input: {} });
+    const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } });
     const path = `/ws/executions/${data.execution_id}`;
     expect(await record(wsUrl(server.url, path)).done).to.deep.equal({ status: 401 });
     expect(await record(wsUrl(server.url, path), { headers: { authorization: 'Bearer nope' } }).done).to.deep.equal({
       status: 401,
     });
     const { data: login } = await apiClient(server.url).auth.login({
-      username: alice.account.email,
-      password: alice.password,
+      loginRequest: {
+        username: alice.account.email,
+        password: alice.password,
+      },
     });
     await apiClient(server.url, { token: login.token }).auth.logout();
     expect(await record(wsUrl(server.url, `${path}?access_token=${login.token}`)).done).to.deep.equal({ status: 401 });
@@ -102,9 +104,11 @@ describe('WebSocket: live execution events', () => {
         timeout: 20_000,
         what: `${who}'s account stream to carry the end of ${id}`,
       });
-    const storedShape = async (id: string) => shape((await alice.client.executions.getExecutionEvents(id)).data.events);
+    const storedShape = async (id: string) =>
+      shape((await alice.client.executions.getExecutionEvents({ id })).data.events);
 
-    const own = (await alice.client.executions.runFlow(flowId, { input: {} })).data.execution_id;
+    const own = (await alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } })).data
+      .execution_id;
     await ended(mine, own, 'alice');
     expect(shape(of(mine, own))).to.deep.equal(await storedShape(own));
 
@@ -113,10 +117,10 @@ describe('WebSocket: live execution events', () => {
       alice,
       'nodes:\n  start:\n    type: input\n    params: {outcomes: [{name: go}]}\n    next: {go: done}\n  done:\n    type: log\n    params: {message: done}\n',
     );
-    const shared = (await alice.client.executions.runFlow(asking, {})).data.execution_id;
+    const shared = (await alice.client.executions.runFlow({ id: asking, runFlowRequest: {} })).data.execution_id;
     await waitForExecution(alice, shared, ['waiting']);
-    await alice.client.sharing.shareExecution(shared, { account_id: bob.account.id });
-    await alice.client.hitl.signalExecution(shared, { node_id: 'start', outcome: 'go', values: {} });
+    await alice.client.sharing.shareExecution({ id: shared, shareCreate: { account_id: bob.account.id } });
+    await alice.client.hitl.signalExecution({ id: shared, signal: { node_id: 'start', outcome: 'go', values: {} } });
     await ended(theirs, shared, 'bob');
     await ended(mine, shared, 'alice');
     const sharedShape = await storedShape(shared);
@@ -141,7 +145,10 @@ describe('WebSocket: live execution events', () => {
             `  n${i}:\n    type: log\n    params: {message: "part ${i}", data: {blob: "{{ input.blob }}"}}\n${i < 19 ? `    next: n${i + 1}\n` : ''}`,
         ).join(''),
     );
-    const { data } = await alice.client.executions.runFlow(big, { input: { blob: 'x'.repeat(600_000) } });
+    const { data } = await alice.client.executions.runFlow({
+      id: big,
+      runFlowRequest: { input: { blob: 'x'.repeat(600_000) } },
+    });
     const slow = follow(data.execution_id);
     const fine = follow(data.execution_id);
     await slow.opened;

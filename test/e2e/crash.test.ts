@@ -49,10 +49,10 @@ describe('processes: a worker killed mid-step loses nothing', function () {
     type: transform
     params: {expression: "nodes.start.output * 2"}
 `;
-    const flowId = (await client.flows.createFlow({ name: 'crash test', definition })).data.id;
+    const flowId = (await client.flows.createFlow({ flowCreate: { name: 'crash test', definition } })).data.id;
     const ids: string[] = [];
     for (let i = 0; i < 200; i++)
-      ids.push((await client.executions.runFlow(flowId, { input: { i } })).data.execution_id);
+      ids.push((await client.executions.runFlow({ id: flowId, runFlowRequest: { input: { i } } })).data.execution_id);
 
     // Kill one worker while HTTP steps are in flight.
     await eventually(() => target.hits.length >= 40, { timeout: 60_000, what: '40 HTTP steps to have started' });
@@ -61,14 +61,14 @@ describe('processes: a worker killed mid-step loses nothing', function () {
     let failed: { id: string; error?: string | null; steps: unknown[] }[] = [];
     await eventually(
       async () => {
-        const { data } = await client.executions.listExecutions(flowId, 'failed' as never, 5);
+        const { data } = await client.executions.listExecutions({ flowId, status: 'failed' as never, limit: 5 });
         if (data.total > 0) {
           // No point waiting: say why they failed.
           failed = await Promise.all(
             data.executions.map(async (e) => ({
               id: e.id,
               error: e.error,
-              steps: (await client.executions.getExecutionSteps(e.id)).data.steps.map((s) => [
+              steps: (await client.executions.getExecutionSteps({ id: e.id })).data.steps.map((s) => [
                 s.node_id,
                 s.attempt,
                 s.status,
@@ -78,7 +78,8 @@ describe('processes: a worker killed mid-step loses nothing', function () {
           );
           return true;
         }
-        const completed = (await client.executions.listExecutions(flowId, 'completed' as never, 1)).data.total;
+        const completed = (await client.executions.listExecutions({ flowId, status: 'completed' as never, limit: 1 }))
+          .data.total;
         expect(completed, 'completed executions').to.equal(200);
       },
       { timeout: 180_000, interval: 100, what: 'all 200 executions to complete' },
@@ -110,12 +111,14 @@ describe('processes: a worker killed mid-step loses nothing', function () {
     const owner = await makeAccount(helper);
     const flowId = (
       await owner.client.flows.createFlow({
-        name: 'graceful',
-        definition: `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/held"}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.body.done"}\n`,
+        flowCreate: {
+          name: 'graceful',
+          definition: `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/held"}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.body.done"}\n`,
+        },
       })
     ).data.id;
     const hitsBefore = target.hits.length;
-    const { data } = await owner.client.executions.runFlow(flowId, {});
+    const { data } = await owner.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     await eventually(() => target.hits.length > hitsBefore, { timeout: 20_000, what: 'the step to call /held' });
     const exit = worker.stop('SIGTERM');
     // Answer the call only once the worker is shutting down: the step is in flight during the stop.

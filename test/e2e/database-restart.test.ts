@@ -32,7 +32,7 @@ describe('a database restart', function () {
       owner,
       'nodes:\n  start:\n    type: delay\n    params: {ms: 1500}\n    next: done\n  done:\n    type: transform\n    params: {expression: "\'survived\'"}\n',
     );
-    const { data } = await owner.client.executions.runFlow(flowId, {});
+    const { data } = await owner.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     // Let the delay start sleeping, then take the database away.
     await waitForExecution(owner, data.execution_id, ['running']);
 

@@ -68,7 +68,7 @@ describe('processes: a task handed over in memory survives the death of its proc
     target.route('/first', hangsFirst());
     const { proc, owner } = await startAllProcess();
     const flowId = await makeFlow(owner, callThenNumber(`${target.url}/first`));
-    const { data } = await owner.client.executions.runFlow(flowId, { input: {} });
+    const { data } = await owner.client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } });
     const id = data.execution_id;
     await eventually(() => hits('/first') === 1, { timeout: 30_000, what: 'the step to call /first' });
     // Running where it was started, under that process's lease: it never went through a claim elsewhere.
@@ -103,10 +103,12 @@ describe('processes: a task handed over in memory survives the death of its proc
       owner,
       `nodes:\n  start:\n    type: http.request\n    params: {url: "${target.url}/later"}\n    next: done\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.body.later"}\n`,
     );
-    const first = (await owner.client.executions.runFlow(hanging, { input: {} })).data.execution_id;
+    const first = (await owner.client.executions.runFlow({ id: hanging, runFlowRequest: { input: {} } })).data
+      .execution_id;
     await eventually(() => hits('/hang') === 1, { timeout: 30_000, what: 'the first execution to call /hang' });
     // The worker's one slot is taken: this start is leased to it and waits in its ready queue.
-    const second = (await owner.client.executions.runFlow(waiting, { input: {} })).data.execution_id;
+    const second = (await owner.client.executions.runFlow({ id: waiting, runFlowRequest: { input: {} } })).data
+      .execution_id;
     const handed = await tasksOf(second);
     expect(handed).to.have.length(1);
     expect(handed[0].lease_owner)

@@ -34,14 +34,15 @@ describe('processes: events reach subscribers on every API process', function ()
         (_, i) =>
           `  n${i + 1}:\n    type: log\n    params: {message: "line ${i + 1}"}\n${i < 19 ? `    next: n${i + 2}\n` : ''}`,
       ).join('');
-    const flowId = (await client.flows.createFlow({ name: 'fan-out', definition })).data.id;
-    const { data } = await client.executions.runFlow(flowId, {});
+    const flowId = (await client.flows.createFlow({ flowCreate: { name: 'fan-out', definition } })).data.id;
+    const { data } = await client.executions.runFlow({ id: flowId, runFlowRequest: {} });
     const headers = { authorization: `Bearer ${owner.token}` };
     const on1 = record(wsUrl(api1.url!, `/ws/executions/${data.execution_id}`), { headers });
     const on2 = record(wsUrl(api2.url!, `/ws/executions/${data.execution_id}`), { headers });
     expect(await on1.done).to.deep.equal({ code: 1000 });
     expect(await on2.done).to.deep.equal({ code: 1000 });
-    const stored = (await client.executions.getExecutionEvents(data.execution_id, 0, 1000)).data.events;
+    const stored = (await client.executions.getExecutionEvents({ id: data.execution_id, since: 0, limit: 1000 })).data
+      .events;
     const seqs = stored.map((e) => e.seq);
     expect(seqs).to.deep.equal(seqs.map((_, i) => i + 1));
     expect(on1.messages.map((m) => m.seq)).to.deep.equal(seqs);

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { OverlapPolicy } from '../../generated/client/index';
 import { apiClient } from '../support/client';
 import { testDatabaseUrl } from '../support/database';
 import { eventually } from '../support/eventually';
@@ -31,14 +30,16 @@ describe('processes: worker processes fire a schedule exactly once', function ()
     const owner = await makeAccount(helper);
     const client = apiClient(api.url!, { token: owner.token });
     const definition = 'nodes:\n  start:\n    type: log\n    params: {message: "{{ input.at }}"}\n';
-    const flowId = (await client.flows.createFlow({ name: 'every second', definition })).data.id;
+    const flowId = (await client.flows.createFlow({ flowCreate: { name: 'every second', definition } })).data.id;
     const { data: schedule } = await client.schedules.createSchedule({
-      flow_id: flowId,
-      cron: '* * * * * *',
-      overlap_policy: OverlapPolicy.Allow,
-      input: { at: '{{ trigger.scheduled_at }}' },
+      scheduleCreate: {
+        flow_id: flowId,
+        cron: '* * * * * *',
+        overlap_policy: 'allow',
+        input: { at: '{{ trigger.scheduled_at }}' },
+      },
     });
-    const ledger = async () => (await client.schedules.listScheduleFires(schedule.id, 100)).data;
+    const ledger = async () => (await client.schedules.listScheduleFires({ id: schedule.id, limit: 100 })).data;
     await eventually(async () => expect((await ledger()).total).to.be.at.least(4), {
       timeout: 60_000,
       what: 'four due times in the ledger',
@@ -49,7 +50,7 @@ describe('processes: worker processes fire a schedule exactly once', function ()
       timeout: 60_000,
       what: 'four more due times after the kill',
     });
-    await client.schedules.pauseSchedule(schedule.id, { note: 'test over' });
+    await client.schedules.pauseSchedule({ id: schedule.id, schedulePause: { note: 'test over' } });
 
     const { fires } = await ledger();
     const times = fires.map((f) => Date.parse(f.scheduled_at)).sort((a, b) => a - b);
@@ -64,15 +65,7 @@ describe('processes: worker processes fire a schedule exactly once', function ()
     expect(fired.length).to.be.at.least(fires.length / 2);
     const executionIds = fired.map((f) => f.execution_id);
     expect(new Set(executionIds).size).to.equal(fired.length);
-    const { data: started } = await client.executions.listExecutions(
-      undefined,
-      undefined,
-      100,
-      undefined,
-      undefined,
-      undefined,
-      schedule.id,
-    );
+    const { data: started } = await client.executions.listExecutions({ limit: 100, triggerId: schedule.id });
     expect(started.executions.map((e) => e.id).sort()).to.deep.equal([...executionIds].sort());
     for (const e of started.executions) {
       const fire = fired.find((f) => f.execution_id === e.id)!;

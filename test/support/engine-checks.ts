@@ -12,7 +12,9 @@ export async function startAll(
   flowId: string,
   inputs: Record<string, unknown>[],
 ): Promise<string[]> {
-  const started = await Promise.all(inputs.map((input) => owner.client.executions.runFlow(flowId, { input })));
+  const started = await Promise.all(
+    inputs.map((input) => owner.client.executions.runFlow({ id: flowId, runFlowRequest: { input } })),
+  );
   return started.map((r) => r.data.execution_id);
 }
 

@@ -41,7 +41,7 @@ export async function makeFlow(
   definition: string,
   name = `flow-${crypto.randomBytes(4).toString('hex')}`,
 ): Promise<string> {
-  return (await owner.client.flows.createFlow({ name, definition })).data.id;
+  return (await owner.client.flows.createFlow({ flowCreate: { name, definition } })).data.id;
 }
 
 const FINAL = ['completed', 'failed', 'cancelled'];
@@ -55,7 +55,7 @@ export async function waitForExecution(
 ): Promise<Execution> {
   return eventually(
     async () => {
-      const { data } = await owner.client.executions.getExecution(id);
+      const { data } = await owner.client.executions.getExecution({ id });
       if (!statuses.includes(data.status)) throw new Error(`its status is ${data.status}`);
       return data;
     },
@@ -65,6 +65,6 @@ export async function waitForExecution(
 
 /** Runs a flow and waits for its end. */
 export async function runToEnd(owner: TestAccount, flowId: string, input: Record<string, unknown> = {}) {
-  const { data } = await owner.client.executions.runFlow(flowId, { input });
+  const { data } = await owner.client.executions.runFlow({ id: flowId, runFlowRequest: { input } });
   return waitForExecution(owner, data.execution_id);
 }

@@ -14,7 +14,8 @@ import { makeAccount, makeFlow, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS === '1' ? path.join(__dirname, '..', '..', 'docs', 'console') : null;
+const SCREENSHOTS =
+  process.env.CONSOLE_SCREENSHOTS === '1' ? path.join(__dirname, '..', '..', 'docs', 'console') : null;
 /** Playwright's own waits (for a selector, a text) give up after this long. */
 const WAIT_MS = 15_000;
 
@@ -64,6 +65,9 @@ async function screenshot(page: Page, name: string): Promise<void> {
   if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
+/** The console's stored token (the test's own code runs in Node; this expression in the page). */
+const storedToken = (page: Page) => page.evaluate<string | null>("sessionStorage.getItem('flowrunner.console.token')");
+
 /** Replaces the editor's text as typing would (insertText: no auto-indent of pasted lines). */
 async function setEditorText(page: Page, text: string): Promise<void> {
   await page.locator('.cm-content').click();
@@ -84,10 +88,14 @@ describe('the web console in a browser', function () {
     server = await startTestServer();
     ada = await makeAccount(server, { name: 'Ada' });
     bob = await makeAccount(server, { name: 'Bob' });
-    browser = await chromium.launch({
+    // The server builds the console on its first request for it: meanwhile, the browser starts.
+    const launched = chromium.launch({
       executablePath: CHROMIUM,
       args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
     });
+    const built = await fetch(`${server.url}/console/app.js`);
+    expect(built.status).to.equal(200);
+    browser = await launched;
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.setDefaultTimeout(WAIT_MS);
     if (SCREENSHOTS) fs.mkdirSync(SCREENSHOTS, { recursive: true });
@@ -115,7 +123,9 @@ describe('the web console in a browser', function () {
     await screenshot(page, 'login');
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Flows' }).waitFor();
-    expect(page.url()).not.to.include(await page.evaluate(() => sessionStorage.getItem('flowrunner.console.token')));
+    const token = await storedToken(page);
+    expect(token).to.be.a('string');
+    expect(page.url()).not.to.include(token!);
   });
 
   it("shows the server's validation error at its line, then saves the fixed flow", async () => {
@@ -189,7 +199,10 @@ describe('the web console in a browser', function () {
     const flowId = await makeFlow(bob, FAILING);
     const { data } = await bob.client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } });
     await page.goto(`${server.url}/console#/executions/${data.execution_id}`);
-    await page.getByRole('alert').filter({ hasText: /not found/i }).waitFor();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /not found/i })
+      .waitFor();
   });
 
   it('creates an API key shown once that works, and revokes it', async () => {
@@ -209,17 +222,17 @@ describe('the web console in a browser', function () {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('link', { name: 'Flows' }).click();
     await page.getByRole('link', { name: 'Greeter', exact: true }).waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).to.be.at.most(0);
     await screenshot(page, 'flows-phone');
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   it('logs out and revokes the token', async () => {
-    const token = await page.evaluate(() => sessionStorage.getItem('flowrunner.console.token'));
+    const token = await storedToken(page);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByRole('heading', { name: 'Log in to FlowRunner' }).waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('flowrunner.console.token'))).to.equal(null);
+    expect(await storedToken(page)).to.equal(null);
     await expectError(apiClient(server.url, { token: token! }).users.getCurrentUser(), 401, 'unauthorized');
   });
 });

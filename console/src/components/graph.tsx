@@ -41,7 +41,13 @@ export function GraphView({ graph }: { graph: Graph }) {
   return (
     <figure style="margin: 0">
       <div style="overflow-x: auto">
-        <svg width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="graph-caption">
+        <svg
+          width={width}
+          height={height}
+          viewBox={`0 0 ${width} ${height}`}
+          role="img"
+          aria-labelledby="graph-caption"
+        >
           <defs>
             <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto">
               <path d="M0,0 L10,5 L0,10 z" fill="#5b6475" />

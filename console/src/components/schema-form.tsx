@@ -96,7 +96,12 @@ export function SchemaForm({ schema, idPrefix, onSubmit, submitLabel, busy }: Pr
                   ))}
                 </select>
               ) : type === 'boolean' ? (
-                <input id={id} type="checkbox" checked={Boolean(values[name])} onChange={(e) => set(e.currentTarget.checked)} />
+                <input
+                  id={id}
+                  type="checkbox"
+                  checked={Boolean(values[name])}
+                  onChange={(e) => set(e.currentTarget.checked)}
+                />
               ) : (
                 <input
                   id={id}
@@ -114,7 +119,13 @@ export function SchemaForm({ schema, idPrefix, onSubmit, submitLabel, busy }: Pr
       ) : (
         <div>
           <label for={`${idPrefix}-json`}>Input (JSON)</label>
-          <textarea id={`${idPrefix}-json`} rows={6} cols={60} value={raw} onInput={(e) => setRaw(e.currentTarget.value)} />
+          <textarea
+            id={`${idPrefix}-json`}
+            rows={6}
+            cols={60}
+            value={raw}
+            onInput={(e) => setRaw(e.currentTarget.value)}
+          />
         </div>
       )}
       {problem && (

@@ -85,7 +85,12 @@ function ApiKeys({ session }: { session: Session }) {
                 <td class="mono">{k.prefix}</td>
                 <td class="hide-narrow">{k.last_used_at ? new Date(k.last_used_at).toLocaleString() : 'never'}</td>
                 <td>
-                  <button type="button" class="danger" aria-label={`Revoke ${k.name}`} onClick={() => void revoke(k.id)}>
+                  <button
+                    type="button"
+                    class="danger"
+                    aria-label={`Revoke ${k.name}`}
+                    onClick={() => void revoke(k.id)}
+                  >
                     Revoke
                   </button>
                 </td>
@@ -152,7 +157,12 @@ function Secrets({ session }: { session: Session }) {
         {(secrets.data ?? []).map((s) => (
           <li key={s.key}>
             <code>{s.key}</code> <span class="muted">updated {new Date(s.updated_at).toLocaleString()}</span>{' '}
-            <button type="button" class="secondary" aria-label={`Delete secret ${s.key}`} onClick={() => void remove(s.key)}>
+            <button
+              type="button"
+              class="secondary"
+              aria-label={`Delete secret ${s.key}`}
+              onClick={() => void remove(s.key)}
+            >
               Delete
             </button>
           </li>

@@ -88,7 +88,12 @@ export function ExecutionsPage({ session, flowId: initialFlow }: { session: Sess
         </div>
         <div>
           <label for="executions-since">Started after</label>
-          <input id="executions-since" type="datetime-local" value={since} onInput={(e) => setSince(e.currentTarget.value)} />
+          <input
+            id="executions-since"
+            type="datetime-local"
+            value={since}
+            onInput={(e) => setSince(e.currentTarget.value)}
+          />
         </div>
       </div>
       <ErrorBox error={error} />
@@ -121,9 +126,7 @@ export function ExecutionsPage({ session, flowId: initialFlow }: { session: Sess
                 <td>
                   <StatusBadge status={e.status} />
                 </td>
-                <td class="hide-narrow">
-                  {(flows.data ?? []).find((f) => f.id === e.flow_id)?.name ?? e.flow_id}
-                </td>
+                <td class="hide-narrow">{(flows.data ?? []).find((f) => f.id === e.flow_id)?.name ?? e.flow_id}</td>
                 <td class="hide-narrow">{new Date(e.created_at).toLocaleString()}</td>
                 <td class="hide-narrow">{e.duration !== null ? `${e.duration} ms` : '—'}</td>
               </tr>
@@ -133,7 +136,12 @@ export function ExecutionsPage({ session, flowId: initialFlow }: { session: Sess
       </div>
       {data && rows.length === 0 && <p class="muted">No executions.</p>}
       <nav class="row" aria-label="Pages" style="margin-top: 0.5rem">
-        <button type="button" class="secondary" disabled={cursors.length === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>
+        <button
+          type="button"
+          class="secondary"
+          disabled={cursors.length === 0}
+          onClick={() => setCursors((c) => c.slice(0, -1))}
+        >
           Newer
         </button>
         <button

@@ -12,8 +12,7 @@ export function FlowsPage({ session }: { session: Session }) {
   const [search, setSearch] = useState('');
   const [offset, setOffset] = useState(0);
   const { data, error } = useLoad(
-    async () =>
-      (await session.client.flows.listFlows({ limit: PAGE, offset, ...(tag ? { tag: [tag] } : {}) })).data,
+    async () => (await session.client.flows.listFlows({ limit: PAGE, offset, ...(tag ? { tag: [tag] } : {}) })).data,
     [tag, offset],
   );
   const flows = (data?.flows ?? []).filter((f) => f.name.toLowerCase().includes(search.toLowerCase()));
@@ -90,7 +89,12 @@ export function Pager(props: { offset: number; total: number; page: number; onCh
   if (total <= page) return null;
   return (
     <nav class="row" aria-label="Pages" style="margin-top: 0.5rem">
-      <button type="button" class="secondary" disabled={offset === 0} onClick={() => onChange(Math.max(0, offset - page))}>
+      <button
+        type="button"
+        class="secondary"
+        disabled={offset === 0}
+        onClick={() => onChange(Math.max(0, offset - page))}
+      >
         Previous
       </button>
       <span>

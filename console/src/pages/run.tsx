@@ -40,7 +40,13 @@ export function RunPage({ session, id }: { session: Session; id: string }) {
         Run <a href={href('flows', flow.id)}>{flow.name}</a>
       </h1>
       <div class="card">
-        <SchemaForm schema={inputsOf(flow.definition)} idPrefix="run-input" onSubmit={run} submitLabel="Run" busy={busy} />
+        <SchemaForm
+          schema={inputsOf(flow.definition)}
+          idPrefix="run-input"
+          onSubmit={run}
+          submitLabel="Run"
+          busy={busy}
+        />
         <ErrorBox error={error} />
       </div>
     </>

@@ -25,7 +25,8 @@ export function WaitPanel({ session, execution, onDone }: Props) {
       {wait.kind === 'input' && <InputForm {...{ session, execution, onDone }} />}
       {wait.kind === 'subflow' && wait.child_execution_id && (
         <p>
-          Child execution <a href={`#/executions/${encodeURIComponent(wait.child_execution_id)}`}>{wait.child_execution_id}</a>
+          Child execution{' '}
+          <a href={`#/executions/${encodeURIComponent(wait.child_execution_id)}`}>{wait.child_execution_id}</a>
         </p>
       )}
     </section>
@@ -84,7 +85,10 @@ function InputForm({ session, execution, onDone }: Props) {
   );
   if (definition.error) return <ErrorBox error={definition.error} />;
   if (!definition.data) return <p class="muted">Loading…</p>;
-  const nodes = (definition.data.nodes ?? {}) as Record<string, { params?: { prompt?: string; values_schema?: JsonSchema } }>;
+  const nodes = (definition.data.nodes ?? {}) as Record<
+    string,
+    { params?: { prompt?: string; values_schema?: JsonSchema } }
+  >;
   const params = (wait.node_id && nodes[wait.node_id]?.params) || {};
   const answer = async (values: Record<string, unknown>) => {
     setError(null);

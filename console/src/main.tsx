@@ -9,7 +9,7 @@ import { FlowsPage } from './pages/flows';
 import { LoginPage } from './pages/login';
 import { RunPage } from './pages/run';
 import { href, useRoute, type Route } from './router';
-import { logOut, restoreSession, type Session } from './session';
+import { forgetSession, logOut, restoreSession, type Session } from './session';
 import './styles.css';
 
 function Page({ route, session }: { route: Route; session: Session }) {
@@ -38,6 +38,18 @@ function App() {
   useEffect(() => {
     void restoreSession().then(setSession);
   }, []);
+  // A token that expired or was revoked elsewhere: back to the login form.
+  useEffect(() => {
+    if (!session) return;
+    const id = session.client.axios.interceptors.response.use(undefined, (err: unknown) => {
+      if ((err as { status?: unknown }).status === 401) {
+        forgetSession();
+        setSession(null);
+      }
+      return Promise.reject(err);
+    });
+    return () => session.client.axios.interceptors.response.eject(id);
+  }, [session]);
   // A new page moves the focus to its content, as a screen reader user expects.
   useEffect(() => {
     mainRef.current?.focus();

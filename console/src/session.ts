@@ -39,11 +39,15 @@ export async function logIn(username: string, password: string): Promise<Session
   return sessionFor(data.token, data.account_id);
 }
 
+export function forgetSession(): void {
+  sessionStorage.removeItem(STORAGE_KEY);
+}
+
 /** Revokes the token on the server, then forgets it (even when the server could not be reached). */
 export async function logOut(session: Session): Promise<void> {
   try {
     await session.client.auth.logout();
   } finally {
-    sessionStorage.removeItem(STORAGE_KEY);
+    forgetSession();
   }
 }

@@ -195,6 +195,16 @@ describe('the web console in a browser', function () {
     expect(data).to.include({ status: 'completed', approval_status: 'approved' });
   });
 
+  it('shows a decision made elsewhere live, over the WebSocket', async () => {
+    const [flow] = (await ada.client.flows.listFlows({})).data.flows.filter((f) => f.name === 'Approval');
+    const { data } = await ada.client.executions.runFlow({ id: flow.id, runFlowRequest: { input: {} } });
+    await page.goto(`${server.url}/console#/executions/${data.execution_id}`);
+    await page.locator('[data-node="start"][data-status="waiting"]').waitFor();
+    await ada.client.hitl.approveExecution({ id: data.execution_id, decision: { comment: 'from a script' } });
+    await page.locator('[data-node="done"][data-status="completed"]').waitFor();
+    await page.locator('.status-completed', { hasText: 'completed' }).first().waitFor();
+  });
+
   it("says not found for another account's execution", async () => {
     const flowId = await makeFlow(bob, FAILING);
     const { data } = await bob.client.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } });

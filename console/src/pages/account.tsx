@@ -4,6 +4,7 @@ import type { ApiKeyCreated } from '@flowrunner/client';
 import { ErrorBox } from '../errors';
 import type { Session } from '../session';
 import { useLoad } from '../use-load';
+import { Members } from './members';
 
 export function AccountPage({ session }: { session: Session }) {
   const me = useLoad(async () => (await session.client.users.getCurrentUser()).data, []);
@@ -17,6 +18,7 @@ export function AccountPage({ session }: { session: Session }) {
       )}
       <ApiKeys session={session} />
       <Secrets session={session} />
+      {me.data?.role === 'admin' && <Members session={session} />}
     </>
   );
 }

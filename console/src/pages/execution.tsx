@@ -74,7 +74,7 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
           </span>
         </p>
         <p>
-          Flow <a href={href('flows', e.flow_id)}>{e.flow_id}</a> version {e.flow_version} · created{' '}
+          Flow <FlowName session={session} id={e.flow_id} /> version {e.flow_version} · created{' '}
           {new Date(e.created_at).toLocaleString()}
           {e.duration !== null && ` · ${e.duration} ms`}
         </p>
@@ -139,6 +139,12 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
       </section>
     </>
   );
+}
+
+/** The flow's name, linked; its id when the caller may not read the flow (a shared execution). */
+function FlowName({ session, id }: { session: Session; id: string }) {
+  const flow = useLoad(async () => (await session.client.flows.getFlow({ id })).data, [id]);
+  return <a href={href('flows', id)}>{flow.data?.name ?? id}</a>;
 }
 
 function Actions({ session, execution, onDone }: { session: Session; execution: Execution; onDone: () => void }) {

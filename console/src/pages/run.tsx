@@ -7,6 +7,16 @@ import { href, navigate } from '../router';
 import type { Session } from '../session';
 import { useLoad } from '../use-load';
 
+/**
+ * A start's Idempotency-Key (so the client's retries never start it twice). Made here from
+ * getRandomValues: crypto.randomUUID, which the client would use, exists only in secure contexts,
+ * and the console may be opened over plain HTTP on a private network.
+ */
+function startKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `console-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
 function inputsOf(definition: string): JsonSchema | null {
   try {
     const doc = parse(definition) as { inputs?: JsonSchema } | null;
@@ -26,7 +36,11 @@ export function RunPage({ session, id }: { session: Session; id: string }) {
     setBusy(true);
     setError(null);
     try {
-      const { data } = await session.client.executions.runFlow({ id, runFlowRequest: { input } });
+      const { data } = await session.client.executions.runFlow({
+        id,
+        runFlowRequest: { input },
+        idempotencyKey: startKey(),
+      });
       navigate('executions', data.execution_id);
     } catch (err) {
       setError(err);

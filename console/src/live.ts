@@ -43,3 +43,15 @@ export function watchExecutions(token: string, onEvent: EventHandler): () => voi
     socket?.close(1000);
   };
 }
+
+/** One execution's events, followed once and shared by the parts of a page. */
+export class EventFeed {
+  readonly #listeners = new Set<EventHandler>();
+  subscribe(listener: EventHandler): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  emit(event: ExecutionEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+}

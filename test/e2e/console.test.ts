@@ -168,6 +168,12 @@ describe('the web console in a browser', function () {
     await page.locator('[data-node="boom"][data-status="failed"]').waitFor();
     await page.getByRole('alert').filter({ hasText: 'it broke on purpose' }).first().waitFor();
     await page.getByRole('row').filter({ hasText: 'boom' }).filter({ hasText: 'it broke on purpose' }).waitFor();
+    const logs = page.getByRole('log', { name: 'Execution logs' });
+    await logs.getByText('about to fail').waitFor();
+    await page.getByLabel('Level').selectOption('error');
+    await logs.getByText('about to fail').waitFor({ state: 'detached' });
+    await page.getByLabel('Level').selectOption('');
+    await logs.getByText('about to fail').waitFor();
   });
 
   it('lists executions with a status filter, updated live', async () => {

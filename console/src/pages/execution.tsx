@@ -2,13 +2,13 @@
  * One execution: its graph with live node states, the step timeline, logs (level filter, follow),
  * input and result, and the actions the caller may take (cancel, approve/reject, answer an input).
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Execution, LogEntry, LogLevel } from '@flowrunner/client';
 import { GraphView } from '../components/graph';
 import { JsonView } from '../components/json-view';
 import { collect } from '../collect';
 import { ErrorBox } from '../errors';
-import { followExecution } from '../live';
+import { EventFeed, followExecution } from '../live';
 import { href } from '../router';
 import type { Session } from '../session';
 import { useLoad } from '../use-load';
@@ -32,10 +32,12 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
     graph.reload();
     steps.reload();
   };
+  const feed = useMemo(() => new EventFeed(), [id]);
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | null = null;
     setLive(true);
     const stop = followExecution(client, id, (event) => {
+      feed.emit(event);
       if (event.type === 'log') return;
       timer ??= setTimeout(() => {
         timer = null;
@@ -47,7 +49,7 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
       stop();
       if (timer) clearTimeout(timer);
     };
-  }, [client, id]);
+  }, [client, id, feed]);
 
   if (execution.error) {
     return (
@@ -132,7 +134,7 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
           </table>
         </div>
       </section>
-      <Logs session={session} id={id} />
+      <Logs session={session} id={id} feed={feed} />
       <section class="card grid2" aria-label="Input and result">
         <JsonView value={e.input} label="Input" open />
         <JsonView value={e.result} label="Result" open={e.status === 'completed'} />
@@ -169,34 +171,38 @@ function Actions({ session, execution, onDone }: { session: Session; execution: 
   );
 }
 
-function Logs({ session, id }: { session: Session; id: string }) {
+function Logs({ session, id, feed }: { session: Session; id: string; feed: EventFeed }) {
   const [level, setLevel] = useState<LogLevel | ''>('');
   const [follow, setFollow] = useState(true);
   const [logs, setLogs] = useState<LogEntry[]>([]);
   const [error, setError] = useState<unknown>(null);
   const box = useRef<HTMLDivElement>(null);
+  // Live lines are taken from the feed from the start, so none is lost while the earlier ones load;
+  // a line seen both ways is kept once (by seq), and the list stays in seq order.
   useEffect(() => {
     setLogs([]);
     setError(null);
-    let stop = () => undefined as void;
-    const seen = new Set<number>();
+    let current = true;
+    const bySeq = new Map<number, LogEntry>();
     const add = (entries: LogEntry[]) => {
-      const fresh = entries.filter((l) => l.seq === undefined || !seen.has(l.seq));
-      fresh.forEach((l) => l.seq !== undefined && seen.add(l.seq));
-      if (fresh.length) setLogs((old) => [...old, ...fresh]);
+      if (!current) return;
+      entries.forEach((l, i) => bySeq.set(l.seq ?? -1 - i, l));
+      setLogs([...bySeq.entries()].sort(([a], [b]) => a - b).map(([, l]) => l));
     };
-    collect(session.client.executions.listLogs({ id, limit: 100, ...(level ? { level } : {}) }), 5000).then(
-      (entries) => {
-        add(entries);
-        if (!follow) return;
-        stop = followExecution(session.client, id, (event) => {
+    const unsubscribe = follow
+      ? feed.subscribe((event) => {
           if (event.type === 'log' && (!level || event.level === level)) add([event]);
-        });
-      },
-      setError,
+        })
+      : () => undefined;
+    collect(session.client.executions.listLogs({ id, limit: 100, ...(level ? { level } : {}) }), 5000).then(
+      add,
+      (err: unknown) => current && setError(err),
     );
-    return () => stop();
-  }, [session, id, level, follow]);
+    return () => {
+      current = false;
+      unsubscribe();
+    };
+  }, [session, id, level, follow, feed]);
   useEffect(() => {
     if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
   }, [logs, follow]);

@@ -26,7 +26,8 @@ function columns(graph: Graph): Map<string, number> {
   return level;
 }
 
-export function GraphView({ graph }: { graph: Graph }) {
+/** `errors`: the last error of each failed node (from its steps), shown on the node. */
+export function GraphView({ graph, errors = {} }: { graph: Graph; errors?: Record<string, string> }) {
   const level = columns(graph);
   const rowsInColumn = new Map<number, number>();
   const pos = new Map<string, { x: number; y: number }>();
@@ -87,6 +88,7 @@ export function GraphView({ graph }: { graph: Graph }) {
             const p = pos.get(n.id)!;
             return (
               <g key={n.id} class={`node-svg ${n.status}`} data-node={n.id} data-status={n.status}>
+                <title>{errors[n.id] ? `${n.id}: ${n.status}: ${errors[n.id]}` : `${n.id}: ${n.status}`}</title>
                 <rect x={p.x} y={p.y} width={W} height={H} rx="6" class="node-box" />
                 <text x={p.x + 8} y={p.y + 18} font-size="13" font-weight="600">
                   {n.id.length > 18 ? `${n.id.slice(0, 17)}…` : n.id}
@@ -105,6 +107,7 @@ export function GraphView({ graph }: { graph: Graph }) {
           {graph.nodes.map((n) => (
             <li key={n.id} data-node-state={n.id}>
               <code>{n.id}</code>: <span class={`status status-${n.status}`}>{n.status}</span>
+              {errors[n.id] && <span class="node-error"> {errors[n.id]}</span>}
             </li>
           ))}
         </ul>

@@ -3,7 +3,7 @@
  * input and result, and the actions the caller may take (cancel, approve/reject, answer an input).
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { Execution, LogEntry, LogLevel } from '@flowrunner/client';
+import type { Execution, LogEntry, LogLevel, Step } from '@flowrunner/client';
 import { GraphView } from '../components/graph';
 import { JsonView } from '../components/json-view';
 import { collect } from '../collect';
@@ -93,7 +93,7 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
       <section class="card" aria-labelledby="graph-heading">
         <h2 id="graph-heading">Graph</h2>
         <ErrorBox error={graph.error} />
-        {graph.data && <GraphView graph={graph.data} />}
+        {graph.data && <GraphView graph={graph.data} errors={nodeErrors(steps.data ?? [])} />}
       </section>
       <section class="card" aria-labelledby="steps-heading">
         <h2 id="steps-heading">Steps</h2>
@@ -141,6 +141,13 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
       </section>
     </>
   );
+}
+
+/** Each node's last error, from its steps (in order, so a later attempt's error wins). */
+function nodeErrors(steps: Step[]): Record<string, string> {
+  const errors: Record<string, string> = {};
+  for (const s of steps) if (s.error) errors[s.node_id] = s.error;
+  return errors;
 }
 
 /** The flow's name, linked; its id when the caller may not read the flow (a shared execution). */

@@ -45,6 +45,15 @@ export function ExecutionsPage({ session, flowId: initialFlow }: { session: Sess
   const sinceMs = since ? Date.parse(since) : 0;
   const rows = (data?.executions ?? []).filter((e) => !sinceMs || Date.parse(e.created_at) >= sinceMs);
   const resetPaging = () => setCursors([]);
+  // An execution of a flow made since the flows were read: read them again (once per such set).
+  const unknownFlows = rows
+    .filter((e) => flows.data && !flows.data.some((f) => f.id === e.flow_id))
+    .map((e) => e.flow_id)
+    .join();
+  const reloadFlows = flows.reload;
+  useEffect(() => {
+    if (unknownFlows) reloadFlows();
+  }, [unknownFlows, reloadFlows]);
   return (
     <>
       <h1>Executions</h1>
@@ -87,7 +96,7 @@ export function ExecutionsPage({ session, flowId: initialFlow }: { session: Sess
           </select>
         </div>
         <div>
-          <label for="executions-since">Started after</label>
+          <label for="executions-since">Created after (this page)</label>
           <input
             id="executions-since"
             type="datetime-local"

@@ -13,6 +13,9 @@ import * as loginFailuresLastFailed from './migrations/20261201000200_login_fail
 import * as executionsFinishedNotify from './migrations/20261202000100_executions_finished_notify';
 import * as fairClaims from './migrations/20261202000200_fair_claims';
 import * as listenersOf from './migrations/20261202000300_listeners_of';
+import * as executionProgress from './migrations/20261202010000_execution_progress';
+import * as schedules from './migrations/20261202000400_schedules';
+import * as webhooks from './migrations/20261202000500_webhooks';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -30,6 +33,9 @@ const migrations: Record<string, Migration> = {
   '20261202000100_executions_finished_notify': executionsFinishedNotify,
   '20261202000200_fair_claims': fairClaims,
   '20261202000300_listeners_of': listenersOf,
+  '20261202010000_execution_progress': executionProgress,
+  '20261202000400_schedules': schedules,
+  '20261202000500_webhooks': webhooks,
 };
 
 const source: Knex.MigrationSource<string> = {

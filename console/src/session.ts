@@ -2,7 +2,7 @@
  * The signed-in session: the token lives in memory and in sessionStorage (so a reload keeps it,
  * a closed tab forgets it); never in a URL. Every call goes through the generated client.
  */
-import { FlowRunnerClient } from '@flowrunner/client';
+import { Configuration, FlowRunnerClient, SchedulesApi, WebhooksApi } from '@flowrunner/client';
 
 const STORAGE_KEY = 'flowrunner.console.token';
 
@@ -10,12 +10,23 @@ export interface Session {
   token: string;
   accountId: string;
   client: FlowRunnerClient;
+  /** Triggers: generated APIs that FlowRunnerClient does not carry yet, on its transport. */
+  schedules: SchedulesApi;
+  webhooks: WebhooksApi;
 }
 
 export const baseUrl = (): string => window.location.origin;
 
 function sessionFor(token: string, accountId: string): Session {
-  return { token, accountId, client: new FlowRunnerClient({ baseUrl: baseUrl(), token }) };
+  const client = new FlowRunnerClient({ baseUrl: baseUrl(), token });
+  const configuration = new Configuration({ basePath: client.baseUrl, accessToken: () => token });
+  return {
+    token,
+    accountId,
+    client,
+    schedules: new SchedulesApi(configuration, client.baseUrl, client.axios),
+    webhooks: new WebhooksApi(configuration, client.baseUrl, client.axios),
+  };
 }
 
 /** The stored session, checked against the server (an expired or revoked token gives null). */

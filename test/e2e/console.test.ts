@@ -238,6 +238,19 @@ describe('the web console in a browser', function () {
     await expectError(apiClient(server.url, { apiKey: key }).users.getCurrentUser(), 401, 'unauthorized');
   });
 
+  it("shows a flow's schedule and pauses it", async () => {
+    const [flow] = (await ada.client.flows.listFlows({})).data.flows.filter((f) => f.name === 'Greeter');
+    const { data: schedule } = await ada.client.schedules.createSchedule({
+      scheduleCreate: { flow_id: flow.id, cron: '0 3 * * *', input: { name: 'cron' } },
+    });
+    await page.goto(`${server.url}/console#/flows/${flow.id}`);
+    await page.getByRole('table', { name: 'Schedules' }).getByText('0 3 * * *').waitFor();
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    const { data } = await ada.client.schedules.getSchedule({ id: schedule.id });
+    expect(data.paused).to.equal(true);
+  });
+
   it('works at phone width', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('link', { name: 'Flows' }).click();

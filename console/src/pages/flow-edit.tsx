@@ -5,6 +5,7 @@
 import { useState } from 'preact/hooks';
 import { ErrorBox, problemsOf, type FieldProblem } from '../errors';
 import { YamlEditor } from '../components/yaml-editor';
+import { Triggers } from '../components/triggers';
 import { VersionDiff } from '../components/version-diff';
 import { href, navigate } from '../router';
 import type { Session } from '../session';
@@ -121,6 +122,7 @@ function FlowForm({ session, flow }: { session: Session; flow: Editable | null }
         </p>
         <ErrorBox error={error} />
       </form>
+      {flow && <Triggers session={session} flowId={flow.id} />}
       {flow && <VersionDiff session={session} flowId={flow.id} key={versionsTick} />}
     </>
   );

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Request, RequestHandler, Response } from 'express';
+import { NotFoundError } from '../errors';
 
 const CONSOLE_DIR = path.join(__dirname, '..', '..', 'console');
 
@@ -121,7 +122,18 @@ export const serveConsole: RequestHandler = (req, res) => {
  * (404 `not_found`, the spec has no `/`).
  */
 export const browserHome: RequestHandler = (req, res, next) => {
-  if (req.path === '/' && req.method === 'GET' && req.accepts(['application/json', 'text/html']) === 'text/html') {
-    res.redirect(302, CONSOLE_ROUTE);
-  } else next();
+  if (req.path !== '/' || req.method !== 'GET') return next();
+  if (req.accepts(['application/json', 'text/html']) === 'text/html') return res.redirect(302, CONSOLE_ROUTE);
+  // An API client gets the contract's 404, saying where the API and its description are.
+  next(
+    new NotFoundError(
+      'Nothing here: the API is under /api/v1, its contract at /openapi.json (or .yaml), its reference at /docs',
+      {
+        api: '/api/v1',
+        spec: '/openapi.json',
+        docs: '/docs',
+        console: CONSOLE_ROUTE,
+      },
+    ),
+  );
 };

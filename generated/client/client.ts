@@ -26,9 +26,11 @@ import { MetaApi } from './api/meta-api.js';
 import { NodeTypesApi } from './api/node-types-api.js';
 import { PackagesApi } from './api/packages-api.js';
 import { RunsApi, type RunsApiListRunsRequest } from './api/runs-api.js';
+import { SchedulesApi } from './api/schedules-api.js';
 import { SecretsApi } from './api/secrets-api.js';
 import { SharingApi } from './api/sharing-api.js';
 import { UsersApi } from './api/users-api.js';
+import { WebhooksApi } from './api/webhooks-api.js';
 import { Configuration } from './configuration.js';
 import { FlowRunnerError } from './errors.js';
 import { followExecution, type FinalEvent, type FollowOptions, type WebSocketConstructor } from './follow.js';
@@ -177,6 +179,8 @@ export class FlowRunnerClient {
   readonly listeners: ListenersApi;
   readonly packages: PackagesApi;
   readonly meta: MetaApi;
+  readonly schedules: SchedulesApi;
+  readonly webhooks: WebhooksApi;
   /** The axios instance the APIs use (its interceptors are yours too). */
   readonly axios: AxiosInstance;
   readonly baseUrl: string;
@@ -211,6 +215,8 @@ export class FlowRunnerClient {
     this.listeners = make(ListenersApi);
     this.packages = make(PackagesApi);
     this.meta = make(MetaApi);
+    this.schedules = make(SchedulesApi);
+    this.webhooks = make(WebhooksApi);
     this.#follow = {
       baseUrl: this.baseUrl,
       ...(getToken ? { getToken } : token ? { token } : {}),

@@ -68,9 +68,18 @@ export function retryDelay(
   return Math.round(ceiling / 2 + (random() * ceiling) / 2); // "equal jitter": between half and all of it
 }
 
-/** A fresh key for a start: random, 122 bits. */
+/**
+ * A fresh key for a start: a random UUID (122 bits). Browsers offer `randomUUID` only in secure
+ * contexts (HTTPS, localhost); elsewhere the same UUID is made from `getRandomValues`.
+ */
 export function newIdempotencyKey(): string {
-  return globalThis.crypto.randomUUID();
+  const crypto = globalThis.crypto;
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; // version 4
+  b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function pathOf(url: string | undefined): string {

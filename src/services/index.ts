@@ -20,6 +20,7 @@ import { PackagesService } from './packages.service';
 import type { Keys } from '../security/keys';
 import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
+import { UsersService } from './users.service';
 import { ExecutionStarter } from '../engine/starter';
 
 export interface Services {
@@ -31,6 +32,8 @@ export interface Services {
   health: HealthService;
   auth: AuthService;
   accounts: AccountsService;
+  /** The caller's own account: users/me, and provisioning for identities of an OpenID Connect issuer. */
+  users: UsersService;
   apiKeys: ApiKeysService;
   secrets: SecretsService;
   flows: FlowsService;
@@ -55,14 +58,16 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const secrets = new SecretsService(db, box, invalidations);
   const starter = new ExecutionStarter(db, config.leaseMs);
   const executions = new ExecutionsService(db, flows, secrets, starter);
+  const auth = new AuthService(db, config, keys.jwtSecret, invalidations, log);
   return {
     db,
     config,
     log,
     invalidations,
     health: new HealthService(db),
-    auth: new AuthService(db, config, keys.jwtSecret, invalidations, log),
+    auth,
     accounts: new AccountsService(db, invalidations),
+    users: new UsersService(db, auth),
     apiKeys: new ApiKeysService(db, invalidations),
     secrets,
     flows,

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { decodeProtectedHeader, importJWK, SignJWT } from 'jose';
 import { apiClient, expectError } from '../support/client';
+import { eventually } from '../support/eventually';
 import { makeAccount, uniqueEmail } from '../support/factories';
 import {
   API_AUDIENCE,
@@ -14,6 +14,8 @@ import {
 } from '../support/oidc-provider';
 import { startTestServer, type TestServer } from '../support/server';
 
+const DOWN_ISSUER = 'http://127.0.0.1:9';
+
 describe('OpenID Connect: identity provider tokens and users/me', () => {
   let idp: TestIdentityProvider;
   let stranger: TestIdentityProvider; // a real provider FlowRunner does not trust
@@ -22,10 +24,9 @@ describe('OpenID Connect: identity provider tokens and users/me', () => {
   before(async () => {
     idp = await startIdentityProvider();
     stranger = await startIdentityProvider();
-    // The provider's first request loads its modules (seconds on a busy machine); not in a test's time.
-    await idp.token(idp.addPerson({ email: uniqueEmail('warm-up') }));
     server = await startTestServer({
-      FLOWRUNNER_OIDC_ISSUER: idp.issuer,
+      // The second issuer is trusted but down: nothing listens on the discard port.
+      FLOWRUNNER_OIDC_ISSUER: `${idp.issuer},${DOWN_ISSUER}`,
       FLOWRUNNER_OIDC_AUDIENCE: API_AUDIENCE,
       FLOWRUNNER_OIDC_ROLES_CLAIM: 'roles',
       FLOWRUNNER_OIDC_ADMIN_ROLE: 'flowrunner-admin',
@@ -33,6 +34,10 @@ describe('OpenID Connect: identity provider tokens and users/me', () => {
       // A token with a new key id fetches the key set again at once (the default waits 30 s between fetches).
       FLOWRUNNER_OIDC_JWKS_COOLDOWN_SECONDS: '0',
     });
+    // The provider's first request loads its modules (seconds on a busy machine), and the server's
+    // first external token fetches discovery and the key set: neither in a test's time.
+    const warmUp = await idp.token(idp.addPerson({ email: uniqueEmail('warm-up') }));
+    await expectError(apiClient(server.url, { token: warmUp }).users.getCurrentUser(), 401, 'unauthorized');
   });
   after(async () => {
     await server?.close();
@@ -175,9 +180,14 @@ describe('OpenID Connect: identity provider tokens and users/me', () => {
       const { subject } = await provisioned();
       const token = await idp.token(subject, SHORT_LIVED_RESOURCE);
       expect((await as(token).users.getCurrentUser()).status).to.equal(200);
-      await sleep(2100); // the token lives one second; no clock skew is allowed in this server
-      const error = await expectError(as(token).users.getCurrentUser(), 401, 'unauthorized');
-      expect(error.details).to.include({ reason: 'expired' });
+      // The token lives three seconds, and this server allows no clock skew.
+      await eventually(
+        async () => {
+          const error = await expectError(as(token).users.getCurrentUser(), 401, 'unauthorized');
+          expect(error.details).to.include({ reason: 'expired' });
+        },
+        { timeout: 8000, interval: 250, what: 'the three-second token to be refused as expired' },
+      );
     });
 
     it('follows a key rotation: tokens signed with the new key are accepted, the old ones until they expire', async () => {
@@ -222,6 +232,24 @@ describe('OpenID Connect: identity provider tokens and users/me', () => {
         .sign(await importJWK({ kty: 'oct', k: Buffer.from('x'.repeat(32)).toString('base64url') }, 'HS256'));
       await expectError(as(hmac).users.getCurrentUser(), 401, 'unauthorized');
     });
+  });
+
+  it('refuses the tokens of a trusted issuer that cannot be reached with 401, saying so', async () => {
+    const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const token = await new SignJWT({ email: uniqueEmail('down') })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer(DOWN_ISSUER)
+      .setAudience(API_AUDIENCE)
+      .setSubject('someone')
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    for (let i = 0; i < 2; i++) {
+      const error = await expectError(as(token).users.provisionCurrentUser(), 401, 'unauthorized');
+      expect(error.details).to.include({ reason: 'issuer_unreachable', issuer: DOWN_ISSUER });
+    }
+    // The issuer that is up is not affected.
+    const { token: fine } = await provisioned();
+    expect((await as(fine).users.getCurrentUser()).status).to.equal(200);
   });
 
   describe('local callers', () => {

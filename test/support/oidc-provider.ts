@@ -18,7 +18,7 @@ import Provider, {
 } from 'oidc-provider';
 
 export const API_AUDIENCE = 'https://api.flowrunner.test';
-/** Same audience, one-second tokens (the expiry test). */
+/** Same audience, three-second tokens (the expiry test). */
 export const SHORT_LIVED_RESOURCE = 'https://api.flowrunner.test/short-lived';
 /** Another API of the same provider: its tokens are not meant for FlowRunner. */
 export const OTHER_API = 'https://other-api.example';
@@ -98,7 +98,7 @@ export async function startIdentityProvider(): Promise<TestIdentityProvider> {
           defaultResource: () => API_AUDIENCE,
           getResourceServerInfo: (_ctx, resource) => {
             if (resource === API_AUDIENCE) return resourceServer(API_AUDIENCE, 3600);
-            if (resource === SHORT_LIVED_RESOURCE) return resourceServer(API_AUDIENCE, 1);
+            if (resource === SHORT_LIVED_RESOURCE) return resourceServer(API_AUDIENCE, 3);
             if (resource === OTHER_API) return resourceServer(OTHER_API, 3600);
             throw new errors.InvalidTarget();
           },

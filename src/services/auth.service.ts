@@ -227,7 +227,8 @@ export class AuthService {
 
   /** Ours are recognised first, from the cache, so a warm token of ours never looks further. */
   private isExternal(token: string): boolean {
-    return this.oidc !== undefined && !this.verified.has(token) && this.oidc.claimsTrustedIssuer(token);
+    if (this.oidc === undefined || this.verified.has(token)) return false;
+    return this.verifiedExternal.has(token) || this.oidc.claimsTrustedIssuer(token);
   }
 
   private async externalIdentity(token: string): Promise<ExternalIdentity> {

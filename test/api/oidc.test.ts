@@ -145,6 +145,24 @@ describe('OpenID Connect: identity provider tokens and users/me', () => {
       await expectError(as(user.token).accounts.listAccounts(), 403, 'forbidden');
     });
 
+    it('has no password: logins with its email fail, and none can be set', async () => {
+      const { token, email } = await provisioned();
+      const { data: me } = await as(token).users.getCurrentUser();
+      await expectError(
+        apiClient(server.url).auth.login({ loginRequest: { username: email, password: 'any-password' } }),
+        401,
+        'unauthorized',
+      );
+      const error = await expectError(
+        as(token).accounts.updateAccount({ id: me.id, accountUpdate: { password: 'a-new-password' } }),
+        422,
+        'validation_error',
+      );
+      expect(error.details).to.include({ field: 'password', reason: 'external_account' });
+      const renamed = await as(token).accounts.updateAccount({ id: me.id, accountUpdate: { name: 'Renamed' } });
+      expect(renamed.data.name).to.equal('Renamed');
+    });
+
     it('is refused when its account is deleted', async () => {
       const { token, subject } = await provisioned();
       const row = await server.db('accounts').where({ external_id: subject }).first();

@@ -3,6 +3,7 @@ import { STRING_MAP, TIMEOUT_MS, type NodeTypeModule } from './types';
 
 export const httpRequest: NodeTypeModule = {
   type: 'http.request',
+  announces: true,
   category: 'integration',
   description:
     "Call an HTTP API. Loopback, private, link-local and metadata addresses are refused unless FLOWRUNNER_HTTP_ALLOW permits them. 5xx, network errors and timeouts are retried per the node's `retry`; 4xx is not.",

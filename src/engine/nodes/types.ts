@@ -26,7 +26,7 @@ export interface Wait {
   outcomes?: { name: string; label?: string }[];
   deadline?: string | null;
   /** For `subflow`: the child execution to start, in the same transaction. */
-  child?: { flow_id: string; version: number; entry: string; input: Record<string, unknown> };
+  child?: { flow_id: string; version: number; entry: string; nodes_total: number; input: Record<string, unknown> };
 }
 
 export interface NodeResult {
@@ -51,7 +51,7 @@ export interface EngineServices {
   resolveFlow(
     flowId: string,
     version: number | undefined,
-  ): Promise<{ flow_id: string; version: number; entry: string }>;
+  ): Promise<{ flow_id: string; version: number; entry: string; nodes_total: number }>;
   /** The execution this node runs in. */
   execution: { id: string; account_id: string; depth: number };
 }
@@ -72,6 +72,12 @@ export class NodeError extends Error {
 
 export interface NodeTypeModule {
   type: string;
+  /**
+   * Waits on the outside world (an HTTP call): its beginning is committed before it runs
+   * (`node_started`, the current node, since when), so a client sees it running. Other nodes finish
+   * at once and are announced in the commit of their result.
+   */
+  announces?: boolean;
   description: string;
   category: 'integration' | 'data' | 'control' | 'human' | 'utility';
   /** JSON Schema of `params`; save-time validation uses exactly this. */

@@ -43,6 +43,8 @@ export interface Config {
   expressionProcesses: number;
   /** Trusted OpenID Connect issuers, whose access tokens are accepted next to ours; undefined when none. */
   oidc: OidcConfig | undefined;
+  /** How often a worker process's firing loop looks for due schedules. */
+  schedulerPollMs: number;
 }
 
 export interface OidcConfig {
@@ -222,6 +224,7 @@ export function parseConfig(env: Env = process.env): Config {
     expressionMemoryMb: int(env, 'FLOWRUNNER_EXPRESSION_MEMORY_MB', 128, 16, 16_384),
     expressionProcesses: int(env, 'FLOWRUNNER_EXPRESSION_PROCESSES', 2, 1, 64),
     oidc: oidc(env),
+    schedulerPollMs: int(env, 'FLOWRUNNER_SCHEDULER_POLL_MS', 1000, 50, 60_000),
   };
 }
 

@@ -6,8 +6,8 @@ export type { ExternalIdentity };
 export interface Actor {
   accountId: string;
   role: 'admin' | 'user';
-  /** `oidc`: an access token of a trusted OpenID Connect issuer. */
-  via: 'token' | 'api_key' | 'oidc';
+  /** `oidc`: an access token of a trusted OpenID Connect issuer; `trigger`: a schedule or webhook starting a flow. */
+  via: 'token' | 'api_key' | 'oidc' | 'trigger';
   /** The token's id and expiry, when authenticated by a token (logout and refresh revoke it). */
   token?: { jti: string; expiresAt: Date };
   /** The verified identity, when authenticated by an identity provider's token. */

@@ -22,6 +22,10 @@ import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
 import { UsersService } from './users.service';
 import { ExecutionStarter } from '../engine/starter';
+import { SwitchableClock } from './clock';
+import { ScheduleFiring } from './schedule-firing';
+import { SchedulesService } from './schedules.service';
+import { WebhooksService } from './webhooks.service';
 
 export interface Services {
   db: Db;
@@ -49,6 +53,12 @@ export interface Services {
   packages: PackagesService;
   /** The engine's start path; the engine hands its local worker to it. */
   starter: ExecutionStarter;
+  /** The time the schedules go by (tests point it at another day). */
+  clock: SwitchableClock;
+  schedules: SchedulesService;
+  /** What happens at a schedule's due times; the firing loop (`scheduler.ts`) calls it. */
+  scheduleFiring: ScheduleFiring;
+  webhooks: WebhooksService;
 }
 
 export function createServices(db: Db, config: Config, log: Logger, keys: Keys): Services {
@@ -59,6 +69,9 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const starter = new ExecutionStarter(db, config.leaseMs);
   const executions = new ExecutionsService(db, flows, secrets, starter);
   const auth = new AuthService(db, config, keys.jwtSecret, invalidations, log);
+  const clock = new SwitchableClock();
+  const scheduleFiring = new ScheduleFiring(executions);
+  const completions = new CompletionsService(executions);
   return {
     db,
     config,
@@ -72,7 +85,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     secrets,
     flows,
     executions,
-    completions: new CompletionsService(executions),
+    completions,
     listeners: new ListenersService(db, executions, flows, box),
     approvals: new ApprovalsService(db, executions),
     inputs: new InputsService(db, executions),
@@ -81,5 +94,9 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     shares: new SharesService(db, executions),
     packages: new PackagesService(db, executions),
     starter,
+    clock,
+    schedules: new SchedulesService(db, flows, scheduleFiring, clock),
+    scheduleFiring,
+    webhooks: new WebhooksService(db, flows, executions, completions, box, config.maxWaitSeconds),
   };
 }

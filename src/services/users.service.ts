@@ -24,7 +24,7 @@ export interface ProvisionRequest {
 /** An account as its caller sees it: the row and how the caller is authenticated now. */
 export interface CurrentUser {
   account: AccountRow;
-  actor: Pick<Actor, 'role' | 'via'>;
+  actor: { role: Actor['role']; via: Exclude<Actor['via'], 'trigger'> };
 }
 
 export class UsersService {
@@ -34,10 +34,12 @@ export class UsersService {
   ) {}
 
   async me(actor: Actor): Promise<CurrentUser> {
+    // A trigger acts for its flow's account inside the engine; it never calls the API.
+    if (actor.via === 'trigger') throw new UnauthorizedError('A trigger has no current user');
     const account = await findAccountById(this.db, actor.accountId);
     // Deleted between authentication and now: the credentials' account is gone.
     if (!account) throw new UnauthorizedError('The account of these credentials no longer exists');
-    return { account, actor };
+    return { account, actor: { role: actor.role, via: actor.via } };
   }
 
   /** The caller's account, `created` when this call made it. */

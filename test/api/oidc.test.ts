@@ -4,6 +4,7 @@ import { decodeProtectedHeader, importJWK, SignJWT } from 'jose';
 import { apiClient, expectError } from '../support/client';
 import { eventually } from '../support/eventually';
 import { makeAccount, uniqueEmail } from '../support/factories';
+import { record, wsUrl } from '../support/ws';
 import {
   API_AUDIENCE,
   OTHER_API,
@@ -268,6 +269,18 @@ describe('OpenID Connect: identity provider tokens and users/me', () => {
     // The issuer that is up is not affected.
     const { token: fine } = await provisioned();
     expect((await as(fine).users.getCurrentUser()).status).to.equal(200);
+  });
+
+  it('authenticates the WebSocket with the same tokens', async () => {
+    const { token } = await provisioned();
+    const ws = record(wsUrl(server.url, '/ws/executions'), { headers: { authorization: `Bearer ${token}` } });
+    expect(await ws.opened).to.equal(true);
+    ws.ws.close();
+    const unprovisioned = await idp.token(person().subject);
+    const refused = record(wsUrl(server.url, '/ws/executions'), {
+      headers: { authorization: `Bearer ${unprovisioned}` },
+    });
+    expect(await refused.done).to.deep.equal({ status: 401 });
   });
 
   describe('local callers', () => {

@@ -153,9 +153,9 @@ async function main(): Promise<void> {
   started.running = running;
   if (stopping) return stopAndExit(running, log);
   const where = cfg.databaseUrl ? 'PostgreSQL from DATABASE_URL' : `embedded PostgreSQL in ${cfg.dataDir}`;
-  const worker = running.engine.worker ? `    Worker: ${cfg.workerConcurrency} steps at a time\n` : '';
+  const worker = running.engine.worker ? `    Worker:  ${cfg.workerConcurrency} steps at a time\n` : '';
   const api = running.url
-    ? `    API:    ${running.url}/api/v1\n    Docs:   ${running.url}/docs\n    Spec:   ${running.url}/openapi.yaml\n`
+    ? `    API:     ${running.url}/api/v1\n    Console: ${running.url}/console\n    Docs:    ${running.url}/docs\n    Spec:    ${running.url}/openapi.yaml\n`
     : '';
   process.stdout.write(`\n  FlowRunner is running (${role}) on ${where}\n${api}${worker}\n`);
 }

@@ -41,8 +41,27 @@ export interface Config {
   expressionMaxDepth: number;
   expressionMemoryMb: number;
   expressionProcesses: number;
+  /** Trusted OpenID Connect issuers, whose access tokens are accepted next to ours; undefined when none. */
+  oidc: OidcConfig | undefined;
   /** How often a worker process's firing loop looks for due schedules. */
   schedulerPollMs: number;
+}
+
+export interface OidcConfig {
+  /** Issuer identifiers, exactly as the issuers write them in `iss` and in their discovery documents. */
+  issuers: string[];
+  /** The `aud` a token must carry to be meant for this API. */
+  audience: string;
+  /** The claim holding the caller's roles (a string or an array of strings); undefined: roles are kept in FlowRunner. */
+  rolesClaim: string | undefined;
+  /** A role in `rolesClaim` that makes the caller an admin. */
+  adminRole: string;
+  /** The claim holding the caller's email (read when the account is created). */
+  emailClaim: string;
+  /** How far `exp` and `nbf` may be off from this server's clock. */
+  clockSkewSeconds: number;
+  /** The least time between two fetches of an issuer's key set when a token names a key it does not hold. */
+  jwksCooldownSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -101,6 +120,48 @@ function trustProxy(env: Env): boolean | number | string[] {
     );
   }
   return list;
+}
+
+/** Loopback http is for development and tests; anything else must be https. */
+function issuerUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`FLOWRUNNER_OIDC_ISSUER must list URLs, got "${raw}"`);
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new ConfigError(`FLOWRUNNER_OIDC_ISSUER must be https:// (http:// only on loopback), got "${raw}"`);
+  }
+  if (url.search || url.hash) throw new ConfigError(`FLOWRUNNER_OIDC_ISSUER has no query or fragment, got "${raw}"`);
+  return raw;
+}
+
+function oidc(env: Env): OidcConfig | undefined {
+  const raw = optional(env, 'FLOWRUNNER_OIDC_ISSUER');
+  if (raw === undefined) return undefined;
+  const issuers = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(issuerUrl);
+  if (issuers.length === 0) throw new ConfigError('FLOWRUNNER_OIDC_ISSUER must list at least one issuer URL');
+  const audience = optional(env, 'FLOWRUNNER_OIDC_AUDIENCE');
+  if (audience === undefined) {
+    throw new ConfigError(
+      'FLOWRUNNER_OIDC_AUDIENCE is required with FLOWRUNNER_OIDC_ISSUER (the API identifier tokens are issued for)',
+    );
+  }
+  return {
+    issuers,
+    audience,
+    rolesClaim: optional(env, 'FLOWRUNNER_OIDC_ROLES_CLAIM'),
+    adminRole: optional(env, 'FLOWRUNNER_OIDC_ADMIN_ROLE') ?? 'admin',
+    emailClaim: optional(env, 'FLOWRUNNER_OIDC_EMAIL_CLAIM') ?? 'email',
+    clockSkewSeconds: int(env, 'FLOWRUNNER_OIDC_CLOCK_SKEW_SECONDS', 30, 0, 300),
+    jwksCooldownSeconds: int(env, 'FLOWRUNNER_OIDC_JWKS_COOLDOWN_SECONDS', 30, 0, 3600),
+  };
 }
 
 export function parseConfig(env: Env = process.env): Config {
@@ -162,6 +223,7 @@ export function parseConfig(env: Env = process.env): Config {
     expressionMaxDepth: int(env, 'FLOWRUNNER_EXPRESSION_MAX_DEPTH', 10_000, 100, 1_000_000),
     expressionMemoryMb: int(env, 'FLOWRUNNER_EXPRESSION_MEMORY_MB', 128, 16, 16_384),
     expressionProcesses: int(env, 'FLOWRUNNER_EXPRESSION_PROCESSES', 2, 1, 64),
+    oidc: oidc(env),
     schedulerPollMs: int(env, 'FLOWRUNNER_SCHEDULER_POLL_MS', 1000, 50, 60_000),
   };
 }

@@ -73,11 +73,15 @@ export interface paths {
         };
         /**
          * Get the current account
-         * @description The account the token or API key belongs to.
+         * @description The account the token or API key belongs to, with its identity provider's subject (`external_id`) for an account of an OpenID Connect identity, its effective role and what that role permits. A valid token of a trusted identity provider whose identity has no account yet is 401 with `details.reason` `account_not_provisioned`: create the account with `POST /api/v1/users/me`.
          */
         get: operations["getCurrentUser"];
         put?: never;
-        post?: never;
+        /**
+         * Create the caller's own account from an identity provider's token
+         * @description Creates the account of the caller's OpenID Connect identity the first time (201) and returns it as it is every time after (200), so it is safe to call on every sign-in. The email and name come from the token (the email from its configured email claim); an `email` in the body must be the token's (else 403), a `name` in the body is used for a new account. A token that carries no email, or says its email is not verified, is 403. An email that a local account already has is 409: an admin links them, FlowRunner never does it by email. A caller that already has an account (our own token, an API key, a provisioned identity) gets it with 200.
+         */
+        post: operations["provisionCurrentUser"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1266,7 +1270,14 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "user";
-        Account: {
+        /**
+         * @description What the caller's role permits. `flows:read`/`flows:write` its flows, `executions:read`/`executions:run` its executions, `secrets:write` its secrets, `api_keys:manage` its API keys; an admin also has `accounts:manage` (every account) and `all:read` (every account's objects).
+         * @example flows:read
+         * @enum {string}
+         */
+        Permission: "flows:read" | "flows:write" | "executions:read" | "executions:run" | "secrets:write" | "api_keys:manage" | "accounts:manage" | "all:read";
+        /** @description The caller's account, as the caller is authenticated now. */
+        CurrentUser: {
             /** @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             /** @example My Account */
@@ -1276,9 +1287,40 @@ export interface components {
              * @example user@example.com
              */
             email: string;
+            /** @description The effective role: with `FLOWRUNNER_OIDC_ROLES_CLAIM` set, an identity provider's token decides it on every request; otherwise it is the account's. */
             role: components["schemas"]["Role"];
+            /**
+             * @description The identity provider's subject (`sub`) of an external account; null for a local one.
+             * @example auth0|5f7c8ec7c33c6c004bbafe82
+             */
+            external_id: string | null;
+            /**
+             * @description The identity provider (`iss`) of an external account; null for a local one.
+             * @example https://example.eu.auth0.com/
+             */
+            external_issuer: string | null;
+            /**
+             * @description How this request was authenticated: our token, an API key, or an identity provider's token.
+             * @example oidc
+             * @enum {string}
+             */
+            authenticated_via: "token" | "api_key" | "oidc";
+            permissions: components["schemas"]["Permission"][];
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
+        };
+        ProvisionRequest: {
+            /**
+             * Format: email
+             * @description When given, must be the token's email.
+             * @example user@example.com
+             */
+            email?: string;
+            /**
+             * @description The new account's name; the token's `name` (or `preferred_username`, or the email) when absent.
+             * @example Jane Doe
+             */
+            name?: string;
         };
         ApiKey: {
             /** @example key-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -1319,6 +1361,20 @@ export interface components {
             last_used_at: string | null;
             /** Format: date-time */
             expires_at: string | null;
+        };
+        Account: {
+            /** @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            /** @example My Account */
+            name: string;
+            /**
+             * Format: email
+             * @example user@example.com
+             */
+            email: string;
+            role: components["schemas"]["Role"];
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
         };
         AccountList: {
             accounts: components["schemas"]["Account"][];
@@ -2533,6 +2589,42 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description The authenticated account doesn't have permission. */
+        Forbidden: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "forbidden",
+                 *         "message": "Only an admin may do this"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description The request conflicts with the current state. */
+        Conflict: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "conflict",
+                 *         "message": "The request conflicts with the current state"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description The request failed validation. */
         ValidationFailed: {
             headers: {
@@ -2567,42 +2659,6 @@ export interface components {
                  *       "error": {
                  *         "code": "not_found",
                  *         "message": "Resource not found"
-                 *       }
-                 *     }
-                 */
-                "application/json": components["schemas"]["ErrorResponse"];
-            };
-        };
-        /** @description The authenticated account doesn't have permission. */
-        Forbidden: {
-            headers: {
-                "X-Request-Id": components["headers"]["RequestIdHeader"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": {
-                 *         "code": "forbidden",
-                 *         "message": "Only an admin may do this"
-                 *       }
-                 *     }
-                 */
-                "application/json": components["schemas"]["ErrorResponse"];
-            };
-        };
-        /** @description The request conflicts with the current state. */
-        Conflict: {
-            headers: {
-                "X-Request-Id": components["headers"]["RequestIdHeader"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": {
-                 *         "code": "conflict",
-                 *         "message": "The request conflicts with the current state"
                  *       }
                  *     }
                  */
@@ -2775,16 +2831,77 @@ export interface operations {
                      *       "id": "acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
                      *       "name": "My Account",
                      *       "email": "user@example.com",
-                     *       "role": "admin",
+                     *       "role": "user",
+                     *       "external_id": "auth0|5f7c8ec7c33c6c004bbafe82",
+                     *       "external_issuer": "https://example.eu.auth0.com/",
+                     *       "authenticated_via": "oidc",
+                     *       "permissions": [
+                     *         "flows:read",
+                     *         "flows:write",
+                     *         "executions:read",
+                     *         "executions:run",
+                     *         "secrets:write",
+                     *         "api_keys:manage"
+                     *       ],
                      *       "created_at": "2023-01-01T12:00:00Z",
                      *       "updated_at": "2023-01-01T12:00:00Z"
                      *     }
                      */
-                    "application/json": components["schemas"]["Account"];
+                    "application/json": components["schemas"]["CurrentUser"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    provisionCurrentUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "user@example.com",
+                 *       "name": "Jane Doe"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ProvisionRequest"];
+            };
+        };
+        responses: {
+            /** @description The caller already had an account; here it is */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurrentUser"];
+                };
+            };
+            /** @description The caller's account, created now */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurrentUser"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

@@ -1,6 +1,8 @@
 import type { Handlers } from '../http/operations';
 import type { Services } from '../services';
-import { toAccount, toApiKey } from '../presenters/accounts.presenter';
+import { toApiKey, toCurrentUser } from '../presenters/accounts.presenter';
+import { permissionsOf } from '../services/permissions';
+import type { CurrentUser } from '../services/users.service';
 import { message } from './replies';
 
 export function authHandlers(s: Services): Handlers {
@@ -14,10 +16,13 @@ export function authHandlers(s: Services): Handlers {
       await s.auth.logout(actor);
       return message('Logged out successfully');
     },
-    getCurrentUser: async ({ actor }) => ({
-      status: 200,
-      body: toAccount(await s.accounts.get(actor, actor.accountId)),
-    }),
+    getCurrentUser: async ({ actor }) => ({ status: 200, body: currentUser(await s.users.me(actor)) }),
+    provisionCurrentUser: async ({ req, body }) => {
+      // The auth middleware sets either: an actor, or the verified identity of an external token without an account.
+      const caller = req.actor ? { actor: req.actor } : { identity: req.identity! };
+      const { created, ...user } = await s.users.provision(caller, body ?? {});
+      return created ? { status: 201, body: currentUser(user) } : { status: 200, body: currentUser(user) };
+    },
     createApiKey: async ({ actor, body }) => {
       const created = await s.apiKeys.create(actor, body.name, body.expires_at);
       return { status: 201, body: { ...toApiKey(created), key: created.key } };
@@ -31,4 +36,8 @@ export function authHandlers(s: Services): Handlers {
       return message('API key deleted successfully');
     },
   };
+}
+
+function currentUser({ account, actor }: CurrentUser) {
+  return toCurrentUser(account, actor, permissionsOf(actor.role));
 }

@@ -16,6 +16,7 @@ import * as listenersOf from './migrations/20261202000300_listeners_of';
 import * as executionProgress from './migrations/20261202010000_execution_progress';
 import * as schedules from './migrations/20261202000400_schedules';
 import * as webhooks from './migrations/20261202000500_webhooks';
+import * as accountsExternalId from './migrations/20261202020000_accounts_external_id';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -36,6 +37,7 @@ const migrations: Record<string, Migration> = {
   '20261202010000_execution_progress': executionProgress,
   '20261202000400_schedules': schedules,
   '20261202000500_webhooks': webhooks,
+  '20261202020000_accounts_external_id': accountsExternalId,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -3,8 +3,12 @@ export interface AccountRow {
   id: string;
   name: string;
   email: string;
-  password_hash: string;
+  /** Null for an account of an OpenID Connect identity: it signs in at its identity provider. */
+  password_hash: string | null;
   role: 'admin' | 'user';
+  /** The identity provider (`iss`) and subject (`sub`) of an external account; both null for a local one. */
+  external_issuer: string | null;
+  external_id: string | null;
   created_at: Date;
   updated_at: Date;
 }

@@ -4,15 +4,20 @@
  * about the shape of a request.
  */
 import type { RequestHandler } from 'express';
-import type { Actor } from '../services/actor';
+import type { Actor, ExternalIdentity } from '../services/actor';
 import type { AuthService } from '../services/auth.service';
 import { specOperations } from './spec';
 
 declare module 'express-serve-static-core' {
   interface Request {
     actor?: Actor;
+    /** Only on `POST /users/me`: the verified identity of an external token that has no account yet. */
+    identity?: ExternalIdentity;
   }
 }
+
+/** The one operation a verified identity without an account may call: it creates that account. */
+const PROVISION_ROUTE = 'POST /api/v1/users/me';
 
 export function authMiddleware(auth: AuthService): RequestHandler {
   const publicOps = new Set(
@@ -21,8 +26,15 @@ export function authMiddleware(auth: AuthService): RequestHandler {
       .map((o) => `${o.method.toUpperCase()} ${o.path}`),
   );
   return async (req, _res, next) => {
-    if (publicOps.has(`${req.method} ${req.path}`)) return next();
+    const route = `${req.method} ${req.path}`;
+    if (publicOps.has(route)) return next();
     try {
+      if (route === PROVISION_ROUTE) {
+        const caller = await auth.identify(req.get('authorization'), req.get('x-api-key'));
+        req.actor = caller.actor;
+        req.identity = caller.identity;
+        return next();
+      }
       req.actor = await auth.authenticate(req.get('authorization'), req.get('x-api-key'));
       next();
     } catch (err) {

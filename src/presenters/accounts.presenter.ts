@@ -16,6 +16,26 @@ export function toAccount(r: AccountRow): Schemas['Account'] {
   };
 }
 
+/** The caller's account; `permissions` are what the caller's effective role permits. */
+export function toCurrentUser(
+  r: AccountRow,
+  actor: { role: AccountRow['role']; via: Schemas['CurrentUser']['authenticated_via'] },
+  permissions: Schemas['Permission'][],
+): Schemas['CurrentUser'] {
+  return {
+    id: r.id,
+    name: r.name,
+    email: r.email,
+    role: actor.role,
+    external_id: r.external_id,
+    external_issuer: r.external_issuer,
+    authenticated_via: actor.via,
+    permissions,
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+  };
+}
+
 export function toApiKey(r: ApiKeyRow): Schemas['ApiKey'] {
   return {
     id: r.id,

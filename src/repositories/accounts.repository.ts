@@ -9,7 +9,20 @@ export async function findAccountByEmail(db: Knex, email: string): Promise<Accou
   return db<AccountRow>('accounts').whereRaw('lower(email) = lower(?)', [email]).first();
 }
 
-export async function insertAccount(db: Knex, row: Omit<AccountRow, 'created_at' | 'updated_at'>): Promise<AccountRow> {
+/** The account of an external identity (issuer + subject), with only what authentication needs. */
+export async function findExternalAccount(
+  db: Knex,
+  issuer: string,
+  subject: string,
+): Promise<Pick<AccountRow, 'id' | 'role'> | undefined> {
+  return db<AccountRow>('accounts').where({ external_issuer: issuer, external_id: subject }).first('id', 'role');
+}
+
+export async function insertAccount(
+  db: Knex,
+  row: Omit<AccountRow, 'created_at' | 'updated_at' | 'external_issuer' | 'external_id'> &
+    Partial<Pick<AccountRow, 'external_issuer' | 'external_id'>>,
+): Promise<AccountRow> {
   const [created] = await db<AccountRow>('accounts').insert(row).returning('*');
   return created;
 }

@@ -1,6 +1,6 @@
 import type { InvalidationBus } from '../db/invalidation';
 import type { Db } from '../db/knex';
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { newId } from '../db/ids';
 import type { AccountRow } from '../db/tables';
 import {
@@ -77,6 +77,13 @@ export class AccountsService {
       throw new ForbiddenError('Only an admin may change a role', {
         field: 'role',
         reason: 'You cannot change your own role',
+      });
+    }
+    if (changes.password !== undefined && current.external_id !== null) {
+      // Its identity provider decides who signs in; a password here would outlive an offboarding there.
+      throw new ValidationError('An account of an identity provider signs in there and has no password', {
+        field: 'password',
+        reason: 'external_account',
       });
     }
     const patch: Partial<AccountRow> = {};

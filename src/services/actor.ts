@@ -1,8 +1,15 @@
-/** Who is calling: the account behind a token or an API key. */
+import type { ExternalIdentity } from '../security/oidc';
+
+export type { ExternalIdentity };
+
+/** Who is calling: the account behind a token (ours or an identity provider's) or an API key. */
 export interface Actor {
   accountId: string;
   role: 'admin' | 'user';
-  via: 'token' | 'api_key' | 'trigger';
+  /** `oidc`: an access token of a trusted OpenID Connect issuer; `trigger`: a schedule or webhook starting a flow. */
+  via: 'token' | 'api_key' | 'oidc' | 'trigger';
   /** The token's id and expiry, when authenticated by a token (logout and refresh revoke it). */
   token?: { jti: string; expiresAt: Date };
+  /** The verified identity, when authenticated by an identity provider's token. */
+  external?: ExternalIdentity;
 }

@@ -4,6 +4,12 @@
  *
  * A request reads nothing when the caches are warm: token subjects (account → role) and API keys
  * are cached by the invalidation bus's rules, revoked jtis are all held in memory (RevokedTokens).
+ *
+ * Access tokens of trusted OpenID Connect issuers (FLOWRUNNER_OIDC_ISSUER) are accepted too: a
+ * token whose unverified `iss` is a trusted issuer goes to OidcVerifier (security/oidc.ts), the
+ * others to our own HS256 check. A verified external token is remembered like ours until it
+ * expires, and its account (by issuer and subject) is cached like a token subject, so an external
+ * token costs no network call and no query per request once seen.
  */
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
@@ -13,7 +19,7 @@ import { InvalidatedCache, type InvalidationBus } from '../db/invalidation';
 import type { AccountRow } from '../db/tables';
 import { RateLimitedError, UnauthorizedError } from '../errors';
 import type { Logger } from '../log';
-import { findAccountByEmail, findAccountRole } from '../repositories/accounts.repository';
+import { findAccountByEmail, findAccountRole, findExternalAccount } from '../repositories/accounts.repository';
 import { findApiKeyWithOwner, touchApiKey } from '../repositories/api-keys.repository';
 import { clearLoginFailures, findLoginFailures, recordLoginFailure } from '../repositories/login-failures.repository';
 import { findTokenSubject, insertRevokedToken } from '../repositories/tokens.repository';
@@ -21,6 +27,7 @@ import type { Actor } from './actor';
 import { committing } from './changes';
 import { revocationId, RevokedTokens } from './revoked-tokens';
 import { DUMMY_HASH_PROMISE, verifyPassword } from '../security/passwords';
+import { OidcVerifier, type ExternalIdentity } from '../security/oidc';
 
 const ISSUER = 'flowrunner';
 const AUDIENCE = 'flowrunner-api';
@@ -55,6 +62,12 @@ export function hashApiKey(key: string): string {
   return crypto.createHash('sha256').update(key).digest('hex');
 }
 
+function bearer(authorization: string): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (!match) throw new UnauthorizedError('The Authorization header must be "Bearer <token>"');
+  return match[1];
+}
+
 interface VerifiedClaims {
   sub: string;
   jti: string;
@@ -64,8 +77,20 @@ interface VerifiedClaims {
 /** Tokens whose signature was verified, remembered per process. */
 const MAX_VERIFIED_TOKENS = 10_000;
 
+/** The external account of an identity, cached per `issuer subject`. */
+interface ExternalAccount {
+  id: string;
+  role: AccountRow['role'];
+}
+
+/** A caller of an operation that also takes a verified identity without an account (provisioning). */
+export type Caller = { actor: Actor; identity?: undefined } | { actor?: undefined; identity: ExternalIdentity };
+
 export class AuthService {
   private readonly verified = new Map<string, VerifiedClaims>();
+  private readonly verifiedExternal = new Map<string, ExternalIdentity>();
+  private readonly oidc: OidcVerifier | undefined;
+  private readonly externalAccounts: InvalidatedCache<ExternalAccount>;
   // A KeyObject, not the string: given a string, jsonwebtoken first tries it as a public key on
   // every sign and verify, which costs ~50x the HMAC itself.
   private readonly jwtKey: crypto.KeyObject;
@@ -84,8 +109,11 @@ export class AuthService {
     this.subjects = new InvalidatedCache(bus, MAX_CACHED_SUBJECTS);
     this.apiKeys = new InvalidatedCache(bus, MAX_CACHED_API_KEYS);
     this.revoked = new RevokedTokens(db, bus, log);
+    this.oidc = config.oidc && new OidcVerifier(config.oidc);
+    this.externalAccounts = new InvalidatedCache(bus, MAX_CACHED_SUBJECTS);
     bus.on('account', (id) => {
       this.subjects.delete(id);
+      this.externalAccounts.deleteWhere((a) => a.id === id);
       this.apiKeys.deleteWhere((k) => k.account_id === id);
     });
     bus.on('api_key', (hash) => this.apiKeys.delete(hash));
@@ -141,12 +169,14 @@ export class AuthService {
   }
 
   async refresh(actor: Actor): Promise<IssuedToken> {
+    if (actor.via === 'oidc') throw new UnauthorizedError('A token from an identity provider is refreshed there');
     if (!actor.token) throw new UnauthorizedError('Refresh needs a bearer token, not an API key');
     await this.revoke(actor.token);
     return this.issueToken(actor.accountId);
   }
 
   async logout(actor: Actor): Promise<void> {
+    if (actor.via === 'oidc') throw new UnauthorizedError('A token from an identity provider is revoked there');
     if (!actor.token) throw new UnauthorizedError('Logout needs a bearer token, not an API key');
     await this.revoke(actor.token);
   }
@@ -160,6 +190,17 @@ export class AuthService {
 
   /** The actor behind a bearer token; 401 for anything expired, revoked, tampered or foreign. */
   async authenticateToken(token: string): Promise<Actor> {
+    if (this.isExternal(token)) {
+      const identity = await this.externalIdentity(token);
+      const actor = await this.externalActor(identity);
+      if (!actor) {
+        throw new UnauthorizedError(
+          'This identity has no FlowRunner account yet: POST /api/v1/users/me with this token to create it',
+          { reason: 'account_not_provisioned', issuer: identity.issuer, external_id: identity.subject },
+        );
+      }
+      return actor;
+    }
     const claims = this.verifiedClaims(token);
     const role = await this.subjectRole(claims.sub, claims.jti);
     return {
@@ -168,6 +209,59 @@ export class AuthService {
       via: 'token',
       token: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
     };
+  }
+
+  /**
+   * The caller of `POST /users/me`: an actor when the credentials have an account, else the
+   * verified identity of an external token that has none yet.
+   */
+  async identify(authorization: string | undefined, apiKey: string | undefined): Promise<Caller> {
+    const token = authorization !== undefined ? bearer(authorization) : undefined;
+    if (token !== undefined && this.isExternal(token)) {
+      const identity = await this.externalIdentity(token);
+      const actor = await this.externalActor(identity);
+      return actor ? { actor } : { identity };
+    }
+    return { actor: await this.authenticate(authorization, apiKey) };
+  }
+
+  /** Ours are recognised first, from the cache, so a warm token of ours never looks further. */
+  private isExternal(token: string): boolean {
+    if (this.oidc === undefined || this.verified.has(token)) return false;
+    return this.verifiedExternal.has(token) || this.oidc.claimsTrustedIssuer(token);
+  }
+
+  private async externalIdentity(token: string): Promise<ExternalIdentity> {
+    const known = this.verifiedExternal.get(token);
+    if (known && known.expiresAt * 1000 > Date.now()) return known;
+    const identity = await this.oidc!.verify(token);
+    if (this.verifiedExternal.size >= MAX_VERIFIED_TOKENS) this.verifiedExternal.clear();
+    this.verifiedExternal.set(token, identity);
+    return identity;
+  }
+
+  /** The actor of an identity's account; undefined when it has none. With a roles claim, the token's roles decide the role. */
+  private async externalActor(identity: ExternalIdentity): Promise<Actor | undefined> {
+    const account = await this.externalAccounts.get(`${identity.issuer} ${identity.subject}`, () =>
+      findExternalAccount(this.db, identity.issuer, identity.subject),
+    );
+    if (!account) return undefined;
+    return {
+      accountId: account.id,
+      role: this.oidc!.roleOf(identity) ?? account.role,
+      via: 'oidc',
+      external: identity,
+    };
+  }
+
+  /** The role an identity's token gives, when roles come from tokens (FLOWRUNNER_OIDC_ROLES_CLAIM). */
+  externalRole(identity: ExternalIdentity): AccountRow['role'] | undefined {
+    return this.oidc?.roleOf(identity);
+  }
+
+  /** The claim an external account's email is read from. */
+  get externalEmailClaim(): string {
+    return this.oidc?.emailClaim ?? 'email';
   }
 
   /**
@@ -235,11 +329,7 @@ export class AuthService {
 
   /** From request headers: `Authorization: Bearer …` or `X-API-Key`. */
   async authenticate(authorization: string | undefined, apiKey: string | undefined): Promise<Actor> {
-    if (authorization !== undefined) {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-      if (!match) throw new UnauthorizedError('The Authorization header must be "Bearer <token>"');
-      return this.authenticateToken(match[1]);
-    }
+    if (authorization !== undefined) return this.authenticateToken(bearer(authorization));
     if (apiKey !== undefined) return this.authenticateApiKey(apiKey);
     throw new UnauthorizedError(
       'Authentication is required: send "Authorization: Bearer <token>" or "X-API-Key: <key>"',

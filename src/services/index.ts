@@ -20,6 +20,7 @@ import { PackagesService } from './packages.service';
 import type { Keys } from '../security/keys';
 import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
+import { UsersService } from './users.service';
 import { ExecutionStarter } from '../engine/starter';
 import { SwitchableClock } from './clock';
 import { ScheduleFiring } from './schedule-firing';
@@ -35,6 +36,8 @@ export interface Services {
   health: HealthService;
   auth: AuthService;
   accounts: AccountsService;
+  /** The caller's own account: users/me, and provisioning for identities of an OpenID Connect issuer. */
+  users: UsersService;
   apiKeys: ApiKeysService;
   secrets: SecretsService;
   flows: FlowsService;
@@ -65,6 +68,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const secrets = new SecretsService(db, box, invalidations);
   const starter = new ExecutionStarter(db, config.leaseMs);
   const executions = new ExecutionsService(db, flows, secrets, starter);
+  const auth = new AuthService(db, config, keys.jwtSecret, invalidations, log);
   const clock = new SwitchableClock();
   const scheduleFiring = new ScheduleFiring(executions);
   const completions = new CompletionsService(executions);
@@ -74,8 +78,9 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     log,
     invalidations,
     health: new HealthService(db),
-    auth: new AuthService(db, config, keys.jwtSecret, invalidations, log),
+    auth,
     accounts: new AccountsService(db, invalidations),
+    users: new UsersService(db, auth),
     apiKeys: new ApiKeysService(db, invalidations),
     secrets,
     flows,

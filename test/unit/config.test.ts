@@ -42,3 +42,47 @@ describe('config', () => {
     });
   }
 });
+
+describe('config: OpenID Connect issuers', () => {
+  const base = {
+    FLOWRUNNER_OIDC_ISSUER: 'https://idp.example.com/',
+    FLOWRUNNER_OIDC_AUDIENCE: 'https://api.example.com',
+  };
+
+  it('is off without an issuer, and has defaults with one', () => {
+    expect(parseConfig({}).oidc).to.equal(undefined);
+    expect(parseConfig(base).oidc).to.deep.equal({
+      issuers: ['https://idp.example.com/'],
+      audience: 'https://api.example.com',
+      rolesClaim: undefined,
+      adminRole: 'admin',
+      emailClaim: 'email',
+      clockSkewSeconds: 30,
+      jwksCooldownSeconds: 30,
+    });
+  });
+
+  it('takes several issuers, and http only on loopback', () => {
+    const c = parseConfig({ ...base, FLOWRUNNER_OIDC_ISSUER: 'https://a.example.com, http://127.0.0.1:9000' });
+    expect(c.oidc!.issuers).to.deep.equal(['https://a.example.com', 'http://127.0.0.1:9000']);
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ FLOWRUNNER_OIDC_ISSUER: 'https://idp.example.com' }, /FLOWRUNNER_OIDC_AUDIENCE is required/],
+    [
+      { ...base, FLOWRUNNER_OIDC_ISSUER: 'http://idp.example.com' },
+      /must be https:\/\/ \(http:\/\/ only on loopback\)/,
+    ],
+    [{ ...base, FLOWRUNNER_OIDC_ISSUER: 'not a url' }, /FLOWRUNNER_OIDC_ISSUER must list URLs/],
+    [{ ...base, FLOWRUNNER_OIDC_ISSUER: ' , ' }, /at least one issuer/],
+    [
+      { ...base, FLOWRUNNER_OIDC_CLOCK_SKEW_SECONDS: '301' },
+      /FLOWRUNNER_OIDC_CLOCK_SKEW_SECONDS must be an integer from 0 to 300/,
+    ],
+  ];
+  for (const [env, message] of bad) {
+    it(`stops on ${JSON.stringify(env)}`, () => {
+      expect(() => parseConfig(env)).to.throw(message);
+    });
+  }
+});

@@ -14,9 +14,11 @@ import { Configuration } from '../configuration.js';
 // @ts-ignore
 import { BASE_PATH, COLLECTION_FORMATS, RequestArgs, BaseAPI, RequiredError } from '../base.js';
 // @ts-ignore
-import type { Account } from '../model/index.js';
+import type { CurrentUser } from '../model/index.js';
 // @ts-ignore
 import type { ErrorResponse } from '../model/index.js';
+// @ts-ignore
+import type { ProvisionRequest } from '../model/index.js';
 /**
  * UsersApi - axios parameter creator
  * @export
@@ -24,7 +26,7 @@ import type { ErrorResponse } from '../model/index.js';
 export const UsersApiAxiosParamCreator = function (configuration?: Configuration) {
     return {
         /**
-         * The account the token or API key belongs to.
+         * The account the token or API key belongs to, with its identity provider\'s subject (`external_id`) for an account of an OpenID Connect identity, its effective role and what that role permits. A valid token of a trusted identity provider whose identity has no account yet is 401 with `details.reason` `account_not_provisioned`: create the account with `POST /api/v1/users/me`.
          * @summary Get the current account
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
@@ -76,6 +78,64 @@ export const UsersApiAxiosParamCreator = function (configuration?: Configuration
                 options: localVarRequestOptions,
             };
         },
+        /**
+         * Creates the account of the caller\'s OpenID Connect identity the first time (201) and returns it as it is every time after (200), so it is safe to call on every sign-in. The email and name come from the token (the email from its configured email claim); an `email` in the body must be the token\'s (else 403), a `name` in the body is used for a new account. A token that carries no email, or says its email is not verified, is 403. An email that a local account already has is 409: an admin links them, FlowRunner never does it by email. A caller that already has an account (our own token, an API key, a provisioned identity) gets it with 200.
+         * @summary Create the caller\'s own account from an identity provider\'s token
+         * @param {ProvisionRequest} [provisionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        provisionCurrentUser: async (provisionRequest?: ProvisionRequest, options: any = {}): Promise<RequestArgs> => {
+            const localVarPath = `/api/v1/users/me`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof provisionRequest !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(provisionRequest !== undefined ? provisionRequest : {}) : (provisionRequest || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
     }
 };
 
@@ -86,13 +146,27 @@ export const UsersApiAxiosParamCreator = function (configuration?: Configuration
 export const UsersApiFp = function(configuration?: Configuration) {
     return {
         /**
-         * The account the token or API key belongs to.
+         * The account the token or API key belongs to, with its identity provider\'s subject (`external_id`) for an account of an OpenID Connect identity, its effective role and what that role permits. A valid token of a trusted identity provider whose identity has no account yet is 401 with `details.reason` `account_not_provisioned`: create the account with `POST /api/v1/users/me`.
          * @summary Get the current account
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async getCurrentUser(options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Account>> {
+        async getCurrentUser(options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<CurrentUser>> {
             const localVarAxiosArgs = await UsersApiAxiosParamCreator(configuration).getCurrentUser(options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Creates the account of the caller\'s OpenID Connect identity the first time (201) and returns it as it is every time after (200), so it is safe to call on every sign-in. The email and name come from the token (the email from its configured email claim); an `email` in the body must be the token\'s (else 403), a `name` in the body is used for a new account. A token that carries no email, or says its email is not verified, is 403. An email that a local account already has is 409: an admin links them, FlowRunner never does it by email. A caller that already has an account (our own token, an API key, a provisioned identity) gets it with 200.
+         * @summary Create the caller\'s own account from an identity provider\'s token
+         * @param {ProvisionRequest} [provisionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async provisionCurrentUser(provisionRequest?: ProvisionRequest, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<CurrentUser>> {
+            const localVarAxiosArgs = await UsersApiAxiosParamCreator(configuration).provisionCurrentUser(provisionRequest, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -108,16 +182,40 @@ export const UsersApiFp = function(configuration?: Configuration) {
 export const UsersApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
     return {
         /**
-         * The account the token or API key belongs to.
+         * The account the token or API key belongs to, with its identity provider\'s subject (`external_id`) for an account of an OpenID Connect identity, its effective role and what that role permits. A valid token of a trusted identity provider whose identity has no account yet is 401 with `details.reason` `account_not_provisioned`: create the account with `POST /api/v1/users/me`.
          * @summary Get the current account
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        getCurrentUser(options?: any): AxiosPromise<Account> {
+        getCurrentUser(options?: any): AxiosPromise<CurrentUser> {
             return UsersApiFp(configuration).getCurrentUser(options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Creates the account of the caller\'s OpenID Connect identity the first time (201) and returns it as it is every time after (200), so it is safe to call on every sign-in. The email and name come from the token (the email from its configured email claim); an `email` in the body must be the token\'s (else 403), a `name` in the body is used for a new account. A token that carries no email, or says its email is not verified, is 403. An email that a local account already has is 409: an admin links them, FlowRunner never does it by email. A caller that already has an account (our own token, an API key, a provisioned identity) gets it with 200.
+         * @summary Create the caller\'s own account from an identity provider\'s token
+         * @param {ProvisionRequest} [provisionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        provisionCurrentUser(provisionRequest?: ProvisionRequest, options?: any): AxiosPromise<CurrentUser> {
+            return UsersApiFp(configuration).provisionCurrentUser(provisionRequest, options).then((request) => request(axios, basePath));
         },
     };
 };
+
+/**
+ * Request parameters for provisionCurrentUser operation in UsersApi.
+ * @export
+ * @interface UsersApiProvisionCurrentUserRequest
+ */
+export interface UsersApiProvisionCurrentUserRequest {
+    /**
+     * 
+     * @type {ProvisionRequest}
+     * @memberof UsersApiProvisionCurrentUser
+     */
+    readonly provisionRequest?: ProvisionRequest
+}
 
 /**
  * UsersApi - object-oriented interface
@@ -127,7 +225,7 @@ export const UsersApiFactory = function (configuration?: Configuration, basePath
  */
 export class UsersApi extends BaseAPI {
     /**
-     * The account the token or API key belongs to.
+     * The account the token or API key belongs to, with its identity provider\'s subject (`external_id`) for an account of an OpenID Connect identity, its effective role and what that role permits. A valid token of a trusted identity provider whose identity has no account yet is 401 with `details.reason` `account_not_provisioned`: create the account with `POST /api/v1/users/me`.
      * @summary Get the current account
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -135,5 +233,17 @@ export class UsersApi extends BaseAPI {
      */
     public getCurrentUser(options?: AxiosRequestConfig) {
         return UsersApiFp(this.configuration).getCurrentUser(options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Creates the account of the caller\'s OpenID Connect identity the first time (201) and returns it as it is every time after (200), so it is safe to call on every sign-in. The email and name come from the token (the email from its configured email claim); an `email` in the body must be the token\'s (else 403), a `name` in the body is used for a new account. A token that carries no email, or says its email is not verified, is 403. An email that a local account already has is 409: an admin links them, FlowRunner never does it by email. A caller that already has an account (our own token, an API key, a provisioned identity) gets it with 200.
+     * @summary Create the caller\'s own account from an identity provider\'s token
+     * @param {UsersApiProvisionCurrentUserRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof UsersApi
+     */
+    public provisionCurrentUser(requestParameters: UsersApiProvisionCurrentUserRequest = {}, options?: AxiosRequestConfig) {
+        return UsersApiFp(this.configuration).provisionCurrentUser(requestParameters.provisionRequest, options).then((request) => request(this.axios, this.basePath));
     }
 }

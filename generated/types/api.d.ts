@@ -3820,6 +3820,10 @@ export interface operations {
                 trigger_type?: "schedule" | "webhook";
                 /** @description Only the executions started by this schedule or webhook trigger */
                 trigger_id?: string;
+                /** @description Only the executions created at or after this instant (RFC 3339) */
+                created_after?: string;
+                /** @description Only the executions created before this instant (RFC 3339) */
+                created_before?: string;
             };
             header?: never;
             path?: never;

@@ -14,6 +14,9 @@ import { abortedWhenGone, preferenceApplied, startReply, waitOf } from './waits'
 
 const executionUrl = (id: string) => `/api/v1/executions/${id}`;
 
+/** A date-time query filter (its format is validated against the spec before this runs). */
+const instantOf = (value: string | undefined) => (value === undefined ? undefined : new Date(value));
+
 export function executionHandlers(s: Services): Handlers {
   return {
     runFlow: ({ actor, params, body, headers, query, res }) =>
@@ -36,6 +39,8 @@ export function executionHandlers(s: Services): Handlers {
         status: query.status,
         triggerType: query.trigger_type,
         triggerId: query.trigger_id,
+        createdAfter: instantOf(query.created_after),
+        createdBefore: instantOf(query.created_before),
         cursor: query.cursor,
         limit,
         offset,

@@ -45,6 +45,10 @@ export interface ExecutionListFilter {
   clientId?: string;
   triggerType?: 'schedule' | 'webhook';
   triggerId?: string;
+  /** Created at or after this instant. */
+  createdAfter?: Date;
+  /** Created strictly before this instant. */
+  createdBefore?: Date;
   /** Rows after this id (newest first); offset is ignored then. */
   beforeId?: string;
   limit: number;
@@ -75,6 +79,8 @@ export async function listExecutionRows(
     if (f.clientId) q.where('client_id', f.clientId);
     if (f.triggerId) q.whereRaw("trigger->>'id' = ?", [f.triggerId]);
     if (f.triggerType) q.whereRaw("trigger->>'type' = ?", [f.triggerType]);
+    if (f.createdAfter) q.where('created_at', '>=', f.createdAfter);
+    if (f.createdBefore) q.where('created_at', '<', f.createdBefore);
   });
   const page = base.clone().orderBy('id', 'desc').limit(f.limit);
   if (f.beforeId) page.where('id', '<', f.beforeId);

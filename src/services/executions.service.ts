@@ -51,6 +51,8 @@ export interface ListRequest {
   clientId?: string;
   triggerType?: 'schedule' | 'webhook';
   triggerId?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
   cursor?: string;
   limit: number;
   offset: number;
@@ -253,6 +255,8 @@ export class ExecutionsService {
       clientId: req.clientId,
       triggerType: req.triggerType,
       triggerId: req.triggerId,
+      createdAfter: req.createdAfter,
+      createdBefore: req.createdBefore,
       beforeId,
       limit: req.limit,
       offset: req.offset,

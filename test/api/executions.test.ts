@@ -389,6 +389,28 @@ output: {name: "{{ nodes.start.output.body.name }}", echoed: "{{ nodes.start.out
     ).to.equal(200);
   });
 
+  it('filters the list by creation time: created_after is inclusive, created_before exclusive', async () => {
+    const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: transform\n    params: {expression: "1"}\n');
+    const first = await runToEnd(alice, flowId);
+    const second = await runToEnd(alice, flowId);
+    const at = Date.parse(first.created_at);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const ids = async (range: { createdAfter?: string; createdBefore?: string }) =>
+      (await alice.client.executions.listExecutions({ flowId, limit: 100, ...range })).data.executions.map((e) => e.id);
+
+    expect(await ids({ createdAfter: iso(at) })).to.include.members([first.id, second.id]);
+    expect(await ids({ createdAfter: iso(at + 1) })).not.to.include(first.id);
+    expect(await ids({ createdBefore: iso(at) })).to.deep.equal([]);
+    expect(await ids({ createdAfter: iso(at), createdBefore: iso(at + 1) })).to.include(first.id);
+    expect(await ids({ createdBefore: iso(Date.parse(second.created_at) + 1) })).to.include.members([
+      first.id,
+      second.id,
+    ]);
+    const page = (await alice.client.executions.listExecutions({ flowId, createdAfter: iso(at + 1) })).data;
+    expect(page.total).to.equal(page.executions.length);
+    await expectError(alice.client.executions.listExecutions({ createdAfter: 'yesterday' }), 400, 'invalid_request');
+  });
+
   it("hides another account's executions and runs (404), changing nothing", async () => {
     const flowId = await makeFlow(alice, 'nodes:\n  start:\n    type: delay\n    params: {ms: 60000}\n');
     const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });

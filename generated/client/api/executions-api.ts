@@ -459,10 +459,12 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {'schedule' | 'webhook'} [triggerType] Only the executions started by this kind of trigger
          * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
+         * @param {string} [createdAfter] Only the executions created at or after this instant (RFC 3339)
+         * @param {string} [createdBefore] Only the executions created before this instant (RFC 3339)
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, options: any = {}): Promise<RequestArgs> => {
+        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/executions`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -517,6 +519,18 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
 
             if (triggerId !== undefined) {
                 localVarQueryParameter['trigger_id'] = triggerId;
+            }
+
+            if (createdAfter !== undefined) {
+                localVarQueryParameter['created_after'] = (createdAfter as any instanceof Date) ?
+                    (createdAfter as any).toISOString() :
+                    createdAfter;
+            }
+
+            if (createdBefore !== undefined) {
+                localVarQueryParameter['created_before'] = (createdBefore as any instanceof Date) ?
+                    (createdBefore as any).toISOString() :
+                    createdBefore;
             }
 
 
@@ -733,11 +747,13 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {'schedule' | 'webhook'} [triggerType] Only the executions started by this kind of trigger
          * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
+         * @param {string} [createdAfter] Only the executions created at or after this instant (RFC 3339)
+         * @param {string} [createdBefore] Only the executions created before this instant (RFC 3339)
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
-            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, options);
+        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -850,11 +866,13 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {'schedule' | 'webhook'} [triggerType] Only the executions started by this kind of trigger
          * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
+         * @param {string} [createdAfter] Only the executions created at or after this instant (RFC 3339)
+         * @param {string} [createdBefore] Only the executions created before this instant (RFC 3339)
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, options?: any): AxiosPromise<ExecutionList> {
-            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, options).then((request) => request(axios, basePath));
+        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, options?: any): AxiosPromise<ExecutionList> {
+            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, options).then((request) => request(axios, basePath));
         },
         /**
          * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
@@ -1081,6 +1099,20 @@ export interface ExecutionsApiListExecutionsRequest {
      * @memberof ExecutionsApiListExecutions
      */
     readonly triggerId?: string
+
+    /**
+     * Only the executions created at or after this instant (RFC 3339)
+     * @type {string}
+     * @memberof ExecutionsApiListExecutions
+     */
+    readonly createdAfter?: string
+
+    /**
+     * Only the executions created before this instant (RFC 3339)
+     * @type {string}
+     * @memberof ExecutionsApiListExecutions
+     */
+    readonly createdBefore?: string
 }
 
 /**
@@ -1213,7 +1245,7 @@ export class ExecutionsApi extends BaseAPI {
      * @memberof ExecutionsApi
      */
     public listExecutions(requestParameters: ExecutionsApiListExecutionsRequest = {}, options?: AxiosRequestConfig) {
-        return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, requestParameters.triggerType, requestParameters.triggerId, options).then((request) => request(this.axios, this.basePath));
+        return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, requestParameters.triggerType, requestParameters.triggerId, requestParameters.createdAfter, requestParameters.createdBefore, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

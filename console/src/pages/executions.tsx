@@ -1,4 +1,4 @@
-/** Executions: filters (flow, status, time), newest first, paged by cursor, updated live. */
+/** Executions: filters (flow, status, trigger, time), newest first, paged by cursor, updated live. */
 import { useEffect, useState } from 'preact/hooks';
 import { ExecutionStatusValues, type ExecutionList, type ExecutionStatus } from '@flowrunner/client';
 import { ErrorBox } from '../errors';
@@ -9,6 +9,12 @@ import { useLoad } from '../use-load';
 
 const PAGE = 25;
 
+/** A datetime-local value (the browser's zone) as an RFC 3339 instant, or undefined when empty or invalid. */
+function instant(local: string): string | undefined {
+  const ms = local ? Date.parse(local) : NaN;
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
 export function StatusBadge({ status }: { status: string }) {
   return <span class={`status status-${status}`}>{status}</span>;
 }
@@ -16,7 +22,10 @@ export function StatusBadge({ status }: { status: string }) {
 export function ExecutionsPage({ session, flowId: initialFlow }: { session: Session; flowId?: string }) {
   const [flowId, setFlowId] = useState(initialFlow ?? '');
   const [status, setStatus] = useState<ExecutionStatus | ''>('');
-  const [since, setSince] = useState('');
+  const [triggerType, setTriggerType] = useState<'schedule' | 'webhook' | ''>('');
+  const [triggerId, setTriggerId] = useState('');
+  const [after, setAfter] = useState('');
+  const [before, setBefore] = useState('');
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors[cursors.length - 1];
   const { data, error, reload } = useLoad<ExecutionList>(
@@ -26,10 +35,14 @@ export function ExecutionsPage({ session, flowId: initialFlow }: { session: Sess
           limit: PAGE,
           ...(flowId ? { flowId } : {}),
           ...(status ? { status } : {}),
+          ...(triggerType ? { triggerType } : {}),
+          ...(triggerId.trim() ? { triggerId: triggerId.trim() } : {}),
+          ...(instant(after) ? { createdAfter: instant(after) } : {}),
+          ...(instant(before) ? { createdBefore: instant(before) } : {}),
           ...(cursor ? { cursor } : {}),
         })
       ).data,
-    [flowId, status, cursor],
+    [flowId, status, triggerType, triggerId, after, before, cursor],
   );
   // Any event of an execution we may see: read the page again (at most every 300 ms).
   useEffect(() => {
@@ -42,8 +55,7 @@ export function ExecutionsPage({ session, flowId: initialFlow }: { session: Sess
     });
   }, [session.token, reload]);
   const flows = useLoad(async () => (await session.client.flows.listFlows({ limit: 100 })).data.flows, []);
-  const sinceMs = since ? Date.parse(since) : 0;
-  const rows = (data?.executions ?? []).filter((e) => !sinceMs || Date.parse(e.created_at) >= sinceMs);
+  const rows = data?.executions ?? [];
   const resetPaging = () => setCursors([]);
   // An execution of a flow made since the flows were read: read them again (once per such set).
   const unknownFlows = rows
@@ -96,12 +108,54 @@ export function ExecutionsPage({ session, flowId: initialFlow }: { session: Sess
           </select>
         </div>
         <div>
-          <label for="executions-since">Created after (this page)</label>
+          <label for="executions-trigger">Trigger</label>
+          <select
+            id="executions-trigger"
+            value={triggerType}
+            onChange={(e) => {
+              resetPaging();
+              setTriggerType(e.currentTarget.value as 'schedule' | 'webhook' | '');
+            }}
+          >
+            <option value="">Any trigger</option>
+            <option value="schedule">schedule</option>
+            <option value="webhook">webhook</option>
+          </select>
+        </div>
+        <div>
+          <label for="executions-trigger-id">Trigger id</label>
           <input
-            id="executions-since"
+            id="executions-trigger-id"
+            value={triggerId}
+            maxLength={200}
+            onChange={(e) => {
+              resetPaging();
+              setTriggerId(e.currentTarget.value);
+            }}
+          />
+        </div>
+        <div>
+          <label for="executions-after">Created from</label>
+          <input
+            id="executions-after"
             type="datetime-local"
-            value={since}
-            onInput={(e) => setSince(e.currentTarget.value)}
+            value={after}
+            onChange={(e) => {
+              resetPaging();
+              setAfter(e.currentTarget.value);
+            }}
+          />
+        </div>
+        <div>
+          <label for="executions-before">Created before</label>
+          <input
+            id="executions-before"
+            type="datetime-local"
+            value={before}
+            onChange={(e) => {
+              resetPaging();
+              setBefore(e.currentTarget.value);
+            }}
           />
         </div>
       </div>

@@ -2,9 +2,12 @@
  * The web console in a real browser (Debian's chromium driven by playwright-core) against a real
  * test server: log in, write a flow with an error and see it at its line, fix it, run it from the
  * generated form and watch it finish live, see a failure on its node, approve a waiting execution,
- * create an API key that works, another account's execution is "not found", log out (the token is
+
+ * create an API key that works, create a schedule and a webhook trigger from a flow page (the
+ * server's errors shown), filter executions by trigger and time, another account's execution is "not found", log out (the token is
  * revoked). With CONSOLE_SCREENSHOTS=1 it also saves the README's screenshots in docs/console/.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -238,17 +241,70 @@ describe('the web console in a browser', function () {
     await expectError(apiClient(server.url, { apiKey: key }).users.getCurrentUser(), 401, 'unauthorized');
   });
 
-  it("shows a flow's schedule and pauses it", async () => {
+  it("creates a schedule from the flow page (the server's error shown first), pauses and deletes it", async () => {
     const [flow] = (await ada.client.flows.listFlows({})).data.flows.filter((f) => f.name === 'Greeter');
-    const { data: schedule } = await ada.client.schedules.createSchedule({
-      scheduleCreate: { flow_id: flow.id, cron: '0 3 * * *', input: { name: 'cron' } },
-    });
     await page.goto(`${server.url}/console#/flows/${flow.id}`);
-    await page.getByRole('table', { name: 'Schedules' }).getByText('0 3 * * *').waitFor();
+    await page.getByLabel('Cron expression').fill('every day at 3');
+    await page.getByLabel('Time zone').fill('Europe/Paris');
+    await page.getByLabel('Input (JSON)').fill('{"name": "cron"}');
+    await page.getByRole('button', { name: 'Create schedule' }).click();
+    await page.getByRole('alert').filter({ hasText: 'cron' }).waitFor();
+    await page.getByLabel('Cron expression').fill('0 3 * * *');
+    await page.getByRole('button', { name: 'Create schedule' }).click();
+    await page.getByRole('table', { name: 'Schedules' }).getByText('0 3 * * * (Europe/Paris)').waitFor();
+    const [schedule] = (await ada.client.schedules.listSchedules({ flowId: flow.id })).data.schedules;
+    expect(schedule).to.include({ cron: '0 3 * * *', timezone: 'Europe/Paris', paused: false });
+    expect(schedule.input).to.deep.equal({ name: 'cron' });
     await page.getByRole('button', { name: 'Pause' }).click();
     await page.getByRole('button', { name: 'Resume' }).waitFor();
-    const { data } = await ada.client.schedules.getSchedule({ id: schedule.id });
-    expect(data.paused).to.equal(true);
+    expect((await ada.client.schedules.getSchedule({ id: schedule.id })).data.paused).to.equal(true);
+    await page.getByRole('button', { name: 'Delete schedule 0 3 * * * (Europe/Paris)' }).click();
+    await page.getByRole('table', { name: 'Schedules' }).waitFor({ state: 'detached' });
+    await expectError(ada.client.schedules.getSchedule({ id: schedule.id }), 404, 'not_found');
+  });
+
+  it('creates a webhook trigger from the flow page (URL and secret shown once) that starts the flow, and filters executions by trigger and time', async () => {
+    // A webhook's input is the call (method, headers, body): a flow without an inputs schema.
+    const [flow] = (await ada.client.flows.listFlows({})).data.flows.filter((f) => f.name === 'Approval');
+    await page.goto(`${server.url}/console#/flows/${flow.id}`);
+    await page.getByRole('button', { name: 'Create webhook trigger' }).click();
+    const url = await page.locator('code.new-webhook-url').innerText();
+    const secret = await page.locator('code.new-webhook-secret').innerText();
+    const table = page.getByRole('table', { name: 'Webhook triggers' });
+    await table.locator('tbody tr').first().waitFor();
+    const webhookId = await table.locator('tbody tr').first().getAttribute('data-webhook');
+    const body = JSON.stringify({ name: 'hook' });
+    const signature = `sha256=${crypto.createHmac('sha256', secret).update(body).digest('hex')}`;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': signature },
+      body,
+    });
+    expect(res.status).to.equal(202);
+    const started = (await ada.client.executions.listExecutions({ triggerType: 'webhook', triggerId: webhookId! }))
+      .data;
+    expect(started.total).to.equal(1);
+    await page.getByRole('button', { name: `Delete webhook trigger ${webhookId}` }).click();
+    await table.waitFor({ state: 'detached' });
+    expect((await fetch(url, { method: 'POST', body })).status).to.equal(404);
+
+    // The executions list filters on the server by trigger and by creation time.
+    const executionId = started.executions[0].id;
+    await page.goto(`${server.url}/console#/executions`);
+    await page.getByLabel('Trigger', { exact: true }).selectOption('webhook');
+    // Until the filtered page arrives the unfiltered one (several runs) shows.
+    await page.locator(`tbody tr:not([data-execution="${executionId}"])`).first().waitFor({ state: 'detached' });
+    await page.locator(`tr[data-execution="${executionId}"]`).waitFor();
+    expect(
+      await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-execution'))),
+    ).to.deep.equal([executionId]);
+    await page.getByLabel('Created before').fill('2000-01-01T00:00');
+    await page.getByText('No executions.').waitFor();
+    await page.getByLabel('Created before').fill('');
+    await page.getByLabel('Created from').fill('2000-01-01T00:00');
+    await page.locator(`tr[data-execution="${executionId}"]`).waitFor();
+    await page.getByLabel('Trigger', { exact: true }).selectOption('schedule');
+    await page.getByText('No executions.').waitFor();
   });
 
   it('works at phone width', async () => {

@@ -2,10 +2,10 @@
  * The web console in a real browser (Debian's chromium driven by playwright-core) against a real
  * test server: log in, write a flow with an error and see it at its line, fix it, run it from the
  * generated form and watch it finish live, see a failure on its node, approve a waiting execution,
-
  * create an API key that works, create a schedule and a webhook trigger from a flow page (the
- * server's errors shown), filter executions by trigger and time, another account's execution is "not found", log out (the token is
- * revoked). With CONSOLE_SCREENSHOTS=1 it also saves the README's screenshots in docs/console/.
+ * server's errors shown), filter executions by trigger and time, another account's execution is
+ * "not found", log out (the token is revoked). With CONSOLE_SCREENSHOTS=1 it also saves the
+ * README's screenshots in docs/console/.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

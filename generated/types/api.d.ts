@@ -827,7 +827,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel a run
-         * @description 409 when the run has already finished.
+         * @description Cancels a queued, running or waiting run. Cancelling a run that is already cancelled answers 202 with its RunRef, so a retried cancel does not fail; 409 when it has completed or failed.
          */
         post: operations["cancelRun"];
         delete?: never;
@@ -1164,6 +1164,10 @@ export interface components {
             /** @example 0 */
             offset: number;
         };
+        /** @description The flow definition (at most 256 KiB, 500 nodes): YAML text, or the same document as a JSON object (stored and shown as YAML), so a JSON client need not mind YAML's indentation. A YAML text whose node fields stand level with their node id is refused with a 422 saying which node and line, and to indent `type`, `params`, `next` under the node id. */
+        DefinitionInput: string | {
+            [key: string]: unknown;
+        };
         /**
          * @example [
          *       "production"
@@ -1176,7 +1180,6 @@ export interface components {
             /** @example A simple flow */
             description?: string;
             /**
-             * @description The flow definition as YAML (at most 256 KiB, 500 nodes).
              * @example metadata:
              *       name: "My Flow"
              *       description: "A simple flow"
@@ -1197,7 +1200,7 @@ export interface components {
              *           url: "https://webhook.example.com/callback"
              *           method: "POST"
              */
-            definition: string;
+            definition: components["schemas"]["DefinitionInput"];
             tags?: components["schemas"]["Tags"];
         };
         Flow: {
@@ -1260,7 +1263,7 @@ export interface components {
              *         params:
              *           message: hello
              */
-            definition?: string;
+            definition?: components["schemas"]["DefinitionInput"];
             tags?: components["schemas"]["Tags"];
         };
         FlowVersion: {
@@ -1927,7 +1930,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description The request body is not JSON: its Content-Type is missing or is not `application/json`, or its charset is not UTF-8. */
+        /** @description The request body is not JSON: its Content-Type is missing or is not `application/json`, or its charset is not UTF-8. `details.field` is `Content-Type`. */
         UnsupportedMediaType: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestIdHeader"];
@@ -1939,7 +1942,10 @@ export interface components {
                  *       "error": {
                  *         "code": "unsupported_media_type",
                  *         "message": "The request body must be application/json",
-                 *         "details": null
+                 *         "details": {
+                 *           "field": "Content-Type",
+                 *           "reason": "text/plain is not application/json"
+                 *         }
                  *       }
                  *     }
                  */
@@ -3881,6 +3887,8 @@ export interface operations {
                 status?: components["schemas"]["RunStatus"];
                 /** @description Filter by client id */
                 client_id?: string;
+                /** @description Filter by flow id */
+                flow_id?: string;
             };
             header?: never;
             path?: never;

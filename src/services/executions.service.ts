@@ -220,10 +220,15 @@ export class ExecutionsService {
     return { rows: await this.masked(rows), total, nextCursor };
   }
 
-  async cancel(actor: Actor, id: string): Promise<ExecutionRow> {
+  /**
+   * `retried: 'answered'` (003's cancelRun): cancelling what is already cancelled answers as the
+   * first cancel did, so a retried request does not fail; 004's DELETE keeps its 409.
+   */
+  async cancel(actor: Actor, id: string, opts: { retried?: 'answered' | 'refused' } = {}): Promise<ExecutionRow> {
     await this.manage(actor, id, 'cancel it');
     await inTransaction(this.db, async (tx) => {
       const ex = (await lockExecution(tx, id))!;
+      if (ex.status === 'cancelled' && opts.retried === 'answered') return;
       if (FINAL_STATUSES.includes(ex.status))
         throw new ConflictError(
           `The execution has already ${ex.status === 'cancelled' ? 'been cancelled' : ex.status}`,

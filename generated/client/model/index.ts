@@ -7,6 +7,7 @@ export * from './api-key-create.js';
 export * from './api-key-created.js';
 export * from './api-key-list.js';
 export * from './decision.js';
+export * from './definition-input.js';
 export * from './error-body.js';
 export * from './error-code.js';
 export * from './error-response.js';

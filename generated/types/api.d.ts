@@ -380,7 +380,7 @@ export interface paths {
         };
         /**
          * List node types
-         * @description The catalog of node types with their params JSON Schema.
+         * @description The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
          */
         get: operations["listNodeTypes"];
         put?: never;
@@ -1408,6 +1408,11 @@ export interface components {
         NodeType: {
             /** @example http.request */
             type: string;
+            /**
+             * @description The name a catalog shows.
+             * @example HTTP request
+             */
+            display_name: string;
             /** @example Call an HTTP API and return its status, headers and body. */
             description: string;
             /** @example integration */
@@ -1421,11 +1426,24 @@ export interface components {
              * @example {status_code, headers, body}
              */
             output: string;
+            /** @description JSON Schema of the node's output (what `nodes.<id>.output` holds in templates). */
+            output_schema: {
+                [key: string]: unknown;
+            };
             /** @description Edge names the node can emit besides `default` and `error`. */
             outcomes?: string[];
         };
         NodeTypeList: {
             node_types: components["schemas"]["NodeType"][];
+            /**
+             * @description How many node types match, over all pages.
+             * @example 12
+             */
+            total?: number;
+            /** @example 100 */
+            limit?: number;
+            /** @example 0 */
+            offset?: number;
         };
         ExecutionSummary: {
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -2678,6 +2696,10 @@ export interface operations {
             query?: {
                 /** @description Only flows having all these tags: repeat the parameter or separate tags with commas */
                 tag?: string[];
+                /** @description Only the flow with exactly this name (000's "get flow by name") */
+                name?: string;
+                /** @description Only flows whose name or description contains this text (any case) */
+                q?: string;
                 /** @description Maximum number of items to return (1–100). */
                 limit?: components["parameters"]["LimitParam"];
                 /** @description Number of items to skip. */
@@ -3095,7 +3117,14 @@ export interface operations {
     };
     listNodeTypes: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only node types of this category */
+                category?: "integration" | "data" | "control" | "human" | "utility";
+                /** @description Maximum number of node types to return (1–100). */
+                limit?: number;
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
             header?: never;
             path?: never;
             cookie?: never;

@@ -51,6 +51,9 @@ function tooManyFailures(remainingMs: number): RateLimitedError {
   return new RateLimitedError('Too many failed logins; retry later', Math.max(1, Math.ceil(remainingMs / 1000)));
 }
 
+/** Every API key starts so; a bearer credential that does is a key, not a JWT (001 sends keys so). */
+export const API_KEY_PREFIX = 'frk_';
+
 export function hashApiKey(key: string): string {
   return crypto.createHash('sha256').update(key).digest('hex');
 }
@@ -238,6 +241,7 @@ export class AuthService {
     if (authorization !== undefined) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (!match) throw new UnauthorizedError('The Authorization header must be "Bearer <token>"');
+      if (match[1].startsWith(API_KEY_PREFIX)) return this.authenticateApiKey(match[1]);
       return this.authenticateToken(match[1]);
     }
     if (apiKey !== undefined) return this.authenticateApiKey(apiKey);

@@ -175,7 +175,7 @@ export class FlowsService {
     });
   }
 
-  async list(actor: Actor, filter: { tags: string[]; limit: number; offset: number }) {
+  async list(actor: Actor, filter: { tags: string[]; name?: string; q?: string; limit: number; offset: number }) {
     return listLiveFlows(this.db, { ...filter, accountId: ownerFilter(actor) });
   }
 
@@ -185,8 +185,14 @@ export class FlowsService {
   }
 
   /** The node-type catalog: the same for every caller. */
-  nodeTypes(): readonly NodeTypeModule[] {
-    return NODE_TYPES;
+  /** The catalog, in its fixed order, a page at a time. */
+  nodeTypes(filter: { category?: string; limit?: number; offset?: number } = {}): {
+    rows: readonly NodeTypeModule[];
+    total: number;
+  } {
+    const matching = NODE_TYPES.filter((t) => filter.category === undefined || t.category === filter.category);
+    const offset = filter.offset ?? 0;
+    return { rows: matching.slice(offset, offset + (filter.limit ?? matching.length)), total: matching.length };
   }
 
   nodeType(type: string): NodeTypeModule {

@@ -371,6 +371,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flow-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List flow requests
+         * @description Newest first. A user sees their own, an admin all.
+         */
+        get: operations["listFlowRequests"];
+        put?: never;
+        /** Create a flow request */
+        post: operations["createFlowRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flow-requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a flow request */
+        get: operations["getFlowRequest"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a flow request
+         * @description Executions that started from it keep its id and what their templates read.
+         */
+        delete: operations["deleteFlowRequest"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a flow request
+         * @description Changes the fields given; `null` clears `name` or `flow_id`. Executions keep what they started with.
+         */
+        patch: operations["updateFlowRequest"];
+        trace?: never;
+    };
     "/api/v1/node-types": {
         parameters: {
             query?: never;
@@ -1300,6 +1346,11 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             };
+            /**
+             * @description A flow request of the caller's (001; 404 otherwise) this execution carries out: its templates read `request.instructions` and `request.metadata` as they were at the start.
+             * @example freq-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            flow_request_id?: string;
         };
         /**
          * @description `queued → running → (waiting ↔ running) → completed | failed | cancelled`
@@ -1337,6 +1388,8 @@ export interface components {
             flow_version: number;
             account_id?: string;
             client_id?: string | null;
+            /** @description The flow request this execution carries out, if any. */
+            flow_request_id?: string | null;
             parent_execution_id?: string | null;
             status: components["schemas"]["ExecutionStatus"];
             /**
@@ -1405,6 +1458,76 @@ export interface components {
             /** @description Event types to deliver; all when omitted. */
             events?: components["schemas"]["EventType"][];
         };
+        /** @description 001's flow request: what someone asks a flow to do, in words (`instructions`) and data (`metadata`). A start may reference one (`flow_request_id`); its templates then read `request.instructions` and `request.metadata` as they were at the start. */
+        FlowRequest: {
+            /** @example freq-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            /** @example Weekly invoice run */
+            name: string | null;
+            /** @example Send every unpaid invoice of last week a reminder. */
+            instructions: string;
+            /**
+             * @example {
+             *       "customer": "acme"
+             *     }
+             */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description The flow this request is for, when one is named.
+             * @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            flow_id: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+            /**
+             * @description The account that created it.
+             * @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            created_by: string;
+            /**
+             * @description The account that changed it last.
+             * @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            updated_by: string;
+        };
+        FlowRequestList: {
+            flow_requests: components["schemas"]["FlowRequest"][];
+            /** @example 1 */
+            total: number;
+            /** @example 10 */
+            limit: number;
+            /** @example 0 */
+            offset: number;
+        };
+        FlowRequestCreate: {
+            /** @example Weekly invoice run */
+            name?: string;
+            /** @example Send every unpaid invoice of last week a reminder. */
+            instructions: string;
+            /**
+             * @example {
+             *       "customer": "acme"
+             *     }
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description A flow of the caller's (404 otherwise).
+             * @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            flow_id?: string;
+        };
+        FlowRequestUpdate: {
+            name?: string | null;
+            instructions?: string;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            flow_id?: string | null;
+        };
         NodeType: {
             /** @example http.request */
             type: string;
@@ -1454,6 +1577,8 @@ export interface components {
             flow_version?: number;
             account_id?: string;
             client_id?: string | null;
+            /** @description The flow request this execution carries out, if any. */
+            flow_request_id?: string | null;
             status: components["schemas"]["ExecutionStatus"];
             created_at: components["schemas"]["Timestamp"];
             /** Format: date-time */
@@ -1677,6 +1802,8 @@ export interface components {
             flow_version: number;
             account_id?: string;
             client_id?: string | null;
+            /** @description The flow request this execution carries out, if any. */
+            flow_request_id?: string | null;
             parent_execution_id?: string | null;
             status: components["schemas"]["ExecutionStatus"];
             /**
@@ -1827,6 +1954,8 @@ export interface components {
             definition_hash: string;
             status: components["schemas"]["RunStatus"];
             client_id: string | null;
+            /** @description The flow request this run carries out, if any. */
+            flow_request_id?: string | null;
             input: {
                 [key: string]: unknown;
             };
@@ -1860,6 +1989,11 @@ export interface components {
              * @example billing-service
              */
             client_id?: string;
+            /**
+             * @description A flow request of the caller's (001; 404 otherwise) this execution carries out: its templates read `request.instructions` and `request.metadata` as they were at the start.
+             * @example freq-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            flow_request_id?: string;
         };
         RunRef: {
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -3111,6 +3245,162 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listFlowRequests: {
+        parameters: {
+            query?: {
+                /** @description Only requests for this flow */
+                flow_id?: string;
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Flow requests */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowRequestList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createFlowRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlowRequestCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getFlowRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The flow request */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteFlowRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateFlowRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlowRequestUpdate"];
+            };
+        };
+        responses: {
+            /** @description The flow request */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

@@ -21,7 +21,12 @@ export function executionHandlers(s: Services): Handlers {
         s,
         {
           actor,
-          start: { flowId: params.id, input: body.input ?? {}, idempotencyKey: headers['Idempotency-Key'] },
+          start: {
+            flowId: params.id,
+            input: body.input ?? {},
+            flowRequestId: body.flow_request_id,
+            idempotencyKey: headers['Idempotency-Key'],
+          },
           prefer: headers.Prefer,
           wait: query.wait,
           res,

@@ -22,6 +22,7 @@ export function runHandlers(s: Services): Handlers {
             flowId: body.flow_id,
             input: body.input ?? {},
             clientId: body.client_id,
+            flowRequestId: body.flow_request_id,
             idempotencyKey: headers['Idempotency-Key'],
           },
           prefer: headers.Prefer,

@@ -126,6 +126,7 @@ export class StepRunner {
         flow_version: execution.flow_version,
         attempt: task.attempt,
       },
+      request: execution.flow_request,
     };
     const outcome = await this.execute(task, execution, node, scope, signal);
     executed();

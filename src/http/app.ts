@@ -9,6 +9,7 @@ import http from 'node:http';
 import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { accountHandlers } from '../controllers/accounts.controller';
+import { flowRequestHandlers } from '../controllers/flow-requests.controller';
 import { authHandlers } from '../controllers/auth.controller';
 import { collaborationHandlers } from '../controllers/collaboration.controller';
 import { executionHandlers } from '../controllers/executions.controller';
@@ -33,6 +34,7 @@ export function allHandlers(s: Services): Handlers {
   return {
     ...authHandlers(s),
     ...accountHandlers(s),
+    ...flowRequestHandlers(s),
     ...flowHandlers(s),
     ...executionHandlers(s),
     ...runHandlers(s),

@@ -29,6 +29,7 @@ import { isSharedWith } from '../repositories/shares.repository';
 import { listStepRows } from '../repositories/steps.repository';
 import type { Actor } from './actor';
 import type { FlowsService } from './flows.service';
+import type { FlowRequestsService } from './flow-requests.service';
 import { canSee, ownerFilter } from './ownership';
 import { inTransaction } from '../db/transaction';
 
@@ -37,6 +38,8 @@ export interface StartRequest {
   input: Record<string, unknown>;
   clientId?: string;
   idempotencyKey?: string;
+  /** A flow request of the actor's that this execution carries out (001). */
+  flowRequestId?: string;
 }
 
 export interface ListRequest {
@@ -83,6 +86,7 @@ export class ExecutionsService {
     private readonly flows: FlowsService,
     private readonly secrets: RunSecretsSource,
     private readonly starter: ExecutionStarter,
+    private readonly flowRequests: FlowRequestsService,
   ) {}
 
   /**
@@ -116,6 +120,8 @@ export class ExecutionsService {
         'input',
         "The input does not match the flow's inputs schema",
       );
+    const flowRequest =
+      req.flowRequestId === undefined ? null : await this.flowRequests.snapshotFor(actor, req.flowRequestId, flow.id);
     const id = newId('exec');
     const approval = document.approval?.required
       ? {
@@ -132,6 +138,7 @@ export class ExecutionsService {
       input: req.input,
       client_id: req.clientId ?? null,
       started_by: actor.accountId,
+      flow_request: flowRequest,
     };
     // The common start (no key to remember, no approval first) is committed with the starts that
     // arrive together, and its first step may run in this process without a claim.
@@ -141,7 +148,15 @@ export class ExecutionsService {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto
           .createHash('sha256')
-          .update(canonical({ flow_id: flow.id, input: req.input, client_id: req.clientId ?? null }))
+          .update(
+            canonical({
+              flow_id: flow.id,
+              input: req.input,
+              client_id: req.clientId ?? null,
+              // Absent when unused, so the keys remembered before flow requests still match.
+              ...(req.flowRequestId !== undefined ? { flow_request_id: req.flowRequestId } : {}),
+            }),
+          )
           .digest('hex');
         const claim = await claimIdempotencyKey(tx, {
           account_id: actor.accountId,

@@ -15,6 +15,7 @@ import { SharesService } from './shares.service';
 import { ValuesService } from './values.service';
 import { ExecutionsService } from './executions.service';
 import { FlowsService } from './flows.service';
+import { FlowRequestsService } from './flow-requests.service';
 import { ListenersService } from './listeners.service';
 import { PackagesService } from './packages.service';
 import type { Keys } from '../security/keys';
@@ -34,6 +35,7 @@ export interface Services {
   apiKeys: ApiKeysService;
   secrets: SecretsService;
   flows: FlowsService;
+  flowRequests: FlowRequestsService;
   executions: ExecutionsService;
   /** Run-and-wait and long polls; the realtime layer provides its wake-ups. */
   completions: CompletionsService;
@@ -54,7 +56,8 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const box = new SecretBox(keys.encryptionKey);
   const secrets = new SecretsService(db, box, invalidations);
   const starter = new ExecutionStarter(db, config.leaseMs);
-  const executions = new ExecutionsService(db, flows, secrets, starter);
+  const flowRequests = new FlowRequestsService(db, flows);
+  const executions = new ExecutionsService(db, flows, secrets, starter, flowRequests);
   return {
     db,
     config,
@@ -66,6 +69,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     apiKeys: new ApiKeysService(db, invalidations),
     secrets,
     flows,
+    flowRequests,
     executions,
     completions: new CompletionsService(executions),
     listeners: new ListenersService(db, executions, flows, box),

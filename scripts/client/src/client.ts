@@ -18,6 +18,7 @@ import {
   type ExecutionsApiGetExecutionStepsRequest,
   type ExecutionsApiListExecutionsRequest,
 } from './api/executions-api.js';
+import { FlowRequestsApi } from './api/flow-requests-api.js';
 import { FlowsApi, type FlowsApiListFlowsRequest, type FlowsApiListFlowVersionsRequest } from './api/flows-api.js';
 import { HumanInTheLoopApi } from './api/human-in-the-loop-api.js';
 import { ListenersApi } from './api/listeners-api.js';
@@ -168,6 +169,7 @@ export class FlowRunnerClient {
   readonly accounts: Accounts;
   readonly secrets: SecretsApi;
   readonly flows: Flows;
+  readonly flowRequests: FlowRequestsApi;
   readonly nodeTypes: NodeTypesApi;
   readonly executions: Executions;
   readonly runs: Runs;
@@ -202,6 +204,7 @@ export class FlowRunnerClient {
     this.accounts = make(Accounts);
     this.secrets = make(SecretsApi);
     this.flows = make(Flows);
+    this.flowRequests = make(FlowRequestsApi);
     this.nodeTypes = make(NodeTypesApi);
     this.executions = make(Executions);
     this.runs = make(Runs);

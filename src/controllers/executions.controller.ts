@@ -33,6 +33,10 @@ export function executionHandlers(s: Services): Handlers {
         },
         { url: executionUrl, ref: toExecutionRef, finished: toFinishedExecution },
       ),
+    purgeExecution: async ({ actor, params }) => {
+      await s.executions.purge(actor, params.id);
+      return message('Execution purged');
+    },
     listExecutions: async ({ actor, query }) => {
       const limit = query.limit ?? 10;
       const offset = query.offset ?? 0;

@@ -94,3 +94,12 @@ export async function lockUnfinishedChildren(tx: Knex.Transaction, parentId: str
     .whereNotIn('status', ['completed', 'failed', 'cancelled'])
     .forUpdate();
 }
+
+/**
+ * Removes an execution and what hangs on it: its steps, events (and their deliveries), tasks,
+ * shares and listeners go by their foreign keys; idempotency keys name it without one.
+ */
+export async function deleteExecutionRow(tx: Knex.Transaction, id: string): Promise<void> {
+  await tx('idempotency_keys').where({ execution_id: id }).delete();
+  await tx('executions').where({ id }).delete();
+}

@@ -22,7 +22,12 @@ import { cancelExecution, createExecution } from '../engine/lifecycle';
 import type { ExecutionStarter } from '../engine/starter';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors';
 import { listEventRows, listLogRows } from '../repositories/events.repository';
-import { findExecution, listExecutionRows, lockExecution } from '../repositories/executions.repository';
+import {
+  deleteExecutionRow,
+  findExecution,
+  listExecutionRows,
+  lockExecution,
+} from '../repositories/executions.repository';
 import { findDefinitionHashes, findFlowVersion } from '../repositories/flows.repository';
 import { claimIdempotencyKey } from '../repositories/idempotency.repository';
 import { isSharedWith } from '../repositories/shares.repository';
@@ -252,6 +257,20 @@ export class ExecutionsService {
       await cancelExecution(tx, ex, 'Execution cancelled', actor.accountId);
     });
     return (await this.masked([(await findExecution(this.db, id))!]))[0];
+  }
+
+  /** Removes a finished execution and everything of it (000's delete); 409 while it is not finished. */
+  async purge(actor: Actor, id: string): Promise<void> {
+    await this.manage(actor, id, 'purge it');
+    await inTransaction(this.db, async (tx) => {
+      const ex = await lockExecution(tx, id);
+      if (!ex) throw new NotFoundError('Execution not found');
+      if (!FINAL_STATUSES.includes(ex.status))
+        throw new ConflictError(`The execution is ${ex.status}; cancel it before purging it`, {
+          reason: `status is ${ex.status}`,
+        });
+      await deleteExecutionRow(tx, id);
+    });
   }
 
   async definition(actor: Actor, id: string): Promise<FlowVersionRow> {

@@ -24,6 +24,10 @@ import type { Graph } from '../model/index.js';
 // @ts-ignore
 import type { Signal } from '../model/index.js';
 // @ts-ignore
+import type { StateValue } from '../model/index.js';
+// @ts-ignore
+import type { StateValueSet } from '../model/index.js';
+// @ts-ignore
 import type { StateValues } from '../model/index.js';
 /**
  * HumanInTheLoopApi - axios parameter creator
@@ -113,6 +117,71 @@ export const HumanInTheLoopApiAxiosParamCreator = function (configuration?: Conf
             }
             const localVarPath = `/api/v1/executions/{id}/graph`
                 .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
+         * @summary Get one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getExecutionValue: async (id: string, name: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling getExecutionValue.');
+            }
+            // verify required parameter 'name' is not null or undefined
+            if (name === null || name === undefined) {
+                throw new RequiredError('name','Required parameter name was null or undefined when calling getExecutionValue.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/values/{name}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)))
+                .replace(`{${"name"}}`, encodeURIComponent(String(name)));
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
             let baseOptions;
@@ -279,6 +348,80 @@ export const HumanInTheLoopApiAxiosParamCreator = function (configuration?: Conf
             localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
             const needsSerialization = (typeof decision !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
             localVarRequestOptions.data =  needsSerialization ? JSON.stringify(decision !== undefined ? decision : {}) : (decision || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * The same rules as merging the map (only while the execution is waiting; 409 otherwise).
+         * @summary Set one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {StateValueSet} stateValueSet 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        setExecutionValue: async (id: string, name: string, stateValueSet: StateValueSet, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling setExecutionValue.');
+            }
+            // verify required parameter 'name' is not null or undefined
+            if (name === null || name === undefined) {
+                throw new RequiredError('name','Required parameter name was null or undefined when calling setExecutionValue.');
+            }
+            // verify required parameter 'stateValueSet' is not null or undefined
+            if (stateValueSet === null || stateValueSet === undefined) {
+                throw new RequiredError('stateValueSet','Required parameter stateValueSet was null or undefined when calling setExecutionValue.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/values/{name}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)))
+                .replace(`{${"name"}}`, encodeURIComponent(String(name)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'PUT', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof stateValueSet !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(stateValueSet !== undefined ? stateValueSet : {}) : (stateValueSet || "");
 
             return {
                 url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
@@ -460,6 +603,21 @@ export const HumanInTheLoopApiFp = function(configuration?: Configuration) {
             };
         },
         /**
+         * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
+         * @summary Get one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async getExecutionValue(id: string, name: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<StateValue>> {
+            const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).getExecutionValue(id, name, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
          * 
          * @summary Get state values
          * @param {string} id 
@@ -483,6 +641,22 @@ export const HumanInTheLoopApiFp = function(configuration?: Configuration) {
          */
         async rejectExecution(id: string, decision: Decision, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Execution>> {
             const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).rejectExecution(id, decision, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * The same rules as merging the map (only while the execution is waiting; 409 otherwise).
+         * @summary Set one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {StateValueSet} stateValueSet 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async setExecutionValue(id: string, name: string, stateValueSet: StateValueSet, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<StateValue>> {
+            const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).setExecutionValue(id, name, stateValueSet, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -549,6 +723,17 @@ export const HumanInTheLoopApiFactory = function (configuration?: Configuration,
             return HumanInTheLoopApiFp(configuration).getExecutionGraph(id, options).then((request) => request(axios, basePath));
         },
         /**
+         * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
+         * @summary Get one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getExecutionValue(id: string, name: string, options?: any): AxiosPromise<StateValue> {
+            return HumanInTheLoopApiFp(configuration).getExecutionValue(id, name, options).then((request) => request(axios, basePath));
+        },
+        /**
          * 
          * @summary Get state values
          * @param {string} id 
@@ -568,6 +753,18 @@ export const HumanInTheLoopApiFactory = function (configuration?: Configuration,
          */
         rejectExecution(id: string, decision: Decision, options?: any): AxiosPromise<Execution> {
             return HumanInTheLoopApiFp(configuration).rejectExecution(id, decision, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * The same rules as merging the map (only while the execution is waiting; 409 otherwise).
+         * @summary Set one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {StateValueSet} stateValueSet 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        setExecutionValue(id: string, name: string, stateValueSet: StateValueSet, options?: any): AxiosPromise<StateValue> {
+            return HumanInTheLoopApiFp(configuration).setExecutionValue(id, name, stateValueSet, options).then((request) => request(axios, basePath));
         },
         /**
          * Only while the execution is waiting.
@@ -630,6 +827,27 @@ export interface HumanInTheLoopApiGetExecutionGraphRequest {
 }
 
 /**
+ * Request parameters for getExecutionValue operation in HumanInTheLoopApi.
+ * @export
+ * @interface HumanInTheLoopApiGetExecutionValueRequest
+ */
+export interface HumanInTheLoopApiGetExecutionValueRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof HumanInTheLoopApiGetExecutionValue
+     */
+    readonly id: string
+
+    /**
+     * The value\&#39;s name
+     * @type {string}
+     * @memberof HumanInTheLoopApiGetExecutionValue
+     */
+    readonly name: string
+}
+
+/**
  * Request parameters for getExecutionValues operation in HumanInTheLoopApi.
  * @export
  * @interface HumanInTheLoopApiGetExecutionValuesRequest
@@ -662,6 +880,34 @@ export interface HumanInTheLoopApiRejectExecutionRequest {
      * @memberof HumanInTheLoopApiRejectExecution
      */
     readonly decision: Decision
+}
+
+/**
+ * Request parameters for setExecutionValue operation in HumanInTheLoopApi.
+ * @export
+ * @interface HumanInTheLoopApiSetExecutionValueRequest
+ */
+export interface HumanInTheLoopApiSetExecutionValueRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof HumanInTheLoopApiSetExecutionValue
+     */
+    readonly id: string
+
+    /**
+     * The value\&#39;s name
+     * @type {string}
+     * @memberof HumanInTheLoopApiSetExecutionValue
+     */
+    readonly name: string
+
+    /**
+     * 
+     * @type {StateValueSet}
+     * @memberof HumanInTheLoopApiSetExecutionValue
+     */
+    readonly stateValueSet: StateValueSet
 }
 
 /**
@@ -738,6 +984,18 @@ export class HumanInTheLoopApi extends BaseAPI {
     }
 
     /**
+     * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
+     * @summary Get one state value
+     * @param {HumanInTheLoopApiGetExecutionValueRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof HumanInTheLoopApi
+     */
+    public getExecutionValue(requestParameters: HumanInTheLoopApiGetExecutionValueRequest, options?: AxiosRequestConfig) {
+        return HumanInTheLoopApiFp(this.configuration).getExecutionValue(requestParameters.id, requestParameters.name, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
      * 
      * @summary Get state values
      * @param {HumanInTheLoopApiGetExecutionValuesRequest} requestParameters Request parameters.
@@ -759,6 +1017,18 @@ export class HumanInTheLoopApi extends BaseAPI {
      */
     public rejectExecution(requestParameters: HumanInTheLoopApiRejectExecutionRequest, options?: AxiosRequestConfig) {
         return HumanInTheLoopApiFp(this.configuration).rejectExecution(requestParameters.id, requestParameters.decision, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * The same rules as merging the map (only while the execution is waiting; 409 otherwise).
+     * @summary Set one state value
+     * @param {HumanInTheLoopApiSetExecutionValueRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof HumanInTheLoopApi
+     */
+    public setExecutionValue(requestParameters: HumanInTheLoopApiSetExecutionValueRequest, options?: AxiosRequestConfig) {
+        return HumanInTheLoopApiFp(this.configuration).setExecutionValue(requestParameters.id, requestParameters.name, requestParameters.stateValueSet, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

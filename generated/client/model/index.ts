@@ -66,6 +66,8 @@ export * from './share.js';
 export * from './share-create.js';
 export * from './share-list.js';
 export * from './signal.js';
+export * from './state-value.js';
+export * from './state-value-set.js';
 export * from './state-values.js';
 export * from './step.js';
 export * from './step-list.js';

@@ -842,6 +842,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post an event
+         * @description Resumes every execution of the caller's account that waits in an `event` node for this name and correlation; each one's node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
+         */
+        post: operations["postEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs": {
         parameters: {
             query?: never;
@@ -1407,12 +1427,17 @@ export interface components {
             /** @example manager_approval */
             node_id: string | null;
             /** @enum {string} */
-            kind: "approval" | "input" | "delay" | "subflow";
+            kind: "approval" | "input" | "delay" | "subflow" | "event";
             /** @description Who may answer (account ids or "role:admin"); empty means anyone who may see the execution. */
             approvers?: string[];
             no_self_approval?: boolean;
             /** @description For `subflow`, the child execution being waited for. */
             child_execution_id?: string;
+            /** @description For `event`, the name and correlation of the event that resumes it. */
+            event?: {
+                name: string;
+                correlation: string;
+            };
             /** Format: date-time */
             deadline?: string | null;
             outcomes?: {
@@ -2003,6 +2028,35 @@ export interface components {
         };
         ShareCreate: {
             account_id: string;
+        };
+        EventPost: {
+            /** @example payment.received */
+            name: string;
+            /**
+             * @description What ties the event to the executions waiting for it (an order id, say).
+             * @example order-42
+             */
+            correlation: string;
+            /**
+             * @description Any JSON value; the `event` node's output holds it.
+             * @example {
+             *       "amount": 120
+             *     }
+             */
+            payload?: unknown;
+        };
+        EventResult: {
+            /**
+             * @description How many waiting executions the event resumed.
+             * @example 1
+             */
+            resumed: number;
+            /**
+             * @example [
+             *       "exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA"
+             *     ]
+             */
+            execution_ids: string[];
         };
         /** @enum {string} */
         RunStatus: "queued" | "running" | "waiting" | "completed" | "failed" | "cancelled";
@@ -4355,6 +4409,37 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    postEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventPost"];
+            };
+        };
+        responses: {
+            /** @description The executions it resumed */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

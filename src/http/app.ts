@@ -10,6 +10,7 @@ import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { accountHandlers } from '../controllers/accounts.controller';
 import { flowRequestHandlers } from '../controllers/flow-requests.controller';
+import { inboundEventHandlers } from '../controllers/events.controller';
 import { authHandlers } from '../controllers/auth.controller';
 import { collaborationHandlers } from '../controllers/collaboration.controller';
 import { executionHandlers } from '../controllers/executions.controller';
@@ -35,6 +36,7 @@ export function allHandlers(s: Services): Handlers {
     ...authHandlers(s),
     ...accountHandlers(s),
     ...flowRequestHandlers(s),
+    ...inboundEventHandlers(s),
     ...flowHandlers(s),
     ...executionHandlers(s),
     ...runHandlers(s),

@@ -103,3 +103,20 @@ export async function deleteExecutionRow(tx: Knex.Transaction, id: string): Prom
   await tx('idempotency_keys').where({ execution_id: id }).delete();
   await tx('executions').where({ id }).delete();
 }
+
+/** The account's executions that wait in an `event` node for this name and correlation. */
+export async function findEventWaiters(
+  db: Knex,
+  accountId: string,
+  name: string,
+  correlation: string,
+): Promise<string[]> {
+  const rows = await db('executions')
+    .where({ account_id: accountId, status: 'waiting' })
+    .whereRaw("waiting_for->>'kind' = 'event'")
+    .whereRaw("waiting_for->'event'->>'name' = ?", [name])
+    .whereRaw("waiting_for->'event'->>'correlation' = ?", [correlation])
+    .orderBy('id')
+    .select('id');
+  return rows.map((r: { id: string }) => r.id);
+}

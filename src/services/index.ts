@@ -16,6 +16,7 @@ import { ValuesService } from './values.service';
 import { ExecutionsService } from './executions.service';
 import { FlowsService } from './flows.service';
 import { FlowRequestsService } from './flow-requests.service';
+import { InboundEventsService } from './events-inbound.service';
 import { ListenersService } from './listeners.service';
 import { PackagesService } from './packages.service';
 import type { Keys } from '../security/keys';
@@ -36,6 +37,7 @@ export interface Services {
   secrets: SecretsService;
   flows: FlowsService;
   flowRequests: FlowRequestsService;
+  inboundEvents: InboundEventsService;
   executions: ExecutionsService;
   /** Run-and-wait and long polls; the realtime layer provides its wake-ups. */
   completions: CompletionsService;
@@ -70,6 +72,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     secrets,
     flows,
     flowRequests,
+    inboundEvents: new InboundEventsService(db),
     executions,
     completions: new CompletionsService(executions),
     listeners: new ListenersService(db, executions, flows, box),

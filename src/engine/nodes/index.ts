@@ -2,6 +2,7 @@
 import { approval } from './approval';
 import { condition } from './condition';
 import { delay } from './delay';
+import { event } from './event';
 import { fail } from './fail';
 import { httpRequest } from './http-request';
 import { input } from './input';
@@ -27,6 +28,7 @@ export const NODE_TYPES: readonly NodeTypeModule[] = [
   set,
   approval,
   input,
+  event,
   subflow,
 ];
 

@@ -20,7 +20,9 @@ export interface NodeContext {
 
 /** What a waiting execution waits for (shown as `waiting_for`). */
 export interface Wait {
-  kind: 'approval' | 'input' | 'subflow';
+  kind: 'approval' | 'input' | 'subflow' | 'event';
+  /** For `event`: the name and correlation a posted event must have. */
+  event?: { name: string; correlation: string };
   approvers?: string[];
   no_self_approval?: boolean;
   outcomes?: { name: string; label?: string }[];

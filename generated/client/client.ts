@@ -19,6 +19,7 @@ import {
   type ExecutionsApiGetExecutionStepsRequest,
   type ExecutionsApiListExecutionsRequest,
 } from './api/executions-api.js';
+import { EventsApi } from './api/events-api.js';
 import { FlowRequestsApi } from './api/flow-requests-api.js';
 import { FlowsApi, type FlowsApiListFlowsRequest, type FlowsApiListFlowVersionsRequest } from './api/flows-api.js';
 import { HumanInTheLoopApi } from './api/human-in-the-loop-api.js';
@@ -171,6 +172,7 @@ export class FlowRunnerClient {
   readonly secrets: SecretsApi;
   readonly flows: Flows;
   readonly flowRequests: FlowRequestsApi;
+  readonly events: EventsApi;
   readonly nodeTypes: NodeTypesApi;
   readonly executions: Executions;
   readonly runs: Runs;
@@ -206,6 +208,7 @@ export class FlowRunnerClient {
     this.secrets = make(SecretsApi);
     this.flows = make(Flows);
     this.flowRequests = make(FlowRequestsApi);
+    this.events = make(EventsApi);
     this.nodeTypes = make(NodeTypesApi);
     this.executions = make(Executions);
     this.runs = make(Runs);

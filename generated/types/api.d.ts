@@ -842,6 +842,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/callbacks/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer a waiting callback node
+         * @description The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node's edge, `output` becomes its output.
+         */
+        post: operations["callCallback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -1427,7 +1447,7 @@ export interface components {
             /** @example manager_approval */
             node_id: string | null;
             /** @enum {string} */
-            kind: "approval" | "input" | "delay" | "subflow" | "event";
+            kind: "approval" | "input" | "delay" | "subflow" | "event" | "callback";
             /** @description Who may answer (account ids or "role:admin"); empty means anyone who may see the execution. */
             approvers?: string[];
             no_self_approval?: boolean;
@@ -2028,6 +2048,20 @@ export interface components {
         };
         ShareCreate: {
             account_id: string;
+        };
+        CallbackCall: {
+            /**
+             * @description The edge to follow; `default` when absent. One of the node's `outcomes`.
+             * @example default
+             */
+            outcome?: string;
+            /**
+             * @description Any JSON value; the node's output.
+             * @example {
+             *       "approved": true
+             *     }
+             */
+            output?: unknown;
         };
         EventPost: {
             /** @example payment.received */
@@ -4409,6 +4443,46 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    callCallback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallbackCall"];
+            };
+        };
+        responses: {
+            /** @description The execution goes on */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Callback accepted"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

@@ -25,6 +25,13 @@ export function toExecutionSummary(r: ExecutionRow): Schemas['ExecutionSummary']
   };
 }
 
+/** What an execution waits for, without a callback's token hash (a credential's trace). */
+function shownWaitingFor(w: unknown): Schemas['Execution']['waiting_for'] {
+  if (!w || typeof w !== 'object') return null;
+  const { callback_hash: _hidden, ...shown } = w as Record<string, unknown>;
+  return shown as Schemas['Execution']['waiting_for'];
+}
+
 export function toExecution(r: ExecutionRow): Schemas['Execution'] {
   return {
     ...toExecutionSummary(r),
@@ -35,7 +42,7 @@ export function toExecution(r: ExecutionRow): Schemas['Execution'] {
     error: r.error,
     current_node: r.current_node,
     approval_status: r.approval_status as Schemas['Execution']['approval_status'],
-    waiting_for: (r.waiting_for ?? null) as Schemas['Execution']['waiting_for'],
+    waiting_for: shownWaitingFor(r.waiting_for),
   };
 }
 

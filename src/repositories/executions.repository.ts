@@ -120,3 +120,26 @@ export async function findEventWaiters(
     .select('id');
   return rows.map((r: { id: string }) => r.id);
 }
+
+/** The execution whose callback node waits for the token with this hash, locked. */
+export async function lockCallbackWaiter(tx: Knex.Transaction, tokenHash: string): Promise<ExecutionRow | undefined> {
+  return tx<ExecutionRow>('executions')
+    .whereRaw("waiting_for->>'callback_hash' = ?", [tokenHash])
+    .where({ status: 'waiting' })
+    .forUpdate()
+    .first();
+}
+
+/** Remembers a used callback token; false when it was used before. */
+export async function markCallbackUsed(tx: Knex.Transaction, tokenHash: string, executionId: string): Promise<boolean> {
+  const rows = await tx('used_callbacks')
+    .insert({ token_hash: tokenHash, execution_id: executionId })
+    .onConflict('token_hash')
+    .ignore()
+    .returning('token_hash');
+  return rows.length > 0;
+}
+
+export async function isCallbackUsed(db: Knex, tokenHash: string): Promise<boolean> {
+  return (await db('used_callbacks').where({ token_hash: tokenHash }).first()) !== undefined;
+}

@@ -17,6 +17,7 @@ import { ExecutionsService } from './executions.service';
 import { FlowsService } from './flows.service';
 import { FlowRequestsService } from './flow-requests.service';
 import { InboundEventsService } from './events-inbound.service';
+import { CallbacksService } from './callbacks.service';
 import { ListenersService } from './listeners.service';
 import { PackagesService } from './packages.service';
 import type { Keys } from '../security/keys';
@@ -38,6 +39,7 @@ export interface Services {
   flows: FlowsService;
   flowRequests: FlowRequestsService;
   inboundEvents: InboundEventsService;
+  callbacks: CallbacksService;
   executions: ExecutionsService;
   /** Run-and-wait and long polls; the realtime layer provides its wake-ups. */
   completions: CompletionsService;
@@ -73,6 +75,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     flows,
     flowRequests,
     inboundEvents: new InboundEventsService(db),
+    callbacks: new CallbacksService(db),
     executions,
     completions: new CompletionsService(executions),
     listeners: new ListenersService(db, executions, flows, box),

@@ -14,17 +14,72 @@ import { Configuration } from '../configuration.js';
 // @ts-ignore
 import { BASE_PATH, COLLECTION_FORMATS, RequestArgs, BaseAPI, RequiredError } from '../base.js';
 // @ts-ignore
+import type { CallbackCall } from '../model/index.js';
+// @ts-ignore
 import type { ErrorResponse } from '../model/index.js';
 // @ts-ignore
 import type { EventPost } from '../model/index.js';
 // @ts-ignore
 import type { EventResult } from '../model/index.js';
+// @ts-ignore
+import type { Message } from '../model/index.js';
 /**
  * EventsApi - axios parameter creator
  * @export
  */
 export const EventsApiAxiosParamCreator = function (configuration?: Configuration) {
     return {
+        /**
+         * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output.
+         * @summary Answer a waiting callback node
+         * @param {string} token 
+         * @param {CallbackCall} callbackCall 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        callCallback: async (token: string, callbackCall: CallbackCall, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'token' is not null or undefined
+            if (token === null || token === undefined) {
+                throw new RequiredError('token','Required parameter token was null or undefined when calling callCallback.');
+            }
+            // verify required parameter 'callbackCall' is not null or undefined
+            if (callbackCall === null || callbackCall === undefined) {
+                throw new RequiredError('callbackCall','Required parameter callbackCall was null or undefined when calling callCallback.');
+            }
+            const localVarPath = `/api/v1/callbacks/{token}`
+                .replace(`{${"token"}}`, encodeURIComponent(String(token)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof callbackCall !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(callbackCall !== undefined ? callbackCall : {}) : (callbackCall || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
         /**
          * Resumes every execution of the caller\'s account that waits in an `event` node for this name and correlation; each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
          * @summary Post an event
@@ -97,6 +152,21 @@ export const EventsApiAxiosParamCreator = function (configuration?: Configuratio
 export const EventsApiFp = function(configuration?: Configuration) {
     return {
         /**
+         * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output.
+         * @summary Answer a waiting callback node
+         * @param {string} token 
+         * @param {CallbackCall} callbackCall 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async callCallback(token: string, callbackCall: CallbackCall, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Message>> {
+            const localVarAxiosArgs = await EventsApiAxiosParamCreator(configuration).callCallback(token, callbackCall, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
          * Resumes every execution of the caller\'s account that waits in an `event` node for this name and correlation; each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
          * @summary Post an event
          * @param {EventPost} eventPost 
@@ -120,6 +190,17 @@ export const EventsApiFp = function(configuration?: Configuration) {
 export const EventsApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
     return {
         /**
+         * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output.
+         * @summary Answer a waiting callback node
+         * @param {string} token 
+         * @param {CallbackCall} callbackCall 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        callCallback(token: string, callbackCall: CallbackCall, options?: any): AxiosPromise<Message> {
+            return EventsApiFp(configuration).callCallback(token, callbackCall, options).then((request) => request(axios, basePath));
+        },
+        /**
          * Resumes every execution of the caller\'s account that waits in an `event` node for this name and correlation; each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
          * @summary Post an event
          * @param {EventPost} eventPost 
@@ -131,6 +212,27 @@ export const EventsApiFactory = function (configuration?: Configuration, basePat
         },
     };
 };
+
+/**
+ * Request parameters for callCallback operation in EventsApi.
+ * @export
+ * @interface EventsApiCallCallbackRequest
+ */
+export interface EventsApiCallCallbackRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof EventsApiCallCallback
+     */
+    readonly token: string
+
+    /**
+     * 
+     * @type {CallbackCall}
+     * @memberof EventsApiCallCallback
+     */
+    readonly callbackCall: CallbackCall
+}
 
 /**
  * Request parameters for postEvent operation in EventsApi.
@@ -153,6 +255,18 @@ export interface EventsApiPostEventRequest {
  * @extends {BaseAPI}
  */
 export class EventsApi extends BaseAPI {
+    /**
+     * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output.
+     * @summary Answer a waiting callback node
+     * @param {EventsApiCallCallbackRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof EventsApi
+     */
+    public callCallback(requestParameters: EventsApiCallCallbackRequest, options?: AxiosRequestConfig) {
+        return EventsApiFp(this.configuration).callCallback(requestParameters.token, requestParameters.callbackCall, options).then((request) => request(this.axios, this.basePath));
+    }
+
     /**
      * Resumes every execution of the caller\'s account that waits in an `event` node for this name and correlation; each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
      * @summary Post an event

@@ -6,6 +6,7 @@ export * from './api-key.js';
 export * from './api-key-create.js';
 export * from './api-key-created.js';
 export * from './api-key-list.js';
+export * from './callback-call.js';
 export * from './decision.js';
 export * from './definition-input.js';
 export * from './error-body.js';

@@ -72,7 +72,7 @@ export interface WaitingFor {
 /**
  * @export
  */
-export type WaitingForKindEnum = 'approval' | 'input' | 'delay' | 'subflow' | 'event';
+export type WaitingForKindEnum = 'approval' | 'input' | 'delay' | 'subflow' | 'event' | 'callback';
 
 
 

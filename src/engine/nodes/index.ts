@@ -1,5 +1,6 @@
 /** The node-type registry: the catalog endpoint, save-time validation and the engine read only this. */
 import { approval } from './approval';
+import { callback } from './callback';
 import { condition } from './condition';
 import { delay } from './delay';
 import { event } from './event';
@@ -29,6 +30,7 @@ export const NODE_TYPES: readonly NodeTypeModule[] = [
   approval,
   input,
   event,
+  callback,
   subflow,
 ];
 

@@ -20,7 +20,9 @@ export interface NodeContext {
 
 /** What a waiting execution waits for (shown as `waiting_for`). */
 export interface Wait {
-  kind: 'approval' | 'input' | 'subflow' | 'event';
+  kind: 'approval' | 'input' | 'subflow' | 'event' | 'callback';
+  /** For `callback`: the sha256 of its token (never shown). */
+  callback_hash?: string;
   /** For `event`: the name and correlation a posted event must have. */
   event?: { name: string; correlation: string };
   approvers?: string[];

@@ -70,6 +70,8 @@ export interface FlowDocument {
   entry?: string;
   output?: unknown;
   approval?: { required?: boolean; approvers?: string[]; no_self_approval?: boolean };
+  /** 000's navigation: places a waiting execution may be moved to. */
+  navigation?: { label: string; node: string }[];
   nodes: Record<string, NodeDefinition>;
 }
 
@@ -105,6 +107,19 @@ const DOCUMENT_SCHEMA = {
         required: { type: 'boolean' },
         approvers: { type: 'array', items: { type: 'string' } },
         no_self_approval: { type: 'boolean' },
+      },
+    },
+    navigation: {
+      type: 'array',
+      maxItems: 50,
+      items: {
+        type: 'object',
+        required: ['label', 'node'],
+        additionalProperties: false,
+        properties: {
+          label: { type: 'string', minLength: 1, maxLength: 200 },
+          node: { type: 'string', minLength: 1 },
+        },
       },
     },
     nodes: {
@@ -439,6 +454,15 @@ export function parseDefinition(text: string): ParsedDefinition {
     }
   }
 
+  (document.navigation ?? []).forEach((item, i) => {
+    if (!nodeOf(document, item.node) || RESERVED_IDS.has(item.node))
+      problems.push({
+        node: null,
+        path: `navigation.${i}.node`,
+        message: `navigation target "${item.node}" is not a node of this flow`,
+        ...at(['navigation', String(i), 'node']),
+      });
+  });
   const entry = findEntry(document, problems, at);
   if (entry) {
     checkReachability(document, entry, problems, at);

@@ -18,6 +18,7 @@ import { FlowsService } from './flows.service';
 import { FlowRequestsService } from './flow-requests.service';
 import { InboundEventsService } from './events-inbound.service';
 import { CallbacksService } from './callbacks.service';
+import { NavigationService } from './navigation.service';
 import { ListenersService } from './listeners.service';
 import { PackagesService } from './packages.service';
 import type { Keys } from '../security/keys';
@@ -40,6 +41,7 @@ export interface Services {
   flowRequests: FlowRequestsService;
   inboundEvents: InboundEventsService;
   callbacks: CallbacksService;
+  navigation: NavigationService;
   executions: ExecutionsService;
   /** Run-and-wait and long polls; the realtime layer provides its wake-ups. */
   completions: CompletionsService;
@@ -76,6 +78,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     flowRequests,
     inboundEvents: new InboundEventsService(db),
     callbacks: new CallbacksService(db),
+    navigation: new NavigationService(db, executions),
     executions,
     completions: new CompletionsService(executions),
     listeners: new ListenersService(db, executions, flows, box),

@@ -22,6 +22,10 @@ import type { Execution } from '../model/index.js';
 // @ts-ignore
 import type { Graph } from '../model/index.js';
 // @ts-ignore
+import type { NavigateRequest } from '../model/index.js';
+// @ts-ignore
+import type { NavigationList } from '../model/index.js';
+// @ts-ignore
 import type { Signal } from '../model/index.js';
 // @ts-ignore
 import type { StateValue } from '../model/index.js';
@@ -116,6 +120,65 @@ export const HumanInTheLoopApiAxiosParamCreator = function (configuration?: Conf
                 throw new RequiredError('id','Required parameter id was null or undefined when calling getExecutionGraph.');
             }
             const localVarPath = `/api/v1/executions/{id}/graph`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * The definition\'s `navigation: [{label, node}]`, each `enabled` when the execution waits at a node (not a flow approval nor a subflow) other than that one.
+         * @summary List the navigation targets
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getExecutionNavigation: async (id: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling getExecutionNavigation.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/navigation`
                 .replace(`{${"id"}}`, encodeURIComponent(String(id)));
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -280,6 +343,74 @@ export const HumanInTheLoopApiAxiosParamCreator = function (configuration?: Conf
             localVarUrlObj.search = (new URLSearchParams(query)).toString();
             let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
             localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Leaves the wait and goes on at `node`, which must be one of the definition\'s navigation targets (422 otherwise); recorded as a step (`node_type: navigation`) with who did it. 409 when the execution is not waiting at a node.
+         * @summary Move a waiting execution to a navigation target
+         * @param {string} id 
+         * @param {NavigateRequest} navigateRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        navigateExecution: async (id: string, navigateRequest: NavigateRequest, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling navigateExecution.');
+            }
+            // verify required parameter 'navigateRequest' is not null or undefined
+            if (navigateRequest === null || navigateRequest === undefined) {
+                throw new RequiredError('navigateRequest','Required parameter navigateRequest was null or undefined when calling navigateExecution.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/navigate`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof navigateRequest !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(navigateRequest !== undefined ? navigateRequest : {}) : (navigateRequest || "");
 
             return {
                 url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
@@ -603,6 +734,20 @@ export const HumanInTheLoopApiFp = function(configuration?: Configuration) {
             };
         },
         /**
+         * The definition\'s `navigation: [{label, node}]`, each `enabled` when the execution waits at a node (not a flow approval nor a subflow) other than that one.
+         * @summary List the navigation targets
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async getExecutionNavigation(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<NavigationList>> {
+            const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).getExecutionNavigation(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
          * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
          * @summary Get one state value
          * @param {string} id 
@@ -626,6 +771,21 @@ export const HumanInTheLoopApiFp = function(configuration?: Configuration) {
          */
         async getExecutionValues(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<StateValues>> {
             const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).getExecutionValues(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Leaves the wait and goes on at `node`, which must be one of the definition\'s navigation targets (422 otherwise); recorded as a step (`node_type: navigation`) with who did it. 409 when the execution is not waiting at a node.
+         * @summary Move a waiting execution to a navigation target
+         * @param {string} id 
+         * @param {NavigateRequest} navigateRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async navigateExecution(id: string, navigateRequest: NavigateRequest, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Execution>> {
+            const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).navigateExecution(id, navigateRequest, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -723,6 +883,16 @@ export const HumanInTheLoopApiFactory = function (configuration?: Configuration,
             return HumanInTheLoopApiFp(configuration).getExecutionGraph(id, options).then((request) => request(axios, basePath));
         },
         /**
+         * The definition\'s `navigation: [{label, node}]`, each `enabled` when the execution waits at a node (not a flow approval nor a subflow) other than that one.
+         * @summary List the navigation targets
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getExecutionNavigation(id: string, options?: any): AxiosPromise<NavigationList> {
+            return HumanInTheLoopApiFp(configuration).getExecutionNavigation(id, options).then((request) => request(axios, basePath));
+        },
+        /**
          * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
          * @summary Get one state value
          * @param {string} id 
@@ -742,6 +912,17 @@ export const HumanInTheLoopApiFactory = function (configuration?: Configuration,
          */
         getExecutionValues(id: string, options?: any): AxiosPromise<StateValues> {
             return HumanInTheLoopApiFp(configuration).getExecutionValues(id, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Leaves the wait and goes on at `node`, which must be one of the definition\'s navigation targets (422 otherwise); recorded as a step (`node_type: navigation`) with who did it. 409 when the execution is not waiting at a node.
+         * @summary Move a waiting execution to a navigation target
+         * @param {string} id 
+         * @param {NavigateRequest} navigateRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        navigateExecution(id: string, navigateRequest: NavigateRequest, options?: any): AxiosPromise<Execution> {
+            return HumanInTheLoopApiFp(configuration).navigateExecution(id, navigateRequest, options).then((request) => request(axios, basePath));
         },
         /**
          * Reject the pending approval of an execution.
@@ -827,6 +1008,20 @@ export interface HumanInTheLoopApiGetExecutionGraphRequest {
 }
 
 /**
+ * Request parameters for getExecutionNavigation operation in HumanInTheLoopApi.
+ * @export
+ * @interface HumanInTheLoopApiGetExecutionNavigationRequest
+ */
+export interface HumanInTheLoopApiGetExecutionNavigationRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof HumanInTheLoopApiGetExecutionNavigation
+     */
+    readonly id: string
+}
+
+/**
  * Request parameters for getExecutionValue operation in HumanInTheLoopApi.
  * @export
  * @interface HumanInTheLoopApiGetExecutionValueRequest
@@ -859,6 +1054,27 @@ export interface HumanInTheLoopApiGetExecutionValuesRequest {
      * @memberof HumanInTheLoopApiGetExecutionValues
      */
     readonly id: string
+}
+
+/**
+ * Request parameters for navigateExecution operation in HumanInTheLoopApi.
+ * @export
+ * @interface HumanInTheLoopApiNavigateExecutionRequest
+ */
+export interface HumanInTheLoopApiNavigateExecutionRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof HumanInTheLoopApiNavigateExecution
+     */
+    readonly id: string
+
+    /**
+     * 
+     * @type {NavigateRequest}
+     * @memberof HumanInTheLoopApiNavigateExecution
+     */
+    readonly navigateRequest: NavigateRequest
 }
 
 /**
@@ -984,6 +1200,18 @@ export class HumanInTheLoopApi extends BaseAPI {
     }
 
     /**
+     * The definition\'s `navigation: [{label, node}]`, each `enabled` when the execution waits at a node (not a flow approval nor a subflow) other than that one.
+     * @summary List the navigation targets
+     * @param {HumanInTheLoopApiGetExecutionNavigationRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof HumanInTheLoopApi
+     */
+    public getExecutionNavigation(requestParameters: HumanInTheLoopApiGetExecutionNavigationRequest, options?: AxiosRequestConfig) {
+        return HumanInTheLoopApiFp(this.configuration).getExecutionNavigation(requestParameters.id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
      * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
      * @summary Get one state value
      * @param {HumanInTheLoopApiGetExecutionValueRequest} requestParameters Request parameters.
@@ -1005,6 +1233,18 @@ export class HumanInTheLoopApi extends BaseAPI {
      */
     public getExecutionValues(requestParameters: HumanInTheLoopApiGetExecutionValuesRequest, options?: AxiosRequestConfig) {
         return HumanInTheLoopApiFp(this.configuration).getExecutionValues(requestParameters.id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Leaves the wait and goes on at `node`, which must be one of the definition\'s navigation targets (422 otherwise); recorded as a step (`node_type: navigation`) with who did it. 409 when the execution is not waiting at a node.
+     * @summary Move a waiting execution to a navigation target
+     * @param {HumanInTheLoopApiNavigateExecutionRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof HumanInTheLoopApi
+     */
+    public navigateExecution(requestParameters: HumanInTheLoopApiNavigateExecutionRequest, options?: AxiosRequestConfig) {
+        return HumanInTheLoopApiFp(this.configuration).navigateExecution(requestParameters.id, requestParameters.navigateRequest, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -1122,7 +1122,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /** @description A message of the WebSocket stream `/ws/executions/{execution_id}` (and of listener deliveries), discriminated by `type`. */
-        ExecutionEvent: components["schemas"]["ExecutionUpdateEvent"] | components["schemas"]["NodeCompletedEvent"] | components["schemas"]["ExecutionCompletedEvent"] | components["schemas"]["ExecutionFailedEvent"] | components["schemas"]["LogEvent"];
+        ExecutionEvent: components["schemas"]["ExecutionUpdateEvent"] | components["schemas"]["NodeStartedEvent"] | components["schemas"]["NodeCompletedEvent"] | components["schemas"]["ExecutionCompletedEvent"] | components["schemas"]["ExecutionFailedEvent"] | components["schemas"]["LogEvent"];
         LoginRequest: {
             /**
              * @description The account's email.
@@ -1505,6 +1505,25 @@ export interface components {
                 label?: string;
             }[];
         } | null;
+        /** @description How far an execution is: steps done, the node it is at (since when it runs there), how many nodes its definition has, and until when it waits (a wait's deadline, a delay's end). `nodes_total` counts the definition's nodes; a run that branches may finish with fewer steps. */
+        ExecutionProgress: {
+            /** @example 2 */
+            steps_completed: number;
+            /** @example 7 */
+            nodes_total: number;
+            /** @example charge */
+            current_node: string | null;
+            /**
+             * Format: date-time
+             * @description When the current node's latest attempt began; null before the first node.
+             */
+            node_started_at: string | null;
+            /**
+             * Format: date-time
+             * @description The end of the current wait or delay, when it has one; else null.
+             */
+            waiting_until: string | null;
+        };
         /** @description What run-and-wait answers when the execution finished in time: the execution as `GET /executions/{id}` returns it, plus `execution_id` as in the 202 body, so a client reads the id the same way from either answer. */
         FinishedExecution: {
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -1549,6 +1568,7 @@ export interface components {
             completed_at: string | null;
             /** @example 5000 */
             duration: number | null;
+            progress: components["schemas"]["ExecutionProgress"];
         };
         ExecutionRef: {
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -1559,7 +1579,7 @@ export interface components {
             created_at: components["schemas"]["Timestamp"];
         };
         /** @enum {string} */
-        EventType: "execution_update" | "node_completed" | "execution_completed" | "execution_failed" | "log";
+        EventType: "execution_update" | "node_started" | "node_completed" | "execution_completed" | "execution_failed" | "log";
         Listener: {
             /** @example lsn-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
@@ -1782,6 +1802,31 @@ export interface components {
             node_type?: string | null;
         };
         /**
+         * @description A node began (an attempt of it). A node that waits on the outside world (an HTTP call) is announced when it begins, before its result exists; a node that finishes at once is announced in the same commit as its result, just before it.
+         * @example {
+         *       "type": "node_started",
+         *       "execution_id": "exec-123",
+         *       "seq": 3,
+         *       "node_id": "start",
+         *       "node_type": "http.request",
+         *       "attempt": 1,
+         *       "timestamp": "2023-01-01T12:00:01Z"
+         *     }
+         */
+        NodeStartedEvent: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "node_started";
+            execution_id: string;
+            seq: number;
+            timestamp: components["schemas"]["Timestamp"];
+            node_id: string;
+            node_type: string;
+            attempt: number;
+        };
+        /**
          * @example {
          *       "type": "node_completed",
          *       "execution_id": "exec-123",
@@ -1963,6 +2008,7 @@ export interface components {
             completed_at: string | null;
             /** @example 5000 */
             duration: number | null;
+            progress: components["schemas"]["ExecutionProgress"];
         };
         LogEntry: {
             /** @example 3 */
@@ -2168,6 +2214,7 @@ export interface components {
             started_at: string | null;
             /** Format: date-time */
             completed_at: string | null;
+            progress: components["schemas"]["ExecutionProgress"];
         };
         RunList: {
             items: components["schemas"]["Run"][];

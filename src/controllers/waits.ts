@@ -95,9 +95,9 @@ export interface StartShapes<Ref, Finished> {
 }
 
 /**
- * The answer to a start, with or without a wait: 202 with the reference as before when no wait was
- * asked for (an idempotent replay repeats it), else 200 with the finished execution when it ended
- * in time, or 202 with its current state.
+ * The answer to a start, with or without a wait: 202 with the reference when no wait was asked for
+ * (an idempotent replay names the same execution, in its current state), else 200 with the
+ * finished execution when it ended in time, or 202 with its current state.
  */
 export async function startReply<Ref, Finished>(
   s: Services,
@@ -107,11 +107,8 @@ export async function startReply<Ref, Finished>(
   const wait = waitOf(op.prefer, op.wait, s.config.maxWaitSeconds);
   if (!wait) {
     const { execution } = await s.executions.start(op.actor, op.start);
-    return {
-      status: 202 as const,
-      body: { ...shapes.ref(execution), status: 'queued' as const },
-      headers: { Location: shapes.url(execution.id), 'Retry-After': RETRY_AFTER_SECONDS },
-    };
+    const headers: Record<string, string> = { Location: shapes.url(execution.id), 'Retry-After': RETRY_AFTER_SECONDS };
+    return { status: 202 as const, body: shapes.ref(execution), headers };
   }
   const { execution, finished, honoured } = await s.completions.startAndWait(op.actor, op.start, {
     seconds: wait.seconds,

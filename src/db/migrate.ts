@@ -13,7 +13,8 @@ import * as loginFailuresLastFailed from './migrations/20261201000200_login_fail
 import * as executionsFinishedNotify from './migrations/20261202000100_executions_finished_notify';
 import * as fairClaims from './migrations/20261202000200_fair_claims';
 import * as listenersOf from './migrations/20261202000300_listeners_of';
-import * as flowRequests from './migrations/20261202000400_flow_requests';
+import * as executionProgress from './migrations/20261202010000_execution_progress';
+import * as flowRequests from './migrations/20261202020000_flow_requests';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -31,7 +32,8 @@ const migrations: Record<string, Migration> = {
   '20261202000100_executions_finished_notify': executionsFinishedNotify,
   '20261202000200_fair_claims': fairClaims,
   '20261202000300_listeners_of': listenersOf,
-  '20261202000400_flow_requests': flowRequests,
+  '20261202010000_execution_progress': executionProgress,
+  '20261202020000_flow_requests': flowRequests,
 };
 
 const source: Knex.MigrationSource<string> = {

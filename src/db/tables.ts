@@ -111,6 +111,12 @@ export interface ExecutionRow {
   created_at: Date;
   started_at: Date | null;
   completed_at: Date | null;
+  /** When the current node's latest attempt began. */
+  node_started_at: Date | null;
+  /** The end of the current wait (its deadline) or delay. */
+  waiting_until: Date | null;
+  /** The number of nodes of the pinned definition. */
+  nodes_total: number;
 }
 
 export interface TaskRow {

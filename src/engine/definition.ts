@@ -75,6 +75,11 @@ export interface FlowDocument {
   nodes: Record<string, NodeDefinition>;
 }
 
+/** How many nodes a definition has (an execution's `progress.nodes_total`). */
+export function nodeCount(document: Pick<FlowDocument, 'nodes'>): number {
+  return Object.keys(document.nodes ?? {}).length;
+}
+
 export type ParsedDefinition =
   { ok: true; document: FlowDocument; entry: string; hash: string } | { ok: false; problems: DefinitionProblem[] };
 

@@ -43,6 +43,7 @@ export async function createExecution(tx: Tx, n: NewExecution): Promise<Executio
     flow_request: n.flow_request ? (JSON.stringify(n.flow_request) as never) : null,
     parent_execution_id: n.parent_execution_id ?? null,
     depth: n.depth ?? 0,
+    nodes_total: n.nodes_total,
     approval_status: waiting ? 'pending' : null,
     waiting_for: waiting
       ? (JSON.stringify({ node_id: null, kind: 'approval', ...n.approval, deadline: null }) as never)

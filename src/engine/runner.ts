@@ -8,15 +8,17 @@ import type { Db } from '../db/knex';
 import { inTransaction } from '../db/transaction';
 import { FINAL_STATUSES, type ExecutionRow, type TaskRow } from '../db/tables';
 import type { NewEvent } from '../repositories/events.repository';
-import { lockExecution } from '../repositories/executions.repository';
+import { appendEvents } from '../repositories/events.repository';
+import { lockExecution, updateExecution } from '../repositories/executions.repository';
 import { findFlowVersion, findLiveFlow } from '../repositories/flows.repository';
 import {
   countEngineFailure,
+  lockLeasedTask,
   sleepLeasedTask,
   takeLeasedTask,
   type ClaimedTask,
 } from '../repositories/tasks.repository';
-import { edgesOf, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
+import { edgesOf, nodeCount, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import { ExpressionLimitError, resolveTemplates } from './expressions';
 import { failPoisonedExecution } from './lifecycle';
 import type { HttpGuard } from './http-guard';
@@ -85,13 +87,14 @@ export class StepRunner {
     accountId: string,
     flowId: string,
     version?: number,
-  ): Promise<{ flow_id: string; version: number; entry: string }> {
+  ): Promise<{ flow_id: string; version: number; entry: string; nodes_total: number }> {
     const flow = await findLiveFlow(this.db, flowId);
     if (!flow || flow.account_id !== accountId) throw new NodeError(`subflow: flow "${flowId}" not found`);
     const number = version ?? flow.current_version;
     const row = await findFlowVersion(this.db, flowId, number);
     if (!row) throw new NodeError(`subflow: flow "${flowId}" has no version ${number}`);
-    return { flow_id: flowId, version: number, entry: (row.document as FlowDocument).entry! };
+    const document = row.document as FlowDocument;
+    return { flow_id: flowId, version: number, entry: document.entry!, nodes_total: nodeCount(document) };
   }
 
   /**
@@ -128,12 +131,18 @@ export class StepRunner {
       },
       request: execution.flow_request,
     };
-    const outcome = await this.execute(task, execution, node, scope, signal);
+    let current = execution;
+    let announcedAt: Date | undefined;
+    if (task.state === null && nodeType(node.type)?.announces) {
+      announcedAt = new Date();
+      current = await this.announce(task, execution, node, announcedAt);
+    }
+    const outcome = await this.execute(task, current, node, scope, signal, announcedAt);
     executed();
     // Stopped by a shutdown: leave the task for another worker rather than record a failure.
     if (signal.aborted && signal.reason === SHUTDOWN) return undefined;
     const step = {
-      execution,
+      execution: current,
       document,
       task,
       node,
@@ -169,14 +178,52 @@ export class StepRunner {
     return undefined;
   }
 
+  /**
+   * Commits that the node began (it waits on the outside world, so a client should see it running):
+   * the execution's current node and since when, `node_started` and the running state. Only while
+   * this worker holds the task and the execution is not finished; the row as it now stands.
+   */
+  private async announce(
+    task: TaskRow,
+    execution: ExecutionRow,
+    node: NodeDefinition,
+    at: Date,
+  ): Promise<ExecutionRow> {
+    return inTransaction(this.db, async (tx) => {
+      if (!(await lockLeasedTask(tx, task.id, this.workerId)))
+        throw new LeaseLostError(`lost the lease of task ${task.id}`);
+      const ex = (await lockExecution(tx, execution.id))!;
+      if (FINAL_STATUSES.includes(ex.status))
+        throw new LeaseLostError(`execution ${ex.id} ended before node ${task.node_id} began`);
+      const about = { node_id: task.node_id, node_type: node.type };
+      const patch: Partial<ExecutionRow> = {
+        status: 'running',
+        current_node: task.node_id,
+        node_started_at: at,
+        waiting_until: null,
+        started_at: ex.started_at ?? at,
+      };
+      await updateExecution(tx, ex.id, patch);
+      const events: NewEvent[] = [
+        ...(ex.status === 'queued' ? [logEvent(about, 'info', 'Execution started', null, at)] : []),
+        { type: 'execution_update', payload: { status: 'running', ...about }, at },
+        { type: 'node_started', payload: { ...about, attempt: task.attempt }, at },
+      ];
+      await appendEvents(tx, ex.id, events);
+      return { ...ex, ...patch, event_seq: ex.event_seq + events.length };
+    });
+  }
+
   private async execute(
     task: TaskRow,
     execution: ExecutionRow,
     node: NodeDefinition,
     scope: Record<string, unknown>,
     signal: AbortSignal,
+    announcedAt?: Date,
   ): Promise<StepOutcome> {
-    const startedAt = new Date();
+    const startedAt = announcedAt ?? new Date();
+    const announced = announcedAt !== undefined;
     const logs: NewEvent[] = [];
     const module = nodeType(node.type)!;
     const about = { node_id: task.node_id, node_type: node.type };
@@ -187,7 +234,7 @@ export class StepRunner {
       params = (await resolveTemplates(node.params ?? {}, scope)) as Record<string, unknown>;
     } catch (err) {
       const error = nodeErrorOf(err, task.node_id, 'a template of the params', 'a template in the params failed: ');
-      return { error, logs, startedAt };
+      return { error, logs, startedAt, announced };
     }
     const timeout = node.timeout_ms ? AbortSignal.timeout(node.timeout_ms) : undefined;
     const nodeSignal = timeout ? AbortSignal.any([signal, timeout]) : signal;
@@ -212,9 +259,9 @@ export class StepRunner {
         module.execute({ params, scope, http: this.http, signal: nodeSignal, state: task.state, log, engine, edges }),
         aborted,
       ]);
-      return { result, params, logs, startedAt };
+      return { result, params, logs, startedAt, announced };
     } catch (err) {
-      return { error: nodeErrorOf(err, task.node_id, 'the expression'), params, logs, startedAt };
+      return { error: nodeErrorOf(err, task.node_id, 'the expression'), params, logs, startedAt, announced };
     }
   }
 }

@@ -32,6 +32,8 @@ export interface StepOutcome {
   params?: unknown;
   logs: NewEvent[];
   startedAt: Date;
+  /** Its beginning was committed before it ran (`announceStart`): its start events are not written again. */
+  announced?: boolean;
 }
 
 /** The step being recorded, as its transaction sees it. */
@@ -101,8 +103,8 @@ function failedOutputOf(error: NodeError): unknown {
 /** Commits the step; the stages run in this order, and the writes happen in it too. */
 export async function commitStep(tx: Tx, step: StepContext, outcome: StepOutcome): Promise<void> {
   const { result } = outcome;
-  const begun = begin(step, outcome.startedAt);
-  if (result?.sleepUntil) return write(tx, step, and(begun, sleeping(step, result.sleepUntil.at)));
+  const begun = begin(step, outcome.startedAt, outcome.announced);
+  if (result?.sleepUntil) return write(tx, step, and(begun, sleeping(step, outcome, result.sleepUntil.at)));
   const running = and(begun, ran(step, outcome));
   if (result?.wait) return write(tx, step, and(running, await startWaiting(tx, step, result.wait)));
   const recorded = and(running, await recordStep(tx, step, outcome));
@@ -145,7 +147,7 @@ export async function planStep(step: StepContext, outcome: StepOutcome): Promise
   if (ex.status !== 'queued' && ex.status !== 'running') return undefined;
   if (result?.sleepUntil || result?.wait || result?.cancel) return undefined;
   const record = stepRecord(step, outcome);
-  const recorded = and(begin(step, outcome.startedAt), ran(step, outcome), record.changes);
+  const recorded = and(begin(step, outcome.startedAt, outcome.announced), ran(step, outcome), record.changes);
   const route = withinStepLimit(
     step,
     result ? await afterSuccess(step, result, recorded.patch.node_outputs!) : afterFailure(step, outcome.error!),
@@ -161,6 +163,7 @@ export async function planStep(step: StepContext, outcome: StepOutcome): Promise
     status: patch.status ?? null,
     startedAt: patch.started_at ?? null,
     currentNode: task.node_id,
+    nodeStartedAt: patch.node_started_at ?? null,
     outputs: patch.node_outputs ? { [task.node_id]: patch.node_outputs[task.node_id] } : null,
     values: result?.setValues ?? null,
     result: patch.result ?? null,
@@ -173,29 +176,49 @@ export async function planStep(step: StepContext, outcome: StepOutcome): Promise
   };
 }
 
-/** Every step moves the execution to its node; the first one also starts it. */
-function begin(step: StepContext, startedAt: Date): Changes {
-  const atNode = { current_node: step.task.node_id };
+/**
+ * Every step moves the execution to its node (on a fresh attempt, stamping when the node began);
+ * the first one also starts the execution. A node resumed with state (after a delay, a wait) began
+ * earlier.
+ */
+function begin(step: StepContext, startedAt: Date, announced = false): Changes {
+  const atNode: Partial<ExecutionRow> = { current_node: step.task.node_id };
+  if (step.task.state === null) atNode.node_started_at = startedAt;
   if (step.execution.status !== 'queued') return { patch: atNode, events: [] };
   return {
     patch: { ...atNode, status: 'running', started_at: startedAt },
-    events: [logEvent(aboutStep(step), 'info', 'Execution started', null, startedAt)],
+    events: announced ? [] : [logEvent(aboutStep(step), 'info', 'Execution started', null, startedAt)],
   };
 }
 
-/** The node sleeps on (its task went back to sleep with the lease check): only a log line is new. */
-function sleeping(step: StepContext, until: Date): Changes {
-  return { patch: {}, events: [logEvent(aboutStep(step), 'info', `Waiting until ${until.toISOString()}`)] };
+/** `node_started` for a fresh attempt of the node, unless it was announced when it began. */
+function nodeStarted(step: StepContext, outcome: StepOutcome): NewEvent[] {
+  if (step.task.state !== null || outcome.announced) return [];
+  return [{ type: 'node_started', payload: { ...aboutStep(step), attempt: step.task.attempt }, at: outcome.startedAt }];
+}
+
+/** The node sleeps on (its task went back to sleep with the lease check): it waits until `until`. */
+function sleeping(step: StepContext, outcome: StepOutcome, until: Date): Changes {
+  return {
+    patch: { waiting_until: until },
+    events: [...nodeStarted(step, outcome), logEvent(aboutStep(step), 'info', `Waiting until ${until.toISOString()}`)],
+  };
 }
 
 /** The node ran: the execution is running (again, after a wait), and the node's log lines follow. */
 function ran(step: StepContext, outcome: StepOutcome): Changes {
+  const update: NewEvent = {
+    type: 'execution_update',
+    payload: { status: 'running', ...aboutStep(step) },
+    at: outcome.startedAt,
+  };
   return {
-    patch: step.execution.status === 'waiting' ? { status: 'running', waiting_for: null } : {},
-    events: [
-      { type: 'execution_update', payload: { status: 'running', ...aboutStep(step) }, at: outcome.startedAt },
-      ...outcome.logs,
-    ],
+    patch:
+      step.execution.status === 'waiting'
+        ? { status: 'running', waiting_for: null, waiting_until: null }
+        : { waiting_until: null },
+    // An announced node told its running state when it began.
+    events: [...(outcome.announced ? [] : [update]), ...nodeStarted(step, outcome), ...outcome.logs],
   };
 }
 
@@ -212,6 +235,7 @@ async function startWaiting(tx: Tx, step: StepContext, wait: Wait): Promise<Chan
       flow_id: child.flow_id,
       flow_version: child.version,
       entry: child.entry,
+      nodes_total: child.nodes_total,
       input: child.input,
       started_by: ex.started_by,
       parent_execution_id: ex.id,
@@ -227,7 +251,11 @@ async function startWaiting(tx: Tx, step: StepContext, wait: Wait): Promise<Chan
       run_at: new Date(wait.deadline),
       state: { timeout: true },
     });
-  const patch: Partial<ExecutionRow> = { status: 'waiting', waiting_for: waitingFor };
+  const patch: Partial<ExecutionRow> = {
+    status: 'waiting',
+    waiting_for: waitingFor,
+    waiting_until: wait.deadline ? new Date(wait.deadline) : null,
+  };
   if (wait.kind === 'approval') patch.approval_status = 'pending';
   const what =
     wait.kind === 'subflow'

@@ -32,6 +32,16 @@ function shownWaitingFor(w: unknown): Schemas['Execution']['waiting_for'] {
   return shown as Schemas['Execution']['waiting_for'];
 }
 
+export function toProgress(r: ExecutionRow): Schemas['ExecutionProgress'] {
+  return {
+    steps_completed: r.step_count,
+    nodes_total: r.nodes_total,
+    current_node: r.current_node,
+    node_started_at: isoOrNull(r.node_started_at),
+    waiting_until: isoOrNull(r.waiting_until),
+  };
+}
+
 export function toExecution(r: ExecutionRow): Schemas['Execution'] {
   return {
     ...toExecutionSummary(r),
@@ -43,6 +53,7 @@ export function toExecution(r: ExecutionRow): Schemas['Execution'] {
     current_node: r.current_node,
     approval_status: r.approval_status as Schemas['Execution']['approval_status'],
     waiting_for: shownWaitingFor(r.waiting_for),
+    progress: toProgress(r),
   };
 }
 
@@ -74,6 +85,7 @@ export function toRun(r: ExecutionRow, definitionHash: string): Schemas['Run'] {
     created_at: iso(r.created_at),
     started_at: isoOrNull(r.started_at),
     completed_at: isoOrNull(r.completed_at),
+    progress: toProgress(r),
   };
 }
 

@@ -6,6 +6,7 @@ import { iso, isoOrNull } from './dates';
 type Schemas = components['schemas'];
 const ALL_EVENTS: Schemas['EventType'][] = [
   'execution_update',
+  'node_started',
   'node_completed',
   'execution_completed',
   'execution_failed',

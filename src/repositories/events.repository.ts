@@ -5,7 +5,7 @@ export const EVENTS_CHANNEL = 'flowrunner_events';
 export const DELIVERIES_CHANNEL = 'flowrunner_deliveries';
 
 export interface NewEvent {
-  type: 'execution_update' | 'node_completed' | 'execution_completed' | 'execution_failed' | 'log';
+  type: 'execution_update' | 'node_started' | 'node_completed' | 'execution_completed' | 'execution_failed' | 'log';
   level?: string;
   payload: Record<string, unknown>;
   at?: Date;

@@ -15,6 +15,8 @@ export interface NewStart {
   flow_id: string;
   flow_version: number;
   entry: string;
+  /** The number of nodes of its definition (its progress's `nodes_total`). */
+  nodes_total: number;
   input: Record<string, unknown>;
   client_id: string | null;
   started_by: string | null;
@@ -27,15 +29,15 @@ export interface NewStart {
 const QUEUED = { status: 'queued', node_id: null, node_type: null };
 
 const INSERT_STARTS: PreparedStatement = {
-  name: 'flowrunner_insert_starts_v2',
+  name: 'flowrunner_insert_starts_v3',
   text: `with items as (
        select * from jsonb_to_recordset($1::jsonb) as i(
-         k int, id text, account_id text, flow_id text, flow_version int, entry text, input jsonb, client_id text,
-         started_by text, flow_request jsonb, leased_to text)
+         k int, id text, account_id text, flow_id text, flow_version int, entry text, nodes_total int, input jsonb,
+         client_id text, started_by text, flow_request jsonb, leased_to text)
      ), ex as (
-       insert into executions (id, account_id, flow_id, flow_version, status, client_id, input, started_by,
-                               flow_request, event_seq)
-       select id, account_id, flow_id, flow_version, 'queued', client_id, input, started_by, flow_request, 1
+       insert into executions (id, account_id, flow_id, flow_version, status, client_id, input, started_by, event_seq,
+                               nodes_total, flow_request)
+       select id, account_id, flow_id, flow_version, 'queued', client_id, input, started_by, 1, nodes_total, flow_request
          from items order by k
        returning *
      ), ev as (

@@ -20,6 +20,8 @@ export interface StepChanges {
   status: ExecutionStatus | null;
   startedAt: Date | null;
   currentNode: string;
+  /** When the node began, on a fresh attempt (else the column stays). */
+  nodeStartedAt: Date | null;
   /** node_outputs entries this step sets. */
   outputs: Record<string, unknown> | null;
   /** state_values entries this step sets. */
@@ -46,11 +48,11 @@ export interface StepWriteOutcome {
 }
 
 const WRITE_STEPS: PreparedStatement = {
-  name: 'flowrunner_write_steps_v4',
+  name: 'flowrunner_write_steps_v5',
   text: `
 with items as (
   select * from jsonb_to_recordset($1::jsonb) as i(
-    k int, task_id bigint, execution_id text, status text, started_at timestamptz, current_node text,
+    k int, task_id bigint, execution_id text, status text, started_at timestamptz, current_node text, node_started_at timestamptz,
     outputs jsonb, vals jsonb, result jsonb, error text, completed_at timestamptz, events jsonb, step jsonb,
     next_node text, next_attempt int, next_run_at timestamptz, next_leased boolean)
 ), taken as (
@@ -60,6 +62,8 @@ with items as (
     status = coalesce(i.status, e.status),
     started_at = coalesce(e.started_at, i.started_at),
     current_node = i.current_node,
+    node_started_at = coalesce(i.node_started_at, e.node_started_at),
+    waiting_until = null,
     node_outputs = e.node_outputs || coalesce(i.outputs, '{}'),
     state_values = e.state_values || coalesce(i.vals, '{}'),
     step_count = e.step_count + 1,
@@ -120,7 +124,7 @@ interface WrittenRow {
   finished: (Omit<ExecutionRow, TimestampColumn> & Record<TimestampColumn, string | null>) | null;
 }
 
-type TimestampColumn = 'created_at' | 'started_at' | 'completed_at';
+type TimestampColumn = 'created_at' | 'started_at' | 'completed_at' | 'node_started_at' | 'waiting_until';
 
 /** Writes the steps; at most ~150 at once (the NOTIFY payload names each execution). */
 export async function writeSteps(
@@ -136,6 +140,7 @@ export async function writeSteps(
     status: w.status,
     started_at: w.startedAt,
     current_node: w.currentNode,
+    node_started_at: w.nodeStartedAt,
     outputs: w.outputs,
     vals: w.values,
     result: w.result === undefined ? null : w.result,
@@ -165,8 +170,10 @@ export async function writeSteps(
       finished.set(row.k, {
         ...row.finished,
         created_at: new Date(row.finished.created_at!),
-        started_at: row.finished.started_at === null ? null : new Date(row.finished.started_at),
-        completed_at: row.finished.completed_at === null ? null : new Date(row.finished.completed_at),
+        started_at: dateOrNull(row.finished.started_at),
+        completed_at: dateOrNull(row.finished.completed_at),
+        node_started_at: dateOrNull(row.finished.node_started_at),
+        waiting_until: dateOrNull(row.finished.waiting_until),
       });
     applied.add(row.k);
     if (row.next)
@@ -178,3 +185,5 @@ export async function writeSteps(
   }
   return { applied, next, finished };
 }
+
+const dateOrNull = (text: string | null): Date | null => (text === null ? null : new Date(text));

@@ -145,6 +145,11 @@ export async function releaseLeases(db: Knex, owner: string, ids: string[]): Pro
     .update({ lease_owner: null, lease_expires_at: null });
 }
 
+/** Locks the task if `owner` still holds it; false when the lease is gone. */
+export async function lockLeasedTask(tx: Knex.Transaction, id: string, owner: string): Promise<boolean> {
+  return (await tx('tasks').where({ id, lease_owner: owner }).forUpdate().first('id')) !== undefined;
+}
+
 /** Removes the task if `owner` still holds it: a worker that lost its lease cannot complete. */
 export async function takeLeasedTask(tx: Knex.Transaction, id: string, owner: string): Promise<boolean> {
   return (await tx('tasks').where({ id, lease_owner: owner }).delete()) > 0;

@@ -90,6 +90,6 @@ export class ApprovalsService {
         state: { decision: { decision, actor_id: actor.accountId, comment: comment ?? null } },
       });
     });
-    return this.executions.get(actor, id);
+    return this.executions.afterDecision(actor, id);
   }
 }

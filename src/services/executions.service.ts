@@ -14,7 +14,7 @@ import {
   type FlowVersionRow,
   type StepRow,
 } from '../db/tables';
-import type { FlowDocument } from '../engine/definition';
+import { nodeCount, type FlowDocument } from '../engine/definition';
 import type { RunSecretsSource } from '../engine/ports';
 import type { Masker } from '../security/masking';
 import { checkAgainstSchema } from '../engine/user-schemas';
@@ -140,6 +140,7 @@ export class ExecutionsService {
       flow_id: flow.id,
       flow_version: flow.current_version,
       entry: document.entry!,
+      nodes_total: nodeCount(document),
       input: req.input,
       client_id: req.clientId ?? null,
       started_by: actor.accountId,
@@ -193,21 +194,34 @@ export class ExecutionsService {
     return this.accessTo(actor, id, await findExecution(this.db, id));
   }
 
-  /** `access` for a row the caller already has (or undefined when there is none). */
+  /**
+   * `access` for a row the caller already has (or undefined when there is none). `decided`: the
+   * caller has just decided its approval (so it may read the outcome it asked for).
+   */
   private async accessTo(
     actor: Actor,
     id: string,
     execution: ExecutionRow | undefined,
+    decided = false,
   ): Promise<{ execution: ExecutionRow; manage: boolean }> {
     let manage: boolean;
     if (execution && canSee(actor, execution.account_id)) manage = true;
-    else if (execution && (await isSharedWith(this.db, id, actor.accountId))) manage = false;
+    else if (
+      execution &&
+      (decided || asksToDecide(execution, actor) || (await isSharedWith(this.db, id, actor.accountId)))
+    )
+      manage = false;
     else throw new NotFoundError('Execution not found');
     return { execution: maskRow(execution, await this.maskerFor(execution.account_id)), manage };
   }
 
   async get(actor: Actor, id: string): Promise<ExecutionRow> {
     return (await this.access(actor, id)).execution;
+  }
+
+  /** What `get` answers, to the approver who has just decided it (no longer waiting for them). */
+  async afterDecision(actor: Actor, id: string): Promise<ExecutionRow> {
+    return (await this.accessTo(actor, id, await findExecution(this.db, id), true)).execution;
   }
 
   /** What `get` answers, from a row as committed a moment ago (the engine's, when it finished it here). */
@@ -336,4 +350,12 @@ export function maskSteps(rows: StepRow[], masker: Masker): StepRow[] {
 export function maskEvents(rows: EventRow[], masker: Masker): EventRow[] {
   if (masker.empty) return rows;
   return rows.map((e) => ({ ...e, payload: masker.json(e.payload) }));
+}
+
+/** An account the flow names as an approver may read the execution that waits for its decision. */
+function asksToDecide(execution: ExecutionRow, actor: Actor): boolean {
+  const waiting = execution.waiting_for as { kind?: string; approvers?: string[] } | null;
+  return (
+    execution.status === 'waiting' && waiting?.kind === 'approval' && !!waiting.approvers?.includes(actor.accountId)
+  );
 }

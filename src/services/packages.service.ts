@@ -10,7 +10,7 @@ import type { components } from '../../generated/types/api';
 import { toEvent, toStep } from '../presenters/executions.presenter';
 import { newId } from '../db/ids';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';
-import { definitionHash, nodeOf, parseDefinition, type DefinitionProblem } from '../engine/definition';
+import { definitionHash, nodeCount, nodeOf, parseDefinition, type DefinitionProblem } from '../engine/definition';
 import { ValidationError } from '../errors';
 import { appendEvents, insertEventRows, listEventRows } from '../repositories/events.repository';
 import { insertExecution } from '../repositories/executions.repository';
@@ -151,6 +151,7 @@ export class PackagesService {
         node_outputs: JSON.stringify(nodeOutputs) as never,
         state_values: JSON.stringify(pkg.values ?? {}) as never,
         step_count: pkg.steps.length,
+        nodes_total: nodeCount(document),
         approval_status: pkg.approval_status ?? null,
         waiting_for: waiting ? (JSON.stringify(waiting) as never) : null,
         started_by: actor.accountId,

@@ -83,13 +83,13 @@ describe('human in the loop', () => {
         403,
         'forbidden',
       );
-      await alice.client.sharing.shareExecution({
-        id: second.execution_id,
-        shareCreate: { account_id: bob.account.id },
-      });
+      // Bob is named by the flow: he may read what he is asked to decide, without a share.
+      expect((await bob.client.executions.getExecution({ id: second.execution_id })).data.status).to.equal('waiting');
       expect(
         (await bob.client.hitl.approveExecution({ id: second.execution_id, decision: {} })).data.approval_status,
       ).to.equal('approved');
+      // Once decided, it is no longer his to read.
+      await expectError(bob.client.executions.getExecution({ id: second.execution_id }), 404, 'not_found');
     });
   });
 

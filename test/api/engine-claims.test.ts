@@ -113,6 +113,7 @@ describe('engine: fair claims and expired leases', function () {
           status: 'running',
           startedAt: now,
           currentNode: 'start',
+          nodeStartedAt: now,
           outputs: { start: { output: { stale: true } } },
           values: null,
           result: null,

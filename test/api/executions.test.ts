@@ -52,15 +52,76 @@ describe('executions: running flows', () => {
       'execution_update',
       'log',
       'execution_update',
+      'node_started',
       'node_completed',
       'log',
       'execution_completed',
     ]);
+    expect(events[3]).to.deep.include({ node_id: 'start', node_type: 'transform', attempt: 1 });
+    expect(ex.progress).to.deep.include({
+      steps_completed: 1,
+      nodes_total: 1,
+      current_node: 'start',
+      waiting_until: null,
+    });
+    expect(Date.parse(ex.progress.node_started_at!)).to.be.at.most(Date.parse(ex.completed_at!));
     const last = events[events.length - 1] as { status: string; result: unknown };
     expect(last).to.deep.include({ status: 'completed', result: { doubled: 42 } });
-    const tail = (await alice.client.executions.getExecutionEvents({ id: ex.id, since: 4 })).data;
-    expect(tail.events.map((e) => e.seq)).to.deep.equal([5, 6]);
-    expect(tail.next_seq).to.equal(6);
+    const tail = (await alice.client.executions.getExecutionEvents({ id: ex.id, since: 5 })).data;
+    expect(tail.events.map((e) => e.seq)).to.deep.equal([6, 7]);
+    expect(tail.next_seq).to.equal(7);
+  });
+
+  it('shows progress while an HTTP call is in flight: node_started, the current node and since when, step N of M', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    target.route('/slow', (_req, _body, res) => void held.then(() => res.writeHead(200).end('{}')));
+    const flowId = await makeFlow(
+      alice,
+      `nodes:
+  first:
+    type: transform
+    params: {expression: "1"}
+    next: call
+  call:
+    type: http.request
+    params: {url: "${target.url}/slow"}
+    next: last
+  last:
+    type: transform
+    params: {expression: "2"}
+`,
+    );
+    const id = (await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} })).data.execution_id;
+    try {
+      const during = await eventually(
+        async () => {
+          const ex = (await alice.client.executions.getExecution({ id })).data;
+          if (ex.progress.current_node !== 'call') throw new Error(`at ${ex.progress.current_node}`);
+          return ex;
+        },
+        { timeout: 30_000, what: 'the HTTP node to be shown running' },
+      );
+      expect(during.status).to.equal('running');
+      expect(during.progress).to.deep.include({ steps_completed: 1, nodes_total: 3, waiting_until: null });
+      expect(during.progress.node_started_at).to.be.a('string');
+      const events = (await alice.client.executions.getExecutionEvents({ id })).data.events;
+      const started = events.filter((e) => e.type === 'node_started');
+      expect(started.map((e) => (e as { node_id: string }).node_id)).to.deep.equal(['first', 'call']);
+      expect(events.some((e) => e.type === 'node_completed' && (e as { node_id: string }).node_id === 'call')).to.equal(
+        false,
+      );
+      // The run's view (003) shows the same progress.
+      expect((await alice.client.runs.getRun({ runId: id })).data.progress.current_node).to.equal('call');
+    } finally {
+      release();
+    }
+    const done = await waitForExecution(alice, id);
+    expect(done.progress).to.deep.include({ steps_completed: 3, nodes_total: 3, current_node: 'last' });
+    const types = (await alice.client.executions.getExecutionEvents({ id })).data.events.map((e) => e.type);
+    // Each node announced once, before its result.
+    expect(types.filter((t) => t === 'node_started')).to.have.length(3);
+    expect(types.indexOf('node_started')).to.be.below(types.indexOf('node_completed'));
   });
 
   it('calls HTTP APIs with templates over input, node outputs and secrets, and masks secret values', async () => {

@@ -13,10 +13,10 @@
  * 
  * @export
  */
-export type EventType = 'execution_update' | 'node_completed' | 'execution_completed' | 'execution_failed' | 'log';
+export type EventType = 'execution_update' | 'node_started' | 'node_completed' | 'execution_completed' | 'execution_failed' | 'log';
 
 /** Every value of EventType. */
-export const EventTypeValues: readonly EventType[] = ['execution_update', 'node_completed', 'execution_completed', 'execution_failed', 'log'];
+export const EventTypeValues: readonly EventType[] = ['execution_update', 'node_started', 'node_completed', 'execution_completed', 'execution_failed', 'log'];
 
 
 

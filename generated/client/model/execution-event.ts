@@ -20,13 +20,15 @@ import type { LogEvent } from './log-event.js';
 import type { LogLevel } from './log-level.js';
 // @ts-ignore (an import the model may not use)
 import type { NodeCompletedEvent } from './node-completed-event.js';
+// @ts-ignore (an import the model may not use)
+import type { NodeStartedEvent } from './node-started-event.js';
 
 /**
  * @type ExecutionEvent
  * A message of the WebSocket stream `/ws/executions/{execution_id}` (and of listener deliveries), discriminated by `type`.
  * @export
  */
-export type ExecutionEvent = ExecutionCompletedEvent | ExecutionFailedEvent | ExecutionUpdateEvent | LogEvent | NodeCompletedEvent;
+export type ExecutionEvent = ExecutionCompletedEvent | ExecutionFailedEvent | ExecutionUpdateEvent | LogEvent | NodeCompletedEvent | NodeStartedEvent;
 
 
 

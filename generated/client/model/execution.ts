@@ -9,6 +9,8 @@
 
 
 // @ts-ignore (an import the model may not use)
+import type { ExecutionProgress } from './execution-progress.js';
+// @ts-ignore (an import the model may not use)
 import type { ExecutionStatus } from './execution-status.js';
 // @ts-ignore (an import the model may not use)
 import type { WaitingFor } from './waiting-for.js';
@@ -127,6 +129,12 @@ export interface Execution {
      * @memberof Execution
      */
     duration: number | null;
+    /**
+     * 
+     * @type {ExecutionProgress}
+     * @memberof Execution
+     */
+    progress: ExecutionProgress;
 }
 
 /**

@@ -9,6 +9,8 @@
 
 
 // @ts-ignore (an import the model may not use)
+import type { ExecutionProgress } from './execution-progress.js';
+// @ts-ignore (an import the model may not use)
 import type { ExecutionStatus } from './execution-status.js';
 // @ts-ignore (an import the model may not use)
 import type { WaitingFor } from './waiting-for.js';
@@ -133,6 +135,12 @@ export interface FinishedExecution {
      * @memberof FinishedExecution
      */
     duration: number | null;
+    /**
+     * 
+     * @type {ExecutionProgress}
+     * @memberof FinishedExecution
+     */
+    progress: ExecutionProgress;
 }
 
 /**

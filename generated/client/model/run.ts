@@ -9,6 +9,8 @@
 
 
 // @ts-ignore (an import the model may not use)
+import type { ExecutionProgress } from './execution-progress.js';
+// @ts-ignore (an import the model may not use)
 import type { RunStatus } from './run-status.js';
 
 /**
@@ -95,6 +97,12 @@ export interface Run {
      * @memberof Run
      */
     completed_at: string | null;
+    /**
+     * 
+     * @type {ExecutionProgress}
+     * @memberof Run
+     */
+    progress: ExecutionProgress;
 }
 
 

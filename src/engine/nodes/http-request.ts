@@ -3,6 +3,7 @@ import { STRING_MAP, TIMEOUT_MS, type NodeTypeModule, HTTP_RESPONSE_SCHEMA } fro
 
 export const httpRequest: NodeTypeModule = {
   type: 'http.request',
+  announces: true,
   category: 'integration',
   displayName: 'HTTP request',
   description:

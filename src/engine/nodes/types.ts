@@ -30,7 +30,7 @@ export interface Wait {
   outcomes?: { name: string; label?: string }[];
   deadline?: string | null;
   /** For `subflow`: the child execution to start, in the same transaction. */
-  child?: { flow_id: string; version: number; entry: string; input: Record<string, unknown> };
+  child?: { flow_id: string; version: number; entry: string; nodes_total: number; input: Record<string, unknown> };
 }
 
 export interface NodeResult {
@@ -55,7 +55,7 @@ export interface EngineServices {
   resolveFlow(
     flowId: string,
     version: number | undefined,
-  ): Promise<{ flow_id: string; version: number; entry: string }>;
+  ): Promise<{ flow_id: string; version: number; entry: string; nodes_total: number }>;
   /** The execution this node runs in. */
   execution: { id: string; account_id: string; depth: number };
 }
@@ -76,6 +76,12 @@ export class NodeError extends Error {
 
 export interface NodeTypeModule {
   type: string;
+  /**
+   * Waits on the outside world (an HTTP call): its beginning is committed before it runs
+   * (`node_started`, the current node, since when), so a client sees it running. Other nodes finish
+   * at once and are announced in the commit of their result.
+   */
+  announces?: boolean;
   description: string;
   category: 'integration' | 'data' | 'control' | 'human' | 'utility';
   /** The name a catalog shows (001's task definitions have one). */

@@ -1334,7 +1334,28 @@ export interface components {
             /** @example 0 */
             offset: number;
         };
-        /** @description The flow definition (at most 256 KiB, 500 nodes): YAML text, or the same document as a JSON object (stored and shown as YAML), so a JSON client need not mind YAML's indentation. A YAML text whose node fields stand level with their node id is refused with a 422 saying which node and line, and to indent `type`, `params`, `next` under the node id. */
+        /**
+         * @description The flow definition (at most 256 KiB, 500 nodes): YAML text, or the same document as a JSON object (stored and shown as YAML), so a JSON client need not mind YAML's indentation. A YAML text whose node fields stand level with their node id is refused with a 422 saying which node and line, and to indent `type`, `params`, `next` under the node id.
+         * @example metadata:
+         *       name: "My Flow"
+         *       description: "A simple flow"
+         *       version: "1.0.0"
+         *
+         *     nodes:
+         *       start:
+         *         type: "http.request"
+         *         params:
+         *           url: "https://api.example.com/data"
+         *           method: "GET"
+         *         next:
+         *           default: "end"
+         *
+         *       end:
+         *         type: "webhook"
+         *         params:
+         *           url: "https://webhook.example.com/callback"
+         *           method: "POST"
+         */
         DefinitionInput: string | {
             [key: string]: unknown;
         };
@@ -1349,27 +1370,6 @@ export interface components {
             name: string;
             /** @example A simple flow */
             description?: string;
-            /**
-             * @example metadata:
-             *       name: "My Flow"
-             *       description: "A simple flow"
-             *       version: "1.0.0"
-             *
-             *     nodes:
-             *       start:
-             *         type: "http.request"
-             *         params:
-             *           url: "https://api.example.com/data"
-             *           method: "GET"
-             *         next:
-             *           default: "end"
-             *
-             *       end:
-             *         type: "webhook"
-             *         params:
-             *           url: "https://webhook.example.com/callback"
-             *           method: "POST"
-             */
             definition: components["schemas"]["DefinitionInput"];
             tags?: components["schemas"]["Tags"];
         };
@@ -1423,16 +1423,6 @@ export interface components {
             name?: string;
             /** @example An updated flow */
             description?: string;
-            /**
-             * @example metadata:
-             *       name: "Updated Flow"
-             *       version: "1.0.1"
-             *     nodes:
-             *       start:
-             *         type: log
-             *         params:
-             *           message: hello
-             */
             definition?: components["schemas"]["DefinitionInput"];
             tags?: components["schemas"]["Tags"];
         };

@@ -41,6 +41,8 @@ export interface Config {
   expressionMaxDepth: number;
   expressionMemoryMb: number;
   expressionProcesses: number;
+  /** How often a worker process's firing loop looks for due schedules. */
+  schedulerPollMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -160,6 +162,7 @@ export function parseConfig(env: Env = process.env): Config {
     expressionMaxDepth: int(env, 'FLOWRUNNER_EXPRESSION_MAX_DEPTH', 10_000, 100, 1_000_000),
     expressionMemoryMb: int(env, 'FLOWRUNNER_EXPRESSION_MEMORY_MB', 128, 16, 16_384),
     expressionProcesses: int(env, 'FLOWRUNNER_EXPRESSION_PROCESSES', 2, 1, 64),
+    schedulerPollMs: int(env, 'FLOWRUNNER_SCHEDULER_POLL_MS', 1000, 50, 60_000),
   };
 }
 

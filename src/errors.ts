@@ -57,6 +57,11 @@ export class UnsupportedMediaTypeError extends AppError {
   readonly status = 415;
   readonly code = 'unsupported_media_type';
 }
+/** The request body is over the limit (413). */
+export class PayloadTooLargeError extends AppError {
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+}
 /** Well-formed but semantically invalid (422). */
 export class ValidationError extends AppError {
   readonly status = 422;

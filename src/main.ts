@@ -15,6 +15,7 @@ import { createHttpServer } from './http/app';
 import { createLogger, type Logger } from './log';
 import { attachRealtime } from './realtime';
 import { createServices, type Services } from './services';
+import { Scheduler } from './services/scheduler';
 import { resolveKeys } from './security/keys';
 
 export interface Running {
@@ -60,10 +61,12 @@ export async function start(cfg: Config, role: Role, log: Logger): Promise<Runni
   let db: Knex | undefined;
   let server: http.Server | undefined;
   let engine: Engine | undefined;
+  let scheduler: Scheduler | undefined;
   let realtime: { close(): Promise<void> } | undefined;
   const stop = async () => {
     await realtime?.close();
     if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    await scheduler?.stop();
     await engine?.stop();
     await db?.destroy();
     await embedded?.stop();
@@ -74,6 +77,11 @@ export async function start(cfg: Config, role: Role, log: Logger): Promise<Runni
     const services = createServices(db, cfg, log, resolveKeys(cfg));
     await ensureFirstAdmin(services, cfg, log);
     engine = await startEngine(db, databaseUrl, services, cfg, log, { worker: role !== 'api' });
+    if (role !== 'api') {
+      // Worker processes fire the schedules; any number of them may, each due time fires once.
+      scheduler = new Scheduler(db, services.scheduleFiring, services.clock, log, cfg.schedulerPollMs);
+      scheduler.start();
+    }
     let url: string | undefined;
     if (role !== 'worker') {
       server = createHttpServer(services);
@@ -145,9 +153,9 @@ async function main(): Promise<void> {
   started.running = running;
   if (stopping) return stopAndExit(running, log);
   const where = cfg.databaseUrl ? 'PostgreSQL from DATABASE_URL' : `embedded PostgreSQL in ${cfg.dataDir}`;
-  const worker = running.engine.worker ? `    Worker: ${cfg.workerConcurrency} steps at a time\n` : '';
+  const worker = running.engine.worker ? `    Worker:  ${cfg.workerConcurrency} steps at a time\n` : '';
   const api = running.url
-    ? `    API:    ${running.url}/api/v1\n    Docs:   ${running.url}/docs\n    Spec:   ${running.url}/openapi.yaml\n`
+    ? `    API:     ${running.url}/api/v1\n    Console: ${running.url}/console\n    Docs:    ${running.url}/docs\n    Spec:    ${running.url}/openapi.yaml\n`
     : '';
   process.stdout.write(`\n  FlowRunner is running (${role}) on ${where}\n${api}${worker}\n`);
 }

@@ -22,7 +22,9 @@ export * from './api/meta-api.js';
 export * from './api/node-types-api.js';
 export * from './api/packages-api.js';
 export * from './api/runs-api.js';
+export * from './api/schedules-api.js';
 export * from './api/secrets-api.js';
 export * from './api/sharing-api.js';
 export * from './api/users-api.js';
+export * from './api/webhooks-api.js';
 

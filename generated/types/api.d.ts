@@ -1006,6 +1006,247 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List schedules
+         * @description Newest first; a user sees their own, an admin all.
+         */
+        get: operations["listSchedules"];
+        put?: never;
+        /**
+         * Create a schedule
+         * @description Starts the flow on a cron expression or an interval, in a time zone. The flow must be yours (else 404).
+         */
+        post: operations["createSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a schedule
+         * @description With its next 5 fire times and its 5 latest due times.
+         */
+        get: operations["getSchedule"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a schedule
+         * @description Its ledger goes with it; the executions it started stay.
+         */
+        delete: operations["deleteSchedule"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a schedule
+         * @description Changes the given fields; the next fire times are computed again from now.
+         */
+        patch: operations["updateSchedule"];
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a schedule
+         * @description Due times while paused are recorded as skipped (reason `paused`). Pausing a paused schedule keeps the first pause.
+         */
+        post: operations["pauseSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a schedule
+         * @description Fires again from the next due time on; the times missed while paused stay skipped.
+         */
+        post: operations["resumeSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/fires": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the due times of a schedule
+         * @description The ledger, newest first: every due time with what became of it.
+         */
+        get: operations["listScheduleFires"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Backfill a schedule
+         * @description Starts now the runs that the due times in the range would have started (at most 100; a time that fired already is left as it is), one after the other under the overlap policy, each marked as a backfill.
+         */
+        post: operations["backfillSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a flow's webhook triggers
+         * @description Tokens and secrets are never shown again.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Add a webhook trigger to a flow
+         * @description A secret URL (`/hooks/<token>`) that starts the flow when called. The token (stored hashed) and the verification secret are shown only in this answer.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{id}/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a webhook trigger */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook trigger
+         * @description Its URL answers 404 from now on.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook trigger
+         * @description Enable or disable it, change how it answers, its dedup header or its rate limit.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/api/v1/flows/{id}/webhooks/{webhook_id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook trigger's URL
+         * @description A new token (shown only now); the old URL answers 404 from now on.
+         */
+        post: operations["rotateWebhookToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{id}/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the calls of a webhook trigger
+         * @description Newest first: when, whether the signature passed, whether it was a retried delivery, the execution, the status answered and how long it took.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hooks/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Call a webhook trigger
+         * @description Starts the trigger's flow with `{method, path, query, headers, body}` as its input (headers without credentials or the signature; a JSON body parsed, a form body as an object, a text body as a string; 1 MiB at most). Needs no API credentials: the token in the path, and the signature when the trigger verifies one, are the credentials. A delivery id seen in the last 24 hours answers the original execution and starts nothing.
+         */
+        post: operations["receiveWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1138,7 +1379,7 @@ export interface components {
          * @example invalid_request
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "validation_error" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "request_timeout" | "headers_too_large" | "rate_limited" | "not_implemented" | "unavailable" | "internal_error";
+        ErrorCode: "invalid_request" | "validation_error" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "request_timeout" | "headers_too_large" | "rate_limited" | "not_implemented" | "unavailable" | "internal_error" | "execution_failed";
         /**
          * ErrorBody
          * @description What went wrong. `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
@@ -1466,6 +1707,16 @@ export interface components {
              */
             flow_request_id?: string;
         };
+        /** @description What started an execution, when a trigger did; null for a start through the API. */
+        Trigger: {
+            /** @enum {string} */
+            type: "schedule" | "webhook";
+            /** @description The schedule's or the webhook trigger's id. */
+            id: string;
+            /** Format: date-time */
+            scheduled_at: string | null;
+            backfill?: boolean;
+        } | null;
         /**
          * @description `queued → running → (waiting ↔ running) → completed | failed | cancelled`
          * @example completed
@@ -1516,6 +1767,7 @@ export interface components {
         };
         /** @description What run-and-wait answers when the execution finished in time: the execution as `GET /executions/{id}` returns it, plus `execution_id` as in the 202 body, so a client reads the id the same way from either answer. */
         FinishedExecution: {
+            trigger?: components["schemas"]["Trigger"];
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             execution_id: string;
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -1708,6 +1960,7 @@ export interface components {
             offset?: number;
         };
         ExecutionSummary: {
+            trigger?: components["schemas"]["Trigger"];
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             /** @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -1958,6 +2211,7 @@ export interface components {
             events: components["schemas"]["ExecutionEvent"][];
         };
         Execution: {
+            trigger?: components["schemas"]["Trigger"];
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             /** @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -2240,6 +2494,251 @@ export interface components {
             flow_id: string;
             status: components["schemas"]["RunStatus"];
             created_at: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @description What a due time does while the schedule's previous execution is still going: `skip` it (recorded as skipped, reason `overlap`), `buffer_one` (keep one due time and fire it when the previous execution finishes; a further one is skipped), `allow` it to run alongside, or `cancel_previous` and start the new one.
+         * @example skip
+         * @enum {string}
+         */
+        OverlapPolicy: "skip" | "buffer_one" | "allow" | "cancel_previous";
+        /** @description Who paused the schedule, when, and why; null while it runs. */
+        PauseInfo: {
+            /** @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            by: string;
+            at: components["schemas"]["Timestamp"];
+            note: string | null;
+        } | null;
+        /** @description One due time of a schedule (a ledger row). It ends as `fired` (with its execution), `skipped` (with the reason) or `backfilled`; `buffered` waits for the previous execution to finish. */
+        ScheduleFire: {
+            scheduled_at: components["schemas"]["Timestamp"];
+            /** @enum {string} */
+            status: "fired" | "skipped" | "backfilled" | "buffered";
+            /**
+             * @description Why a time was skipped: the previous execution was still going (`overlap`), the schedule was paused, the time was missed by more than the catch-up window, or the start was refused (`start_failed`: the flow is gone, or the input does not match its schema; see `error`).
+             * @enum {string|null}
+             */
+            reason: "overlap" | "paused" | "outside_catchup_window" | "start_failed" | null;
+            /** @description Why the start was refused, for `start_failed`. */
+            error: string | null;
+            execution_id: string | null;
+            recorded_at: components["schemas"]["Timestamp"];
+        };
+        Schedule: {
+            /** @example sch-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            flow_id: string;
+            flow_version: number | null;
+            input: {
+                [key: string]: unknown;
+            };
+            /** @example 0 2 * * * */
+            cron: string | null;
+            interval_seconds: number | null;
+            /** Format: date-time */
+            starts_at: string | null;
+            /** @example Europe/Berlin */
+            timezone: string;
+            overlap_policy: components["schemas"]["OverlapPolicy"];
+            catchup_window_seconds: number;
+            jitter_seconds: number;
+            paused: boolean;
+            pause: components["schemas"]["PauseInfo"];
+            /** @description The next 5 times it will fire (jitter included), whether or not it is paused. */
+            next_fire_times: components["schemas"]["Timestamp"][];
+            /** @description The 5 latest due times, newest first. */
+            last_fires: components["schemas"]["ScheduleFire"][];
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        ScheduleList: {
+            schedules: components["schemas"]["Schedule"][];
+            total: number;
+            limit: number;
+            offset: number;
+        };
+        /** @description Give either `cron` or `interval_seconds`. A cron expression has 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first), or is one of `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`, `@midnight`, `@hourly`; it is read in `timezone`. */
+        ScheduleCreate: {
+            /** @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            flow_id: string;
+            /** @description Pin this version of the flow; the flow's current version at each fire when null or omitted. */
+            flow_version?: number | null;
+            /**
+             * @description The input of each execution. String values may hold templates over `trigger` (`{{ trigger.scheduled_at }}`, `{{ trigger.fired_at }}`, `{{ trigger.schedule_id }}`, `{{ trigger.backfill }}`), evaluated when the time fires.
+             * @example {
+             *       "report_date": "{{ trigger.scheduled_at }}"
+             *     }
+             */
+            input?: {
+                [key: string]: unknown;
+            };
+            /** @example 0 2 * * * */
+            cron?: string | null;
+            /** @description Fire every this many seconds, counted from `starts_at` (else the creation time). */
+            interval_seconds?: number | null;
+            /**
+             * Format: date-time
+             * @description The first time an interval schedule fires (the anchor of its intervals); ignored for cron.
+             */
+            starts_at?: string | null;
+            /**
+             * @description An IANA time zone the cron expression is read in.
+             * @default UTC
+             * @example Europe/Berlin
+             */
+            timezone: string;
+            overlap_policy?: components["schemas"]["OverlapPolicy"];
+            /**
+             * @description After downtime, fire the missed times that fell within this many seconds before now (at most 10 of them, subject to the overlap policy); older ones are skipped with reason `outside_catchup_window`. 0 (the default) fires only the latest missed time.
+             * @default 0
+             */
+            catchup_window_seconds: number;
+            /**
+             * @description Delay each fire by up to this many seconds, by an amount derived from the schedule and the time (deterministic: the previewed fire times are exact).
+             * @default 0
+             */
+            jitter_seconds: number;
+        };
+        /** @description The fields to change; others keep their value. To switch between cron and interval, send the new one and null for the other. */
+        ScheduleUpdate: {
+            flow_id?: string;
+            flow_version?: number | null;
+            input?: {
+                [key: string]: unknown;
+            };
+            cron?: string | null;
+            interval_seconds?: number | null;
+            /** Format: date-time */
+            starts_at?: string | null;
+            timezone?: string;
+            overlap_policy?: components["schemas"]["OverlapPolicy"];
+            catchup_window_seconds?: number;
+            jitter_seconds?: number;
+        };
+        SchedulePause: {
+            /** @example Paused during the database migration */
+            note?: string;
+        };
+        ScheduleFireList: {
+            fires: components["schemas"]["ScheduleFire"][];
+            total: number;
+            limit: number;
+            offset: number;
+        };
+        /** @description The due times in [`from`, `to`] (both in the past) are started now, at most 100 of them. */
+        BackfillRequest: {
+            from: components["schemas"]["Timestamp"];
+            to: components["schemas"]["Timestamp"];
+        };
+        BackfillResult: {
+            /** @description One entry per due time in the range, oldest first: `backfilled` (started now), `skipped` (the overlap policy), or the time's earlier entry when it had fired already. */
+            fires: components["schemas"]["ScheduleFire"][];
+        };
+        /** @description How a caller proves it knows the shared secret: an HMAC of the raw body, compared in constant time. `github`: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`. `stripe`: `Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, refused when `t` is more than `tolerance_seconds` away from now. `generic`: the HMAC of the body with `algorithm`, in `encoding`, after an optional `prefix`, in `header`. `none` checks nothing (the URL's token is the only secret). */
+        WebhookVerification: {
+            /** @enum {string} */
+            scheme: "none" | "github" | "stripe" | "generic";
+            /**
+             * @description The signature header (generic only).
+             * @example X-Signature
+             */
+            header?: string;
+            /**
+             * @description The HMAC's hash (generic only; sha256 by default).
+             * @enum {string}
+             */
+            algorithm?: "sha1" | "sha256" | "sha512";
+            /**
+             * @description How the HMAC is written (generic only; hex by default).
+             * @enum {string}
+             */
+            encoding?: "hex" | "base64";
+            /** @description Text before the HMAC in the header, such as `sha256=` (generic only). */
+            prefix?: string;
+            /** @description How far the signed timestamp may be from now (stripe only; 300 by default). */
+            tolerance_seconds?: number;
+        };
+        Webhook: {
+            /** @example hook-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            flow_id: string;
+            enabled: boolean;
+            /** @enum {string} */
+            respond: "immediately" | "on_completion";
+            timeout_seconds: number;
+            verification: components["schemas"]["WebhookVerification"];
+            dedup_header: string | null;
+            rate_limit_per_minute: number | null;
+            created_at: components["schemas"]["Timestamp"];
+            /** Format: date-time */
+            last_delivery_at: string | null;
+            /**
+             * @description The path to call (`/hooks/<token>`); present only when created or rotated.
+             * @example /hooks/whk_3q2Vb8pQ0sL1
+             */
+            url?: string;
+            /** @description The URL's secret token; present only when created or rotated (stored hashed). */
+            token?: string;
+            /** @description The verification's shared secret; present only in the creation response. */
+            secret?: string;
+        };
+        WebhookList: {
+            webhooks: components["schemas"]["Webhook"][];
+        };
+        WebhookCreate: {
+            verification?: components["schemas"]["WebhookVerification"];
+            /** @description The shared secret of the verification; one is generated (and shown once) when omitted. */
+            secret?: string;
+            /**
+             * @description `immediately` answers 202 with the execution id. `on_completion` waits for the execution (up to `timeout_seconds`) and answers with its result: 200, or the status and body of the result's `response` field (`{"response": {"status": 201, "body": …}}`); when the wait runs out, 202 with `Location` to poll.
+             * @default immediately
+             * @enum {string}
+             */
+            respond: "immediately" | "on_completion";
+            /**
+             * @description The longest an `on_completion` call waits (at most the server's wait maximum, 25 s by default).
+             * @default 10
+             */
+            timeout_seconds: number;
+            /** @description The header that carries a delivery id; by default `Idempotency-Key`, then `X-GitHub-Delivery`. A delivery id seen in the last 24 hours answers the original execution instead of starting another. */
+            dedup_header?: string | null;
+            /** @description Calls accepted per minute; more answer 429 with `Retry-After`. Unlimited when null. */
+            rate_limit_per_minute?: number | null;
+            /** @default true */
+            enabled: boolean;
+        };
+        WebhookUpdate: {
+            enabled?: boolean;
+            /** @enum {string} */
+            respond?: "immediately" | "on_completion";
+            timeout_seconds?: number;
+            dedup_header?: string | null;
+            rate_limit_per_minute?: number | null;
+        };
+        /** @description One call of the webhook's URL, whatever became of it. */
+        WebhookDelivery: {
+            id: string;
+            received_at: components["schemas"]["Timestamp"];
+            /** @enum {string} */
+            verification: "passed" | "failed" | "none";
+            /** @description The delivery id was seen before; the original execution was answered. */
+            dedup_hit: boolean;
+            delivery_id: string | null;
+            execution_id: string | null;
+            /** @description The HTTP status answered. */
+            status: number;
+            latency_ms: number;
+            /** @description Why it was refused, when it was. */
+            error: string | null;
+        };
+        WebhookDeliveryList: {
+            deliveries: components["schemas"]["WebhookDelivery"][];
+            total: number;
+            limit: number;
+            offset: number;
+        };
+        WebhookAccepted: {
+            execution_id: string;
+            status: components["schemas"]["ExecutionStatus"];
         };
     };
     responses: {
@@ -3716,6 +4215,10 @@ export interface operations {
                 offset?: components["parameters"]["OffsetParam"];
                 /** @description Opaque cursor from `next_cursor` */
                 cursor?: string;
+                /** @description Only the executions started by this kind of trigger */
+                trigger_type?: "schedule" | "webhook";
+                /** @description Only the executions started by this schedule or webhook trigger */
+                trigger_id?: string;
             };
             header?: never;
             path?: never;
@@ -4935,6 +5438,639 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listSchedules: {
+        parameters: {
+            query?: {
+                /** @description Only the schedules of this flow */
+                flow_id?: string;
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Schedules */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "flow_id": "flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                 *       "cron": "0 2 * * *",
+                 *       "timezone": "Europe/Berlin",
+                 *       "input": {
+                 *         "report_date": "{{ trigger.scheduled_at }}"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ScheduleCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Schedule deleted successfully"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "cron": "30 6 * * 1-5"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ScheduleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    pauseSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "note": "Paused during the migration"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SchedulePause"];
+            };
+        };
+        responses: {
+            /** @description Paused */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    resumeSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resumed */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listScheduleFires: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Due times */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleFireList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    backfillSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "from": "2026-11-01T00:00:00Z",
+                 *       "to": "2026-11-07T23:59:59Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["BackfillRequest"];
+            };
+        };
+        responses: {
+            /** @description What became of each due time in the range */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Webhook triggers */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "verification": {
+                 *         "scheme": "github"
+                 *       },
+                 *       "secret": "a-shared-secret",
+                 *       "respond": "immediately"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description Created; `url`, `token` and `secret` are shown only now */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The trigger */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Webhook deleted successfully"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    rotateWebhookToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The trigger with its new `url` and `token` */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
+            header?: never;
+            path: {
+                id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    receiveWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A delivery id (also `X-GitHub-Delivery`, or the header the trigger names). */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": unknown;
+                "application/x-www-form-urlencoded": {
+                    [key: string]: string;
+                };
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description `on_completion`: the execution finished in time; the body is its result (or its `response.body`), the status 200 or its `response.status`. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description `immediately`, or the wait ran out: the execution goes on. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description The execution to poll */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAccepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            /** @description `on_completion`: the execution failed or was cancelled. The error body, code `execution_failed`, with `execution_id`, `status` and `error` in `details`. */
+            502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `on_completion`: the status the result's `response.status` chose (200–299), with its `response.body`. */
+            "2XX": {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
             default: components["responses"]["UnexpectedError"];
         };
     };

@@ -185,27 +185,42 @@ function costLines(before: ServerCounts, after: ServerCounts, executions: number
   ];
 }
 
+/** Runs `load` with the server's counters read around it, and its CPU profile when asked for. */
+async function measured<T>(b: Bench, server: BenchServer, load: () => Promise<T>) {
+  const before = await server.counts();
+  if (b.profile) await server.profileStart();
+  const result = await load();
+  const profile = b.profile ? await server.profileStop() : undefined;
+  const after = await server.counts();
+  const cpu =
+    profile &&
+    cpuByBucket(
+      bucketsOf(JSON.parse(fs.readFileSync(profile.file, 'utf8'))),
+      after.cpuMs - before.cpuMs,
+      profile.sandboxMs,
+    );
+  return { result, before, after, cpu, file: profile?.file };
+}
+
+/** The profile's lines, per unit of work (`execution`, `step`, `read`). */
+function printProfile(m: Awaited<ReturnType<typeof measured>>, units: number, unit: string): void {
+  if (!m.cpu) return;
+  console.log(
+    `  CPU profile of the server process (${m.file}): its CPU time split by the profile's shares, by package, per ${unit}:`,
+  );
+  for (const line of profileLines(m.cpu, units)) console.log(line.replace('/execution', `/${unit}`));
+}
+
 export async function scenarioA(b: Bench, server: BenchServer): Promise<number> {
   console.log(`\n(a) ${b.concurrency} clients start a one-node transform flow for ${b.seconds} s`);
   await warmUp(b, server.url, 'a');
   const flowId = await newFlow(b, 'a: one-node transform', 1);
-  const before = await server.counts();
-  if (b.profile) await server.profileStart();
-  const s = await saturated(b, server.url, flowId, 'completed', [server.pid]);
-  const profile = b.profile ? await server.profileStop() : undefined;
-  const after = await server.counts();
+  const m = await measured(b, server, () => saturated(b, server.url, flowId, 'completed', [server.pid]));
+  const { result: s, before, after } = m;
   const rate = s.completed / s.span;
   for (const line of costLines(before, after, s.completed)) console.log(line);
-  let top: string | undefined;
-  if (profile) {
-    const buckets = bucketsOf(JSON.parse(fs.readFileSync(profile.file, 'utf8')));
-    const cpu = cpuByBucket(buckets, after.cpuMs - before.cpuMs, profile.sandboxMs);
-    console.log(
-      `  CPU profile of the server process (${profile.file}): its CPU time split by the profile's shares, by package:`,
-    );
-    for (const line of profileLines(cpu, s.completed)) console.log(line);
-    top = profileTop(cpu);
-  }
+  printProfile(m, s.completed, 'execution');
+  const top = m.cpu && profileTop(m.cpu);
   const perExec = (after.statements.statements - before.statements.statements) / Math.max(1, s.completed);
   const commits = (after.statements.writeCommits - before.statements.writeCommits) / Math.max(1, s.completed);
   b.summary.add({
@@ -227,24 +242,13 @@ export async function scenarioA(b: Bench, server: BenchServer): Promise<number> 
 export async function scenarioB(b: Bench, server: BenchServer): Promise<void> {
   console.log(`\n(b) ${b.concurrency} clients start a 10-node chain for ${b.seconds} s`);
   const flowId = await newFlow(b, 'b: 10-node chain', 10);
-  const before = await server.counts();
-  if (b.profile) await server.profileStart();
-  const s = await saturated(b, server.url, flowId, 'completed', [server.pid]);
-  const profile = b.profile ? await server.profileStop() : undefined;
-  const after = await server.counts();
+  const m = await measured(b, server, () => saturated(b, server.url, flowId, 'completed', [server.pid]));
+  const { result: s, before, after } = m;
   const steps = s.steps / s.span;
   console.log(
     `  per step: ${((after.statements.statements - before.statements.statements) / Math.max(1, s.steps)).toFixed(2)} statements, ${((after.cpuMs - before.cpuMs) / Math.max(1, s.steps)).toFixed(3)} ms server CPU`,
   );
-  if (profile) {
-    const cpu = cpuByBucket(
-      bucketsOf(JSON.parse(fs.readFileSync(profile.file, 'utf8'))),
-      after.cpuMs - before.cpuMs,
-      profile.sandboxMs,
-    );
-    console.log(`  CPU profile of the server process (${profile.file}), by package, per step:`);
-    for (const line of profileLines(cpu, s.steps)) console.log(line.replace('/execution', '/step'));
-  }
+  printProfile(m, s.steps, 'step');
   b.summary.add({
     scenario: '(b) 10-node chain, steps/s',
     figure: `${int(steps)} /s`,
@@ -332,19 +336,18 @@ export async function scenarioE(b: Bench, server: BenchServer): Promise<void> {
   const id = String(started.body.execution_id);
   await finishedMs(b.db, id, 10_000);
   const machineBefore = machineSnapshot();
-  const before = await server.counts();
-  if (b.profile) await server.profileStart();
-  const r = await b.load.run({
-    base: server.url,
-    method: 'GET',
-    path: `/api/v1/executions/${id}`,
-    headers: { authorization: `Bearer ${b.token}` },
-    concurrency: b.concurrency,
-    seconds: b.seconds,
-    okStatuses: [200],
-  });
-  const profile = b.profile ? await server.profileStop() : undefined;
-  const after = await server.counts();
+  const m = await measured(b, server, () =>
+    b.load.run({
+      base: server.url,
+      method: 'GET',
+      path: `/api/v1/executions/${id}`,
+      headers: { authorization: `Bearer ${b.token}` },
+      concurrency: b.concurrency,
+      seconds: b.seconds,
+      okStatuses: [200],
+    }),
+  );
+  const r = m.result;
   console.log(`  clients: ${describeLoad(r, 'reads (200)')}`);
   const reads = r.requests;
   const split = machineSplit(
@@ -355,12 +358,7 @@ export async function scenarioE(b: Bench, server: BenchServer): Promise<void> {
     'read',
   );
   if (split) console.log(`  ${split}`);
-  if (profile) {
-    const buckets = bucketsOf(JSON.parse(fs.readFileSync(profile.file, 'utf8')));
-    const cpu = cpuByBucket(buckets, after.cpuMs - before.cpuMs, profile.sandboxMs);
-    console.log(`  CPU profile of the server process (${profile.file}), by package:`);
-    for (const line of profileLines(cpu, reads)) console.log(line.replace('/execution', '/read'));
-  }
+  printProfile(m, reads, 'read');
   b.summary.add({
     scenario: '(e) authenticated GET /executions/{id}, req/s',
     figure: `${int(r.perSecond)} /s (p50 ${ms(r.p50)}, p99 ${ms(r.p99)})`,

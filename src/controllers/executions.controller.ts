@@ -43,6 +43,8 @@ export function executionHandlers(s: Services): Handlers {
       const { rows, total, nextCursor } = await s.executions.list(actor, {
         flowId: query.flow_id,
         status: query.status,
+        triggerType: query.trigger_type,
+        triggerId: query.trigger_id,
         cursor: query.cursor,
         limit,
         offset,

@@ -14,6 +14,8 @@ import * as executionsFinishedNotify from './migrations/20261202000100_execution
 import * as fairClaims from './migrations/20261202000200_fair_claims';
 import * as listenersOf from './migrations/20261202000300_listeners_of';
 import * as executionProgress from './migrations/20261202010000_execution_progress';
+import * as schedules from './migrations/20261202000400_schedules';
+import * as webhooks from './migrations/20261202000500_webhooks';
 import * as flowRequests from './migrations/20261202020000_flow_requests';
 
 interface Migration {
@@ -33,6 +35,8 @@ const migrations: Record<string, Migration> = {
   '20261202000200_fair_claims': fairClaims,
   '20261202000300_listeners_of': listenersOf,
   '20261202010000_execution_progress': executionProgress,
+  '20261202000400_schedules': schedules,
+  '20261202000500_webhooks': webhooks,
   '20261202020000_flow_requests': flowRequests,
 };
 

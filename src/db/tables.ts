@@ -108,6 +108,8 @@ export interface ExecutionRow {
   depth: number;
   approval_status: string | null;
   waiting_for: unknown;
+  /** The schedule or webhook trigger that started it; null for a start through the API. */
+  trigger: ExecutionTrigger | null;
   created_at: Date;
   started_at: Date | null;
   completed_at: Date | null;
@@ -184,4 +186,94 @@ export interface DeliveryRow {
   last_status: number | null;
   last_error: string | null;
   created_at: Date;
+}
+
+export interface ExecutionTrigger {
+  type: 'schedule' | 'webhook';
+  id: string;
+  scheduled_at: string | null;
+  backfill?: boolean;
+}
+
+export type OverlapPolicy = 'skip' | 'buffer_one' | 'allow' | 'cancel_previous';
+
+export interface ScheduleRow {
+  id: string;
+  account_id: string;
+  flow_id: string;
+  flow_version: number | null;
+  input: Record<string, unknown>;
+  cron: string | null;
+  interval_seconds: number | null;
+  starts_at: Date | null;
+  timezone: string;
+  overlap_policy: OverlapPolicy;
+  catchup_window_seconds: number;
+  jitter_seconds: number;
+  paused_at: Date | null;
+  paused_by: string | null;
+  pause_note: string | null;
+  /** The next due time not yet in the ledger. */
+  next_slot_at: Date;
+  /** When that time fires: `next_slot_at` plus its jitter. */
+  next_fire_at: Date;
+  last_execution_id: string | null;
+  created_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type FireStatus = 'fired' | 'skipped' | 'backfilled' | 'buffered';
+export type SkipReason = 'overlap' | 'paused' | 'outside_catchup_window' | 'start_failed';
+
+/** One due time of a schedule: the ledger. */
+export interface ScheduleFireRow {
+  id: string;
+  schedule_id: string;
+  scheduled_at: Date;
+  status: FireStatus;
+  reason: SkipReason | null;
+  error: string | null;
+  execution_id: string | null;
+  recorded_at: Date;
+}
+
+export interface WebhookVerification {
+  scheme: 'none' | 'github' | 'stripe' | 'generic';
+  header?: string;
+  algorithm?: 'sha1' | 'sha256' | 'sha512';
+  encoding?: 'hex' | 'base64';
+  prefix?: string;
+  tolerance_seconds?: number;
+}
+
+export interface WebhookRow {
+  id: string;
+  account_id: string;
+  flow_id: string;
+  token_hash: string;
+  enabled: boolean;
+  respond: 'immediately' | 'on_completion';
+  timeout_seconds: number;
+  verification: WebhookVerification;
+  /** The verification's shared secret, sealed; null for scheme `none`. */
+  secret: Buffer | null;
+  dedup_header: string | null;
+  rate_limit_per_minute: number | null;
+  created_by: string | null;
+  last_delivery_at: Date | null;
+  created_at: Date;
+}
+
+export interface WebhookDeliveryRow {
+  id: string;
+  webhook_id: string;
+  received_at: Date;
+  verification: 'passed' | 'failed' | 'none';
+  dedup_hit: boolean;
+  delivery_id: string | null;
+  execution_id: string | null;
+  status: number;
+  latency_ms: number;
+  error: string | null;
 }

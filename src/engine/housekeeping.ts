@@ -1,6 +1,6 @@
 /**
  * Drops rows that have served their time: token revocations past the token's expiry,
- * idempotency keys past 24 hours, login-failure counters whose window and lock are over.
+ * idempotency keys and webhook delivery ids past 24 hours, login-failure counters whose window and lock are over.
  * Run by worker processes every few minutes; any number may run it at once.
  */
 import type { Db } from '../db/knex';
@@ -8,11 +8,13 @@ import type { Logger } from '../log';
 import { deleteExpiredIdempotencyKeys } from '../repositories/idempotency.repository';
 import { deleteStaleLoginFailures } from '../repositories/login-failures.repository';
 import { deleteExpiredRevocations } from '../repositories/tokens.repository';
+import { deleteExpiredDeliveryIds } from '../repositories/webhooks.repository';
 
 export async function sweep(db: Db, loginWindowSeconds: number): Promise<void> {
   await deleteExpiredRevocations(db);
   await deleteExpiredIdempotencyKeys(db);
   await deleteStaleLoginFailures(db, loginWindowSeconds);
+  await deleteExpiredDeliveryIds(db);
 }
 
 export function startHousekeeping(db: Db, loginWindowSeconds: number, log: Logger, everyMs = 5 * 60_000): () => void {

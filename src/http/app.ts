@@ -17,17 +17,22 @@ import { executionHandlers } from '../controllers/executions.controller';
 import { flowHandlers } from '../controllers/flows.controller';
 import { listenerHandlers } from '../controllers/listeners.controller';
 import { runHandlers } from '../controllers/runs.controller';
+import { scheduleHandlers } from '../controllers/schedules.controller';
+import { webhookHandlers } from '../controllers/webhooks.controller';
 import type { Services } from '../services';
 import { authMiddleware } from './auth';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { integerParamsGuard, isStorableDateTime, jsonBody, urlTextGuard } from './input-guard';
 import { answerMalformedRequests } from './malformed-requests';
-import { metaRouter, REDOC_BUNDLE_ROUTE } from './meta';
+import { browserHome } from './console';
+import { EXTRA_ROUTES, metaRouter } from './meta';
 import { requestObserver } from './metrics';
 import type { Handlers } from './operations';
 import { routeGuard } from './route-guard';
 import { fastLane } from './fast-lane';
+import { hooksRouter } from './hooks';
 import { operationRoutes, operationsRouter } from './router';
+import { countScheduleTimesOf } from './trigger-metrics';
 import './route-cache';
 import { SPEC_JSON_PATH } from './spec';
 
@@ -42,10 +47,13 @@ export function allHandlers(s: Services): Handlers {
     ...runHandlers(s),
     ...listenerHandlers(s),
     ...collaborationHandlers(s),
+    ...scheduleHandlers(s),
+    ...webhookHandlers(s),
   };
 }
 
 export function createApp(s: Services): express.Express {
+  countScheduleTimesOf(s);
   const app = express();
   app.disable('x-powered-by');
   // No automatic ETag (a hash of every JSON body) nor the 304s it would answer: the spec declares
@@ -56,8 +64,10 @@ export function createApp(s: Services): express.Express {
   app.set('trust proxy', s.config.trustProxy);
   app.use(requestObserver(s.log));
   app.use(urlTextGuard);
-  app.use(routeGuard({ [REDOC_BUNDLE_ROUTE]: ['GET'] }));
+  app.use(browserHome);
+  app.use(routeGuard(EXTRA_ROUTES));
   app.use(metaRouter(() => s.health.databaseAnswers()));
+  app.use(hooksRouter(s));
   app.use(authMiddleware(s.auth));
   app.use(integerParamsGuard);
   app.use(jsonBody());

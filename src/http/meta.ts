@@ -1,7 +1,11 @@
-/** Health, readiness, metrics, the published spec and its rendered docs (no CDN: Redoc is served from here). */
+/**
+ * Health, readiness, metrics, the published spec and its rendered docs (no CDN: Redoc is served
+ * from here), and the web console.
+ */
 import { Router, type Request, type RequestHandler } from 'express';
 import path from 'node:path';
 import { InvalidRequestError } from '../errors';
+import { CONSOLE_ROUTE, CONSOLE_SCRIPT_ROUTE, CONSOLE_STYLES_ROUTE, serveConsole } from './console';
 import { registry } from './metrics';
 import { servedSpec } from './spec';
 
@@ -9,6 +13,15 @@ const REDOC_BUNDLE = path.join(path.dirname(require.resolve('redoc/package.json'
 
 /** The docs page's script: served here, outside the spec. */
 export const REDOC_BUNDLE_ROUTE = '/docs/redoc.standalone.js';
+
+/** The paths served here that the spec does not declare, with their methods (for the route guard). */
+export const EXTRA_ROUTES: Record<string, string[]> = {
+  [REDOC_BUNDLE_ROUTE]: ['GET'],
+  [CONSOLE_ROUTE]: ['GET'],
+  [`${CONSOLE_ROUTE}/`]: ['GET'],
+  [CONSOLE_SCRIPT_ROUTE]: ['GET'],
+  [CONSOLE_STYLES_ROUTE]: ['GET'],
+};
 
 const DOCS_HTML = `<!DOCTYPE html>
 <html lang="en">
@@ -79,6 +92,9 @@ export function metaRouter(ready: () => Promise<boolean>): RequestHandler {
   get(REDOC_BUNDLE_ROUTE, (_req, res) => {
     res.type('application/javascript').sendFile(REDOC_BUNDLE, { maxAge: '1d' });
   });
+  get(CONSOLE_ROUTE, serveConsole);
+  get(CONSOLE_SCRIPT_ROUTE, serveConsole);
+  get(CONSOLE_STYLES_ROUTE, serveConsole);
   // Every other request passes by without the router's dispatch (Express's matching is case-blind
   // and forgives a trailing slash; the key does the same).
   return (req, res, next) => {

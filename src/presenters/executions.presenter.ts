@@ -22,6 +22,7 @@ export function toExecutionSummary(r: ExecutionRow): Schemas['ExecutionSummary']
     completed_at: isoOrNull(r.completed_at),
     duration: duration(r),
     error: r.error,
+    trigger: r.trigger ?? null,
   };
 }
 

@@ -43,6 +43,8 @@ export interface ExecutionListFilter {
   flowId?: string;
   status?: ExecutionStatus;
   clientId?: string;
+  triggerType?: 'schedule' | 'webhook';
+  triggerId?: string;
   /** Rows after this id (newest first); offset is ignored then. */
   beforeId?: string;
   limit: number;
@@ -71,6 +73,8 @@ export async function listExecutionRows(
     if (f.flowId) q.where('flow_id', f.flowId);
     if (f.status) q.where('status', f.status);
     if (f.clientId) q.where('client_id', f.clientId);
+    if (f.triggerId) q.whereRaw("trigger->>'id' = ?", [f.triggerId]);
+    if (f.triggerType) q.whereRaw("trigger->>'type' = ?", [f.triggerType]);
   });
   const page = base.clone().orderBy('id', 'desc').limit(f.limit);
   if (f.beforeId) page.where('id', '<', f.beforeId);

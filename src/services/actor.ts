@@ -2,7 +2,7 @@
 export interface Actor {
   accountId: string;
   role: 'admin' | 'user';
-  via: 'token' | 'api_key';
+  via: 'token' | 'api_key' | 'trigger';
   /** The token's id and expiry, when authenticated by a token (logout and refresh revoke it). */
   token?: { jti: string; expiresAt: Date };
 }

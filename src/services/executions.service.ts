@@ -10,6 +10,7 @@ import {
   FINAL_STATUSES,
   type EventRow,
   type ExecutionRow,
+  type ExecutionTrigger,
   type ExecutionStatus,
   type FlowVersionRow,
   type StepRow,
@@ -17,10 +18,11 @@ import {
 import { nodeCount, type FlowDocument } from '../engine/definition';
 import type { RunSecretsSource } from '../engine/ports';
 import type { Masker } from '../security/masking';
+import type { Tx } from '../db/knex';
 import { checkAgainstSchema } from '../engine/user-schemas';
 import { cancelExecution, createExecution } from '../engine/lifecycle';
 import type { ExecutionStarter } from '../engine/starter';
-import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors';
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, ValidationError } from '../errors';
 import { listEventRows, listLogRows } from '../repositories/events.repository';
 import {
   deleteExecutionRow,
@@ -43,6 +45,10 @@ export interface StartRequest {
   input: Record<string, unknown>;
   clientId?: string;
   idempotencyKey?: string;
+  /** A version to run instead of the flow's current one (a schedule may pin one). */
+  flowVersion?: number;
+  /** The schedule or webhook trigger that starts it. */
+  trigger?: ExecutionTrigger;
   /** A flow request of the actor's that this execution carries out (001). */
   flowRequestId?: string;
 }
@@ -51,6 +57,8 @@ export interface ListRequest {
   flowId?: string;
   status?: ExecutionStatus;
   clientId?: string;
+  triggerType?: 'schedule' | 'webhook';
+  triggerId?: string;
   cursor?: string;
   limit: number;
   offset: number;
@@ -110,16 +118,32 @@ export class ExecutionsService {
     return rows.map((r) => maskRow(r, maskers.get(r.account_id)!));
   }
 
-  /** `heldHere`: this process's worker holds the entry task (see ExecutionStarter). */
+  /**
+   * Starts an execution. `heldHere`: this process's worker holds the entry task (see
+   * ExecutionStarter). With `within` (a trigger firing), the start commits with the caller's
+   * transaction, which also holds what makes it happen once (a schedule's ledger row).
+   */
   async start(
     actor: Actor,
     req: StartRequest,
+    within?: Tx,
   ): Promise<{ execution: ExecutionRow; replayed: boolean; heldHere?: boolean }> {
     const flow = await this.flows.get(actor, req.flowId);
-    const document = flow.document as FlowDocument;
+    let version = flow.current_version;
+    let document = flow.document as FlowDocument;
+    if (req.flowVersion !== undefined && req.flowVersion !== flow.current_version) {
+      const pinned = await findFlowVersion(within ?? this.db, flow.id, req.flowVersion);
+      if (!pinned)
+        throw new ValidationError(`The flow has no version ${req.flowVersion}`, {
+          field: 'flow_version',
+          reason: `the flow's versions are 1 to ${flow.current_version}`,
+        });
+      version = pinned.number;
+      document = pinned.document as FlowDocument;
+    }
     if (document.inputs)
       checkAgainstSchema(
-        `${flow.id}@${flow.current_version}`,
+        `${flow.id}@${version}`,
         document.inputs,
         req.input,
         'input',
@@ -138,7 +162,7 @@ export class ExecutionsService {
       id,
       account_id: flow.account_id,
       flow_id: flow.id,
-      flow_version: flow.current_version,
+      flow_version: version,
       entry: document.entry!,
       nodes_total: nodeCount(document),
       input: req.input,
@@ -148,9 +172,9 @@ export class ExecutionsService {
     };
     // The common start (no key to remember, no approval first) is committed with the starts that
     // arrive together, and its first step may run in this process without a claim.
-    if (req.idempotencyKey === undefined && approval === undefined)
+    if (req.idempotencyKey === undefined && approval === undefined && within === undefined && !req.trigger)
       return { ...(await this.starter.start(planned)), replayed: false };
-    const outcome = await inTransaction(this.db, async (tx) => {
+    const outcome = await inTransaction(within ?? this.db, async (tx) => {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto
           .createHash('sha256')
@@ -180,9 +204,10 @@ export class ExecutionsService {
           return { replayOf: claim.execution_id };
         }
       }
-      return { execution: await createExecution(tx, { ...planned, approval }) };
+      return { execution: await createExecution(tx, { ...planned, approval, trigger: req.trigger ?? null }) };
     });
-    if ('replayOf' in outcome) return { execution: (await findExecution(this.db, outcome.replayOf!))!, replayed: true };
+    if ('replayOf' in outcome)
+      return { execution: (await findExecution(within ?? this.db, outcome.replayOf!))!, replayed: true };
     return { execution: outcome.execution, replayed: false };
   }
 
@@ -246,6 +271,8 @@ export class ExecutionsService {
       flowId: req.flowId,
       status: req.status,
       clientId: req.clientId,
+      triggerType: req.triggerType,
+      triggerId: req.triggerId,
       beforeId,
       limit: req.limit,
       offset: req.offset,

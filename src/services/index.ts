@@ -25,6 +25,10 @@ import type { Keys } from '../security/keys';
 import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
 import { ExecutionStarter } from '../engine/starter';
+import { SwitchableClock } from './clock';
+import { ScheduleFiring } from './schedule-firing';
+import { SchedulesService } from './schedules.service';
+import { WebhooksService } from './webhooks.service';
 
 export interface Services {
   db: Db;
@@ -54,6 +58,12 @@ export interface Services {
   packages: PackagesService;
   /** The engine's start path; the engine hands its local worker to it. */
   starter: ExecutionStarter;
+  /** The time the schedules go by (tests point it at another day). */
+  clock: SwitchableClock;
+  schedules: SchedulesService;
+  /** What happens at a schedule's due times; the firing loop (`scheduler.ts`) calls it. */
+  scheduleFiring: ScheduleFiring;
+  webhooks: WebhooksService;
 }
 
 export function createServices(db: Db, config: Config, log: Logger, keys: Keys): Services {
@@ -64,6 +74,9 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const starter = new ExecutionStarter(db, config.leaseMs);
   const flowRequests = new FlowRequestsService(db, flows);
   const executions = new ExecutionsService(db, flows, secrets, starter, flowRequests);
+  const clock = new SwitchableClock();
+  const scheduleFiring = new ScheduleFiring(executions);
+  const completions = new CompletionsService(executions);
   return {
     db,
     config,
@@ -80,7 +93,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     callbacks: new CallbacksService(db),
     navigation: new NavigationService(db, executions),
     executions,
-    completions: new CompletionsService(executions),
+    completions,
     listeners: new ListenersService(db, executions, flows, box),
     approvals: new ApprovalsService(db, executions),
     inputs: new InputsService(db, executions),
@@ -89,5 +102,9 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     shares: new SharesService(db, executions),
     packages: new PackagesService(db, executions),
     starter,
+    clock,
+    schedules: new SchedulesService(db, flows, scheduleFiring, clock),
+    scheduleFiring,
+    webhooks: new WebhooksService(db, flows, executions, completions, box, config.maxWaitSeconds),
   };
 }

@@ -191,6 +191,28 @@ describe('platform', () => {
       expect(bundle.data.length).to.be.greaterThan(100_000);
     });
 
+    it('answers GET / : a browser goes to the console, an API client learns where the API and its contract are', async () => {
+      const api = await axios.get(`${server.url}/`, {
+        validateStatus: () => true,
+        headers: { accept: 'application/json' },
+      });
+      expect(api.status).to.equal(404);
+      expect(api.data.error).to.deep.include({ code: 'not_found' });
+      expect(api.data.error.details).to.deep.equal({
+        api: '/api/v1',
+        spec: '/openapi.json',
+        docs: '/docs',
+        console: '/console',
+      });
+      const browser = await axios.get(`${server.url}/`, {
+        validateStatus: () => true,
+        maxRedirects: 0,
+        headers: { accept: 'text/html,application/xhtml+xml' },
+      });
+      expect(browser.status).to.equal(302);
+      expect(browser.headers.location).to.equal('/console');
+    });
+
     it('serves the spec naming the server it is served from', async () => {
       const json = await axios.get(`${server.url}/openapi.json`);
       expect(json.data.servers).to.have.length(1);

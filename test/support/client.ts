@@ -16,9 +16,11 @@ import {
   NodeTypesApi,
   PackagesApi,
   RunsApi,
+  SchedulesApi,
   SecretsApi,
   SharingApi,
   UsersApi,
+  WebhooksApi,
 } from '../../generated/client/index';
 
 export type Credentials = { token: string } | { apiKey: string } | undefined;
@@ -44,11 +46,13 @@ export function apiClient(baseUrl: string, credentials?: Credentials) {
     nodeTypes: make(NodeTypesApi),
     executions: make(ExecutionsApi),
     runs: make(RunsApi),
+    schedules: make(SchedulesApi),
     hitl: make(HumanInTheLoopApi),
     sharing: make(SharingApi),
     listeners: make(ListenersApi),
     packages: make(PackagesApi),
     meta: make(MetaApi),
+    webhooks: make(WebhooksApi),
   };
 }
 

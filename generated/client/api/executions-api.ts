@@ -457,10 +457,12 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
+         * @param {'schedule' | 'webhook'} [triggerType] Only the executions started by this kind of trigger
+         * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, options: any = {}): Promise<RequestArgs> => {
+        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/executions`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -507,6 +509,14 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
 
             if (cursor !== undefined) {
                 localVarQueryParameter['cursor'] = cursor;
+            }
+
+            if (triggerType !== undefined) {
+                localVarQueryParameter['trigger_type'] = triggerType;
+            }
+
+            if (triggerId !== undefined) {
+                localVarQueryParameter['trigger_id'] = triggerId;
             }
 
 
@@ -780,11 +790,13 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
+         * @param {'schedule' | 'webhook'} [triggerType] Only the executions started by this kind of trigger
+         * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
-            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, options);
+        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -909,11 +921,13 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
+         * @param {'schedule' | 'webhook'} [triggerType] Only the executions started by this kind of trigger
+         * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, options?: any): AxiosPromise<ExecutionList> {
-            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, options).then((request) => request(axios, basePath));
+        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, options?: any): AxiosPromise<ExecutionList> {
+            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, options).then((request) => request(axios, basePath));
         },
         /**
          * Removes a completed, failed or cancelled execution with its steps, events, listener deliveries, shares and listeners (000\'s \"delete flow state\"); afterwards it is 404. 409 while it is queued, running or waiting (cancel it first: `DELETE /executions/{id}` keeps 004\'s meaning, cancel). Only its owner or an admin may purge it.
@@ -1136,6 +1150,20 @@ export interface ExecutionsApiListExecutionsRequest {
      * @memberof ExecutionsApiListExecutions
      */
     readonly cursor?: string
+
+    /**
+     * Only the executions started by this kind of trigger
+     * @type {'schedule' | 'webhook'}
+     * @memberof ExecutionsApiListExecutions
+     */
+    readonly triggerType?: 'schedule' | 'webhook'
+
+    /**
+     * Only the executions started by this schedule or webhook trigger
+     * @type {string}
+     * @memberof ExecutionsApiListExecutions
+     */
+    readonly triggerId?: string
 }
 
 /**
@@ -1282,7 +1310,7 @@ export class ExecutionsApi extends BaseAPI {
      * @memberof ExecutionsApi
      */
     public listExecutions(requestParameters: ExecutionsApiListExecutionsRequest = {}, options?: AxiosRequestConfig) {
-        return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, options).then((request) => request(this.axios, this.basePath));
+        return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, requestParameters.triggerType, requestParameters.triggerId, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -10,6 +10,8 @@
 
 // @ts-ignore (an import the model may not use)
 import type { ExecutionStatus } from './execution-status.js';
+// @ts-ignore (an import the model may not use)
+import type { Trigger } from './trigger.js';
 
 /**
  * 
@@ -17,6 +19,12 @@ import type { ExecutionStatus } from './execution-status.js';
  * @interface ExecutionSummary
  */
 export interface ExecutionSummary {
+    /**
+     * 
+     * @type {Trigger}
+     * @memberof ExecutionSummary
+     */
+    trigger?: Trigger | null;
     /**
      * 
      * @type {string}

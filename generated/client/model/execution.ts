@@ -13,6 +13,8 @@ import type { ExecutionProgress } from './execution-progress.js';
 // @ts-ignore (an import the model may not use)
 import type { ExecutionStatus } from './execution-status.js';
 // @ts-ignore (an import the model may not use)
+import type { Trigger } from './trigger.js';
+// @ts-ignore (an import the model may not use)
 import type { WaitingFor } from './waiting-for.js';
 
 /**
@@ -21,6 +23,12 @@ import type { WaitingFor } from './waiting-for.js';
  * @interface Execution
  */
 export interface Execution {
+    /**
+     * 
+     * @type {Trigger}
+     * @memberof Execution
+     */
+    trigger?: Trigger | null;
     /**
      * 
      * @type {string}

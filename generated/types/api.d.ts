@@ -375,6 +375,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flow-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List flow requests
+         * @description Newest first. A user sees their own, an admin all.
+         */
+        get: operations["listFlowRequests"];
+        put?: never;
+        /** Create a flow request */
+        post: operations["createFlowRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flow-requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a flow request */
+        get: operations["getFlowRequest"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a flow request
+         * @description Executions that started from it keep its id and what their templates read.
+         */
+        delete: operations["deleteFlowRequest"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a flow request
+         * @description Changes the fields given; `null` clears `name` or `flow_id`. Executions keep what they started with.
+         */
+        patch: operations["updateFlowRequest"];
+        trace?: never;
+    };
     "/api/v1/node-types": {
         parameters: {
             query?: never;
@@ -384,7 +430,7 @@ export interface paths {
         };
         /**
          * List node types
-         * @description The catalog of node types with their params JSON Schema.
+         * @description The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
          */
         get: operations["listNodeTypes"];
         put?: never;
@@ -637,6 +683,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/executions/{id}/values/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one state value
+         * @description One value of the state map by name (000's "get flow state value by name"), masked like the map; 404 when the execution has no value of that name.
+         */
+        get: operations["getExecutionValue"];
+        /**
+         * Set one state value
+         * @description The same rules as merging the map (only while the execution is waiting; 409 otherwise).
+         */
+        put: operations["setExecutionValue"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions/{id}/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Purge a finished execution
+         * @description Removes a completed, failed or cancelled execution with its steps, events, listener deliveries, shares and listeners (000's "delete flow state"); afterwards it is 404. 409 while it is queued, running or waiting (cancel it first: `DELETE /executions/{id}` keeps 004's meaning, cancel). Only its owner or an admin may purge it.
+         */
+        post: operations["purgeExecution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions/{id}/navigation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the navigation targets
+         * @description The definition's `navigation: [{label, node}]`, each `enabled` when the execution waits at a node (not a flow approval nor a subflow) other than that one.
+         */
+        get: operations["getExecutionNavigation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions/{id}/navigate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move a waiting execution to a navigation target
+         * @description Leaves the wait and goes on at `node`, which must be one of the definition's navigation targets (422 otherwise); recorded as a step (`node_type: navigation`) with who did it. 409 when the execution is not waiting at a node.
+         */
+        post: operations["navigateExecution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/executions/{id}/graph": {
         parameters: {
             query?: never;
@@ -756,6 +886,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/callbacks/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer a waiting callback node
+         * @description The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node's edge, `output` becomes its output.
+         */
+        post: operations["callCallback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post an event
+         * @description Resumes every execution of the caller's account that waits in an `event` node for this name and correlation; each one's node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
+         */
+        post: operations["postEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs": {
         parameters: {
             query?: never;
@@ -831,7 +1001,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel a run
-         * @description 409 when the run has already finished.
+         * @description Cancels a queued, running or waiting run. Cancelling a run that is already cancelled answers 202 with its RunRef, so a retried cancel does not fail; 409 when it has completed or failed.
          */
         post: operations["cancelRun"];
         delete?: never;
@@ -1462,6 +1632,31 @@ export interface components {
             offset: number;
         };
         /**
+         * @description The flow definition (at most 256 KiB, 500 nodes): YAML text, or the same document as a JSON object (stored and shown as YAML), so a JSON client need not mind YAML's indentation. A YAML text whose node fields stand level with their node id is refused with a 422 saying which node and line, and to indent `type`, `params`, `next` under the node id.
+         * @example metadata:
+         *       name: "My Flow"
+         *       description: "A simple flow"
+         *       version: "1.0.0"
+         *
+         *     nodes:
+         *       start:
+         *         type: "http.request"
+         *         params:
+         *           url: "https://api.example.com/data"
+         *           method: "GET"
+         *         next:
+         *           default: "end"
+         *
+         *       end:
+         *         type: "webhook"
+         *         params:
+         *           url: "https://webhook.example.com/callback"
+         *           method: "POST"
+         */
+        DefinitionInput: string | {
+            [key: string]: unknown;
+        };
+        /**
          * @example [
          *       "production"
          *     ]
@@ -1472,29 +1667,7 @@ export interface components {
             name: string;
             /** @example A simple flow */
             description?: string;
-            /**
-             * @description The flow definition as YAML (at most 256 KiB, 500 nodes).
-             * @example metadata:
-             *       name: "My Flow"
-             *       description: "A simple flow"
-             *       version: "1.0.0"
-             *
-             *     nodes:
-             *       start:
-             *         type: "http.request"
-             *         params:
-             *           url: "https://api.example.com/data"
-             *           method: "GET"
-             *         next:
-             *           default: "end"
-             *
-             *       end:
-             *         type: "webhook"
-             *         params:
-             *           url: "https://webhook.example.com/callback"
-             *           method: "POST"
-             */
-            definition: string;
+            definition: components["schemas"]["DefinitionInput"];
             tags?: components["schemas"]["Tags"];
         };
         Flow: {
@@ -1547,17 +1720,7 @@ export interface components {
             name?: string;
             /** @example An updated flow */
             description?: string;
-            /**
-             * @example metadata:
-             *       name: "Updated Flow"
-             *       version: "1.0.1"
-             *     nodes:
-             *       start:
-             *         type: log
-             *         params:
-             *           message: hello
-             */
-            definition?: string;
+            definition?: components["schemas"]["DefinitionInput"];
             tags?: components["schemas"]["Tags"];
         };
         FlowVersion: {
@@ -1594,6 +1757,11 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             };
+            /**
+             * @description A flow request of the caller's (001; 404 otherwise) this execution carries out: its templates read `request.instructions` and `request.metadata` as they were at the start.
+             * @example freq-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            flow_request_id?: string;
         };
         /** @description What started an execution, when a trigger did; null for a start through the API. */
         Trigger: {
@@ -1616,12 +1784,17 @@ export interface components {
             /** @example manager_approval */
             node_id: string | null;
             /** @enum {string} */
-            kind: "approval" | "input" | "delay" | "subflow";
+            kind: "approval" | "input" | "delay" | "subflow" | "event" | "callback";
             /** @description Who may answer (account ids or "role:admin"); empty means anyone who may see the execution. */
             approvers?: string[];
             no_self_approval?: boolean;
             /** @description For `subflow`, the child execution being waited for. */
             child_execution_id?: string;
+            /** @description For `event`, the name and correlation of the event that resumes it. */
+            event?: {
+                name: string;
+                correlation: string;
+            };
             /** Format: date-time */
             deadline?: string | null;
             outcomes?: {
@@ -1661,6 +1834,8 @@ export interface components {
             flow_version: number;
             account_id?: string;
             client_id?: string | null;
+            /** @description The flow request this execution carries out, if any. */
+            flow_request_id?: string | null;
             parent_execution_id?: string | null;
             status: components["schemas"]["ExecutionStatus"];
             /**
@@ -1730,9 +1905,84 @@ export interface components {
             /** @description Event types to deliver; all when omitted. */
             events?: components["schemas"]["EventType"][];
         };
+        /** @description 001's flow request: what someone asks a flow to do, in words (`instructions`) and data (`metadata`). A start may reference one (`flow_request_id`); its templates then read `request.instructions` and `request.metadata` as they were at the start. */
+        FlowRequest: {
+            /** @example freq-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            /** @example Weekly invoice run */
+            name: string | null;
+            /** @example Send every unpaid invoice of last week a reminder. */
+            instructions: string;
+            /**
+             * @example {
+             *       "customer": "acme"
+             *     }
+             */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description The flow this request is for, when one is named.
+             * @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            flow_id: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+            /**
+             * @description The account that created it.
+             * @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            created_by: string;
+            /**
+             * @description The account that changed it last.
+             * @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            updated_by: string;
+        };
+        FlowRequestList: {
+            flow_requests: components["schemas"]["FlowRequest"][];
+            /** @example 1 */
+            total: number;
+            /** @example 10 */
+            limit: number;
+            /** @example 0 */
+            offset: number;
+        };
+        FlowRequestCreate: {
+            /** @example Weekly invoice run */
+            name?: string;
+            /** @example Send every unpaid invoice of last week a reminder. */
+            instructions: string;
+            /**
+             * @example {
+             *       "customer": "acme"
+             *     }
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description A flow of the caller's (404 otherwise).
+             * @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            flow_id?: string;
+        };
+        FlowRequestUpdate: {
+            name?: string | null;
+            instructions?: string;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            flow_id?: string | null;
+        };
         NodeType: {
             /** @example http.request */
             type: string;
+            /**
+             * @description The name a catalog shows.
+             * @example HTTP request
+             */
+            display_name: string;
             /** @example Call an HTTP API and return its status, headers and body. */
             description: string;
             /** @example integration */
@@ -1746,11 +1996,24 @@ export interface components {
              * @example {status_code, headers, body}
              */
             output: string;
+            /** @description JSON Schema of the node's output (what `nodes.<id>.output` holds in templates). */
+            output_schema: {
+                [key: string]: unknown;
+            };
             /** @description Edge names the node can emit besides `default` and `error`. */
             outcomes?: string[];
         };
         NodeTypeList: {
             node_types: components["schemas"]["NodeType"][];
+            /**
+             * @description How many node types match, over all pages.
+             * @example 12
+             */
+            total?: number;
+            /** @example 100 */
+            limit?: number;
+            /** @example 0 */
+            offset?: number;
         };
         ExecutionSummary: {
             trigger?: components["schemas"]["Trigger"];
@@ -1762,6 +2025,8 @@ export interface components {
             flow_version?: number;
             account_id?: string;
             client_id?: string | null;
+            /** @description The flow request this execution carries out, if any. */
+            flow_request_id?: string | null;
             status: components["schemas"]["ExecutionStatus"];
             created_at: components["schemas"]["Timestamp"];
             /** Format: date-time */
@@ -2011,6 +2276,8 @@ export interface components {
             flow_version: number;
             account_id?: string;
             client_id?: string | null;
+            /** @description The flow request this execution carries out, if any. */
+            flow_request_id?: string | null;
             parent_execution_id?: string | null;
             status: components["schemas"]["ExecutionStatus"];
             /**
@@ -2124,6 +2391,35 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        StateValue: {
+            /** @example amount */
+            name: string;
+            /**
+             * @description Any JSON value.
+             * @example 120
+             */
+            value: unknown;
+        };
+        StateValueSet: {
+            /**
+             * @description Any JSON value.
+             * @example 120
+             */
+            value: unknown;
+        };
+        NavigationList: {
+            items: {
+                /** @example Back to review */
+                label: string;
+                /** @example review */
+                node: string;
+                enabled: boolean;
+            }[];
+        };
+        NavigateRequest: {
+            /** @example review */
+            node: string;
+        };
         Graph: {
             entry?: string;
             nodes: {
@@ -2152,6 +2448,49 @@ export interface components {
         ShareCreate: {
             account_id: string;
         };
+        CallbackCall: {
+            /**
+             * @description The edge to follow; `default` when absent. One of the node's `outcomes`.
+             * @example default
+             */
+            outcome?: string;
+            /**
+             * @description Any JSON value; the node's output.
+             * @example {
+             *       "approved": true
+             *     }
+             */
+            output?: unknown;
+        };
+        EventPost: {
+            /** @example payment.received */
+            name: string;
+            /**
+             * @description What ties the event to the executions waiting for it (an order id, say).
+             * @example order-42
+             */
+            correlation: string;
+            /**
+             * @description Any JSON value; the `event` node's output holds it.
+             * @example {
+             *       "amount": 120
+             *     }
+             */
+            payload?: unknown;
+        };
+        EventResult: {
+            /**
+             * @description How many waiting executions the event resumed.
+             * @example 1
+             */
+            resumed: number;
+            /**
+             * @example [
+             *       "exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA"
+             *     ]
+             */
+            execution_ids: string[];
+        };
         /** @enum {string} */
         RunStatus: "queued" | "running" | "waiting" | "completed" | "failed" | "cancelled";
         Run: {
@@ -2162,6 +2501,8 @@ export interface components {
             definition_hash: string;
             status: components["schemas"]["RunStatus"];
             client_id: string | null;
+            /** @description The flow request this run carries out, if any. */
+            flow_request_id?: string | null;
             input: {
                 [key: string]: unknown;
             };
@@ -2196,6 +2537,11 @@ export interface components {
              * @example billing-service
              */
             client_id?: string;
+            /**
+             * @description A flow request of the caller's (001; 404 otherwise) this execution carries out: its templates read `request.instructions` and `request.metadata` as they were at the start.
+             * @example freq-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            flow_request_id?: string;
         };
         RunRef: {
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -2529,7 +2875,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description The request body is not JSON: its Content-Type is missing or is not `application/json`, or its charset is not UTF-8. */
+        /** @description The request body is not JSON: its Content-Type is missing or is not `application/json`, or its charset is not UTF-8. `details.field` is `Content-Type`. */
         UnsupportedMediaType: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestIdHeader"];
@@ -2541,7 +2887,10 @@ export interface components {
                  *       "error": {
                  *         "code": "unsupported_media_type",
                  *         "message": "The request body must be application/json",
-                 *         "details": null
+                 *         "details": {
+                 *           "field": "Content-Type",
+                 *           "reason": "text/plain is not application/json"
+                 *         }
                  *       }
                  *     }
                  */
@@ -3335,6 +3684,10 @@ export interface operations {
             query?: {
                 /** @description Only flows having all these tags: repeat the parameter or separate tags with commas */
                 tag?: string[];
+                /** @description Only the flow with exactly this name (000's "get flow by name") */
+                name?: string;
+                /** @description Only flows whose name or description contains this text (any case) */
+                q?: string;
                 /** @description Maximum number of items to return (1–100). */
                 limit?: components["parameters"]["LimitParam"];
                 /** @description Number of items to skip. */
@@ -3750,9 +4103,172 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
-    listNodeTypes: {
+    listFlowRequests: {
+        parameters: {
+            query?: {
+                /** @description Only requests for this flow */
+                flow_id?: string;
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Flow requests */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowRequestList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createFlowRequest: {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlowRequestCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getFlowRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The flow request */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteFlowRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateFlowRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlowRequestUpdate"];
+            };
+        };
+        responses: {
+            /** @description The flow request */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowRequest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listNodeTypes: {
+        parameters: {
+            query?: {
+                /** @description Only node types of this category */
+                category?: "integration" | "data" | "control" | "human" | "utility";
+                /** @description Maximum number of node types to return (1–100). */
+                limit?: number;
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4289,6 +4805,174 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    getExecutionValue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description The value's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The value */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StateValue"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    setExecutionValue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description The value's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StateValueSet"];
+            };
+        };
+        responses: {
+            /** @description The value */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StateValue"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    purgeExecution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Purged */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Execution purged"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getExecutionNavigation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Navigation */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NavigationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    navigateExecution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NavigateRequest"];
+            };
+        };
+        responses: {
+            /** @description The execution, running again */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Execution"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     getExecutionGraph: {
         parameters: {
             query?: never;
@@ -4541,6 +5225,77 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    callCallback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallbackCall"];
+            };
+        };
+        responses: {
+            /** @description The execution goes on */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Callback accepted"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    postEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventPost"];
+            };
+        };
+        responses: {
+            /** @description The executions it resumed */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     listRuns: {
         parameters: {
             query?: {
@@ -4552,6 +5307,8 @@ export interface operations {
                 status?: components["schemas"]["RunStatus"];
                 /** @description Filter by client id */
                 client_id?: string;
+                /** @description Filter by flow id */
+                flow_id?: string;
             };
             header?: never;
             path?: never;

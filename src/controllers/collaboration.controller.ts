@@ -26,6 +26,22 @@ export function collaborationHandlers(s: Services): Handlers {
       status: 200,
       body: { values: await s.values.set(actor, params.id, body.values) },
     }),
+    getExecutionValue: async ({ actor, params }) => ({
+      status: 200,
+      body: { name: params.name, value: await s.values.getOne(actor, params.id, params.name) },
+    }),
+    setExecutionValue: async ({ actor, params, body }) => ({
+      status: 200,
+      body: { name: params.name, value: await s.values.setOne(actor, params.id, params.name, body.value) },
+    }),
+    getExecutionNavigation: async ({ actor, params }) => ({
+      status: 200,
+      body: { items: await s.navigation.list(actor, params.id) },
+    }),
+    navigateExecution: async ({ actor, params, body }) => ({
+      status: 200,
+      body: toExecution(await s.navigation.navigate(actor, params.id, body.node)),
+    }),
     getExecutionGraph: async ({ actor, params }) => ({
       status: 200,
       body: await s.graph.get(actor, params.id),

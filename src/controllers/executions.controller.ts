@@ -24,13 +24,22 @@ export function executionHandlers(s: Services): Handlers {
         s,
         {
           actor,
-          start: { flowId: params.id, input: body.input ?? {}, idempotencyKey: headers['Idempotency-Key'] },
+          start: {
+            flowId: params.id,
+            input: body.input ?? {},
+            flowRequestId: body.flow_request_id,
+            idempotencyKey: headers['Idempotency-Key'],
+          },
           prefer: headers.Prefer,
           wait: query.wait,
           res,
         },
         { url: executionUrl, ref: toExecutionRef, finished: toFinishedExecution },
       ),
+    purgeExecution: async ({ actor, params }) => {
+      await s.executions.purge(actor, params.id);
+      return message('Execution purged');
+    },
     listExecutions: async ({ actor, query }) => {
       const limit = query.limit ?? 10;
       const offset = query.offset ?? 0;

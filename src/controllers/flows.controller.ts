@@ -15,7 +15,13 @@ export function flowHandlers(s: Services): Handlers {
     listFlows: async ({ actor, query }) => {
       const limit = query.limit ?? 10;
       const offset = query.offset ?? 0;
-      const { rows, total } = await s.flows.list(actor, { tags: tagsOf(query.tag), limit, offset });
+      const { rows, total } = await s.flows.list(actor, {
+        tags: tagsOf(query.tag),
+        name: query.name,
+        q: query.q,
+        limit,
+        offset,
+      });
       return { status: 200, body: { flows: rows.map(toFlowSummary), total, limit, offset } };
     },
     createFlow: async ({ actor, body }) => ({ status: 201, body: toFlow(await s.flows.create(actor, body)) }),
@@ -38,7 +44,12 @@ export function flowHandlers(s: Services): Handlers {
       status: 200,
       body: toFlowVersion(await s.flows.version(actor, params.id, params.version), true),
     }),
-    listNodeTypes: async () => ({ status: 200, body: { node_types: s.flows.nodeTypes().map(toNodeType) } }),
+    listNodeTypes: async ({ query }) => {
+      const limit = query.limit ?? 100;
+      const offset = query.offset ?? 0;
+      const { rows, total } = s.flows.nodeTypes({ category: query.category, limit, offset });
+      return { status: 200, body: { node_types: rows.map(toNodeType), total, limit, offset } };
+    },
     getNodeType: async ({ params }) => ({ status: 200, body: toNodeType(s.flows.nodeType(params.type)) }),
   };
 }

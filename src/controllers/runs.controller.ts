@@ -22,6 +22,7 @@ export function runHandlers(s: Services): Handlers {
             flowId: body.flow_id,
             input: body.input ?? {},
             clientId: body.client_id,
+            flowRequestId: body.flow_request_id,
             idempotencyKey: headers['Idempotency-Key'],
           },
           prefer: headers.Prefer,
@@ -35,6 +36,7 @@ export function runHandlers(s: Services): Handlers {
       const { rows, nextCursor } = await s.executions.list(actor, {
         status: query.status,
         clientId: query.client_id,
+        flowId: query.flow_id,
         cursor: query.cursor,
         limit,
         offset: 0,
@@ -60,7 +62,7 @@ export function runHandlers(s: Services): Handlers {
     getRunDefinition: async ({ actor, params, headers }) =>
       definitionReply(await s.executions.definition(actor, params.run_id), headers['If-None-Match']),
     cancelRun: async ({ actor, params }) => {
-      const ex = await s.executions.cancel(actor, params.run_id);
+      const ex = await s.executions.cancel(actor, params.run_id, { retried: 'answered' });
       return { status: 202, body: toRunRef(ex) };
     },
   };

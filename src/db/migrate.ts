@@ -17,6 +17,7 @@ import * as executionProgress from './migrations/20261202010000_execution_progre
 import * as schedules from './migrations/20261202000400_schedules';
 import * as webhooks from './migrations/20261202000500_webhooks';
 import * as accountsExternalId from './migrations/20261202020000_accounts_external_id';
+import * as flowRequests from './migrations/20261202020000_flow_requests';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -38,6 +39,7 @@ const migrations: Record<string, Migration> = {
   '20261202000400_schedules': schedules,
   '20261202000500_webhooks': webhooks,
   '20261202020000_accounts_external_id': accountsExternalId,
+  '20261202020000_flow_requests': flowRequests,
 };
 
 const source: Knex.MigrationSource<string> = {

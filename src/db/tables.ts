@@ -69,6 +69,27 @@ export type FlowWithDefinition = FlowRow & Pick<FlowVersionRow, 'definition' | '
 export type ExecutionStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
 export const FINAL_STATUSES: readonly ExecutionStatus[] = ['completed', 'failed', 'cancelled'];
 
+export interface FlowRequestRow {
+  id: string;
+  account_id: string;
+  name: string | null;
+  instructions: string;
+  metadata: Record<string, unknown>;
+  flow_id: string | null;
+  created_by: string;
+  updated_by: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** What an execution keeps of its flow request; templates read it as `request`. */
+export interface FlowRequestSnapshot {
+  id: string;
+  name: string | null;
+  instructions: string;
+  metadata: Record<string, unknown>;
+}
+
 export interface ExecutionRow {
   id: string;
   account_id: string;
@@ -86,6 +107,8 @@ export interface ExecutionRow {
   event_seq: number;
   parent_execution_id: string | null;
   started_by: string | null;
+  /** The flow request it carries out, as it was at the start (001). */
+  flow_request: FlowRequestSnapshot | null;
   depth: number;
   approval_status: string | null;
   waiting_for: unknown;

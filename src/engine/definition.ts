@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document, type Scalar } from 'yaml';
 import { unstorableTextReason } from '../errors';
 import { parseProblem, stringsIn, templatesIn } from './expressions';
 import { NODE_TYPES, nodeType } from './nodes';
@@ -70,6 +70,8 @@ export interface FlowDocument {
   entry?: string;
   output?: unknown;
   approval?: { required?: boolean; approvers?: string[]; no_self_approval?: boolean };
+  /** 000's navigation: places a waiting execution may be moved to. */
+  navigation?: { label: string; node: string }[];
   nodes: Record<string, NodeDefinition>;
 }
 
@@ -110,6 +112,19 @@ const DOCUMENT_SCHEMA = {
         required: { type: 'boolean' },
         approvers: { type: 'array', items: { type: 'string' } },
         no_self_approval: { type: 'boolean' },
+      },
+    },
+    navigation: {
+      type: 'array',
+      maxItems: 50,
+      items: {
+        type: 'object',
+        required: ['label', 'node'],
+        additionalProperties: false,
+        properties: {
+          label: { type: 'string', minLength: 1, maxLength: 200 },
+          node: { type: 'string', minLength: 1 },
+        },
       },
     },
     nodes: {
@@ -198,6 +213,61 @@ export function edgeFor(node: NodeDefinition, outcome: string): string | undefin
   return Object.hasOwn(edges, outcome) ? edges[outcome] : undefined;
 }
 
+/** The fields of a node, as they appear when written one indent too little (004's own examples). */
+const NODE_FIELDS = new Set(['type', 'params', 'next', 'retry', 'timeout_ms']);
+
+/**
+ * Nodes whose fields were indented level with the node id instead of under it (`start:` then
+ * `type:` at the same column): the node id is then an empty key and its fields siblings of it.
+ * One problem per such node, saying how to fix it, with the line of the node id.
+ */
+const isEmpty = (value: unknown) => value === null || (isScalar(value) && value.value === null);
+
+function misindentedNodes(doc: Document, lines: LineCounter): DefinitionProblem[] {
+  if (!isMap(doc.contents)) return [];
+  const nodes = doc.contents.items.find((p) => isScalar(p.key) && p.key.value === 'nodes')?.value;
+  if (!isMap(nodes)) return [];
+  const problems: DefinitionProblem[] = [];
+  const items = nodes.items;
+  for (let i = 0; i < items.length; i++) {
+    const key = items[i].key;
+    const value = items[i].value;
+    if (!isScalar(key) || NODE_FIELDS.has(String(key.value))) continue;
+    if (!isEmpty(value)) continue;
+    const fields: string[] = [];
+    // Up to the next node id (an empty key that is no field); params' own keys sit between.
+    for (let j = i + 1; j < items.length; j++) {
+      const k = items[j].key;
+      if (!isScalar(k)) break;
+      const name = String(k.value);
+      if (NODE_FIELDS.has(name)) fields.push(name);
+      else if (isEmpty(items[j].value)) break;
+    }
+    if (fields.length === 0) continue;
+    const id = String(key.value);
+    const pos = key.range ? lines.linePos(key.range[0]) : undefined;
+    const list = fields.map((f) => `\`${f}\``).join(', ');
+    problems.push({
+      node: id,
+      path: `nodes.${id}`,
+      message:
+        `node \`${id}\`${pos ? ` (line ${pos.line})` : ''} has no fields: ${list} stand level with it. ` +
+        `Indent ${list} under their node id (deeper than \`${id}:\`); the same for the keys of \`params\` and \`next\`, one level deeper again`,
+      line: pos?.line,
+      column: pos?.col,
+    });
+  }
+  return problems;
+}
+
+/**
+ * A definition sent as a JSON object (so JSON clients are not whitespace-sensitive) as the YAML
+ * text that is stored and shown; a string is the YAML itself.
+ */
+export function definitionText(definition: string | Record<string, unknown>): string {
+  return typeof definition === 'string' ? definition : stringify(definition);
+}
+
 export function parseDefinition(text: string): ParsedDefinition {
   const problems: DefinitionProblem[] = [];
   if (Buffer.byteLength(text) > MAX_DEFINITION_BYTES) {
@@ -217,6 +287,8 @@ export function parseDefinition(text: string): ParsedDefinition {
       problems: [{ node: null, path: '', message: `YAML: nests deeper than ${MAX_DEFINITION_DEPTH} levels` }],
     };
   }
+  const misindented = misindentedNodes(doc, lines);
+  if (misindented.length > 0) return { ok: false, problems: misindented };
   if (doc.errors.length > 0) {
     return {
       ok: false,
@@ -387,6 +459,15 @@ export function parseDefinition(text: string): ParsedDefinition {
     }
   }
 
+  (document.navigation ?? []).forEach((item, i) => {
+    if (!nodeOf(document, item.node) || RESERVED_IDS.has(item.node))
+      problems.push({
+        node: null,
+        path: `navigation.${i}.node`,
+        message: `navigation target "${item.node}" is not a node of this flow`,
+        ...at(['navigation', String(i), 'node']),
+      });
+  });
   const entry = findEntry(document, problems, at);
   if (entry) {
     checkReachability(document, entry, problems, at);

@@ -129,6 +129,7 @@ export class StepRunner {
         flow_version: execution.flow_version,
         attempt: task.attempt,
       },
+      request: execution.flow_request,
     };
     let current = execution;
     let announcedAt: Date | undefined;

@@ -9,6 +9,8 @@ import http from 'node:http';
 import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { accountHandlers } from '../controllers/accounts.controller';
+import { flowRequestHandlers } from '../controllers/flow-requests.controller';
+import { inboundEventHandlers } from '../controllers/events.controller';
 import { authHandlers } from '../controllers/auth.controller';
 import { collaborationHandlers } from '../controllers/collaboration.controller';
 import { executionHandlers } from '../controllers/executions.controller';
@@ -38,6 +40,8 @@ export function allHandlers(s: Services): Handlers {
   return {
     ...authHandlers(s),
     ...accountHandlers(s),
+    ...flowRequestHandlers(s),
+    ...inboundEventHandlers(s),
     ...flowHandlers(s),
     ...executionHandlers(s),
     ...runHandlers(s),

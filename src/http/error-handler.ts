@@ -62,6 +62,20 @@ function fromHttpLike(err: HttpLikeError): { status: number; body: ErrorBody } |
       },
     };
   }
+  if (status === 415) {
+    // body-parser's charset and encoding refusals: the header to fix is Content-Type (or -Encoding).
+    const field = err.type === 'encoding.unsupported' ? 'Content-Encoding' : 'Content-Type';
+    return {
+      status,
+      body: {
+        error: {
+          code: 'unsupported_media_type',
+          message: err.message ?? 'Unsupported media type',
+          details: { field, reason: err.message ?? '' },
+        },
+      },
+    };
+  }
   const errors = (err.errors ?? []).map((e) => ({ field: fieldOf(e.path), reason: e.message }));
   const routing = status === 404 || status === 405;
   const details = errors.length > 0 && !routing ? { field: errors[0].field, reason: errors[0].reason, errors } : null;

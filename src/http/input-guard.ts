@@ -129,7 +129,12 @@ export function jsonBody(): RequestHandler {
     const type = req.headers['content-type'];
     const plain = type !== undefined && PLAIN_JSON.test(type) && !req.headers['content-encoding'];
     if (!plain && !req.is(['application/json', 'application/*+json'])) {
-      return next(new UnsupportedMediaTypeError('The request body must be application/json'));
+      return next(
+        new UnsupportedMediaTypeError('The request body must be application/json', {
+          field: 'Content-Type',
+          reason: type === undefined ? 'the header is missing' : `${type} is not application/json`,
+        }),
+      );
     }
     const parsed = (err?: unknown) => {
       if (err) return next(err);

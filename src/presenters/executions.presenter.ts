@@ -15,6 +15,7 @@ export function toExecutionSummary(r: ExecutionRow): Schemas['ExecutionSummary']
     flow_version: r.flow_version,
     account_id: r.account_id,
     client_id: r.client_id,
+    flow_request_id: r.flow_request?.id ?? null,
     status: r.status,
     created_at: iso(r.created_at),
     started_at: isoOrNull(r.started_at),
@@ -23,6 +24,13 @@ export function toExecutionSummary(r: ExecutionRow): Schemas['ExecutionSummary']
     error: r.error,
     trigger: r.trigger ?? null,
   };
+}
+
+/** What an execution waits for, without a callback's token hash (a credential's trace). */
+function shownWaitingFor(w: unknown): Schemas['Execution']['waiting_for'] {
+  if (!w || typeof w !== 'object') return null;
+  const { callback_hash: _hidden, ...shown } = w as Record<string, unknown>;
+  return shown as Schemas['Execution']['waiting_for'];
 }
 
 export function toProgress(r: ExecutionRow): Schemas['ExecutionProgress'] {
@@ -45,7 +53,7 @@ export function toExecution(r: ExecutionRow): Schemas['Execution'] {
     error: r.error,
     current_node: r.current_node,
     approval_status: r.approval_status as Schemas['Execution']['approval_status'],
-    waiting_for: (r.waiting_for ?? null) as Schemas['Execution']['waiting_for'],
+    waiting_for: shownWaitingFor(r.waiting_for),
     progress: toProgress(r),
   };
 }
@@ -71,6 +79,7 @@ export function toRun(r: ExecutionRow, definitionHash: string): Schemas['Run'] {
     definition_hash: definitionHash,
     status: r.status,
     client_id: r.client_id,
+    flow_request_id: r.flow_request?.id ?? null,
     input: r.input,
     outputs: r.result ?? null,
     error: r.error,

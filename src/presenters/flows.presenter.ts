@@ -41,10 +41,12 @@ export function toFlowVersion(r: FlowVersionRow, withDefinition: boolean): Schem
 /** What the catalog shows of a node type module (structural, so presenters need not know the engine). */
 export interface NodeTypeInfo {
   type: string;
+  displayName: string;
   description: string;
   category: Schemas['NodeType']['category'];
   paramsSchema: Record<string, unknown>;
   output: Schemas['NodeType']['output'];
+  outputSchema: Record<string, unknown>;
   outcomes?: (params: Record<string, unknown>) => string[];
 }
 
@@ -52,10 +54,12 @@ export function toNodeType(t: NodeTypeInfo): Schemas['NodeType'] {
   const outcomes = t.outcomes?.({}) ?? [];
   return {
     type: t.type,
+    display_name: t.displayName,
     description: t.description,
     category: t.category,
     params_schema: t.paramsSchema,
     output: t.output,
+    output_schema: t.outputSchema,
     outcomes,
   };
 }

@@ -104,3 +104,52 @@ export async function lockUnfinishedChildren(tx: Knex.Transaction, parentId: str
     .whereNotIn('status', ['completed', 'failed', 'cancelled'])
     .forUpdate();
 }
+
+/**
+ * Removes an execution and what hangs on it: its steps, events (and their deliveries), tasks,
+ * shares and listeners go by their foreign keys; idempotency keys name it without one.
+ */
+export async function deleteExecutionRow(tx: Knex.Transaction, id: string): Promise<void> {
+  await tx('idempotency_keys').where({ execution_id: id }).delete();
+  await tx('executions').where({ id }).delete();
+}
+
+/** The account's executions that wait in an `event` node for this name and correlation. */
+export async function findEventWaiters(
+  db: Knex,
+  accountId: string,
+  name: string,
+  correlation: string,
+): Promise<string[]> {
+  const rows = await db('executions')
+    .where({ account_id: accountId, status: 'waiting' })
+    .whereRaw("waiting_for->>'kind' = 'event'")
+    .whereRaw("waiting_for->'event'->>'name' = ?", [name])
+    .whereRaw("waiting_for->'event'->>'correlation' = ?", [correlation])
+    .orderBy('id')
+    .select('id');
+  return rows.map((r: { id: string }) => r.id);
+}
+
+/** The execution whose callback node waits for the token with this hash, locked. */
+export async function lockCallbackWaiter(tx: Knex.Transaction, tokenHash: string): Promise<ExecutionRow | undefined> {
+  return tx<ExecutionRow>('executions')
+    .whereRaw("waiting_for->>'callback_hash' = ?", [tokenHash])
+    .where({ status: 'waiting' })
+    .forUpdate()
+    .first();
+}
+
+/** Remembers a used callback token; false when it was used before. */
+export async function markCallbackUsed(tx: Knex.Transaction, tokenHash: string, executionId: string): Promise<boolean> {
+  const rows = await tx('used_callbacks')
+    .insert({ token_hash: tokenHash, execution_id: executionId })
+    .onConflict('token_hash')
+    .ignore()
+    .returning('token_hash');
+  return rows.length > 0;
+}
+
+export async function isCallbackUsed(db: Knex, tokenHash: string): Promise<boolean> {
+  return (await db('used_callbacks').where({ token_hash: tokenHash }).first()) !== undefined;
+}

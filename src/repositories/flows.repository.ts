@@ -52,6 +52,10 @@ export async function softDeleteFlow(db: Knex, id: string): Promise<boolean> {
 export interface FlowListFilter {
   accountId?: string;
   tags: string[];
+  /** The exact name. */
+  name?: string;
+  /** A substring of the name or the description, any case. */
+  q?: string;
   limit: number;
   offset: number;
 }
@@ -63,6 +67,14 @@ export async function listLiveFlows(
   const base = withCurrentVersion(db).modify((q) => {
     if (filter.accountId) q.where('f.account_id', filter.accountId);
     if (filter.tags.length > 0) q.whereRaw('f.tags @> ?::text[]', [filter.tags]);
+    if (filter.name !== undefined) q.where('f.name', filter.name);
+    if (filter.q !== undefined) {
+      // A literal substring: LIKE's own wildcards in the text are escaped.
+      const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q.where((w) => {
+        void w.whereILike('f.name', pattern).orWhereILike('f.description', pattern);
+      });
+    }
   });
   const [rows, [{ count }]] = await Promise.all([
     base

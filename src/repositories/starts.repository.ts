@@ -4,6 +4,7 @@
  * local worker when one takes it over in memory (else left for any worker, who is notified).
  */
 import type { Knex } from 'knex';
+import type { FlowRequestSnapshot } from '../db/tables';
 import { runPrepared, type PreparedStatement } from '../db/prepared';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from './events.repository';
 import { splitClaimed, TASK_COLUMNS, TASKS_CHANNEL, type ClaimedTask } from './tasks.repository';
@@ -19,6 +20,8 @@ export interface NewStart {
   input: Record<string, unknown>;
   client_id: string | null;
   started_by: string | null;
+  /** The flow request it carries out, as it is at the start. */
+  flow_request: FlowRequestSnapshot | null;
   /** Lease the entry task to this worker. */
   leased_to: string | null;
 }
@@ -26,15 +29,15 @@ export interface NewStart {
 const QUEUED = { status: 'queued', node_id: null, node_type: null };
 
 const INSERT_STARTS: PreparedStatement = {
-  name: 'flowrunner_insert_starts_v2',
+  name: 'flowrunner_insert_starts_v3',
   text: `with items as (
        select * from jsonb_to_recordset($1::jsonb) as i(
          k int, id text, account_id text, flow_id text, flow_version int, entry text, nodes_total int, input jsonb,
-         client_id text, started_by text, leased_to text)
+         client_id text, started_by text, flow_request jsonb, leased_to text)
      ), ex as (
        insert into executions (id, account_id, flow_id, flow_version, status, client_id, input, started_by, event_seq,
-                               nodes_total)
-       select id, account_id, flow_id, flow_version, 'queued', client_id, input, started_by, 1, nodes_total
+                               nodes_total, flow_request)
+       select id, account_id, flow_id, flow_version, 'queued', client_id, input, started_by, 1, nodes_total, flow_request
          from items order by k
        returning *
      ), ev as (

@@ -6,10 +6,8 @@ import { newId } from '../db/ids';
 import type { ApiKeyRow } from '../db/tables';
 import { deleteApiKeyRow, insertApiKey, listApiKeyRows } from '../repositories/api-keys.repository';
 import type { Actor } from './actor';
-import { hashApiKey } from './auth.service';
+import { API_KEY_PREFIX as KEY_PREFIX, hashApiKey } from './auth.service';
 import { committing } from './changes';
-
-const KEY_PREFIX = 'frk_';
 
 export class ApiKeysService {
   constructor(

@@ -58,6 +58,9 @@ function tooManyFailures(remainingMs: number): RateLimitedError {
   return new RateLimitedError('Too many failed logins; retry later', Math.max(1, Math.ceil(remainingMs / 1000)));
 }
 
+/** Every API key starts so; a bearer credential that does is a key, not a JWT (001 sends keys so). */
+export const API_KEY_PREFIX = 'frk_';
+
 export function hashApiKey(key: string): string {
   return crypto.createHash('sha256').update(key).digest('hex');
 }
@@ -329,7 +332,12 @@ export class AuthService {
 
   /** From request headers: `Authorization: Bearer …` or `X-API-Key`. */
   async authenticate(authorization: string | undefined, apiKey: string | undefined): Promise<Actor> {
-    if (authorization !== undefined) return this.authenticateToken(bearer(authorization));
+    if (authorization !== undefined) {
+      const credential = bearer(authorization);
+      // 001's examples send API keys as bearer credentials too.
+      if (credential.startsWith(API_KEY_PREFIX)) return this.authenticateApiKey(credential);
+      return this.authenticateToken(credential);
+    }
     if (apiKey !== undefined) return this.authenticateApiKey(apiKey);
     throw new UnauthorizedError(
       'Authentication is required: send "Authorization: Bearer <token>" or "X-API-Key: <key>"',

@@ -24,13 +24,19 @@ import { cancelExecution, createExecution } from '../engine/lifecycle';
 import type { ExecutionStarter } from '../engine/starter';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, ValidationError } from '../errors';
 import { listEventRows, listLogRows } from '../repositories/events.repository';
-import { findExecution, listExecutionRows, lockExecution } from '../repositories/executions.repository';
+import {
+  deleteExecutionRow,
+  findExecution,
+  listExecutionRows,
+  lockExecution,
+} from '../repositories/executions.repository';
 import { findDefinitionHashes, findFlowVersion } from '../repositories/flows.repository';
 import { claimIdempotencyKey } from '../repositories/idempotency.repository';
 import { isSharedWith } from '../repositories/shares.repository';
 import { listStepRows } from '../repositories/steps.repository';
 import type { Actor } from './actor';
 import type { FlowsService } from './flows.service';
+import type { FlowRequestsService } from './flow-requests.service';
 import { canSee, ownerFilter } from './ownership';
 import { inTransaction } from '../db/transaction';
 
@@ -43,6 +49,8 @@ export interface StartRequest {
   flowVersion?: number;
   /** The schedule or webhook trigger that starts it. */
   trigger?: ExecutionTrigger;
+  /** A flow request of the actor's that this execution carries out (001). */
+  flowRequestId?: string;
 }
 
 export interface ListRequest {
@@ -93,6 +101,7 @@ export class ExecutionsService {
     private readonly flows: FlowsService,
     private readonly secrets: RunSecretsSource,
     private readonly starter: ExecutionStarter,
+    private readonly flowRequests: FlowRequestsService,
   ) {}
 
   /**
@@ -142,6 +151,8 @@ export class ExecutionsService {
         'input',
         "The input does not match the flow's inputs schema",
       );
+    const flowRequest =
+      req.flowRequestId === undefined ? null : await this.flowRequests.snapshotFor(actor, req.flowRequestId, flow.id);
     const id = newId('exec');
     const approval = document.approval?.required
       ? {
@@ -159,6 +170,7 @@ export class ExecutionsService {
       input: req.input,
       client_id: req.clientId ?? null,
       started_by: actor.accountId,
+      flow_request: flowRequest,
     };
     // The common start (no key to remember, no approval first) is committed with the starts that
     // arrive together, and its first step may run in this process without a claim.
@@ -168,7 +180,15 @@ export class ExecutionsService {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto
           .createHash('sha256')
-          .update(canonical({ flow_id: flow.id, input: req.input, client_id: req.clientId ?? null }))
+          .update(
+            canonical({
+              flow_id: flow.id,
+              input: req.input,
+              client_id: req.clientId ?? null,
+              // Absent when unused, so the keys remembered before flow requests still match.
+              ...(req.flowRequestId !== undefined ? { flow_request_id: req.flowRequestId } : {}),
+            }),
+          )
           .digest('hex');
         const claim = await claimIdempotencyKey(tx, {
           account_id: actor.accountId,
@@ -265,10 +285,15 @@ export class ExecutionsService {
     return { rows: await this.masked(rows), total, nextCursor };
   }
 
-  async cancel(actor: Actor, id: string): Promise<ExecutionRow> {
+  /**
+   * `retried: 'answered'` (003's cancelRun): cancelling what is already cancelled answers as the
+   * first cancel did, so a retried request does not fail; 004's DELETE keeps its 409.
+   */
+  async cancel(actor: Actor, id: string, opts: { retried?: 'answered' | 'refused' } = {}): Promise<ExecutionRow> {
     await this.manage(actor, id, 'cancel it');
     await inTransaction(this.db, async (tx) => {
       const ex = (await lockExecution(tx, id))!;
+      if (ex.status === 'cancelled' && opts.retried === 'answered') return;
       if (FINAL_STATUSES.includes(ex.status))
         throw new ConflictError(
           `The execution has already ${ex.status === 'cancelled' ? 'been cancelled' : ex.status}`,
@@ -277,6 +302,20 @@ export class ExecutionsService {
       await cancelExecution(tx, ex, 'Execution cancelled', actor.accountId);
     });
     return (await this.masked([(await findExecution(this.db, id))!]))[0];
+  }
+
+  /** Removes a finished execution and everything of it (000's delete); 409 while it is not finished. */
+  async purge(actor: Actor, id: string): Promise<void> {
+    await this.manage(actor, id, 'purge it');
+    await inTransaction(this.db, async (tx) => {
+      const ex = await lockExecution(tx, id);
+      if (!ex) throw new NotFoundError('Execution not found');
+      if (!FINAL_STATUSES.includes(ex.status))
+        throw new ConflictError(`The execution is ${ex.status}; cancel it before purging it`, {
+          reason: `status is ${ex.status}`,
+        });
+      await deleteExecutionRow(tx, id);
+    });
   }
 
   async definition(actor: Actor, id: string): Promise<FlowVersionRow> {

@@ -10,7 +10,7 @@ import { InvalidatedCache, type InvalidationBus } from '../db/invalidation';
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
 import type { FlowVersionRow, FlowWithDefinition } from '../db/tables';
-import { definitionHash, parseDefinition, type FlowDocument } from '../engine/definition';
+import { definitionHash, definitionText, parseDefinition, type FlowDocument } from '../engine/definition';
 import { NODE_TYPES, nodeType, type NodeTypeModule } from '../engine/nodes';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import {
@@ -35,7 +35,8 @@ const MAX_CACHED_FLOWS = 2000;
 export interface FlowInput {
   name: string;
   description?: string;
-  definition: string;
+  /** YAML text, or the document as an object (kept as its YAML text). */
+  definition: string | Record<string, unknown>;
   tags?: string[];
 }
 
@@ -95,7 +96,8 @@ export class FlowsService {
   }
 
   async create(actor: Actor, input: FlowInput): Promise<FlowWithDefinition> {
-    const { document, hash } = validDefinition(input.definition);
+    const text = definitionText(input.definition);
+    const { document, hash } = validDefinition(text);
     const id = newId('flow');
     await nameConflict(
       inTransaction(this.db, async (tx) => {
@@ -112,7 +114,7 @@ export class FlowsService {
           number: 1,
           version_label: versionLabel(document),
           hash,
-          definition: input.definition,
+          definition: text,
           document,
           created_by: actor.accountId,
         });
@@ -134,10 +136,8 @@ export class FlowsService {
   async update(actor: Actor, id: string, changes: FlowChanges): Promise<FlowWithDefinition> {
     // Not the cache: the hash decides whether a new version is made.
     const current = await this.read(actor, id);
-    const parsed =
-      changes.definition !== undefined && definitionHash(changes.definition) !== current.hash
-        ? validDefinition(changes.definition)
-        : undefined;
+    const text = changes.definition === undefined ? undefined : definitionText(changes.definition);
+    const parsed = text !== undefined && definitionHash(text) !== current.hash ? validDefinition(text) : undefined;
     await nameConflict(
       committing(this.db, this.bus, async (tx, changed) => {
         const locked = await lockLiveFlow(tx, id);
@@ -150,7 +150,7 @@ export class FlowsService {
             number: currentVersion,
             version_label: versionLabel(parsed.document),
             hash: parsed.hash,
-            definition: changes.definition!,
+            definition: text!,
             document: parsed.document,
             created_by: actor.accountId,
           });
@@ -175,7 +175,7 @@ export class FlowsService {
     });
   }
 
-  async list(actor: Actor, filter: { tags: string[]; limit: number; offset: number }) {
+  async list(actor: Actor, filter: { tags: string[]; name?: string; q?: string; limit: number; offset: number }) {
     return listLiveFlows(this.db, { ...filter, accountId: ownerFilter(actor) });
   }
 
@@ -185,8 +185,14 @@ export class FlowsService {
   }
 
   /** The node-type catalog: the same for every caller. */
-  nodeTypes(): readonly NodeTypeModule[] {
-    return NODE_TYPES;
+  /** The catalog, in its fixed order, a page at a time. */
+  nodeTypes(filter: { category?: string; limit?: number; offset?: number } = {}): {
+    rows: readonly NodeTypeModule[];
+    total: number;
+  } {
+    const matching = NODE_TYPES.filter((t) => filter.category === undefined || t.category === filter.category);
+    const offset = filter.offset ?? 0;
+    return { rows: matching.slice(offset, offset + (filter.limit ?? matching.length)), total: matching.length };
   }
 
   nodeType(type: string): NodeTypeModule {

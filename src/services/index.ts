@@ -15,6 +15,10 @@ import { SharesService } from './shares.service';
 import { ValuesService } from './values.service';
 import { ExecutionsService } from './executions.service';
 import { FlowsService } from './flows.service';
+import { FlowRequestsService } from './flow-requests.service';
+import { InboundEventsService } from './events-inbound.service';
+import { CallbacksService } from './callbacks.service';
+import { NavigationService } from './navigation.service';
 import { ListenersService } from './listeners.service';
 import { PackagesService } from './packages.service';
 import type { Keys } from '../security/keys';
@@ -41,6 +45,10 @@ export interface Services {
   apiKeys: ApiKeysService;
   secrets: SecretsService;
   flows: FlowsService;
+  flowRequests: FlowRequestsService;
+  inboundEvents: InboundEventsService;
+  callbacks: CallbacksService;
+  navigation: NavigationService;
   executions: ExecutionsService;
   /** Run-and-wait and long polls; the realtime layer provides its wake-ups. */
   completions: CompletionsService;
@@ -67,7 +75,8 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const box = new SecretBox(keys.encryptionKey);
   const secrets = new SecretsService(db, box, invalidations);
   const starter = new ExecutionStarter(db, config.leaseMs);
-  const executions = new ExecutionsService(db, flows, secrets, starter);
+  const flowRequests = new FlowRequestsService(db, flows);
+  const executions = new ExecutionsService(db, flows, secrets, starter, flowRequests);
   const auth = new AuthService(db, config, keys.jwtSecret, invalidations, log);
   const clock = new SwitchableClock();
   const scheduleFiring = new ScheduleFiring(executions);
@@ -84,6 +93,10 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     apiKeys: new ApiKeysService(db, invalidations),
     secrets,
     flows,
+    flowRequests,
+    inboundEvents: new InboundEventsService(db),
+    callbacks: new CallbacksService(db),
+    navigation: new NavigationService(db, executions),
     executions,
     completions,
     listeners: new ListenersService(db, executions, flows, box),

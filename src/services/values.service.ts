@@ -1,6 +1,6 @@
 /** An execution's state values: read any time, changed while it waits. */
 import type { Db } from '../db/knex';
-import { ConflictError } from '../errors';
+import { ConflictError, NotFoundError } from '../errors';
 import { appendEvents } from '../repositories/events.repository';
 import { lockExecution, updateExecution } from '../repositories/executions.repository';
 import type { Actor } from './actor';
@@ -16,6 +16,17 @@ export class ValuesService {
   /** Masked: a value set from a secret stays a secret (executions.get masks). */
   async get(actor: Actor, id: string): Promise<Record<string, unknown>> {
     return (await this.executions.get(actor, id)).state_values;
+  }
+
+  /** One value by name; 404 when there is none (own properties only: names are data). */
+  async getOne(actor: Actor, id: string, name: string): Promise<unknown> {
+    const values = await this.get(actor, id);
+    if (!Object.hasOwn(values, name)) throw new NotFoundError(`The execution has no value named ${name}`);
+    return values[name];
+  }
+
+  async setOne(actor: Actor, id: string, name: string, value: unknown): Promise<unknown> {
+    return (await this.set(actor, id, { [name]: value }))[name];
   }
 
   async set(actor: Actor, id: string, values: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -6,7 +6,10 @@ import { lockExecution } from '../repositories/executions.repository';
 
 export interface WaitingFor {
   node_id: string | null;
-  kind: 'approval' | 'input' | 'subflow';
+  kind: 'approval' | 'input' | 'subflow' | 'event' | 'callback';
+  /** For `callback`: the sha256 of its token (never shown). */
+  callback_hash?: string;
+  event?: { name: string; correlation: string };
   approvers?: string[];
   no_self_approval?: boolean;
   outcomes?: { name: string; label?: string }[];

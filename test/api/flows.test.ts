@@ -220,6 +220,8 @@ describe('flows', () => {
         'set',
         'approval',
         'input',
+        'event',
+        'callback',
         'subflow',
       ]);
       const one = (await alice.client.nodeTypes.getNodeType({ type: 'condition' })).data;

@@ -552,6 +552,65 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
             };
         },
         /**
+         * Removes a completed, failed or cancelled execution with its steps, events, listener deliveries, shares and listeners (000\'s \"delete flow state\"); afterwards it is 404. 409 while it is queued, running or waiting (cancel it first: `DELETE /executions/{id}` keeps 004\'s meaning, cancel). Only its owner or an admin may purge it.
+         * @summary Purge a finished execution
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        purgeExecution: async (id: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling purgeExecution.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/purge`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
          * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
          * @summary Run a flow
          * @param {string} id 
@@ -760,6 +819,20 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
+         * Removes a completed, failed or cancelled execution with its steps, events, listener deliveries, shares and listeners (000\'s \"delete flow state\"); afterwards it is 404. 409 while it is queued, running or waiting (cancel it first: `DELETE /executions/{id}` keeps 004\'s meaning, cancel). Only its owner or an admin may purge it.
+         * @summary Purge a finished execution
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async purgeExecution(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Message>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).purgeExecution(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
          * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
          * @summary Run a flow
          * @param {string} id 
@@ -873,6 +946,16 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
          */
         listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, options?: any): AxiosPromise<ExecutionList> {
             return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Removes a completed, failed or cancelled execution with its steps, events, listener deliveries, shares and listeners (000\'s \"delete flow state\"); afterwards it is 404. 409 while it is queued, running or waiting (cancel it first: `DELETE /executions/{id}` keeps 004\'s meaning, cancel). Only its owner or an admin may purge it.
+         * @summary Purge a finished execution
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        purgeExecution(id: string, options?: any): AxiosPromise<Message> {
+            return ExecutionsApiFp(configuration).purgeExecution(id, options).then((request) => request(axios, basePath));
         },
         /**
          * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
@@ -1116,6 +1199,20 @@ export interface ExecutionsApiListExecutionsRequest {
 }
 
 /**
+ * Request parameters for purgeExecution operation in ExecutionsApi.
+ * @export
+ * @interface ExecutionsApiPurgeExecutionRequest
+ */
+export interface ExecutionsApiPurgeExecutionRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof ExecutionsApiPurgeExecution
+     */
+    readonly id: string
+}
+
+/**
  * Request parameters for runFlow operation in ExecutionsApi.
  * @export
  * @interface ExecutionsApiRunFlowRequest
@@ -1246,6 +1343,18 @@ export class ExecutionsApi extends BaseAPI {
      */
     public listExecutions(requestParameters: ExecutionsApiListExecutionsRequest = {}, options?: AxiosRequestConfig) {
         return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, requestParameters.triggerType, requestParameters.triggerId, requestParameters.createdAfter, requestParameters.createdBefore, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Removes a completed, failed or cancelled execution with its steps, events, listener deliveries, shares and listeners (000\'s \"delete flow state\"); afterwards it is 404. 409 while it is queued, running or waiting (cancel it first: `DELETE /executions/{id}` keeps 004\'s meaning, cancel). Only its owner or an admin may purge it.
+     * @summary Purge a finished execution
+     * @param {ExecutionsApiPurgeExecutionRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof ExecutionsApi
+     */
+    public purgeExecution(requestParameters: ExecutionsApiPurgeExecutionRequest, options?: AxiosRequestConfig) {
+        return ExecutionsApiFp(this.configuration).purgeExecution(requestParameters.id, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

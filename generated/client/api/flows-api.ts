@@ -353,12 +353,14 @@ export const FlowsApiAxiosParamCreator = function (configuration?: Configuration
          * Newest first. A user sees their own flows, an admin all.
          * @summary List flows
          * @param {Array<string>} [tag] Only flows having all these tags: repeat the parameter or separate tags with commas
+         * @param {string} [name] Only the flow with exactly this name (000\&#39;s \&quot;get flow by name\&quot;)
+         * @param {string} [q] Only flows whose name or description contains this text (any case)
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listFlows: async (tag?: Array<string>, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
+        listFlows: async (tag?: Array<string>, name?: string, q?: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/flows`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -389,6 +391,14 @@ export const FlowsApiAxiosParamCreator = function (configuration?: Configuration
 
             if (tag) {
                 localVarQueryParameter['tag'] = tag;
+            }
+
+            if (name !== undefined) {
+                localVarQueryParameter['name'] = name;
+            }
+
+            if (q !== undefined) {
+                localVarQueryParameter['q'] = q;
             }
 
             if (limit !== undefined) {
@@ -571,13 +581,15 @@ export const FlowsApiFp = function(configuration?: Configuration) {
          * Newest first. A user sees their own flows, an admin all.
          * @summary List flows
          * @param {Array<string>} [tag] Only flows having all these tags: repeat the parameter or separate tags with commas
+         * @param {string} [name] Only the flow with exactly this name (000\&#39;s \&quot;get flow by name\&quot;)
+         * @param {string} [q] Only flows whose name or description contains this text (any case)
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listFlows(tag?: Array<string>, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FlowList>> {
-            const localVarAxiosArgs = await FlowsApiAxiosParamCreator(configuration).listFlows(tag, limit, offset, options);
+        async listFlows(tag?: Array<string>, name?: string, q?: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FlowList>> {
+            const localVarAxiosArgs = await FlowsApiAxiosParamCreator(configuration).listFlows(tag, name, q, limit, offset, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -664,13 +676,15 @@ export const FlowsApiFactory = function (configuration?: Configuration, basePath
          * Newest first. A user sees their own flows, an admin all.
          * @summary List flows
          * @param {Array<string>} [tag] Only flows having all these tags: repeat the parameter or separate tags with commas
+         * @param {string} [name] Only the flow with exactly this name (000\&#39;s \&quot;get flow by name\&quot;)
+         * @param {string} [q] Only flows whose name or description contains this text (any case)
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listFlows(tag?: Array<string>, limit?: number, offset?: number, options?: any): AxiosPromise<FlowList> {
-            return FlowsApiFp(configuration).listFlows(tag, limit, offset, options).then((request) => request(axios, basePath));
+        listFlows(tag?: Array<string>, name?: string, q?: string, limit?: number, offset?: number, options?: any): AxiosPromise<FlowList> {
+            return FlowsApiFp(configuration).listFlows(tag, name, q, limit, offset, options).then((request) => request(axios, basePath));
         },
         /**
          * A changed definition makes a new immutable version.
@@ -791,6 +805,20 @@ export interface FlowsApiListFlowsRequest {
     readonly tag?: Array<string>
 
     /**
+     * Only the flow with exactly this name (000\&#39;s \&quot;get flow by name\&quot;)
+     * @type {string}
+     * @memberof FlowsApiListFlows
+     */
+    readonly name?: string
+
+    /**
+     * Only flows whose name or description contains this text (any case)
+     * @type {string}
+     * @memberof FlowsApiListFlows
+     */
+    readonly q?: string
+
+    /**
      * Maximum number of items to return (1–100).
      * @type {number}
      * @memberof FlowsApiListFlows
@@ -902,7 +930,7 @@ export class FlowsApi extends BaseAPI {
      * @memberof FlowsApi
      */
     public listFlows(requestParameters: FlowsApiListFlowsRequest = {}, options?: AxiosRequestConfig) {
-        return FlowsApiFp(this.configuration).listFlows(requestParameters.tag, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
+        return FlowsApiFp(this.configuration).listFlows(requestParameters.tag, requestParameters.name, requestParameters.q, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -22,7 +22,15 @@ import type { Execution } from '../model/index.js';
 // @ts-ignore
 import type { Graph } from '../model/index.js';
 // @ts-ignore
+import type { NavigateRequest } from '../model/index.js';
+// @ts-ignore
+import type { NavigationList } from '../model/index.js';
+// @ts-ignore
 import type { Signal } from '../model/index.js';
+// @ts-ignore
+import type { StateValue } from '../model/index.js';
+// @ts-ignore
+import type { StateValueSet } from '../model/index.js';
 // @ts-ignore
 import type { StateValues } from '../model/index.js';
 /**
@@ -159,6 +167,130 @@ export const HumanInTheLoopApiAxiosParamCreator = function (configuration?: Conf
             };
         },
         /**
+         * The definition\'s `navigation: [{label, node}]`, each `enabled` when the execution waits at a node (not a flow approval nor a subflow) other than that one.
+         * @summary List the navigation targets
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getExecutionNavigation: async (id: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling getExecutionNavigation.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/navigation`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
+         * @summary Get one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getExecutionValue: async (id: string, name: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling getExecutionValue.');
+            }
+            // verify required parameter 'name' is not null or undefined
+            if (name === null || name === undefined) {
+                throw new RequiredError('name','Required parameter name was null or undefined when calling getExecutionValue.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/values/{name}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)))
+                .replace(`{${"name"}}`, encodeURIComponent(String(name)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
          * 
          * @summary Get state values
          * @param {string} id 
@@ -211,6 +343,74 @@ export const HumanInTheLoopApiAxiosParamCreator = function (configuration?: Conf
             localVarUrlObj.search = (new URLSearchParams(query)).toString();
             let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
             localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Leaves the wait and goes on at `node`, which must be one of the definition\'s navigation targets (422 otherwise); recorded as a step (`node_type: navigation`) with who did it. 409 when the execution is not waiting at a node.
+         * @summary Move a waiting execution to a navigation target
+         * @param {string} id 
+         * @param {NavigateRequest} navigateRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        navigateExecution: async (id: string, navigateRequest: NavigateRequest, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling navigateExecution.');
+            }
+            // verify required parameter 'navigateRequest' is not null or undefined
+            if (navigateRequest === null || navigateRequest === undefined) {
+                throw new RequiredError('navigateRequest','Required parameter navigateRequest was null or undefined when calling navigateExecution.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/navigate`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof navigateRequest !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(navigateRequest !== undefined ? navigateRequest : {}) : (navigateRequest || "");
 
             return {
                 url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
@@ -279,6 +479,80 @@ export const HumanInTheLoopApiAxiosParamCreator = function (configuration?: Conf
             localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
             const needsSerialization = (typeof decision !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
             localVarRequestOptions.data =  needsSerialization ? JSON.stringify(decision !== undefined ? decision : {}) : (decision || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * The same rules as merging the map (only while the execution is waiting; 409 otherwise).
+         * @summary Set one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {StateValueSet} stateValueSet 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        setExecutionValue: async (id: string, name: string, stateValueSet: StateValueSet, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling setExecutionValue.');
+            }
+            // verify required parameter 'name' is not null or undefined
+            if (name === null || name === undefined) {
+                throw new RequiredError('name','Required parameter name was null or undefined when calling setExecutionValue.');
+            }
+            // verify required parameter 'stateValueSet' is not null or undefined
+            if (stateValueSet === null || stateValueSet === undefined) {
+                throw new RequiredError('stateValueSet','Required parameter stateValueSet was null or undefined when calling setExecutionValue.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/values/{name}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)))
+                .replace(`{${"name"}}`, encodeURIComponent(String(name)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'PUT', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof stateValueSet !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(stateValueSet !== undefined ? stateValueSet : {}) : (stateValueSet || "");
 
             return {
                 url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
@@ -460,6 +734,35 @@ export const HumanInTheLoopApiFp = function(configuration?: Configuration) {
             };
         },
         /**
+         * The definition\'s `navigation: [{label, node}]`, each `enabled` when the execution waits at a node (not a flow approval nor a subflow) other than that one.
+         * @summary List the navigation targets
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async getExecutionNavigation(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<NavigationList>> {
+            const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).getExecutionNavigation(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
+         * @summary Get one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async getExecutionValue(id: string, name: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<StateValue>> {
+            const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).getExecutionValue(id, name, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
          * 
          * @summary Get state values
          * @param {string} id 
@@ -468,6 +771,21 @@ export const HumanInTheLoopApiFp = function(configuration?: Configuration) {
          */
         async getExecutionValues(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<StateValues>> {
             const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).getExecutionValues(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Leaves the wait and goes on at `node`, which must be one of the definition\'s navigation targets (422 otherwise); recorded as a step (`node_type: navigation`) with who did it. 409 when the execution is not waiting at a node.
+         * @summary Move a waiting execution to a navigation target
+         * @param {string} id 
+         * @param {NavigateRequest} navigateRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async navigateExecution(id: string, navigateRequest: NavigateRequest, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Execution>> {
+            const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).navigateExecution(id, navigateRequest, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -483,6 +801,22 @@ export const HumanInTheLoopApiFp = function(configuration?: Configuration) {
          */
         async rejectExecution(id: string, decision: Decision, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Execution>> {
             const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).rejectExecution(id, decision, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * The same rules as merging the map (only while the execution is waiting; 409 otherwise).
+         * @summary Set one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {StateValueSet} stateValueSet 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async setExecutionValue(id: string, name: string, stateValueSet: StateValueSet, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<StateValue>> {
+            const localVarAxiosArgs = await HumanInTheLoopApiAxiosParamCreator(configuration).setExecutionValue(id, name, stateValueSet, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -549,6 +883,27 @@ export const HumanInTheLoopApiFactory = function (configuration?: Configuration,
             return HumanInTheLoopApiFp(configuration).getExecutionGraph(id, options).then((request) => request(axios, basePath));
         },
         /**
+         * The definition\'s `navigation: [{label, node}]`, each `enabled` when the execution waits at a node (not a flow approval nor a subflow) other than that one.
+         * @summary List the navigation targets
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getExecutionNavigation(id: string, options?: any): AxiosPromise<NavigationList> {
+            return HumanInTheLoopApiFp(configuration).getExecutionNavigation(id, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
+         * @summary Get one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getExecutionValue(id: string, name: string, options?: any): AxiosPromise<StateValue> {
+            return HumanInTheLoopApiFp(configuration).getExecutionValue(id, name, options).then((request) => request(axios, basePath));
+        },
+        /**
          * 
          * @summary Get state values
          * @param {string} id 
@@ -557,6 +912,17 @@ export const HumanInTheLoopApiFactory = function (configuration?: Configuration,
          */
         getExecutionValues(id: string, options?: any): AxiosPromise<StateValues> {
             return HumanInTheLoopApiFp(configuration).getExecutionValues(id, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Leaves the wait and goes on at `node`, which must be one of the definition\'s navigation targets (422 otherwise); recorded as a step (`node_type: navigation`) with who did it. 409 when the execution is not waiting at a node.
+         * @summary Move a waiting execution to a navigation target
+         * @param {string} id 
+         * @param {NavigateRequest} navigateRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        navigateExecution(id: string, navigateRequest: NavigateRequest, options?: any): AxiosPromise<Execution> {
+            return HumanInTheLoopApiFp(configuration).navigateExecution(id, navigateRequest, options).then((request) => request(axios, basePath));
         },
         /**
          * Reject the pending approval of an execution.
@@ -568,6 +934,18 @@ export const HumanInTheLoopApiFactory = function (configuration?: Configuration,
          */
         rejectExecution(id: string, decision: Decision, options?: any): AxiosPromise<Execution> {
             return HumanInTheLoopApiFp(configuration).rejectExecution(id, decision, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * The same rules as merging the map (only while the execution is waiting; 409 otherwise).
+         * @summary Set one state value
+         * @param {string} id 
+         * @param {string} name The value\&#39;s name
+         * @param {StateValueSet} stateValueSet 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        setExecutionValue(id: string, name: string, stateValueSet: StateValueSet, options?: any): AxiosPromise<StateValue> {
+            return HumanInTheLoopApiFp(configuration).setExecutionValue(id, name, stateValueSet, options).then((request) => request(axios, basePath));
         },
         /**
          * Only while the execution is waiting.
@@ -630,6 +1008,41 @@ export interface HumanInTheLoopApiGetExecutionGraphRequest {
 }
 
 /**
+ * Request parameters for getExecutionNavigation operation in HumanInTheLoopApi.
+ * @export
+ * @interface HumanInTheLoopApiGetExecutionNavigationRequest
+ */
+export interface HumanInTheLoopApiGetExecutionNavigationRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof HumanInTheLoopApiGetExecutionNavigation
+     */
+    readonly id: string
+}
+
+/**
+ * Request parameters for getExecutionValue operation in HumanInTheLoopApi.
+ * @export
+ * @interface HumanInTheLoopApiGetExecutionValueRequest
+ */
+export interface HumanInTheLoopApiGetExecutionValueRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof HumanInTheLoopApiGetExecutionValue
+     */
+    readonly id: string
+
+    /**
+     * The value\&#39;s name
+     * @type {string}
+     * @memberof HumanInTheLoopApiGetExecutionValue
+     */
+    readonly name: string
+}
+
+/**
  * Request parameters for getExecutionValues operation in HumanInTheLoopApi.
  * @export
  * @interface HumanInTheLoopApiGetExecutionValuesRequest
@@ -641,6 +1054,27 @@ export interface HumanInTheLoopApiGetExecutionValuesRequest {
      * @memberof HumanInTheLoopApiGetExecutionValues
      */
     readonly id: string
+}
+
+/**
+ * Request parameters for navigateExecution operation in HumanInTheLoopApi.
+ * @export
+ * @interface HumanInTheLoopApiNavigateExecutionRequest
+ */
+export interface HumanInTheLoopApiNavigateExecutionRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof HumanInTheLoopApiNavigateExecution
+     */
+    readonly id: string
+
+    /**
+     * 
+     * @type {NavigateRequest}
+     * @memberof HumanInTheLoopApiNavigateExecution
+     */
+    readonly navigateRequest: NavigateRequest
 }
 
 /**
@@ -662,6 +1096,34 @@ export interface HumanInTheLoopApiRejectExecutionRequest {
      * @memberof HumanInTheLoopApiRejectExecution
      */
     readonly decision: Decision
+}
+
+/**
+ * Request parameters for setExecutionValue operation in HumanInTheLoopApi.
+ * @export
+ * @interface HumanInTheLoopApiSetExecutionValueRequest
+ */
+export interface HumanInTheLoopApiSetExecutionValueRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof HumanInTheLoopApiSetExecutionValue
+     */
+    readonly id: string
+
+    /**
+     * The value\&#39;s name
+     * @type {string}
+     * @memberof HumanInTheLoopApiSetExecutionValue
+     */
+    readonly name: string
+
+    /**
+     * 
+     * @type {StateValueSet}
+     * @memberof HumanInTheLoopApiSetExecutionValue
+     */
+    readonly stateValueSet: StateValueSet
 }
 
 /**
@@ -738,6 +1200,30 @@ export class HumanInTheLoopApi extends BaseAPI {
     }
 
     /**
+     * The definition\'s `navigation: [{label, node}]`, each `enabled` when the execution waits at a node (not a flow approval nor a subflow) other than that one.
+     * @summary List the navigation targets
+     * @param {HumanInTheLoopApiGetExecutionNavigationRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof HumanInTheLoopApi
+     */
+    public getExecutionNavigation(requestParameters: HumanInTheLoopApiGetExecutionNavigationRequest, options?: AxiosRequestConfig) {
+        return HumanInTheLoopApiFp(this.configuration).getExecutionNavigation(requestParameters.id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * One value of the state map by name (000\'s \"get flow state value by name\"), masked like the map; 404 when the execution has no value of that name.
+     * @summary Get one state value
+     * @param {HumanInTheLoopApiGetExecutionValueRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof HumanInTheLoopApi
+     */
+    public getExecutionValue(requestParameters: HumanInTheLoopApiGetExecutionValueRequest, options?: AxiosRequestConfig) {
+        return HumanInTheLoopApiFp(this.configuration).getExecutionValue(requestParameters.id, requestParameters.name, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
      * 
      * @summary Get state values
      * @param {HumanInTheLoopApiGetExecutionValuesRequest} requestParameters Request parameters.
@@ -750,6 +1236,18 @@ export class HumanInTheLoopApi extends BaseAPI {
     }
 
     /**
+     * Leaves the wait and goes on at `node`, which must be one of the definition\'s navigation targets (422 otherwise); recorded as a step (`node_type: navigation`) with who did it. 409 when the execution is not waiting at a node.
+     * @summary Move a waiting execution to a navigation target
+     * @param {HumanInTheLoopApiNavigateExecutionRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof HumanInTheLoopApi
+     */
+    public navigateExecution(requestParameters: HumanInTheLoopApiNavigateExecutionRequest, options?: AxiosRequestConfig) {
+        return HumanInTheLoopApiFp(this.configuration).navigateExecution(requestParameters.id, requestParameters.navigateRequest, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
      * Reject the pending approval of an execution.
      * @summary Reject
      * @param {HumanInTheLoopApiRejectExecutionRequest} requestParameters Request parameters.
@@ -759,6 +1257,18 @@ export class HumanInTheLoopApi extends BaseAPI {
      */
     public rejectExecution(requestParameters: HumanInTheLoopApiRejectExecutionRequest, options?: AxiosRequestConfig) {
         return HumanInTheLoopApiFp(this.configuration).rejectExecution(requestParameters.id, requestParameters.decision, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * The same rules as merging the map (only while the execution is waiting; 409 otherwise).
+     * @summary Set one state value
+     * @param {HumanInTheLoopApiSetExecutionValueRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof HumanInTheLoopApi
+     */
+    public setExecutionValue(requestParameters: HumanInTheLoopApiSetExecutionValueRequest, options?: AxiosRequestConfig) {
+        return HumanInTheLoopApiFp(this.configuration).setExecutionValue(requestParameters.id, requestParameters.name, requestParameters.stateValueSet, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -85,12 +85,15 @@ export const NodeTypesApiAxiosParamCreator = function (configuration?: Configura
             };
         },
         /**
-         * The catalog of node types with their params JSON Schema.
+         * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
          * @summary List node types
+         * @param {'integration' | 'data' | 'control' | 'human' | 'utility'} [category] Only node types of this category
+         * @param {number} [limit] Maximum number of node types to return (1–100).
+         * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listNodeTypes: async (options: any = {}): Promise<RequestArgs> => {
+        listNodeTypes: async (category?: 'integration' | 'data' | 'control' | 'human' | 'utility', limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/node-types`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -117,6 +120,18 @@ export const NodeTypesApiAxiosParamCreator = function (configuration?: Configura
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (category !== undefined) {
+                localVarQueryParameter['category'] = category;
+            }
+
+            if (limit !== undefined) {
+                localVarQueryParameter['limit'] = limit;
+            }
+
+            if (offset !== undefined) {
+                localVarQueryParameter['offset'] = offset;
             }
 
 
@@ -161,13 +176,16 @@ export const NodeTypesApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * The catalog of node types with their params JSON Schema.
+         * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
          * @summary List node types
+         * @param {'integration' | 'data' | 'control' | 'human' | 'utility'} [category] Only node types of this category
+         * @param {number} [limit] Maximum number of node types to return (1–100).
+         * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listNodeTypes(options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<NodeTypeList>> {
-            const localVarAxiosArgs = await NodeTypesApiAxiosParamCreator(configuration).listNodeTypes(options);
+        async listNodeTypes(category?: 'integration' | 'data' | 'control' | 'human' | 'utility', limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<NodeTypeList>> {
+            const localVarAxiosArgs = await NodeTypesApiAxiosParamCreator(configuration).listNodeTypes(category, limit, offset, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -193,13 +211,16 @@ export const NodeTypesApiFactory = function (configuration?: Configuration, base
             return NodeTypesApiFp(configuration).getNodeType(type, options).then((request) => request(axios, basePath));
         },
         /**
-         * The catalog of node types with their params JSON Schema.
+         * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
          * @summary List node types
+         * @param {'integration' | 'data' | 'control' | 'human' | 'utility'} [category] Only node types of this category
+         * @param {number} [limit] Maximum number of node types to return (1–100).
+         * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listNodeTypes(options?: any): AxiosPromise<NodeTypeList> {
-            return NodeTypesApiFp(configuration).listNodeTypes(options).then((request) => request(axios, basePath));
+        listNodeTypes(category?: 'integration' | 'data' | 'control' | 'human' | 'utility', limit?: number, offset?: number, options?: any): AxiosPromise<NodeTypeList> {
+            return NodeTypesApiFp(configuration).listNodeTypes(category, limit, offset, options).then((request) => request(axios, basePath));
         },
     };
 };
@@ -216,6 +237,34 @@ export interface NodeTypesApiGetNodeTypeRequest {
      * @memberof NodeTypesApiGetNodeType
      */
     readonly type: string
+}
+
+/**
+ * Request parameters for listNodeTypes operation in NodeTypesApi.
+ * @export
+ * @interface NodeTypesApiListNodeTypesRequest
+ */
+export interface NodeTypesApiListNodeTypesRequest {
+    /**
+     * Only node types of this category
+     * @type {'integration' | 'data' | 'control' | 'human' | 'utility'}
+     * @memberof NodeTypesApiListNodeTypes
+     */
+    readonly category?: 'integration' | 'data' | 'control' | 'human' | 'utility'
+
+    /**
+     * Maximum number of node types to return (1–100).
+     * @type {number}
+     * @memberof NodeTypesApiListNodeTypes
+     */
+    readonly limit?: number
+
+    /**
+     * Number of items to skip.
+     * @type {number}
+     * @memberof NodeTypesApiListNodeTypes
+     */
+    readonly offset?: number
 }
 
 /**
@@ -238,13 +287,14 @@ export class NodeTypesApi extends BaseAPI {
     }
 
     /**
-     * The catalog of node types with their params JSON Schema.
+     * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
      * @summary List node types
+     * @param {NodeTypesApiListNodeTypesRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof NodeTypesApi
      */
-    public listNodeTypes(options?: AxiosRequestConfig) {
-        return NodeTypesApiFp(this.configuration).listNodeTypes(options).then((request) => request(this.axios, this.basePath));
+    public listNodeTypes(requestParameters: NodeTypesApiListNodeTypesRequest = {}, options?: AxiosRequestConfig) {
+        return NodeTypesApiFp(this.configuration).listNodeTypes(requestParameters.category, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
     }
 }

@@ -34,7 +34,7 @@ import type { Workflow } from '../model/index.js';
 export const RunsApiAxiosParamCreator = function (configuration?: Configuration) {
     return {
         /**
-         * 409 when the run has already finished.
+         * Cancels a queued, running or waiting run. Cancelling a run that is already cancelled answers 202 with its RunRef, so a retried cancel does not fail; 409 when it has completed or failed.
          * @summary Cancel a run
          * @param {string} runId 
          * @param {*} [options] Override http request option.
@@ -232,10 +232,11 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {RunStatus} [status] Filter by status
          * @param {string} [clientId] Filter by client id
+         * @param {string} [flowId] Filter by flow id
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listRuns: async (limit?: number, cursor?: string, status?: RunStatus, clientId?: string, options: any = {}): Promise<RequestArgs> => {
+        listRuns: async (limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/runs`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -278,6 +279,10 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
 
             if (clientId !== undefined) {
                 localVarQueryParameter['client_id'] = clientId;
+            }
+
+            if (flowId !== undefined) {
+                localVarQueryParameter['flow_id'] = flowId;
             }
 
 
@@ -385,7 +390,7 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
 export const RunsApiFp = function(configuration?: Configuration) {
     return {
         /**
-         * 409 when the run has already finished.
+         * Cancels a queued, running or waiting run. Cancelling a run that is already cancelled answers 202 with its RunRef, so a retried cancel does not fail; 409 when it has completed or failed.
          * @summary Cancel a run
          * @param {string} runId 
          * @param {*} [options] Override http request option.
@@ -436,11 +441,12 @@ export const RunsApiFp = function(configuration?: Configuration) {
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {RunStatus} [status] Filter by status
          * @param {string} [clientId] Filter by client id
+         * @param {string} [flowId] Filter by flow id
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<RunList>> {
-            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).listRuns(limit, cursor, status, clientId, options);
+        async listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<RunList>> {
+            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).listRuns(limit, cursor, status, clientId, flowId, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -473,7 +479,7 @@ export const RunsApiFp = function(configuration?: Configuration) {
 export const RunsApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
     return {
         /**
-         * 409 when the run has already finished.
+         * Cancels a queued, running or waiting run. Cancelling a run that is already cancelled answers 202 with its RunRef, so a retried cancel does not fail; 409 when it has completed or failed.
          * @summary Cancel a run
          * @param {string} runId 
          * @param {*} [options] Override http request option.
@@ -512,11 +518,12 @@ export const RunsApiFactory = function (configuration?: Configuration, basePath?
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {RunStatus} [status] Filter by status
          * @param {string} [clientId] Filter by client id
+         * @param {string} [flowId] Filter by flow id
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, options?: any): AxiosPromise<RunList> {
-            return RunsApiFp(configuration).listRuns(limit, cursor, status, clientId, options).then((request) => request(axios, basePath));
+        listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options?: any): AxiosPromise<RunList> {
+            return RunsApiFp(configuration).listRuns(limit, cursor, status, clientId, flowId, options).then((request) => request(axios, basePath));
         },
         /**
          * Start a run of a flow\'s current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
@@ -630,6 +637,13 @@ export interface RunsApiListRunsRequest {
      * @memberof RunsApiListRuns
      */
     readonly clientId?: string
+
+    /**
+     * Filter by flow id
+     * @type {string}
+     * @memberof RunsApiListRuns
+     */
+    readonly flowId?: string
 }
 
 /**
@@ -675,7 +689,7 @@ export interface RunsApiStartRunRequest {
  */
 export class RunsApi extends BaseAPI {
     /**
-     * 409 when the run has already finished.
+     * Cancels a queued, running or waiting run. Cancelling a run that is already cancelled answers 202 with its RunRef, so a retried cancel does not fail; 409 when it has completed or failed.
      * @summary Cancel a run
      * @param {RunsApiCancelRunRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.
@@ -719,7 +733,7 @@ export class RunsApi extends BaseAPI {
      * @memberof RunsApi
      */
     public listRuns(requestParameters: RunsApiListRunsRequest = {}, options?: AxiosRequestConfig) {
-        return RunsApiFp(this.configuration).listRuns(requestParameters.limit, requestParameters.cursor, requestParameters.status, requestParameters.clientId, options).then((request) => request(this.axios, this.basePath));
+        return RunsApiFp(this.configuration).listRuns(requestParameters.limit, requestParameters.cursor, requestParameters.status, requestParameters.clientId, requestParameters.flowId, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

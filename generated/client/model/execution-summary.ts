@@ -56,6 +56,12 @@ export interface ExecutionSummary {
      */
     client_id?: string | null;
     /**
+     * The flow request this execution carries out, if any.
+     * @type {string}
+     * @memberof ExecutionSummary
+     */
+    flow_request_id?: string | null;
+    /**
      * 
      * @type {ExecutionStatus}
      * @memberof ExecutionSummary

@@ -60,6 +60,12 @@ export interface Execution {
      */
     client_id?: string | null;
     /**
+     * The flow request this execution carries out, if any.
+     * @type {string}
+     * @memberof Execution
+     */
+    flow_request_id?: string | null;
+    /**
      * 
      * @type {string}
      * @memberof Execution

@@ -66,6 +66,12 @@ export interface FinishedExecution {
      */
     client_id?: string | null;
     /**
+     * The flow request this execution carries out, if any.
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    flow_request_id?: string | null;
+    /**
      * 
      * @type {string}
      * @memberof FinishedExecution

@@ -8,6 +8,8 @@
  */
 
 
+// @ts-ignore (an import the model may not use)
+import type { DefinitionInput } from './definition-input.js';
 
 /**
  * 
@@ -28,11 +30,11 @@ export interface FlowCreate {
      */
     description?: string;
     /**
-     * The flow definition as YAML (at most 256 KiB, 500 nodes).
-     * @type {string}
+     * 
+     * @type {DefinitionInput}
      * @memberof FlowCreate
      */
-    definition: string;
+    definition: DefinitionInput;
     /**
      * 
      * @type {Array<string>}

@@ -8,6 +8,8 @@
  */
 
 
+// @ts-ignore (an import the model may not use)
+import type { DefinitionInput } from './definition-input.js';
 
 /**
  * 
@@ -29,10 +31,10 @@ export interface FlowUpdate {
     description?: string;
     /**
      * 
-     * @type {string}
+     * @type {DefinitionInput}
      * @memberof FlowUpdate
      */
-    definition?: string;
+    definition?: DefinitionInput;
     /**
      * 
      * @type {Array<string>}

@@ -23,6 +23,24 @@ export interface NodeTypeList {
      * @memberof NodeTypeList
      */
     node_types: Array<NodeType>;
+    /**
+     * How many node types match, over all pages.
+     * @type {number}
+     * @memberof NodeTypeList
+     */
+    total?: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof NodeTypeList
+     */
+    limit?: number;
+    /**
+     * 
+     * @type {number}
+     * @memberof NodeTypeList
+     */
+    offset?: number;
 }
 
 

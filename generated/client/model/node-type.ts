@@ -22,6 +22,12 @@ export interface NodeType {
      */
     type: string;
     /**
+     * The name a catalog shows.
+     * @type {string}
+     * @memberof NodeType
+     */
+    display_name: string;
+    /**
      * 
      * @type {string}
      * @memberof NodeType
@@ -45,6 +51,12 @@ export interface NodeType {
      * @memberof NodeType
      */
     output: string;
+    /**
+     * JSON Schema of the node\'s output (what `nodes.<id>.output` holds in templates).
+     * @type {{ [key: string]: any; }}
+     * @memberof NodeType
+     */
+    output_schema: { [key: string]: any; };
     /**
      * Edge names the node can emit besides `default` and `error`.
      * @type {Array<string>}

@@ -21,6 +21,12 @@ export interface RunFlowRequest {
      * @memberof RunFlowRequest
      */
     input?: { [key: string]: any; };
+    /**
+     * A flow request of the caller\'s (001; 404 otherwise) this execution carries out: its templates read `request.instructions` and `request.metadata` as they were at the start.
+     * @type {string}
+     * @memberof RunFlowRequest
+     */
+    flow_request_id?: string;
 }
 
 

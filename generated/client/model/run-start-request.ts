@@ -33,6 +33,12 @@ export interface RunStartRequest {
      * @memberof RunStartRequest
      */
     client_id?: string;
+    /**
+     * A flow request of the caller\'s (001; 404 otherwise) this execution carries out: its templates read `request.instructions` and `request.metadata` as they were at the start.
+     * @type {string}
+     * @memberof RunStartRequest
+     */
+    flow_request_id?: string;
 }
 
 

@@ -56,6 +56,12 @@ export interface Run {
      */
     client_id: string | null;
     /**
+     * The flow request this run carries out, if any.
+     * @type {string}
+     * @memberof Run
+     */
+    flow_request_id?: string | null;
+    /**
      * 
      * @type {{ [key: string]: any; }}
      * @memberof Run

@@ -9,6 +9,8 @@
 
 
 // @ts-ignore (an import the model may not use)
+import type { WaitingForEvent } from './waiting-for-event.js';
+// @ts-ignore (an import the model may not use)
 import type { WaitingForOutcome } from './waiting-for-outcome.js';
 
 /**
@@ -49,6 +51,12 @@ export interface WaitingFor {
     child_execution_id?: string;
     /**
      * 
+     * @type {WaitingForEvent}
+     * @memberof WaitingFor
+     */
+    event?: WaitingForEvent;
+    /**
+     * 
      * @type {string}
      * @memberof WaitingFor
      */
@@ -64,7 +72,7 @@ export interface WaitingFor {
 /**
  * @export
  */
-export type WaitingForKindEnum = 'approval' | 'input' | 'delay' | 'subflow';
+export type WaitingForKindEnum = 'approval' | 'input' | 'delay' | 'subflow' | 'event' | 'callback';
 
 
 

@@ -18,6 +18,8 @@ import {
   type ExecutionsApiGetExecutionStepsRequest,
   type ExecutionsApiListExecutionsRequest,
 } from './api/executions-api.js';
+import { EventsApi } from './api/events-api.js';
+import { FlowRequestsApi } from './api/flow-requests-api.js';
 import { FlowsApi, type FlowsApiListFlowsRequest, type FlowsApiListFlowVersionsRequest } from './api/flows-api.js';
 import { HumanInTheLoopApi } from './api/human-in-the-loop-api.js';
 import { ListenersApi } from './api/listeners-api.js';
@@ -170,6 +172,8 @@ export class FlowRunnerClient {
   readonly accounts: Accounts;
   readonly secrets: SecretsApi;
   readonly flows: Flows;
+  readonly flowRequests: FlowRequestsApi;
+  readonly events: EventsApi;
   readonly nodeTypes: NodeTypesApi;
   readonly executions: Executions;
   readonly runs: Runs;
@@ -206,6 +210,8 @@ export class FlowRunnerClient {
     this.accounts = make(Accounts);
     this.secrets = make(SecretsApi);
     this.flows = make(Flows);
+    this.flowRequests = make(FlowRequestsApi);
+    this.events = make(EventsApi);
     this.nodeTypes = make(NodeTypesApi);
     this.executions = make(Executions);
     this.runs = make(Runs);

@@ -9,9 +9,18 @@ interface Decision {
 export const approval: NodeTypeModule = {
   type: 'approval',
   category: 'human',
+  displayName: 'Approval',
   description:
     'Wait for a person to approve or reject (POST /executions/{id}/approve or /reject); follows `approved`, `rejected` or `timeout`. A rejection without a `rejected` edge cancels the execution.',
   output: '{decision, actor_id, comment}',
+  outputSchema: {
+    type: 'object',
+    properties: {
+      decision: { type: 'string', enum: ['approved', 'rejected'] },
+      actor_id: { type: 'string' },
+      comment: { type: ['string', 'null'] },
+    },
+  },
   paramsSchema: {
     type: 'object',
     additionalProperties: false,

@@ -4,9 +4,11 @@ import type { NodeTypeModule } from './types';
 export const condition: NodeTypeModule = {
   type: 'condition',
   category: 'control',
+  displayName: 'Condition',
   description:
     'Evaluate a JSONata expression and follow the `true` or `false` edge (`default` when that one is missing).',
   output: '{value: boolean}',
+  outputSchema: { type: 'object', properties: { value: { type: 'boolean' } }, required: ['value'] },
   paramsSchema: {
     type: 'object',
     required: ['expression'],

@@ -6,9 +6,11 @@ const MAX_DELAY_MS = 2_592_000_000;
 export const delay: NodeTypeModule = {
   type: 'delay',
   category: 'control',
+  displayName: 'Delay',
   description:
     'Wait durably for `ms` milliseconds or until a time; the execution holds no worker meanwhile and survives restarts.',
   output: '{waited_ms}',
+  outputSchema: { type: 'object', properties: { waited_ms: { type: 'integer' } }, required: ['waited_ms'] },
   paramsSchema: {
     type: 'object',
     additionalProperties: false,

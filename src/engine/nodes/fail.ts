@@ -3,8 +3,10 @@ import { NodeError, type NodeTypeModule } from './types';
 export const fail: NodeTypeModule = {
   type: 'fail',
   category: 'control',
+  displayName: 'Fail',
   description: 'End the execution as failed with a message.',
   output: 'none: the execution fails',
+  outputSchema: { not: {} },
   paramsSchema: {
     type: 'object',
     required: ['message'],

@@ -1,13 +1,15 @@
 import { callHttp, withQuery } from './http-common';
-import { STRING_MAP, TIMEOUT_MS, type NodeTypeModule } from './types';
+import { STRING_MAP, TIMEOUT_MS, type NodeTypeModule, HTTP_RESPONSE_SCHEMA } from './types';
 
 export const httpRequest: NodeTypeModule = {
   type: 'http.request',
   announces: true,
   category: 'integration',
+  displayName: 'HTTP request',
   description:
     "Call an HTTP API. Loopback, private, link-local and metadata addresses are refused unless FLOWRUNNER_HTTP_ALLOW permits them. 5xx, network errors and timeouts are retried per the node's `retry`; 4xx is not.",
   output: '{status_code, headers, body}: body is parsed JSON when the response says application/json, else text',
+  outputSchema: HTTP_RESPONSE_SCHEMA,
   paramsSchema: {
     type: 'object',
     required: ['url'],

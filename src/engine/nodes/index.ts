@@ -1,7 +1,9 @@
 /** The node-type registry: the catalog endpoint, save-time validation and the engine read only this. */
 import { approval } from './approval';
+import { callback } from './callback';
 import { condition } from './condition';
 import { delay } from './delay';
+import { event } from './event';
 import { fail } from './fail';
 import { httpRequest } from './http-request';
 import { input } from './input';
@@ -27,6 +29,8 @@ export const NODE_TYPES: readonly NodeTypeModule[] = [
   set,
   approval,
   input,
+  event,
+  callback,
   subflow,
 ];
 

@@ -7,9 +7,14 @@ const outcomesOf = (p: Record<string, unknown>): Outcome[] =>
 export const input: NodeTypeModule = {
   type: 'input',
   category: 'human',
+  displayName: 'Ask for input',
   description:
     'Wait for a person to choose an outcome and fill in values (POST /executions/{id}/signal); the values become state values.',
   output: '{outcome, values, actor_id}',
+  outputSchema: {
+    type: 'object',
+    properties: { outcome: { type: 'string' }, values: { type: 'object' }, actor_id: { type: 'string' } },
+  },
   paramsSchema: {
     type: 'object',
     required: ['outcomes'],

@@ -3,8 +3,14 @@ import type { NodeTypeModule } from './types';
 export const log: NodeTypeModule = {
   type: 'log',
   category: 'utility',
+  displayName: 'Log',
   description: 'Write a log event of the execution (visible in /logs, the WebSocket and listeners).',
   output: '{message, level}',
+  outputSchema: {
+    type: 'object',
+    properties: { message: { type: 'string' }, level: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] } },
+    required: ['message', 'level'],
+  },
   paramsSchema: {
     type: 'object',
     required: ['message'],

@@ -3,8 +3,10 @@ import type { NodeTypeModule } from './types';
 export const set: NodeTypeModule = {
   type: 'set',
   category: 'data',
+  displayName: 'Set state values',
   description: "Merge values (templates allowed) into the execution's state values (GET /executions/{id}/values).",
   output: 'the values set',
+  outputSchema: { type: 'object', description: 'the values set' },
   paramsSchema: {
     type: 'object',
     required: ['values'],

@@ -12,9 +12,11 @@ interface ChildOutcome {
 export const subflow: NodeTypeModule = {
   type: 'subflow',
   category: 'control',
+  displayName: 'Subflow',
   description:
     'Run another flow of the same account and wait for it without holding a worker; its result is the output. Failure and cancellation propagate both ways; nesting is limited to 10 levels.',
   output: "the child execution's result",
+  outputSchema: { description: "the child execution's result" },
   paramsSchema: {
     type: 'object',
     required: ['flow_id'],

@@ -11,8 +11,10 @@ const cases = (p: Record<string, unknown>): Case[] => (Array.isArray(p.cases) ? 
 export const switchNode: NodeTypeModule = {
   type: 'switch',
   category: 'control',
+  displayName: 'Switch',
   description: 'Follow the edge named by the first case whose `when` expression is truthy, else `default`.',
   output: '{case: string | null}',
+  outputSchema: { type: 'object', properties: { case: { type: ['string', 'null'] } }, required: ['case'] },
   paramsSchema: {
     type: 'object',
     required: ['cases'],

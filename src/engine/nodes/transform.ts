@@ -4,9 +4,11 @@ import type { NodeTypeModule } from './types';
 export const transform: NodeTypeModule = {
   type: 'transform',
   category: 'data',
+  displayName: 'Transform',
   description:
     'Evaluate a JSONata expression over the context ({input, nodes, secrets, execution}); its value is the output.',
   output: 'the value of the expression',
+  outputSchema: { description: 'the value of the expression' },
   paramsSchema: {
     type: 'object',
     required: ['expression'],

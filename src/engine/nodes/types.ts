@@ -20,7 +20,11 @@ export interface NodeContext {
 
 /** What a waiting execution waits for (shown as `waiting_for`). */
 export interface Wait {
-  kind: 'approval' | 'input' | 'subflow';
+  kind: 'approval' | 'input' | 'subflow' | 'event' | 'callback';
+  /** For `callback`: the sha256 of its token (never shown). */
+  callback_hash?: string;
+  /** For `event`: the name and correlation a posted event must have. */
+  event?: { name: string; correlation: string };
   approvers?: string[];
   no_self_approval?: boolean;
   outcomes?: { name: string; label?: string }[];
@@ -80,10 +84,14 @@ export interface NodeTypeModule {
   announces?: boolean;
   description: string;
   category: 'integration' | 'data' | 'control' | 'human' | 'utility';
+  /** The name a catalog shows (001's task definitions have one). */
+  displayName: string;
   /** JSON Schema of `params`; save-time validation uses exactly this. */
   paramsSchema: JsonSchema;
   /** What the node's output holds. */
   output: string;
+  /** JSON Schema of the node's output (what `nodes.<id>.output` holds). */
+  outputSchema: JsonSchema;
   /** Edge names the node emits besides `default` and `error`, given its params. */
   outcomes?(params: Record<string, unknown>): string[];
   /** Params that are whole JSONata expressions (not `{{ }}` templates), by their path in params. */
@@ -95,6 +103,17 @@ export interface NodeTypeModule {
   /** Runs the node; a waiting type returns `wait` and runs again with the answer in `state`. */
   execute(ctx: NodeContext): Promise<NodeResult>;
 }
+
+/** The output of the nodes that make an HTTP request. */
+export const HTTP_RESPONSE_SCHEMA: JsonSchema = {
+  type: 'object',
+  properties: {
+    status_code: { type: 'integer' },
+    headers: { type: 'object', additionalProperties: { type: 'string' } },
+    body: { description: 'parsed JSON when the response says application/json, else text' },
+  },
+  required: ['status_code', 'headers', 'body'],
+};
 
 export const TIMEOUT_MS = { type: 'integer', minimum: 1, maximum: 3_600_000 } as const;
 /** People take days: waits for them may last up to 30 days. */

@@ -1,12 +1,14 @@
 import { callHttp } from './http-common';
-import { STRING_MAP, TIMEOUT_MS, type NodeTypeModule } from './types';
+import { STRING_MAP, TIMEOUT_MS, type NodeTypeModule, HTTP_RESPONSE_SCHEMA } from './types';
 
 export const webhook: NodeTypeModule = {
   type: 'webhook',
   category: 'integration',
+  displayName: 'Webhook',
   description:
     'Send a JSON payload to a URL (POST by default), through the same outbound guard and retries as http.request.',
   output: '{status_code, headers, body}',
+  outputSchema: HTTP_RESPONSE_SCHEMA,
   paramsSchema: {
     type: 'object',
     required: ['url'],

@@ -1,0 +1,77 @@
+/** 000's callbacks: a callback node sends a one-time URL to a real service and waits for its call. */
+import axios from 'axios';
+import { expect } from 'chai';
+import { apiClient, expectError } from '../support/client';
+import { eventually } from '../support/eventually';
+import { makeAccount, makeFlow, waitForExecution, type TestAccount } from '../support/factories';
+import { startTestServer, type TestServer } from '../support/server';
+import { startTarget, type Target } from '../support/target';
+
+describe('callbacks (000)', () => {
+  let server: TestServer;
+  let target: Target;
+  let alice: TestAccount;
+  let flowId: string;
+  before(async () => {
+    server = await startTestServer();
+    target = await startTarget();
+    target.route('/notify', (_req, _body, res) => res.writeHead(204).end());
+    alice = await makeAccount(server);
+    flowId = await makeFlow(
+      alice,
+      `nodes:\n  start:\n    type: callback\n    params: {notify_url: "${target.url}/notify", outcomes: [rejected]}\n    next: {default: done, rejected: no}\n  done:\n    type: transform\n    params: {expression: "nodes.start.output.approved"}\n  no:\n    type: transform\n    params: {expression: "'rejected'"}\n`,
+    );
+  });
+  after(async () => {
+    await target.close();
+    await server.close();
+  });
+
+  /** Starts the flow and returns the callback URL the service was sent. */
+  const startAndGetUrl = async () => {
+    const before = target.hits.length;
+    const id = (await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} })).data.execution_id;
+    const hit = await eventually(
+      async () => {
+        const h = target.hits.slice(before).find((x) => x.path === '/notify' && JSON.parse(x.body).execution_id === id);
+        if (!h) throw new Error('not notified yet');
+        return h;
+      },
+      { timeout: 20_000, what: 'the notify call' },
+    );
+    const waiting = await waitForExecution(alice, id, ['waiting']);
+    expect(waiting.waiting_for).to.include({ kind: 'callback' });
+    expect(waiting.waiting_for).not.to.have.property('callback_hash');
+    return { id, url: JSON.parse(hit.body).callback_url as string };
+  };
+
+  it('resumes with the outcome and output of the call, once: a second call is 409', async () => {
+    const { id, url } = await startAndGetUrl();
+    expect(url).to.match(/^\/api\/v1\/callbacks\/cb_[A-Za-z0-9_-]{43}$/);
+    const token = url.split('/').pop()!;
+    // No credentials: the token is the only one.
+    const anonymous = apiClient(server.url);
+    const res = await anonymous.events.callCallback({ token, callbackCall: { output: { approved: true } } });
+    expect(res.status).to.equal(200);
+    expect((await waitForExecution(alice, id)).result).to.equal(true);
+    await expectError(anonymous.events.callCallback({ token, callbackCall: {} }), 409, 'conflict');
+    await expectError(anonymous.events.callCallback({ token: `${token}x`, callbackCall: {} }), 404, 'not_found');
+    // Only the hash is stored.
+    const stored = JSON.stringify(await server.db('used_callbacks').select('*'));
+    expect(stored).not.to.include(token);
+  });
+
+  it('follows the outcome the call names, and refuses one the node does not have (422, still waiting)', async () => {
+    const { id, url } = await startAndGetUrl();
+    const token = url.split('/').pop()!;
+    const err = await expectError(
+      apiClient(server.url).events.callCallback({ token, callbackCall: { outcome: 'maybe' } }),
+      422,
+      'validation_error',
+    );
+    expect(err.details?.field).to.equal('outcome');
+    const res = await axios.post(`${server.url}${url}`, { outcome: 'rejected' });
+    expect(res.status).to.equal(200);
+    expect((await waitForExecution(alice, id)).result).to.equal('rejected');
+  });
+});

@@ -5,7 +5,7 @@
  * create an API key that works, create a schedule and a webhook trigger from a flow page (the
  * server's errors shown), filter executions by trigger and time, another account's execution is
  * "not found", log out (the token is revoked). With CONSOLE_SCREENSHOTS=1 it also saves the
- * README's screenshots in docs/console/.
+ * README's screenshots in console/screenshots/.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -18,7 +18,7 @@ import { startTestServer, type TestServer } from '../support/server';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS =
-  process.env.CONSOLE_SCREENSHOTS === '1' ? path.join(__dirname, '..', '..', 'docs', 'console') : null;
+  process.env.CONSOLE_SCREENSHOTS === '1' ? path.join(__dirname, '..', '..', 'console', 'screenshots') : null;
 /** Playwright's own waits (for a selector, a text) give up after this long. */
 const WAIT_MS = 15_000;
 

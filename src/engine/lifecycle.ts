@@ -130,7 +130,13 @@ export async function failPoisonedExecution(
     started_at: null,
     completed_at: now,
   });
-  await updateExecution(tx, ex.id, { status: 'failed', error: INTERNAL_ERROR, completed_at: now, waiting_for: null });
+  await updateExecution(tx, ex.id, {
+    status: 'failed',
+    error: INTERNAL_ERROR,
+    completed_at: now,
+    waiting_for: null,
+    waiting_until: null,
+  });
   const message = `The engine failed ${failures} times on node "${task.node_id}" (for example, its result could not be stored); the execution ends. The server log has the cause.`;
   await appendEvents(tx, ex.id, [
     {
@@ -172,7 +178,13 @@ export async function cancelExecution(tx: Tx, ex: ExecutionRow, reason: string, 
       });
     }
   }
-  await updateExecution(tx, ex.id, { status: 'cancelled', error: reason, completed_at: now, waiting_for: null });
+  await updateExecution(tx, ex.id, {
+    status: 'cancelled',
+    error: reason,
+    completed_at: now,
+    waiting_for: null,
+    waiting_until: null,
+  });
   await appendEvents(tx, ex.id, [
     {
       type: 'log',

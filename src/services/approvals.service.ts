@@ -13,7 +13,7 @@ import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
-import { lockWaiting } from './waiting';
+import { endWait, lockWaiting } from './waiting';
 import { inTransaction } from '../db/transaction';
 
 const FLOW_APPROVAL_STEP = '$approval';
@@ -71,7 +71,7 @@ export class ApprovalsService {
         });
         await appendEvents(tx, id, [log]);
         if (decision === 'approved') {
-          await updateExecution(tx, id, { status: 'queued', approval_status: 'approved', waiting_for: null });
+          await endWait(tx, id, { status: 'queued', approval_status: 'approved' });
           await appendEvents(tx, id, [
             { type: 'execution_update', payload: { status: 'queued', node_id: null, node_type: null } },
           ]);
@@ -82,7 +82,7 @@ export class ApprovalsService {
         }
         return;
       }
-      await updateExecution(tx, id, { status: 'running', approval_status: decision, waiting_for: null });
+      await endWait(tx, id, { status: 'running', approval_status: decision });
       await appendEvents(tx, id, [log]);
       await insertTask(tx, {
         execution_id: id,

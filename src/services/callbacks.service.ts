@@ -7,14 +7,9 @@ import { inTransaction } from '../db/transaction';
 import { callbackTokenHash } from '../engine/nodes/callback';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { appendEvents } from '../repositories/events.repository';
-import {
-  isCallbackUsed,
-  lockCallbackWaiter,
-  markCallbackUsed,
-  updateExecution,
-} from '../repositories/executions.repository';
+import { isCallbackUsed, lockCallbackWaiter, markCallbackUsed } from '../repositories/executions.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
-import type { WaitingFor } from './waiting';
+import { endWait, type WaitingFor } from './waiting';
 
 export class CallbacksService {
   constructor(private readonly db: Db) {}
@@ -34,7 +29,7 @@ export class CallbacksService {
         });
       if (!(await markCallbackUsed(tx, hash, ex.id))) return undefined;
       const nodeId = waiting.node_id!;
-      await updateExecution(tx, ex.id, { status: 'running', waiting_for: null });
+      await endWait(tx, ex.id, { status: 'running' });
       await appendEvents(tx, ex.id, [
         {
           type: 'log',

@@ -2,10 +2,10 @@
 import type { Db } from '../db/knex';
 import { inTransaction } from '../db/transaction';
 import { appendEvents } from '../repositories/events.repository';
-import { findEventWaiters, lockExecution, updateExecution } from '../repositories/executions.repository';
+import { findEventWaiters, lockExecution } from '../repositories/executions.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
-import type { WaitingFor } from './waiting';
+import { endWait, type WaitingFor } from './waiting';
 
 export interface InboundEvent {
   name: string;
@@ -32,7 +32,7 @@ export class InboundEventsService {
         )
           return false;
         const nodeId = waiting.node_id!;
-        await updateExecution(tx, id, { status: 'running', waiting_for: null });
+        await endWait(tx, id, { status: 'running' });
         await appendEvents(tx, id, [
           {
             type: 'log',

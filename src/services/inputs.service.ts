@@ -5,11 +5,10 @@ import { nodeOf } from '../engine/definition';
 import { checkAgainstSchema } from '../engine/user-schemas';
 import { ConflictError, ValidationError } from '../errors';
 import { appendEvents } from '../repositories/events.repository';
-import { updateExecution } from '../repositories/executions.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
-import { lockWaiting } from './waiting';
+import { endWait, lockWaiting } from './waiting';
 import { inTransaction } from '../db/transaction';
 
 export class InputsService {
@@ -49,7 +48,7 @@ export class InputsService {
           'values',
           `The values do not match node ${nodeId}'s values_schema`,
         );
-      await updateExecution(tx, id, { status: 'running', waiting_for: null });
+      await endWait(tx, id, { status: 'running' });
       await appendEvents(tx, id, [
         {
           type: 'log',

@@ -7,12 +7,12 @@ import { inTransaction } from '../db/transaction';
 import type { ExecutionRow } from '../db/tables';
 import { ConflictError, ValidationError } from '../errors';
 import { appendEvents } from '../repositories/events.repository';
-import { lockExecution, updateExecution } from '../repositories/executions.repository';
+import { lockExecution } from '../repositories/executions.repository';
 import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
-import type { WaitingFor } from './waiting';
+import { endWait, type WaitingFor } from './waiting';
 
 export interface NavigationItem {
   label: string;
@@ -73,7 +73,7 @@ export class NavigationService {
         started_at: now,
         completed_at: now,
       });
-      await updateExecution(tx, id, { status: 'running', waiting_for: null, current_node: node });
+      await endWait(tx, id, { status: 'running', current_node: node });
       await appendEvents(tx, id, [
         {
           type: 'log',

@@ -2,7 +2,7 @@
 import type { Tx } from '../db/knex';
 import type { ExecutionRow } from '../db/tables';
 import { ConflictError } from '../errors';
-import { lockExecution } from '../repositories/executions.repository';
+import { lockExecution, updateExecution } from '../repositories/executions.repository';
 
 export interface WaitingFor {
   node_id: string | null;
@@ -30,4 +30,9 @@ export async function lockWaiting(
     );
   }
   return { ex, waiting };
+}
+
+/** The wait is over (answered, resumed, moved): nothing is awaited any more, nor until when. */
+export async function endWait(tx: Tx, id: string, patch: Partial<ExecutionRow>): Promise<void> {
+  await updateExecution(tx, id, { ...patch, waiting_for: null, waiting_until: null });
 }

@@ -21,6 +21,8 @@ export interface Config {
   validateResponses: boolean;
   /** Whether the hot operations take the fast lane (http/fast-lane.ts) instead of express-openapi-validator. */
   fastLane: boolean;
+  /** Whether a start whose entry node is `inline` runs it before the start commits, in the same transaction (engine/starter.ts). */
+  inlineStarts: boolean;
   dbPoolMax: number;
   workerConcurrency: number;
   leaseMs: number;
@@ -204,6 +206,7 @@ export function parseConfig(env: Env = process.env): Config {
     logLevel,
     validateResponses: bool(env, 'FLOWRUNNER_VALIDATE_RESPONSES', false),
     fastLane: bool(env, 'FLOWRUNNER_FAST_LANE', true),
+    inlineStarts: bool(env, 'FLOWRUNNER_INLINE_STARTS', true),
     dbPoolMax: int(env, 'FLOWRUNNER_DB_POOL_MAX', 10, 2, 200),
     workerConcurrency: int(env, 'FLOWRUNNER_WORKER_CONCURRENCY', 8, 1, 256),
     leaseMs: int(env, 'FLOWRUNNER_LEASE_MS', 30_000, 1000, 3_600_000),

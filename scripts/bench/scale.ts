@@ -80,7 +80,8 @@ export async function scenarioG(
   console.log(
     `  A: ${int(started)} executions started through the service layer in ${enqueueSeconds.toFixed(1)} s (${int(started / enqueueSeconds)}/s), no worker running`,
   );
-  const server = await BenchServer.start(env);
+  // B's start must wait its turn in the claims, not run its transform before it commits (inline starts).
+  const server = await BenchServer.start({ ...env, FLOWRUNNER_INLINE_STARTS: 'false' });
   const latencies: number[] = [];
   try {
     for (let i = 0; i < TRIES; i++) {

@@ -318,8 +318,22 @@ export async function scenarioD(b: Bench, server: BenchServer, waits: boolean, r
     return;
   }
   const flowId = await newFlow(b, 'd: one-node transform, run-and-wait', 1);
-  const r = await b.load.run(runJob(server.url, b.token, flowId, b.concurrency, b.seconds, true));
+  const machineBefore = machineSnapshot();
+  const m = await measured(b, server, () =>
+    b.load.run(runJob(server.url, b.token, flowId, b.concurrency, b.seconds, true)),
+  );
+  const r = m.result;
   console.log(`  clients: ${describeLoad(r, 'runs (200 completed)')}`);
+  const split = machineSplit(
+    machineBefore,
+    machineSnapshot(),
+    { server: [server.pid], loadgen: b.load.pid },
+    r.requests,
+    'call',
+  );
+  if (split) console.log(`  ${split}`);
+  for (const line of costLines(m.before, m.after, r.requests)) console.log(line.replace('per execution', 'per call'));
+  printProfile(m, r.requests, 'call');
   await drain(b.db, flowId);
   b.summary.add({
     scenario: `(d) run-and-wait calls/s, ${b.concurrency} clients`,

@@ -21,9 +21,11 @@ export type InvalidationKind =
   /** A flow was updated, got a new version or was deleted; id: the flow. */
   | 'flow'
   /** An account's secrets changed; id: the account. */
-  | 'secrets';
+  | 'secrets'
+  /** A finished execution changed or was deleted (a trigger on `executions` tells); id: the execution, or `*` for all. */
+  | 'execution';
 
-const KINDS = new Set<string>(['account', 'api_key', 'revocation', 'flow', 'secrets']);
+const KINDS = new Set<string>(['account', 'api_key', 'revocation', 'flow', 'secrets', 'execution']);
 
 export function invalidationPayload(kind: InvalidationKind, id: string): string {
   return `${kind}:${id}`;

@@ -44,10 +44,15 @@ export class StepCommitter {
 
   /** Commits the plan with others; `handOver` leases its next task (when due now) to this worker. */
   commit(plan: StepPlan, handOver: boolean): Promise<Committed> {
-    return this.batcher.submit({
-      ...plan,
-      step: { ...plan.step, id: newId('step') },
-      next: plan.next && { ...plan.next, leased: handOver && plan.next.runAt === undefined },
-    });
+    return this.batcher.submit(stepWrite(plan, handOver));
   }
+}
+
+/** What a plan writes; `handOver` leases its next task (when due now) to the committing worker. */
+export function stepWrite(plan: StepPlan, handOver: boolean): StepWrite {
+  return {
+    ...plan,
+    step: { ...plan.step, id: newId('step') },
+    next: plan.next && { ...plan.next, leased: handOver && plan.next.runAt === undefined },
+  };
 }

@@ -26,9 +26,10 @@ import { nodeType } from './nodes';
 import { NodeError } from './nodes/types';
 import type { RunSecretsSource } from './ports';
 import { StepCommitter } from './committer';
-import { commitStep, logEvent, planStep, type LogLevel, type StepOutcome } from './step-commit';
+import { commitStep, logEvent, planStep, type LogLevel, type StepOutcome, type StepPlan } from './step-commit';
 
 export class LeaseLostError extends Error {}
+
 
 /** The abort reason a worker gives when it stops (as opposed to a cancelled execution). */
 export const SHUTDOWN = 'shutdown';
@@ -114,23 +115,7 @@ export class StepRunner {
       await inTransaction(this.db, (tx) => takeLeasedTask(tx, task.id, this.workerId));
       return undefined;
     }
-    const document = await this.document(execution.flow_id, execution.flow_version);
-    const node = nodeOf(document, task.node_id);
-    if (!node) throw new Error(`node "${task.node_id}" is not in the pinned definition`);
-    // Read for every step: a secret changed a moment ago must be used (and masked) at once.
-    const secrets = await this.secrets.resolveForRun(execution.account_id);
-    const scope = {
-      input: execution.input,
-      nodes: execution.node_outputs,
-      secrets: secrets.values,
-      execution: {
-        id: execution.id,
-        flow_id: execution.flow_id,
-        flow_version: execution.flow_version,
-        attempt: task.attempt,
-      },
-      request: execution.flow_request,
-    };
+    const { document, node, secrets, scope } = await this.prepare(claimed);
     let current = execution;
     let announcedAt: Date | undefined;
     if (task.state === null && nodeType(node.type)?.announces) {
@@ -176,6 +161,58 @@ export class StepRunner {
       await commitStep(tx, { ...step, execution: current }, outcome);
     });
     return undefined;
+  }
+
+  /** The step's definition, node, secrets and template scope. */
+  private async prepare({ task, execution }: ClaimedTask) {
+    const document = await this.document(execution.flow_id, execution.flow_version);
+    const node = nodeOf(document, task.node_id);
+    if (!node) throw new Error(`node "${task.node_id}" is not in the pinned definition`);
+    // Read for every step: a secret changed a moment ago must be used (and masked) at once.
+    const secrets = await this.secrets.resolveForRun(execution.account_id);
+    const scope = {
+      input: execution.input,
+      nodes: execution.node_outputs,
+      secrets: secrets.values,
+      execution: {
+        id: execution.id,
+        flow_id: execution.flow_id,
+        flow_version: execution.flow_version,
+        attempt: task.attempt,
+      },
+      request: execution.flow_request,
+    };
+    return { document, node, secrets, scope };
+  }
+
+  /**
+   * Runs a start's entry node before the start commits (see `startsInline`, which the starter
+   * checked) and answers the plan to commit with the start; undefined when the node is not of an
+   * inline type or its step does more than complete or fail (the task, leased to this worker, then
+   * runs the usual way).
+   */
+  async planInline(claimed: ClaimedTask): Promise<StepPlan | undefined> {
+    const { task, execution } = claimed;
+    const { document, node, secrets, scope } = await this.prepare(claimed);
+    if (!nodeType(node.type)?.inline) return undefined;
+    // It computes and is never cancelled halfway: a signal of its own that never aborts.
+    const outcome = await this.execute(task, execution, node, scope, new AbortController().signal);
+    const step = {
+      execution,
+      document,
+      task,
+      node,
+      scope,
+      masker: secrets.masker,
+      maxSteps: this.config.maxStepsPerExecution,
+      now: new Date(),
+    };
+    return planStep(step, outcome);
+  }
+
+  /** Tells the process of an execution that a step of this worker finished (see the constructor). */
+  finishedHere(execution: ExecutionRow): void {
+    this.finished(execution);
   }
 
   /**

@@ -20,6 +20,7 @@ import {
   type ClaimedTask,
 } from '../repositories/tasks.repository';
 import type { Db } from '../db/knex';
+import type { ExecutionRow } from '../db/tables';
 import { CANCEL_CHANNEL } from '../repositories/executions.repository';
 import { isDatabaseUnavailable } from '../db/errors';
 import { Alarm } from './alarm';
@@ -142,6 +143,16 @@ export class Worker {
   adopt(claimed: ClaimedTask[]): void {
     for (const c of claimed) this.ready.push(c.task.account_id, c);
     this.startReady();
+  }
+
+  /** Runs a start's entry step before the start commits, when it can (StepRunner.planInline). */
+  planInline(claimed: ClaimedTask): ReturnType<StepRunner['planInline']> {
+    return this.runner.planInline(claimed);
+  }
+
+  /** Tells the process of an execution that a step run here finished. */
+  finishedHere(execution: ExecutionRow): void {
+    this.runner.finishedHere(execution);
   }
 
   /** How many tasks handed over now would not wait long for a slot. */

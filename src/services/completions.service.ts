@@ -62,6 +62,9 @@ export class CompletionsService {
   /** Starts (or replays, with an Idempotency-Key) an execution and waits for its end. */
   async startAndWait(actor: Actor, start: StartRequest, wait: WaitRequest): Promise<Waited> {
     const { execution, heldHere } = await this.executions.start(actor, start);
+    // Its entry step may have finished it in the start's own commit.
+    if (isFinal(execution))
+      return { execution: await this.executions.present(actor, execution), finished: true, honoured: true };
     // Only this process's worker can finish a start it holds, and it cannot before the waiter is
     // registered (that happens in this same turn, the finish needs a commit): no read is needed first.
     return this.readAfterWait(actor, execution, wait, !heldHere);

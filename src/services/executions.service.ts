@@ -4,6 +4,7 @@
  * one transaction.
  */
 import crypto from 'node:crypto';
+import { InvalidatedCache, type InvalidationBus } from '../db/invalidation';
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
 import {
@@ -21,7 +22,7 @@ import type { Masker } from '../security/masking';
 import type { Tx } from '../db/knex';
 import { checkAgainstSchema } from '../engine/user-schemas';
 import { cancelExecution, createExecution } from '../engine/lifecycle';
-import type { ExecutionStarter } from '../engine/starter';
+import { startsInline, type ExecutionStarter } from '../engine/starter';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, ValidationError } from '../errors';
 import { listEventRows, listLogRows } from '../repositories/events.repository';
 import {
@@ -96,13 +97,42 @@ function decodeCursor(cursor: string): string {
 }
 
 export class ExecutionsService {
+  /**
+   * Finished executions, as read: a GET of one (polled by clients waiting for results) reads no
+   * database. A trigger on `executions` announces every change to a finished row (see its
+   * migration, 20261202030000); a service of this process that changes one also calls `forget`.
+   */
+  private readonly finished: InvalidatedCache<ExecutionRow>;
+
   constructor(
     private readonly db: Db,
     private readonly flows: FlowsService,
     private readonly secrets: RunSecretsSource,
     private readonly starter: ExecutionStarter,
     private readonly flowRequests: FlowRequestsService,
-  ) {}
+    private readonly bus: InvalidationBus,
+  ) {
+    this.finished = new InvalidatedCache(bus, MAX_CACHED_FINISHED);
+    bus.on('execution', (id) => (id === '*' ? this.finished.clear() : this.finished.delete(id)));
+    bus.on('account', (id) => this.finished.deleteWhere((ex) => ex.account_id === id));
+  }
+
+  /** This process changed a finished execution (or deleted it): its cached row goes now, not when the NOTIFY comes back. */
+  forget(id: string): void {
+    this.bus.changed('execution', id);
+  }
+
+  /** The execution's row: a finished one from the cache when it is there (and kept there when small). */
+  private async readExecution(id: string): Promise<ExecutionRow | undefined> {
+    let unfinished: ExecutionRow | undefined;
+    const cached = await this.finished.get(id, async () => {
+      const row = await findExecution(this.db, id);
+      if (row && FINAL_STATUSES.includes(row.status) && cacheable(row)) return row;
+      unfinished = row;
+      return undefined;
+    });
+    return cached ?? unfinished;
+  }
 
   /**
    * The masker of the account an execution runs in. Every read of an execution's user data goes
@@ -175,7 +205,7 @@ export class ExecutionsService {
     // The common start (no key to remember, no approval first) is committed with the starts that
     // arrive together, and its first step may run in this process without a claim.
     if (req.idempotencyKey === undefined && approval === undefined && within === undefined && !req.trigger)
-      return { ...(await this.starter.start(planned)), replayed: false };
+      return { ...(await this.starter.start({ ...planned, inline: startsInline(document) })), replayed: false };
     const outcome = await inTransaction(within ?? this.db, async (tx) => {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto
@@ -218,7 +248,7 @@ export class ExecutionsService {
    * is shared with may read it and answer its waits. Anyone else gets 404.
    */
   async access(actor: Actor, id: string): Promise<{ execution: ExecutionRow; manage: boolean }> {
-    return this.accessTo(actor, id, await findExecution(this.db, id));
+    return this.accessTo(actor, id, await this.readExecution(id));
   }
 
   /**
@@ -316,6 +346,7 @@ export class ExecutionsService {
         });
       await deleteExecutionRow(tx, id);
     });
+    this.forget(id);
   }
 
   async definition(actor: Actor, id: string): Promise<FlowVersionRow> {
@@ -389,4 +420,18 @@ function asksToDecide(execution: ExecutionRow, actor: Actor): boolean {
   return (
     execution.status === 'waiting' && waiting?.kind === 'approval' && !!waiting.approvers?.includes(actor.accountId)
   );
+}
+
+/** How many finished executions a process keeps (each at most CACHED_JSON_LIMIT of JSON columns). */
+const MAX_CACHED_FINISHED = 2000;
+const CACHED_JSON_LIMIT = 32 * 1024;
+
+/** Small enough to keep: the cache's memory stays bounded (MAX_CACHED_FINISHED × this). */
+function cacheable(row: ExecutionRow): boolean {
+  let size = 0;
+  for (const value of [row.input, row.node_outputs, row.state_values, row.result, row.flow_request]) {
+    size += value === null || value === undefined ? 0 : JSON.stringify(value).length;
+    if (size > CACHED_JSON_LIMIT) return false;
+  }
+  return true;
 }

@@ -74,9 +74,9 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const flows = new FlowsService(db, invalidations);
   const box = new SecretBox(keys.encryptionKey);
   const secrets = new SecretsService(db, box, invalidations);
-  const starter = new ExecutionStarter(db, config.leaseMs);
+  const starter = new ExecutionStarter(db, config.leaseMs, config.inlineStarts);
   const flowRequests = new FlowRequestsService(db, flows);
-  const executions = new ExecutionsService(db, flows, secrets, starter, flowRequests);
+  const executions = new ExecutionsService(db, flows, secrets, starter, flowRequests, invalidations);
   const auth = new AuthService(db, config, keys.jwtSecret, invalidations, log);
   const clock = new SwitchableClock();
   const scheduleFiring = new ScheduleFiring(executions);

@@ -45,6 +45,34 @@ describe('caches across processes', () => {
   /** The same account as `who`, talking to server `s`. */
   const on = (s: TestServer, who: { token: string } | { apiKey: string }) => apiClient(s.url, who);
 
+  it('serves a finished execution from memory; a change to its row or its purge, anywhere, is seen', async () => {
+    const owner = await makeAccount(a);
+    const flowId = await makeFlow(owner, FLOW);
+    const onA = on(a, { token: owner.token });
+    const onB = on(b, { token: owner.token });
+    const { data } = await onA.executions.runFlow({ id: flowId, runFlowRequest: { input: {} } });
+    const id = data.execution_id;
+    // No worker runs it: it ends here, as a worker's step would end it.
+    await a.db('executions').where({ id }).update({ status: 'completed', result: 1, completed_at: new Date() });
+    expect((await onA.executions.getExecution({ id })).data.result).to.equal(1);
+    const reads = await queriesDuring(a.db, () => onA.executions.getExecution({ id }));
+    expect(reads, 'a second GET of a finished execution').to.deep.equal([]);
+
+    // Changed by any process (here: the database itself), the cached row goes when the trigger's NOTIFY arrives.
+    await b.db('executions').where({ id }).update({ result: 2 });
+    await eventually(async () => expect((await onA.executions.getExecution({ id })).data.result).to.equal(2), {
+      ...NOTIFIED,
+      what: 'process A to read the changed row',
+    });
+    // Purged through B: A answers 404 once B's change is announced; B at once.
+    await onB.executions.purgeExecution({ id });
+    await expectError(onB.executions.getExecution({ id }), 404, 'not_found');
+    await eventually(() => expectError(onA.executions.getExecution({ id }), 404, 'not_found'), {
+      ...NOTIFIED,
+      what: 'process A to forget the purged execution',
+    });
+  });
+
   it('reads only the execution for an authenticated GET of one, and nothing before a start', async () => {
     const owner = await makeAccount(b);
     const flowId = await makeFlow(owner, FLOW);

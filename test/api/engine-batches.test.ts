@@ -148,7 +148,12 @@ describe('engine: batched starts, claims and step commits', function () {
       return promise;
     };
     const inFlight = () => submitted.filter((s) => s.outcome === undefined).length;
-    const server = await startTestServer({ FLOWRUNNER_WORKER_CONCURRENCY: '16', FLOWRUNNER_LEASE_MS: '1000' });
+    // Entry steps go to the worker's batches here (inline starts commit theirs with the start: next test).
+    const server = await startTestServer({
+      FLOWRUNNER_WORKER_CONCURRENCY: '16',
+      FLOWRUNNER_LEASE_MS: '1000',
+      FLOWRUNNER_INLINE_STARTS: 'false',
+    });
     // Holding back step rows keeps the first commit in flight while the others gather behind it.
     const hold = await api.db.transaction();
     try {
@@ -197,6 +202,55 @@ describe('engine: batched starts, claims and step commits', function () {
     } finally {
       if (!hold.isCompleted()) await hold.rollback();
       Batcher.prototype.submit = submit;
+      await server.close();
+    }
+  });
+
+  it('commits a one-node start with its step; an inline step the database refuses leaves its start to the worker', async () => {
+    const server = await startTestServer({ FLOWRUNNER_WORKER_CONCURRENCY: '16', FLOWRUNNER_LEASE_MS: '1000' });
+    try {
+      const owner = await makeAccount(server);
+      const good = await makeFlow(
+        owner,
+        'nodes:\n  start:\n    type: transform\n    params: {expression: "input.i * 3"}\n',
+      );
+      const bad = await makeFlow(
+        owner,
+        `nodes:\n  start:\n    type: transform\n    params: {expression: '"a\\u0000b"'}\n`,
+      );
+      // One at a time: each start is its own batch, so its answer shows what its commit held.
+      const { data: one } = await owner.client.executions.runFlow({ id: good, runFlowRequest: { input: { i: 5 } } });
+      expect(one.status, 'a start whose transform committed with it').to.equal('completed');
+      const { data: poisoned } = await owner.client.executions.runFlow({ id: bad, runFlowRequest: { input: {} } });
+      expect(poisoned.status, 'the start, committed without the step the database refused').to.equal('queued');
+
+      // Many at once, the bad one among them: the good ones complete, the bad one fails on the worker.
+      const goods = await startAll(
+        owner,
+        good,
+        Array.from({ length: 40 }, (_, i) => ({ i })),
+      );
+      const [again] = await startAll(owner, bad, [{}]);
+      await waitForAll(server.db, [one.execution_id, ...goods]);
+      const rows = await server.db('executions').whereIn('id', goods).select('input', 'result', 'step_count');
+      expect(rows.filter((r) => r.result !== r.input.i * 3 || r.step_count !== 1)).to.deep.equal([]);
+      for (const id of [poisoned.execution_id, again]) {
+        const ended = await eventually(
+          async () => {
+            const { data } = await owner.client.executions.getExecution({ id });
+            if (data.status === 'queued' || data.status === 'running') throw new Error(`its status is ${data.status}`);
+            return data;
+          },
+          { timeout: 60_000, what: 'the bad execution to end' },
+        );
+        expect([ended.status, ended.error]).to.deep.equal(['failed', 'internal_error']);
+      }
+      const all = [one.execution_id, ...goods, poisoned.execution_id, again];
+      expect(await stepsNotOnce(server.db, [one.execution_id, ...goods], ['start'])).to.deep.equal([]);
+      expect(await gappedEvents(server.db, all)).to.deep.equal([]);
+      const { data } = await owner.client.executions.getExecutionEvents({ id: one.execution_id });
+      expect(data.events.map((e) => e.type)).to.include.members(['execution_update', 'node_started', 'node_completed']);
+    } finally {
       await server.close();
     }
   });

@@ -19,7 +19,8 @@ describe('runs (003) and listing', () => {
       runStartRequest: { flow_id: flowId, input: { n: 1 }, client_id: 'billing' },
     });
     expect(res.status).to.equal(202);
-    expect(res.data).to.include({ flow_id: flowId, status: 'queued' });
+    // Its one transform ran and committed with the start (inline starts): the RunRef says so.
+    expect(res.data).to.include({ flow_id: flowId, status: 'completed' });
     expect(res.headers.location).to.equal(`/api/v1/runs/${res.data.id}`);
     await waitForExecution(alice, res.data.id);
     const run = (await alice.client.runs.getRun({ runId: res.data.id })).data;

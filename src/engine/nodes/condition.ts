@@ -3,6 +3,7 @@ import type { NodeTypeModule } from './types';
 
 export const condition: NodeTypeModule = {
   type: 'condition',
+  inline: true,
   category: 'control',
   displayName: 'Condition',
   description:

@@ -2,6 +2,7 @@ import { NodeError, type NodeTypeModule } from './types';
 
 export const fail: NodeTypeModule = {
   type: 'fail',
+  inline: true,
   category: 'control',
   displayName: 'Fail',
   description: 'End the execution as failed with a message.',

@@ -2,6 +2,7 @@ import type { NodeTypeModule } from './types';
 
 export const log: NodeTypeModule = {
   type: 'log',
+  inline: true,
   category: 'utility',
   displayName: 'Log',
   description: 'Write a log event of the execution (visible in /logs, the WebSocket and listeners).',

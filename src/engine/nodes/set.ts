@@ -2,6 +2,7 @@ import type { NodeTypeModule } from './types';
 
 export const set: NodeTypeModule = {
   type: 'set',
+  inline: true,
   category: 'data',
   displayName: 'Set state values',
   description: "Merge values (templates allowed) into the execution's state values (GET /executions/{id}/values).",

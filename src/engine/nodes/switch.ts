@@ -10,6 +10,7 @@ const cases = (p: Record<string, unknown>): Case[] => (Array.isArray(p.cases) ? 
 
 export const switchNode: NodeTypeModule = {
   type: 'switch',
+  inline: true,
   category: 'control',
   displayName: 'Switch',
   description: 'Follow the edge named by the first case whose `when` expression is truthy, else `default`.',

@@ -3,6 +3,7 @@ import type { NodeTypeModule } from './types';
 
 export const transform: NodeTypeModule = {
   type: 'transform',
+  inline: true,
   category: 'data',
   displayName: 'Transform',
   description:

@@ -82,6 +82,11 @@ export interface NodeTypeModule {
    * at once and are announced in the commit of their result.
    */
   announces?: boolean;
+  /**
+   * Computes from its context alone (no I/O, no wait, no sleep), so a start whose entry node it is
+   * may run it before the start commits and commit both together (see ExecutionStarter).
+   */
+  inline?: boolean;
   description: string;
   category: 'integration' | 'data' | 'control' | 'human' | 'utility';
   /** The name a catalog shows (001's task definitions have one). */

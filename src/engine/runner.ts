@@ -30,7 +30,6 @@ import { commitStep, logEvent, planStep, type LogLevel, type StepOutcome, type S
 
 export class LeaseLostError extends Error {}
 
-
 /** The abort reason a worker gives when it stops (as opposed to a cancelled execution). */
 export const SHUTDOWN = 'shutdown';
 

@@ -317,6 +317,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flows/{id}/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Make a version of a flow live
+         * @description Promotes one of the flow's versions to its live stage. A start without `stage` runs the live version once one is set (else the latest, the draft); `stage: draft` runs the latest.
+         */
+        put: operations["setFlowLiveVersion"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/flows/{id}/run": {
         parameters: {
             query?: never;
@@ -1594,6 +1614,13 @@ export interface components {
             /** @example your-api-key */
             value: string;
         };
+        /** @description An account, with its email (null when the account is gone or nothing started it). */
+        AccountRef: {
+            /** @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            /** @example user@example.com */
+            email: string | null;
+        } | null;
         FlowSummary: {
             /** @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
@@ -1621,6 +1648,13 @@ export interface components {
              *     ]
              */
             tags: string[];
+            /**
+             * @description The version that is live (`PUT /flows/{id}/live`); null until one is promoted.
+             * @example 1
+             */
+            live_version: number | null;
+            created_by: components["schemas"]["AccountRef"];
+            updated_by: components["schemas"]["AccountRef"];
         };
         FlowList: {
             flows: components["schemas"]["FlowSummary"][];
@@ -1714,6 +1748,21 @@ export interface components {
              *     ]
              */
             tags: string[];
+            /**
+             * @description The version that is live (`PUT /flows/{id}/live`); null until one is promoted.
+             * @example 1
+             */
+            live_version: number | null;
+            created_by: components["schemas"]["AccountRef"];
+            updated_by: components["schemas"]["AccountRef"];
+            /** @description The current definition's `inputs` JSON Schema, if it declares one. */
+            inputs_schema: {
+                [key: string]: unknown;
+            } | null;
+            /** @description The current definition's `outputs` JSON Schema, if it declares one. */
+            outputs_schema: {
+                [key: string]: unknown;
+            } | null;
         };
         FlowUpdate: {
             /** @example Updated Flow */
@@ -1747,6 +1796,36 @@ export interface components {
             limit: number;
             offset: number;
         };
+        LiveVersionRequest: {
+            /**
+             * @description The number of the version to make live.
+             * @example 2
+             */
+            version: number;
+        };
+        /**
+         * @description `draft` is a flow's latest version, `live` the version promoted with `PUT /flows/{id}/live`.
+         * @example live
+         * @enum {string}
+         */
+        Stage: "draft" | "live";
+        /**
+         * @description A name for this run (002), returned and filterable on the lists.
+         * @example Process invoice 42
+         */
+        RunName: string;
+        /** @description Ask for an approval before the run's first node. It is merged with the flow's own `approval` so the result is never looser: approval is required when either asks for it, self-approval is refused when either refuses it, and when both name approvers only those named by both may approve (none in common is a 422). `required: false` or `no_self_approval: false` cannot relax the flow's rule: those parts are ignored, and `waiting_for` shows the rule in force. */
+        RunApproval: {
+            /** @default true */
+            required: boolean;
+            /** @description Account ids or "role:admin"; empty or absent means anyone who may see the run. */
+            approvers?: string[];
+            /**
+             * @description The account that started the run may not approve it.
+             * @default false
+             */
+            no_self_approval: boolean;
+        };
         RunFlowRequest: {
             /**
              * @description The execution's input; checked against the flow's `inputs` schema.
@@ -1762,6 +1841,9 @@ export interface components {
              * @example freq-01J9Z3W9F8K5Q2M7N4T6V8X0YA
              */
             flow_request_id?: string;
+            stage?: components["schemas"]["Stage"];
+            name?: components["schemas"]["RunName"];
+            approval?: components["schemas"]["RunApproval"];
         };
         /** @description What started an execution, when a trigger did; null for a start through the API. */
         Trigger: {
@@ -1821,6 +1903,58 @@ export interface components {
              */
             waiting_until: string | null;
         };
+        /** @description The flow request an execution carries out, as it was at the start (001's preview). */
+        FlowRequestRef: {
+            /** @example freq-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            /** @example Invoice 42 */
+            name: string | null;
+            /** @example Process this request. */
+            instructions: string;
+        } | null;
+        /** @description One attempt of one node. */
+        Step: {
+            /** @example step-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            /** @example start */
+            node_id: string;
+            /** @example http.request */
+            node_type: string;
+            /** @example 1 */
+            attempt: number;
+            /** @enum {string} */
+            status: "running" | "completed" | "failed" | "cancelled" | "waiting";
+            /** @description The node's resolved params. */
+            input: unknown;
+            /** @description Any JSON value, or null. */
+            output: unknown;
+            error: string | null;
+            /** @description Who decided, for approval and input steps. */
+            actor_id?: string | null;
+            /** Format: date-time */
+            started_at: string | null;
+            /** Format: date-time */
+            completed_at: string | null;
+        };
+        NamedOutput: {
+            /** @example total_items */
+            name: string;
+            /**
+             * @description Any JSON value.
+             * @example 42
+             */
+            value: unknown;
+        };
+        /**
+         * @description The result as 002's `[{name, value}]` list: one item per field of an object result, sorted by name; null until the execution completed, or when its result is not an object.
+         * @example [
+         *       {
+         *         "name": "total_items",
+         *         "value": 42
+         *       }
+         *     ]
+         */
+        NamedOutputs: components["schemas"]["NamedOutput"][] | null;
         /** @description What run-and-wait answers when the execution finished in time: the execution as `GET /executions/{id}` returns it, plus `execution_id` as in the 202 body, so a client reads the id the same way from either answer. */
         FinishedExecution: {
             trigger?: components["schemas"]["Trigger"];
@@ -1867,6 +2001,22 @@ export interface components {
             /** @example 5000 */
             duration: number | null;
             progress: components["schemas"]["ExecutionProgress"];
+            stage: components["schemas"]["Stage"];
+            /**
+             * @description The run's name, when it was given one.
+             * @example Process invoice 42
+             */
+            name: string | null;
+            started_by: components["schemas"]["AccountRef"];
+            /**
+             * @description The flow's name (also of a deleted flow).
+             * @example My Flow
+             */
+            flow_name: string | null;
+            flow_request: components["schemas"]["FlowRequestRef"];
+            /** @description With `include=steps`, the latest attempt of each node that ran, in the order they began. */
+            steps?: components["schemas"]["Step"][];
+            named_outputs: components["schemas"]["NamedOutputs"];
         };
         ExecutionRef: {
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -2040,6 +2190,23 @@ export interface components {
             duration: number | null;
             /** @example HTTP request failed with status 500 */
             error?: string | null;
+            stage: components["schemas"]["Stage"];
+            /**
+             * @description The run's name, when it was given one.
+             * @example Process invoice 42
+             */
+            name: string | null;
+            started_by: components["schemas"]["AccountRef"];
+            /**
+             * @description The flow's name (also of a deleted flow).
+             * @example My Flow
+             */
+            flow_name: string | null;
+            flow_request: components["schemas"]["FlowRequestRef"];
+            /** @description With `include=steps`, the latest attempt of each node that ran, in the order they began. */
+            steps?: components["schemas"]["Step"][];
+            /** @enum {string|null} */
+            approval_status: "pending" | "approved" | "rejected" | null;
         };
         ExecutionList: {
             executions: components["schemas"]["ExecutionSummary"][];
@@ -2051,30 +2218,6 @@ export interface components {
             offset: number;
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor: string | null;
-        };
-        /** @description One attempt of one node. */
-        Step: {
-            /** @example step-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
-            id: string;
-            /** @example start */
-            node_id: string;
-            /** @example http.request */
-            node_type: string;
-            /** @example 1 */
-            attempt: number;
-            /** @enum {string} */
-            status: "running" | "completed" | "failed" | "cancelled" | "waiting";
-            /** @description The node's resolved params. */
-            input: unknown;
-            /** @description Any JSON value, or null. */
-            output: unknown;
-            error: string | null;
-            /** @description Who decided, for approval and input steps. */
-            actor_id?: string | null;
-            /** Format: date-time */
-            started_at: string | null;
-            /** Format: date-time */
-            completed_at: string | null;
         };
         /**
          * @example {
@@ -2309,6 +2452,22 @@ export interface components {
             /** @example 5000 */
             duration: number | null;
             progress: components["schemas"]["ExecutionProgress"];
+            stage: components["schemas"]["Stage"];
+            /**
+             * @description The run's name, when it was given one.
+             * @example Process invoice 42
+             */
+            name: string | null;
+            started_by: components["schemas"]["AccountRef"];
+            /**
+             * @description The flow's name (also of a deleted flow).
+             * @example My Flow
+             */
+            flow_name: string | null;
+            flow_request: components["schemas"]["FlowRequestRef"];
+            /** @description With `include=steps`, the latest attempt of each node that ran, in the order they began. */
+            steps?: components["schemas"]["Step"][];
+            named_outputs: components["schemas"]["NamedOutputs"];
         };
         LogEntry: {
             /** @example 3 */
@@ -2515,6 +2674,22 @@ export interface components {
             /** Format: date-time */
             completed_at: string | null;
             progress: components["schemas"]["ExecutionProgress"];
+            stage: components["schemas"]["Stage"];
+            /**
+             * @description The run's name, when it was given one.
+             * @example Process invoice 42
+             */
+            name: string | null;
+            started_by: components["schemas"]["AccountRef"];
+            /**
+             * @description The flow's name (also of a deleted flow).
+             * @example My Flow
+             */
+            flow_name: string | null;
+            flow_request: components["schemas"]["FlowRequestRef"];
+            /** @enum {string|null} */
+            approval_status: "pending" | "approved" | "rejected" | null;
+            named_outputs: components["schemas"]["NamedOutputs"];
         };
         RunList: {
             items: components["schemas"]["Run"][];
@@ -2542,6 +2717,14 @@ export interface components {
              * @example freq-01J9Z3W9F8K5Q2M7N4T6V8X0YA
              */
             flow_request_id?: string;
+            stage?: components["schemas"]["Stage"];
+            /**
+             * @description Run exactly this version of the flow (instead of its live or latest one). With `stage: live` it must be the live version.
+             * @example 2
+             */
+            flow_version?: number;
+            name?: components["schemas"]["RunName"];
+            approval?: components["schemas"]["RunApproval"];
         };
         RunRef: {
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -3029,6 +3212,12 @@ export interface components {
         PreferWaitHeader: string;
         /** @description Seconds to hold the response until the execution has finished (completed, failed or cancelled), like `Prefer: wait=<seconds>`. Values above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state. */
         WaitParam: number;
+        /** @description Only the executions started on this stage */
+        StageParam: components["schemas"]["Stage"];
+        /** @description Only the runs with this exact name */
+        NameParam: string;
+        /** @description `steps` embeds the latest attempt of each step (one per node that ran) as `steps`. */
+        IncludeParam: "steps";
     };
     requestBodies: never;
     headers: {
@@ -3907,6 +4096,45 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    setFlowLiveVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "version": 2
+                 *     }
+                 */
+                "application/json": components["schemas"]["LiveVersionRequest"];
+            };
+        };
+        responses: {
+            /** @description The flow, with its new live version */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Flow"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     runFlow: {
         parameters: {
             query?: {
@@ -3967,7 +4195,21 @@ export interface operations {
                      *       "created_at": "2023-01-01T12:00:00Z",
                      *       "started_at": "2023-01-01T12:00:00Z",
                      *       "completed_at": "2023-01-01T12:00:00.040Z",
-                     *       "duration": 40
+                     *       "duration": 40,
+                     *       "stage": "live",
+                     *       "name": "Process invoice 42",
+                     *       "started_by": {
+                     *         "id": "acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *         "email": "user@example.com"
+                     *       },
+                     *       "flow_name": "My Flow",
+                     *       "flow_request": null,
+                     *       "named_outputs": [
+                     *         {
+                     *           "name": "output",
+                     *           "value": "value"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["FinishedExecution"];
@@ -4340,6 +4582,12 @@ export interface operations {
                 created_after?: string;
                 /** @description Only the executions created before this instant (RFC 3339) */
                 created_before?: string;
+                /** @description Only the executions started on this stage */
+                stage?: components["parameters"]["StageParam"];
+                /** @description Only the runs with this exact name */
+                name?: components["parameters"]["NameParam"];
+                /** @description `steps` embeds the latest attempt of each step (one per node that ran) as `steps`. */
+                include?: components["parameters"]["IncludeParam"];
             };
             header?: never;
             path?: never;
@@ -4400,6 +4648,8 @@ export interface operations {
             query?: {
                 /** @description Seconds to hold the response until the execution has finished (completed, failed or cancelled), like `Prefer: wait=<seconds>`. Values above the server's maximum (`FLOWRUNNER_MAX_WAIT_SECONDS`: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state. */
                 wait?: components["parameters"]["WaitParam"];
+                /** @description `steps` embeds the latest attempt of each step (one per node that ran) as `steps`. */
+                include?: components["parameters"]["IncludeParam"];
             };
             header?: {
                 /**
@@ -4439,7 +4689,21 @@ export interface operations {
                      *       "created_at": "2023-01-01T12:00:00Z",
                      *       "started_at": "2023-01-01T12:00:00Z",
                      *       "completed_at": "2023-01-01T12:00:05Z",
-                     *       "duration": 5000
+                     *       "duration": 5000,
+                     *       "stage": "live",
+                     *       "name": "Process invoice 42",
+                     *       "started_by": {
+                     *         "id": "acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *         "email": "user@example.com"
+                     *       },
+                     *       "flow_name": "My Flow",
+                     *       "flow_request": null,
+                     *       "named_outputs": [
+                     *         {
+                     *           "name": "output",
+                     *           "value": "value"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["Execution"];
@@ -5309,6 +5573,10 @@ export interface operations {
                 client_id?: string;
                 /** @description Filter by flow id */
                 flow_id?: string;
+                /** @description Only the executions started on this stage */
+                stage?: components["parameters"]["StageParam"];
+                /** @description Only the runs with this exact name */
+                name?: components["parameters"]["NameParam"];
             };
             header?: never;
             path?: never;
@@ -5392,7 +5660,22 @@ export interface operations {
                      *       "error": null,
                      *       "created_at": "2023-01-01T12:00:00Z",
                      *       "started_at": "2023-01-01T12:00:00Z",
-                     *       "completed_at": "2023-01-01T12:00:00.040Z"
+                     *       "completed_at": "2023-01-01T12:00:00.040Z",
+                     *       "stage": "live",
+                     *       "name": "Process invoice 42",
+                     *       "started_by": {
+                     *         "id": "acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *         "email": "user@example.com"
+                     *       },
+                     *       "flow_name": "My Flow",
+                     *       "flow_request": null,
+                     *       "approval_status": null,
+                     *       "named_outputs": [
+                     *         {
+                     *           "name": "total",
+                     *           "value": 42
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["Run"];
@@ -5476,7 +5759,22 @@ export interface operations {
                      *       "error": null,
                      *       "created_at": "2023-01-01T12:00:00Z",
                      *       "started_at": "2023-01-01T12:00:00Z",
-                     *       "completed_at": "2023-01-01T12:00:00.040Z"
+                     *       "completed_at": "2023-01-01T12:00:00.040Z",
+                     *       "stage": "live",
+                     *       "name": "Process invoice 42",
+                     *       "started_by": {
+                     *         "id": "acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                     *         "email": "user@example.com"
+                     *       },
+                     *       "flow_name": "My Flow",
+                     *       "flow_request": null,
+                     *       "approval_status": null,
+                     *       "named_outputs": [
+                     *         {
+                     *           "name": "total",
+                     *           "value": 42
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["Run"];

@@ -12,6 +12,8 @@ import type { Services } from '../services';
 import { definitionReply, message } from './replies';
 import { abortedWhenGone, preferenceApplied, startReply, waitOf } from './waits';
 
+type ExecutionRow = Awaited<ReturnType<Services['executions']['get']>>;
+
 const executionUrl = (id: string) => `/api/v1/executions/${id}`;
 
 /** A date-time query filter (its format is validated against the spec before this runs). */
@@ -28,6 +30,9 @@ export function executionHandlers(s: Services): Handlers {
             flowId: params.id,
             input: body.input ?? {},
             flowRequestId: body.flow_request_id,
+            stage: body.stage,
+            name: body.name,
+            approval: body.approval,
             idempotencyKey: headers['Idempotency-Key'],
           },
           prefer: headers.Prefer,
@@ -48,25 +53,36 @@ export function executionHandlers(s: Services): Handlers {
         status: query.status,
         triggerType: query.trigger_type,
         triggerId: query.trigger_id,
+        stage: query.stage,
+        name: query.name,
         createdAfter: instantOf(query.created_after),
         createdBefore: instantOf(query.created_before),
         cursor: query.cursor,
         limit,
         offset,
       });
+      const steps = query.include === 'steps' ? await s.executions.latestSteps(rows) : undefined;
       return {
         status: 200,
-        body: { executions: rows.map(toExecutionSummary), total, limit, offset, next_cursor: nextCursor },
+        body: {
+          executions: rows.map((r) => toExecutionSummary(r, steps?.get(r.id))),
+          total,
+          limit,
+          offset,
+          next_cursor: nextCursor,
+        },
       };
     },
     getExecution: async ({ actor, params, headers, query, res }) => {
       const wait = waitOf(headers.Prefer, query.wait, s.config.maxWaitSeconds);
-      if (!wait) return { status: 200, body: toExecution(await s.executions.get(actor, params.id)) };
+      const present = async (ex: ExecutionRow) =>
+        toExecution(ex, query.include === 'steps' ? (await s.executions.latestSteps([ex])).get(ex.id) : undefined);
+      if (!wait) return { status: 200, body: await present(await s.executions.get(actor, params.id)) };
       const { execution, honoured } = await s.completions.getWhenFinished(actor, params.id, {
         seconds: wait.seconds,
         signal: abortedWhenGone(res),
       });
-      return { status: 200, body: toExecution(execution), headers: preferenceApplied(wait, honoured) };
+      return { status: 200, body: await present(execution), headers: preferenceApplied(wait, honoured) };
     },
     cancelExecution: async ({ actor, params }) => {
       await s.executions.cancel(actor, params.id);

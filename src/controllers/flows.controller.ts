@@ -30,6 +30,10 @@ export function flowHandlers(s: Services): Handlers {
       status: 200,
       body: toFlow(await s.flows.update(actor, params.id, body)),
     }),
+    setFlowLiveVersion: async ({ actor, params, body }) => ({
+      status: 200,
+      body: toFlow(await s.flows.setLive(actor, params.id, body.version)),
+    }),
     deleteFlow: async ({ actor, params }) => {
       await s.flows.delete(actor, params.id);
       return message('Flow deleted successfully');

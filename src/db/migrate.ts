@@ -19,6 +19,7 @@ import * as webhooks from './migrations/20261202000500_webhooks';
 import * as accountsExternalId from './migrations/20261202020000_accounts_external_id';
 import * as flowRequests from './migrations/20261202020000_flow_requests';
 import * as finalExecutionsInvalidate from './migrations/20261202030000_final_executions_invalidate';
+import * as stagesAndAttribution from './migrations/20261203020000_stages_and_attribution';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -42,6 +43,7 @@ const migrations: Record<string, Migration> = {
   '20261202020000_accounts_external_id': accountsExternalId,
   '20261202020000_flow_requests': flowRequests,
   '20261202030000_final_executions_invalidate': finalExecutionsInvalidate,
+  '20261203020000_stages_and_attribution': stagesAndAttribution,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -47,9 +47,19 @@ export interface FlowRow {
   description: string;
   tags: string[];
   current_version: number;
+  /** The version promoted to the live stage; null until one is (issue 15). */
+  live_version: number | null;
+  created_by: string | null;
+  updated_by: string | null;
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
+}
+
+/** The emails of who created and last changed a flow, joined by the flow reads. */
+export interface FlowAttribution {
+  created_by_email?: string | null;
+  updated_by_email?: string | null;
 }
 
 export interface FlowVersionRow {
@@ -63,8 +73,14 @@ export interface FlowVersionRow {
   created_at: Date;
 }
 
-/** A live flow with its current version's definition and label. */
-export type FlowWithDefinition = FlowRow & Pick<FlowVersionRow, 'definition' | 'version_label' | 'hash' | 'document'>;
+/**
+ * A flow (not deleted) with its current version's definition and label, and the parsed document
+ * of its live version when one is set (so a start on the live stage reads no more than a start
+ * on the latest).
+ */
+export type FlowWithDefinition = FlowRow &
+  Pick<FlowVersionRow, 'definition' | 'version_label' | 'hash' | 'document'> &
+  FlowAttribution & { live_document?: unknown };
 
 export type ExecutionStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
 export const FINAL_STATUSES: readonly ExecutionStatus[] = ['completed', 'failed', 'cancelled'];
@@ -123,7 +139,16 @@ export interface ExecutionRow {
   waiting_until: Date | null;
   /** The number of nodes of the pinned definition. */
   nodes_total: number;
+  /** The stage it was started on: `live` (the flow's promoted version) or `draft` (issue 15). */
+  stage: ExecutionStage;
+  /** The run's name (002), when it was given one. */
+  name: string | null;
+  /** Joined by the reads that present it: the email of `started_by`, the flow's name. */
+  started_by_email?: string | null;
+  flow_name?: string | null;
 }
+
+export type ExecutionStage = 'draft' | 'live';
 
 export interface TaskRow {
   id: string;

@@ -67,6 +67,8 @@ export interface NodeDefinition {
 export interface FlowDocument {
   metadata?: { name?: string; description?: string; version?: string };
   inputs?: Record<string, unknown>;
+  /** JSON Schema of the execution's result, checked when it completes (issue 15). */
+  outputs?: Record<string, unknown>;
   entry?: string;
   output?: unknown;
   approval?: { required?: boolean; approvers?: string[]; no_self_approval?: boolean };
@@ -103,6 +105,7 @@ const DOCUMENT_SCHEMA = {
       },
     },
     inputs: { type: 'object', description: 'JSON Schema of the execution input' },
+    outputs: { type: 'object', description: 'JSON Schema of the execution result' },
     entry: { type: 'string' },
     output: {},
     approval: {
@@ -455,6 +458,11 @@ export function parseDefinition(text: string): ParsedDefinition {
   }
   if (document.inputs !== undefined) {
     for (const problem of schemaProblems(document.inputs, 'inputs')) {
+      problems.push({ node: null, ...problem, ...at(problem.path.split('.')) });
+    }
+  }
+  if (document.outputs !== undefined) {
+    for (const problem of schemaProblems(document.outputs, 'outputs')) {
       problems.push({ node: null, ...problem, ...at(problem.path.split('.')) });
     }
   }

@@ -20,8 +20,11 @@ import { deleteExecutionTasks, insertTask } from '../repositories/tasks.reposito
 import { nodeOf, type FlowDocument } from './definition';
 
 /** A start's execution (see NewStart), or a subflow's child, or one that waits for an approval first. */
-export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id' | 'flow_request'> {
+export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id' | 'flow_request' | 'stage' | 'name'> {
   client_id?: string | null;
+  /** `draft` unless said (a subflow's child runs its flow's latest version). */
+  stage?: NewStart['stage'];
+  name?: string | null;
   flow_request?: NewStart['flow_request'];
   parent_execution_id?: string | null;
   depth?: number;
@@ -42,6 +45,8 @@ export async function createExecution(tx: Tx, n: NewExecution): Promise<Executio
     client_id: n.client_id ?? null,
     input: n.input,
     started_by: n.started_by,
+    stage: n.stage ?? 'draft',
+    name: n.name ?? null,
     flow_request: n.flow_request ? (JSON.stringify(n.flow_request) as never) : null,
     parent_execution_id: n.parent_execution_id ?? null,
     depth: n.depth ?? 0,

@@ -14,6 +14,8 @@ import { insertTask } from '../repositories/tasks.repository';
 import type { Masker } from '../security/masking';
 import { edgeFor, type FlowDocument, type NodeDefinition } from './definition';
 import { ExpressionLimitError, resolveTemplates } from './expressions';
+import { ValidationError } from '../errors';
+import { checkAgainstSchema } from './user-schemas';
 import { cancelExecution, createExecution, notifyParent } from './lifecycle';
 import type { NodeError, NodeResult, Wait } from './nodes/types';
 
@@ -330,10 +332,11 @@ async function afterSuccess(
   const target = edgeFor(step.node, result.outcome ?? 'default') ?? edgeFor(step.node, 'default');
   if (target) return { changes: NO_CHANGES, next: { node: target, attempt: 1 } };
   const output = step.document.output;
-  if (output === undefined) return { changes: NO_CHANGES, end: { status: 'completed', result: result.output ?? null } };
+  if (output === undefined)
+    return { changes: NO_CHANGES, end: declaredOutputs(step, { status: 'completed', result: result.output ?? null }) };
   try {
     const flowResult = await resolveTemplates(output, { ...step.scope, nodes: nodeOutputs });
-    return { changes: NO_CHANGES, end: { status: 'completed', result: flowResult } };
+    return { changes: NO_CHANGES, end: declaredOutputs(step, { status: 'completed', result: flowResult }) };
   } catch (err) {
     if (err instanceof ExpressionLimitError) {
       const detail = { code: err.code, limit: err.limit, expression: err.expression ?? null };
@@ -346,6 +349,29 @@ async function afterSuccess(
       changes: NO_CHANGES,
       end: { status: 'failed', error: `the flow's output template failed: ${(err as Error).message}` },
     };
+  }
+}
+
+/**
+ * A completed end checked against the flow's declared `outputs` schema: a result that does not
+ * match fails the execution, saying which field (issue 15).
+ */
+function declaredOutputs(step: StepContext, end: { status: 'completed'; result: unknown }): End {
+  const schema = step.document.outputs;
+  if (schema === undefined) return end;
+  const { flow_id, flow_version } = step.execution;
+  try {
+    checkAgainstSchema(
+      `${flow_id}@${flow_version}#outputs`,
+      schema,
+      end.result,
+      'outputs',
+      "The result does not match the flow's outputs schema",
+    );
+    return end;
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    return { status: 'failed', error: err.message, detail: { field: err.details?.field ?? null } };
   }
 }
 

@@ -8,7 +8,30 @@ type Schemas = components['schemas'];
 const duration = (r: ExecutionRow) =>
   r.started_at && r.completed_at ? r.completed_at.getTime() - r.started_at.getTime() : null;
 
-export function toExecutionSummary(r: ExecutionRow): Schemas['ExecutionSummary'] {
+/** Issue 15's fields, the same on every view of an execution: stage, name, attribution, flow request. */
+function attribution(r: ExecutionRow) {
+  return {
+    stage: r.stage ?? 'draft',
+    name: r.name ?? null,
+    started_by: r.started_by ? { id: r.started_by, email: r.started_by_email ?? null } : null,
+    flow_name: r.flow_name ?? null,
+    flow_request: r.flow_request
+      ? { id: r.flow_request.id, name: r.flow_request.name ?? null, instructions: r.flow_request.instructions }
+      : null,
+  };
+}
+
+/** 002's `[{name, value}]` view of a completed object result, sorted by name; else null. */
+export function toNamedOutputs(r: ExecutionRow): Schemas['NamedOutputs'] {
+  const result = r.result;
+  if (r.status !== 'completed' || !result || typeof result !== 'object' || Array.isArray(result)) return null;
+  return Object.keys(result)
+    .sort()
+    .map((name) => ({ name, value: (result as Record<string, unknown>)[name] ?? null }));
+}
+
+/** `steps`: the latest attempts embedded with `include=steps`. */
+export function toExecutionSummary(r: ExecutionRow, steps?: StepRow[]): Schemas['ExecutionSummary'] {
   return {
     id: r.id,
     flow_id: r.flow_id,
@@ -23,6 +46,9 @@ export function toExecutionSummary(r: ExecutionRow): Schemas['ExecutionSummary']
     duration: duration(r),
     error: r.error,
     trigger: r.trigger ?? null,
+    ...attribution(r),
+    approval_status: r.approval_status as Schemas['ExecutionSummary']['approval_status'],
+    ...(steps ? { steps: steps.map(toStep) } : {}),
   };
 }
 
@@ -43,9 +69,9 @@ export function toProgress(r: ExecutionRow): Schemas['ExecutionProgress'] {
   };
 }
 
-export function toExecution(r: ExecutionRow): Schemas['Execution'] {
+export function toExecution(r: ExecutionRow, steps?: StepRow[]): Schemas['Execution'] {
   return {
-    ...toExecutionSummary(r),
+    ...toExecutionSummary(r, steps),
     flow_version: r.flow_version,
     parent_execution_id: r.parent_execution_id,
     input: r.input,
@@ -55,6 +81,7 @@ export function toExecution(r: ExecutionRow): Schemas['Execution'] {
     approval_status: r.approval_status as Schemas['Execution']['approval_status'],
     waiting_for: shownWaitingFor(r.waiting_for),
     progress: toProgress(r),
+    named_outputs: toNamedOutputs(r),
   };
 }
 
@@ -87,6 +114,9 @@ export function toRun(r: ExecutionRow, definitionHash: string): Schemas['Run'] {
     started_at: isoOrNull(r.started_at),
     completed_at: isoOrNull(r.completed_at),
     progress: toProgress(r),
+    ...attribution(r),
+    approval_status: r.approval_status as Schemas['Run']['approval_status'],
+    named_outputs: toNamedOutputs(r),
   };
 }
 

@@ -1,6 +1,6 @@
 /** Flows, versions and node types as the spec shows them. */
 import type { components } from '../../generated/types/api';
-import type { FlowRow, FlowVersionRow, FlowWithDefinition } from '../db/tables';
+import type { FlowAttribution, FlowRow, FlowVersionRow, FlowWithDefinition } from '../db/tables';
 import { iso } from './dates';
 
 type Schemas = components['schemas'];
@@ -8,7 +8,9 @@ type Schemas = components['schemas'];
 const label = (r: { version_label: string | null; current_version: number }) =>
   r.version_label ?? String(r.current_version);
 
-export function toFlowSummary(r: FlowRow & { version_label: string | null }): Schemas['FlowSummary'] {
+const accountRef = (id: string | null, email: string | null | undefined) => (id ? { id, email: email ?? null } : null);
+
+export function toFlowSummary(r: FlowRow & FlowAttribution & { version_label: string | null }): Schemas['FlowSummary'] {
   return {
     id: r.id,
     name: r.name,
@@ -19,11 +21,22 @@ export function toFlowSummary(r: FlowRow & { version_label: string | null }): Sc
     created_at: iso(r.created_at),
     updated_at: iso(r.updated_at),
     tags: r.tags,
+    live_version: r.live_version ?? null,
+    created_by: accountRef(r.created_by, r.created_by_email),
+    updated_by: accountRef(r.updated_by, r.updated_by_email),
   };
 }
 
+const schemaOf = (document: unknown, key: 'inputs' | 'outputs') =>
+  ((document as Record<string, unknown> | null)?.[key] as Record<string, unknown> | undefined) ?? null;
+
 export function toFlow(r: FlowWithDefinition): Schemas['Flow'] {
-  return { ...toFlowSummary(r), definition: r.definition };
+  return {
+    ...toFlowSummary(r),
+    definition: r.definition,
+    inputs_schema: schemaOf(r.document, 'inputs'),
+    outputs_schema: schemaOf(r.document, 'outputs'),
+  };
 }
 
 export function toFlowVersion(r: FlowVersionRow, withDefinition: boolean): Schemas['FlowVersion'] {

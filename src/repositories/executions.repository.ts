@@ -13,15 +13,37 @@ export async function insertExecution(
   return created;
 }
 
+/**
+ * What the reads that present executions add to the row: who started it (email) and its flow's
+ * name, each a primary-key lookup inside the same statement, never a query per row.
+ */
+const ATTRIBUTION = `(select a.email from accounts a where a.id = executions.started_by) as started_by_email,
+  (select f.name from flows f where f.id = executions.flow_id) as flow_name`;
+
 const FIND_EXECUTION: PreparedStatement = {
-  name: 'flowrunner_find_execution_v1',
-  text: 'select * from executions where id = $1::text',
+  name: 'flowrunner_find_execution_v2',
+  text: `select executions.*, ${ATTRIBUTION} from executions where id = $1::text`,
 };
 
 /** The read behind every GET of an execution (and each long poll's answer): a prepared statement. */
 export async function findExecution(db: Knex, id: string): Promise<ExecutionRow | undefined> {
-  if (db.isTransaction) return db<ExecutionRow>('executions').where({ id }).first();
+  if (db.isTransaction) return db<ExecutionRow>('executions').where({ id }).first('executions.*', db.raw(ATTRIBUTION));
   return (await runPrepared<ExecutionRow>(db, FIND_EXECUTION, [id])).rows[0];
+}
+
+/** The attribution (`started_by_email`, `flow_name`) of a row that was read or written without it. */
+export async function findAttribution(
+  db: Knex,
+  startedBy: string | null,
+  flowId: string,
+): Promise<Pick<ExecutionRow, 'started_by_email' | 'flow_name'>> {
+  const row = await db
+    .select(
+      db.raw('(select a.email from accounts a where a.id = ?) as started_by_email', [startedBy]),
+      db.raw('(select f.name from flows f where f.id = ?) as flow_name', [flowId]),
+    )
+    .first();
+  return { started_by_email: row?.started_by_email ?? null, flow_name: row?.flow_name ?? null };
 }
 
 export async function lockExecution(tx: Knex.Transaction, id: string): Promise<ExecutionRow | undefined> {
@@ -45,6 +67,9 @@ export interface ExecutionListFilter {
   clientId?: string;
   triggerType?: 'schedule' | 'webhook';
   triggerId?: string;
+  stage?: 'draft' | 'live';
+  /** The run's exact name. */
+  name?: string;
   /** Created at or after this instant. */
   createdAfter?: Date;
   /** Created strictly before this instant. */
@@ -77,12 +102,14 @@ export async function listExecutionRows(
     if (f.flowId) q.where('flow_id', f.flowId);
     if (f.status) q.where('status', f.status);
     if (f.clientId) q.where('client_id', f.clientId);
+    if (f.stage) q.where('stage', f.stage);
+    if (f.name !== undefined) q.where('name', f.name);
     if (f.triggerId) q.whereRaw("trigger->>'id' = ?", [f.triggerId]);
     if (f.triggerType) q.whereRaw("trigger->>'type' = ?", [f.triggerType]);
     if (f.createdAfter) q.where('created_at', '>=', f.createdAfter);
     if (f.createdBefore) q.where('created_at', '<', f.createdBefore);
   });
-  const page = base.clone().orderBy('id', 'desc').limit(f.limit);
+  const page = base.clone().select('executions.*', db.raw(ATTRIBUTION)).orderBy('id', 'desc').limit(f.limit);
   if (f.beforeId) page.where('id', '<', f.beforeId);
   else page.offset(f.offset);
   const [rows, [{ count }]] = await Promise.all([page, base.clone().count<{ count: number }[]>({ count: '*' })]);

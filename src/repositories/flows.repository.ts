@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
-import type { FlowRow, FlowVersionRow, FlowWithDefinition } from '../db/tables';
+import type { FlowAttribution, FlowRow, FlowVersionRow, FlowWithDefinition } from '../db/tables';
 
 export async function insertFlow(
   db: Knex,
-  row: Omit<FlowRow, 'created_at' | 'updated_at' | 'deleted_at'>,
+  row: Omit<FlowRow, 'created_at' | 'updated_at' | 'deleted_at' | 'live_version' | 'created_by' | 'updated_by'> &
+    Partial<Pick<FlowRow, 'created_by' | 'updated_by'>>,
 ): Promise<FlowRow> {
   const [created] = await db<FlowRow>('flows').insert(row).returning('*');
   return created;
@@ -24,10 +25,26 @@ function withCurrentVersion(db: Knex) {
     .whereNull('f.deleted_at');
 }
 
+/** The emails of who created and last changed the flow `f`, in the same statement. */
+const FLOW_ATTRIBUTION = `(select a.email from accounts a where a.id = f.created_by) as created_by_email,
+  (select a.email from accounts a where a.id = f.updated_by) as updated_by_email`;
+
+/** The flow with its current version, and its live version's document when one is set. */
 export async function findLiveFlow(db: Knex, id: string): Promise<FlowWithDefinition | undefined> {
   return withCurrentVersion(db)
+    .leftJoin('flow_versions as lv', function () {
+      this.on('lv.flow_id', '=', 'f.id').andOn('lv.number', '=', 'f.live_version');
+    })
     .where('f.id', id)
-    .first('f.*', 'v.definition', 'v.version_label', 'v.hash', 'v.document');
+    .first(
+      'f.*',
+      'v.definition',
+      'v.version_label',
+      'v.hash',
+      'v.document',
+      'lv.document as live_document',
+      db.raw(FLOW_ATTRIBUTION),
+    );
 }
 
 /** Locks the live flow row for an update in `tx`. */
@@ -38,7 +55,7 @@ export async function lockLiveFlow(tx: Knex.Transaction, id: string): Promise<Fl
 export async function updateFlowRow(
   db: Knex,
   id: string,
-  patch: Partial<Pick<FlowRow, 'name' | 'description' | 'tags' | 'current_version'>>,
+  patch: Partial<Pick<FlowRow, 'name' | 'description' | 'tags' | 'current_version' | 'live_version' | 'updated_by'>>,
 ): Promise<void> {
   await db('flows')
     .where({ id })
@@ -63,7 +80,7 @@ export interface FlowListFilter {
 export async function listLiveFlows(
   db: Knex,
   filter: FlowListFilter,
-): Promise<{ rows: (FlowRow & { version_label: string | null })[]; total: number }> {
+): Promise<{ rows: (FlowRow & FlowAttribution & { version_label: string | null })[]; total: number }> {
   const base = withCurrentVersion(db).modify((q) => {
     if (filter.accountId) q.where('f.account_id', filter.accountId);
     if (filter.tags.length > 0) q.whereRaw('f.tags @> ?::text[]', [filter.tags]);
@@ -79,7 +96,7 @@ export async function listLiveFlows(
   const [rows, [{ count }]] = await Promise.all([
     base
       .clone()
-      .select('f.*', 'v.version_label')
+      .select('f.*', 'v.version_label', db.raw(FLOW_ATTRIBUTION))
       .orderBy([
         { column: 'f.created_at', order: 'desc' },
         { column: 'f.id', order: 'desc' },

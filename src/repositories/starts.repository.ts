@@ -22,6 +22,9 @@ export interface NewStart {
   started_by: string | null;
   /** The flow request it carries out, as it is at the start. */
   flow_request: FlowRequestSnapshot | null;
+  /** The stage it was started on, and the run's name (issue 15). */
+  stage: 'draft' | 'live';
+  name: string | null;
   /** Lease the entry task to this worker. */
   leased_to: string | null;
 }
@@ -29,15 +32,16 @@ export interface NewStart {
 const QUEUED = { status: 'queued', node_id: null, node_type: null };
 
 const INSERT_STARTS: PreparedStatement = {
-  name: 'flowrunner_insert_starts_v3',
+  name: 'flowrunner_insert_starts_v4',
   text: `with items as (
        select * from jsonb_to_recordset($1::jsonb) as i(
          k int, id text, account_id text, flow_id text, flow_version int, entry text, nodes_total int, input jsonb,
-         client_id text, started_by text, flow_request jsonb, leased_to text)
+         client_id text, started_by text, flow_request jsonb, stage text, name text, leased_to text)
      ), ex as (
        insert into executions (id, account_id, flow_id, flow_version, status, client_id, input, started_by, event_seq,
-                               nodes_total, flow_request)
-       select id, account_id, flow_id, flow_version, 'queued', client_id, input, started_by, 1, nodes_total, flow_request
+                               nodes_total, flow_request, stage, name)
+       select id, account_id, flow_id, flow_version, 'queued', client_id, input, started_by, 1, nodes_total, flow_request,
+              stage, name
          from items order by k
        returning *
      ), ev as (

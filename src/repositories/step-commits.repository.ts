@@ -43,12 +43,12 @@ export interface StepWriteOutcome {
   applied: Set<number>;
   /** The next tasks, by the index of the write that queued them. */
   next: Map<number, TaskRow>;
-  /** The executions these writes finished (completed or failed), as committed, by the write's index. */
+  /** The executions these writes finished (completed or failed), as committed and as reads attribute them, by the write's index. */
   finished: Map<number, ExecutionRow>;
 }
 
 const WRITE_STEPS: PreparedStatement = {
-  name: 'flowrunner_write_steps_v5',
+  name: 'flowrunner_write_steps_v6',
   text: `
 with items as (
   select * from jsonb_to_recordset($1::jsonb) as i(
@@ -74,7 +74,9 @@ with items as (
   from items i join taken on taken.k = i.k
   where e.id = i.execution_id and e.status in ('queued', 'running')
   returning i.k, e.id, e.flow_id, e.account_id, e.event_seq,
-            case when e.status in ('completed', 'failed', 'cancelled') then to_jsonb(e) end as finished
+            case when e.status in ('completed', 'failed', 'cancelled') then to_jsonb(e) || jsonb_build_object(
+              'started_by_email', (select a.email from accounts a where a.id = e.started_by),
+              'flow_name', (select f.name from flows f where f.id = e.flow_id)) end as finished
 ), ev as (
   insert into events (execution_id, seq, type, level, payload, created_at)
   select ex.id, ex.event_seq - jsonb_array_length(i.events) + u.ord, u.e->>'type', u.e->>'level', u.e->'payload',

@@ -37,3 +37,19 @@ export async function listStepRows(
   ]);
   return { rows, total: Number(count) };
 }
+
+/**
+ * The latest attempt of each node that ran, for a page of executions in one query (a list's or a
+ * get's `include=steps`), in the order they began.
+ */
+export async function listLatestStepRows(db: Knex, executionIds: string[]): Promise<StepRow[]> {
+  if (executionIds.length === 0) return [];
+  const latest = db<StepRow>('steps')
+    .distinctOn('execution_id', 'node_id')
+    .whereIn('execution_id', executionIds)
+    .orderBy([{ column: 'execution_id' }, { column: 'node_id' }, { column: 'id', order: 'desc' }]);
+  return db
+    .select('*')
+    .from(latest.as('s'))
+    .orderBy([{ column: 's.started_at' }, { column: 's.id' }]);
+}

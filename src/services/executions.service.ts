@@ -11,6 +11,7 @@ import {
   FINAL_STATUSES,
   type EventRow,
   type ExecutionRow,
+  type ExecutionStage,
   type ExecutionTrigger,
   type ExecutionStatus,
   type FlowVersionRow,
@@ -27,6 +28,7 @@ import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, Vali
 import { listEventRows, listLogRows } from '../repositories/events.repository';
 import {
   deleteExecutionRow,
+  findAttribution,
   findExecution,
   listExecutionRows,
   lockExecution,
@@ -34,12 +36,13 @@ import {
 import { findDefinitionHashes, findFlowVersion } from '../repositories/flows.repository';
 import { claimIdempotencyKey } from '../repositories/idempotency.repository';
 import { isSharedWith } from '../repositories/shares.repository';
-import { listStepRows } from '../repositories/steps.repository';
+import { listLatestStepRows, listStepRows } from '../repositories/steps.repository';
 import type { Actor } from './actor';
 import type { FlowsService } from './flows.service';
 import type { FlowRequestsService } from './flow-requests.service';
 import { canSee, ownerFilter } from './ownership';
 import { inTransaction } from '../db/transaction';
+import { effectiveApproval, startTarget, type RunApproval } from './start-rules';
 
 export interface StartRequest {
   flowId: string;
@@ -52,6 +55,12 @@ export interface StartRequest {
   trigger?: ExecutionTrigger;
   /** A flow request of the actor's that this execution carries out (001). */
   flowRequestId?: string;
+  /** `draft` (the latest version) or `live` (the promoted one); see start-rules.ts. */
+  stage?: ExecutionStage;
+  /** The run's name (002). */
+  name?: string;
+  /** A per-run approval, never looser than the flow's own (start-rules.ts). */
+  approval?: RunApproval;
 }
 
 export interface ListRequest {
@@ -60,6 +69,8 @@ export interface ListRequest {
   clientId?: string;
   triggerType?: 'schedule' | 'webhook';
   triggerId?: string;
+  stage?: ExecutionStage;
+  name?: string;
   createdAfter?: Date;
   createdBefore?: Date;
   cursor?: string;
@@ -161,16 +172,16 @@ export class ExecutionsService {
     within?: Tx,
   ): Promise<{ execution: ExecutionRow; replayed: boolean; heldHere?: boolean }> {
     const flow = await this.flows.get(actor, req.flowId);
-    let version = flow.current_version;
-    let document = flow.document as FlowDocument;
-    if (req.flowVersion !== undefined && req.flowVersion !== flow.current_version) {
-      const pinned = await findFlowVersion(within ?? this.db, flow.id, req.flowVersion);
+    const target = startTarget(flow, req.stage, req.flowVersion);
+    const version = target.version;
+    let document = target.document;
+    if (!document) {
+      const pinned = await findFlowVersion(within ?? this.db, flow.id, version);
       if (!pinned)
-        throw new ValidationError(`The flow has no version ${req.flowVersion}`, {
+        throw new ValidationError(`The flow has no version ${version}`, {
           field: 'flow_version',
           reason: `the flow's versions are 1 to ${flow.current_version}`,
         });
-      version = pinned.number;
       document = pinned.document as FlowDocument;
     }
     if (document.inputs)
@@ -184,12 +195,7 @@ export class ExecutionsService {
     const flowRequest =
       req.flowRequestId === undefined ? null : await this.flowRequests.snapshotFor(actor, req.flowRequestId, flow.id);
     const id = newId('exec');
-    const approval = document.approval?.required
-      ? {
-          approvers: document.approval.approvers ?? [],
-          no_self_approval: document.approval.no_self_approval ?? false,
-        }
-      : undefined;
+    const approval = effectiveApproval(document.approval, req.approval);
     const planned = {
       id,
       account_id: flow.account_id,
@@ -201,6 +207,8 @@ export class ExecutionsService {
       client_id: req.clientId ?? null,
       started_by: actor.accountId,
       flow_request: flowRequest,
+      stage: target.stage,
+      name: req.name ?? null,
     };
     // The common start (no key to remember, no approval first) is committed with the starts that
     // arrive together, and its first step may run in this process without a claim.
@@ -217,6 +225,10 @@ export class ExecutionsService {
               client_id: req.clientId ?? null,
               // Absent when unused, so the keys remembered before flow requests still match.
               ...(req.flowRequestId !== undefined ? { flow_request_id: req.flowRequestId } : {}),
+              ...(req.stage !== undefined ? { stage: req.stage } : {}),
+              ...(req.flowVersion !== undefined ? { flow_version: req.flowVersion } : {}),
+              ...(req.name !== undefined ? { name: req.name } : {}),
+              ...(req.approval !== undefined ? { approval: req.approval } : {}),
             }),
           )
           .digest('hex');
@@ -269,7 +281,12 @@ export class ExecutionsService {
     )
       manage = false;
     else throw new NotFoundError('Execution not found');
-    return { execution: maskRow(execution, await this.maskerFor(execution.account_id)), manage };
+    // A row the engine committed carries no attribution (the reads join it); look it up then.
+    const attributed =
+      execution.flow_name === undefined
+        ? { ...execution, ...(await findAttribution(this.db, execution.started_by, execution.flow_id)) }
+        : execution;
+    return { execution: maskRow(attributed, await this.maskerFor(execution.account_id)), manage };
   }
 
   async get(actor: Actor, id: string): Promise<ExecutionRow> {
@@ -305,6 +322,8 @@ export class ExecutionsService {
       clientId: req.clientId,
       triggerType: req.triggerType,
       triggerId: req.triggerId,
+      stage: req.stage,
+      name: req.name,
       createdAfter: req.createdAfter,
       createdBefore: req.createdBefore,
       beforeId,
@@ -371,6 +390,20 @@ export class ExecutionsService {
     const ex = await this.get(actor, id);
     const { rows, total } = await listLogRows(this.db, id, level, limit, offset);
     return { rows: maskEvents(rows, await this.maskerFor(ex.account_id)), total };
+  }
+
+  /**
+   * `include=steps`: the latest attempt of each node that ran, for executions the caller has
+   * already been allowed to read, in one query for the whole page; keyed by execution id.
+   */
+  async latestSteps(rows: ExecutionRow[]): Promise<Map<string, StepRow[]>> {
+    const byExecution = new Map<string, StepRow[]>(rows.map((r) => [r.id, []]));
+    const accounts = new Map(rows.map((r) => [r.id, r.account_id]));
+    const maskers = new Map<string, Masker>();
+    for (const accountId of new Set(accounts.values())) maskers.set(accountId, await this.maskerFor(accountId));
+    for (const step of await listLatestStepRows(this.db, [...byExecution.keys()]))
+      byExecution.get(step.execution_id)!.push(maskSteps([step], maskers.get(accounts.get(step.execution_id)!)!)[0]);
+    return byExecution;
   }
 
   async steps(actor: Actor, id: string, limit: number, offset: number) {

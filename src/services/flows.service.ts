@@ -108,6 +108,8 @@ export class FlowsService {
           description: input.description ?? document.metadata?.description ?? '',
           tags: uniqueTags(input.tags),
           current_version: 1,
+          created_by: actor.accountId,
+          updated_by: actor.accountId,
         });
         await insertFlowVersion(tx, {
           flow_id: id,
@@ -160,10 +162,28 @@ export class FlowsService {
           description: changes.description,
           tags: changes.tags === undefined ? undefined : uniqueTags(changes.tags),
           current_version: currentVersion,
+          updated_by: actor.accountId,
         });
         await changed('flow', id);
       }),
     );
+    return (await findLiveFlow(this.db, id))!;
+  }
+
+  /** Promotes one of the flow's versions to the live stage (issue 15); 422 when it has no such version. */
+  async setLive(actor: Actor, id: string, version: number): Promise<FlowWithDefinition> {
+    await this.read(actor, id);
+    await committing(this.db, this.bus, async (tx, changed) => {
+      const locked = await lockLiveFlow(tx, id);
+      if (!locked) throw new NotFoundError('Flow not found');
+      if (!(await findFlowVersion(tx, id, version)))
+        throw new ValidationError(`The flow has no version ${version}`, {
+          field: 'version',
+          reason: `the flow's versions are 1 to ${locked.current_version}`,
+        });
+      await updateFlowRow(tx, id, { live_version: version, updated_by: actor.accountId });
+      await changed('flow', id);
+    });
     return (await findLiveFlow(this.db, id))!;
   }
 

@@ -36,6 +36,8 @@ import type { Message } from '../model/index.js';
 // @ts-ignore
 import type { RunFlowRequest } from '../model/index.js';
 // @ts-ignore
+import type { Stage } from '../model/index.js';
+// @ts-ignore
 import type { StepList } from '../model/index.js';
 // @ts-ignore
 import type { Workflow } from '../model/index.js';
@@ -110,10 +112,11 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
          * @param {string} id 
          * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
          * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
+         * @param {'steps'} [include] &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        getExecution: async (id: string, prefer?: string, wait?: number, options: any = {}): Promise<RequestArgs> => {
+        getExecution: async (id: string, prefer?: string, wait?: number, include?: 'steps', options: any = {}): Promise<RequestArgs> => {
             // verify required parameter 'id' is not null or undefined
             if (id === null || id === undefined) {
                 throw new RequiredError('id','Required parameter id was null or undefined when calling getExecution.');
@@ -149,6 +152,10 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
 
             if (wait !== undefined) {
                 localVarQueryParameter['wait'] = wait;
+            }
+
+            if (include !== undefined) {
+                localVarQueryParameter['include'] = include;
             }
 
             if (prefer !== undefined && prefer !== null) {
@@ -461,10 +468,13 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
          * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
          * @param {string} [createdAfter] Only the executions created at or after this instant (RFC 3339)
          * @param {string} [createdBefore] Only the executions created before this instant (RFC 3339)
+         * @param {Stage} [stage] Only the executions started on this stage
+         * @param {string} [name] Only the runs with this exact name
+         * @param {'steps'} [include] &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, options: any = {}): Promise<RequestArgs> => {
+        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/executions`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -531,6 +541,18 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
                 localVarQueryParameter['created_before'] = (createdBefore as any instanceof Date) ?
                     (createdBefore as any).toISOString() :
                     createdBefore;
+            }
+
+            if (stage !== undefined) {
+                localVarQueryParameter['stage'] = stage;
+            }
+
+            if (name !== undefined) {
+                localVarQueryParameter['name'] = name;
+            }
+
+            if (include !== undefined) {
+                localVarQueryParameter['include'] = include;
             }
 
 
@@ -722,11 +744,12 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
          * @param {string} id 
          * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
          * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
+         * @param {'steps'} [include] &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async getExecution(id: string, prefer?: string, wait?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Execution>> {
-            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).getExecution(id, prefer, wait, options);
+        async getExecution(id: string, prefer?: string, wait?: number, include?: 'steps', options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Execution>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).getExecution(id, prefer, wait, include, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -808,11 +831,14 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
          * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
          * @param {string} [createdAfter] Only the executions created at or after this instant (RFC 3339)
          * @param {string} [createdBefore] Only the executions created before this instant (RFC 3339)
+         * @param {Stage} [stage] Only the executions started on this stage
+         * @param {string} [name] Only the runs with this exact name
+         * @param {'steps'} [include] &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
-            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, options);
+        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, stage, name, include, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -875,11 +901,12 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
          * @param {string} id 
          * @param {string} [prefer] RFC 7240 preferences. &#x60;wait&#x3D;&lt;seconds&gt;&#x60; asks to hold the response until the execution has finished (completed, failed or cancelled) or the seconds have passed, whichever comes first. Seconds above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30, below common proxy timeouts) are cut to it. Other preferences are ignored, and so is this one when the server already holds as many waiting requests as it allows (&#x60;FLOWRUNNER_MAX_WAITING_REQUESTS&#x60;). A &#x60;wait&#x60; query parameter wins over this header.
          * @param {number} [wait] Seconds to hold the response until the execution has finished (completed, failed or cancelled), like &#x60;Prefer: wait&#x3D;&lt;seconds&gt;&#x60;. Values above the server\&#39;s maximum (&#x60;FLOWRUNNER_MAX_WAIT_SECONDS&#x60;: 25 by default, never more than 30) are cut to it; 0 answers at once with the current state.
+         * @param {'steps'} [include] &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        getExecution(id: string, prefer?: string, wait?: number, options?: any): AxiosPromise<Execution> {
-            return ExecutionsApiFp(configuration).getExecution(id, prefer, wait, options).then((request) => request(axios, basePath));
+        getExecution(id: string, prefer?: string, wait?: number, include?: 'steps', options?: any): AxiosPromise<Execution> {
+            return ExecutionsApiFp(configuration).getExecution(id, prefer, wait, include, options).then((request) => request(axios, basePath));
         },
         /**
          * The pinned, immutable snapshot, with a weak ETag; 304 on a matching `If-None-Match`.
@@ -941,11 +968,14 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
          * @param {string} [triggerId] Only the executions started by this schedule or webhook trigger
          * @param {string} [createdAfter] Only the executions created at or after this instant (RFC 3339)
          * @param {string} [createdBefore] Only the executions created before this instant (RFC 3339)
+         * @param {Stage} [stage] Only the executions started on this stage
+         * @param {string} [name] Only the runs with this exact name
+         * @param {'steps'} [include] &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, options?: any): AxiosPromise<ExecutionList> {
-            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, options).then((request) => request(axios, basePath));
+        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', options?: any): AxiosPromise<ExecutionList> {
+            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, stage, name, include, options).then((request) => request(axios, basePath));
         },
         /**
          * Removes a completed, failed or cancelled execution with its steps, events, listener deliveries, shares and listeners (000\'s \"delete flow state\"); afterwards it is 404. 409 while it is queued, running or waiting (cancel it first: `DELETE /executions/{id}` keeps 004\'s meaning, cancel). Only its owner or an admin may purge it.
@@ -1014,6 +1044,13 @@ export interface ExecutionsApiGetExecutionRequest {
      * @memberof ExecutionsApiGetExecution
      */
     readonly wait?: number
+
+    /**
+     * &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
+     * @type {'steps'}
+     * @memberof ExecutionsApiGetExecution
+     */
+    readonly include?: 'steps'
 }
 
 /**
@@ -1196,6 +1233,27 @@ export interface ExecutionsApiListExecutionsRequest {
      * @memberof ExecutionsApiListExecutions
      */
     readonly createdBefore?: string
+
+    /**
+     * Only the executions started on this stage
+     * @type {Stage}
+     * @memberof ExecutionsApiListExecutions
+     */
+    readonly stage?: Stage
+
+    /**
+     * Only the runs with this exact name
+     * @type {string}
+     * @memberof ExecutionsApiListExecutions
+     */
+    readonly name?: string
+
+    /**
+     * &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
+     * @type {'steps'}
+     * @memberof ExecutionsApiListExecutions
+     */
+    readonly include?: 'steps'
 }
 
 /**
@@ -1282,7 +1340,7 @@ export class ExecutionsApi extends BaseAPI {
      * @memberof ExecutionsApi
      */
     public getExecution(requestParameters: ExecutionsApiGetExecutionRequest, options?: AxiosRequestConfig) {
-        return ExecutionsApiFp(this.configuration).getExecution(requestParameters.id, requestParameters.prefer, requestParameters.wait, options).then((request) => request(this.axios, this.basePath));
+        return ExecutionsApiFp(this.configuration).getExecution(requestParameters.id, requestParameters.prefer, requestParameters.wait, requestParameters.include, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**
@@ -1342,7 +1400,7 @@ export class ExecutionsApi extends BaseAPI {
      * @memberof ExecutionsApi
      */
     public listExecutions(requestParameters: ExecutionsApiListExecutionsRequest = {}, options?: AxiosRequestConfig) {
-        return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, requestParameters.triggerType, requestParameters.triggerId, requestParameters.createdAfter, requestParameters.createdBefore, options).then((request) => request(this.axios, this.basePath));
+        return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, requestParameters.triggerType, requestParameters.triggerId, requestParameters.createdAfter, requestParameters.createdBefore, requestParameters.stage, requestParameters.name, requestParameters.include, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -28,6 +28,8 @@ import type { FlowVersion } from '../model/index.js';
 // @ts-ignore
 import type { FlowVersionList } from '../model/index.js';
 // @ts-ignore
+import type { LiveVersionRequest } from '../model/index.js';
+// @ts-ignore
 import type { Message } from '../model/index.js';
 /**
  * FlowsApi - axios parameter creator
@@ -428,6 +430,74 @@ export const FlowsApiAxiosParamCreator = function (configuration?: Configuration
             };
         },
         /**
+         * Promotes one of the flow\'s versions to its live stage. A start without `stage` runs the live version once one is set (else the latest, the draft); `stage: draft` runs the latest.
+         * @summary Make a version of a flow live
+         * @param {string} id 
+         * @param {LiveVersionRequest} liveVersionRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        setFlowLiveVersion: async (id: string, liveVersionRequest: LiveVersionRequest, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling setFlowLiveVersion.');
+            }
+            // verify required parameter 'liveVersionRequest' is not null or undefined
+            if (liveVersionRequest === null || liveVersionRequest === undefined) {
+                throw new RequiredError('liveVersionRequest','Required parameter liveVersionRequest was null or undefined when calling setFlowLiveVersion.');
+            }
+            const localVarPath = `/api/v1/flows/{id}/live`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'PUT', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof liveVersionRequest !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(liveVersionRequest !== undefined ? liveVersionRequest : {}) : (liveVersionRequest || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
          * A changed definition makes a new immutable version.
          * @summary Update a flow
          * @param {string} id 
@@ -596,6 +666,21 @@ export const FlowsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
+         * Promotes one of the flow\'s versions to its live stage. A start without `stage` runs the live version once one is set (else the latest, the draft); `stage: draft` runs the latest.
+         * @summary Make a version of a flow live
+         * @param {string} id 
+         * @param {LiveVersionRequest} liveVersionRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async setFlowLiveVersion(id: string, liveVersionRequest: LiveVersionRequest, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Flow>> {
+            const localVarAxiosArgs = await FlowsApiAxiosParamCreator(configuration).setFlowLiveVersion(id, liveVersionRequest, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
          * A changed definition makes a new immutable version.
          * @summary Update a flow
          * @param {string} id 
@@ -685,6 +770,17 @@ export const FlowsApiFactory = function (configuration?: Configuration, basePath
          */
         listFlows(tag?: Array<string>, name?: string, q?: string, limit?: number, offset?: number, options?: any): AxiosPromise<FlowList> {
             return FlowsApiFp(configuration).listFlows(tag, name, q, limit, offset, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Promotes one of the flow\'s versions to its live stage. A start without `stage` runs the live version once one is set (else the latest, the draft); `stage: draft` runs the latest.
+         * @summary Make a version of a flow live
+         * @param {string} id 
+         * @param {LiveVersionRequest} liveVersionRequest 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        setFlowLiveVersion(id: string, liveVersionRequest: LiveVersionRequest, options?: any): AxiosPromise<Flow> {
+            return FlowsApiFp(configuration).setFlowLiveVersion(id, liveVersionRequest, options).then((request) => request(axios, basePath));
         },
         /**
          * A changed definition makes a new immutable version.
@@ -834,6 +930,27 @@ export interface FlowsApiListFlowsRequest {
 }
 
 /**
+ * Request parameters for setFlowLiveVersion operation in FlowsApi.
+ * @export
+ * @interface FlowsApiSetFlowLiveVersionRequest
+ */
+export interface FlowsApiSetFlowLiveVersionRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof FlowsApiSetFlowLiveVersion
+     */
+    readonly id: string
+
+    /**
+     * 
+     * @type {LiveVersionRequest}
+     * @memberof FlowsApiSetFlowLiveVersion
+     */
+    readonly liveVersionRequest: LiveVersionRequest
+}
+
+/**
  * Request parameters for updateFlow operation in FlowsApi.
  * @export
  * @interface FlowsApiUpdateFlowRequest
@@ -931,6 +1048,18 @@ export class FlowsApi extends BaseAPI {
      */
     public listFlows(requestParameters: FlowsApiListFlowsRequest = {}, options?: AxiosRequestConfig) {
         return FlowsApiFp(this.configuration).listFlows(requestParameters.tag, requestParameters.name, requestParameters.q, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Promotes one of the flow\'s versions to its live stage. A start without `stage` runs the live version once one is set (else the latest, the draft); `stage: draft` runs the latest.
+     * @summary Make a version of a flow live
+     * @param {FlowsApiSetFlowLiveVersionRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof FlowsApi
+     */
+    public setFlowLiveVersion(requestParameters: FlowsApiSetFlowLiveVersionRequest, options?: AxiosRequestConfig) {
+        return FlowsApiFp(this.configuration).setFlowLiveVersion(requestParameters.id, requestParameters.liveVersionRequest, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -26,6 +26,8 @@ import type { RunStartRequest } from '../model/index.js';
 // @ts-ignore
 import type { RunStatus } from '../model/index.js';
 // @ts-ignore
+import type { Stage } from '../model/index.js';
+// @ts-ignore
 import type { Workflow } from '../model/index.js';
 /**
  * RunsApi - axios parameter creator
@@ -233,10 +235,12 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
          * @param {RunStatus} [status] Filter by status
          * @param {string} [clientId] Filter by client id
          * @param {string} [flowId] Filter by flow id
+         * @param {Stage} [stage] Only the executions started on this stage
+         * @param {string} [name] Only the runs with this exact name
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listRuns: async (limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options: any = {}): Promise<RequestArgs> => {
+        listRuns: async (limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, stage?: Stage, name?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/runs`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -283,6 +287,14 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
 
             if (flowId !== undefined) {
                 localVarQueryParameter['flow_id'] = flowId;
+            }
+
+            if (stage !== undefined) {
+                localVarQueryParameter['stage'] = stage;
+            }
+
+            if (name !== undefined) {
+                localVarQueryParameter['name'] = name;
             }
 
 
@@ -442,11 +454,13 @@ export const RunsApiFp = function(configuration?: Configuration) {
          * @param {RunStatus} [status] Filter by status
          * @param {string} [clientId] Filter by client id
          * @param {string} [flowId] Filter by flow id
+         * @param {Stage} [stage] Only the executions started on this stage
+         * @param {string} [name] Only the runs with this exact name
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<RunList>> {
-            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).listRuns(limit, cursor, status, clientId, flowId, options);
+        async listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, stage?: Stage, name?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<RunList>> {
+            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).listRuns(limit, cursor, status, clientId, flowId, stage, name, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -519,11 +533,13 @@ export const RunsApiFactory = function (configuration?: Configuration, basePath?
          * @param {RunStatus} [status] Filter by status
          * @param {string} [clientId] Filter by client id
          * @param {string} [flowId] Filter by flow id
+         * @param {Stage} [stage] Only the executions started on this stage
+         * @param {string} [name] Only the runs with this exact name
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options?: any): AxiosPromise<RunList> {
-            return RunsApiFp(configuration).listRuns(limit, cursor, status, clientId, flowId, options).then((request) => request(axios, basePath));
+        listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, stage?: Stage, name?: string, options?: any): AxiosPromise<RunList> {
+            return RunsApiFp(configuration).listRuns(limit, cursor, status, clientId, flowId, stage, name, options).then((request) => request(axios, basePath));
         },
         /**
          * Start a run of a flow\'s current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
@@ -644,6 +660,20 @@ export interface RunsApiListRunsRequest {
      * @memberof RunsApiListRuns
      */
     readonly flowId?: string
+
+    /**
+     * Only the executions started on this stage
+     * @type {Stage}
+     * @memberof RunsApiListRuns
+     */
+    readonly stage?: Stage
+
+    /**
+     * Only the runs with this exact name
+     * @type {string}
+     * @memberof RunsApiListRuns
+     */
+    readonly name?: string
 }
 
 /**
@@ -733,7 +763,7 @@ export class RunsApi extends BaseAPI {
      * @memberof RunsApi
      */
     public listRuns(requestParameters: RunsApiListRunsRequest = {}, options?: AxiosRequestConfig) {
-        return RunsApiFp(this.configuration).listRuns(requestParameters.limit, requestParameters.cursor, requestParameters.status, requestParameters.clientId, requestParameters.flowId, options).then((request) => request(this.axios, this.basePath));
+        return RunsApiFp(this.configuration).listRuns(requestParameters.limit, requestParameters.cursor, requestParameters.status, requestParameters.clientId, requestParameters.flowId, requestParameters.stage, requestParameters.name, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -9,7 +9,15 @@
 
 
 // @ts-ignore (an import the model may not use)
+import type { AccountRef } from './account-ref.js';
+// @ts-ignore (an import the model may not use)
 import type { ExecutionStatus } from './execution-status.js';
+// @ts-ignore (an import the model may not use)
+import type { FlowRequestRef } from './flow-request-ref.js';
+// @ts-ignore (an import the model may not use)
+import type { Stage } from './stage.js';
+// @ts-ignore (an import the model may not use)
+import type { Step } from './step.js';
 // @ts-ignore (an import the model may not use)
 import type { Trigger } from './trigger.js';
 
@@ -97,6 +105,54 @@ export interface ExecutionSummary {
      * @memberof ExecutionSummary
      */
     error?: string | null;
+    /**
+     * 
+     * @type {Stage}
+     * @memberof ExecutionSummary
+     */
+    stage: Stage;
+    /**
+     * The run\'s name, when it was given one.
+     * @type {string}
+     * @memberof ExecutionSummary
+     */
+    name: string | null;
+    /**
+     * 
+     * @type {AccountRef}
+     * @memberof ExecutionSummary
+     */
+    started_by: AccountRef | null;
+    /**
+     * The flow\'s name (also of a deleted flow).
+     * @type {string}
+     * @memberof ExecutionSummary
+     */
+    flow_name: string | null;
+    /**
+     * 
+     * @type {FlowRequestRef}
+     * @memberof ExecutionSummary
+     */
+    flow_request: FlowRequestRef | null;
+    /**
+     * With `include=steps`, the latest attempt of each node that ran, in the order they began.
+     * @type {Array<Step>}
+     * @memberof ExecutionSummary
+     */
+    steps?: Array<Step>;
+    /**
+     * 
+     * @type {string}
+     * @memberof ExecutionSummary
+     */
+    approval_status: ExecutionSummaryApprovalStatusEnum;
 }
+
+/**
+ * @export
+ */
+export type ExecutionSummaryApprovalStatusEnum = 'pending' | 'approved' | 'rejected' | 'null';
+
 
 

@@ -9,9 +9,19 @@
 
 
 // @ts-ignore (an import the model may not use)
+import type { AccountRef } from './account-ref.js';
+// @ts-ignore (an import the model may not use)
 import type { ExecutionProgress } from './execution-progress.js';
 // @ts-ignore (an import the model may not use)
 import type { ExecutionStatus } from './execution-status.js';
+// @ts-ignore (an import the model may not use)
+import type { FlowRequestRef } from './flow-request-ref.js';
+// @ts-ignore (an import the model may not use)
+import type { NamedOutput } from './named-output.js';
+// @ts-ignore (an import the model may not use)
+import type { Stage } from './stage.js';
+// @ts-ignore (an import the model may not use)
+import type { Step } from './step.js';
 // @ts-ignore (an import the model may not use)
 import type { Trigger } from './trigger.js';
 // @ts-ignore (an import the model may not use)
@@ -143,6 +153,48 @@ export interface Execution {
      * @memberof Execution
      */
     progress: ExecutionProgress;
+    /**
+     * 
+     * @type {Stage}
+     * @memberof Execution
+     */
+    stage: Stage;
+    /**
+     * The run\'s name, when it was given one.
+     * @type {string}
+     * @memberof Execution
+     */
+    name: string | null;
+    /**
+     * 
+     * @type {AccountRef}
+     * @memberof Execution
+     */
+    started_by: AccountRef | null;
+    /**
+     * The flow\'s name (also of a deleted flow).
+     * @type {string}
+     * @memberof Execution
+     */
+    flow_name: string | null;
+    /**
+     * 
+     * @type {FlowRequestRef}
+     * @memberof Execution
+     */
+    flow_request: FlowRequestRef | null;
+    /**
+     * With `include=steps`, the latest attempt of each node that ran, in the order they began.
+     * @type {Array<Step>}
+     * @memberof Execution
+     */
+    steps?: Array<Step>;
+    /**
+     * The result as 002\'s `[{name, value}]` list: one item per field of an object result, sorted by name; null until the execution completed, or when its result is not an object.
+     * @type {Array<NamedOutput>}
+     * @memberof Execution
+     */
+    named_outputs: Array<NamedOutput> | null;
 }
 
 /**

@@ -8,6 +8,8 @@
  */
 
 
+// @ts-ignore (an import the model may not use)
+import type { AccountRef } from './account-ref.js';
 
 /**
  * 
@@ -69,6 +71,24 @@ export interface FlowSummary {
      * @memberof FlowSummary
      */
     tags: Array<string>;
+    /**
+     * The version that is live (`PUT /flows/{id}/live`); null until one is promoted.
+     * @type {number}
+     * @memberof FlowSummary
+     */
+    live_version: number | null;
+    /**
+     * 
+     * @type {AccountRef}
+     * @memberof FlowSummary
+     */
+    created_by: AccountRef | null;
+    /**
+     * 
+     * @type {AccountRef}
+     * @memberof FlowSummary
+     */
+    updated_by: AccountRef | null;
 }
 
 

@@ -8,6 +8,8 @@
  */
 
 
+// @ts-ignore (an import the model may not use)
+import type { AccountRef } from './account-ref.js';
 
 /**
  * 
@@ -75,6 +77,36 @@ export interface Flow {
      * @memberof Flow
      */
     tags: Array<string>;
+    /**
+     * The version that is live (`PUT /flows/{id}/live`); null until one is promoted.
+     * @type {number}
+     * @memberof Flow
+     */
+    live_version: number | null;
+    /**
+     * 
+     * @type {AccountRef}
+     * @memberof Flow
+     */
+    created_by: AccountRef | null;
+    /**
+     * 
+     * @type {AccountRef}
+     * @memberof Flow
+     */
+    updated_by: AccountRef | null;
+    /**
+     * The current definition\'s `inputs` JSON Schema, if it declares one.
+     * @type {{ [key: string]: any; }}
+     * @memberof Flow
+     */
+    inputs_schema: { [key: string]: any; } | null;
+    /**
+     * The current definition\'s `outputs` JSON Schema, if it declares one.
+     * @type {{ [key: string]: any; }}
+     * @memberof Flow
+     */
+    outputs_schema: { [key: string]: any; } | null;
 }
 
 

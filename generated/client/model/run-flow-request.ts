@@ -8,6 +8,10 @@
  */
 
 
+// @ts-ignore (an import the model may not use)
+import type { RunApproval } from './run-approval.js';
+// @ts-ignore (an import the model may not use)
+import type { Stage } from './stage.js';
 
 /**
  * 
@@ -27,6 +31,24 @@ export interface RunFlowRequest {
      * @memberof RunFlowRequest
      */
     flow_request_id?: string;
+    /**
+     * 
+     * @type {Stage}
+     * @memberof RunFlowRequest
+     */
+    stage?: Stage;
+    /**
+     * A name for this run (002), returned and filterable on the lists.
+     * @type {string}
+     * @memberof RunFlowRequest
+     */
+    name?: string;
+    /**
+     * 
+     * @type {RunApproval}
+     * @memberof RunFlowRequest
+     */
+    approval?: RunApproval;
 }
 
 

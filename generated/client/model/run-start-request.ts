@@ -8,6 +8,10 @@
  */
 
 
+// @ts-ignore (an import the model may not use)
+import type { RunApproval } from './run-approval.js';
+// @ts-ignore (an import the model may not use)
+import type { Stage } from './stage.js';
 
 /**
  * 
@@ -39,6 +43,30 @@ export interface RunStartRequest {
      * @memberof RunStartRequest
      */
     flow_request_id?: string;
+    /**
+     * 
+     * @type {Stage}
+     * @memberof RunStartRequest
+     */
+    stage?: Stage;
+    /**
+     * Run exactly this version of the flow (instead of its live or latest one). With `stage: live` it must be the live version.
+     * @type {number}
+     * @memberof RunStartRequest
+     */
+    flow_version?: number;
+    /**
+     * A name for this run (002), returned and filterable on the lists.
+     * @type {string}
+     * @memberof RunStartRequest
+     */
+    name?: string;
+    /**
+     * 
+     * @type {RunApproval}
+     * @memberof RunStartRequest
+     */
+    approval?: RunApproval;
 }
 
 

@@ -9,9 +9,17 @@
 
 
 // @ts-ignore (an import the model may not use)
+import type { AccountRef } from './account-ref.js';
+// @ts-ignore (an import the model may not use)
 import type { ExecutionProgress } from './execution-progress.js';
 // @ts-ignore (an import the model may not use)
+import type { FlowRequestRef } from './flow-request-ref.js';
+// @ts-ignore (an import the model may not use)
+import type { NamedOutput } from './named-output.js';
+// @ts-ignore (an import the model may not use)
 import type { RunStatus } from './run-status.js';
+// @ts-ignore (an import the model may not use)
+import type { Stage } from './stage.js';
 
 /**
  * 
@@ -103,6 +111,54 @@ export interface Run {
      * @memberof Run
      */
     progress: ExecutionProgress;
+    /**
+     * 
+     * @type {Stage}
+     * @memberof Run
+     */
+    stage: Stage;
+    /**
+     * The run\'s name, when it was given one.
+     * @type {string}
+     * @memberof Run
+     */
+    name: string | null;
+    /**
+     * 
+     * @type {AccountRef}
+     * @memberof Run
+     */
+    started_by: AccountRef | null;
+    /**
+     * The flow\'s name (also of a deleted flow).
+     * @type {string}
+     * @memberof Run
+     */
+    flow_name: string | null;
+    /**
+     * 
+     * @type {FlowRequestRef}
+     * @memberof Run
+     */
+    flow_request: FlowRequestRef | null;
+    /**
+     * 
+     * @type {string}
+     * @memberof Run
+     */
+    approval_status: RunApprovalStatusEnum;
+    /**
+     * The result as 002\'s `[{name, value}]` list: one item per field of an object result, sorted by name; null until the execution completed, or when its result is not an object.
+     * @type {Array<NamedOutput>}
+     * @memberof Run
+     */
+    named_outputs: Array<NamedOutput> | null;
 }
+
+/**
+ * @export
+ */
+export type RunApprovalStatusEnum = 'pending' | 'approved' | 'rejected' | 'null';
+
 
 

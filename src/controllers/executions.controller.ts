@@ -50,6 +50,7 @@ export function executionHandlers(s: Services): Handlers {
         triggerId: query.trigger_id,
         createdAfter: instantOf(query.created_after),
         createdBefore: instantOf(query.created_before),
+        rerunOf: query.rerun_of,
         cursor: query.cursor,
         limit,
         offset,

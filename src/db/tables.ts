@@ -123,6 +123,10 @@ export interface ExecutionRow {
   waiting_until: Date | null;
   /** The number of nodes of the pinned definition. */
   nodes_total: number;
+  /** The execution this one reruns (`POST /executions/{id}/rerun`). */
+  rerun_of: string | null;
+  /** How many times it was retried (`POST /executions/{id}/retry`). */
+  retries: number;
 }
 
 export interface TaskRow {

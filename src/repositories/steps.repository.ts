@@ -37,3 +37,10 @@ export async function listStepRows(
   ]);
   return { rows, total: Number(count) };
 }
+
+/** Every step of an execution in the order they ran (a retry reads where it stopped, a rerun what it reuses). */
+export async function listAllStepRows(db: Knex, executionId: string): Promise<StepRow[]> {
+  return db<StepRow>('steps')
+    .where({ execution_id: executionId })
+    .orderBy([{ column: 'started_at' }, { column: 'id' }]);
+}

@@ -61,13 +61,15 @@ export interface ListRequest {
   triggerId?: string;
   createdAfter?: Date;
   createdBefore?: Date;
+  /** Only the reruns of this execution. */
+  rerunOf?: string;
   cursor?: string;
   limit: number;
   offset: number;
 }
 
 /** JSON with sorted keys: two bodies that mean the same hash the same. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     return `{${Object.keys(value)
@@ -277,6 +279,7 @@ export class ExecutionsService {
       triggerId: req.triggerId,
       createdAfter: req.createdAfter,
       createdBefore: req.createdBefore,
+      rerunOf: req.rerunOf,
       beforeId,
       limit: req.limit,
       offset: req.offset,

@@ -1,0 +1,27 @@
+import type { Handlers } from '../http/operations';
+import { toExecution } from '../presenters/executions.presenter';
+import type { Services } from '../services';
+
+const executionUrl = (id: string) => `/api/v1/executions/${id}`;
+
+export function recoveryHandlers(s: Services): Handlers {
+  return {
+    retryExecution: async ({ actor, params, body, headers }) => {
+      const execution = await s.recovery.retry(actor, params.id, {
+        useCurrentVersion: body?.use_current_version,
+        input: body?.input,
+        idempotencyKey: headers['Idempotency-Key'],
+      });
+      return { status: 202, body: toExecution(execution), headers: { Location: executionUrl(execution.id) } };
+    },
+    rerunExecution: async ({ actor, params, body, headers }) => {
+      const execution = await s.recovery.rerun(actor, params.id, {
+        useCurrentVersion: body?.use_current_version,
+        input: body?.input,
+        fromNode: body?.from_node,
+        idempotencyKey: headers['Idempotency-Key'],
+      });
+      return { status: 202, body: toExecution(execution), headers: { Location: executionUrl(execution.id) } };
+    },
+  };
+}

@@ -1050,6 +1050,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a failed or cancelled run
+         * @description 003's view of `POST /executions/{id}/retry`: the same run continues from the step(s) it failed or was cancelled at, with the state it had; optionally on the flow's current version and with a new input. Answers 202 with its RunRef. 409 when the run is not failed or cancelled; 403 for a run only shared with you. An `Idempotency-Key` replays the first answer for the same body.
+         */
+        post: operations["retryRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schedules": {
         parameters: {
             query?: never;
@@ -5745,6 +5765,53 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    retryRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller's account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 `conflict`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKeyHeader"];
+            };
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "use_current_version": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["RetryExecutionRequest"];
+            };
+        };
+        responses: {
+            /** @description The run runs again */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description The run's URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRef"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

@@ -304,6 +304,28 @@ nodes:
     expect(replay.messages.map((m) => m.seq)).to.deep.equal(replay.messages.map((_, i) => i + 1));
   });
 
+  it("retries through 003's runs view: POST /runs/{run_id}/retry answers 202 with the RunRef", async () => {
+    target.route('/broken-5', json(500, {}));
+    target.route('/fixed-5', json(200, { ok: 'run' }));
+    const flowId = await makeFlow(alice, threeNodes('/broken-5'));
+    const started = await alice.client.runs.startRun({ runStartRequest: { flow_id: flowId, input: { n: 3 } } });
+    const failed = await waitForExecution(alice, started.data.id);
+    expect(failed.status).to.equal('failed');
+    await alice.client.flows.updateFlow({ id: flowId, flowUpdate: { definition: threeNodes('/fixed-5') } });
+    const res = await alice.client.runs.retryRun({
+      runId: failed.id,
+      retryExecutionRequest: { use_current_version: true },
+    });
+    expect(res.status).to.equal(202);
+    expect(res.data).to.include({ id: failed.id, flow_id: flowId });
+    expect(res.headers.location).to.equal(`/api/v1/runs/${failed.id}`);
+    await waitForExecution(alice, failed.id);
+    const run = (await alice.client.runs.getRun({ runId: failed.id })).data;
+    expect(run).to.include({ status: 'completed', flow_version: 2 });
+    expect(run.outputs).to.deep.equal({ n: 3, got: 'run' });
+    await expectError(alice.client.runs.retryRun({ runId: failed.id }), 409, 'conflict');
+  });
+
   describe('rerun', () => {
     /** a → b (counted) → c (the one that fails until fixed) */
     const chain = (cPath: string, bExpression = "{'b': nodes.a.output.a + 1}") => `nodes:

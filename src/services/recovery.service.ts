@@ -53,16 +53,18 @@ export class RecoveryService {
     private readonly flows: FlowsService,
   ) {}
 
-  /** The flow's current version, for `use_current_version`; 409 when the flow was deleted. */
-  private async currentVersion(actor: Actor, flowId: string): Promise<{ version: number; document: FlowDocument }> {
+  /**
+   * The flow's current version, when the caller may start the flow (its owner or an admin; the
+   * execution's manager may); 409 when the flow was deleted, since nothing of it may start again.
+   */
+  private async startable(actor: Actor, flowId: string): Promise<{ version: number; document: FlowDocument }> {
     try {
       const flow = await this.flows.get(actor, flowId);
       return { version: flow.current_version, document: flow.document as FlowDocument };
     } catch (err) {
       if (err instanceof NotFoundError)
-        throw new ConflictError('The flow was deleted: it has no current version to run', {
-          field: 'use_current_version',
-          reason: 'leave it out to run the pinned version',
+        throw new ConflictError('The flow was deleted: its executions are not retried or rerun', {
+          reason: `flow ${flowId} was deleted`,
         });
       throw err;
     }
@@ -104,8 +106,9 @@ export class RecoveryService {
   /** Continues a failed or cancelled execution from the step(s) it stopped at. */
   async retry(actor: Actor, id: string, req: RetryRequest): Promise<ExecutionRow> {
     const visible = await this.executions.manage(actor, id, 'retry it');
+    const current = await this.startable(actor, visible.flow_id);
     const target = req.useCurrentVersion
-      ? await this.currentVersion(actor, visible.flow_id)
+      ? current
       : { version: visible.flow_version, document: await this.pinned(visible.flow_id, visible.flow_version) };
     const hash = requestHash({
       retry: id,
@@ -167,12 +170,8 @@ export class RecoveryService {
     await this.executions.manage(actor, id, 'rerun it');
     const original = (await findExecution(this.db, id))!;
     const before = await this.pinned(original.flow_id, original.flow_version);
-    const target = req.useCurrentVersion
-      ? await this.flows.get(actor, original.flow_id).then((f) => ({
-          version: f.current_version,
-          document: f.document as FlowDocument,
-        }))
-      : { version: original.flow_version, document: before };
+    const current = await this.startable(actor, original.flow_id);
+    const target = req.useCurrentVersion ? current : { version: original.flow_version, document: before };
     const reuse = req.fromNode === undefined ? undefined : await this.reuse(original, before, target, req.fromNode);
     const hash = requestHash({
       rerun: id,

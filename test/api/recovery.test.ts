@@ -229,7 +229,7 @@ nodes:
     expect(refused.message).to.match(/completed/);
   });
 
-  it('only callers who may start the flow retry or rerun: 403 with a share to read, 404 without one', async () => {
+  it('only callers who may start the flow retry or rerun: 403 with a share to read, 404 without one, 409 once the flow is deleted', async () => {
     target.route('/broken-2', json(500, {}));
     const flowId = await makeFlow(
       alice,
@@ -242,6 +242,12 @@ nodes:
     await expectError(carol.client.executions.retryExecution({ id: failed.id }), 404, 'not_found');
     await expectError(carol.client.executions.rerunExecution({ id: failed.id }), 404, 'not_found');
     expect((await alice.client.executions.getExecution({ id: failed.id })).data).to.include({ retries: 0 });
+
+    // A deleted flow starts nothing again, not even its own executions.
+    await alice.client.flows.deleteFlow({ id: flowId });
+    const deleted = await expectError(alice.client.executions.retryExecution({ id: failed.id }), 409, 'conflict');
+    expect(deleted.message).to.match(/deleted/);
+    await expectError(alice.client.executions.rerunExecution({ id: failed.id }), 409, 'conflict');
   });
 
   it('honours an Idempotency-Key: the same body replays the first retry, another body is 409', async () => {

@@ -906,6 +906,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/executions/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a failed or cancelled execution
+         * @description Continues the same execution from the step(s) it failed or was cancelled at, with the state it had (node outputs, state values): those nodes run again as their next attempt. Its steps keep their history and its events their sequence, so WebSocket followers (with `?since=`) see it resume. Optionally on the flow's current version and with a new input. Only callers who may start the flow may retry (403 for an execution only shared with you). 409 when the execution is not failed or cancelled, or was rejected at its approval. An `Idempotency-Key` replays the first answer for the same body.
+         */
+        post: operations["retryExecution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions/{id}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rerun an execution
+         * @description Starts a new execution of the same flow with the same input (or a new one), linked to the original by `rerun_of` (list the reruns of an execution with `GET /executions?rerun_of=<id>`). With `from_node` it starts at that node and reuses the outputs of the nodes before it. On another version than the original's (`use_current_version`), the node ids and outputs it depends on are compared first and a mismatch answers 409 saying what changed. Only callers who may start the flow may rerun (403 for an execution only shared with you). An `Idempotency-Key` replays the first answer for the same body.
+         */
+        post: operations["rerunExecution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/callbacks/{token}": {
         parameters: {
             query?: never;
@@ -1024,6 +1064,26 @@ export interface paths {
          * @description Cancels a queued, running or waiting run. Cancelling a run that is already cancelled answers 202 with its RunRef, so a retried cancel does not fail; 409 when it has completed or failed.
          */
         post: operations["cancelRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a failed or cancelled run
+         * @description 003's view of `POST /executions/{id}/retry`: the same run continues from the step(s) it failed or was cancelled at, with the state it had; optionally on the flow's current version and with a new input. Answers 202 with its RunRef. 409 when the run is not failed or cancelled; 403 for a run only shared with you. An `Idempotency-Key` replays the first answer for the same body.
+         */
+        post: operations["retryRun"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1970,6 +2030,10 @@ export interface components {
             client_id?: string | null;
             /** @description The flow request this execution carries out, if any. */
             flow_request_id?: string | null;
+            /** @description The execution this one reruns (`POST /executions/{id}/rerun`), if any. */
+            rerun_of?: string | null;
+            /** @description How many times it was retried (`POST /executions/{id}/retry`). */
+            retries?: number;
             parent_execution_id?: string | null;
             status: components["schemas"]["ExecutionStatus"];
             /**
@@ -2177,6 +2241,10 @@ export interface components {
             client_id?: string | null;
             /** @description The flow request this execution carries out, if any. */
             flow_request_id?: string | null;
+            /** @description The execution this one reruns (`POST /executions/{id}/rerun`), if any. */
+            rerun_of?: string | null;
+            /** @description How many times it was retried (`POST /executions/{id}/retry`). */
+            retries?: number;
             status: components["schemas"]["ExecutionStatus"];
             created_at: components["schemas"]["Timestamp"];
             /** Format: date-time */
@@ -2421,6 +2489,10 @@ export interface components {
             client_id?: string | null;
             /** @description The flow request this execution carries out, if any. */
             flow_request_id?: string | null;
+            /** @description The execution this one reruns (`POST /executions/{id}/rerun`), if any. */
+            rerun_of?: string | null;
+            /** @description How many times it was retried (`POST /executions/{id}/retry`). */
+            retries?: number;
             parent_execution_id?: string | null;
             status: components["schemas"]["ExecutionStatus"];
             /**
@@ -2606,6 +2678,45 @@ export interface components {
         };
         ShareCreate: {
             account_id: string;
+        };
+        /** @description All optional: an empty body retries on the pinned version with the input the execution had. */
+        RetryExecutionRequest: {
+            /**
+             * @description Continue on the flow's current version instead of the pinned one (after fixing the flow). Refused with 422 when a node to retry no longer exists in it.
+             * @default false
+             */
+            use_current_version: boolean;
+            /**
+             * @description A new input that replaces the execution's input from here on; checked against the `inputs` schema of the version it continues on.
+             * @example {
+             *       "key": "value"
+             *     }
+             */
+            input?: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description All optional: an empty body starts a new execution of the same version with the same input. */
+        RerunExecutionRequest: {
+            /**
+             * @description Run the flow's current version instead of the one the original pinned.
+             * @default false
+             */
+            use_current_version: boolean;
+            /**
+             * @description The new execution's input instead of the original's; checked against the flow's `inputs` schema.
+             * @example {
+             *       "key": "value"
+             *     }
+             */
+            input?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description Start at this node, reusing the outputs of the nodes that completed before it in the original (copied as completed steps). It must have run in the original and exist in the version that runs. On another version, the nodes whose outputs are reused and the nodes the rest of the flow reads are compared first: a difference answers 409 naming it.
+             * @example charge
+             */
+            from_node?: string;
         };
         CallbackCall: {
             /**
@@ -4588,6 +4699,8 @@ export interface operations {
                 name?: components["parameters"]["NameParam"];
                 /** @description `steps` embeds the latest attempt of each step (one per node that ran) as `steps`. */
                 include?: components["parameters"]["IncludeParam"];
+                /** @description Only the reruns of this execution */
+                rerun_of?: string;
             };
             header?: never;
             path?: never;
@@ -5489,6 +5602,100 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    retryExecution: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller's account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 `conflict`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKeyHeader"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "use_current_version": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["RetryExecutionRequest"];
+            };
+        };
+        responses: {
+            /** @description The execution runs again */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description The execution's URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Execution"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    rerunExecution: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller's account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 `conflict`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKeyHeader"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "from_node": "charge"
+                 *     }
+                 */
+                "application/json": components["schemas"]["RerunExecutionRequest"];
+            };
+        };
+        responses: {
+            /** @description The new execution, started */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description The new execution's URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Execution"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     callCallback: {
         parameters: {
             query?: never;
@@ -5856,6 +6063,53 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    retryRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller's account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 `conflict`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKeyHeader"];
+            };
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "use_current_version": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["RetryExecutionRequest"];
+            };
+        };
+        responses: {
+            /** @description The run runs again */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description The run's URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRef"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

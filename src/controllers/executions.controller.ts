@@ -57,6 +57,7 @@ export function executionHandlers(s: Services): Handlers {
         name: query.name,
         createdAfter: instantOf(query.created_after),
         createdBefore: instantOf(query.created_before),
+        rerunOf: query.rerun_of,
         cursor: query.cursor,
         limit,
         offset,

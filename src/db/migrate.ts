@@ -20,6 +20,7 @@ import * as accountsExternalId from './migrations/20261202020000_accounts_extern
 import * as flowRequests from './migrations/20261202020000_flow_requests';
 import * as finalExecutionsInvalidate from './migrations/20261202030000_final_executions_invalidate';
 import * as stagesAndAttribution from './migrations/20261203020000_stages_and_attribution';
+import * as executionRecovery from './migrations/20261203080000_execution_recovery';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -44,6 +45,7 @@ const migrations: Record<string, Migration> = {
   '20261202020000_flow_requests': flowRequests,
   '20261202030000_final_executions_invalidate': finalExecutionsInvalidate,
   '20261203020000_stages_and_attribution': stagesAndAttribution,
+  '20261203080000_execution_recovery': executionRecovery,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -146,6 +146,10 @@ export interface ExecutionRow {
   /** Joined by the reads that present it: the email of `started_by`, the flow's name. */
   started_by_email?: string | null;
   flow_name?: string | null;
+  /** The execution this one reruns (`POST /executions/{id}/rerun`). */
+  rerun_of: string | null;
+  /** How many times it was retried (`POST /executions/{id}/retry`). */
+  retries: number;
 }
 
 export type ExecutionStage = 'draft' | 'live';

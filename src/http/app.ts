@@ -16,6 +16,7 @@ import { collaborationHandlers } from '../controllers/collaboration.controller';
 import { executionHandlers } from '../controllers/executions.controller';
 import { flowHandlers } from '../controllers/flows.controller';
 import { listenerHandlers } from '../controllers/listeners.controller';
+import { recoveryHandlers } from '../controllers/recovery.controller';
 import { runHandlers } from '../controllers/runs.controller';
 import { scheduleHandlers } from '../controllers/schedules.controller';
 import { webhookHandlers } from '../controllers/webhooks.controller';
@@ -49,6 +50,7 @@ export function allHandlers(s: Services): Handlers {
     ...collaborationHandlers(s),
     ...scheduleHandlers(s),
     ...webhookHandlers(s),
+    ...recoveryHandlers(s),
   };
 }
 

@@ -39,6 +39,8 @@ export function toExecutionSummary(r: ExecutionRow, steps?: StepRow[]): Schemas[
     account_id: r.account_id,
     client_id: r.client_id,
     flow_request_id: r.flow_request?.id ?? null,
+    rerun_of: r.rerun_of ?? null,
+    retries: r.retries ?? 0,
     status: r.status,
     created_at: iso(r.created_at),
     started_at: isoOrNull(r.started_at),

@@ -131,7 +131,8 @@ export class ExecutionSockets {
             return;
           }
           ws.send(JSON.stringify(toEvent(row)));
-          if (executionId && FINAL_TYPES.has(row.type)) {
+          // A retried execution goes on after the end it had: close only at an end nothing follows.
+          if (executionId && FINAL_TYPES.has(row.type) && row === rows[rows.length - 1]) {
             state.closed = true;
             ws.close(1000, 'execution finished');
             return;

@@ -74,6 +74,8 @@ export interface ExecutionListFilter {
   createdAfter?: Date;
   /** Created strictly before this instant. */
   createdBefore?: Date;
+  /** Only the reruns of this execution. */
+  rerunOf?: string;
   /** Rows after this id (newest first); offset is ignored then. */
   beforeId?: string;
   limit: number;
@@ -108,6 +110,7 @@ export async function listExecutionRows(
     if (f.triggerType) q.whereRaw("trigger->>'type' = ?", [f.triggerType]);
     if (f.createdAfter) q.where('created_at', '>=', f.createdAfter);
     if (f.createdBefore) q.where('created_at', '<', f.createdBefore);
+    if (f.rerunOf) q.where('rerun_of', f.rerunOf);
   });
   const page = base.clone().select('executions.*', db.raw(ATTRIBUTION)).orderBy('id', 'desc').limit(f.limit);
   if (f.beforeId) page.where('id', '<', f.beforeId);

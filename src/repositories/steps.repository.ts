@@ -53,3 +53,10 @@ export async function listLatestStepRows(db: Knex, executionIds: string[]): Prom
     .from(latest.as('s'))
     .orderBy([{ column: 's.started_at' }, { column: 's.id' }]);
 }
+
+/** Every step of an execution in the order they ran (a retry reads where it stopped, a rerun what it reuses). */
+export async function listAllStepRows(db: Knex, executionId: string): Promise<StepRow[]> {
+  return db<StepRow>('steps')
+    .where({ execution_id: executionId })
+    .orderBy([{ column: 'started_at' }, { column: 'id' }]);
+}

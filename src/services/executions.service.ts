@@ -73,13 +73,15 @@ export interface ListRequest {
   name?: string;
   createdAfter?: Date;
   createdBefore?: Date;
+  /** Only the reruns of this execution. */
+  rerunOf?: string;
   cursor?: string;
   limit: number;
   offset: number;
 }
 
 /** JSON with sorted keys: two bodies that mean the same hash the same. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     return `{${Object.keys(value)
@@ -326,6 +328,7 @@ export class ExecutionsService {
       name: req.name,
       createdAfter: req.createdAfter,
       createdBefore: req.createdBefore,
+      rerunOf: req.rerunOf,
       beforeId,
       limit: req.limit,
       offset: req.offset,

@@ -21,6 +21,7 @@ import { CallbacksService } from './callbacks.service';
 import { NavigationService } from './navigation.service';
 import { ListenersService } from './listeners.service';
 import { PackagesService } from './packages.service';
+import { RecoveryService } from './recovery.service';
 import type { Keys } from '../security/keys';
 import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
@@ -59,6 +60,8 @@ export interface Services {
   graph: GraphService;
   shares: SharesService;
   packages: PackagesService;
+  /** Retrying and rerunning failed or cancelled executions. */
+  recovery: RecoveryService;
   /** The engine's start path; the engine hands its local worker to it. */
   starter: ExecutionStarter;
   /** The time the schedules go by (tests point it at another day). */
@@ -106,6 +109,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     graph: new GraphService(db, executions),
     shares: new SharesService(db, executions),
     packages: new PackagesService(db, executions),
+    recovery: new RecoveryService(db, executions, flows),
     starter,
     clock,
     schedules: new SchedulesService(db, flows, scheduleFiring, clock),

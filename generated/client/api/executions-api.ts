@@ -34,6 +34,10 @@ import type { LogList } from '../model/index.js';
 // @ts-ignore
 import type { Message } from '../model/index.js';
 // @ts-ignore
+import type { RerunExecutionRequest } from '../model/index.js';
+// @ts-ignore
+import type { RetryExecutionRequest } from '../model/index.js';
+// @ts-ignore
 import type { RunFlowRequest } from '../model/index.js';
 // @ts-ignore
 import type { Stage } from '../model/index.js';
@@ -471,10 +475,11 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
          * @param {Stage} [stage] Only the executions started on this stage
          * @param {string} [name] Only the runs with this exact name
          * @param {'steps'} [include] &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
+         * @param {string} [rerunOf] Only the reruns of this execution
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', options: any = {}): Promise<RequestArgs> => {
+        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', rerunOf?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/executions`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -555,6 +560,10 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
                 localVarQueryParameter['include'] = include;
             }
 
+            if (rerunOf !== undefined) {
+                localVarQueryParameter['rerun_of'] = rerunOf;
+            }
+
 
     
             const query = new URLSearchParams(localVarUrlObj.search);
@@ -626,6 +635,144 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
             localVarUrlObj.search = (new URLSearchParams(query)).toString();
             let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
             localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Starts a new execution of the same flow with the same input (or a new one), linked to the original by `rerun_of` (list the reruns of an execution with `GET /executions?rerun_of=<id>`). With `from_node` it starts at that node and reuses the outputs of the nodes before it. On another version than the original\'s (`use_current_version`), the node ids and outputs it depends on are compared first and a mismatch answers 409 saying what changed. Only callers who may start the flow may rerun (403 for an execution only shared with you). An `Idempotency-Key` replays the first answer for the same body.
+         * @summary Rerun an execution
+         * @param {string} id 
+         * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {RerunExecutionRequest} [rerunExecutionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        rerunExecution: async (id: string, idempotencyKey?: string, rerunExecutionRequest?: RerunExecutionRequest, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling rerunExecution.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/rerun`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (idempotencyKey !== undefined && idempotencyKey !== null) {
+                localVarHeaderParameter['Idempotency-Key'] = String(idempotencyKey);
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof rerunExecutionRequest !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(rerunExecutionRequest !== undefined ? rerunExecutionRequest : {}) : (rerunExecutionRequest || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Continues the same execution from the step(s) it failed or was cancelled at, with the state it had (node outputs, state values): those nodes run again as their next attempt. Its steps keep their history and its events their sequence, so WebSocket followers (with `?since=`) see it resume. Optionally on the flow\'s current version and with a new input. Only callers who may start the flow may retry (403 for an execution only shared with you). 409 when the execution is not failed or cancelled, or was rejected at its approval. An `Idempotency-Key` replays the first answer for the same body.
+         * @summary Retry a failed or cancelled execution
+         * @param {string} id 
+         * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {RetryExecutionRequest} [retryExecutionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        retryExecution: async (id: string, idempotencyKey?: string, retryExecutionRequest?: RetryExecutionRequest, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling retryExecution.');
+            }
+            const localVarPath = `/api/v1/executions/{id}/retry`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (idempotencyKey !== undefined && idempotencyKey !== null) {
+                localVarHeaderParameter['Idempotency-Key'] = String(idempotencyKey);
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof retryExecutionRequest !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(retryExecutionRequest !== undefined ? retryExecutionRequest : {}) : (retryExecutionRequest || "");
 
             return {
                 url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
@@ -834,11 +981,12 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
          * @param {Stage} [stage] Only the executions started on this stage
          * @param {string} [name] Only the runs with this exact name
          * @param {'steps'} [include] &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
+         * @param {string} [rerunOf] Only the reruns of this execution
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
-            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, stage, name, include, options);
+        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', rerunOf?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, stage, name, include, rerunOf, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -853,6 +1001,38 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
          */
         async purgeExecution(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Message>> {
             const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).purgeExecution(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Starts a new execution of the same flow with the same input (or a new one), linked to the original by `rerun_of` (list the reruns of an execution with `GET /executions?rerun_of=<id>`). With `from_node` it starts at that node and reuses the outputs of the nodes before it. On another version than the original\'s (`use_current_version`), the node ids and outputs it depends on are compared first and a mismatch answers 409 saying what changed. Only callers who may start the flow may rerun (403 for an execution only shared with you). An `Idempotency-Key` replays the first answer for the same body.
+         * @summary Rerun an execution
+         * @param {string} id 
+         * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {RerunExecutionRequest} [rerunExecutionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async rerunExecution(id: string, idempotencyKey?: string, rerunExecutionRequest?: RerunExecutionRequest, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Execution>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).rerunExecution(id, idempotencyKey, rerunExecutionRequest, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Continues the same execution from the step(s) it failed or was cancelled at, with the state it had (node outputs, state values): those nodes run again as their next attempt. Its steps keep their history and its events their sequence, so WebSocket followers (with `?since=`) see it resume. Optionally on the flow\'s current version and with a new input. Only callers who may start the flow may retry (403 for an execution only shared with you). 409 when the execution is not failed or cancelled, or was rejected at its approval. An `Idempotency-Key` replays the first answer for the same body.
+         * @summary Retry a failed or cancelled execution
+         * @param {string} id 
+         * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {RetryExecutionRequest} [retryExecutionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async retryExecution(id: string, idempotencyKey?: string, retryExecutionRequest?: RetryExecutionRequest, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Execution>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).retryExecution(id, idempotencyKey, retryExecutionRequest, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -971,11 +1151,12 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
          * @param {Stage} [stage] Only the executions started on this stage
          * @param {string} [name] Only the runs with this exact name
          * @param {'steps'} [include] &#x60;steps&#x60; embeds the latest attempt of each step (one per node that ran) as &#x60;steps&#x60;.
+         * @param {string} [rerunOf] Only the reruns of this execution
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', options?: any): AxiosPromise<ExecutionList> {
-            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, stage, name, include, options).then((request) => request(axios, basePath));
+        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', rerunOf?: string, options?: any): AxiosPromise<ExecutionList> {
+            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, stage, name, include, rerunOf, options).then((request) => request(axios, basePath));
         },
         /**
          * Removes a completed, failed or cancelled execution with its steps, events, listener deliveries, shares and listeners (000\'s \"delete flow state\"); afterwards it is 404. 409 while it is queued, running or waiting (cancel it first: `DELETE /executions/{id}` keeps 004\'s meaning, cancel). Only its owner or an admin may purge it.
@@ -986,6 +1167,30 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
          */
         purgeExecution(id: string, options?: any): AxiosPromise<Message> {
             return ExecutionsApiFp(configuration).purgeExecution(id, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Starts a new execution of the same flow with the same input (or a new one), linked to the original by `rerun_of` (list the reruns of an execution with `GET /executions?rerun_of=<id>`). With `from_node` it starts at that node and reuses the outputs of the nodes before it. On another version than the original\'s (`use_current_version`), the node ids and outputs it depends on are compared first and a mismatch answers 409 saying what changed. Only callers who may start the flow may rerun (403 for an execution only shared with you). An `Idempotency-Key` replays the first answer for the same body.
+         * @summary Rerun an execution
+         * @param {string} id 
+         * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {RerunExecutionRequest} [rerunExecutionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        rerunExecution(id: string, idempotencyKey?: string, rerunExecutionRequest?: RerunExecutionRequest, options?: any): AxiosPromise<Execution> {
+            return ExecutionsApiFp(configuration).rerunExecution(id, idempotencyKey, rerunExecutionRequest, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Continues the same execution from the step(s) it failed or was cancelled at, with the state it had (node outputs, state values): those nodes run again as their next attempt. Its steps keep their history and its events their sequence, so WebSocket followers (with `?since=`) see it resume. Optionally on the flow\'s current version and with a new input. Only callers who may start the flow may retry (403 for an execution only shared with you). 409 when the execution is not failed or cancelled, or was rejected at its approval. An `Idempotency-Key` replays the first answer for the same body.
+         * @summary Retry a failed or cancelled execution
+         * @param {string} id 
+         * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {RetryExecutionRequest} [retryExecutionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        retryExecution(id: string, idempotencyKey?: string, retryExecutionRequest?: RetryExecutionRequest, options?: any): AxiosPromise<Execution> {
+            return ExecutionsApiFp(configuration).retryExecution(id, idempotencyKey, retryExecutionRequest, options).then((request) => request(axios, basePath));
         },
         /**
          * Start an execution of the flow\'s current version. The input is checked against the flow\'s `inputs` schema. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished execution, as `GET /executions/{id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the execution goes on. An idempotent replay waits the same way.
@@ -1254,6 +1459,13 @@ export interface ExecutionsApiListExecutionsRequest {
      * @memberof ExecutionsApiListExecutions
      */
     readonly include?: 'steps'
+
+    /**
+     * Only the reruns of this execution
+     * @type {string}
+     * @memberof ExecutionsApiListExecutions
+     */
+    readonly rerunOf?: string
 }
 
 /**
@@ -1268,6 +1480,62 @@ export interface ExecutionsApiPurgeExecutionRequest {
      * @memberof ExecutionsApiPurgeExecution
      */
     readonly id: string
+}
+
+/**
+ * Request parameters for rerunExecution operation in ExecutionsApi.
+ * @export
+ * @interface ExecutionsApiRerunExecutionRequest
+ */
+export interface ExecutionsApiRerunExecutionRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof ExecutionsApiRerunExecution
+     */
+    readonly id: string
+
+    /**
+     * Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+     * @type {string}
+     * @memberof ExecutionsApiRerunExecution
+     */
+    readonly idempotencyKey?: string
+
+    /**
+     * 
+     * @type {RerunExecutionRequest}
+     * @memberof ExecutionsApiRerunExecution
+     */
+    readonly rerunExecutionRequest?: RerunExecutionRequest
+}
+
+/**
+ * Request parameters for retryExecution operation in ExecutionsApi.
+ * @export
+ * @interface ExecutionsApiRetryExecutionRequest
+ */
+export interface ExecutionsApiRetryExecutionRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof ExecutionsApiRetryExecution
+     */
+    readonly id: string
+
+    /**
+     * Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+     * @type {string}
+     * @memberof ExecutionsApiRetryExecution
+     */
+    readonly idempotencyKey?: string
+
+    /**
+     * 
+     * @type {RetryExecutionRequest}
+     * @memberof ExecutionsApiRetryExecution
+     */
+    readonly retryExecutionRequest?: RetryExecutionRequest
 }
 
 /**
@@ -1400,7 +1668,7 @@ export class ExecutionsApi extends BaseAPI {
      * @memberof ExecutionsApi
      */
     public listExecutions(requestParameters: ExecutionsApiListExecutionsRequest = {}, options?: AxiosRequestConfig) {
-        return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, requestParameters.triggerType, requestParameters.triggerId, requestParameters.createdAfter, requestParameters.createdBefore, requestParameters.stage, requestParameters.name, requestParameters.include, options).then((request) => request(this.axios, this.basePath));
+        return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, requestParameters.triggerType, requestParameters.triggerId, requestParameters.createdAfter, requestParameters.createdBefore, requestParameters.stage, requestParameters.name, requestParameters.include, requestParameters.rerunOf, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**
@@ -1413,6 +1681,30 @@ export class ExecutionsApi extends BaseAPI {
      */
     public purgeExecution(requestParameters: ExecutionsApiPurgeExecutionRequest, options?: AxiosRequestConfig) {
         return ExecutionsApiFp(this.configuration).purgeExecution(requestParameters.id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Starts a new execution of the same flow with the same input (or a new one), linked to the original by `rerun_of` (list the reruns of an execution with `GET /executions?rerun_of=<id>`). With `from_node` it starts at that node and reuses the outputs of the nodes before it. On another version than the original\'s (`use_current_version`), the node ids and outputs it depends on are compared first and a mismatch answers 409 saying what changed. Only callers who may start the flow may rerun (403 for an execution only shared with you). An `Idempotency-Key` replays the first answer for the same body.
+     * @summary Rerun an execution
+     * @param {ExecutionsApiRerunExecutionRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof ExecutionsApi
+     */
+    public rerunExecution(requestParameters: ExecutionsApiRerunExecutionRequest, options?: AxiosRequestConfig) {
+        return ExecutionsApiFp(this.configuration).rerunExecution(requestParameters.id, requestParameters.idempotencyKey, requestParameters.rerunExecutionRequest, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Continues the same execution from the step(s) it failed or was cancelled at, with the state it had (node outputs, state values): those nodes run again as their next attempt. Its steps keep their history and its events their sequence, so WebSocket followers (with `?since=`) see it resume. Optionally on the flow\'s current version and with a new input. Only callers who may start the flow may retry (403 for an execution only shared with you). 409 when the execution is not failed or cancelled, or was rejected at its approval. An `Idempotency-Key` replays the first answer for the same body.
+     * @summary Retry a failed or cancelled execution
+     * @param {ExecutionsApiRetryExecutionRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof ExecutionsApi
+     */
+    public retryExecution(requestParameters: ExecutionsApiRetryExecutionRequest, options?: AxiosRequestConfig) {
+        return ExecutionsApiFp(this.configuration).retryExecution(requestParameters.id, requestParameters.idempotencyKey, requestParameters.retryExecutionRequest, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -16,6 +16,8 @@ import { BASE_PATH, COLLECTION_FORMATS, RequestArgs, BaseAPI, RequiredError } fr
 // @ts-ignore
 import type { ErrorResponse } from '../model/index.js';
 // @ts-ignore
+import type { RetryExecutionRequest } from '../model/index.js';
+// @ts-ignore
 import type { Run } from '../model/index.js';
 // @ts-ignore
 import type { RunList } from '../model/index.js';
@@ -316,6 +318,75 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
             };
         },
         /**
+         * 003\'s view of `POST /executions/{id}/retry`: the same run continues from the step(s) it failed or was cancelled at, with the state it had; optionally on the flow\'s current version and with a new input. Answers 202 with its RunRef. 409 when the run is not failed or cancelled; 403 for a run only shared with you. An `Idempotency-Key` replays the first answer for the same body.
+         * @summary Retry a failed or cancelled run
+         * @param {string} runId 
+         * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {RetryExecutionRequest} [retryExecutionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        retryRun: async (runId: string, idempotencyKey?: string, retryExecutionRequest?: RetryExecutionRequest, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'runId' is not null or undefined
+            if (runId === null || runId === undefined) {
+                throw new RequiredError('runId','Required parameter runId was null or undefined when calling retryRun.');
+            }
+            const localVarPath = `/api/v1/runs/{run_id}/retry`
+                .replace(`{${"run_id"}}`, encodeURIComponent(String(runId)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (idempotencyKey !== undefined && idempotencyKey !== null) {
+                localVarHeaderParameter['Idempotency-Key'] = String(idempotencyKey);
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof retryExecutionRequest !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(retryExecutionRequest !== undefined ? retryExecutionRequest : {}) : (retryExecutionRequest || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
          * Start a run of a flow\'s current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
          * @summary Start a run
          * @param {RunStartRequest} runStartRequest 
@@ -467,6 +538,22 @@ export const RunsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
+         * 003\'s view of `POST /executions/{id}/retry`: the same run continues from the step(s) it failed or was cancelled at, with the state it had; optionally on the flow\'s current version and with a new input. Answers 202 with its RunRef. 409 when the run is not failed or cancelled; 403 for a run only shared with you. An `Idempotency-Key` replays the first answer for the same body.
+         * @summary Retry a failed or cancelled run
+         * @param {string} runId 
+         * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {RetryExecutionRequest} [retryExecutionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async retryRun(runId: string, idempotencyKey?: string, retryExecutionRequest?: RetryExecutionRequest, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<RunRef>> {
+            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).retryRun(runId, idempotencyKey, retryExecutionRequest, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
          * Start a run of a flow\'s current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
          * @summary Start a run
          * @param {RunStartRequest} runStartRequest 
@@ -540,6 +627,18 @@ export const RunsApiFactory = function (configuration?: Configuration, basePath?
          */
         listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, stage?: Stage, name?: string, options?: any): AxiosPromise<RunList> {
             return RunsApiFp(configuration).listRuns(limit, cursor, status, clientId, flowId, stage, name, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * 003\'s view of `POST /executions/{id}/retry`: the same run continues from the step(s) it failed or was cancelled at, with the state it had; optionally on the flow\'s current version and with a new input. Answers 202 with its RunRef. 409 when the run is not failed or cancelled; 403 for a run only shared with you. An `Idempotency-Key` replays the first answer for the same body.
+         * @summary Retry a failed or cancelled run
+         * @param {string} runId 
+         * @param {string} [idempotencyKey] Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+         * @param {RetryExecutionRequest} [retryExecutionRequest] 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        retryRun(runId: string, idempotencyKey?: string, retryExecutionRequest?: RetryExecutionRequest, options?: any): AxiosPromise<RunRef> {
+            return RunsApiFp(configuration).retryRun(runId, idempotencyKey, retryExecutionRequest, options).then((request) => request(axios, basePath));
         },
         /**
          * Start a run of a flow\'s current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
@@ -677,6 +776,34 @@ export interface RunsApiListRunsRequest {
 }
 
 /**
+ * Request parameters for retryRun operation in RunsApi.
+ * @export
+ * @interface RunsApiRetryRunRequest
+ */
+export interface RunsApiRetryRunRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof RunsApiRetryRun
+     */
+    readonly runId: string
+
+    /**
+     * Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller\&#39;s account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 &#x60;conflict&#x60;.
+     * @type {string}
+     * @memberof RunsApiRetryRun
+     */
+    readonly idempotencyKey?: string
+
+    /**
+     * 
+     * @type {RetryExecutionRequest}
+     * @memberof RunsApiRetryRun
+     */
+    readonly retryExecutionRequest?: RetryExecutionRequest
+}
+
+/**
  * Request parameters for startRun operation in RunsApi.
  * @export
  * @interface RunsApiStartRunRequest
@@ -764,6 +891,18 @@ export class RunsApi extends BaseAPI {
      */
     public listRuns(requestParameters: RunsApiListRunsRequest = {}, options?: AxiosRequestConfig) {
         return RunsApiFp(this.configuration).listRuns(requestParameters.limit, requestParameters.cursor, requestParameters.status, requestParameters.clientId, requestParameters.flowId, requestParameters.stage, requestParameters.name, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * 003\'s view of `POST /executions/{id}/retry`: the same run continues from the step(s) it failed or was cancelled at, with the state it had; optionally on the flow\'s current version and with a new input. Answers 202 with its RunRef. 409 when the run is not failed or cancelled; 403 for a run only shared with you. An `Idempotency-Key` replays the first answer for the same body.
+     * @summary Retry a failed or cancelled run
+     * @param {RunsApiRetryRunRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof RunsApi
+     */
+    public retryRun(requestParameters: RunsApiRetryRunRequest, options?: AxiosRequestConfig) {
+        return RunsApiFp(this.configuration).retryRun(requestParameters.runId, requestParameters.idempotencyKey, requestParameters.retryExecutionRequest, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -70,6 +70,18 @@ export interface ExecutionSummary {
      */
     flow_request_id?: string | null;
     /**
+     * The execution this one reruns (`POST /executions/{id}/rerun`), if any.
+     * @type {string}
+     * @memberof ExecutionSummary
+     */
+    rerun_of?: string | null;
+    /**
+     * How many times it was retried (`POST /executions/{id}/retry`).
+     * @type {number}
+     * @memberof ExecutionSummary
+     */
+    retries?: number;
+    /**
      * 
      * @type {ExecutionStatus}
      * @memberof ExecutionSummary

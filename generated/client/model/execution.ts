@@ -76,6 +76,18 @@ export interface Execution {
      */
     flow_request_id?: string | null;
     /**
+     * The execution this one reruns (`POST /executions/{id}/rerun`), if any.
+     * @type {string}
+     * @memberof Execution
+     */
+    rerun_of?: string | null;
+    /**
+     * How many times it was retried (`POST /executions/{id}/retry`).
+     * @type {number}
+     * @memberof Execution
+     */
+    retries?: number;
+    /**
      * 
      * @type {string}
      * @memberof Execution

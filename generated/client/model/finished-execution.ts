@@ -82,6 +82,18 @@ export interface FinishedExecution {
      */
     flow_request_id?: string | null;
     /**
+     * The execution this one reruns (`POST /executions/{id}/rerun`), if any.
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    rerun_of?: string | null;
+    /**
+     * How many times it was retried (`POST /executions/{id}/retry`).
+     * @type {number}
+     * @memberof FinishedExecution
+     */
+    retries?: number;
+    /**
      * 
      * @type {string}
      * @memberof FinishedExecution

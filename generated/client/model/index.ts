@@ -71,6 +71,8 @@ export * from './pause-info.js';
 export * from './permission.js';
 export * from './provision-request.js';
 export * from './readiness.js';
+export * from './rerun-execution-request.js';
+export * from './retry-execution-request.js';
 export * from './role.js';
 export * from './run.js';
 export * from './run-approval.js';

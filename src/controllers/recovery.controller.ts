@@ -1,0 +1,35 @@
+import type { Handlers } from '../http/operations';
+import { toExecution, toRunRef } from '../presenters/executions.presenter';
+import type { Services } from '../services';
+
+const executionUrl = (id: string) => `/api/v1/executions/${id}`;
+
+export function recoveryHandlers(s: Services): Handlers {
+  return {
+    retryExecution: async ({ actor, params, body, headers }) => {
+      const execution = await s.recovery.retry(actor, params.id, {
+        useCurrentVersion: body?.use_current_version,
+        input: body?.input,
+        idempotencyKey: headers['Idempotency-Key'],
+      });
+      return { status: 202, body: toExecution(execution), headers: { Location: executionUrl(execution.id) } };
+    },
+    retryRun: async ({ actor, params, body, headers }) => {
+      const execution = await s.recovery.retry(actor, params.run_id, {
+        useCurrentVersion: body?.use_current_version,
+        input: body?.input,
+        idempotencyKey: headers['Idempotency-Key'],
+      });
+      return { status: 202, body: toRunRef(execution), headers: { Location: `/api/v1/runs/${execution.id}` } };
+    },
+    rerunExecution: async ({ actor, params, body, headers }) => {
+      const execution = await s.recovery.rerun(actor, params.id, {
+        useCurrentVersion: body?.use_current_version,
+        input: body?.input,
+        fromNode: body?.from_node,
+        idempotencyKey: headers['Idempotency-Key'],
+      });
+      return { status: 202, body: toExecution(execution), headers: { Location: executionUrl(execution.id) } };
+    },
+  };
+}

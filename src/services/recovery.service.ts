@@ -1,0 +1,275 @@
+/**
+ * Recovering a failed or cancelled execution (issue 18): a retry continues the same execution
+ * from where it stopped; a rerun starts a new one linked to it (`rerun_of`), optionally from a
+ * node, reusing what ran before it. Both are starts: only a caller who may start the flow may ask
+ * (a share to read is not enough), and an Idempotency-Key replays the first answer.
+ */
+import crypto from 'node:crypto';
+import type { Db, Tx } from '../db/knex';
+import { inTransaction } from '../db/transaction';
+import type { ExecutionRow } from '../db/tables';
+import type { FlowDocument } from '../engine/definition';
+import { nodeOf } from '../engine/definition';
+import { rerunMismatches, resumeExecution, reusedSteps, stoppedTasks } from '../engine/recovery';
+import { checkAgainstSchema } from '../engine/user-schemas';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { appendEvents } from '../repositories/events.repository';
+import { findExecution, lockExecution, updateExecution } from '../repositories/executions.repository';
+import { findFlowVersion } from '../repositories/flows.repository';
+import { claimIdempotencyKey } from '../repositories/idempotency.repository';
+import { insertSteps, listAllStepRows } from '../repositories/steps.repository';
+import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
+import type { Actor } from './actor';
+import { canonical, type ExecutionsService } from './executions.service';
+import type { FlowsService } from './flows.service';
+
+export interface RetryRequest {
+  useCurrentVersion?: boolean;
+  input?: Record<string, unknown>;
+  idempotencyKey?: string;
+}
+
+export interface RerunRequest extends RetryRequest {
+  fromNode?: string;
+}
+
+/** A key already used for the same request: the transaction is rolled back and its answer replayed. */
+class Replay extends Error {
+  constructor(readonly executionId: string) {
+    super('replay');
+  }
+}
+
+const RECOVERABLE = ['failed', 'cancelled'];
+
+function requestHash(what: Record<string, unknown>): string {
+  return crypto.createHash('sha256').update(canonical(what)).digest('hex');
+}
+
+export class RecoveryService {
+  constructor(
+    private readonly db: Db,
+    private readonly executions: ExecutionsService,
+    private readonly flows: FlowsService,
+  ) {}
+
+  /**
+   * The flow's current version, when the caller may start the flow (its owner or an admin; the
+   * execution's manager may); 409 when the flow was deleted, since nothing of it may start again.
+   */
+  private async startable(actor: Actor, flowId: string): Promise<{ version: number; document: FlowDocument }> {
+    try {
+      const flow = await this.flows.get(actor, flowId);
+      return { version: flow.current_version, document: flow.document as FlowDocument };
+    } catch (err) {
+      if (err instanceof NotFoundError)
+        throw new ConflictError('The flow was deleted: its executions are not retried or rerun', {
+          reason: `flow ${flowId} was deleted`,
+        });
+      throw err;
+    }
+  }
+
+  private async pinned(flowId: string, version: number): Promise<FlowDocument> {
+    return (await findFlowVersion(this.db, flowId, version))!.document as FlowDocument;
+  }
+
+  /** Claims the key for `executionId` inside `tx`; a replay of the same request throws Replay. */
+  private async claim(tx: Tx, actor: Actor, key: string | undefined, hash: string, executionId: string) {
+    if (key === undefined) return;
+    const claim = await claimIdempotencyKey(tx, {
+      account_id: actor.accountId,
+      key,
+      request_hash: hash,
+      execution_id: executionId,
+    });
+    if (claim.claimed) return;
+    if (claim.request_hash !== hash)
+      throw new ConflictError('This Idempotency-Key was used with a different request', {
+        field: 'Idempotency-Key',
+        reason: 'use a new key for a different request',
+      });
+    throw new Replay(claim.execution_id);
+  }
+
+  private async replaying(actor: Actor, work: () => Promise<string>): Promise<ExecutionRow> {
+    let id: string;
+    try {
+      id = await work();
+    } catch (err) {
+      if (!(err instanceof Replay)) throw err;
+      id = err.executionId;
+    }
+    // A retry changed a finished row: this process's cached copy goes before the read.
+    this.executions.forget(id);
+    return this.executions.get(actor, id);
+  }
+
+  /** Continues a failed or cancelled execution from the step(s) it stopped at. */
+  async retry(actor: Actor, id: string, req: RetryRequest): Promise<ExecutionRow> {
+    const visible = await this.executions.manage(actor, id, 'retry it');
+    const current = await this.startable(actor, visible.flow_id);
+    const target = req.useCurrentVersion
+      ? current
+      : { version: visible.flow_version, document: await this.pinned(visible.flow_id, visible.flow_version) };
+    const hash = requestHash({
+      retry: id,
+      use_current_version: req.useCurrentVersion ?? false,
+      input: req.input ?? null,
+    });
+    return this.replaying(actor, () =>
+      inTransaction(this.db, async (tx) => {
+        await this.claim(tx, actor, req.idempotencyKey, hash, id);
+        const ex = (await lockExecution(tx, id))!;
+        if (!RECOVERABLE.includes(ex.status))
+          throw new ConflictError(
+            `The execution is ${ex.status}; only a failed or cancelled execution can be retried`,
+            {
+              reason: `status is ${ex.status}`,
+            },
+          );
+        if (ex.approval_status === 'pending' || ex.approval_status === 'rejected')
+          throw new ConflictError(
+            `The execution was ${ex.approval_status === 'rejected' ? 'rejected' : 'never approved'} at its approval; rerun it to ask again`,
+            { reason: `approval_status is ${ex.approval_status}` },
+          );
+        const input = req.input ?? ex.input;
+        if ((req.input !== undefined || target.version !== ex.flow_version) && target.document.inputs)
+          checkAgainstSchema(
+            `${ex.flow_id}@${target.version}`,
+            target.document.inputs,
+            input,
+            'input',
+            "The input does not match the flow's inputs schema",
+          );
+        const steps = await listAllStepRows(tx, id);
+        const pinnedDocument =
+          target.version === ex.flow_version ? target.document : await this.pinned(ex.flow_id, ex.flow_version);
+        const tasks = stoppedTasks(ex, steps, pinnedDocument);
+        const missing = tasks.filter((t) => !nodeOf(target.document, t.node_id)).map((t) => t.node_id);
+        if (missing.length > 0)
+          throw new ValidationError(
+            `The execution stopped at ${missing.map((m) => `"${m}"`).join(', ')}, which version ${target.version} no longer has`,
+            {
+              field: 'use_current_version',
+              reason: `version ${target.version} has no node ${missing.join(', ')}; rerun it with from_node instead`,
+            },
+          );
+        await resumeExecution(tx, ex, {
+          tasks,
+          version: target.version,
+          document: target.document,
+          input: req.input,
+          actorId: actor.accountId,
+        });
+        return id;
+      }),
+    );
+  }
+
+  /** Starts a new execution linked to this one, optionally from a node, reusing what ran before it. */
+  async rerun(actor: Actor, id: string, req: RerunRequest): Promise<ExecutionRow> {
+    await this.executions.manage(actor, id, 'rerun it');
+    const original = (await findExecution(this.db, id))!;
+    const before = await this.pinned(original.flow_id, original.flow_version);
+    const current = await this.startable(actor, original.flow_id);
+    const target = req.useCurrentVersion ? current : { version: original.flow_version, document: before };
+    const reuse = req.fromNode === undefined ? undefined : await this.reuse(original, before, target, req.fromNode);
+    const hash = requestHash({
+      rerun: id,
+      use_current_version: req.useCurrentVersion ?? false,
+      input: req.input ?? null,
+      from_node: req.fromNode ?? null,
+    });
+    return this.replaying(actor, () =>
+      inTransaction(this.db, async (tx) => {
+        const { execution } = await this.executions.start(
+          actor,
+          {
+            flowId: original.flow_id,
+            flowVersion: target.version,
+            input: req.input ?? original.input,
+          },
+          tx,
+        );
+        await this.claim(tx, actor, req.idempotencyKey, hash, execution.id);
+        await updateExecution(tx, execution.id, { rerun_of: id });
+        const reused = reuse?.steps ?? [];
+        if (req.fromNode !== undefined) {
+          await deleteExecutionTasks(tx, execution.id);
+          await insertTask(tx, { execution_id: execution.id, node_id: req.fromNode });
+          await insertSteps(
+            tx,
+            reused.map(({ id: _id, ...s }) => ({ ...s, execution_id: execution.id })),
+          );
+          const outputs = Object.fromEntries(
+            reused
+              .filter((s) => Object.hasOwn(original.node_outputs, s.node_id))
+              .map((s) => [s.node_id, original.node_outputs[s.node_id]]),
+          );
+          await updateExecution(tx, execution.id, {
+            node_outputs: outputs,
+            step_count: reused.length,
+            current_node: req.fromNode,
+          });
+        }
+        const from = req.fromNode === undefined ? '' : ` from "${req.fromNode}"`;
+        const reusing =
+          reused.length === 0 ? '' : `, reusing the outputs of ${reused.map((s) => `"${s.node_id}"`).join(', ')}`;
+        await appendEvents(tx, execution.id, [
+          {
+            type: 'log',
+            level: 'info',
+            payload: {
+              level: 'info',
+              message: `Rerun of ${id}${from}${reusing}`,
+              node_id: req.fromNode ?? null,
+              node_type: req.fromNode === undefined ? null : nodeOf(target.document, req.fromNode)!.type,
+              data: { rerun_of: id, from_node: req.fromNode ?? null, reused: reused.map((s) => s.node_id) },
+            },
+          },
+        ]);
+        return execution.id;
+      }),
+    );
+  }
+
+  /** What a rerun from `fromNode` reuses of the original, after checking that the version it runs fits. */
+  private async reuse(
+    original: ExecutionRow,
+    before: FlowDocument,
+    target: { version: number; document: FlowDocument },
+    fromNode: string,
+  ) {
+    if (!nodeOf(target.document, fromNode))
+      throw new ValidationError(`Version ${target.version} of the flow has no node "${fromNode}"`, {
+        field: 'from_node',
+        reason: 'name a node of the version that runs',
+      });
+    if (target.document.approval?.required)
+      throw new ValidationError('A flow that asks for approval before its first node is rerun from its start', {
+        field: 'from_node',
+        reason: 'leave from_node out',
+      });
+    const steps = reusedSteps(await listAllStepRows(this.db, original.id), fromNode);
+    if (!steps)
+      throw new ValidationError(`Node "${fromNode}" did not run in ${original.id}`, {
+        field: 'from_node',
+        reason: 'name a node that ran in the original execution',
+      });
+    if (target.version !== original.flow_version) {
+      const problems = rerunMismatches(
+        before,
+        target.document,
+        fromNode,
+        steps.map((s) => s.node_id),
+      );
+      if (problems.length > 0)
+        throw new ConflictError(
+          `Version ${target.version} does not fit what the rerun reuses from version ${original.flow_version}: ${problems.join('; ')}`,
+          { field: 'from_node', reason: problems.join('; '), changes: problems },
+        );
+    }
+    return { steps };
+  }
+}

@@ -18,6 +18,7 @@ import { flowHandlers } from '../controllers/flows.controller';
 import { listenerHandlers } from '../controllers/listeners.controller';
 import { runHandlers } from '../controllers/runs.controller';
 import { scheduleHandlers } from '../controllers/schedules.controller';
+import { signInHandlers } from '../controllers/sign-in.controller';
 import { webhookHandlers } from '../controllers/webhooks.controller';
 import type { Services } from '../services';
 import { authMiddleware } from './auth';
@@ -25,6 +26,7 @@ import { errorHandler, notFoundHandler } from './error-handler';
 import { integerParamsGuard, isStorableDateTime, jsonBody, urlTextGuard } from './input-guard';
 import { answerMalformedRequests } from './malformed-requests';
 import { browserHome } from './console';
+import { docsAccess } from './docs-access';
 import { EXTRA_ROUTES, metaRouter } from './meta';
 import { requestObserver } from './metrics';
 import type { Handlers } from './operations';
@@ -49,6 +51,7 @@ export function allHandlers(s: Services): Handlers {
     ...collaborationHandlers(s),
     ...scheduleHandlers(s),
     ...webhookHandlers(s),
+    ...signInHandlers(s),
   };
 }
 
@@ -66,7 +69,7 @@ export function createApp(s: Services): express.Express {
   app.use(urlTextGuard);
   app.use(browserHome);
   app.use(routeGuard(EXTRA_ROUTES));
-  app.use(metaRouter(() => s.health.databaseAnswers()));
+  app.use(metaRouter(() => s.health.databaseAnswers(), docsAccess(s)));
   app.use(hooksRouter(s));
   app.use(authMiddleware(s.auth));
   app.use(integerParamsGuard);

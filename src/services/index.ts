@@ -24,6 +24,7 @@ import { PackagesService } from './packages.service';
 import type { Keys } from '../security/keys';
 import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
+import { SignInService } from './sign-in.service';
 import { UsersService } from './users.service';
 import { ExecutionStarter } from '../engine/starter';
 import { SwitchableClock } from './clock';
@@ -42,6 +43,8 @@ export interface Services {
   accounts: AccountsService;
   /** The caller's own account: users/me, and provisioning for identities of an OpenID Connect issuer. */
   users: UsersService;
+  /** Browser sign-in at an identity provider (authorization code + PKCE). */
+  signIn: SignInService;
   apiKeys: ApiKeysService;
   secrets: SecretsService;
   flows: FlowsService;
@@ -81,6 +84,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const clock = new SwitchableClock();
   const scheduleFiring = new ScheduleFiring(executions);
   const completions = new CompletionsService(executions);
+  const users = new UsersService(db, auth);
   return {
     db,
     config,
@@ -89,7 +93,8 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     health: new HealthService(db),
     auth,
     accounts: new AccountsService(db, invalidations),
-    users: new UsersService(db, auth),
+    users,
+    signIn: new SignInService(db, config, auth, users),
     apiKeys: new ApiKeysService(db, invalidations),
     secrets,
     flows,

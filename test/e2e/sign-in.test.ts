@@ -262,7 +262,8 @@ describe('browser sign-in at an identity provider', function () {
         await page.waitForURL((url) => url.origin === idp.issuer);
         await signInAtProvider(page, bob);
         await page.waitForURL(`${publicUrl}/docs`);
-        await page.getByRole('heading', { name: /FlowRunner API/ }).first().waitFor();
+        // Redoc renders the whole spec in the page: seconds on a busy machine.
+        await page.getByRole('heading', { name: 'FlowRunner API (1.0.0)' }).waitFor({ timeout: 60_000 });
         // Redoc read the spec with the session cookie; so can the page.
         const status = await page.evaluate<number>("fetch('/openapi.json').then((r) => r.status)");
         expect(status).to.equal(200);

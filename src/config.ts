@@ -217,7 +217,9 @@ function signIn(env: Env, trusted: OidcConfig | undefined): SignInConfig | undef
       'FLOWRUNNER_PUBLIC_URL is required with FLOWRUNNER_OIDC_CLIENT_ID (the redirect URI is derived from it)',
     );
   }
-  const scopes = new Set((optional(env, 'FLOWRUNNER_OIDC_SCOPES') ?? 'openid email profile').split(/\s+/).filter(Boolean));
+  const scopes = new Set(
+    (optional(env, 'FLOWRUNNER_OIDC_SCOPES') ?? 'openid email profile').split(/\s+/).filter(Boolean),
+  );
   scopes.add('openid');
   return {
     issuer,

@@ -20,7 +20,12 @@ export async function deleteExpiredOidcSignIns(db: Knex): Promise<void> {
 }
 
 /** A finished sign-in's account, waiting for its browser to take a token (one per browser). */
-export async function upsertOidcHandoff(db: Knex, browserHash: string, accountId: string, ttlSeconds: number): Promise<void> {
+export async function upsertOidcHandoff(
+  db: Knex,
+  browserHash: string,
+  accountId: string,
+  ttlSeconds: number,
+): Promise<void> {
   await db.raw(
     `insert into oidc_sign_in_handoffs (browser_hash, account_id, expires_at)
        values (?, ?, now() + make_interval(secs => ?))

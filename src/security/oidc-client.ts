@@ -102,7 +102,10 @@ export async function exchangeCode(
     throw new CodeExchangeError(`The identity provider refused the code (${error}${description})`, 'refused', error);
   }
   if (typeof answer.id_token !== 'string') {
-    throw new CodeExchangeError('The identity provider answered without an ID token (is "openid" among the scopes?)', 'malformed');
+    throw new CodeExchangeError(
+      'The identity provider answered without an ID token (is "openid" among the scopes?)',
+      'malformed',
+    );
   }
   return answer.id_token;
 }

@@ -140,7 +140,10 @@ export class OidcVerifier {
    * (as access tokens are), for `clientId` (`aud`, and `azp` when present), with the `nonce` of
    * this sign-in.
    */
-  async verifyIdToken(token: string, expected: { issuer: string; clientId: string; nonce: string }): Promise<ExternalIdentity> {
+  async verifyIdToken(
+    token: string,
+    expected: { issuer: string; clientId: string; nonce: string },
+  ): Promise<ExternalIdentity> {
     const { keys } = await this.discovered(expected.issuer);
     let payload: JWTPayload;
     try {
@@ -293,7 +296,9 @@ export class OidcVerifier {
         authorizationEndpoint: endpoint('authorization_endpoint'),
         tokenEndpoint: endpoint('token_endpoint'),
         endSessionEndpoint: endpoint('end_session_endpoint'),
-        codeChallengeMethods: Array.isArray(methods) ? methods.filter((m): m is string => typeof m === 'string') : undefined,
+        codeChallengeMethods: Array.isArray(methods)
+          ? methods.filter((m): m is string => typeof m === 'string')
+          : undefined,
       },
     };
   }

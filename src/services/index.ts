@@ -94,7 +94,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     auth,
     accounts: new AccountsService(db, invalidations),
     users,
-    signIn: new SignInService(db, config, auth, users),
+    signIn: new SignInService(db, config, auth, users, invalidations),
     apiKeys: new ApiKeysService(db, invalidations),
     secrets,
     flows,

@@ -8,6 +8,7 @@
  * console takes it once from `oidc_sign_in_handoffs`, the docs get it as a cookie.
  */
 import type { Config, SignInConfig } from '../config';
+import type { InvalidationBus } from '../db/invalidation';
 import type { Db } from '../db/knex';
 import {
   ForbiddenError,
@@ -24,9 +25,11 @@ import {
   takeOidcSignIn,
   upsertOidcHandoff,
 } from '../repositories/oidc-sign-ins.repository';
+import { updateAccountRow } from '../repositories/accounts.repository';
 import { authorizationRequest, CodeExchangeError, exchangeCode, randomToken, sha256 } from '../security/oidc-client';
 import type { OidcVerifier, ProviderMetadata } from '../security/oidc';
 import type { AuthService, IssuedToken } from './auth.service';
+import { committing } from './changes';
 import type { UsersService } from './users.service';
 
 /** How long a browser has at the identity provider. */
@@ -56,6 +59,7 @@ export class SignInService {
     private readonly config: Config,
     private readonly auth: AuthService,
     private readonly users: UsersService,
+    private readonly bus: InvalidationBus,
   ) {}
 
   options(signInUrl: string): SignInOptions {
@@ -104,8 +108,7 @@ export class SignInService {
   ): Promise<{ returnTo: ReturnTo; token: IssuedToken | undefined }> {
     const { config, verifier } = this.configured();
     const signIn = query.state ? await takeOidcSignIn(this.db, sha256(query.state)) : undefined;
-    const bound =
-      signIn !== undefined && browserSecret !== undefined && signIn.browser_hash === sha256(browserSecret);
+    const bound = signIn !== undefined && browserSecret !== undefined && signIn.browser_hash === sha256(browserSecret);
     if (query.error !== undefined) throw this.providerError(config, query);
     if (!signIn || !bound || signIn.expires_at.getTime() <= Date.now()) {
       throw new InvalidRequestError(
@@ -121,7 +124,10 @@ export class SignInService {
       });
     }
     if (!query.code) {
-      throw new InvalidRequestError('The identity provider sent no authorization code', { field: 'code', reason: 'missing' });
+      throw new InvalidRequestError('The identity provider sent no authorization code', {
+        field: 'code',
+        reason: 'missing',
+      });
     }
     const metadata = await this.metadata(config, verifier);
     let idToken: string;
@@ -136,7 +142,11 @@ export class SignInService {
     }
     let identity;
     try {
-      identity = await verifier.verifyIdToken(idToken, { issuer: config.issuer, clientId: config.clientId, nonce: signIn.nonce });
+      identity = await verifier.verifyIdToken(idToken, {
+        issuer: config.issuer,
+        clientId: config.clientId,
+        nonce: signIn.nonce,
+      });
     } catch (err) {
       if (!(err instanceof UnauthorizedError)) throw err;
       const reason = (err.details?.reason as string | undefined) ?? 'invalid';
@@ -145,6 +155,15 @@ export class SignInService {
       throw new InvalidRequestError(message, { reason: `id_token_${reason}` });
     }
     const { account } = await this.users.provision({ identity }, {});
+    // With a roles claim the provider decides admin or user; the session is our token, which
+    // carries the account's role, so the account takes the role this sign-in's ID token gives.
+    const role = this.auth.externalRole(identity);
+    if (role !== undefined && role !== account.role) {
+      await committing(this.db, this.bus, async (tx, changed) => {
+        await updateAccountRow(tx, account.id, { role });
+        await changed('account', account.id);
+      });
+    }
     if (signIn.return_to === 'docs') return { returnTo: 'docs', token: this.auth.issueToken(account.id) };
     await upsertOidcHandoff(this.db, signIn.browser_hash, account.id, HANDOFF_TTL_SECONDS);
     return { returnTo: 'console', token: undefined };

@@ -46,6 +46,8 @@ describe('browser sign-in at an identity provider', function () {
       FLOWRUNNER_OIDC_CLIENT_ID: CLIENT_ID,
       FLOWRUNNER_OIDC_CLIENT_SECRET: CLIENT_SECRET,
       FLOWRUNNER_OIDC_NAME: 'Test SSO',
+      FLOWRUNNER_OIDC_ROLES_CLAIM: 'roles',
+      FLOWRUNNER_OIDC_ADMIN_ROLE: 'flowrunner-admin',
     };
     server = await startTestServer(
       {
@@ -123,7 +125,10 @@ describe('browser sign-in at an identity provider', function () {
       expect(q.state).to.match(/^[\w-]{43}$/);
       expect(q.nonce).to.match(/^[\w-]{43}$/);
       const cookie = (res.headers['set-cookie'] as string[]).find((c) => c.startsWith('flowrunner_sign_in='))!;
-      expect(cookie).to.match(/HttpOnly/).and.match(/SameSite=Lax/).and.match(/Path=\/api\/v1\/auth\/oidc/);
+      expect(cookie)
+        .to.match(/HttpOnly/)
+        .and.match(/SameSite=Lax/)
+        .and.match(/Path=\/api\/v1\/auth\/oidc/);
     });
 
     it('refuses a state without its browser cookie, and a state twice (400 state_mismatch)', async () => {
@@ -253,7 +258,8 @@ describe('browser sign-in at an identity provider', function () {
 
   describe('private docs', () => {
     it('sends a browser through the same sign-in to /docs, and refuses the spec to a caller without credentials', async () => {
-      const bob = idp.addUser({ email: uniqueEmail('bob-sso'), name: 'Bob Sso' });
+      // An admin at the provider: the session's account takes the role the ID token gives.
+      const bob = idp.addUser({ email: uniqueEmail('bob-sso'), name: 'Bob Sso', roles: ['flowrunner-admin'] });
       const spec = await fetch(`${server.url}/openapi.json`);
       expect(spec.status).to.equal(401);
       const { context, page } = await newPage();
@@ -268,10 +274,15 @@ describe('browser sign-in at an identity provider', function () {
         const status = await page.evaluate<number>("fetch('/openapi.json').then((r) => r.status)");
         expect(status).to.equal(200);
         const cookies = await context.cookies(publicUrl);
-        expect(cookies.find((c) => c.name === 'flowrunner_session')).to.include({ httpOnly: true, sameSite: 'Lax' });
-        // A token by header works as for any operation.
-        const { data } = await apiClient(server.url).auth.getSignInOptions();
-        expect(data.docs_private).to.equal(true);
+        const session = cookies.find((c) => c.name === 'flowrunner_session')!;
+        expect(session).to.include({ httpOnly: true, sameSite: 'Lax' });
+        // The cookie holds a token of ours, for Bob's new account; by header it opens the spec too.
+        const { data: me } = await apiClient(server.url, { token: session.value }).users.getCurrentUser();
+        expect(me).to.include({ external_id: bob, role: 'admin', authenticated_via: 'token' });
+        const byHeader = await fetch(`${server.url}/openapi.yaml`, {
+          headers: { authorization: `Bearer ${session.value}` },
+        });
+        expect(byHeader.status).to.equal(200);
       } finally {
         await context.close();
       }

@@ -28,6 +28,8 @@ describe('browser sign-in at an identity provider', function () {
   let idp: TestIdentityProvider;
   let server: TestServer;
   let down: TestServer;
+  /** The same provider with a public client: no secret, PKCE alone. */
+  let publicClient: TestServer;
   let browser: Browser;
   let publicUrl: string;
 
@@ -40,6 +42,12 @@ describe('browser sign-in at an identity provider', function () {
       client_secret: CLIENT_SECRET,
       redirect_uri: `${publicUrl}/api/v1/auth/oidc/callback`,
       post_logout_redirect_uri: `${publicUrl}/console`,
+    });
+    const publicPort = await freePort();
+    idp.addSignInClient({
+      client_id: 'flowrunner-public',
+      redirect_uri: `http://127.0.0.1:${publicPort}/api/v1/auth/oidc/callback`,
+      post_logout_redirect_uri: `http://127.0.0.1:${publicPort}/console`,
     });
     const signIn = {
       FLOWRUNNER_OIDC_AUDIENCE: API_AUDIENCE,
@@ -60,6 +68,17 @@ describe('browser sign-in at an identity provider', function () {
       { port },
     );
     down = await startTestServer({ ...signIn, FLOWRUNNER_OIDC_ISSUER: DOWN_ISSUER, FLOWRUNNER_PUBLIC_URL: publicUrl });
+    publicClient = await startTestServer(
+      {
+        ...signIn,
+        FLOWRUNNER_OIDC_CLIENT_ID: 'flowrunner-public',
+        FLOWRUNNER_OIDC_CLIENT_SECRET: '',
+        FLOWRUNNER_OIDC_ISSUER: idp.issuer,
+        FLOWRUNNER_PUBLIC_URL: `http://127.0.0.1:${publicPort}`,
+      },
+      undefined,
+      { port: publicPort },
+    );
     const launched = chromium.launch({
       executablePath: CHROMIUM,
       args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
@@ -74,6 +93,7 @@ describe('browser sign-in at an identity provider', function () {
     await browser?.close();
     await server?.close();
     await down?.close();
+    await publicClient?.close();
     await idp?.close();
   });
 
@@ -86,13 +106,13 @@ describe('browser sign-in at an identity provider', function () {
   }
 
   /** On the provider's login page: sign in as `login`, and consent when the provider asks. */
-  async function signInAtProvider(page: Page, login: string): Promise<void> {
+  async function signInAtProvider(page: Page, login: string, back = publicUrl): Promise<void> {
     await page.locator('input[name=login]').fill(login);
     await page.locator('input[name=password]').fill('any password');
     await page.getByRole('button', { name: 'Sign-in' }).click();
     const consent = page.getByRole('button', { name: 'Continue' });
-    await page.waitForURL((url) => url.origin === publicUrl || url.pathname.startsWith('/interaction/'));
-    if (new URL(page.url()).origin !== publicUrl) await consent.click();
+    await page.waitForURL((url) => url.origin === back || url.pathname.startsWith('/interaction/'));
+    if (new URL(page.url()).origin !== back) await consent.click();
   }
 
   describe('the operations', () => {
@@ -256,8 +276,29 @@ describe('browser sign-in at an identity provider', function () {
     });
   });
 
+  describe('a public client', () => {
+    it('signs in with PKCE alone (no client secret)', async () => {
+      const carol = idp.addUser({ email: uniqueEmail('carol-sso'), name: 'Carol Sso' });
+      const { context, page } = await newPage();
+      try {
+        await page.goto(`${publicClient.url}/console`);
+        await page.getByRole('link', { name: 'Sign in with Test SSO' }).click();
+        await page.locator('input[name=login]').waitFor();
+        await signInAtProvider(page, carol, publicClient.url);
+        await page.getByRole('heading', { name: 'Flows' }).waitFor();
+        const token = (await storedToken(page))!;
+        const { data: me } = await apiClient(publicClient.url, { token }).users.getCurrentUser();
+        expect(me).to.include({ external_id: carol, name: 'Carol Sso' });
+      } finally {
+        await context.close();
+      }
+    });
+  });
+
   describe('private docs', () => {
-    it('sends a browser through the same sign-in to /docs, and refuses the spec to a caller without credentials', async () => {
+    it('sends a browser through the same sign-in to /docs, and refuses the spec to a caller without credentials', async function () {
+      // Redoc renders the whole spec in the page: tens of seconds on a busy two-core machine.
+      this.timeout(240_000);
       // An admin at the provider: the session's account takes the role the ID token gives.
       const bob = idp.addUser({ email: uniqueEmail('bob-sso'), name: 'Bob Sso', roles: ['flowrunner-admin'] });
       const spec = await fetch(`${server.url}/openapi.json`);
@@ -268,8 +309,7 @@ describe('browser sign-in at an identity provider', function () {
         await page.waitForURL((url) => url.origin === idp.issuer);
         await signInAtProvider(page, bob);
         await page.waitForURL(`${publicUrl}/docs`);
-        // Redoc renders the whole spec in the page: seconds on a busy machine.
-        await page.getByRole('heading', { name: 'FlowRunner API (1.0.0)' }).waitFor({ timeout: 60_000 });
+        await page.getByRole('heading', { name: 'FlowRunner API (1.0.0)' }).waitFor({ timeout: 180_000 });
         // Redoc read the spec with the session cookie; so can the page.
         const status = await page.evaluate<number>("fetch('/openapi.json').then((r) => r.status)");
         expect(status).to.equal(200);

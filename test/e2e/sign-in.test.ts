@@ -220,6 +220,9 @@ describe('browser sign-in at an identity provider', function () {
         authenticated_via: 'token',
       });
       adaAccount = me.id;
+      // The docs are private here: the same token is the docs' session cookie, which no script reads.
+      const docs = (await context.cookies(publicUrl)).find((c) => c.name === 'flowrunner_session');
+      expect(docs).to.include({ value: token, httpOnly: true });
     });
 
     it('logs out here (the token is revoked) and at the provider, back to the sign-in page', async () => {
@@ -230,6 +233,7 @@ describe('browser sign-in at an identity provider', function () {
       await page.waitForURL(`${publicUrl}/console`);
       await page.getByRole('heading', { name: 'Log in to FlowRunner' }).waitFor();
       expect(await storedToken(page)).to.equal(null);
+      expect((await context.cookies(publicUrl)).map((c) => c.name)).not.to.include('flowrunner_session');
       await expectError(apiClient(server.url, { token: token! }).users.getCurrentUser(), 401, 'unauthorized');
     });
 

@@ -45,6 +45,10 @@ export interface Config {
   expressionProcesses: number;
   /** Trusted OpenID Connect issuers, whose access tokens are accepted next to ours; undefined when none. */
   oidc: OidcConfig | undefined;
+  /** Browser sign-in (authorization code + PKCE) at an OpenID Connect issuer; undefined when not configured. */
+  signIn: SignInConfig | undefined;
+  /** Whether `/docs` and the spec documents need a signed-in browser or credentials (FLOWRUNNER_DOCS_PRIVATE). */
+  docsPrivate: boolean;
   /** How often a worker process's firing loop looks for due schedules. */
   schedulerPollMs: number;
 }
@@ -64,6 +68,23 @@ export interface OidcConfig {
   clockSkewSeconds: number;
   /** The least time between two fetches of an issuer's key set when a token names a key it does not hold. */
   jwksCooldownSeconds: number;
+}
+
+/** The console's "Sign in with …": FlowRunner as a client of one trusted issuer. */
+export interface SignInConfig {
+  /** One of `OidcConfig.issuers` (the first unless FLOWRUNNER_OIDC_SIGN_IN_ISSUER names another). */
+  issuer: string;
+  /** What the sign-in button says: "Sign in with <name>". */
+  name: string;
+  clientId: string;
+  /** Undefined: a public client (PKCE alone); set: a confidential client (HTTP Basic at the token endpoint). */
+  clientSecret: string | undefined;
+  /** The scopes asked for; always includes `openid`. */
+  scopes: string;
+  /** Where browsers reach this server, without a trailing slash (FLOWRUNNER_PUBLIC_URL). */
+  publicUrl: string;
+  /** `<publicUrl>/api/v1/auth/oidc/callback`, registered at the identity provider. */
+  redirectUri: string;
 }
 
 export class ConfigError extends Error {}
@@ -166,6 +187,53 @@ function oidc(env: Env): OidcConfig | undefined {
   };
 }
 
+/** The public base URL: http(s), no query or fragment, no trailing slash. */
+function publicUrl(env: Env): string | undefined {
+  const raw = optional(env, 'FLOWRUNNER_PUBLIC_URL');
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`FLOWRUNNER_PUBLIC_URL must be a URL, got "${raw}"`);
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.username) {
+    throw new ConfigError(`FLOWRUNNER_PUBLIC_URL must be an http(s) URL without query or fragment, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function signIn(env: Env, trusted: OidcConfig | undefined): SignInConfig | undefined {
+  const clientId = optional(env, 'FLOWRUNNER_OIDC_CLIENT_ID');
+  if (clientId === undefined) return undefined;
+  if (trusted === undefined) {
+    throw new ConfigError('FLOWRUNNER_OIDC_CLIENT_ID needs FLOWRUNNER_OIDC_ISSUER (the issuer people sign in at)');
+  }
+  const issuer = optional(env, 'FLOWRUNNER_OIDC_SIGN_IN_ISSUER') ?? trusted.issuers[0];
+  if (!trusted.issuers.includes(issuer)) {
+    throw new ConfigError(`FLOWRUNNER_OIDC_SIGN_IN_ISSUER must be one of FLOWRUNNER_OIDC_ISSUER, got "${issuer}"`);
+  }
+  const base = publicUrl(env);
+  if (base === undefined) {
+    throw new ConfigError(
+      'FLOWRUNNER_PUBLIC_URL is required with FLOWRUNNER_OIDC_CLIENT_ID (the redirect URI is derived from it)',
+    );
+  }
+  const scopes = new Set(
+    (optional(env, 'FLOWRUNNER_OIDC_SCOPES') ?? 'openid email profile').split(/\s+/).filter(Boolean),
+  );
+  scopes.add('openid');
+  return {
+    issuer,
+    name: optional(env, 'FLOWRUNNER_OIDC_NAME') ?? new URL(issuer).host,
+    clientId,
+    clientSecret: optional(env, 'FLOWRUNNER_OIDC_CLIENT_SECRET'),
+    scopes: [...scopes].join(' '),
+    publicUrl: base,
+    redirectUri: `${base}/api/v1/auth/oidc/callback`,
+  };
+}
+
 export function parseConfig(env: Env = process.env): Config {
   const databaseUrl = optional(env, 'DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -182,6 +250,12 @@ export function parseConfig(env: Env = process.env): Config {
   const adminPassword = optional(env, 'FLOWRUNNER_ADMIN_PASSWORD');
   if (adminPassword !== undefined && adminPassword.length < 8) {
     throw new ConfigError('FLOWRUNNER_ADMIN_PASSWORD must be at least 8 characters');
+  }
+  const trustedIssuers = oidc(env);
+  const signInConfig = signIn(env, trustedIssuers);
+  const docsPrivate = bool(env, 'FLOWRUNNER_DOCS_PRIVATE', false);
+  if (docsPrivate && signInConfig === undefined) {
+    throw new ConfigError('FLOWRUNNER_DOCS_PRIVATE needs browser sign-in (FLOWRUNNER_OIDC_CLIENT_ID and its settings)');
   }
   const logLevel = oneOf(env, 'LOG_LEVEL', 'info', [
     'fatal',
@@ -226,7 +300,9 @@ export function parseConfig(env: Env = process.env): Config {
     expressionMaxDepth: int(env, 'FLOWRUNNER_EXPRESSION_MAX_DEPTH', 10_000, 100, 1_000_000),
     expressionMemoryMb: int(env, 'FLOWRUNNER_EXPRESSION_MEMORY_MB', 128, 16, 16_384),
     expressionProcesses: int(env, 'FLOWRUNNER_EXPRESSION_PROCESSES', 2, 1, 64),
-    oidc: oidc(env),
+    oidc: trustedIssuers,
+    signIn: signInConfig,
+    docsPrivate,
     schedulerPollMs: int(env, 'FLOWRUNNER_SCHEDULER_POLL_MS', 1000, 50, 60_000),
   };
 }

@@ -78,6 +78,11 @@ export class RateLimitedError extends AppError {
     super(message, { retry_after: retryAfterSeconds });
   }
 }
+/** Something this server depends on (an identity provider) cannot be reached or answer now (503). */
+export class UnavailableError extends AppError {
+  readonly status = 503;
+  readonly code = 'unavailable';
+}
 /** The operation is in the contract but not built yet (501). */
 export class NotImplementedError extends AppError {
   readonly status = 501;

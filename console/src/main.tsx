@@ -9,7 +9,7 @@ import { FlowsPage } from './pages/flows';
 import { LoginPage } from './pages/login';
 import { RunPage } from './pages/run';
 import { href, useRoute, type Route } from './router';
-import { forgetSession, logOut, restoreSession, type Session } from './session';
+import { finishProviderSignIn, forgetSession, logOut, restoreSession, type Session } from './session';
 import './styles.css';
 
 function Page({ route, session }: { route: Route; session: Session }) {
@@ -31,11 +31,30 @@ function Page({ route, session }: { route: Route; session: Session }) {
   }
 }
 
+/** Where the server sends the browser after a sign-in at the identity provider. */
+const SIGNED_IN = '#/signed-in';
+
 function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [signInError, setSignInError] = useState<unknown>(null);
   const route = useRoute();
   const mainRef = useRef<HTMLElement>(null);
   useEffect(() => {
+    if (window.location.hash === SIGNED_IN) {
+      // Back from the identity provider: take the token of this browser's sign-in, then the flows.
+      history.replaceState(null, '', window.location.pathname);
+      finishProviderSignIn().then(
+        (s) => {
+          window.location.hash = '#/flows';
+          setSession(s);
+        },
+        (err: unknown) => {
+          setSignInError(err);
+          setSession(null);
+        },
+      );
+      return;
+    }
     void restoreSession().then(setSession);
   }, []);
   // A token that expired or was revoked elsewhere: back to the login form.
@@ -56,7 +75,7 @@ function App() {
   }, [route]);
 
   if (session === undefined) return <p class="muted">Loading…</p>;
-  if (!session) return <LoginPage onLogin={setSession} />;
+  if (!session) return <LoginPage onLogin={setSession} initialError={signInError} />;
   const current = (page: Route['page'][]) => (page.includes(route.page) ? 'page' : undefined);
   return (
     <>
@@ -73,7 +92,16 @@ function App() {
             Account
           </a>
         </nav>
-        <button type="button" class="secondary" onClick={() => void logOut(session).finally(() => setSession(null))}>
+        <button
+          type="button"
+          class="secondary"
+          onClick={() =>
+            void logOut(session).then(
+              (where) => where === 'here' && setSession(null),
+              () => setSession(null),
+            )
+          }
+        >
           Log out
         </button>
       </header>

@@ -64,6 +64,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/sign-in-options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How to sign in
+         * @description What a sign-in page offers: the password form always, and "Sign in with …" when an identity provider is configured for browser sign-in (`identity_provider`, else null).
+         */
+        get: operations["getSignInOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start signing in at the identity provider
+         * @description A browser navigation: redirects to the identity provider's authorization endpoint with a fresh `state`, `nonce` and PKCE `code_challenge` (S256), and sets an HttpOnly cookie that binds the sign-in to this browser (ten minutes). `return_to` says where the browser goes once signed in: the console (default) or the API reference (`docs`). 404 when no identity provider is configured for sign-in; 503 when its discovery document cannot be read.
+         */
+        get: operations["startOidcSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The identity provider's redirect back (the redirect URI)
+         * @description Where the identity provider sends the browser back: `<FLOWRUNNER_PUBLIC_URL>/api/v1/auth/oidc/callback`. The `state` must be one this server issued to this browser (its cookie), unused and not expired; the code is exchanged at the token endpoint with the PKCE verifier (and the client secret, for a confidential client); the ID token is verified (signature by the issuer's published keys, `iss`, `aud` = the client id, `exp`, and the `nonce`); the account is created on first sight as by `POST /api/v1/users/me`. Then the browser goes to the console, which takes its FlowRunner token with `POST /api/v1/auth/oidc/session`, or to `/docs` with a session cookie. Parameters the provider adds besides these are ignored. A state that does not match is 400; a refusal at the provider (`error=access_denied`) or an identity that may not have an account is 403; an email another account has is 409; a provider that cannot be reached or refuses the code is 503.
+         */
+        get: operations["finishOidcSignIn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take the token of a finished browser sign-in
+         * @description The console calls this after `finishOidcSignIn` sent it to `/console#/signed-in`: the browser's sign-in cookie names a sign-in that finished less than a minute ago, and this answers its FlowRunner token (once; a second call is 401). The token is ours (HS256, like `POST /auth/login`'s), so refresh and logout work as for a password login. When the docs are private, the same token is also set as the docs' session cookie.
+         */
+        post: operations["createOidcSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sign out at the identity provider too
+         * @description A browser navigation after `POST /api/v1/auth/logout`: revokes the docs' session cookie's token (if any), clears the cookie, and redirects to the identity provider's `end_session_endpoint` (RP-initiated logout, with `client_id` and `post_logout_redirect_uri` = `<FLOWRUNNER_PUBLIC_URL>/console`), or straight to the console when the provider has none. 404 when no identity provider is configured for sign-in.
+         */
+        get: operations["endOidcSession"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me": {
         parameters: {
             query?: never;
@@ -1431,7 +1531,7 @@ export interface paths {
         };
         /**
          * API reference
-         * @description Rendered with Redoc served from this server (no CDN).
+         * @description Rendered with Redoc served from this server (no CDN). Public unless FLOWRUNNER_DOCS_PRIVATE is set; then this page and the spec documents need a signed-in browser (its session cookie) or the usual credentials, and a browser without either is sent to sign in.
          */
         get: operations["getDocs"];
         put?: never;
@@ -1514,6 +1614,34 @@ export interface components {
         Message: {
             /** @example Deleted successfully */
             message: string;
+        };
+        /** SignInOptions */
+        SignInOptions: {
+            /** @description Whether email and password sign-in is offered (always true). */
+            password: boolean;
+            /**
+             * IdentityProviderSignIn
+             * @description The identity provider browsers may sign in at; null when none is configured.
+             */
+            identity_provider: {
+                /**
+                 * @description What the sign-in button names ("Sign in with <name>").
+                 * @example Example SSO
+                 */
+                name: string;
+                /**
+                 * @description The issuer identifier.
+                 * @example https://sso.example.com/realms/main
+                 */
+                issuer: string;
+                /**
+                 * @description Where a browser starts signing in (`GET`, a navigation).
+                 * @example /api/v1/auth/oidc/authorize
+                 */
+                sign_in_url: string;
+            } | null;
+            /** @description Whether `/docs` and the spec documents need a signed-in browser or credentials. */
+            docs_private: boolean;
         };
         /**
          * @example user
@@ -3232,6 +3360,79 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description The request was invalid, or the sign-in's state is unknown, used, expired or another browser's. */
+        BrowserBadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+                "text/html": string;
+            };
+        };
+        /** @description No identity provider is configured for browser sign-in. */
+        BrowserNotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+                "text/html": string;
+            };
+        };
+        /** @description The identity provider could not be reached, or refused the code. */
+        BrowserUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+                "text/html": string;
+            };
+        };
+        /** @description The person refused at the identity provider, or the identity may not have an account. */
+        BrowserForbidden: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+                "text/html": string;
+            };
+        };
+        /** @description Another account already has the identity's email. */
+        BrowserConflict: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+                "text/html": string;
+            };
+        };
+        /** @description The requested resource was not found (or belongs to another account). */
+        NotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestIdHeader"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "not_found",
+                 *         "message": "Resource not found"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description The authenticated account doesn't have permission. */
         Forbidden: {
             headers: {
@@ -3284,24 +3485,6 @@ export interface components {
                  *           "field": "email",
                  *           "reason": "must be a valid email address"
                  *         }
-                 *       }
-                 *     }
-                 */
-                "application/json": components["schemas"]["ErrorResponse"];
-            };
-        };
-        /** @description The requested resource was not found (or belongs to another account). */
-        NotFound: {
-            headers: {
-                "X-Request-Id": components["headers"]["RequestIdHeader"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": {
-                 *         "code": "not_found",
-                 *         "message": "Resource not found"
                  *       }
                  *     }
                  */
@@ -3455,6 +3638,169 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getSignInOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ways to sign in */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "password": true,
+                     *       "identity_provider": {
+                     *         "name": "Example SSO",
+                     *         "issuer": "https://sso.example.com/realms/main",
+                     *         "sign_in_url": "/api/v1/auth/oidc/authorize"
+                     *       },
+                     *       "docs_private": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SignInOptions"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    startOidcSignIn: {
+        parameters: {
+            query?: {
+                /** @description Where to go once signed in. */
+                return_to?: "console" | "docs";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the identity provider */
+            302: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description The identity provider's authorization endpoint, with this sign-in's parameters. */
+                    Location?: string;
+                    /** @description The sign-in's browser binding (`flowrunner_sign_in`, HttpOnly, SameSite=Lax). */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BrowserBadRequest"];
+            404: components["responses"]["BrowserNotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["BrowserUnavailable"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    finishOidcSignIn: {
+        parameters: {
+            query?: {
+                /** @description The authorization code. */
+                code?: string;
+                /** @description The state sent with the authorization request. */
+                state?: string;
+                /** @description The issuer (RFC 9207); when present it must be the configured one. */
+                iss?: string;
+                /** @description The provider's error code (`access_denied` when the person refused). */
+                error?: string;
+                /** @description The provider's explanation of `error`. */
+                error_description?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in */
+            303: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description `/console#/signed-in` or `/docs`. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BrowserBadRequest"];
+            403: components["responses"]["BrowserForbidden"];
+            404: components["responses"]["BrowserNotFound"];
+            409: components["responses"]["BrowserConflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["BrowserUnavailable"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createOidcSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                     *       "expires_at": "2023-01-01T12:00:00Z",
+                     *       "account_id": "acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    endOidcSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out here; on to the provider */
+            302: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description The provider's end-session endpoint, or `/console`. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BrowserBadRequest"];
+            404: components["responses"]["BrowserNotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -6844,7 +7190,18 @@ export interface operations {
                     "application/yaml": string;
                 };
             };
+            /** @description Private docs (FLOWRUNNER_DOCS_PRIVATE), a browser without a session: to the identity provider's sign-in, which brings it back here. */
+            302: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description Where a browser signs in first (private docs only). */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -6870,7 +7227,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description Private docs (FLOWRUNNER_DOCS_PRIVATE), a browser without a session: to the identity provider's sign-in, which brings it back here. */
+            302: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description Where a browser signs in first (private docs only). */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -6894,7 +7262,18 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Private docs (FLOWRUNNER_DOCS_PRIVATE), a browser without a session: to the identity provider's sign-in, which brings it back here. */
+            302: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description Where a browser signs in first (private docs only). */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

@@ -21,6 +21,7 @@ import * as flowRequests from './migrations/20261202020000_flow_requests';
 import * as finalExecutionsInvalidate from './migrations/20261202030000_final_executions_invalidate';
 import * as stagesAndAttribution from './migrations/20261203020000_stages_and_attribution';
 import * as executionRecovery from './migrations/20261203080000_execution_recovery';
+import * as oidcSignIns from './migrations/20261203050000_oidc_sign_ins';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -46,6 +47,7 @@ const migrations: Record<string, Migration> = {
   '20261202030000_final_executions_invalidate': finalExecutionsInvalidate,
   '20261203020000_stages_and_attribution': stagesAndAttribution,
   '20261203080000_execution_recovery': executionRecovery,
+  '20261203050000_oidc_sign_ins': oidcSignIns,
 };
 
 const source: Knex.MigrationSource<string> = {

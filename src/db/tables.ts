@@ -310,3 +310,13 @@ export interface WebhookDeliveryRow {
   latency_ms: number;
   error: string | null;
 }
+
+/** A browser sign-in at an identity provider, under way (by its state's hash). */
+export interface OidcSignInRow {
+  state_hash: string;
+  browser_hash: string;
+  nonce: string;
+  code_verifier: string;
+  return_to: 'console' | 'docs';
+  expires_at: Date;
+}

@@ -19,6 +19,7 @@ import { listenerHandlers } from '../controllers/listeners.controller';
 import { recoveryHandlers } from '../controllers/recovery.controller';
 import { runHandlers } from '../controllers/runs.controller';
 import { scheduleHandlers } from '../controllers/schedules.controller';
+import { signInHandlers } from '../controllers/sign-in.controller';
 import { webhookHandlers } from '../controllers/webhooks.controller';
 import type { Services } from '../services';
 import { authMiddleware } from './auth';
@@ -26,6 +27,7 @@ import { errorHandler, notFoundHandler } from './error-handler';
 import { integerParamsGuard, isStorableDateTime, jsonBody, urlTextGuard } from './input-guard';
 import { answerMalformedRequests } from './malformed-requests';
 import { browserHome } from './console';
+import { docsAccess } from './docs-access';
 import { EXTRA_ROUTES, metaRouter } from './meta';
 import { requestObserver } from './metrics';
 import type { Handlers } from './operations';
@@ -51,6 +53,7 @@ export function allHandlers(s: Services): Handlers {
     ...scheduleHandlers(s),
     ...webhookHandlers(s),
     ...recoveryHandlers(s),
+    ...signInHandlers(s),
   };
 }
 
@@ -68,7 +71,7 @@ export function createApp(s: Services): express.Express {
   app.use(urlTextGuard);
   app.use(browserHome);
   app.use(routeGuard(EXTRA_ROUTES));
-  app.use(metaRouter(() => s.health.databaseAnswers()));
+  app.use(metaRouter(() => s.health.databaseAnswers(), docsAccess(s)));
   app.use(hooksRouter(s));
   app.use(authMiddleware(s.auth));
   app.use(integerParamsGuard);

@@ -6,6 +6,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isDatabaseUnavailable, isTransactionConflict } from '../db/errors';
 import { AppError, MethodNotAllowedError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
+import { ERROR_PAGE_CSP, errorPage, wantsErrorPage } from './sign-in-pages';
 
 interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> | null };
@@ -121,6 +122,11 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       log.error({ err, request_id: req.id, method: req.method, url: req.originalUrl }, 'request failed');
     }
     if (res.headersSent) return;
+    if (wantsErrorPage(req)) {
+      res.status(status).set({ 'Content-Security-Policy': ERROR_PAGE_CSP, 'Cache-Control': 'no-store' });
+      res.type('html').send(errorPage(status, body.error, String(req.id)));
+      return;
+    }
     res.status(status).json(body);
   };
 }

@@ -61,8 +61,14 @@ function serverUrlOf(req: Request): string {
   }
 }
 
-/** `ready` says whether the database answers in time (readiness, not liveness). */
-export function metaRouter(ready: () => Promise<boolean>): RequestHandler {
+/**
+ * `ready` says whether the database answers in time (readiness, not liveness); `docsAccess` guards
+ * the docs and the spec documents (private docs, http/docs-access.ts).
+ */
+export function metaRouter(
+  ready: () => Promise<boolean>,
+  docsAccess: RequestHandler = (_req, _res, next) => next(),
+): RequestHandler {
   const router = Router();
   const paths = new Set<string>();
   const get = (route: string, ...handlers: RequestHandler[]) => {
@@ -80,13 +86,13 @@ export function metaRouter(ready: () => Promise<boolean>): RequestHandler {
   get('/metrics', noQueryParameters, async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  get('/openapi.yaml', noQueryParameters, (req, res) => {
+  get('/openapi.yaml', noQueryParameters, docsAccess, (req, res) => {
     res.type('application/yaml').send(servedSpec('yaml', serverUrlOf(req)));
   });
-  get('/openapi.json', noQueryParameters, (req, res) => {
+  get('/openapi.json', noQueryParameters, docsAccess, (req, res) => {
     res.type('application/json').send(servedSpec('json', serverUrlOf(req)));
   });
-  get('/docs', noQueryParameters, (_req, res) => {
+  get('/docs', noQueryParameters, docsAccess, (_req, res) => {
     res.type('html').send(DOCS_HTML);
   });
   get(REDOC_BUNDLE_ROUTE, (_req, res) => {

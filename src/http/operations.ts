@@ -27,7 +27,7 @@ export type ResponseBody<K extends OperationId, S extends keyof Op<K>['responses
   Op<K>['responses'][S]
 >;
 
-type SuccessStatus<K extends OperationId> = Extract<keyof Op<K>['responses'], 200 | 201 | 202 | 204 | 304>;
+type SuccessStatus<K extends OperationId> = Extract<keyof Op<K>['responses'], 200 | 201 | 202 | 204 | 302 | 303 | 304>;
 
 export type Reply<K extends OperationId> = {
   [S in SuccessStatus<K>]: { status: S; body: JsonContent<Op<K>['responses'][S]>; headers?: Record<string, string> };

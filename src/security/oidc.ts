@@ -46,10 +46,24 @@ export interface ExternalIdentity {
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
+/** What browser sign-in needs of an issuer's discovery document (endpoints checked like `jwks_uri`). */
+export interface ProviderMetadata {
+  authorizationEndpoint: string | undefined;
+  tokenEndpoint: string | undefined;
+  endSessionEndpoint: string | undefined;
+  /** `code_challenge_methods_supported`, when the document lists it. */
+  codeChallengeMethods: string[] | undefined;
+}
+
+interface Discovered {
+  keys: KeySet;
+  metadata: ProviderMetadata;
+}
+
 interface Discovery {
-  keys?: KeySet;
+  keys?: Discovered;
   failedAt?: number;
-  pending?: Promise<KeySet>;
+  pending?: Promise<Discovered>;
 }
 
 function invalid(message: string, reason: string, details: Record<string, unknown> = {}): UnauthorizedError {
@@ -105,7 +119,7 @@ export class OidcVerifier {
     if (typeof iss !== 'string' || !this.issuers.has(iss)) {
       throw invalid('The token is not from a trusted issuer', 'untrusted_issuer');
     }
-    const keys = await this.keySet(iss);
+    const { keys } = await this.discovered(iss);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, keys, {
@@ -119,6 +133,40 @@ export class OidcVerifier {
       throw this.explain(err);
     }
     return this.identity(iss, payload);
+  }
+
+  /**
+   * An ID token from the token endpoint of browser sign-in: signed by the issuer's published keys
+   * (as access tokens are), for `clientId` (`aud`, and `azp` when present), with the `nonce` of
+   * this sign-in.
+   */
+  async verifyIdToken(
+    token: string,
+    expected: { issuer: string; clientId: string; nonce: string },
+  ): Promise<ExternalIdentity> {
+    const { keys } = await this.discovered(expected.issuer);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer: expected.issuer,
+        audience: expected.clientId,
+        algorithms: ALGORITHMS,
+        clockTolerance: this.config.clockSkewSeconds,
+        requiredClaims: ['sub', 'exp', 'iat'],
+      }));
+    } catch (err) {
+      throw this.explain(err);
+    }
+    if (payload.nonce !== expected.nonce) throw invalid('The ID token is not for this sign-in (nonce)', 'nonce');
+    if (payload.azp !== undefined && payload.azp !== expected.clientId) {
+      throw invalid('The ID token was issued to another client (azp)', 'claims', { claim: 'azp' });
+    }
+    return this.identity(expected.issuer, payload);
+  }
+
+  /** The issuer's endpoints, from its discovery document (fetched once, as for its keys). */
+  async metadata(issuer: string): Promise<ProviderMetadata> {
+    return (await this.discovered(issuer)).metadata;
   }
 
   /** The role a token gives its holder; undefined when roles are not taken from tokens. */
@@ -179,8 +227,8 @@ export class OidcVerifier {
     return invalid('The token is invalid', 'invalid');
   }
 
-  /** The issuer's key set, from its discovery document, discovered once (and again after a failure, not sooner than DISCOVERY_RETRY_MS). */
-  private async keySet(issuer: string): Promise<KeySet> {
+  /** The issuer's key set and endpoints, from its discovery document, discovered once (and again after a failure, not sooner than DISCOVERY_RETRY_MS). */
+  private async discovered(issuer: string): Promise<Discovered> {
     let d = this.discoveries.get(issuer);
     if (!d) this.discoveries.set(issuer, (d = {}));
     if (d.keys) return d.keys;
@@ -202,9 +250,9 @@ export class OidcVerifier {
     return entry.pending;
   }
 
-  private async discover(issuer: string): Promise<KeySet> {
+  private async discover(issuer: string): Promise<Discovered> {
     const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    let doc: { issuer?: unknown; jwks_uri?: unknown };
+    let doc: Record<string, unknown>;
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS), redirect: 'error' });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -222,11 +270,37 @@ export class OidcVerifier {
     if (!sameOrigin(issuer, jwksUri)) {
       throw invalid('The identity provider’s key set is not served over https', 'issuer_misconfigured', { issuer });
     }
-    return createRemoteJWKSet(jwksUri, {
+    const keys = createRemoteJWKSet(jwksUri, {
       timeoutDuration: DISCOVERY_TIMEOUT_MS,
       cooldownDuration: this.config.jwksCooldownSeconds * 1000,
       cacheMaxAge: KEY_SET_MAX_AGE_MS,
     });
+    const endpoint = (name: string): string | undefined => {
+      const raw = doc[name];
+      if (typeof raw !== 'string') return undefined;
+      let parsed: URL;
+      try {
+        parsed = new URL(raw);
+      } catch {
+        return undefined;
+      }
+      if (!sameOrigin(issuer, parsed)) {
+        throw invalid(`The identity provider’s ${name} is not served over https`, 'issuer_misconfigured', { issuer });
+      }
+      return parsed.href;
+    };
+    const methods = doc.code_challenge_methods_supported;
+    return {
+      keys,
+      metadata: {
+        authorizationEndpoint: endpoint('authorization_endpoint'),
+        tokenEndpoint: endpoint('token_endpoint'),
+        endSessionEndpoint: endpoint('end_session_endpoint'),
+        codeChallengeMethods: Array.isArray(methods)
+          ? methods.filter((m): m is string => typeof m === 'string')
+          : undefined,
+      },
+    };
   }
 
   private unreachable(issuer: string): UnauthorizedError {

@@ -262,6 +262,11 @@ export class AuthService {
     return this.oidc?.roleOf(identity);
   }
 
+  /** The verifier of trusted issuers' tokens (undefined without FLOWRUNNER_OIDC_ISSUER); browser sign-in shares its discovery and keys. */
+  get oidcVerifier(): OidcVerifier | undefined {
+    return this.oidc;
+  }
+
   /** The claim an external account's email is read from. */
   get externalEmailClaim(): string {
     return this.oidc?.emailClaim ?? 'email';

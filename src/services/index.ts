@@ -25,6 +25,7 @@ import { RecoveryService } from './recovery.service';
 import type { Keys } from '../security/keys';
 import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
+import { SignInService } from './sign-in.service';
 import { UsersService } from './users.service';
 import { ExecutionStarter } from '../engine/starter';
 import { SwitchableClock } from './clock';
@@ -43,6 +44,8 @@ export interface Services {
   accounts: AccountsService;
   /** The caller's own account: users/me, and provisioning for identities of an OpenID Connect issuer. */
   users: UsersService;
+  /** Browser sign-in at an identity provider (authorization code + PKCE). */
+  signIn: SignInService;
   apiKeys: ApiKeysService;
   secrets: SecretsService;
   flows: FlowsService;
@@ -84,6 +87,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const clock = new SwitchableClock();
   const scheduleFiring = new ScheduleFiring(executions);
   const completions = new CompletionsService(executions);
+  const users = new UsersService(db, auth);
   return {
     db,
     config,
@@ -92,7 +96,8 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     health: new HealthService(db),
     auth,
     accounts: new AccountsService(db, invalidations),
-    users: new UsersService(db, auth),
+    users,
+    signIn: new SignInService(db, config, auth, users, invalidations),
     apiKeys: new ApiKeysService(db, invalidations),
     secrets,
     flows,

@@ -4,6 +4,12 @@
  * `sub` is the client id), and `extraTokenClaims` adds the person's email, name and roles, as an
  * identity provider configured for an API adds them. Discovery, the JWKS and the token endpoint are
  * the provider's own; `rotateKeys` restarts it behind the same issuer with a new signing key.
+ *
+ * For browser sign-in it also runs the authorization code flow, PKCE required, with the package's
+ * own login and consent pages (devInteractions: a login name and any password; "Continue" to
+ * consent; "[ Cancel ]" answers `access_denied`) and RP-initiated logout: `addSignInClient`
+ * registers a relying party, `addUser` a person who signs in by a login name (their `sub`), whose
+ * email, name and roles go into the ID token.
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -30,8 +36,20 @@ export interface Person {
   roles?: string[];
 }
 
+export interface SignInClient {
+  client_id: string;
+  /** Absent: a public client (PKCE alone). */
+  client_secret?: string;
+  redirect_uri: string;
+  post_logout_redirect_uri: string;
+}
+
 export interface TestIdentityProvider {
   issuer: string;
+  /** Registers a relying party of the authorization code flow. */
+  addSignInClient(client: SignInClient): void;
+  /** Registers a person who signs in on the login page with the returned login name (also their `sub`). */
+  addUser(person: Person): string;
   /** Registers a person (a client) and returns its subject. */
   addPerson(person: Person): string;
   /** An access token of the person, for `resource` (FlowRunner's audience by default). */
@@ -67,6 +85,7 @@ function newSigningKey(): JWK {
 
 export async function startIdentityProvider(): Promise<TestIdentityProvider> {
   const people = new Map<string, Person>();
+  const users = new Map<string, Person>();
   const clients: ClientMetadata[] = [];
   let keys = [newSigningKey()];
   let provider: Provider;
@@ -90,8 +109,16 @@ export async function startIdentityProvider(): Promise<TestIdentityProvider> {
       clients,
       clientDefaults: { id_token_signed_response_alg: 'ES256' },
       jwks: { keys },
+      // Scope claims in the ID token too (the relying party reads the ID token, not userinfo).
+      conformIdTokenClaims: false,
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'roles'] },
+      findAccount: (_ctx, id) => {
+        const person = users.get(id);
+        return person ? { accountId: id, claims: () => ({ sub: id, ...person }) } : undefined;
+      },
+      pkce: { required: () => true },
       features: {
-        devInteractions: { enabled: false },
+        devInteractions: { enabled: true },
         clientCredentials: { enabled: true },
         resourceIndicators: {
           enabled: true,
@@ -115,6 +142,24 @@ export async function startIdentityProvider(): Promise<TestIdentityProvider> {
 
   return {
     issuer,
+    addSignInClient(client) {
+      clients.push({
+        client_id: client.client_id,
+        ...(client.client_secret === undefined
+          ? { token_endpoint_auth_method: 'none' }
+          : { client_secret: client.client_secret, token_endpoint_auth_method: 'client_secret_basic' }),
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [client.redirect_uri],
+        post_logout_redirect_uris: [client.post_logout_redirect_uri],
+      });
+      build();
+    },
+    addUser(person) {
+      const login = `user-${crypto.randomUUID()}`;
+      users.set(login, person);
+      return login;
+    },
     addPerson(person) {
       const subject = `person-${crypto.randomUUID()}`;
       people.set(subject, person);

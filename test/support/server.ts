@@ -1,6 +1,6 @@
 /** An in-process FlowRunner on an ephemeral port, over the test database, responses validated. */
 import crypto from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, type Config } from '../../src/config';
@@ -40,7 +40,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
 export async function startTestServer(
   env: Record<string, string> = {},
   databaseUrl?: string,
-  opts: { worker?: boolean } = {},
+  opts: { worker?: boolean; port?: number } = {},
 ): Promise<TestServer> {
   const config = testConfig({ FLOWRUNNER_HTTP_ALLOW: '127.0.0.1', FLOWRUNNER_LEASE_MS: '5000', ...env });
   const log = createLogger(config.logLevel);
@@ -54,7 +54,7 @@ export async function startTestServer(
   });
   const server = createHttpServer(services);
   const realtime = attachRealtime(server, services, engine.notifier, log);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -70,4 +70,13 @@ export async function startTestServer(
       await db.destroy();
     },
   };
+}
+
+/** A port free on loopback now (for a server whose URL must be known before it starts: its public URL). */
+export async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }

@@ -86,3 +86,57 @@ describe('config: OpenID Connect issuers', () => {
     });
   }
 });
+
+describe('config: browser sign-in at an identity provider', () => {
+  const base = {
+    FLOWRUNNER_OIDC_ISSUER: 'https://idp.example.com/realms/acme, https://other.example.com',
+    FLOWRUNNER_OIDC_AUDIENCE: 'flowrunner',
+    FLOWRUNNER_OIDC_CLIENT_ID: 'flowrunner-console',
+    FLOWRUNNER_PUBLIC_URL: 'https://flowrunner.example.com/',
+  };
+
+  it('is off without a client id; with one, derives the redirect URI and defaults the rest', () => {
+    expect(parseConfig({}).signIn).to.equal(undefined);
+    expect(parseConfig({}).docsPrivate).to.equal(false);
+    expect(parseConfig(base).signIn).to.deep.equal({
+      issuer: 'https://idp.example.com/realms/acme',
+      name: 'idp.example.com',
+      clientId: 'flowrunner-console',
+      clientSecret: undefined,
+      scopes: 'openid email profile',
+      publicUrl: 'https://flowrunner.example.com',
+      redirectUri: 'https://flowrunner.example.com/api/v1/auth/oidc/callback',
+    });
+  });
+
+  it('takes a secret, a name, scopes (always with openid), another trusted issuer and private docs', () => {
+    const c = parseConfig({
+      ...base,
+      FLOWRUNNER_OIDC_CLIENT_SECRET: 's3cret',
+      FLOWRUNNER_OIDC_NAME: 'Acme SSO',
+      FLOWRUNNER_OIDC_SCOPES: 'email groups',
+      FLOWRUNNER_OIDC_SIGN_IN_ISSUER: 'https://other.example.com',
+      FLOWRUNNER_DOCS_PRIVATE: 'true',
+    });
+    expect(c.signIn).to.include({
+      clientSecret: 's3cret',
+      name: 'Acme SSO',
+      scopes: 'email groups openid',
+      issuer: 'https://other.example.com',
+    });
+    expect(c.docsPrivate).to.equal(true);
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ FLOWRUNNER_OIDC_CLIENT_ID: 'x' }, /FLOWRUNNER_OIDC_CLIENT_ID needs FLOWRUNNER_OIDC_ISSUER/],
+    [{ ...base, FLOWRUNNER_PUBLIC_URL: '' }, /FLOWRUNNER_PUBLIC_URL is required with FLOWRUNNER_OIDC_CLIENT_ID/],
+    [{ ...base, FLOWRUNNER_PUBLIC_URL: 'ftp://x' }, /FLOWRUNNER_PUBLIC_URL must be an http\(s\) URL/],
+    [{ ...base, FLOWRUNNER_OIDC_SIGN_IN_ISSUER: 'https://evil.example.com' }, /must be one of FLOWRUNNER_OIDC_ISSUER/],
+    [{ FLOWRUNNER_DOCS_PRIVATE: 'true' }, /FLOWRUNNER_DOCS_PRIVATE needs browser sign-in/],
+  ];
+  for (const [env, message] of bad) {
+    it(`stops on ${JSON.stringify(env)}`, () => {
+      expect(() => parseConfig(env)).to.throw(message);
+    });
+  }
+});

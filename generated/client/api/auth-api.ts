@@ -20,6 +20,8 @@ import type { LoginRequest } from '../model/index.js';
 // @ts-ignore
 import type { Message } from '../model/index.js';
 // @ts-ignore
+import type { SignInOptions } from '../model/index.js';
+// @ts-ignore
 import type { TokenResponse } from '../model/index.js';
 /**
  * AuthApi - axios parameter creator
@@ -27,6 +29,175 @@ import type { TokenResponse } from '../model/index.js';
  */
 export const AuthApiAxiosParamCreator = function (configuration?: Configuration) {
     return {
+        /**
+         * The console calls this after `finishOidcSignIn` sent it to `/console#/signed-in`: the browser\'s sign-in cookie names a sign-in that finished less than a minute ago, and this answers its FlowRunner token (once; a second call is 401). The token is ours (HS256, like `POST /auth/login`\'s), so refresh and logout work as for a password login. When the docs are private, the same token is also set as the docs\' session cookie.
+         * @summary Take the token of a finished browser sign-in
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        createOidcSession: async (options: any = {}): Promise<RequestArgs> => {
+            const localVarPath = `/api/v1/auth/oidc/session`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * A browser navigation after `POST /api/v1/auth/logout`: revokes the docs\' session cookie\'s token (if any), clears the cookie, and redirects to the identity provider\'s `end_session_endpoint` (RP-initiated logout, with `client_id` and `post_logout_redirect_uri` = `<FLOWRUNNER_PUBLIC_URL>/console`), or straight to the console when the provider has none. 404 when no identity provider is configured for sign-in.
+         * @summary Sign out at the identity provider too
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        endOidcSession: async (options: any = {}): Promise<RequestArgs> => {
+            const localVarPath = `/api/v1/auth/oidc/logout`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Where the identity provider sends the browser back: `<FLOWRUNNER_PUBLIC_URL>/api/v1/auth/oidc/callback`. The `state` must be one this server issued to this browser (its cookie), unused and not expired; the code is exchanged at the token endpoint with the PKCE verifier (and the client secret, for a confidential client); the ID token is verified (signature by the issuer\'s published keys, `iss`, `aud` = the client id, `exp`, and the `nonce`); the account is created on first sight as by `POST /api/v1/users/me`. Then the browser goes to the console, which takes its FlowRunner token with `POST /api/v1/auth/oidc/session`, or to `/docs` with a session cookie. Parameters the provider adds besides these are ignored. A state that does not match is 400; a refusal at the provider (`error=access_denied`) or an identity that may not have an account is 403; an email another account has is 409; a provider that cannot be reached or refuses the code is 503.
+         * @summary The identity provider\'s redirect back (the redirect URI)
+         * @param {string} [code] The authorization code.
+         * @param {string} [state] The state sent with the authorization request.
+         * @param {string} [iss] The issuer (RFC 9207); when present it must be the configured one.
+         * @param {string} [error] The provider\&#39;s error code (&#x60;access_denied&#x60; when the person refused).
+         * @param {string} [errorDescription] The provider\&#39;s explanation of &#x60;error&#x60;.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        finishOidcSignIn: async (code?: string, state?: string, iss?: string, error?: string, errorDescription?: string, options: any = {}): Promise<RequestArgs> => {
+            const localVarPath = `/api/v1/auth/oidc/callback`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            if (code !== undefined) {
+                localVarQueryParameter['code'] = code;
+            }
+
+            if (state !== undefined) {
+                localVarQueryParameter['state'] = state;
+            }
+
+            if (iss !== undefined) {
+                localVarQueryParameter['iss'] = iss;
+            }
+
+            if (error !== undefined) {
+                localVarQueryParameter['error'] = error;
+            }
+
+            if (errorDescription !== undefined) {
+                localVarQueryParameter['error_description'] = errorDescription;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * What a sign-in page offers: the password form always, and \"Sign in with …\" when an identity provider is configured for browser sign-in (`identity_provider`, else null).
+         * @summary How to sign in
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getSignInOptions: async (options: any = {}): Promise<RequestArgs> => {
+            const localVarPath = `/api/v1/auth/sign-in-options`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
         /**
          * Exchange an account\'s email and password for a JWT. Wrong email and wrong password give the same 401. Repeated failures for one username or client address are slowed down, then refused with 429 and `Retry-After`.
          * @summary Log in
@@ -178,6 +349,47 @@ export const AuthApiAxiosParamCreator = function (configuration?: Configuration)
                 options: localVarRequestOptions,
             };
         },
+        /**
+         * A browser navigation: redirects to the identity provider\'s authorization endpoint with a fresh `state`, `nonce` and PKCE `code_challenge` (S256), and sets an HttpOnly cookie that binds the sign-in to this browser (ten minutes). `return_to` says where the browser goes once signed in: the console (default) or the API reference (`docs`). 404 when no identity provider is configured for sign-in; 503 when its discovery document cannot be read.
+         * @summary Start signing in at the identity provider
+         * @param {'console' | 'docs'} [returnTo] Where to go once signed in.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        startOidcSignIn: async (returnTo?: 'console' | 'docs', options: any = {}): Promise<RequestArgs> => {
+            const localVarPath = `/api/v1/auth/oidc/authorize`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            if (returnTo !== undefined) {
+                localVarQueryParameter['return_to'] = returnTo;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
     }
 };
 
@@ -187,6 +399,63 @@ export const AuthApiAxiosParamCreator = function (configuration?: Configuration)
  */
 export const AuthApiFp = function(configuration?: Configuration) {
     return {
+        /**
+         * The console calls this after `finishOidcSignIn` sent it to `/console#/signed-in`: the browser\'s sign-in cookie names a sign-in that finished less than a minute ago, and this answers its FlowRunner token (once; a second call is 401). The token is ours (HS256, like `POST /auth/login`\'s), so refresh and logout work as for a password login. When the docs are private, the same token is also set as the docs\' session cookie.
+         * @summary Take the token of a finished browser sign-in
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async createOidcSession(options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<TokenResponse>> {
+            const localVarAxiosArgs = await AuthApiAxiosParamCreator(configuration).createOidcSession(options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * A browser navigation after `POST /api/v1/auth/logout`: revokes the docs\' session cookie\'s token (if any), clears the cookie, and redirects to the identity provider\'s `end_session_endpoint` (RP-initiated logout, with `client_id` and `post_logout_redirect_uri` = `<FLOWRUNNER_PUBLIC_URL>/console`), or straight to the console when the provider has none. 404 when no identity provider is configured for sign-in.
+         * @summary Sign out at the identity provider too
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async endOidcSession(options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ErrorResponse>> {
+            const localVarAxiosArgs = await AuthApiAxiosParamCreator(configuration).endOidcSession(options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Where the identity provider sends the browser back: `<FLOWRUNNER_PUBLIC_URL>/api/v1/auth/oidc/callback`. The `state` must be one this server issued to this browser (its cookie), unused and not expired; the code is exchanged at the token endpoint with the PKCE verifier (and the client secret, for a confidential client); the ID token is verified (signature by the issuer\'s published keys, `iss`, `aud` = the client id, `exp`, and the `nonce`); the account is created on first sight as by `POST /api/v1/users/me`. Then the browser goes to the console, which takes its FlowRunner token with `POST /api/v1/auth/oidc/session`, or to `/docs` with a session cookie. Parameters the provider adds besides these are ignored. A state that does not match is 400; a refusal at the provider (`error=access_denied`) or an identity that may not have an account is 403; an email another account has is 409; a provider that cannot be reached or refuses the code is 503.
+         * @summary The identity provider\'s redirect back (the redirect URI)
+         * @param {string} [code] The authorization code.
+         * @param {string} [state] The state sent with the authorization request.
+         * @param {string} [iss] The issuer (RFC 9207); when present it must be the configured one.
+         * @param {string} [error] The provider\&#39;s error code (&#x60;access_denied&#x60; when the person refused).
+         * @param {string} [errorDescription] The provider\&#39;s explanation of &#x60;error&#x60;.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async finishOidcSignIn(code?: string, state?: string, iss?: string, error?: string, errorDescription?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ErrorResponse>> {
+            const localVarAxiosArgs = await AuthApiAxiosParamCreator(configuration).finishOidcSignIn(code, state, iss, error, errorDescription, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * What a sign-in page offers: the password form always, and \"Sign in with …\" when an identity provider is configured for browser sign-in (`identity_provider`, else null).
+         * @summary How to sign in
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async getSignInOptions(options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<SignInOptions>> {
+            const localVarAxiosArgs = await AuthApiAxiosParamCreator(configuration).getSignInOptions(options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
         /**
          * Exchange an account\'s email and password for a JWT. Wrong email and wrong password give the same 401. Repeated failures for one username or client address are slowed down, then refused with 429 and `Retry-After`.
          * @summary Log in
@@ -227,6 +496,20 @@ export const AuthApiFp = function(configuration?: Configuration) {
                 return axios.request(axiosRequestArgs);
             };
         },
+        /**
+         * A browser navigation: redirects to the identity provider\'s authorization endpoint with a fresh `state`, `nonce` and PKCE `code_challenge` (S256), and sets an HttpOnly cookie that binds the sign-in to this browser (ten minutes). `return_to` says where the browser goes once signed in: the console (default) or the API reference (`docs`). 404 when no identity provider is configured for sign-in; 503 when its discovery document cannot be read.
+         * @summary Start signing in at the identity provider
+         * @param {'console' | 'docs'} [returnTo] Where to go once signed in.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async startOidcSignIn(returnTo?: 'console' | 'docs', options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ErrorResponse>> {
+            const localVarAxiosArgs = await AuthApiAxiosParamCreator(configuration).startOidcSignIn(returnTo, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
     }
 };
 
@@ -236,6 +519,47 @@ export const AuthApiFp = function(configuration?: Configuration) {
  */
 export const AuthApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
     return {
+        /**
+         * The console calls this after `finishOidcSignIn` sent it to `/console#/signed-in`: the browser\'s sign-in cookie names a sign-in that finished less than a minute ago, and this answers its FlowRunner token (once; a second call is 401). The token is ours (HS256, like `POST /auth/login`\'s), so refresh and logout work as for a password login. When the docs are private, the same token is also set as the docs\' session cookie.
+         * @summary Take the token of a finished browser sign-in
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        createOidcSession(options?: any): AxiosPromise<TokenResponse> {
+            return AuthApiFp(configuration).createOidcSession(options).then((request) => request(axios, basePath));
+        },
+        /**
+         * A browser navigation after `POST /api/v1/auth/logout`: revokes the docs\' session cookie\'s token (if any), clears the cookie, and redirects to the identity provider\'s `end_session_endpoint` (RP-initiated logout, with `client_id` and `post_logout_redirect_uri` = `<FLOWRUNNER_PUBLIC_URL>/console`), or straight to the console when the provider has none. 404 when no identity provider is configured for sign-in.
+         * @summary Sign out at the identity provider too
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        endOidcSession(options?: any): AxiosPromise<ErrorResponse> {
+            return AuthApiFp(configuration).endOidcSession(options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Where the identity provider sends the browser back: `<FLOWRUNNER_PUBLIC_URL>/api/v1/auth/oidc/callback`. The `state` must be one this server issued to this browser (its cookie), unused and not expired; the code is exchanged at the token endpoint with the PKCE verifier (and the client secret, for a confidential client); the ID token is verified (signature by the issuer\'s published keys, `iss`, `aud` = the client id, `exp`, and the `nonce`); the account is created on first sight as by `POST /api/v1/users/me`. Then the browser goes to the console, which takes its FlowRunner token with `POST /api/v1/auth/oidc/session`, or to `/docs` with a session cookie. Parameters the provider adds besides these are ignored. A state that does not match is 400; a refusal at the provider (`error=access_denied`) or an identity that may not have an account is 403; an email another account has is 409; a provider that cannot be reached or refuses the code is 503.
+         * @summary The identity provider\'s redirect back (the redirect URI)
+         * @param {string} [code] The authorization code.
+         * @param {string} [state] The state sent with the authorization request.
+         * @param {string} [iss] The issuer (RFC 9207); when present it must be the configured one.
+         * @param {string} [error] The provider\&#39;s error code (&#x60;access_denied&#x60; when the person refused).
+         * @param {string} [errorDescription] The provider\&#39;s explanation of &#x60;error&#x60;.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        finishOidcSignIn(code?: string, state?: string, iss?: string, error?: string, errorDescription?: string, options?: any): AxiosPromise<ErrorResponse> {
+            return AuthApiFp(configuration).finishOidcSignIn(code, state, iss, error, errorDescription, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * What a sign-in page offers: the password form always, and \"Sign in with …\" when an identity provider is configured for browser sign-in (`identity_provider`, else null).
+         * @summary How to sign in
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        getSignInOptions(options?: any): AxiosPromise<SignInOptions> {
+            return AuthApiFp(configuration).getSignInOptions(options).then((request) => request(axios, basePath));
+        },
         /**
          * Exchange an account\'s email and password for a JWT. Wrong email and wrong password give the same 401. Repeated failures for one username or client address are slowed down, then refused with 429 and `Retry-After`.
          * @summary Log in
@@ -264,8 +588,60 @@ export const AuthApiFactory = function (configuration?: Configuration, basePath?
         refreshToken(options?: any): AxiosPromise<TokenResponse> {
             return AuthApiFp(configuration).refreshToken(options).then((request) => request(axios, basePath));
         },
+        /**
+         * A browser navigation: redirects to the identity provider\'s authorization endpoint with a fresh `state`, `nonce` and PKCE `code_challenge` (S256), and sets an HttpOnly cookie that binds the sign-in to this browser (ten minutes). `return_to` says where the browser goes once signed in: the console (default) or the API reference (`docs`). 404 when no identity provider is configured for sign-in; 503 when its discovery document cannot be read.
+         * @summary Start signing in at the identity provider
+         * @param {'console' | 'docs'} [returnTo] Where to go once signed in.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        startOidcSignIn(returnTo?: 'console' | 'docs', options?: any): AxiosPromise<ErrorResponse> {
+            return AuthApiFp(configuration).startOidcSignIn(returnTo, options).then((request) => request(axios, basePath));
+        },
     };
 };
+
+/**
+ * Request parameters for finishOidcSignIn operation in AuthApi.
+ * @export
+ * @interface AuthApiFinishOidcSignInRequest
+ */
+export interface AuthApiFinishOidcSignInRequest {
+    /**
+     * The authorization code.
+     * @type {string}
+     * @memberof AuthApiFinishOidcSignIn
+     */
+    readonly code?: string
+
+    /**
+     * The state sent with the authorization request.
+     * @type {string}
+     * @memberof AuthApiFinishOidcSignIn
+     */
+    readonly state?: string
+
+    /**
+     * The issuer (RFC 9207); when present it must be the configured one.
+     * @type {string}
+     * @memberof AuthApiFinishOidcSignIn
+     */
+    readonly iss?: string
+
+    /**
+     * The provider\&#39;s error code (&#x60;access_denied&#x60; when the person refused).
+     * @type {string}
+     * @memberof AuthApiFinishOidcSignIn
+     */
+    readonly error?: string
+
+    /**
+     * The provider\&#39;s explanation of &#x60;error&#x60;.
+     * @type {string}
+     * @memberof AuthApiFinishOidcSignIn
+     */
+    readonly errorDescription?: string
+}
 
 /**
  * Request parameters for login operation in AuthApi.
@@ -282,12 +658,71 @@ export interface AuthApiLoginRequest {
 }
 
 /**
+ * Request parameters for startOidcSignIn operation in AuthApi.
+ * @export
+ * @interface AuthApiStartOidcSignInRequest
+ */
+export interface AuthApiStartOidcSignInRequest {
+    /**
+     * Where to go once signed in.
+     * @type {'console' | 'docs'}
+     * @memberof AuthApiStartOidcSignIn
+     */
+    readonly returnTo?: 'console' | 'docs'
+}
+
+/**
  * AuthApi - object-oriented interface
  * @export
  * @class AuthApi
  * @extends {BaseAPI}
  */
 export class AuthApi extends BaseAPI {
+    /**
+     * The console calls this after `finishOidcSignIn` sent it to `/console#/signed-in`: the browser\'s sign-in cookie names a sign-in that finished less than a minute ago, and this answers its FlowRunner token (once; a second call is 401). The token is ours (HS256, like `POST /auth/login`\'s), so refresh and logout work as for a password login. When the docs are private, the same token is also set as the docs\' session cookie.
+     * @summary Take the token of a finished browser sign-in
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof AuthApi
+     */
+    public createOidcSession(options?: AxiosRequestConfig) {
+        return AuthApiFp(this.configuration).createOidcSession(options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * A browser navigation after `POST /api/v1/auth/logout`: revokes the docs\' session cookie\'s token (if any), clears the cookie, and redirects to the identity provider\'s `end_session_endpoint` (RP-initiated logout, with `client_id` and `post_logout_redirect_uri` = `<FLOWRUNNER_PUBLIC_URL>/console`), or straight to the console when the provider has none. 404 when no identity provider is configured for sign-in.
+     * @summary Sign out at the identity provider too
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof AuthApi
+     */
+    public endOidcSession(options?: AxiosRequestConfig) {
+        return AuthApiFp(this.configuration).endOidcSession(options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Where the identity provider sends the browser back: `<FLOWRUNNER_PUBLIC_URL>/api/v1/auth/oidc/callback`. The `state` must be one this server issued to this browser (its cookie), unused and not expired; the code is exchanged at the token endpoint with the PKCE verifier (and the client secret, for a confidential client); the ID token is verified (signature by the issuer\'s published keys, `iss`, `aud` = the client id, `exp`, and the `nonce`); the account is created on first sight as by `POST /api/v1/users/me`. Then the browser goes to the console, which takes its FlowRunner token with `POST /api/v1/auth/oidc/session`, or to `/docs` with a session cookie. Parameters the provider adds besides these are ignored. A state that does not match is 400; a refusal at the provider (`error=access_denied`) or an identity that may not have an account is 403; an email another account has is 409; a provider that cannot be reached or refuses the code is 503.
+     * @summary The identity provider\'s redirect back (the redirect URI)
+     * @param {AuthApiFinishOidcSignInRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof AuthApi
+     */
+    public finishOidcSignIn(requestParameters: AuthApiFinishOidcSignInRequest = {}, options?: AxiosRequestConfig) {
+        return AuthApiFp(this.configuration).finishOidcSignIn(requestParameters.code, requestParameters.state, requestParameters.iss, requestParameters.error, requestParameters.errorDescription, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * What a sign-in page offers: the password form always, and \"Sign in with …\" when an identity provider is configured for browser sign-in (`identity_provider`, else null).
+     * @summary How to sign in
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof AuthApi
+     */
+    public getSignInOptions(options?: AxiosRequestConfig) {
+        return AuthApiFp(this.configuration).getSignInOptions(options).then((request) => request(this.axios, this.basePath));
+    }
+
     /**
      * Exchange an account\'s email and password for a JWT. Wrong email and wrong password give the same 401. Repeated failures for one username or client address are slowed down, then refused with 429 and `Retry-After`.
      * @summary Log in
@@ -320,5 +755,17 @@ export class AuthApi extends BaseAPI {
      */
     public refreshToken(options?: AxiosRequestConfig) {
         return AuthApiFp(this.configuration).refreshToken(options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * A browser navigation: redirects to the identity provider\'s authorization endpoint with a fresh `state`, `nonce` and PKCE `code_challenge` (S256), and sets an HttpOnly cookie that binds the sign-in to this browser (ten minutes). `return_to` says where the browser goes once signed in: the console (default) or the API reference (`docs`). 404 when no identity provider is configured for sign-in; 503 when its discovery document cannot be read.
+     * @summary Start signing in at the identity provider
+     * @param {AuthApiStartOidcSignInRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof AuthApi
+     */
+    public startOidcSignIn(requestParameters: AuthApiStartOidcSignInRequest = {}, options?: AxiosRequestConfig) {
+        return AuthApiFp(this.configuration).startOidcSignIn(requestParameters.returnTo, options).then((request) => request(this.axios, this.basePath));
     }
 }

@@ -26,7 +26,7 @@ import type { Readiness } from '../model/index.js';
 export const MetaApiAxiosParamCreator = function (configuration?: Configuration) {
     return {
         /**
-         * Rendered with Redoc served from this server (no CDN).
+         * Rendered with Redoc served from this server (no CDN). Public unless FLOWRUNNER_DOCS_PRIVATE is set; then this page and the spec documents need a signed-in browser (its session cookie) or the usual credentials, and a browser without either is sent to sign in.
          * @summary API reference
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
@@ -251,7 +251,7 @@ export const MetaApiAxiosParamCreator = function (configuration?: Configuration)
 export const MetaApiFp = function(configuration?: Configuration) {
     return {
         /**
-         * Rendered with Redoc served from this server (no CDN).
+         * Rendered with Redoc served from this server (no CDN). Public unless FLOWRUNNER_DOCS_PRIVATE is set; then this page and the spec documents need a signed-in browser (its session cookie) or the usual credentials, and a browser without either is sent to sign in.
          * @summary API reference
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
@@ -338,7 +338,7 @@ export const MetaApiFp = function(configuration?: Configuration) {
 export const MetaApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
     return {
         /**
-         * Rendered with Redoc served from this server (no CDN).
+         * Rendered with Redoc served from this server (no CDN). Public unless FLOWRUNNER_DOCS_PRIVATE is set; then this page and the spec documents need a signed-in browser (its session cookie) or the usual credentials, and a browser without either is sent to sign in.
          * @summary API reference
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
@@ -402,7 +402,7 @@ export const MetaApiFactory = function (configuration?: Configuration, basePath?
  */
 export class MetaApi extends BaseAPI {
     /**
-     * Rendered with Redoc served from this server (no CDN).
+     * Rendered with Redoc served from this server (no CDN). Public unless FLOWRUNNER_DOCS_PRIVATE is set; then this page and the spec documents need a signed-in browser (its session cookie) or the usual credentials, and a browser without either is sent to sign in.
      * @summary API reference
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}

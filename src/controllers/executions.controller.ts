@@ -28,6 +28,7 @@ export function executionHandlers(s: Services): Handlers {
             flowId: params.id,
             input: body.input ?? {},
             flowRequestId: body.flow_request_id,
+            fileIds: body.file_ids,
             idempotencyKey: headers['Idempotency-Key'],
           },
           prefer: headers.Prefer,

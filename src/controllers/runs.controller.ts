@@ -23,6 +23,7 @@ export function runHandlers(s: Services): Handlers {
             input: body.input ?? {},
             clientId: body.client_id,
             flowRequestId: body.flow_request_id,
+            fileIds: body.file_ids,
             idempotencyKey: headers['Idempotency-Key'],
           },
           prefer: headers.Prefer,

@@ -38,6 +38,8 @@ import type { Actor } from './actor';
 import type { FlowsService } from './flows.service';
 import type { FlowRequestsService } from './flow-requests.service';
 import { canSee, ownerFilter } from './ownership';
+import { inputFilesForStart } from './file-inputs';
+import { insertExecutionFiles } from '../repositories/files.repository';
 import { inTransaction } from '../db/transaction';
 
 export interface StartRequest {
@@ -51,6 +53,8 @@ export interface StartRequest {
   trigger?: ExecutionTrigger;
   /** A flow request of the actor's that this execution carries out (001). */
   flowRequestId?: string;
+  /** Files of the actor's given to it as inputs (002). */
+  fileIds?: string[];
 }
 
 export interface ListRequest {
@@ -172,9 +176,16 @@ export class ExecutionsService {
       started_by: actor.accountId,
       flow_request: flowRequest,
     };
-    // The common start (no key to remember, no approval first) is committed with the starts that
-    // arrive together, and its first step may run in this process without a claim.
-    if (req.idempotencyKey === undefined && approval === undefined && within === undefined && !req.trigger)
+    const fileIds = req.fileIds ?? [];
+    // The common start (no key to remember, no approval first, no files to lock) is committed with
+    // the starts that arrive together, and its first step may run in this process without a claim.
+    if (
+      req.idempotencyKey === undefined &&
+      approval === undefined &&
+      within === undefined &&
+      !req.trigger &&
+      fileIds.length === 0
+    )
       return { ...(await this.starter.start(planned)), replayed: false };
     const outcome = await inTransaction(within ?? this.db, async (tx) => {
       if (req.idempotencyKey !== undefined) {
@@ -187,6 +198,7 @@ export class ExecutionsService {
               client_id: req.clientId ?? null,
               // Absent when unused, so the keys remembered before flow requests still match.
               ...(req.flowRequestId !== undefined ? { flow_request_id: req.flowRequestId } : {}),
+              ...(fileIds.length > 0 ? { file_ids: fileIds } : {}),
             }),
           )
           .digest('hex');
@@ -206,7 +218,24 @@ export class ExecutionsService {
           return { replayOf: claim.execution_id };
         }
       }
-      return { execution: await createExecution(tx, { ...planned, approval, trigger: req.trigger ?? null }) };
+      const inputFiles = fileIds.length > 0 ? await inputFilesForStart(tx, actor, fileIds) : null;
+      const execution = await createExecution(tx, {
+        ...planned,
+        approval,
+        trigger: req.trigger ?? null,
+        input_files: inputFiles,
+      });
+      await insertExecutionFiles(
+        tx,
+        fileIds.map((fileId, position) => ({
+          execution_id: id,
+          role: 'input',
+          position,
+          file_id: fileId,
+          node_id: null,
+        })),
+      );
+      return { execution };
     });
     if ('replayOf' in outcome)
       return { execution: (await findExecution(within ?? this.db, outcome.replayOf!))!, replayed: true };

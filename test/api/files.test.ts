@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import { expectError } from '../support/client';
 import { makeAccount, makeFlow, waitForExecution, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
+import { startTarget, type Target } from '../support/target';
 
 const sha256 = (b: Buffer | string) => crypto.createHash('sha256').update(b).digest('hex');
 
@@ -26,12 +27,17 @@ describe('files (002)', () => {
   let server: TestServer;
   let alice: TestAccount;
   let bob: TestAccount;
+  let target: Target;
   before(async () => {
     server = await startTestServer({ FLOWRUNNER_MAX_FILE_BYTES: String(1024 * 1024) });
     alice = await makeAccount(server);
     bob = await makeAccount(server);
+    target = await startTarget();
   });
-  after(() => server.close());
+  after(async () => {
+    await target.close();
+    await server.close();
+  });
 
   it('uploads a raw body with its Content-Type and name, and keeps its size and sha256', async () => {
     const bytes = crypto.randomBytes(600_000); // more than two chunks
@@ -233,5 +239,96 @@ describe('files (002)', () => {
       file.id,
     ]);
     expect((await alice.client.files.listExecutionFiles({ id: data.execution_id })).data.items).to.deep.equal([]);
+  });
+
+  it("http.request sends a file as its body and saves a response as a new file, listed as the execution's output", async () => {
+    const { data: input } = await upload(alice, 'id,amount\n1,10\n', 'in.csv', 'text/csv');
+    const report = crypto.randomBytes(70_000);
+    target.route('/convert', (_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'application/pdf' }).end(report);
+    });
+    target.route('/missing', (_req, _body, res) => {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('no');
+    });
+    const flowId = await makeFlow(
+      alice,
+      [
+        'nodes:',
+        '  send:',
+        '    type: http.request',
+        `    params: {url: "${target.url}/upload", method: POST, body_file: "{{ files[0].id }}"}`,
+        '    next: fetch',
+        '  fetch:',
+        '    type: http.request',
+        `    params: {url: "${target.url}/convert", save_response_as_file: report.pdf}`,
+        '    next: done',
+        '  done:',
+        '    type: transform',
+        "    params: {expression: \"{'saved': nodes.fetch.output.file, 'body': nodes.fetch.output.body}\"}",
+        '',
+      ].join('\n'),
+    );
+    target.route('/upload', (req, body, res) => {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ got: body, type: req.headers['content-type'] }));
+    });
+    const { data } = await alice.client.runs.startRun({ runStartRequest: { flow_id: flowId, file_ids: [input.id] } });
+    const done = await waitForExecution(alice, data.id);
+    expect(done.status, done.error ?? '').to.equal('completed');
+    const sent = target.hits.find((h) => h.path === '/upload')!;
+    expect(sent.body).to.equal('id,amount\n1,10\n');
+    expect(sent.headers['content-type']).to.equal('text/csv');
+    expect(sent.headers['content-length']).to.equal(String(input.size));
+
+    const result = done.result as {
+      saved: { id: string; name: string; size: number; sha256: string; content_type: string };
+      body: null;
+    };
+    expect(result.body).to.equal(null);
+    expect(result.saved).to.include({
+      name: 'report.pdf',
+      size: report.length,
+      sha256: sha256(report),
+      content_type: 'application/pdf',
+    });
+    const saved = (await alice.client.files.getFile({ id: result.saved.id })).data;
+    expect(saved).to.include({ execution_id: data.id, created_by: null });
+    const bytes = await download(alice, saved.id);
+    expect(Buffer.from(bytes.data as ArrayBuffer).equals(report)).to.equal(true);
+    const files = (await alice.client.files.listExecutionFiles({ id: data.id })).data.items;
+    expect(files.map((f) => [f.role, f.node_id, f.file.id])).to.deep.equal([
+      ['input', null, input.id],
+      ['output', 'fetch', saved.id],
+    ]);
+
+    // A file of another account is not sent; a failed status saves nothing.
+    const { data: theirs } = await upload(bob, 'secret', 'b.txt');
+    const other = await makeFlow(
+      alice,
+      `nodes:\n  send:\n    type: http.request\n    params: {url: "${target.url}/upload", method: POST, body_file: "${theirs.id}"}\n`,
+    );
+    const refused = await waitForExecution(
+      alice,
+      (await alice.client.runs.startRun({ runStartRequest: { flow_id: other } })).data.id,
+    );
+    expect(refused.status).to.equal('failed');
+    expect(refused.error).to.match(/not found/);
+    const before = (
+      await server.db('files').where({ account_id: alice.account.id }).count<{ count: number }[]>({ count: '*' })
+    )[0].count;
+    const missing = await makeFlow(
+      alice,
+      `nodes:\n  fetch:\n    type: http.request\n    params: {url: "${target.url}/missing", save_response_as_file: true}\n`,
+    );
+    const failed = await waitForExecution(
+      alice,
+      (await alice.client.runs.startRun({ runStartRequest: { flow_id: missing } })).data.id,
+    );
+    expect(failed.status).to.equal('failed');
+    expect(
+      (await server.db('files').where({ account_id: alice.account.id }).count<{ count: number }[]>({ count: '*' }))[0]
+        .count,
+    ).to.equal(before);
   });
 });

@@ -51,6 +51,8 @@ export interface Config {
   docsPrivate: boolean;
   /** How often a worker process's firing loop looks for due schedules. */
   schedulerPollMs: number;
+  /** The largest file an upload or a saved response may be, in bytes. */
+  maxFileBytes: number;
 }
 
 export interface OidcConfig {
@@ -304,6 +306,7 @@ export function parseConfig(env: Env = process.env): Config {
     signIn: signInConfig,
     docsPrivate,
     schedulerPollMs: int(env, 'FLOWRUNNER_SCHEDULER_POLL_MS', 1000, 50, 60_000),
+    maxFileBytes: int(env, 'FLOWRUNNER_MAX_FILE_BYTES', 100 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
   };
 }
 

@@ -62,6 +62,17 @@ export class PayloadTooLargeError extends AppError {
   readonly status = 413;
   readonly code = 'payload_too_large';
 }
+/** A byte range outside the resource (416); the answer says its size in `Content-Range`. */
+export class RangeNotSatisfiableError extends AppError {
+  readonly status = 416;
+  readonly code = 'range_not_satisfiable';
+  constructor(
+    message: string,
+    readonly size: number,
+  ) {
+    super(message, { field: 'Range', size });
+  }
+}
 /** Well-formed but semantically invalid (422). */
 export class ValidationError extends AppError {
   readonly status = 422;

@@ -14,6 +14,7 @@ export * from './api/accounts-api.js';
 export * from './api/auth-api.js';
 export * from './api/events-api.js';
 export * from './api/executions-api.js';
+export * from './api/files-api.js';
 export * from './api/flow-requests-api.js';
 export * from './api/flows-api.js';
 export * from './api/human-in-the-loop-api.js';

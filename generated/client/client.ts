@@ -21,6 +21,7 @@ import {
 } from './api/executions-api.js';
 import { EventsApi } from './api/events-api.js';
 import { FlowRequestsApi } from './api/flow-requests-api.js';
+import { FilesApi } from './api/files-api.js';
 import { FlowsApi, type FlowsApiListFlowsRequest, type FlowsApiListFlowVersionsRequest } from './api/flows-api.js';
 import { HumanInTheLoopApi } from './api/human-in-the-loop-api.js';
 import { ListenersApi } from './api/listeners-api.js';
@@ -174,6 +175,7 @@ export class FlowRunnerClient {
   readonly secrets: SecretsApi;
   readonly flows: Flows;
   readonly flowRequests: FlowRequestsApi;
+  readonly files: FilesApi;
   readonly events: EventsApi;
   readonly nodeTypes: NodeTypesApi;
   readonly executions: Executions;
@@ -212,6 +214,7 @@ export class FlowRunnerClient {
     this.secrets = make(SecretsApi);
     this.flows = make(Flows);
     this.flowRequests = make(FlowRequestsApi);
+    this.files = make(FilesApi);
     this.events = make(EventsApi);
     this.nodeTypes = make(NodeTypesApi);
     this.executions = make(Executions);

@@ -1411,6 +1411,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List files (paginated)
+         * @description Newest first, with cursor pagination. A user sees their own files, an admin all.
+         */
+        get: operations["listFiles"];
+        put?: never;
+        /**
+         * Upload a file
+         * @description The body is the file itself, with its `Content-Type` and its name in `?name=`; or a `multipart/form-data` body with one part named `file` (its filename and Content-Type are the file's). The body is streamed into PostgreSQL in chunks while its SHA-256 is computed; nothing is kept when it fails or exceeds the server's limit (`FLOWRUNNER_MAX_FILE_BYTES`, 100 MiB by default: 413).
+         */
+        post: operations["uploadFile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a file's metadata */
+        get: operations["getFile"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a file
+         * @description Removes the file and its bytes. A file an unfinished execution uses (as input or output) is 409: delete it once the execution has finished. Finished executions keep its metadata.
+         */
+        delete: operations["deleteFile"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a file's bytes
+         * @description Streams the bytes from PostgreSQL with the file's `Content-Type`, `Content-Disposition` (attachment, its name) and `ETag` (its SHA-256). `Range: bytes=…` (one range) answers 206 with `Content-Range`; a range outside the file answers 416. `If-None-Match` with its ETag answers 304.
+         */
+        get: operations["downloadFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions/{id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an execution's input and output files
+         * @description The files the execution took as input (`file_ids` of its start) and the ones its nodes saved (`http.request` with `save_response_as_file`). Whoever may read the execution may read this list; a file deleted since is left out.
+         */
+        get: operations["listExecutionFiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/hooks/{token}": {
         parameters: {
             query?: never;
@@ -1563,7 +1648,7 @@ export interface components {
          * @example invalid_request
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "validation_error" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "request_timeout" | "headers_too_large" | "rate_limited" | "not_implemented" | "unavailable" | "internal_error" | "execution_failed";
+        ErrorCode: "invalid_request" | "validation_error" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "request_timeout" | "headers_too_large" | "rate_limited" | "not_implemented" | "unavailable" | "internal_error" | "execution_failed";
         /**
          * ErrorBody
          * @description What went wrong. `details` says what to fix: `field` and `reason` for a single problem, `errors` for several (flow validation lists every problem, with `node`, `path`, `message` and, for YAML syntax errors, `line` and `column`), and `request_id` on internal errors.
@@ -2014,6 +2099,13 @@ export interface components {
              */
             no_self_approval: boolean;
         };
+        /**
+         * @description Files of the caller's (`POST /api/v1/files`) given to the execution as inputs (002). Its templates read their metadata as `files[0].name`, `.size`, `.sha256`, `.content_type` and `.id`; `http.request` can send one as its body (`body_file`). An id that is not the caller's is 422 naming its index.
+         * @example [
+         *       "file-01J9Z3W9F8K5Q2M7N4T6V8X0YA"
+         *     ]
+         */
+        FileIds: string[];
         RunFlowRequest: {
             /**
              * @description The execution's input; checked against the flow's `inputs` schema.
@@ -2032,6 +2124,7 @@ export interface components {
             stage?: components["schemas"]["Stage"];
             name?: components["schemas"]["RunName"];
             approval?: components["schemas"]["RunApproval"];
+            file_ids?: components["schemas"]["FileIds"];
         };
         /** @description What started an execution, when a trigger did; null for a start through the API. */
         Trigger: {
@@ -2162,6 +2255,8 @@ export interface components {
             rerun_of?: string | null;
             /** @description How many times it was retried (`POST /executions/{id}/retry`). */
             retries?: number;
+            /** @description The files it took as input (`file_ids` of its start), in their order; `GET /executions/{id}/files` lists them with their metadata and the files it saved. */
+            file_ids?: string[];
             parent_execution_id?: string | null;
             status: components["schemas"]["ExecutionStatus"];
             /**
@@ -2373,6 +2468,8 @@ export interface components {
             rerun_of?: string | null;
             /** @description How many times it was retried (`POST /executions/{id}/retry`). */
             retries?: number;
+            /** @description The files it took as input (`file_ids` of its start), in their order; `GET /executions/{id}/files` lists them with their metadata and the files it saved. */
+            file_ids?: string[];
             status: components["schemas"]["ExecutionStatus"];
             created_at: components["schemas"]["Timestamp"];
             /** Format: date-time */
@@ -2621,6 +2718,8 @@ export interface components {
             rerun_of?: string | null;
             /** @description How many times it was retried (`POST /executions/{id}/retry`). */
             retries?: number;
+            /** @description The files it took as input (`file_ids` of its start), in their order; `GET /executions/{id}/files` lists them with their metadata and the files it saved. */
+            file_ids?: string[];
             parent_execution_id?: string | null;
             status: components["schemas"]["ExecutionStatus"];
             /**
@@ -2901,6 +3000,8 @@ export interface components {
             client_id: string | null;
             /** @description The flow request this run carries out, if any. */
             flow_request_id?: string | null;
+            /** @description The files it took as input (002), in their order. */
+            file_ids?: string[];
             input: {
                 [key: string]: unknown;
             };
@@ -2964,6 +3065,7 @@ export interface components {
             flow_version?: number;
             name?: components["schemas"]["RunName"];
             approval?: components["schemas"]["RunApproval"];
+            file_ids?: components["schemas"]["FileIds"];
         };
         RunRef: {
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -3213,6 +3315,61 @@ export interface components {
             total: number;
             limit: number;
             offset: number;
+        };
+        /** @description A file of the caller's account: its bytes are stored in PostgreSQL in chunks (any API process serves any file) and read with `GET /api/v1/files/{id}/content`. Flows see a run's files as `files[0].name`, `.size`, `.sha256`, `.content_type` and `.id`. */
+        FileMetadata: {
+            /** @example file-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            /** @example invoice-42.pdf */
+            name: string;
+            /**
+             * @description The media type it was uploaded (or received) with; `application/octet-stream` when none was given.
+             * @example application/pdf
+             */
+            content_type: string;
+            /**
+             * @description Its length in bytes.
+             * @example 48213
+             */
+            size: number;
+            /**
+             * @description The SHA-256 of its bytes, lowercase hex; also its download's `ETag`.
+             * @example 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+             */
+            sha256: string;
+            created_at: components["schemas"]["Timestamp"];
+            /**
+             * @description The account that uploaded it; null for a file an execution saved (see `execution_id`).
+             * @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            created_by: string | null;
+            /**
+             * @description The execution that saved it (`http.request` with `save_response_as_file`); null for an upload.
+             * @example null
+             */
+            execution_id: string | null;
+        };
+        FileList: {
+            items: components["schemas"]["FileMetadata"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A multipart/form-data upload: one part named `file` (its filename is the file's name unless `?name=` says otherwise, its Content-Type the file's content type). */
+        FileUpload: {
+            /** Format: binary */
+            file: string;
+        };
+        /** @description A file an execution took as input (`file_ids` of its start) or saved as output (by a node). */
+        ExecutionFile: {
+            /** @enum {string} */
+            role: "input" | "output";
+            /** @description The node that saved an output file; null for an input. */
+            node_id: string | null;
+            file: components["schemas"]["FileMetadata"];
+        };
+        ExecutionFileList: {
+            /** @description Inputs first, in the order of `file_ids`, then outputs in the order they were saved. */
+            items: components["schemas"]["ExecutionFile"][];
         };
         WebhookAccepted: {
             execution_id: string;
@@ -3512,6 +3669,7 @@ export interface components {
         NameParam: string;
         /** @description `steps` embeds the latest attempt of each step (one per node that ran) as `steps`. */
         IncludeParam: "steps";
+        FileIdParam: string;
     };
     requestBodies: never;
     headers: {
@@ -3530,6 +3688,13 @@ export interface components {
          * @example 1
          */
         RetryAfterHeader: number;
+        /**
+         * @description The file's SHA-256, quoted (a strong validator).
+         * @example "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+         */
+        ETagHeader: string;
+        /** @description `attachment` with the file's name (`filename` and RFC 8187 `filename*`). */
+        ContentDispositionHeader: string;
     };
     pathItems: never;
 }
@@ -7008,6 +7173,270 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listFiles: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of files */
+                limit?: number;
+                /** @description Opaque cursor from `next_cursor` */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Files */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    uploadFile: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The file's name (1–255 characters). Required for a raw body; for multipart it overrides the part's filename.
+                 * @example invoice-42.pdf
+                 */
+                name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The file's bytes, in any media type (kept as the file's `content_type`), or multipart/form-data. */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+                "multipart/form-data": components["schemas"]["FileUpload"];
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description Stored */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description The file's URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileMetadata"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description The file is larger than the server's limit (`FLOWRUNNER_MAX_FILE_BYTES`); nothing was kept. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "payload_too_large",
+                     *         "message": "The file is larger than the 104857600-byte limit",
+                     *         "details": {
+                     *           "field": "body",
+                     *           "limit": 104857600
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["FileIdParam"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileMetadata"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["FileIdParam"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    downloadFile: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description One byte range, `bytes=<first>-<last>`, `bytes=<first>-` or `bytes=-<suffix length>`.
+                 * @example bytes=0-1023
+                 */
+                Range?: string;
+                /** @description An ETag from an earlier download; when it is still the file's, the answer is 304 with no body. */
+                "If-None-Match"?: string;
+            };
+            path: {
+                id: components["parameters"]["FileIdParam"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    ETag: components["headers"]["ETagHeader"];
+                    "Content-Disposition": components["headers"]["ContentDispositionHeader"];
+                    /** @description Always `bytes`. */
+                    "Accept-Ranges"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested range of the file's bytes */
+            206: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    ETag: components["headers"]["ETagHeader"];
+                    "Content-Disposition": components["headers"]["ContentDispositionHeader"];
+                    /** @description The range sent, `bytes <first>-<last>/<size>`. */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description Not modified (`If-None-Match` names the file's ETag) */
+            304: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    ETag: components["headers"]["ETagHeader"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description The range is outside the file. */
+            416: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    /** @description `bytes *\/<size>`: the file's length. */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "range_not_satisfiable",
+                     *         "message": "The range starts after the file's last byte (size 1024)",
+                     *         "details": {
+                     *           "field": "Range",
+                     *           "size": 1024
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listExecutionFiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The execution's files */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionFileList"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -33,6 +33,7 @@ export function executionHandlers(s: Services): Handlers {
             stage: body.stage,
             name: body.name,
             approval: body.approval,
+            fileIds: body.file_ids,
             idempotencyKey: headers['Idempotency-Key'],
           },
           prefer: headers.Prefer,

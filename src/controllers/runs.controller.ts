@@ -27,6 +27,7 @@ export function runHandlers(s: Services): Handlers {
             flowVersion: body.flow_version,
             name: body.name,
             approval: body.approval,
+            fileIds: body.file_ids,
             idempotencyKey: headers['Idempotency-Key'],
           },
           prefer: headers.Prefer,

@@ -22,6 +22,7 @@ import * as finalExecutionsInvalidate from './migrations/20261202030000_final_ex
 import * as stagesAndAttribution from './migrations/20261203020000_stages_and_attribution';
 import * as executionRecovery from './migrations/20261203080000_execution_recovery';
 import * as oidcSignIns from './migrations/20261203050000_oidc_sign_ins';
+import * as files from './migrations/20261203010000_files';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -48,6 +49,7 @@ const migrations: Record<string, Migration> = {
   '20261203020000_stages_and_attribution': stagesAndAttribution,
   '20261203080000_execution_recovery': executionRecovery,
   '20261203050000_oidc_sign_ins': oidcSignIns,
+  '20261203010000_files': files,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -106,6 +106,36 @@ export interface FlowRequestSnapshot {
   metadata: Record<string, unknown>;
 }
 
+/** A stored file's metadata; its bytes are rows of `file_chunks`. */
+export interface FileRow {
+  id: string;
+  account_id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  created_by: string | null;
+  execution_id: string | null;
+  created_at: Date;
+}
+
+/** What an execution keeps of each input file (templates read it as `files`). */
+export interface FileSnapshot {
+  id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+}
+
+export interface ExecutionFileRow {
+  execution_id: string;
+  role: 'input' | 'output';
+  position: number;
+  file_id: string;
+  node_id: string | null;
+}
+
 export interface ExecutionRow {
   id: string;
   account_id: string;
@@ -125,6 +155,8 @@ export interface ExecutionRow {
   started_by: string | null;
   /** The flow request it carries out, as it was at the start (001). */
   flow_request: FlowRequestSnapshot | null;
+  /** Its input files' metadata as it was at the start (002); null when it took none. */
+  input_files: FileSnapshot[] | null;
   depth: number;
   approval_status: string | null;
   waiting_for: unknown;

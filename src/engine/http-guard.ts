@@ -10,6 +10,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import axios, { type AxiosError, type AxiosResponse } from 'axios';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 
@@ -33,6 +34,13 @@ export interface OutboundRequest {
   timeoutMs: number;
   maxResponseBytes: number;
   signal?: AbortSignal;
+  /** A body streamed instead of `body` (a file's bytes), opened anew for each hop that sends it. */
+  bodyStream?: { open(): Readable; length: number };
+  /**
+   * Takes the final response's body as a stream instead of reading it into memory (a response saved
+   * as a file; it stores as many bytes as it allows); what it returns becomes `body`.
+   */
+  saveBody?: (stream: Readable, res: { status_code: number; headers: Record<string, string> }) => Promise<unknown>;
 }
 
 export interface OutboundResponse {
@@ -68,6 +76,7 @@ export class HttpGuard {
     let url = this.parse(req.url);
     let method = req.method.toUpperCase();
     let body = req.body;
+    let bodyStream = req.bodyStream;
     let headers = req.headers;
     const deadline = AbortSignal.timeout(req.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
@@ -78,15 +87,24 @@ export class HttpGuard {
         res = await axios.request<Buffer>({
           url: url.toString(),
           method,
-          headers: headersFor(headers, body),
-          data: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+          headers: bodyStream
+            ? { ...headersFor(headers, ''), 'content-length': String(bodyStream.length) }
+            : headersFor(headers, body),
+          data: bodyStream
+            ? bodyStream.open()
+            : body === undefined
+              ? undefined
+              : typeof body === 'string'
+                ? body
+                : JSON.stringify(body),
           httpAgent: agents.http,
           httpsAgent: agents.https,
           maxRedirects: 0,
           proxy: false,
-          responseType: 'arraybuffer',
-          maxContentLength: req.maxResponseBytes,
-          maxBodyLength: 10 * 1024 * 1024,
+          // A saved response streams into its file, which has a limit of its own.
+          responseType: req.saveBody ? 'stream' : 'arraybuffer',
+          maxContentLength: req.saveBody ? -1 : req.maxResponseBytes,
+          maxBodyLength: bodyStream ? Infinity : 10 * 1024 * 1024,
           validateStatus: () => true,
           signal,
           decompress: true,
@@ -95,7 +113,9 @@ export class HttpGuard {
         throw this.explain(err, url, req, deadline.aborted);
       }
       const location = res.headers.location as string | undefined;
-      if (res.status >= 300 && res.status < 400 && location) {
+      const redirected = res.status >= 300 && res.status < 400 && location;
+      if (req.saveBody && redirected) (res.data as unknown as Readable).destroy();
+      if (redirected) {
         if (hop >= MAX_REDIRECTS)
           throw new OutboundHttpError(`too many redirects (more than ${MAX_REDIRECTS}) from ${req.url}`, false);
         const next = this.parse(new URL(location, url).toString());
@@ -105,10 +125,24 @@ export class HttpGuard {
         if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
           method = 'GET';
           body = undefined;
+          bodyStream = undefined;
         }
         continue;
       }
-      return { status_code: res.status, headers: flatHeaders(res.headers), body: decodeBody(res), url: url.toString() };
+      const status_code = res.status;
+      const responseHeaders = flatHeaders(res.headers);
+      if (req.saveBody) {
+        try {
+          const saved = await req.saveBody(res.data as unknown as Readable, { status_code, headers: responseHeaders });
+          return { status_code, headers: responseHeaders, body: saved, url: url.toString() };
+        } catch (err) {
+          if (req.signal?.aborted) throw new OutboundHttpError('request aborted: the execution was cancelled', false);
+          if (deadline.aborted)
+            throw new OutboundHttpError(`request to ${url.host} timed out after ${req.timeoutMs} ms`, true);
+          throw err;
+        }
+      }
+      return { status_code, headers: responseHeaders, body: decodeBody(res), url: url.toString() };
     }
   }
 

@@ -4,7 +4,7 @@
  * telling a waiting parent that its child finished, and failing one whose task poisons the engine.
  */
 import type { Tx } from '../db/knex';
-import type { ExecutionRow, ExecutionStatus, ExecutionTrigger } from '../db/tables';
+import type { ExecutionRow, ExecutionStatus, ExecutionTrigger, FileSnapshot } from '../db/tables';
 import { appendEvents } from '../repositories/events.repository';
 import { findFlowVersion } from '../repositories/flows.repository';
 import {
@@ -32,6 +32,8 @@ export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id' |
   approval?: { approvers: string[]; no_self_approval: boolean };
   /** The schedule or webhook trigger that started it. */
   trigger?: ExecutionTrigger | null;
+  /** Its input files' metadata (002), which its templates read as `files`. */
+  input_files?: FileSnapshot[] | null;
 }
 
 export async function createExecution(tx: Tx, n: NewExecution): Promise<ExecutionRow> {
@@ -52,6 +54,7 @@ export async function createExecution(tx: Tx, n: NewExecution): Promise<Executio
     depth: n.depth ?? 0,
     nodes_total: n.nodes_total,
     trigger: n.trigger ? (JSON.stringify(n.trigger) as never) : null,
+    input_files: n.input_files ? (JSON.stringify(n.input_files) as never) : null,
     approval_status: waiting ? 'pending' : null,
     waiting_for: waiting
       ? (JSON.stringify({ node_id: null, kind: 'approval', ...n.approval, deadline: null }) as never)

@@ -20,6 +20,7 @@ import {
 } from '../repositories/tasks.repository';
 import { edgesOf, nodeCount, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import { ExpressionLimitError, resolveTemplates } from './expressions';
+import { engineFiles } from './files';
 import { failPoisonedExecution } from './lifecycle';
 import type { HttpGuard } from './http-guard';
 import { nodeType } from './nodes';
@@ -180,6 +181,7 @@ export class StepRunner {
         attempt: task.attempt,
       },
       request: execution.flow_request,
+      files: execution.input_files ?? [],
     };
     return { document, node, secrets, scope };
   }
@@ -290,6 +292,7 @@ export class StepRunner {
       const engine = {
         execution: { id: execution.id, account_id: execution.account_id, depth: execution.depth },
         resolveFlow: (flowId: string, version?: number) => this.resolveFlow(execution.account_id, flowId, version),
+        files: engineFiles(this.db, this.config.maxFileBytes, execution, task.node_id),
       };
       const result = await Promise.race([
         module.execute({ params, scope, http: this.http, signal: nodeSignal, state: task.state, log, engine, edges }),

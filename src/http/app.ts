@@ -1,7 +1,8 @@
 /**
  * The Express application: request ids, logs and metrics (one observer), the path and query checked as text, the
- * path and method checked against the spec (404, 405), meta routes, authentication, then the JSON
- * body (read only for an operation that takes one, after authentication; 1 MiB),
+ * path and method checked against the spec (404, 405), meta routes, authentication, the operations
+ * whose body is a stream (uploads), then the JSON body (read only for an operation that takes one,
+ * after authentication; 1 MiB),
  * express-openapi-validator (requests always, responses when configured), the operations, and the
  * one error mapping.
  */
@@ -14,6 +15,7 @@ import { inboundEventHandlers } from '../controllers/events.controller';
 import { authHandlers } from '../controllers/auth.controller';
 import { collaborationHandlers } from '../controllers/collaboration.controller';
 import { executionHandlers } from '../controllers/executions.controller';
+import { fileHandlers } from '../controllers/files.controller';
 import { flowHandlers } from '../controllers/flows.controller';
 import { listenerHandlers } from '../controllers/listeners.controller';
 import { recoveryHandlers } from '../controllers/recovery.controller';
@@ -32,7 +34,7 @@ import { EXTRA_ROUTES, metaRouter } from './meta';
 import { requestObserver } from './metrics';
 import type { Handlers } from './operations';
 import { routeGuard } from './route-guard';
-import { fastLane } from './fast-lane';
+import { fastLane, STREAMED_BODY_OPERATIONS } from './fast-lane';
 import { hooksRouter } from './hooks';
 import { operationRoutes, operationsRouter } from './router';
 import { countScheduleTimesOf } from './trigger-metrics';
@@ -54,6 +56,7 @@ export function allHandlers(s: Services): Handlers {
     ...webhookHandlers(s),
     ...recoveryHandlers(s),
     ...signInHandlers(s),
+    ...fileHandlers(s),
   };
 }
 
@@ -75,8 +78,10 @@ export function createApp(s: Services): express.Express {
   app.use(hooksRouter(s));
   app.use(authMiddleware(s.auth));
   app.use(integerParamsGuard);
-  app.use(jsonBody());
   const routes = operationRoutes(allHandlers(s));
+  // Uploads stream their bodies to their handler: checked like the fast lane, before the JSON body.
+  app.use(fastLane(routes, { validateResponses: s.config.validateResponses, operations: STREAMED_BODY_OPERATIONS }));
+  app.use(jsonBody());
   if (s.config.fastLane) app.use(fastLane(routes, { validateResponses: s.config.validateResponses }));
   app.use(
     OpenApiValidator.middleware({

@@ -4,7 +4,7 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isDatabaseUnavailable, isTransactionConflict } from '../db/errors';
-import { AppError, MethodNotAllowedError, NotFoundError } from '../errors';
+import { AppError, MethodNotAllowedError, NotFoundError, RangeNotSatisfiableError } from '../errors';
 import type { Logger } from '../log';
 import { ERROR_PAGE_CSP, errorPage, wantsErrorPage } from './sign-in-pages';
 
@@ -99,6 +99,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       body = { error: { code: err.code, message: err.message, details: err.details ?? null } };
       if ('retryAfterSeconds' in err) res.setHeader('Retry-After', String(err.retryAfterSeconds));
       if (err instanceof MethodNotAllowedError) res.setHeader('Allow', err.allow.join(', '));
+      if (err instanceof RangeNotSatisfiableError) res.setHeader('Content-Range', `bytes */${err.size}`);
     } else if (known) {
       ({ status, body } = known);
     } else if (isDatabaseUnavailable(err) || isTransactionConflict(err)) {

@@ -23,6 +23,13 @@ import { operationOfRequest, resolveParam, specDocument } from './spec';
 /** The operations that take the fast lane: the start and read paths of the engine benchmark. */
 export const FAST_OPERATIONS = ['runFlow', 'startRun', 'getExecution', 'getRun'];
 
+/**
+ * The operations whose body is not JSON but a stream their handler reads (an upload, which may be
+ * far larger than the JSON limit): checked by the same compiled validators (parameters; the body
+ * is the handler's), always, before the JSON body parser.
+ */
+export const STREAMED_BODY_OPERATIONS = ['uploadFile'];
+
 type Schema = Record<string, unknown>;
 type Doc = { paths: Record<string, Record<string, OperationDoc>>; components: Schema };
 interface OperationDoc {

@@ -2,6 +2,7 @@
  * Handler types derived from generated/types: a controller that no longer matches the spec fails
  * `tsc`. A handler gets the validated request and returns a status the spec lists, with its body.
  */
+import type { Readable } from 'node:stream';
 import type { Request, Response } from 'express';
 import type { operations } from '../../generated/types/api';
 import type { Actor } from '../services/actor';
@@ -27,10 +28,16 @@ export type ResponseBody<K extends OperationId, S extends keyof Op<K>['responses
   Op<K>['responses'][S]
 >;
 
-type SuccessStatus<K extends OperationId> = Extract<keyof Op<K>['responses'], 200 | 201 | 202 | 204 | 302 | 303 | 304>;
+type SuccessStatus<K extends OperationId> = Extract<keyof Op<K>['responses'], 200 | 201 | 202 | 204 | 206 | 302 | 303 | 304>;
 
 export type Reply<K extends OperationId> = {
-  [S in SuccessStatus<K>]: { status: S; body: JsonContent<Op<K>['responses'][S]>; headers?: Record<string, string> };
+  [S in SuccessStatus<K>]: {
+    status: S;
+    body: JsonContent<Op<K>['responses'][S]>;
+    headers?: Record<string, string>;
+    /** Bytes sent as the body instead of JSON (a file's download), streamed to the client. */
+    stream?: Readable;
+  };
 }[SuccessStatus<K>];
 
 export interface HandlerContext<K extends OperationId> {

@@ -2,6 +2,8 @@
  * Mounts a handler for every operation of the spec. An operation without a handler answers 501
  * `not_implemented`, so the contract is complete from day one and the gap is visible.
  */
+import { pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { NotImplementedError } from '../errors';
 import type { Actor } from '../services/actor';
@@ -54,6 +56,8 @@ export interface Validated {
   query: object;
 }
 
+type AnyReply = { status: number; body?: unknown; headers?: Record<string, string>; stream?: Readable };
+
 /** Runs an operation's handler on a validated request and writes its reply; errors go to `next`. */
 export async function dispatch(
   route: OperationRoute,
@@ -69,7 +73,7 @@ export async function dispatch(
       const value = req.get(name);
       if (value !== undefined) headers[name] = value;
     }
-    const reply: { status: number; body?: unknown; headers?: Record<string, string> } = await route.handler({
+    const reply: AnyReply = await route.handler({
       actor: req.actor as Actor,
       params: { ...validated.pathParams } as never,
       query: validated.query as never,
@@ -80,7 +84,10 @@ export async function dispatch(
     });
     res.status(reply.status);
     if (reply.headers) for (const [k, v] of Object.entries(reply.headers)) res.setHeader(k, v);
-    if (reply.body === undefined) res.end();
+    // A failure midway can only cut the answer short (its status is sent): the client sees it
+    // end early, and the stream stops reading.
+    if (reply.stream) pipeline(reply.stream, res, () => {});
+    else if (reply.body === undefined) res.end();
     else res.json(reply.body);
   } catch (err) {
     next(err);

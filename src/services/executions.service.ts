@@ -41,6 +41,8 @@ import type { Actor } from './actor';
 import type { FlowsService } from './flows.service';
 import type { FlowRequestsService } from './flow-requests.service';
 import { canSee, ownerFilter } from './ownership';
+import { inputFilesForStart } from './file-inputs';
+import { insertExecutionFiles } from '../repositories/files.repository';
 import { inTransaction } from '../db/transaction';
 import { effectiveApproval, startTarget, type RunApproval } from './start-rules';
 
@@ -61,6 +63,8 @@ export interface StartRequest {
   name?: string;
   /** A per-run approval, never looser than the flow's own (start-rules.ts). */
   approval?: RunApproval;
+  /** Files of the actor's given to it as inputs (002). */
+  fileIds?: string[];
 }
 
 export interface ListRequest {
@@ -212,9 +216,16 @@ export class ExecutionsService {
       stage: target.stage,
       name: req.name ?? null,
     };
-    // The common start (no key to remember, no approval first) is committed with the starts that
-    // arrive together, and its first step may run in this process without a claim.
-    if (req.idempotencyKey === undefined && approval === undefined && within === undefined && !req.trigger)
+    const fileIds = req.fileIds ?? [];
+    // The common start (no key to remember, no approval first, no files to lock) is committed with
+    // the starts that arrive together, and its first step may run in this process without a claim.
+    if (
+      req.idempotencyKey === undefined &&
+      approval === undefined &&
+      within === undefined &&
+      !req.trigger &&
+      fileIds.length === 0
+    )
       return { ...(await this.starter.start({ ...planned, inline: startsInline(document) })), replayed: false };
     const outcome = await inTransaction(within ?? this.db, async (tx) => {
       if (req.idempotencyKey !== undefined) {
@@ -231,6 +242,7 @@ export class ExecutionsService {
               ...(req.flowVersion !== undefined ? { flow_version: req.flowVersion } : {}),
               ...(req.name !== undefined ? { name: req.name } : {}),
               ...(req.approval !== undefined ? { approval: req.approval } : {}),
+              ...(fileIds.length > 0 ? { file_ids: fileIds } : {}),
             }),
           )
           .digest('hex');
@@ -250,7 +262,24 @@ export class ExecutionsService {
           return { replayOf: claim.execution_id };
         }
       }
-      return { execution: await createExecution(tx, { ...planned, approval, trigger: req.trigger ?? null }) };
+      const inputFiles = fileIds.length > 0 ? await inputFilesForStart(tx, actor, fileIds) : null;
+      const execution = await createExecution(tx, {
+        ...planned,
+        approval,
+        trigger: req.trigger ?? null,
+        input_files: inputFiles,
+      });
+      await insertExecutionFiles(
+        tx,
+        fileIds.map((fileId, position) => ({
+          execution_id: id,
+          role: 'input',
+          position,
+          file_id: fileId,
+          node_id: null,
+        })),
+      );
+      return { execution };
     });
     if ('replayOf' in outcome)
       return { execution: (await findExecution(within ?? this.db, outcome.replayOf!))!, replayed: true };

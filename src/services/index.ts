@@ -16,6 +16,7 @@ import { ValuesService } from './values.service';
 import { ExecutionsService } from './executions.service';
 import { FlowsService } from './flows.service';
 import { FlowRequestsService } from './flow-requests.service';
+import { FilesService } from './files.service';
 import { InboundEventsService } from './events-inbound.service';
 import { CallbacksService } from './callbacks.service';
 import { NavigationService } from './navigation.service';
@@ -50,6 +51,8 @@ export interface Services {
   secrets: SecretsService;
   flows: FlowsService;
   flowRequests: FlowRequestsService;
+  /** Uploaded and saved files, stored in PostgreSQL (002). */
+  files: FilesService;
   inboundEvents: InboundEventsService;
   callbacks: CallbacksService;
   navigation: NavigationService;
@@ -102,6 +105,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     secrets,
     flows,
     flowRequests,
+    files: new FilesService(db, config.maxFileBytes, executions),
     inboundEvents: new InboundEventsService(db),
     callbacks: new CallbacksService(db),
     navigation: new NavigationService(db, executions),

@@ -13,10 +13,10 @@
  * The error\'s kind, one per status (see the table in the API\'s description). A client may meet codes added later: treat an unknown one by its status.
  * @export
  */
-export type ErrorCode = 'invalid_request' | 'validation_error' | 'unauthorized' | 'forbidden' | 'not_found' | 'method_not_allowed' | 'conflict' | 'payload_too_large' | 'unsupported_media_type' | 'request_timeout' | 'headers_too_large' | 'rate_limited' | 'not_implemented' | 'unavailable' | 'internal_error' | 'execution_failed';
+export type ErrorCode = 'invalid_request' | 'validation_error' | 'unauthorized' | 'forbidden' | 'not_found' | 'method_not_allowed' | 'conflict' | 'payload_too_large' | 'unsupported_media_type' | 'range_not_satisfiable' | 'request_timeout' | 'headers_too_large' | 'rate_limited' | 'not_implemented' | 'unavailable' | 'internal_error' | 'execution_failed';
 
 /** Every value of ErrorCode. */
-export const ErrorCodeValues: readonly ErrorCode[] = ['invalid_request', 'validation_error', 'unauthorized', 'forbidden', 'not_found', 'method_not_allowed', 'conflict', 'payload_too_large', 'unsupported_media_type', 'request_timeout', 'headers_too_large', 'rate_limited', 'not_implemented', 'unavailable', 'internal_error', 'execution_failed'];
+export const ErrorCodeValues: readonly ErrorCode[] = ['invalid_request', 'validation_error', 'unauthorized', 'forbidden', 'not_found', 'method_not_allowed', 'conflict', 'payload_too_large', 'unsupported_media_type', 'range_not_satisfiable', 'request_timeout', 'headers_too_large', 'rate_limited', 'not_implemented', 'unavailable', 'internal_error', 'execution_failed'];
 
 
 

@@ -82,6 +82,12 @@ export interface ExecutionSummary {
      */
     retries?: number;
     /**
+     * The files it took as input (`file_ids` of its start), in their order; `GET /executions/{id}/files` lists them with their metadata and the files it saved.
+     * @type {Array<string>}
+     * @memberof ExecutionSummary
+     */
+    file_ids?: Array<string>;
+    /**
      * 
      * @type {ExecutionStatus}
      * @memberof ExecutionSummary

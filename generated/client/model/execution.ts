@@ -88,6 +88,12 @@ export interface Execution {
      */
     retries?: number;
     /**
+     * The files it took as input (`file_ids` of its start), in their order; `GET /executions/{id}/files` lists them with their metadata and the files it saved.
+     * @type {Array<string>}
+     * @memberof Execution
+     */
+    file_ids?: Array<string>;
+    /**
      * 
      * @type {string}
      * @memberof Execution

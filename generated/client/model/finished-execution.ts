@@ -94,6 +94,12 @@ export interface FinishedExecution {
      */
     retries?: number;
     /**
+     * The files it took as input (`file_ids` of its start), in their order; `GET /executions/{id}/files` lists them with their metadata and the files it saved.
+     * @type {Array<string>}
+     * @memberof FinishedExecution
+     */
+    file_ids?: Array<string>;
+    /**
      * 
      * @type {string}
      * @memberof FinishedExecution

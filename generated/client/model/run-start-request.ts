@@ -67,6 +67,12 @@ export interface RunStartRequest {
      * @memberof RunStartRequest
      */
     approval?: RunApproval;
+    /**
+     * Files of the caller\'s (`POST /api/v1/files`) given to the execution as inputs (002). Its templates read their metadata as `files[0].name`, `.size`, `.sha256`, `.content_type` and `.id`; `http.request` can send one as its body (`body_file`). An id that is not the caller\'s is 422 naming its index.
+     * @type {Array<string>}
+     * @memberof RunStartRequest
+     */
+    file_ids?: Array<string>;
 }
 
 

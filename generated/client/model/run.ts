@@ -70,6 +70,12 @@ export interface Run {
      */
     flow_request_id?: string | null;
     /**
+     * The files it took as input (002), in their order.
+     * @type {Array<string>}
+     * @memberof Run
+     */
+    file_ids?: Array<string>;
+    /**
      * 
      * @type {{ [key: string]: any; }}
      * @memberof Run

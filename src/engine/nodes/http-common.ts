@@ -2,7 +2,7 @@
 import { OutboundHttpError, type OutboundRequest } from '../http-guard';
 import { NodeError, type NodeContext, type NodeResult } from './types';
 
-function statusMatches(status: number, expect: unknown): boolean {
+export function statusMatches(status: number, expect: unknown): boolean {
   const patterns = expect === undefined ? ['2xx'] : Array.isArray(expect) ? expect : [expect];
   return patterns.some((p) => {
     if (typeof p === 'number') return p === status;
@@ -23,7 +23,10 @@ export async function callHttp(
     if (err instanceof OutboundHttpError) throw new NodeError(err.message, err.retryable);
     throw err;
   }
-  const output = { status_code: res.status_code, headers: res.headers, body: res.body };
+  // A response saved as a file: the body is that file's reference (or null when the status failed).
+  const output = req.saveBody
+    ? { status_code: res.status_code, headers: res.headers, body: null, file: res.body ?? null }
+    : { status_code: res.status_code, headers: res.headers, body: res.body };
   if (!statusMatches(res.status_code, expectStatus)) {
     throw Object.assign(new NodeError(`HTTP request failed with status ${res.status_code}`, res.status_code >= 500), {
       output,

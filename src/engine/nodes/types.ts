@@ -1,4 +1,5 @@
 /** What every node type module exports; the catalog, validation and the engine all read it. */
+import type { Readable } from 'node:stream';
 import type { HttpGuard } from '../http-guard';
 
 export type JsonSchema = Record<string, unknown>;
@@ -58,6 +59,24 @@ export interface EngineServices {
   ): Promise<{ flow_id: string; version: number; entry: string; nodes_total: number }>;
   /** The execution this node runs in. */
   execution: { id: string; account_id: string; depth: number };
+  /** Files of the execution's account (engine/files.ts). */
+  files: EngineFiles;
+}
+
+/** A file's metadata as nodes and templates see it. */
+export interface FileRef {
+  id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+}
+
+export interface EngineFiles {
+  /** A file of the execution's account (NodeError otherwise), and a fresh stream of its bytes per call. */
+  open(fileId: string): Promise<{ file: FileRef; stream: () => Readable }>;
+  /** Stores `body` as a new file of the account, listed as the execution's output; its metadata. */
+  save(name: string, contentType: string, body: AsyncIterable<Buffer | string>): Promise<FileRef>;
 }
 
 /** A node failed; `retryable` failures are tried again per the node's `retry`. */

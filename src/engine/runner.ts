@@ -21,10 +21,11 @@ import {
 import { edgesOf, nodeCount, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import { ExpressionLimitError, resolveTemplates } from './expressions';
 import { failPoisonedExecution } from './lifecycle';
-import type { HttpGuard } from './http-guard';
+import type { HttpGuard, OutboundRequest } from './http-guard';
 import { nodeType } from './nodes';
 import { NodeError } from './nodes/types';
 import type { RunSecretsSource } from './ports';
+import type { ConnectionAuth } from './connections';
 import { StepCommitter } from './committer';
 import { commitStep, logEvent, planStep, type LogLevel, type StepOutcome } from './step-commit';
 
@@ -45,6 +46,7 @@ export class StepRunner {
     private readonly config: Config,
     private readonly http: HttpGuard,
     private readonly secrets: RunSecretsSource,
+    private readonly connections: ConnectionAuth,
     readonly workerId: string,
     /** Told of each execution a batched step finished, with its committed row (before any NOTIFY comes back). */
     private readonly finished: (execution: ExecutionRow) => void = () => {},
@@ -137,7 +139,9 @@ export class StepRunner {
       announcedAt = new Date();
       current = await this.announce(task, execution, node, announcedAt);
     }
-    const outcome = await this.execute(task, current, node, scope, signal, announcedAt);
+    // Tokens the step's connections fetched: masked like secrets in all it writes.
+    const fetched: string[] = [];
+    const outcome = await this.execute(task, current, node, scope, signal, fetched, announcedAt);
     executed();
     // Stopped by a shutdown: leave the task for another worker rather than record a failure.
     if (signal.aborted && signal.reason === SHUTDOWN) return undefined;
@@ -147,7 +151,7 @@ export class StepRunner {
       task,
       node,
       scope,
-      masker: secrets.masker,
+      masker: secrets.masker.with(fetched),
       maxSteps: this.config.maxStepsPerExecution,
       now: new Date(),
     };
@@ -220,6 +224,7 @@ export class StepRunner {
     node: NodeDefinition,
     scope: Record<string, unknown>,
     signal: AbortSignal,
+    fetched: string[],
     announcedAt?: Date,
   ): Promise<StepOutcome> {
     const startedAt = announcedAt ?? new Date();
@@ -254,6 +259,14 @@ export class StepRunner {
       const engine = {
         execution: { id: execution.id, account_id: execution.account_id, depth: execution.depth },
         resolveFlow: (flowId: string, version?: number) => this.resolveFlow(execution.account_id, flowId, version),
+        authorize: async (name: string, req: Omit<OutboundRequest, 'signal'>, refresh: boolean) => {
+          const authorized = await this.connections.authorize(execution.account_id, name, req, {
+            refresh,
+            signal: nodeSignal,
+          });
+          fetched.push(...authorized.secrets);
+          return authorized;
+        },
       };
       const result = await Promise.race([
         module.execute({ params, scope, http: this.http, signal: nodeSignal, state: task.state, log, engine, edges }),

@@ -24,6 +24,7 @@ import { PackagesService } from './packages.service';
 import type { Keys } from '../security/keys';
 import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
+import { ConnectionsService } from './connections.service';
 import { UsersService } from './users.service';
 import { ExecutionStarter } from '../engine/starter';
 import { SwitchableClock } from './clock';
@@ -44,6 +45,8 @@ export interface Services {
   users: UsersService;
   apiKeys: ApiKeysService;
   secrets: SecretsService;
+  /** Named credentials for http.request; the engine resolves them by name. */
+  connections: ConnectionsService;
   flows: FlowsService;
   flowRequests: FlowRequestsService;
   inboundEvents: InboundEventsService;
@@ -73,7 +76,8 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const invalidations = new InvalidationBus();
   const flows = new FlowsService(db, invalidations);
   const box = new SecretBox(keys.encryptionKey);
-  const secrets = new SecretsService(db, box, invalidations);
+  const connections = new ConnectionsService(db, box, invalidations);
+  const secrets = new SecretsService(db, box, invalidations, connections);
   const starter = new ExecutionStarter(db, config.leaseMs);
   const flowRequests = new FlowRequestsService(db, flows);
   const executions = new ExecutionsService(db, flows, secrets, starter, flowRequests);
@@ -92,6 +96,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     users: new UsersService(db, auth),
     apiKeys: new ApiKeysService(db, invalidations),
     secrets,
+    connections,
     flows,
     flowRequests,
     inboundEvents: new InboundEventsService(db),

@@ -42,6 +42,13 @@ export const httpRequest: NodeTypeModule = {
         ],
       },
       max_response_bytes: { type: 'integer', minimum: 1, maximum: 104_857_600, default: 10_485_760 },
+      connection: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 100,
+        description:
+          "Name of one of the account's connections (/api/v1/connections): its credentials are added to the request (an API key header or query parameter, Basic, a bearer token, or an OAuth2 client-credentials token the engine fetches and renews)",
+      },
     },
   },
   execute: (ctx) => {
@@ -57,6 +64,7 @@ export const httpRequest: NodeTypeModule = {
         maxResponseBytes: Number(p.max_response_bytes ?? 10_485_760),
       },
       p.expect_status,
+      p.connection === undefined ? undefined : String(p.connection),
     );
   },
 };

@@ -1,5 +1,5 @@
 /** What every node type module exports; the catalog, validation and the engine all read it. */
-import type { HttpGuard } from '../http-guard';
+import type { HttpGuard, OutboundRequest } from '../http-guard';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -58,6 +58,15 @@ export interface EngineServices {
   ): Promise<{ flow_id: string; version: number; entry: string; nodes_total: number }>;
   /** The execution this node runs in. */
   execution: { id: string; account_id: string; depth: number };
+  /**
+   * Puts the credentials of the execution owner's connection `name` on a request (`refresh`: fetch a
+   * new OAuth2 token rather than use the cached one); throws NodeError when it has none of that name.
+   */
+  authorize(
+    name: string,
+    req: Omit<OutboundRequest, 'signal'>,
+    refresh: boolean,
+  ): Promise<{ request: Omit<OutboundRequest, 'signal'>; refreshable: boolean }>;
 }
 
 /** A node failed; `retryable` failures are tried again per the node's `retry`. */

@@ -10,8 +10,11 @@ import { OutboundHttpError, type HttpGuard, type OutboundRequest } from './http-
 import { NodeError } from './nodes/types';
 import type { RunConnection, RunConnectionsSource } from './ports';
 
-/** A token is renewed this long before it expires (or a tenth of its lifetime, when that is shorter). */
-const RENEW_BEFORE_MS = 30_000;
+/**
+ * A token is renewed a tenth of its lifetime before it expires, at least a second (its `exp` is
+ * whole seconds, so it may end up to a second before `expires_in` says) and at most 30 s.
+ */
+const RENEW_BEFORE_MS = { min: 1_000, max: 30_000 };
 /** When the token endpoint gives no `expires_in`. */
 const DEFAULT_LIFETIME_MS = 300_000;
 const MAX_TOKENS = 10_000;
@@ -123,6 +126,7 @@ export class ConnectionAuth {
       headers.authorization = `Basic ${Buffer.from(`${enc(clientId)}:${enc(conn.secrets.client_secret)}`).toString('base64')}`;
     }
     const what = `connection "${conn.name}": the token endpoint`;
+    const sentAt = Date.now();
     let res;
     try {
       res = await this.http.request({
@@ -154,7 +158,9 @@ export class ConnectionAuth {
     }
     const lifetimeMs =
       typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in * 1000 : DEFAULT_LIFETIME_MS;
-    const renewAt = Date.now() + lifetimeMs - Math.min(RENEW_BEFORE_MS, lifetimeMs / 10);
+    const before = Math.min(RENEW_BEFORE_MS.max, Math.max(RENEW_BEFORE_MS.min, lifetimeMs / 10));
+    // Counted from when the request left: the lifetime started no earlier than that.
+    const renewAt = sentAt + (before < lifetimeMs ? lifetimeMs - before : lifetimeMs / 2);
     return { token: body.access_token, renewAt };
   }
 }

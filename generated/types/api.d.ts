@@ -2037,14 +2037,14 @@ export interface components {
         ConnectionType: "api_key" | "basic" | "bearer" | "oauth2_client_credentials";
         /**
          * ApiKeySettings
-         * @description The key sent in a header (`in: header`) or a query parameter (`in: query`) named `name`.
+         * @description The key sent in a header (`location: header`) or a query parameter (`location: query`) named `name`.
          */
         ApiKeySettings: {
             /**
              * @example header
              * @enum {string}
              */
-            in: "header" | "query";
+            location: "header" | "query";
             /** @example X-API-Key */
             name: string;
             /**
@@ -2145,7 +2145,7 @@ export interface components {
         /** ApiKeySettingsUpdate */
         ApiKeySettingsUpdate: {
             /** @enum {string} */
-            in?: "header" | "query";
+            location?: "header" | "query";
             name?: string;
             value?: string;
         };

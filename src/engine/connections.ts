@@ -57,7 +57,7 @@ export class ConnectionAuth {
         // An API key leaves the request's own Authorization header alone.
         const own = { ...req.headers };
         const where = String(conn.settings.name);
-        if (conn.settings.in === 'query') {
+        if (conn.settings.location === 'query') {
           const url = withParam(req.url, where, conn.secrets.value);
           return { request: { ...req, url }, secrets: [], refreshable: false };
         }

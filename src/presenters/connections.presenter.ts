@@ -20,7 +20,7 @@ export function toConnection(r: ConnectionRow): Connection {
   };
   switch (r.type) {
     case 'api_key':
-      out.api_key = { in: s.in as 'header' | 'query', name: String(s.name), value: MASK };
+      out.api_key = { location: s.location as 'header' | 'query', name: String(s.name), value: MASK };
       break;
     case 'basic':
       out.basic = { username: String(s.username), password: MASK };

@@ -33,7 +33,7 @@ const SECRET_FIELDS: Record<ConnectionType, string[]> = {
   oauth2_client_credentials: ['client_secret'],
 };
 const REQUIRED_FIELDS: Record<ConnectionType, string[]> = {
-  api_key: ['in', 'name', 'value'],
+  api_key: ['location', 'name', 'value'],
   basic: ['username', 'password'],
   bearer: ['token'],
   oauth2_client_credentials: ['token_url', 'client_id', 'client_secret'],

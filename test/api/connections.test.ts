@@ -102,13 +102,13 @@ describe('connections', () => {
         name: 'crm',
         type: 'api_key',
         description: 'The CRM',
-        api_key: { in: 'header', name: 'X-API-Key', value: API_KEY },
+        api_key: { location: 'header', name: 'X-API-Key', value: API_KEY },
       },
     });
     expect(created.status).to.equal(201);
     expect(created.data).to.include({ name: 'crm', type: 'api_key', description: 'The CRM' });
     expect(created.data.id).to.match(/^conn-/);
-    expect(created.data.api_key).to.deep.equal({ in: 'header', name: 'X-API-Key', value: '***' });
+    expect(created.data.api_key).to.deep.equal({ location: 'header', name: 'X-API-Key', value: '***' });
     const basic = (
       await alice.client.connections.createConnection({
         connectionCreate: { name: 'reports', type: 'basic', basic: { username: 'reports', password: PASSWORD } },
@@ -191,7 +191,11 @@ describe('connections', () => {
     expect((header.result as { body: { key: string } }).body.key).to.equal('***');
 
     await alice.client.connections.createConnection({
-      connectionCreate: { name: 'inquery', type: 'api_key', api_key: { in: 'query', name: 'api_key', value: API_KEY } },
+      connectionCreate: {
+        name: 'inquery',
+        type: 'api_key',
+        api_key: { location: 'query', name: 'api_key', value: API_KEY },
+      },
     });
     const query = await runToEnd(alice, await makeFlow(alice, callFlow('/echo', 'inquery')));
     expect(query.status).to.equal('completed');

@@ -20,7 +20,7 @@ export interface ApiKeySettingsUpdate {
      * @type {string}
      * @memberof ApiKeySettingsUpdate
      */
-    _in?: ApiKeySettingsUpdateInEnum;
+    location?: ApiKeySettingsUpdateLocationEnum;
     /**
      * 
      * @type {string}
@@ -38,7 +38,7 @@ export interface ApiKeySettingsUpdate {
 /**
  * @export
  */
-export type ApiKeySettingsUpdateInEnum = 'header' | 'query';
+export type ApiKeySettingsUpdateLocationEnum = 'header' | 'query';
 
 
 

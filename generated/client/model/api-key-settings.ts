@@ -10,7 +10,7 @@
 
 
 /**
- * The key sent in a header (`in: header`) or a query parameter (`in: query`) named `name`.
+ * The key sent in a header (`location: header`) or a query parameter (`location: query`) named `name`.
  * @export
  * @interface ApiKeySettings
  */
@@ -20,7 +20,7 @@ export interface ApiKeySettings {
      * @type {string}
      * @memberof ApiKeySettings
      */
-    _in: ApiKeySettingsInEnum;
+    location: ApiKeySettingsLocationEnum;
     /**
      * 
      * @type {string}
@@ -38,7 +38,7 @@ export interface ApiKeySettings {
 /**
  * @export
  */
-export type ApiKeySettingsInEnum = 'header' | 'query';
+export type ApiKeySettingsLocationEnum = 'header' | 'query';
 
 
 

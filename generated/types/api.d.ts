@@ -946,7 +946,7 @@ export interface paths {
         put?: never;
         /**
          * Answer a waiting callback node
-         * @description The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node's edge, `output` becomes its output.
+         * @description The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node's edge, `output` becomes its output. Rate limited, since no account is authenticated: every call counts (unknown tokens too), per token (`FLOWRUNNER_CALLBACK_RATE_PER_TOKEN`, 10 a minute by default) and per client address (`FLOWRUNNER_CALLBACK_RATE_PER_IP`, 120 a minute); over either, 429 `rate_limited` with `Retry-After` in seconds (and `details.retry_after`).
          */
         post: operations["callCallback"];
         delete?: never;
@@ -5635,6 +5635,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

@@ -19,6 +19,7 @@ import * as webhooks from './migrations/20261202000500_webhooks';
 import * as accountsExternalId from './migrations/20261202020000_accounts_external_id';
 import * as flowRequests from './migrations/20261202020000_flow_requests';
 import * as connections from './migrations/20261203030000_connections';
+import * as callbackRate from './migrations/20261203030100_callback_rate';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -42,6 +43,7 @@ const migrations: Record<string, Migration> = {
   '20261202020000_accounts_external_id': accountsExternalId,
   '20261202020000_flow_requests': flowRequests,
   '20261203030000_connections': connections,
+  '20261203030100_callback_rate': callbackRate,
 };
 
 const source: Knex.MigrationSource<string> = {

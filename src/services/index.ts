@@ -100,7 +100,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     flows,
     flowRequests,
     inboundEvents: new InboundEventsService(db),
-    callbacks: new CallbacksService(db),
+    callbacks: new CallbacksService(db, { perToken: config.callbackRatePerToken, perIp: config.callbackRatePerIp }),
     navigation: new NavigationService(db, executions),
     executions,
     completions,

@@ -110,6 +110,41 @@ describe('callbacks (000)', () => {
     expect((await waitForExecution(alice, id)).result).to.equal('original');
   });
 
+  it('rate limits the callback URL per token and per client address: 429 with Retry-After', async () => {
+    const limited = await startTestServer({
+      FLOWRUNNER_CALLBACK_RATE_PER_TOKEN: '3',
+      FLOWRUNNER_CALLBACK_RATE_PER_IP: '5',
+    });
+    try {
+      // The file's other tests called from this address too (same database): start from zero.
+      await limited.db('callback_rate').delete();
+      const anonymous = apiClient(limited.url);
+      // Per token: three calls a minute, unknown tokens too (so tokens cannot be guessed at speed).
+      for (let i = 0; i < 3; i++)
+        await expectError(anonymous.events.callCallback({ token: 'cb_guess', callbackCall: {} }), 404, 'not_found');
+      const res = await axios.post(`${limited.url}/api/v1/callbacks/cb_guess`, {}, { validateStatus: () => true });
+      expect(res.status).to.equal(429);
+      expect(res.data.error.code).to.equal('rate_limited');
+      const retryAfter = Number(res.headers['retry-after']);
+      expect(retryAfter).to.be.within(1, 60);
+      expect(res.data.error.details.retry_after).to.equal(retryAfter);
+      expect(res.data.error.message).to.contain('for this callback URL');
+      // Per address: the refused call counted too (four); one more reaches the limit of five.
+      await expectError(anonymous.events.callCallback({ token: 'cb_a', callbackCall: {} }), 404, 'not_found');
+      const byAddress = await expectError(
+        anonymous.events.callCallback({ token: 'cb_c', callbackCall: {} }),
+        429,
+        'rate_limited',
+      );
+      expect(byAddress.message).to.contain('from this address');
+      // Only hashes of tokens are kept.
+      const keys = (await limited.db('callback_rate').select('key')).map((r: { key: string }) => r.key);
+      expect(keys.join(' ')).not.to.contain('cb_guess');
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('an imported package cannot bring a callback hash of its own', async () => {
     const { id } = await startAndGetUrl();
     const exported = (await alice.client.packages.exportExecution({ id })).data;

@@ -32,6 +32,9 @@ export interface Config {
   loginWindowSeconds: number;
   loginLockSeconds: number;
   wsMaxPerAccount: number;
+  /** Calls a minute the callback URL takes per token and per client address (then 429). */
+  callbackRatePerToken: number;
+  callbackRatePerIp: number;
   /** The longest a run-and-wait or long poll holds its response, in seconds (MAX_WAIT_SECONDS at most). */
   maxWaitSeconds: number;
   /** How many requests of this process may wait for executions at once; more answer at once. */
@@ -295,6 +298,8 @@ export function parseConfig(env: Env = process.env): Config {
     loginWindowSeconds: int(env, 'FLOWRUNNER_LOGIN_WINDOW_SECONDS', 900, 1, 86_400),
     loginLockSeconds: int(env, 'FLOWRUNNER_LOGIN_LOCK_SECONDS', 30, 1, 86_400),
     wsMaxPerAccount: int(env, 'FLOWRUNNER_WS_MAX_PER_ACCOUNT', 100, 1, 100_000),
+    callbackRatePerToken: int(env, 'FLOWRUNNER_CALLBACK_RATE_PER_TOKEN', 10, 1, 1_000_000),
+    callbackRatePerIp: int(env, 'FLOWRUNNER_CALLBACK_RATE_PER_IP', 120, 1, 1_000_000),
     maxWaitSeconds: int(env, 'FLOWRUNNER_MAX_WAIT_SECONDS', 25, 0, MAX_WAIT_SECONDS),
     maxWaitingRequests: int(env, 'FLOWRUNNER_MAX_WAITING_REQUESTS', 10_000, 0, 1_000_000),
     trustProxy: trustProxy(env),

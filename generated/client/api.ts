@@ -12,6 +12,7 @@
 export * from './api/apikeys-api.js';
 export * from './api/accounts-api.js';
 export * from './api/auth-api.js';
+export * from './api/connections-api.js';
 export * from './api/events-api.js';
 export * from './api/executions-api.js';
 export * from './api/files-api.js';

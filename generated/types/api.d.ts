@@ -541,6 +541,55 @@ export interface paths {
         patch: operations["updateFlowRequest"];
         trace?: never;
     };
+    "/api/v1/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List connections
+         * @description The caller's connections (an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
+         */
+        get: operations["listConnections"];
+        put?: never;
+        /**
+         * Create a connection
+         * @description Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when the account has a connection of that name.
+         */
+        post: operations["createConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a connection */
+        get: operations["getConnection"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a connection
+         * @description A flow that still names it fails that step, saying the connection is not found.
+         */
+        delete: operations["deleteConnection"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a connection
+         * @description Changes the fields given. A cached OAuth2 access token is dropped, so the next request fetches one with the new settings.
+         */
+        patch: operations["updateConnection"];
+        trace?: never;
+    };
     "/api/v1/node-types": {
         parameters: {
             query?: never;
@@ -550,7 +599,7 @@ export interface paths {
         };
         /**
          * List node types
-         * @description The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
+         * @description The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time), by type name; page with `cursor` from `next_cursor` like every other list (or with `offset`).
          */
         get: operations["listNodeTypes"];
         put?: never;
@@ -1057,7 +1106,7 @@ export interface paths {
         put?: never;
         /**
          * Answer a waiting callback node
-         * @description The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node's edge, `output` becomes its output.
+         * @description The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node's edge, `output` becomes its output. Rate limited, since no account is authenticated: every call counts (unknown tokens too), per token (`FLOWRUNNER_CALLBACK_RATE_PER_TOKEN`, 10 a minute by default) and per client address (`FLOWRUNNER_CALLBACK_RATE_PER_IP`, 120 a minute); over either, 429 `rate_limited` with `Retry-After` in seconds (and `details.retry_after`).
          */
         post: operations["callCallback"];
         delete?: never;
@@ -2412,6 +2461,160 @@ export interface components {
             };
             flow_id?: string | null;
         };
+        /**
+         * @description What `http.request` names it by (`connection`); unique per account.
+         * @example crm
+         */
+        ConnectionName: string;
+        /**
+         * @description How the credentials are sent.
+         * @example oauth2_client_credentials
+         * @enum {string}
+         */
+        ConnectionType: "api_key" | "basic" | "bearer" | "oauth2_client_credentials";
+        /**
+         * ApiKeySettings
+         * @description The key sent in a header (`location: header`) or a query parameter (`location: query`) named `name`.
+         */
+        ApiKeySettings: {
+            /**
+             * @example header
+             * @enum {string}
+             */
+            location: "header" | "query";
+            /** @example X-API-Key */
+            name: string;
+            /**
+             * @description The key; `***` in responses.
+             * @example ***
+             */
+            value: string;
+        };
+        /**
+         * BasicSettings
+         * @description HTTP Basic authentication.
+         */
+        BasicSettings: {
+            /** @example reports */
+            username: string;
+            /**
+             * @description The password; `***` in responses.
+             * @example ***
+             */
+            password: string;
+        };
+        /**
+         * BearerSettings
+         * @description A fixed token sent as `Authorization: Bearer <token>`.
+         */
+        BearerSettings: {
+            /**
+             * @description The token; `***` in responses.
+             * @example ***
+             */
+            token: string;
+        };
+        /**
+         * OAuth2ClientCredentialsSettings
+         * @description OAuth 2.0 client credentials (RFC 6749 §4.4). The engine asks `token_url` for an access token, keeps it until shortly before it expires, then asks again; a target that answers 401 makes it ask again once and repeat the request. The client authenticates with HTTP Basic (`client_auth: basic`, the default) or in the form body (`client_auth: body`).
+         */
+        OAuth2ClientCredentialsSettings: {
+            /** @example https://auth.example.com/oauth/token */
+            token_url: string;
+            /** @example flowrunner */
+            client_id: string;
+            /**
+             * @description The secret; `***` in responses.
+             * @example ***
+             */
+            client_secret: string;
+            /** @example invoices:read */
+            scope?: string | null;
+            /**
+             * @description Sent as `audience` (as Auth0 and others expect).
+             * @example https://api.example.com
+             */
+            audience?: string | null;
+            /**
+             * @description Sent as `resource` (RFC 8707 resource indicators).
+             * @example https://api.example.com
+             */
+            resource?: string | null;
+            /**
+             * @default basic
+             * @example basic
+             * @enum {string}
+             */
+            client_auth: "basic" | "body";
+        };
+        /** @description A named credential of the account. Exactly the settings object of its `type` is present; its secret parts (`value`, `password`, `token`, `client_secret`) are always `***`. */
+        Connection: {
+            /** @example conn-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            name: components["schemas"]["ConnectionName"];
+            type: components["schemas"]["ConnectionType"];
+            /** @example The CRM's API, as the reports client */
+            description: string | null;
+            api_key?: components["schemas"]["ApiKeySettings"];
+            basic?: components["schemas"]["BasicSettings"];
+            bearer?: components["schemas"]["BearerSettings"];
+            oauth2_client_credentials?: components["schemas"]["OAuth2ClientCredentialsSettings"];
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        ConnectionList: {
+            connections: components["schemas"]["Connection"][];
+            /** @example 10 */
+            limit: number;
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description Give the settings object named by `type`, and no other. */
+        ConnectionCreate: {
+            name: components["schemas"]["ConnectionName"];
+            type: components["schemas"]["ConnectionType"];
+            description?: string;
+            api_key?: components["schemas"]["ApiKeySettings"];
+            basic?: components["schemas"]["BasicSettings"];
+            bearer?: components["schemas"]["BearerSettings"];
+            oauth2_client_credentials?: components["schemas"]["OAuth2ClientCredentialsSettings"];
+        };
+        /** ApiKeySettingsUpdate */
+        ApiKeySettingsUpdate: {
+            /** @enum {string} */
+            location?: "header" | "query";
+            name?: string;
+            value?: string;
+        };
+        /** BasicSettingsUpdate */
+        BasicSettingsUpdate: {
+            username?: string;
+            password?: string;
+        };
+        /** BearerSettingsUpdate */
+        BearerSettingsUpdate: {
+            token?: string;
+        };
+        /** OAuth2ClientCredentialsSettingsUpdate */
+        OAuth2ClientCredentialsSettingsUpdate: {
+            token_url?: string;
+            client_id?: string;
+            client_secret?: string;
+            scope?: string | null;
+            audience?: string | null;
+            resource?: string | null;
+            /** @enum {string} */
+            client_auth?: "basic" | "body";
+        };
+        /** @description Changes the fields given; within the settings object of the connection's type, only the fields given (so a secret need not be sent again). The type does not change. */
+        ConnectionUpdate: {
+            name?: components["schemas"]["ConnectionName"];
+            description?: string | null;
+            api_key?: components["schemas"]["ApiKeySettingsUpdate"];
+            basic?: components["schemas"]["BasicSettingsUpdate"];
+            bearer?: components["schemas"]["BearerSettingsUpdate"];
+            oauth2_client_credentials?: components["schemas"]["OAuth2ClientCredentialsSettingsUpdate"];
+        };
         NodeType: {
             /** @example http.request */
             type: string;
@@ -2451,6 +2654,8 @@ export interface components {
             limit?: number;
             /** @example 0 */
             offset?: number;
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor: string | null;
         };
         ExecutionSummary: {
             trigger?: components["schemas"]["Trigger"];
@@ -5123,6 +5328,173 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    listConnections: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Opaque cursor from `next_cursor` */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Connections */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "crm",
+                 *       "type": "oauth2_client_credentials",
+                 *       "oauth2_client_credentials": {
+                 *         "token_url": "https://auth.example.com/oauth/token",
+                 *         "client_id": "flowrunner",
+                 *         "client_secret": "s3cr3t",
+                 *         "scope": "invoices:read"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ConnectionCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Connection"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connection */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Connection"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectionUpdate"];
+            };
+        };
+        responses: {
+            /** @description The connection */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Connection"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     listNodeTypes: {
         parameters: {
             query?: {
@@ -5132,6 +5504,8 @@ export interface operations {
                 limit?: number;
                 /** @description Number of items to skip. */
                 offset?: components["parameters"]["OffsetParam"];
+                /** @description Opaque cursor from `next_cursor` (instead of `offset`) */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -6243,6 +6617,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

@@ -4,8 +4,8 @@ import type { Services } from '../services';
 
 export function inboundEventHandlers(s: Services): Handlers {
   return {
-    callCallback: async ({ params, body }) => {
-      await s.callbacks.call(params.token, body.outcome, body.output);
+    callCallback: async ({ params, body, req }) => {
+      await s.callbacks.call(params.token, body.outcome, body.output, req.ip ?? 'unknown');
       return { status: 200, body: { message: 'Callback accepted' } };
     },
     postEvent: async ({ actor, body }) => {

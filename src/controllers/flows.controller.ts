@@ -51,8 +51,13 @@ export function flowHandlers(s: Services): Handlers {
     listNodeTypes: async ({ query }) => {
       const limit = query.limit ?? 100;
       const offset = query.offset ?? 0;
-      const { rows, total } = s.flows.nodeTypes({ category: query.category, limit, offset });
-      return { status: 200, body: { node_types: rows.map(toNodeType), total, limit, offset } };
+      const { rows, total, nextCursor } = s.flows.nodeTypes({
+        category: query.category,
+        limit,
+        offset,
+        cursor: query.cursor,
+      });
+      return { status: 200, body: { node_types: rows.map(toNodeType), total, limit, offset, next_cursor: nextCursor } };
     },
     getNodeType: async ({ params }) => ({ status: 200, body: toNodeType(s.flows.nodeType(params.type)) }),
   };

@@ -23,6 +23,8 @@ import * as stagesAndAttribution from './migrations/20261203020000_stages_and_at
 import * as executionRecovery from './migrations/20261203080000_execution_recovery';
 import * as oidcSignIns from './migrations/20261203050000_oidc_sign_ins';
 import * as files from './migrations/20261203010000_files';
+import * as connections from './migrations/20261203030000_connections';
+import * as callbackRate from './migrations/20261203030100_callback_rate';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -50,6 +52,8 @@ const migrations: Record<string, Migration> = {
   '20261203080000_execution_recovery': executionRecovery,
   '20261203050000_oidc_sign_ins': oidcSignIns,
   '20261203010000_files': files,
+  '20261203030000_connections': connections,
+  '20261203030100_callback_rate': callbackRate,
 };
 
 const source: Knex.MigrationSource<string> = {

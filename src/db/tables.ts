@@ -40,6 +40,21 @@ export interface SecretRow {
   updated_at: Date;
 }
 
+export type ConnectionType = 'api_key' | 'basic' | 'bearer' | 'oauth2_client_credentials';
+
+/** A named credential; `settings` is what may be shown, `ciphertext` the sealed secret parts (JSON). */
+export interface ConnectionRow {
+  id: string;
+  account_id: string;
+  name: string;
+  type: ConnectionType;
+  description: string | null;
+  settings: Record<string, unknown>;
+  ciphertext: Buffer;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface FlowRow {
   id: string;
   account_id: string;

@@ -1,10 +1,12 @@
 /**
  * Drops rows that have served their time: token revocations past the token's expiry,
- * idempotency keys and webhook delivery ids past 24 hours, login-failure counters whose window and lock are over.
+ * idempotency keys and webhook delivery ids past 24 hours, login-failure counters whose window and lock are over,
+ * callback rate counters whose minute is over.
  * Run by worker processes every few minutes; any number may run it at once.
  */
 import type { Db } from '../db/knex';
 import type { Logger } from '../log';
+import { deleteStaleCallbackRates } from '../repositories/callback-rate.repository';
 import { deleteExpiredIdempotencyKeys } from '../repositories/idempotency.repository';
 import { deleteStaleLoginFailures } from '../repositories/login-failures.repository';
 import { deleteExpiredRevocations } from '../repositories/tokens.repository';
@@ -15,6 +17,7 @@ export async function sweep(db: Db, loginWindowSeconds: number): Promise<void> {
   await deleteExpiredIdempotencyKeys(db);
   await deleteStaleLoginFailures(db, loginWindowSeconds);
   await deleteExpiredDeliveryIds(db);
+  await deleteStaleCallbackRates(db, 60);
 }
 
 export function startHousekeeping(db: Db, loginWindowSeconds: number, log: Logger, everyMs = 5 * 60_000): () => void {

@@ -16,6 +16,7 @@ import { startHousekeeping } from './housekeeping';
 import { HttpGuard } from './http-guard';
 import { Notifier } from './notifier';
 import type { EngineDeps } from './ports';
+import { ConnectionAuth } from './connections';
 import { StepRunner } from './runner';
 import { newWorkerId, Worker } from './worker';
 
@@ -54,7 +55,8 @@ export async function startEngine(
     stopHousekeeping = startHousekeeping(db, config.loginWindowSeconds, log);
     deliverer = new Deliverer(db, http, deps.listeners, notifier, log);
     deliverer.start();
-    const runner = new StepRunner(db, config, http, deps.secrets, newWorkerId(), (execution) =>
+    const connections = new ConnectionAuth(deps.connections, http);
+    const runner = new StepRunner(db, config, http, deps.secrets, connections, newWorkerId(), (execution) =>
       notifier.emit(FINISHED_HERE, execution),
     );
     worker = new Worker(db, runner, notifier, { concurrency: config.workerConcurrency, leaseMs: config.leaseMs, log });

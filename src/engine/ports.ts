@@ -22,6 +22,22 @@ export interface RunSecretsSource {
   resolveForRun(accountId: string): Promise<RunSecrets>;
 }
 
+/** A connection as a step uses it: what may be shown, and the secret parts opened. */
+export interface RunConnection {
+  id: string;
+  name: string;
+  type: 'api_key' | 'basic' | 'bearer' | 'oauth2_client_credentials';
+  settings: Record<string, unknown>;
+  secrets: Record<string, string>;
+  /** Changes whenever the connection does (a cached token of an older version is not used). */
+  version: string;
+}
+
+export interface RunConnectionsSource {
+  /** An account's connection by name, opened; undefined when it has none of that name. */
+  resolveConnection(accountId: string, name: string): Promise<RunConnection | undefined>;
+}
+
 export interface ListenerSecrets {
   /** The secret a listener's deliveries are signed with. */
   secretOf(listener: ListenerRow): string;
@@ -30,6 +46,7 @@ export interface ListenerSecrets {
 /** Everything `startEngine` takes from outside the engine. */
 export interface EngineDeps {
   secrets: RunSecretsSource;
+  connections: RunConnectionsSource;
   listeners: ListenerSecrets;
   /** Handed this process's worker, to give it the entry tasks of starts made here. */
   starter: ExecutionStarter;

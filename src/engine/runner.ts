@@ -22,10 +22,11 @@ import { edgesOf, nodeCount, nodeOf, type FlowDocument, type NodeDefinition } fr
 import { ExpressionLimitError, resolveTemplates } from './expressions';
 import { engineFiles } from './files';
 import { failPoisonedExecution } from './lifecycle';
-import type { HttpGuard } from './http-guard';
+import type { HttpGuard, OutboundRequest } from './http-guard';
 import { nodeType } from './nodes';
 import { NodeError } from './nodes/types';
 import type { RunSecretsSource } from './ports';
+import type { ConnectionAuth } from './connections';
 import { StepCommitter } from './committer';
 import { commitStep, logEvent, planStep, type LogLevel, type StepOutcome, type StepPlan } from './step-commit';
 
@@ -46,6 +47,7 @@ export class StepRunner {
     private readonly config: Config,
     private readonly http: HttpGuard,
     private readonly secrets: RunSecretsSource,
+    private readonly connections: ConnectionAuth,
     readonly workerId: string,
     /** Told of each execution a batched step finished, with its committed row (before any NOTIFY comes back). */
     private readonly finished: (execution: ExecutionRow) => void = () => {},
@@ -122,7 +124,9 @@ export class StepRunner {
       announcedAt = new Date();
       current = await this.announce(task, execution, node, announcedAt);
     }
-    const outcome = await this.execute(task, current, node, scope, signal, announcedAt);
+    // Tokens the step's connections fetched: masked like secrets in all it writes.
+    const fetched: string[] = [];
+    const outcome = await this.execute(task, current, node, scope, signal, fetched, announcedAt);
     executed();
     // Stopped by a shutdown: leave the task for another worker rather than record a failure.
     if (signal.aborted && signal.reason === SHUTDOWN) return undefined;
@@ -132,7 +136,7 @@ export class StepRunner {
       task,
       node,
       scope,
-      masker: secrets.masker,
+      masker: secrets.masker.with(fetched),
       maxSteps: this.config.maxStepsPerExecution,
       now: new Date(),
     };
@@ -197,7 +201,7 @@ export class StepRunner {
     const { document, node, secrets, scope } = await this.prepare(claimed);
     if (!nodeType(node.type)?.inline) return undefined;
     // It computes and is never cancelled halfway: a signal of its own that never aborts.
-    const outcome = await this.execute(task, execution, node, scope, new AbortController().signal);
+    const outcome = await this.execute(task, execution, node, scope, new AbortController().signal, []);
     const step = {
       execution,
       document,
@@ -258,6 +262,7 @@ export class StepRunner {
     node: NodeDefinition,
     scope: Record<string, unknown>,
     signal: AbortSignal,
+    fetched: string[],
     announcedAt?: Date,
   ): Promise<StepOutcome> {
     const startedAt = announcedAt ?? new Date();
@@ -293,6 +298,14 @@ export class StepRunner {
         execution: { id: execution.id, account_id: execution.account_id, depth: execution.depth },
         resolveFlow: (flowId: string, version?: number) => this.resolveFlow(execution.account_id, flowId, version),
         files: engineFiles(this.db, this.config.maxFileBytes, execution, task.node_id),
+        authorize: async (name: string, req: Omit<OutboundRequest, 'signal'>, refresh: boolean) => {
+          const authorized = await this.connections.authorize(execution.account_id, name, req, {
+            refresh,
+            signal: nodeSignal,
+          });
+          fetched.push(...authorized.secrets);
+          return authorized;
+        },
       };
       const result = await Promise.race([
         module.execute({ params, scope, http: this.http, signal: nodeSignal, state: task.state, log, engine, edges }),

@@ -11,6 +11,7 @@ import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { accountHandlers } from '../controllers/accounts.controller';
 import { flowRequestHandlers } from '../controllers/flow-requests.controller';
+import { connectionHandlers } from '../controllers/connections.controller';
 import { inboundEventHandlers } from '../controllers/events.controller';
 import { authHandlers } from '../controllers/auth.controller';
 import { collaborationHandlers } from '../controllers/collaboration.controller';
@@ -46,6 +47,7 @@ export function allHandlers(s: Services): Handlers {
     ...authHandlers(s),
     ...accountHandlers(s),
     ...flowRequestHandlers(s),
+    ...connectionHandlers(s),
     ...inboundEventHandlers(s),
     ...flowHandlers(s),
     ...executionHandlers(s),

@@ -28,7 +28,10 @@ export type ResponseBody<K extends OperationId, S extends keyof Op<K>['responses
   Op<K>['responses'][S]
 >;
 
-type SuccessStatus<K extends OperationId> = Extract<keyof Op<K>['responses'], 200 | 201 | 202 | 204 | 206 | 302 | 303 | 304>;
+type SuccessStatus<K extends OperationId> = Extract<
+  keyof Op<K>['responses'],
+  200 | 201 | 202 | 204 | 206 | 302 | 303 | 304
+>;
 
 export type Reply<K extends OperationId> = {
   [S in SuccessStatus<K>]: {

@@ -56,7 +56,7 @@ export function toExecutionSummary(r: ExecutionRow, steps?: StepRow[]): Schemas[
 }
 
 /** What an execution waits for, without a callback's token hash (a credential's trace). */
-function shownWaitingFor(w: unknown): Schemas['Execution']['waiting_for'] {
+export function shownWaitingFor(w: unknown): Schemas['Execution']['waiting_for'] {
   if (!w || typeof w !== 'object') return null;
   const { callback_hash: _hidden, ...shown } = w as Record<string, unknown>;
   return shown as Schemas['Execution']['waiting_for'];

@@ -56,9 +56,11 @@ function base64Cores(v: string): string[] {
 export class Masker {
   private readonly values: string[];
   private readonly cores: string[];
+  private readonly secrets: string[];
 
   constructor(values: Iterable<string>) {
     const secrets = [...new Set(values)].filter((v) => v.length > 0);
+    this.secrets = secrets;
     const forms = new Set<string>();
     for (const v of secrets) {
       forms.add(v);
@@ -70,6 +72,11 @@ export class Masker {
     // mask ordinary text everywhere; they are still masked where they stand alone.
     this.values = [...forms].sort((a, b) => b.length - a.length);
     this.cores = secrets.filter((v) => v.length >= MIN_BASE64_SECRET).flatMap(base64Cores);
+  }
+
+  /** A masker that also hides `more` (a token a step fetched). */
+  with(more: string[]): Masker {
+    return more.length === 0 ? this : new Masker([...this.secrets, ...more]);
   }
 
   get empty(): boolean {

@@ -12,7 +12,7 @@ import { newId } from '../db/ids';
 import type { FlowVersionRow, FlowWithDefinition } from '../db/tables';
 import { definitionHash, definitionText, parseDefinition, type FlowDocument } from '../engine/definition';
 import { NODE_TYPES, nodeType, type NodeTypeModule } from '../engine/nodes';
-import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, InvalidRequestError, NotFoundError, ValidationError } from '../errors';
 import {
   findFlowVersion,
   findLiveFlow,
@@ -204,15 +204,32 @@ export class FlowsService {
     return listFlowVersionRows(this.db, id, limit, offset);
   }
 
-  /** The node-type catalog: the same for every caller. */
-  /** The catalog, in its fixed order, a page at a time. */
-  nodeTypes(filter: { category?: string; limit?: number; offset?: number } = {}): {
+  /**
+   * The node-type catalog (the same for every caller), in its fixed order, a page at a time: from
+   * `offset`, or after the type a `cursor` names (the cursor wins when both are given).
+   */
+  nodeTypes(filter: { category?: string; limit?: number; offset?: number; cursor?: string } = {}): {
     rows: readonly NodeTypeModule[];
     total: number;
+    nextCursor: string | null;
   } {
     const matching = NODE_TYPES.filter((t) => filter.category === undefined || t.category === filter.category);
-    const offset = filter.offset ?? 0;
-    return { rows: matching.slice(offset, offset + (filter.limit ?? matching.length)), total: matching.length };
+    let offset = filter.offset ?? 0;
+    if (filter.cursor !== undefined) {
+      const after = decodeNodeTypeCursor(filter.cursor);
+      const at = matching.findIndex((t) => t.type === after);
+      if (at < 0)
+        throw new InvalidRequestError('The cursor is not one this API returned for this category', {
+          field: 'cursor',
+          reason: 'pass next_cursor from a previous page with the same filters',
+        });
+      offset = at + 1;
+    }
+    const end = offset + (filter.limit ?? matching.length);
+    const rows = matching.slice(offset, end);
+    const nextCursor =
+      end < matching.length && rows.length > 0 ? encodeNodeTypeCursor(rows[rows.length - 1].type) : null;
+    return { rows, total: matching.length, nextCursor };
   }
 
   nodeType(type: string): NodeTypeModule {
@@ -227,4 +244,18 @@ export class FlowsService {
     if (!row) throw new NotFoundError(`Version ${number} of this flow not found`);
     return row;
   }
+}
+
+function encodeNodeTypeCursor(type: string): string {
+  return Buffer.from(JSON.stringify({ type })).toString('base64url');
+}
+
+function decodeNodeTypeCursor(cursor: string): string | undefined {
+  try {
+    const { type } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (typeof type === 'string') return type;
+  } catch {
+    // the caller says what is wrong
+  }
+  return undefined;
 }

@@ -27,6 +27,7 @@ import type { Keys } from '../security/keys';
 import { SecretBox } from '../security/secret-box';
 import { SecretsService } from './secrets.service';
 import { SignInService } from './sign-in.service';
+import { ConnectionsService } from './connections.service';
 import { UsersService } from './users.service';
 import { ExecutionStarter } from '../engine/starter';
 import { SwitchableClock } from './clock';
@@ -49,6 +50,8 @@ export interface Services {
   signIn: SignInService;
   apiKeys: ApiKeysService;
   secrets: SecretsService;
+  /** Named credentials for http.request; the engine resolves them by name. */
+  connections: ConnectionsService;
   flows: FlowsService;
   flowRequests: FlowRequestsService;
   /** Uploaded and saved files, stored in PostgreSQL (002). */
@@ -82,7 +85,8 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
   const invalidations = new InvalidationBus();
   const flows = new FlowsService(db, invalidations);
   const box = new SecretBox(keys.encryptionKey);
-  const secrets = new SecretsService(db, box, invalidations);
+  const connections = new ConnectionsService(db, box, invalidations);
+  const secrets = new SecretsService(db, box, invalidations, connections);
   const starter = new ExecutionStarter(db, config.leaseMs, config.inlineStarts);
   const flowRequests = new FlowRequestsService(db, flows);
   const executions = new ExecutionsService(db, flows, secrets, starter, flowRequests, invalidations);
@@ -103,11 +107,12 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     signIn: new SignInService(db, config, auth, users, invalidations),
     apiKeys: new ApiKeysService(db, invalidations),
     secrets,
+    connections,
     flows,
     flowRequests,
     files: new FilesService(db, config.maxFileBytes, executions),
     inboundEvents: new InboundEventsService(db),
-    callbacks: new CallbacksService(db),
+    callbacks: new CallbacksService(db, { perToken: config.callbackRatePerToken, perIp: config.callbackRatePerIp }),
     navigation: new NavigationService(db, executions),
     executions,
     completions,

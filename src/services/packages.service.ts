@@ -3,11 +3,12 @@
  * events and status — never secrets: everything in it is masked with the account's secrets on the
  * way out (state values hold secrets in clear; node outputs stay out). Importing one makes a new
  * execution in the caller's account: a finished run to inspect, or a waiting run that can be
- * answered there. Import is one transaction.
+ * answered there (one waiting for a callback runs its callback node again, for a URL of its own).
+ * Import is one transaction.
  */
 import type { Db } from '../db/knex';
 import type { components } from '../../generated/types/api';
-import { toEvent, toStep } from '../presenters/executions.presenter';
+import { shownWaitingFor, toEvent, toStep } from '../presenters/executions.presenter';
 import { newId } from '../db/ids';
 import type { ExecutionRow, ExecutionStatus } from '../db/tables';
 import { definitionHash, nodeCount, nodeOf, parseDefinition, type DefinitionProblem } from '../engine/definition';
@@ -51,7 +52,8 @@ export class PackagesService {
       status: ex.status,
       current_node: ex.current_node,
       approval_status: ex.approval_status,
-      waiting_for: (ex.waiting_for ?? null) as ExecutionPackage['waiting_for'],
+      // Never a callback's token hash: the URL belongs to this execution, an import makes its own.
+      waiting_for: masker.json(shownWaitingFor(ex.waiting_for)) as ExecutionPackage['waiting_for'],
       result: ex.result ?? null,
       error: ex.error,
       values: ex.state_values,
@@ -109,6 +111,9 @@ export class PackagesService {
         );
     }
 
+    // A callback's one-time URL stays with the exported execution (its token was never exported):
+    // the imported one runs its callback node again, which sends notify_url a URL of its own.
+    const renotify = pkg.status === 'waiting' && waiting?.kind === 'callback' && waiting.node_id !== null;
     const flowId = newId('flow');
     const executionId = newId('exec');
     const nodeOutputs: Record<string, { output?: unknown; error?: string }> = {};
@@ -142,7 +147,7 @@ export class PackagesService {
         account_id: actor.accountId,
         flow_id: flowId,
         flow_version: 1,
-        status: pkg.status,
+        status: renotify ? 'running' : pkg.status,
         client_id: null,
         input: pkg.input,
         result: final ? (JSON.stringify(pkg.result ?? null) as never) : null,
@@ -153,7 +158,7 @@ export class PackagesService {
         step_count: pkg.steps.length,
         nodes_total: nodeCount(document),
         approval_status: pkg.approval_status ?? null,
-        waiting_for: waiting ? (JSON.stringify(waiting) as never) : null,
+        waiting_for: waiting && !renotify ? (JSON.stringify(waiting) as never) : null,
         started_by: actor.accountId,
         started_at: stamps.length ? new Date(Math.min(...stamps)) : null,
         completed_at: final && stamps.length ? new Date(Math.max(...stamps)) : null,
@@ -208,7 +213,8 @@ export class PackagesService {
           },
         },
       ]);
-      if (waiting?.deadline && waiting.node_id)
+      if (renotify) await insertTask(tx, { execution_id: executionId, node_id: waiting.node_id! });
+      else if (waiting?.deadline && waiting.node_id)
         await insertTask(tx, {
           execution_id: executionId,
           node_id: waiting.node_id,

@@ -1,5 +1,6 @@
 /**
- * Secrets, sealed at rest. The decrypted secrets (and their masker) of the accounts in use are
+ * Secrets, sealed at rest. The decrypted secrets (and their masker, which also hides the secret
+ * parts of the account's connections) of the accounts in use are
  * cached: the engine reads them for every step and every read of an execution masks with them.
  * A change drops the account's entry in this process before the request returns, in the others
  * when the notification arrives.
@@ -10,6 +11,8 @@ import type { SecretRow } from '../db/tables';
 import type { RunSecrets, RunSecretsSource } from '../engine/ports';
 import { findAccountById } from '../repositories/accounts.repository';
 import { deleteSecretRow, listSecretRows, upsertSecret } from '../repositories/secrets.repository';
+import { listAccountConnectionSecrets } from '../repositories/connections.repository';
+import type { ConnectionsService } from './connections.service';
 import { NotFoundError } from '../errors';
 import type { Actor } from './actor';
 import { committing } from './changes';
@@ -26,6 +29,8 @@ export class SecretsService implements RunSecretsSource {
     private readonly db: Db,
     private readonly box: SecretBox,
     private readonly bus: InvalidationBus,
+    /** Their secret parts are masked like secrets. */
+    private readonly connections: ConnectionsService,
   ) {
     this.forRun = new InvalidatedCache(bus, MAX_CACHED_ACCOUNTS);
     bus.on('secrets', (accountId) => this.forRun.delete(accountId));
@@ -62,11 +67,18 @@ export class SecretsService implements RunSecretsSource {
   /** An account's secrets decrypted, and a masker that hides their values; shared, so frozen. */
   async resolveForRun(accountId: string): Promise<RunSecrets> {
     return (await this.forRun.get(accountId, async () => {
-      const rows = await listSecretRows(this.db, accountId);
+      const [rows, connections] = await Promise.all([
+        listSecretRows(this.db, accountId),
+        listAccountConnectionSecrets(this.db, accountId),
+      ]);
       const values = Object.fromEntries(
         rows.map((r) => [r.key, this.box.open(r.ciphertext, context(accountId, r.key))]),
       );
-      return Object.freeze({ values: Object.freeze(values), masker: new Masker(Object.values(values)) });
+      const credentials = connections.flatMap((c) => Object.values(this.connections.openSecrets(c)));
+      return Object.freeze({
+        values: Object.freeze(values),
+        masker: new Masker([...Object.values(values), ...credentials]),
+      });
     }))!;
   }
 

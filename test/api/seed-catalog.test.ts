@@ -68,4 +68,34 @@ describe('seed catalog and access (001, 000)', () => {
       'properties',
     );
   });
+
+  it('pages node types by cursor like every other list, within a category too', async () => {
+    const all = (await alice.client.nodeTypes.listNodeTypes()).data;
+    expect(all.next_cursor).to.equal(null);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const data = (await alice.client.nodeTypes.listNodeTypes({ limit: 3, cursor })).data;
+      seen.push(...data.node_types.map((t) => t.type));
+      if (data.next_cursor === null) break;
+      expect(data.node_types).to.have.length(3);
+      cursor = data.next_cursor;
+    }
+    expect(seen).to.deep.equal(all.node_types.map((t) => t.type));
+    const human = (await alice.client.nodeTypes.listNodeTypes({ category: 'human', limit: 1 })).data;
+    const rest = (
+      await alice.client.nodeTypes.listNodeTypes({ category: 'human', limit: 1, cursor: human.next_cursor! })
+    ).data;
+    expect([...human.node_types, ...rest.node_types].map((t) => t.type)).to.have.members(['approval', 'input']);
+    expect(rest.next_cursor).to.equal(null);
+    // A cursor of another category's page, or none this API made, is a 400 naming `cursor`.
+    const integration = (await alice.client.nodeTypes.listNodeTypes({ category: 'integration', limit: 1 })).data;
+    const foreign = await expectError(
+      alice.client.nodeTypes.listNodeTypes({ category: 'human', cursor: integration.next_cursor! }),
+      400,
+      'invalid_request',
+    );
+    expect(foreign.details).to.include({ field: 'cursor' });
+    await expectError(alice.client.nodeTypes.listNodeTypes({ cursor: 'nope' }), 400, 'invalid_request');
+  });
 });

@@ -30,7 +30,7 @@ import type { Message } from '../model/index.js';
 export const EventsApiAxiosParamCreator = function (configuration?: Configuration) {
     return {
         /**
-         * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output.
+         * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output. Rate limited, since no account is authenticated: every call counts (unknown tokens too), per token (`FLOWRUNNER_CALLBACK_RATE_PER_TOKEN`, 10 a minute by default) and per client address (`FLOWRUNNER_CALLBACK_RATE_PER_IP`, 120 a minute); over either, 429 `rate_limited` with `Retry-After` in seconds (and `details.retry_after`).
          * @summary Answer a waiting callback node
          * @param {string} token 
          * @param {CallbackCall} callbackCall 
@@ -152,7 +152,7 @@ export const EventsApiAxiosParamCreator = function (configuration?: Configuratio
 export const EventsApiFp = function(configuration?: Configuration) {
     return {
         /**
-         * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output.
+         * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output. Rate limited, since no account is authenticated: every call counts (unknown tokens too), per token (`FLOWRUNNER_CALLBACK_RATE_PER_TOKEN`, 10 a minute by default) and per client address (`FLOWRUNNER_CALLBACK_RATE_PER_IP`, 120 a minute); over either, 429 `rate_limited` with `Retry-After` in seconds (and `details.retry_after`).
          * @summary Answer a waiting callback node
          * @param {string} token 
          * @param {CallbackCall} callbackCall 
@@ -190,7 +190,7 @@ export const EventsApiFp = function(configuration?: Configuration) {
 export const EventsApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
     return {
         /**
-         * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output.
+         * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output. Rate limited, since no account is authenticated: every call counts (unknown tokens too), per token (`FLOWRUNNER_CALLBACK_RATE_PER_TOKEN`, 10 a minute by default) and per client address (`FLOWRUNNER_CALLBACK_RATE_PER_IP`, 120 a minute); over either, 429 `rate_limited` with `Retry-After` in seconds (and `details.retry_after`).
          * @summary Answer a waiting callback node
          * @param {string} token 
          * @param {CallbackCall} callbackCall 
@@ -256,7 +256,7 @@ export interface EventsApiPostEventRequest {
  */
 export class EventsApi extends BaseAPI {
     /**
-     * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output.
+     * The URL a `callback` node sent to its `notify_url`. The token in the path is the only credential (no other authentication); it works once: a second call answers 409, an unknown token 404. `outcome` (default `default`) picks the node\'s edge, `output` becomes its output. Rate limited, since no account is authenticated: every call counts (unknown tokens too), per token (`FLOWRUNNER_CALLBACK_RATE_PER_TOKEN`, 10 a minute by default) and per client address (`FLOWRUNNER_CALLBACK_RATE_PER_IP`, 120 a minute); over either, 429 `rate_limited` with `Retry-After` in seconds (and `details.retry_after`).
      * @summary Answer a waiting callback node
      * @param {EventsApiCallCallbackRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.

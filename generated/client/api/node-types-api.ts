@@ -85,15 +85,16 @@ export const NodeTypesApiAxiosParamCreator = function (configuration?: Configura
             };
         },
         /**
-         * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
+         * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time), by type name; page with `cursor` from `next_cursor` like every other list (or with `offset`).
          * @summary List node types
          * @param {'integration' | 'data' | 'control' | 'human' | 'utility'} [category] Only node types of this category
          * @param {number} [limit] Maximum number of node types to return (1–100).
          * @param {number} [offset] Number of items to skip.
+         * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60; (instead of &#x60;offset&#x60;)
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listNodeTypes: async (category?: 'integration' | 'data' | 'control' | 'human' | 'utility', limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
+        listNodeTypes: async (category?: 'integration' | 'data' | 'control' | 'human' | 'utility', limit?: number, offset?: number, cursor?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/node-types`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -132,6 +133,10 @@ export const NodeTypesApiAxiosParamCreator = function (configuration?: Configura
 
             if (offset !== undefined) {
                 localVarQueryParameter['offset'] = offset;
+            }
+
+            if (cursor !== undefined) {
+                localVarQueryParameter['cursor'] = cursor;
             }
 
 
@@ -176,16 +181,17 @@ export const NodeTypesApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
+         * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time), by type name; page with `cursor` from `next_cursor` like every other list (or with `offset`).
          * @summary List node types
          * @param {'integration' | 'data' | 'control' | 'human' | 'utility'} [category] Only node types of this category
          * @param {number} [limit] Maximum number of node types to return (1–100).
          * @param {number} [offset] Number of items to skip.
+         * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60; (instead of &#x60;offset&#x60;)
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listNodeTypes(category?: 'integration' | 'data' | 'control' | 'human' | 'utility', limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<NodeTypeList>> {
-            const localVarAxiosArgs = await NodeTypesApiAxiosParamCreator(configuration).listNodeTypes(category, limit, offset, options);
+        async listNodeTypes(category?: 'integration' | 'data' | 'control' | 'human' | 'utility', limit?: number, offset?: number, cursor?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<NodeTypeList>> {
+            const localVarAxiosArgs = await NodeTypesApiAxiosParamCreator(configuration).listNodeTypes(category, limit, offset, cursor, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -211,16 +217,17 @@ export const NodeTypesApiFactory = function (configuration?: Configuration, base
             return NodeTypesApiFp(configuration).getNodeType(type, options).then((request) => request(axios, basePath));
         },
         /**
-         * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
+         * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time), by type name; page with `cursor` from `next_cursor` like every other list (or with `offset`).
          * @summary List node types
          * @param {'integration' | 'data' | 'control' | 'human' | 'utility'} [category] Only node types of this category
          * @param {number} [limit] Maximum number of node types to return (1–100).
          * @param {number} [offset] Number of items to skip.
+         * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60; (instead of &#x60;offset&#x60;)
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listNodeTypes(category?: 'integration' | 'data' | 'control' | 'human' | 'utility', limit?: number, offset?: number, options?: any): AxiosPromise<NodeTypeList> {
-            return NodeTypesApiFp(configuration).listNodeTypes(category, limit, offset, options).then((request) => request(axios, basePath));
+        listNodeTypes(category?: 'integration' | 'data' | 'control' | 'human' | 'utility', limit?: number, offset?: number, cursor?: string, options?: any): AxiosPromise<NodeTypeList> {
+            return NodeTypesApiFp(configuration).listNodeTypes(category, limit, offset, cursor, options).then((request) => request(axios, basePath));
         },
     };
 };
@@ -265,6 +272,13 @@ export interface NodeTypesApiListNodeTypesRequest {
      * @memberof NodeTypesApiListNodeTypes
      */
     readonly offset?: number
+
+    /**
+     * Opaque cursor from &#x60;next_cursor&#x60; (instead of &#x60;offset&#x60;)
+     * @type {string}
+     * @memberof NodeTypesApiListNodeTypes
+     */
+    readonly cursor?: string
 }
 
 /**
@@ -287,7 +301,7 @@ export class NodeTypesApi extends BaseAPI {
     }
 
     /**
-     * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time).
+     * The catalog of node types with their display name, params and output JSON Schemas, in pages (by default all of them, at most 100 at a time), by type name; page with `cursor` from `next_cursor` like every other list (or with `offset`).
      * @summary List node types
      * @param {NodeTypesApiListNodeTypesRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.
@@ -295,6 +309,6 @@ export class NodeTypesApi extends BaseAPI {
      * @memberof NodeTypesApi
      */
     public listNodeTypes(requestParameters: NodeTypesApiListNodeTypesRequest = {}, options?: AxiosRequestConfig) {
-        return NodeTypesApiFp(this.configuration).listNodeTypes(requestParameters.category, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
+        return NodeTypesApiFp(this.configuration).listNodeTypes(requestParameters.category, requestParameters.limit, requestParameters.offset, requestParameters.cursor, options).then((request) => request(this.axios, this.basePath));
     }
 }

@@ -41,6 +41,12 @@ export interface NodeTypeList {
      * @memberof NodeTypeList
      */
     offset?: number;
+    /**
+     * Pass as `cursor` to get the next page; null on the last page.
+     * @type {string}
+     * @memberof NodeTypeList
+     */
+    next_cursor: string | null;
 }
 
 

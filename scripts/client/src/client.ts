@@ -18,6 +18,7 @@ import {
   type ExecutionsApiGetExecutionStepsRequest,
   type ExecutionsApiListExecutionsRequest,
 } from './api/executions-api.js';
+import { ConnectionsApi } from './api/connections-api.js';
 import { EventsApi } from './api/events-api.js';
 import { FlowRequestsApi } from './api/flow-requests-api.js';
 import { FilesApi } from './api/files-api.js';
@@ -172,6 +173,7 @@ export class FlowRunnerClient {
   readonly apiKeys: APIKeysApi;
   readonly accounts: Accounts;
   readonly secrets: SecretsApi;
+  readonly connections: ConnectionsApi;
   readonly flows: Flows;
   readonly flowRequests: FlowRequestsApi;
   readonly files: FilesApi;
@@ -211,6 +213,7 @@ export class FlowRunnerClient {
     this.apiKeys = make(APIKeysApi);
     this.accounts = make(Accounts);
     this.secrets = make(SecretsApi);
+    this.connections = make(ConnectionsApi);
     this.flows = make(Flows);
     this.flowRequests = make(FlowRequestsApi);
     this.files = make(FilesApi);

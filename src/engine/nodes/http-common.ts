@@ -11,17 +11,34 @@ export function statusMatches(status: number, expect: unknown): boolean {
   });
 }
 
+async function send(ctx: NodeContext, req: Omit<OutboundRequest, 'signal'>) {
+  try {
+    return await ctx.http.request({ ...req, signal: ctx.signal });
+  } catch (err) {
+    if (err instanceof OutboundHttpError) throw new NodeError(err.message, err.retryable);
+    throw err;
+  }
+}
+
+/**
+ * Sends the request (with the credentials of `connection`, when one is named) and checks its
+ * status. A 401 to a request with an OAuth2 token fetches a new token and sends it once more.
+ */
 export async function callHttp(
   ctx: NodeContext,
   req: Omit<OutboundRequest, 'signal'>,
   expectStatus?: unknown,
+  connection?: string,
 ): Promise<NodeResult> {
   let res;
-  try {
-    res = await ctx.http.request({ ...req, signal: ctx.signal });
-  } catch (err) {
-    if (err instanceof OutboundHttpError) throw new NodeError(err.message, err.retryable);
-    throw err;
+  if (connection === undefined) res = await send(ctx, req);
+  else {
+    const first = await ctx.engine.authorize(connection, req, false);
+    res = await send(ctx, first.request);
+    if (res.status_code === 401 && first.refreshable) {
+      ctx.log('info', `The target answered 401; fetching a new token for connection "${connection}"`);
+      res = await send(ctx, (await ctx.engine.authorize(connection, req, true)).request);
+    }
   }
   // A response saved as a file: the body is that file's reference (or null when the status failed).
   const output = req.saveBody

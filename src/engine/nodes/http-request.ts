@@ -65,6 +65,13 @@ export const httpRequest: NodeTypeModule = {
           "Save the response body as a new file (streamed, up to FLOWRUNNER_MAX_FILE_BYTES) instead of reading it: `true`, or the file's name (default: the last segment of the URL). The output's `file` is its reference ({id, name, size, sha256, content_type}) and `body` is null; the execution lists it as an output",
         oneOf: [{ type: 'boolean' }, { type: 'string', minLength: 1, maxLength: 255 }],
       },
+      connection: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 100,
+        description:
+          "Name of one of the account's connections (/api/v1/connections): its credentials are added to the request (an API key header or query parameter, Basic, a bearer token, or an OAuth2 client-credentials token the engine fetches and renews)",
+      },
     },
   },
   execute: async (ctx) => {
@@ -105,6 +112,7 @@ export const httpRequest: NodeTypeModule = {
         maxResponseBytes: Number(p.max_response_bytes ?? 10_485_760),
       },
       p.expect_status,
+      p.connection === undefined ? undefined : String(p.connection),
     );
   },
 };

@@ -1,6 +1,6 @@
 /** What every node type module exports; the catalog, validation and the engine all read it. */
 import type { Readable } from 'node:stream';
-import type { HttpGuard } from '../http-guard';
+import type { HttpGuard, OutboundRequest } from '../http-guard';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -59,6 +59,15 @@ export interface EngineServices {
   ): Promise<{ flow_id: string; version: number; entry: string; nodes_total: number }>;
   /** The execution this node runs in. */
   execution: { id: string; account_id: string; depth: number };
+  /**
+   * Puts the credentials of the execution owner's connection `name` on a request (`refresh`: fetch a
+   * new OAuth2 token rather than use the cached one); throws NodeError when it has none of that name.
+   */
+  authorize(
+    name: string,
+    req: Omit<OutboundRequest, 'signal'>,
+    refresh: boolean,
+  ): Promise<{ request: Omit<OutboundRequest, 'signal'>; refreshable: boolean }>;
   /** Files of the execution's account (engine/files.ts). */
   files: EngineFiles;
 }

@@ -1,0 +1,67 @@
+/** Connections: one function per query. */
+import type { Knex } from 'knex';
+import type { ConnectionRow } from '../db/tables';
+
+export async function insertConnection(
+  db: Knex,
+  row: Omit<ConnectionRow, 'created_at' | 'updated_at'>,
+): Promise<ConnectionRow> {
+  const [created] = await db<ConnectionRow>('connections')
+    .insert({ ...row, settings: JSON.stringify(row.settings) as never })
+    .returning('*');
+  return created;
+}
+
+export async function findConnection(db: Knex, id: string): Promise<ConnectionRow | undefined> {
+  return db<ConnectionRow>('connections').where({ id }).first();
+}
+
+export async function findConnectionByName(
+  db: Knex,
+  accountId: string,
+  name: string,
+): Promise<ConnectionRow | undefined> {
+  return db<ConnectionRow>('connections').where({ account_id: accountId, name }).first();
+}
+
+/** Newest first, below `beforeId` when given; every account's when `accountId` is undefined. */
+export async function listConnectionRows(
+  db: Knex,
+  filter: { accountId?: string; beforeId?: string; limit: number },
+): Promise<ConnectionRow[]> {
+  return db<ConnectionRow>('connections')
+    .modify((q) => {
+      if (filter.accountId) q.where('account_id', filter.accountId);
+      if (filter.beforeId) q.where('id', '<', filter.beforeId);
+    })
+    .orderBy('id', 'desc')
+    .limit(filter.limit);
+}
+
+/** Every connection's sealed secrets of an account, for masking. */
+export async function listAccountConnectionSecrets(
+  db: Knex,
+  accountId: string,
+): Promise<Pick<ConnectionRow, 'id' | 'ciphertext'>[]> {
+  return db<ConnectionRow>('connections').where({ account_id: accountId }).select('id', 'ciphertext');
+}
+
+export async function updateConnectionRow(
+  db: Knex,
+  id: string,
+  patch: Partial<Pick<ConnectionRow, 'name' | 'description' | 'settings' | 'ciphertext'>>,
+): Promise<ConnectionRow | undefined> {
+  const [row] = await db<ConnectionRow>('connections')
+    .where({ id })
+    .update({
+      ...patch,
+      ...(patch.settings !== undefined ? { settings: JSON.stringify(patch.settings) as never } : {}),
+      updated_at: db.fn.now() as never,
+    })
+    .returning('*');
+  return row;
+}
+
+export async function deleteConnectionRow(db: Knex, id: string): Promise<boolean> {
+  return (await db('connections').where({ id }).delete()) > 0;
+}

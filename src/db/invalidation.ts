@@ -21,9 +21,11 @@ export type InvalidationKind =
   /** A flow was updated, got a new version or was deleted; id: the flow. */
   | 'flow'
   /** An account's secrets changed; id: the account. */
-  | 'secrets';
+  | 'secrets'
+  /** An account's organizations or its role in one changed; id: the account. */
+  | 'membership';
 
-const KINDS = new Set<string>(['account', 'api_key', 'revocation', 'flow', 'secrets']);
+const KINDS = new Set<string>(['account', 'api_key', 'revocation', 'flow', 'secrets', 'membership']);
 
 export function invalidationPayload(kind: InvalidationKind, id: string): string {
   return `${kind}:${id}`;

@@ -10,6 +10,7 @@ import express from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { accountHandlers } from '../controllers/accounts.controller';
 import { flowRequestHandlers } from '../controllers/flow-requests.controller';
+import { organizationHandlers } from '../controllers/organizations.controller';
 import { inboundEventHandlers } from '../controllers/events.controller';
 import { authHandlers } from '../controllers/auth.controller';
 import { collaborationHandlers } from '../controllers/collaboration.controller';
@@ -41,6 +42,7 @@ export function allHandlers(s: Services): Handlers {
     ...authHandlers(s),
     ...accountHandlers(s),
     ...flowRequestHandlers(s),
+    ...organizationHandlers(s),
     ...inboundEventHandlers(s),
     ...flowHandlers(s),
     ...executionHandlers(s),

@@ -16,6 +16,7 @@ export function toFlowSummary(r: FlowRow & { version_label: string | null }): Sc
     version: label(r),
     version_number: r.current_version,
     account_id: r.account_id,
+    organization_id: r.organization_id,
     created_at: iso(r.created_at),
     updated_at: iso(r.updated_at),
     tags: r.tags,

@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import { AccountsService } from './accounts.service';
 import { ApiKeysService } from './api-keys.service';
+import { OrganizationsService } from './organizations.service';
 import { AuthService } from './auth.service';
 import { ApprovalsService } from './approvals.service';
 import { CompletionsService } from './completions.service';
@@ -43,6 +44,7 @@ export interface Services {
   /** The caller's own account: users/me, and provisioning for identities of an OpenID Connect issuer. */
   users: UsersService;
   apiKeys: ApiKeysService;
+  organizations: OrganizationsService;
   secrets: SecretsService;
   flows: FlowsService;
   flowRequests: FlowRequestsService;
@@ -89,6 +91,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     health: new HealthService(db),
     auth,
     accounts: new AccountsService(db, invalidations),
+    organizations: new OrganizationsService(db, invalidations),
     users: new UsersService(db, auth),
     apiKeys: new ApiKeysService(db, invalidations),
     secrets,

@@ -228,6 +228,7 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
         /**
          * Newest first, with cursor pagination.
          * @summary List runs (paginated)
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of runs
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {RunStatus} [status] Filter by status
@@ -236,7 +237,7 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listRuns: async (limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options: any = {}): Promise<RequestArgs> => {
+        listRuns: async (organization?: string, limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/runs`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -263,6 +264,10 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organization !== undefined) {
+                localVarQueryParameter['organization'] = organization;
             }
 
             if (limit !== undefined) {
@@ -437,6 +442,7 @@ export const RunsApiFp = function(configuration?: Configuration) {
         /**
          * Newest first, with cursor pagination.
          * @summary List runs (paginated)
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of runs
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {RunStatus} [status] Filter by status
@@ -445,8 +451,8 @@ export const RunsApiFp = function(configuration?: Configuration) {
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<RunList>> {
-            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).listRuns(limit, cursor, status, clientId, flowId, options);
+        async listRuns(organization?: string, limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<RunList>> {
+            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).listRuns(organization, limit, cursor, status, clientId, flowId, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -514,6 +520,7 @@ export const RunsApiFactory = function (configuration?: Configuration, basePath?
         /**
          * Newest first, with cursor pagination.
          * @summary List runs (paginated)
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of runs
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {RunStatus} [status] Filter by status
@@ -522,8 +529,8 @@ export const RunsApiFactory = function (configuration?: Configuration, basePath?
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options?: any): AxiosPromise<RunList> {
-            return RunsApiFp(configuration).listRuns(limit, cursor, status, clientId, flowId, options).then((request) => request(axios, basePath));
+        listRuns(organization?: string, limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, options?: any): AxiosPromise<RunList> {
+            return RunsApiFp(configuration).listRuns(organization, limit, cursor, status, clientId, flowId, options).then((request) => request(axios, basePath));
         },
         /**
          * Start a run of a flow\'s current version; the run executes that immutable snapshot. Without a wait the answer is 202 at once. With `Prefer: wait=<seconds>` or `?wait=<seconds>` (run-and-wait) the answer is 200 with the finished run, as `GET /runs/{run_id}` returns it, when it finishes within the wait; otherwise 202 with its current status, `Location` and `Retry-After`, and the run goes on. An idempotent replay waits the same way.
@@ -610,6 +617,13 @@ export interface RunsApiGetRunDefinitionRequest {
  * @interface RunsApiListRunsRequest
  */
 export interface RunsApiListRunsRequest {
+    /**
+     * Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+     * @type {string}
+     * @memberof RunsApiListRuns
+     */
+    readonly organization?: string
+
     /**
      * Maximum number of runs
      * @type {number}
@@ -733,7 +747,7 @@ export class RunsApi extends BaseAPI {
      * @memberof RunsApi
      */
     public listRuns(requestParameters: RunsApiListRunsRequest = {}, options?: AxiosRequestConfig) {
-        return RunsApiFp(this.configuration).listRuns(requestParameters.limit, requestParameters.cursor, requestParameters.status, requestParameters.clientId, requestParameters.flowId, options).then((request) => request(this.axios, this.basePath));
+        return RunsApiFp(this.configuration).listRuns(requestParameters.organization, requestParameters.limit, requestParameters.cursor, requestParameters.status, requestParameters.clientId, requestParameters.flowId, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -16,6 +16,12 @@
  */
 export interface FlowSummary {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof FlowSummary
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof FlowSummary

@@ -16,6 +16,12 @@
  */
 export interface Flow {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof Flow
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof Flow

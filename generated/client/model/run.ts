@@ -20,6 +20,12 @@ import type { RunStatus } from './run-status.js';
  */
 export interface Run {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof Run
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof Run

@@ -14,6 +14,7 @@ import {
   ListenersApi,
   MetaApi,
   NodeTypesApi,
+  OrganizationsApi,
   PackagesApi,
   RunsApi,
   SchedulesApi,
@@ -53,6 +54,7 @@ export function apiClient(baseUrl: string, credentials?: Credentials) {
     packages: make(PackagesApi),
     meta: make(MetaApi),
     webhooks: make(WebhooksApi),
+    organizations: make(OrganizationsApi),
   };
 }
 

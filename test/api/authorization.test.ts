@@ -124,7 +124,7 @@ const TABLE: Record<string, Row> = {
   },
   getAccount: {
     needs: { outside: 'accounts are an admin matter' },
-    request: (s) => ({ path: { id: stranger.account.id } }),
+    request: () => ({ path: { id: stranger.account.id } }),
   },
   updateAccount: {
     needs: { outside: 'accounts are an admin matter' },

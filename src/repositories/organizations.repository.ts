@@ -127,3 +127,7 @@ export async function listMemberRoles(
     .where({ organization_id: organizationId })
     .select('account_id', 'role');
 }
+
+export async function organizationExists(db: Db, id: string): Promise<boolean> {
+  return (await db('organizations').where({ id }).first('id')) !== undefined;
+}

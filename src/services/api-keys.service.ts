@@ -8,6 +8,7 @@ import { deleteApiKeyRow, insertApiKey, listApiKeyRows } from '../repositories/a
 import type { Actor } from './actor';
 import { API_KEY_PREFIX as KEY_PREFIX, hashApiKey } from './auth.service';
 import { committing } from './changes';
+import { existingOrganizationFor } from './organization-for';
 import { rank, roleIn } from './ownership';
 
 export class ApiKeysService {
@@ -36,6 +37,7 @@ export class ApiKeysService {
     if (scope.organization_id !== undefined) {
       const own = roleIn(actor, scope.organization_id);
       if (own === undefined) throw new NotFoundError('Organization not found', { field: 'organization_id' });
+      await existingOrganizationFor(this.db, actor, scope.organization_id, 'API keys', 'read');
       organizationRole = scope.role ?? own;
       if (rank(organizationRole) > rank(own))
         throw new ForbiddenError(`A key's role may not be higher than yours in its organization (${own})`, {

@@ -15,7 +15,8 @@ import {
 } from '../repositories/flow-requests.repository';
 import type { Actor } from './actor';
 import type { FlowsService } from './flows.service';
-import { organizationFor, ownerFilter, permittedOrForbidden, visibleOrNotFound } from './ownership';
+import { existingOrganizationFor } from './organization-for';
+import { ownerFilter, permittedOrForbidden, visibleOrNotFound } from './ownership';
 
 export interface FlowRequestInput {
   name?: string | null;
@@ -52,7 +53,12 @@ export class FlowRequestsService {
 
   async create(actor: Actor, input: FlowRequestInput): Promise<FlowRequestRow> {
     const flowOrganization = await this.checkFlow(actor, input.flow_id, input.organization_id);
-    const organizationId = organizationFor(actor, input.organization_id ?? flowOrganization, 'flow requests');
+    const organizationId = await existingOrganizationFor(
+      this.db,
+      actor,
+      input.organization_id ?? flowOrganization,
+      'flow requests',
+    );
     return insertFlowRequest(this.db, {
       id: newId('freq'),
       account_id: actor.accountId,

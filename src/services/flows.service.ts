@@ -26,13 +26,8 @@ import {
 } from '../repositories/flows.repository';
 import type { Actor } from './actor';
 import { committing } from './changes';
-import {
-  organizationFor,
-  ownerFilter,
-  permittedOrForbidden,
-  visibleOrNotFound,
-  type OrganizationAction,
-} from './ownership';
+import { existingOrganizationFor } from './organization-for';
+import { ownerFilter, permittedOrForbidden, visibleOrNotFound, type OrganizationAction } from './ownership';
 import { inTransaction } from '../db/transaction';
 
 const UNIQUE_VIOLATION = '23505';
@@ -107,7 +102,7 @@ export class FlowsService {
     const text = definitionText(input.definition);
     const { document, hash } = validDefinition(text);
     const id = newId('flow');
-    const organizationId = organizationFor(actor, input.organization_id, 'flows');
+    const organizationId = await existingOrganizationFor(this.db, actor, input.organization_id, 'flows');
     await nameConflict(
       inTransaction(this.db, async (tx) => {
         await insertFlow(tx, {

@@ -22,6 +22,7 @@ export * from './api/human-in-the-loop-api.js';
 export * from './api/listeners-api.js';
 export * from './api/meta-api.js';
 export * from './api/node-types-api.js';
+export * from './api/organizations-api.js';
 export * from './api/packages-api.js';
 export * from './api/runs-api.js';
 export * from './api/schedules-api.js';

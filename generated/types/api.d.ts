@@ -516,6 +516,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/organizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List organizations
+         * @description The organizations the caller belongs to, with the caller's role in each, newest first (an admin sees every one).
+         */
+        get: operations["listOrganizations"];
+        put?: never;
+        /**
+         * Create an organization
+         * @description A team's organization; the caller becomes its owner. Objects go into it when created with its `organization_id`.
+         */
+        post: operations["createOrganization"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an organization
+         * @description One the caller belongs to (404 otherwise), with the caller's role.
+         */
+        get: operations["getOrganization"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Rename an organization
+         * @description Owners only (403 for other members).
+         */
+        patch: operations["updateOrganization"];
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List members
+         * @description Every member may see who else is one.
+         */
+        get: operations["listOrganizationMembers"];
+        put?: never;
+        /**
+         * Add a member
+         * @description Owners add an existing account, by `account_id` or `email`, with a role (403 for other members). A personal organization has no other members (409); an account that is a member already is 409.
+         */
+        post: operations["addOrganizationMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/members/{account_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member
+         * @description Owners remove anyone; any member may remove themselves (leave). The last owner cannot be removed (409). The objects they created stay in the organization.
+         */
+        delete: operations["removeOrganizationMember"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a member's role
+         * @description Owners only (403 for other members). The last owner cannot become anything else (409).
+         */
+        patch: operations["updateOrganizationMember"];
+        trace?: never;
+    };
     "/api/v1/flow-requests/{id}": {
         parameters: {
             query?: never;
@@ -1835,6 +1931,16 @@ export interface components {
             name?: string;
         };
         ApiKey: {
+            /**
+             * @description The organization the key acts in; null for a key that acts in all of its creator's.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string | null;
+            /**
+             * @description The key's role in its organization (null without `organization_id`).
+             * @enum {string|null}
+             */
+            role?: "owner" | "editor" | "runner" | "viewer" | null;
             /** @example key-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             /** @example CI pipeline */
@@ -1853,13 +1959,38 @@ export interface components {
         ApiKeyList: {
             api_keys: components["schemas"]["ApiKey"][];
         };
+        /**
+         * @description An organization the caller belongs to (404 otherwise); by default the caller's personal one.
+         * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+         */
+        OrganizationId: string;
+        /**
+         * @description A member's role, each allowing what the ones before it allow. `viewer`: read the organization's flows, executions, logs and results. `runner`: also start, cancel, approve and answer executions. `editor`: also create, change and delete flows, flow requests, schedules, webhooks, listeners and shares. `owner`: also rename the organization and manage its members.
+         * @example editor
+         * @enum {string}
+         */
+        OrganizationRole: "owner" | "editor" | "runner" | "viewer";
         ApiKeyCreate: {
+            /** @description The organization the key acts in (only that one); without it, the key acts as its creator in every organization of theirs. */
+            organization_id?: components["schemas"]["OrganizationId"];
+            /** @description The key's role in `organization_id` (which it needs), no higher than the creator's own there (403 otherwise); by default the creator's. */
+            role?: components["schemas"]["OrganizationRole"];
             /** @example CI pipeline */
             name: string;
             expires_at?: components["schemas"]["Timestamp"];
         };
         /** @description The new key. `key` is shown only in this response; store it now. */
         ApiKeyCreated: {
+            /**
+             * @description The organization the key acts in; null for a key that acts in all of its creator's.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string | null;
+            /**
+             * @description The key's role in its organization (null without `organization_id`).
+             * @enum {string|null}
+             */
+            role?: "owner" | "editor" | "runner" | "viewer" | null;
             /** @example key-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             /** @example CI pipeline */
@@ -1944,6 +2075,11 @@ export interface components {
             email: string | null;
         } | null;
         FlowSummary: {
+            /**
+             * @description The organization it belongs to.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string;
             /** @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             /** @example My Flow */
@@ -2019,6 +2155,7 @@ export interface components {
          */
         Tags: string[];
         FlowCreate: {
+            organization_id?: components["schemas"]["OrganizationId"];
             /** @example My Flow */
             name: string;
             /** @example A simple flow */
@@ -2027,6 +2164,11 @@ export interface components {
             tags?: components["schemas"]["Tags"];
         };
         Flow: {
+            /**
+             * @description The organization it belongs to.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string;
             /** @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             /** @example My Flow */
@@ -2287,6 +2429,11 @@ export interface components {
         NamedOutputs: components["schemas"]["NamedOutput"][] | null;
         /** @description What run-and-wait answers when the execution finished in time: the execution as `GET /executions/{id}` returns it, plus `execution_id` as in the 202 body, so a client reads the id the same way from either answer. */
         FinishedExecution: {
+            /**
+             * @description The organization it belongs to.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string;
             trigger?: components["schemas"]["Trigger"];
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             execution_id: string;
@@ -2393,6 +2540,11 @@ export interface components {
         };
         /** @description 001's flow request: what someone asks a flow to do, in words (`instructions`) and data (`metadata`). A start may reference one (`flow_request_id`); its templates then read `request.instructions` and `request.metadata` as they were at the start. */
         FlowRequest: {
+            /**
+             * @description The organization it belongs to.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string;
             /** @example freq-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             /** @example Weekly invoice run */
@@ -2435,6 +2587,8 @@ export interface components {
             offset: number;
         };
         FlowRequestCreate: {
+            /** @description An organization the caller belongs to (404 otherwise); by default the flow's when `flow_id` is given, else the caller's personal one. */
+            organization_id?: components["schemas"]["OrganizationId"];
             /** @example Weekly invoice run */
             name?: string;
             /** @example Send every unpaid invoice of last week a reminder. */
@@ -2452,6 +2606,76 @@ export interface components {
              * @example flow-01J9Z3W9F8K5Q2M7N4T6V8X0YA
              */
             flow_id?: string;
+        };
+        Organization: {
+            /** @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            /** @example Payments team */
+            name: string;
+            /**
+             * @description An account's personal organization, made with the account; it cannot have other members.
+             * @example false
+             */
+            personal: boolean;
+            /**
+             * @description The caller's role in it; null for an admin who is no member.
+             * @enum {string|null}
+             */
+            role: "owner" | "editor" | "runner" | "viewer" | null;
+            /** @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            created_by: string;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        OrganizationList: {
+            organizations: components["schemas"]["Organization"][];
+            /** @example 2 */
+            total: number;
+            /** @example 10 */
+            limit: number;
+            /** @example 0 */
+            offset: number;
+        };
+        OrganizationCreate: {
+            /** @example Payments team */
+            name: string;
+        };
+        OrganizationUpdate: {
+            /** @example Payments and billing */
+            name: string;
+        };
+        OrganizationMember: {
+            /** @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            organization_id: string;
+            /** @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            account_id: string;
+            /** @example ada@example.com */
+            email: string;
+            /** @example Ada Lovelace */
+            name: string;
+            role: components["schemas"]["OrganizationRole"];
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        OrganizationMemberList: {
+            members: components["schemas"]["OrganizationMember"][];
+            /** @example 2 */
+            total: number;
+            /** @example 10 */
+            limit: number;
+            /** @example 0 */
+            offset: number;
+        };
+        /** @description The account to add, by id or by email (exactly one), and its role. */
+        OrganizationMemberAdd: {
+            /** @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            account_id?: string;
+            /** @example ada@example.com */
+            email?: string;
+            role: components["schemas"]["OrganizationRole"];
+        };
+        OrganizationMemberUpdate: {
+            role: components["schemas"]["OrganizationRole"];
         };
         FlowRequestUpdate: {
             name?: string | null;
@@ -2658,6 +2882,11 @@ export interface components {
             next_cursor: string | null;
         };
         ExecutionSummary: {
+            /**
+             * @description The organization it belongs to.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string;
             trigger?: components["schemas"]["Trigger"];
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
@@ -2908,6 +3137,11 @@ export interface components {
             events: components["schemas"]["ExecutionEvent"][];
         };
         Execution: {
+            /**
+             * @description The organization it belongs to.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string;
             trigger?: components["schemas"]["Trigger"];
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
@@ -3196,6 +3430,11 @@ export interface components {
         /** @enum {string} */
         RunStatus: "queued" | "running" | "waiting" | "completed" | "failed" | "cancelled";
         Run: {
+            /**
+             * @description The organization it belongs to.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string;
             /** @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             flow_id: string;
@@ -3309,6 +3548,11 @@ export interface components {
             recorded_at: components["schemas"]["Timestamp"];
         };
         Schedule: {
+            /**
+             * @description The organization it belongs to.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string;
             /** @example sch-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             flow_id: string;
@@ -3443,6 +3687,11 @@ export interface components {
             tolerance_seconds?: number;
         };
         Webhook: {
+            /**
+             * @description The organization it belongs to.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id?: string;
             /** @example hook-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             flow_id: string;
@@ -3859,6 +4108,11 @@ export interface components {
         LimitParam: number;
         /** @description Number of items to skip. */
         OffsetParam: number;
+        /**
+         * @description Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin's, every object).
+         * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+         */
+        OrganizationParam: string;
         /** @description Optional idempotency key for safe retries (1–255 printable characters, scoped to the caller's account, kept 24 hours). The same key with the same body returns the same execution with the same status and body; reused with a different body it returns 409 `conflict`. */
         IdempotencyKeyHeader: string;
         /**
@@ -4326,6 +4580,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -4698,6 +4954,11 @@ export interface operations {
     listFlows: {
         parameters: {
             query?: {
+                /**
+                 * @description Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin's, every object).
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization?: components["parameters"]["OrganizationParam"];
                 /** @description Only flows having all these tags: repeat the parameter or separate tags with commas */
                 tag?: string[];
                 /** @description Only the flow with exactly this name (000's "get flow by name") */
@@ -4727,6 +4988,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -4756,6 +5018,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -4819,6 +5083,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -4856,6 +5121,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
@@ -5066,6 +5332,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -5130,6 +5397,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -5167,6 +5435,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
@@ -5175,6 +5444,11 @@ export interface operations {
     listFlowRequests: {
         parameters: {
             query?: {
+                /**
+                 * @description Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin's, every object).
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization?: components["parameters"]["OrganizationParam"];
                 /** @description Only requests for this flow */
                 flow_id?: string;
                 /** @description Maximum number of items to return (1–100). */
@@ -5200,6 +5474,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -5229,7 +5504,273 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listOrganizations: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Organizations */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createOrganization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganizationCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organization"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    getOrganization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The organization */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organization"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateOrganization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganizationUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organization"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listOrganizationMembers: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Members */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationMemberList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    addOrganizationMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganizationMemberAdd"];
+            };
+        };
+        responses: {
+            /** @description Added */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationMember"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    removeOrganizationMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    updateOrganizationMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganizationMemberUpdate"];
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationMember"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -5288,6 +5829,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
@@ -5320,6 +5862,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -5560,6 +6103,11 @@ export interface operations {
     listExecutions: {
         parameters: {
             query?: {
+                /**
+                 * @description Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin's, every object).
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization?: components["parameters"]["OrganizationParam"];
                 /** @description Filter by flow */
                 flow_id?: string;
                 /** @description Filter by status */
@@ -5605,6 +6153,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -5634,6 +6183,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -6226,6 +6776,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -6417,6 +6968,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -6454,6 +7006,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
@@ -6656,6 +7209,11 @@ export interface operations {
     listRuns: {
         parameters: {
             query?: {
+                /**
+                 * @description Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin's, every object).
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization?: components["parameters"]["OrganizationParam"];
                 /** @description Maximum number of runs */
                 limit?: number;
                 /** @description Opaque cursor from `next_cursor` */
@@ -6689,6 +7247,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -6798,6 +7357,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -7003,6 +7563,11 @@ export interface operations {
     listSchedules: {
         parameters: {
             query?: {
+                /**
+                 * @description Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin's, every object).
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization?: components["parameters"]["OrganizationParam"];
                 /** @description Only the schedules of this flow */
                 flow_id?: string;
                 /** @description Maximum number of items to return (1–100). */
@@ -7028,6 +7593,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -7067,6 +7633,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -7131,6 +7698,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
@@ -7168,6 +7736,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -7208,6 +7777,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -7239,6 +7809,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
@@ -7310,6 +7881,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -7382,6 +7954,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -7448,6 +8021,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
@@ -7486,6 +8060,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -7518,6 +8093,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];

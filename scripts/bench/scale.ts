@@ -45,7 +45,10 @@ async function account(b: Bench, name: string): Promise<{ actor: Actor; token: s
     password: 'bench-password',
     role: 'user',
   });
-  return { actor: { accountId: row.id, role: 'user', via: 'token' }, token: b.services.auth.issueToken(row.id).token };
+  return {
+    actor: { accountId: row.id, role: 'user', via: 'token', memberships: await b.services.auth.membershipsOf(row.id) },
+    token: b.services.auth.issueToken(row.id).token,
+  };
 }
 
 /**

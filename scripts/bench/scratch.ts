@@ -50,7 +50,7 @@ export async function scratch(env: Record<string, string>, opts: { worker: boole
   await migrateToLatest(db);
   const services = createServices(db, config, log, BENCH_KEYS);
   const engine = await startEngine(db, url.toString(), services, config, log, opts);
-  const system: Actor = { accountId: 'bench', role: 'admin', via: 'token' };
+  const system: Actor = { accountId: 'bench', role: 'admin', via: 'token', memberships: new Map() };
   const account = await services.accounts.create(system, {
     name: 'Bench',
     email: 'bench@example.com',
@@ -63,7 +63,7 @@ export async function scratch(env: Record<string, string>, opts: { worker: boole
     db,
     services,
     engine,
-    actor: { accountId: account.id, role: 'admin', via: 'token' },
+    actor: { accountId: account.id, role: 'admin', via: 'token', memberships: new Map() },
     token: services.auth.issueToken(account.id).token,
     where: embedded ? 'embedded PostgreSQL' : 'PostgreSQL from DATABASE_URL',
     close: async () => {

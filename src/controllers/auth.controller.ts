@@ -24,7 +24,10 @@ export function authHandlers(s: Services): Handlers {
       return created ? { status: 201, body: currentUser(user) } : { status: 200, body: currentUser(user) };
     },
     createApiKey: async ({ actor, body }) => {
-      const created = await s.apiKeys.create(actor, body.name, body.expires_at);
+      const created = await s.apiKeys.create(actor, body.name, body.expires_at, {
+        organization_id: body.organization_id,
+        role: body.role,
+      });
       return { status: 201, body: { ...toApiKey(created), key: created.key } };
     },
     listApiKeys: async ({ actor }) => ({

@@ -50,6 +50,7 @@ export function executionHandlers(s: Services): Handlers {
       const limit = query.limit ?? 10;
       const offset = query.offset ?? 0;
       const { rows, total, nextCursor } = await s.executions.list(actor, {
+        organization: query.organization,
         flowId: query.flow_id,
         status: query.status,
         triggerType: query.trigger_type,

@@ -9,7 +9,12 @@ export function flowRequestHandlers(s: Services): Handlers {
     listFlowRequests: async ({ actor, query }) => {
       const limit = query.limit ?? 10;
       const offset = query.offset ?? 0;
-      const { rows, total } = await s.flowRequests.list(actor, { flowId: query.flow_id, limit, offset });
+      const { rows, total } = await s.flowRequests.list(actor, {
+        flowId: query.flow_id,
+        organization: query.organization,
+        limit,
+        offset,
+      });
       return { status: 200, body: { flow_requests: rows.map(toFlowRequest), total, limit, offset } };
     },
     createFlowRequest: async ({ actor, body }) => ({

@@ -19,6 +19,7 @@ export function flowHandlers(s: Services): Handlers {
         tags: tagsOf(query.tag),
         name: query.name,
         q: query.q,
+        organization: query.organization,
         limit,
         offset,
       });

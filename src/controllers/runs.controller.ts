@@ -39,6 +39,7 @@ export function runHandlers(s: Services): Handlers {
     listRuns: async ({ actor, query }) => {
       const limit = query.limit ?? 50;
       const { rows, nextCursor } = await s.executions.list(actor, {
+        organization: query.organization,
         status: query.status,
         clientId: query.client_id,
         flowId: query.flow_id,

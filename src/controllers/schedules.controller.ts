@@ -12,7 +12,12 @@ export function scheduleHandlers(s: Services): Handlers {
     listSchedules: async ({ actor, query }) => {
       const limit = query.limit ?? 10;
       const offset = query.offset ?? 0;
-      const { views, total } = await s.schedules.list(actor, { flowId: query.flow_id, limit, offset });
+      const { views, total } = await s.schedules.list(actor, {
+        flowId: query.flow_id,
+        organization: query.organization,
+        limit,
+        offset,
+      });
       return { status: 200, body: { schedules: views.map(present), total, limit, offset } };
     },
     getSchedule: async ({ actor, params }) => ({ status: 200, body: present(await s.schedules.get(actor, params.id)) }),

@@ -23,9 +23,11 @@ export type InvalidationKind =
   /** An account's secrets changed; id: the account. */
   | 'secrets'
   /** A finished execution changed or was deleted (a trigger on `executions` tells); id: the execution, or `*` for all. */
-  | 'execution';
+  | 'execution'
+  /** An account's organizations or its role in one changed; id: the account. */
+  | 'membership';
 
-const KINDS = new Set<string>(['account', 'api_key', 'revocation', 'flow', 'secrets', 'execution']);
+const KINDS = new Set<string>(['account', 'api_key', 'revocation', 'flow', 'secrets', 'execution', 'membership']);
 
 export function invalidationPayload(kind: InvalidationKind, id: string): string {
   return `${kind}:${id}`;

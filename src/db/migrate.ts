@@ -25,6 +25,7 @@ import * as oidcSignIns from './migrations/20261203050000_oidc_sign_ins';
 import * as files from './migrations/20261203010000_files';
 import * as connections from './migrations/20261203030000_connections';
 import * as callbackRate from './migrations/20261203030100_callback_rate';
+import * as organizations from './migrations/20261203040000_organizations';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -54,6 +55,7 @@ const migrations: Record<string, Migration> = {
   '20261203010000_files': files,
   '20261203030000_connections': connections,
   '20261203030100_callback_rate': callbackRate,
+  '20261203040000_organizations': organizations,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -22,6 +22,9 @@ export interface ApiKeyRow {
   created_at: Date;
   last_used_at: Date | null;
   expires_at: Date | null;
+  /** The organization the key acts in and its role there; both null for a key of all its creator's organizations. */
+  organization_id: string | null;
+  organization_role: OrganizationRole | null;
 }
 
 /** Failed logins per key: `pair:<email> <address>` or `ip:<address>`. */
@@ -58,6 +61,8 @@ export interface ConnectionRow {
 export interface FlowRow {
   id: string;
   account_id: string;
+  /** The organization it belongs to (account_id: who created it). */
+  organization_id: string;
   name: string;
   description: string;
   tags: string[];
@@ -103,6 +108,8 @@ export const FINAL_STATUSES: readonly ExecutionStatus[] = ['completed', 'failed'
 export interface FlowRequestRow {
   id: string;
   account_id: string;
+  /** The organization it belongs to (account_id: who created it). */
+  organization_id: string;
   name: string | null;
   instructions: string;
   metadata: Record<string, unknown>;
@@ -154,6 +161,8 @@ export interface ExecutionFileRow {
 export interface ExecutionRow {
   id: string;
   account_id: string;
+  /** The organization it belongs to (account_id: who created it). */
+  organization_id: string;
   flow_id: string;
   flow_version: number;
   status: ExecutionStatus;
@@ -244,6 +253,7 @@ export interface EventRow {
 export interface ListenerRow {
   id: string;
   account_id: string;
+  organization_id: string;
   execution_id: string | null;
   flow_id: string | null;
   url: string;
@@ -280,6 +290,7 @@ export type OverlapPolicy = 'skip' | 'buffer_one' | 'allow' | 'cancel_previous';
 export interface ScheduleRow {
   id: string;
   account_id: string;
+  organization_id: string;
   flow_id: string;
   flow_version: number | null;
   input: Record<string, unknown>;
@@ -330,6 +341,7 @@ export interface WebhookVerification {
 export interface WebhookRow {
   id: string;
   account_id: string;
+  organization_id: string;
   flow_id: string;
   token_hash: string;
   enabled: boolean;
@@ -366,4 +378,24 @@ export interface OidcSignInRow {
   code_verifier: string;
   return_to: 'console' | 'docs';
   expires_at: Date;
+}
+
+export type OrganizationRole = 'owner' | 'editor' | 'runner' | 'viewer';
+
+export interface OrganizationRow {
+  id: string;
+  name: string;
+  /** The account whose personal organization this is; null for a team's. */
+  personal_account_id: string | null;
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface OrganizationMemberRow {
+  organization_id: string;
+  account_id: string;
+  role: OrganizationRole;
+  created_at: Date;
+  updated_at: Date;
 }

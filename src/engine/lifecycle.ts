@@ -41,6 +41,7 @@ export async function createExecution(tx: Tx, n: NewExecution): Promise<Executio
   const execution = await insertExecution(tx, {
     id: n.id,
     account_id: n.account_id,
+    organization_id: n.organization_id,
     flow_id: n.flow_id,
     flow_version: n.flow_version,
     status: waiting ? 'waiting' : 'queued',

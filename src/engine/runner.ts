@@ -85,14 +85,14 @@ export class StepRunner {
     });
   }
 
-  /** A live flow of the execution's owner and its version, for a subflow. */
+  /** A live flow of the execution's organization and its version, for a subflow. */
   private async resolveFlow(
-    accountId: string,
+    organizationId: string,
     flowId: string,
     version?: number,
   ): Promise<{ flow_id: string; version: number; entry: string; nodes_total: number }> {
     const flow = await findLiveFlow(this.db, flowId);
-    if (!flow || flow.account_id !== accountId) throw new NodeError(`subflow: flow "${flowId}" not found`);
+    if (!flow || flow.organization_id !== organizationId) throw new NodeError(`subflow: flow "${flowId}" not found`);
     const number = version ?? flow.current_version;
     const row = await findFlowVersion(this.db, flowId, number);
     if (!row) throw new NodeError(`subflow: flow "${flowId}" has no version ${number}`);
@@ -296,7 +296,7 @@ export class StepRunner {
       const edges = Object.keys(edgesOf(node));
       const engine = {
         execution: { id: execution.id, account_id: execution.account_id, depth: execution.depth },
-        resolveFlow: (flowId: string, version?: number) => this.resolveFlow(execution.account_id, flowId, version),
+        resolveFlow: (flowId: string, version?: number) => this.resolveFlow(execution.organization_id, flowId, version),
         files: engineFiles(this.db, this.config.maxFileBytes, execution, task.node_id),
         authorize: async (name: string, req: Omit<OutboundRequest, 'signal'>, refresh: boolean) => {
           const authorized = await this.connections.authorize(execution.account_id, name, req, {

@@ -234,6 +234,7 @@ async function startWaiting(tx: Tx, step: StepContext, wait: Wait): Promise<Chan
     await createExecution(tx, {
       id: childId,
       account_id: ex.account_id,
+      organization_id: ex.organization_id,
       flow_id: child.flow_id,
       flow_version: child.version,
       entry: child.entry,

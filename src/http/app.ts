@@ -12,6 +12,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import { accountHandlers } from '../controllers/accounts.controller';
 import { flowRequestHandlers } from '../controllers/flow-requests.controller';
 import { connectionHandlers } from '../controllers/connections.controller';
+import { organizationHandlers } from '../controllers/organizations.controller';
 import { inboundEventHandlers } from '../controllers/events.controller';
 import { authHandlers } from '../controllers/auth.controller';
 import { collaborationHandlers } from '../controllers/collaboration.controller';
@@ -48,6 +49,7 @@ export function allHandlers(s: Services): Handlers {
     ...accountHandlers(s),
     ...flowRequestHandlers(s),
     ...connectionHandlers(s),
+    ...organizationHandlers(s),
     ...inboundEventHandlers(s),
     ...flowHandlers(s),
     ...executionHandlers(s),

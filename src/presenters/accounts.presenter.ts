@@ -41,6 +41,8 @@ export function toApiKey(r: ApiKeyRow): Schemas['ApiKey'] {
     id: r.id,
     name: r.name,
     prefix: r.prefix,
+    organization_id: r.organization_id,
+    role: r.organization_role,
     created_at: iso(r.created_at),
     last_used_at: isoOrNull(r.last_used_at),
     expires_at: isoOrNull(r.expires_at),

@@ -6,6 +6,7 @@ import { iso } from './dates';
 export function toFlowRequest(r: FlowRequestRow): components['schemas']['FlowRequest'] {
   return {
     id: r.id,
+    organization_id: r.organization_id,
     name: r.name,
     instructions: r.instructions,
     metadata: r.metadata,

@@ -18,6 +18,7 @@ export function toFlowSummary(r: FlowRow & FlowAttribution & { version_label: st
     version: label(r),
     version_number: r.current_version,
     account_id: r.account_id,
+    organization_id: r.organization_id,
     created_at: iso(r.created_at),
     updated_at: iso(r.updated_at),
     tags: r.tags,

@@ -19,6 +19,7 @@ export function toScheduleFire(r: ScheduleFireRow): Schemas['ScheduleFire'] {
 export function toSchedule(r: ScheduleRow, nextFireTimes: Date[], lastFires: ScheduleFireRow[]): Schemas['Schedule'] {
   return {
     id: r.id,
+    organization_id: r.organization_id,
     flow_id: r.flow_id,
     flow_version: r.flow_version,
     input: r.input,

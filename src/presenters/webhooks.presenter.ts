@@ -8,6 +8,7 @@ type Schemas = components['schemas'];
 export function toWebhook(r: WebhookRow, shown: { token?: string; secret?: string } = {}): Schemas['Webhook'] {
   return {
     id: r.id,
+    organization_id: r.organization_id,
     flow_id: r.flow_id,
     enabled: r.enabled,
     respond: r.respond,

@@ -25,7 +25,8 @@ export interface Subscriber {
 export interface AccountSubscriber {
   /** The subscriber's account, for executions shared with it. */
   accountId: string;
-  canSee(ownerId: string): boolean;
+  /** Whether it may see the executions of this organization (a member, or an admin). */
+  canSee(organizationId: string): boolean;
   deliver(events: EventRow[]): void;
   closed: boolean;
   /** Where it is in each execution it has heard of. */
@@ -62,7 +63,7 @@ export class EventHub {
   /** The followers of each execution. */
   private readonly followers = new Map<string, Set<Subscriber>>();
   private readonly accountWide = new Set<AccountSubscriber>();
-  /** Executions never change owner, so an owner is looked up once. */
+  /** Executions never change organization, so each one's is looked up once. */
   private readonly owners = new Map<string, string>();
   private readonly reads = new SharedReads();
   /** The payload names one or more executions with their last seq: `id:seq[,id:seq…]`. */
@@ -141,7 +142,7 @@ export class EventHub {
   private async ownerOf(executionId: string): Promise<string | undefined> {
     let owner = this.owners.get(executionId);
     if (!owner) {
-      owner = (await findExecution(this.db, executionId))?.account_id;
+      owner = (await findExecution(this.db, executionId))?.organization_id;
       if (owner) {
         if (this.owners.size > 10_000) this.owners.clear();
         this.owners.set(executionId, owner);

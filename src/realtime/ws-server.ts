@@ -14,7 +14,7 @@ import { toEvent } from '../presenters/executions.presenter';
 import type { Logger } from '../log';
 import type { Services } from '../services';
 import type { Actor } from '../services/actor';
-import { canSee } from '../services/ownership';
+import { canSeeOrganization } from '../services/ownership';
 import type { EventHub } from './hub';
 
 const FINAL_TYPES = new Set(['execution_completed', 'execution_failed']);
@@ -152,7 +152,7 @@ export class ExecutionSockets {
       } else {
         const sub = {
           accountId: actor.accountId,
-          canSee: (owner: string) => canSee(actor, owner),
+          canSee: (organizationId: string) => canSeeOrganization(actor, organizationId),
           deliver: send,
           seqs: new Map<string, number>(),
           get closed() {

@@ -24,14 +24,14 @@ export async function findConnectionByName(
   return db<ConnectionRow>('connections').where({ account_id: accountId, name }).first();
 }
 
-/** Newest first, below `beforeId` when given; every account's when `accountId` is undefined. */
+/** Newest first, below `beforeId` when given; every organization's when `organizationIds` is undefined. */
 export async function listConnectionRows(
   db: Knex,
-  filter: { accountId?: string; beforeId?: string; limit: number },
+  filter: { organizationIds?: readonly string[]; beforeId?: string; limit: number },
 ): Promise<ConnectionRow[]> {
   return db<ConnectionRow>('connections')
     .modify((q) => {
-      if (filter.accountId) q.where('account_id', filter.accountId);
+      if (filter.organizationIds) q.whereIn('organization_id', filter.organizationIds);
       if (filter.beforeId) q.where('id', '<', filter.beforeId);
     })
     .orderBy('id', 'desc')

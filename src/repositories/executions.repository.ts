@@ -60,8 +60,10 @@ export async function updateExecution(db: Knex, id: string, patch: Partial<Execu
 }
 
 export interface ExecutionListFilter {
-  /** Executions this account owns or that are shared with it; all when undefined. */
-  accountId?: string;
+  /** Executions of these organizations (all when undefined)… */
+  organizationIds?: readonly string[];
+  /** …and those shared with this account. */
+  sharedWith?: string;
   flowId?: string;
   status?: ExecutionStatus;
   clientId?: string;
@@ -88,11 +90,14 @@ export async function listExecutionRows(
   f: ExecutionListFilter,
 ): Promise<{ rows: ExecutionRow[]; total: number }> {
   const base = db<ExecutionRow>('executions').modify((q) => {
-    if (f.accountId) {
-      const accountId = f.accountId;
+    if (f.organizationIds) {
+      const organizationIds = f.organizationIds;
+      const accountId = f.sharedWith;
       // Block bodies: Knex builders are thenables, and a callback here must not return one.
       q.where((w) => {
-        void w.where('account_id', accountId).orWhereExists((e) => {
+        void w.whereIn('organization_id', organizationIds);
+        if (accountId === undefined) return;
+        void w.orWhereExists((e) => {
           void e
             .select(db.raw('1'))
             .from('execution_shares as s')

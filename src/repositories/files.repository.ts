@@ -46,11 +46,11 @@ export async function deleteFileRow(db: Knex, id: string): Promise<boolean> {
 /** Newest first, after the cursor's id; one row more than the page, to tell whether another follows. */
 export async function listFileRows(
   db: Knex,
-  filter: { accountId?: string; beforeId?: string; limit: number },
+  filter: { organizationIds?: readonly string[]; beforeId?: string; limit: number },
 ): Promise<FileRow[]> {
   return db<FileRow>('files')
     .modify((q) => {
-      if (filter.accountId) q.where('account_id', filter.accountId);
+      if (filter.organizationIds) q.whereIn('organization_id', filter.organizationIds);
       if (filter.beforeId) q.where('id', '<', filter.beforeId);
     })
     .orderBy('id', 'desc')

@@ -18,10 +18,10 @@ export async function findFlowRequest(db: Knex, id: string): Promise<FlowRequest
 
 export async function listFlowRequestRows(
   db: Knex,
-  filter: { accountId?: string; flowId?: string; limit: number; offset: number },
+  filter: { organizationIds?: readonly string[]; flowId?: string; limit: number; offset: number },
 ): Promise<{ rows: FlowRequestRow[]; total: number }> {
   const base = db<FlowRequestRow>('flow_requests').modify((q) => {
-    if (filter.accountId) q.where('account_id', filter.accountId);
+    if (filter.organizationIds) q.whereIn('organization_id', filter.organizationIds);
     if (filter.flowId) q.where('flow_id', filter.flowId);
   });
   const [rows, [{ count }]] = await Promise.all([

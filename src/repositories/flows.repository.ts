@@ -67,7 +67,8 @@ export async function softDeleteFlow(db: Knex, id: string): Promise<boolean> {
 }
 
 export interface FlowListFilter {
-  accountId?: string;
+  /** Flows of these organizations; all when undefined. */
+  organizationIds?: readonly string[];
   tags: string[];
   /** The exact name. */
   name?: string;
@@ -82,7 +83,7 @@ export async function listLiveFlows(
   filter: FlowListFilter,
 ): Promise<{ rows: (FlowRow & FlowAttribution & { version_label: string | null })[]; total: number }> {
   const base = withCurrentVersion(db).modify((q) => {
-    if (filter.accountId) q.where('f.account_id', filter.accountId);
+    if (filter.organizationIds) q.whereIn('f.organization_id', filter.organizationIds);
     if (filter.tags.length > 0) q.whereRaw('f.tags @> ?::text[]', [filter.tags]);
     if (filter.name !== undefined) q.where('f.name', filter.name);
     if (filter.q !== undefined) {

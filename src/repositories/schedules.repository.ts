@@ -50,10 +50,10 @@ export async function deleteScheduleRow(db: Knex, id: string): Promise<void> {
 
 export async function listScheduleRows(
   db: Knex,
-  f: { accountId?: string; flowId?: string; limit: number; offset: number },
+  f: { organizationIds?: readonly string[]; flowId?: string; limit: number; offset: number },
 ): Promise<{ rows: ScheduleRow[]; total: number }> {
   const base = db<ScheduleRow>('schedules').modify((q) => {
-    if (f.accountId) q.where('account_id', f.accountId);
+    if (f.organizationIds) q.whereIn('organization_id', f.organizationIds);
     if (f.flowId) q.where('flow_id', f.flowId);
   });
   const [rows, [{ count }]] = await Promise.all([

@@ -12,6 +12,8 @@ import { splitClaimed, TASK_COLUMNS, TASKS_CHANNEL, type ClaimedTask } from './t
 export interface NewStart {
   id: string;
   account_id: string;
+  /** Its flow's organization (when absent, a trigger puts the account's personal one). */
+  organization_id?: string;
   flow_id: string;
   flow_version: number;
   entry: string;
@@ -32,16 +34,16 @@ export interface NewStart {
 const QUEUED = { status: 'queued', node_id: null, node_type: null };
 
 const INSERT_STARTS: PreparedStatement = {
-  name: 'flowrunner_insert_starts_v4',
+  name: 'flowrunner_insert_starts_v5',
   text: `with items as (
        select * from jsonb_to_recordset($1::jsonb) as i(
-         k int, id text, account_id text, flow_id text, flow_version int, entry text, nodes_total int, input jsonb,
-         client_id text, started_by text, flow_request jsonb, stage text, name text, leased_to text)
+         k int, id text, account_id text, organization_id text, flow_id text, flow_version int, entry text, nodes_total int,
+         input jsonb, client_id text, started_by text, flow_request jsonb, stage text, name text, leased_to text)
      ), ex as (
-       insert into executions (id, account_id, flow_id, flow_version, status, client_id, input, started_by, event_seq,
-                               nodes_total, flow_request, stage, name)
-       select id, account_id, flow_id, flow_version, 'queued', client_id, input, started_by, 1, nodes_total, flow_request,
-              stage, name
+       insert into executions (id, account_id, organization_id, flow_id, flow_version, status, client_id, input, started_by,
+                               event_seq, nodes_total, flow_request, stage, name)
+       select id, account_id, organization_id, flow_id, flow_version, 'queued', client_id, input, started_by, 1,
+              nodes_total, flow_request, stage, name
          from items order by k
        returning *
      ), ev as (

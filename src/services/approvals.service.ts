@@ -25,7 +25,7 @@ export class ApprovalsService {
   ) {}
 
   async decide(actor: Actor, id: string, decision: 'approved' | 'rejected', comment?: string): Promise<ExecutionRow> {
-    await this.executions.get(actor, id);
+    await this.executions.answerable(actor, id);
     await inTransaction(this.db, async (tx) => {
       const { ex, waiting } = await lockWaiting(tx, id, 'approval');
       const approvers = waiting.approvers ?? [];

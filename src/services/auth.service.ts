@@ -16,14 +16,16 @@ import jwt from 'jsonwebtoken';
 import type { Db } from '../db/knex';
 import type { Config } from '../config';
 import { InvalidatedCache, type InvalidationBus } from '../db/invalidation';
-import type { AccountRow } from '../db/tables';
+import type { AccountRow, OrganizationRole } from '../db/tables';
 import { RateLimitedError, UnauthorizedError } from '../errors';
 import type { Logger } from '../log';
 import { findAccountByEmail, findAccountRole, findExternalAccount } from '../repositories/accounts.repository';
 import { findApiKeyWithOwner, touchApiKey } from '../repositories/api-keys.repository';
 import { clearLoginFailures, findLoginFailures, recordLoginFailure } from '../repositories/login-failures.repository';
 import { findTokenSubject, insertRevokedToken } from '../repositories/tokens.repository';
+import { listMembershipsOf } from '../repositories/organizations.repository';
 import type { Actor } from './actor';
+import { rank } from './ownership';
 import { committing } from './changes';
 import { revocationId, RevokedTokens } from './revoked-tokens';
 import { DUMMY_HASH_PROMISE, verifyPassword } from '../security/passwords';
@@ -44,6 +46,8 @@ interface CachedApiKey {
   account_id: string;
   role: AccountRow['role'];
   expires_at: Date | null;
+  organization_id: string | null;
+  organization_role: OrganizationRole | null;
   /** When this process last recorded a use (or the database's last one, when first read). */
   last_used_at: Date | null;
 }
@@ -86,6 +90,9 @@ interface ExternalAccount {
   role: AccountRow['role'];
 }
 
+type Memberships = ReadonlyMap<string, OrganizationRole>;
+const NO_MEMBERSHIPS: Memberships = new Map();
+
 /** A caller of an operation that also takes a verified identity without an account (provisioning). */
 export type Caller = { actor: Actor; identity?: undefined } | { actor?: undefined; identity: ExternalIdentity };
 
@@ -100,6 +107,8 @@ export class AuthService {
   private readonly subjects: InvalidatedCache<Subject>;
   private readonly apiKeys: InvalidatedCache<CachedApiKey>;
   private readonly revoked: RevokedTokens;
+  /** Each account's organizations and roles, read once and kept until a membership of it changes. */
+  private readonly memberships: InvalidatedCache<Memberships>;
 
   constructor(
     private readonly db: Db,
@@ -114,10 +123,13 @@ export class AuthService {
     this.revoked = new RevokedTokens(db, bus, log);
     this.oidc = config.oidc && new OidcVerifier(config.oidc);
     this.externalAccounts = new InvalidatedCache(bus, MAX_CACHED_SUBJECTS);
+    this.memberships = new InvalidatedCache(bus, MAX_CACHED_SUBJECTS);
+    bus.on('membership', (id) => this.memberships.delete(id));
     bus.on('account', (id) => {
       this.subjects.delete(id);
       this.externalAccounts.deleteWhere((a) => a.id === id);
       this.apiKeys.deleteWhere((k) => k.account_id === id);
+      this.memberships.delete(id);
     });
     bus.on('api_key', (hash) => this.apiKeys.delete(hash));
   }
@@ -210,6 +222,7 @@ export class AuthService {
       accountId: claims.sub,
       role,
       via: 'token',
+      memberships: await this.membershipsOf(claims.sub),
       token: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) },
     };
   }
@@ -253,6 +266,7 @@ export class AuthService {
       accountId: account.id,
       role: this.oidc!.roleOf(identity) ?? account.role,
       via: 'oidc',
+      memberships: await this.membershipsOf(account.id),
       external: identity,
     };
   }
@@ -322,8 +336,8 @@ export class AuthService {
     const row = await this.apiKeys.get(hash, async () => {
       const found = await findApiKeyWithOwner(this.db, hash);
       if (!found || !crypto.timingSafeEqual(Buffer.from(found.key_hash), Buffer.from(hash))) return undefined;
-      const { id, account_id, role, expires_at, last_used_at } = found;
-      return { id, account_id, role, expires_at, last_used_at };
+      const { id, account_id, role, expires_at, last_used_at, organization_id, organization_role } = found;
+      return { id, account_id, role, expires_at, last_used_at, organization_id, organization_role };
     });
     if (!row) throw new UnauthorizedError('The API key is invalid');
     if (row.expires_at && row.expires_at.getTime() <= Date.now())
@@ -332,7 +346,32 @@ export class AuthService {
       row.last_used_at = new Date();
       await touchApiKey(this.db, row.id);
     }
-    return { accountId: row.account_id, role: row.role, via: 'api_key' };
+    const memberships = await this.membershipsOf(row.account_id);
+    if (row.organization_id === null) return { accountId: row.account_id, role: row.role, via: 'api_key', memberships };
+    // A key of one organization acts there only, at its role or its creator's present one if lower,
+    // and is no admin whatever its creator is.
+    const creatorRole = row.role === 'admin' ? 'owner' : memberships.get(row.organization_id);
+    const role =
+      creatorRole === undefined
+        ? undefined
+        : rank(creatorRole) < rank(row.organization_role!)
+          ? creatorRole
+          : row.organization_role!;
+    return {
+      accountId: row.account_id,
+      role: 'user',
+      via: 'api_key',
+      memberships: role === undefined ? NO_MEMBERSHIPS : new Map([[row.organization_id, role]]),
+      keyOrganization: row.organization_id,
+    };
+  }
+
+  /** The organizations an account belongs to and its role in each; cached (a change of them invalidates `membership:<account>`). */
+  async membershipsOf(accountId: string): Promise<Memberships> {
+    return (await this.memberships.get(accountId, async () => {
+      const rows = await listMembershipsOf(this.db, accountId);
+      return new Map(rows.map((m) => [m.organization_id, m.role]));
+    }))!;
   }
 
   /** From request headers: `Authorization: Bearer …` or `X-API-Key`. */

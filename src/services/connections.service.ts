@@ -146,7 +146,7 @@ export class ConnectionsService implements RunConnectionsSource {
     page: { limit: number; cursor?: string },
   ): Promise<{ rows: ConnectionRow[]; nextCursor: string | null }> {
     const beforeId = page.cursor !== undefined ? decodeConnectionCursor(page.cursor) : undefined;
-    const rows = await listConnectionRows(this.db, { accountId: ownerFilter(actor), beforeId, limit: page.limit });
+    const rows = await listConnectionRows(this.db, { ...ownerFilter(actor), beforeId, limit: page.limit });
     const nextCursor = rows.length === page.limit ? encodeConnectionCursor(rows[rows.length - 1].id) : null;
     return { rows, nextCursor };
   }

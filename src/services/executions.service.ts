@@ -40,7 +40,7 @@ import { listLatestStepRows, listStepRows } from '../repositories/steps.reposito
 import type { Actor } from './actor';
 import type { FlowsService } from './flows.service';
 import type { FlowRequestsService } from './flow-requests.service';
-import { canSee, ownerFilter } from './ownership';
+import { canSee, ownerFilter, permittedOrForbidden, type OrganizationAction } from './ownership';
 import { inputFilesForStart } from './file-inputs';
 import { insertExecutionFiles } from '../repositories/files.repository';
 import { inTransaction } from '../db/transaction';
@@ -68,6 +68,8 @@ export interface StartRequest {
 }
 
 export interface ListRequest {
+  /** Only this organization's (404 for one the caller is no member of). */
+  organization?: string;
   flowId?: string;
   status?: ExecutionStatus;
   clientId?: string;
@@ -177,7 +179,7 @@ export class ExecutionsService {
     req: StartRequest,
     within?: Tx,
   ): Promise<{ execution: ExecutionRow; replayed: boolean; heldHere?: boolean }> {
-    const flow = await this.flows.get(actor, req.flowId);
+    const flow = await this.flows.permitted(actor, req.flowId, 'run');
     const target = startTarget(flow, req.stage, req.flowVersion);
     const version = target.version;
     let document = target.document;
@@ -205,6 +207,7 @@ export class ExecutionsService {
     const planned = {
       id,
       account_id: flow.account_id,
+      organization_id: flow.organization_id,
       flow_id: flow.id,
       flow_version: version,
       entry: document.entry!,
@@ -287,8 +290,9 @@ export class ExecutionsService {
   }
 
   /**
-   * The execution and what the actor may do with it: its owner and admins manage it; accounts it
-   * is shared with may read it and answer its waits. Anyone else gets 404.
+   * The execution and what the actor may do with it: members of its organization (and admins)
+   * `manage` it as far as their role allows; accounts it is shared with may read it and answer
+   * its waits. Anyone else gets 404.
    */
   async access(actor: Actor, id: string): Promise<{ execution: ExecutionRow; manage: boolean }> {
     return this.accessTo(actor, id, await this.readExecution(id));
@@ -305,7 +309,7 @@ export class ExecutionsService {
     decided = false,
   ): Promise<{ execution: ExecutionRow; manage: boolean }> {
     let manage: boolean;
-    if (execution && canSee(actor, execution.account_id)) manage = true;
+    if (execution && canSee(actor, execution)) manage = true;
     else if (
       execution &&
       (decided || asksToDecide(execution, actor) || (await isSharedWith(this.db, id, actor.accountId)))
@@ -334,20 +338,37 @@ export class ExecutionsService {
     return (await this.accessTo(actor, execution.id, execution)).execution;
   }
 
-  /** For what only the owner or an admin may do (cancel, share, listeners). */
-  async manage(actor: Actor, id: string, what: string): Promise<ExecutionRow> {
+  /**
+   * For what only members of its organization may do, with a role that allows `action` (cancel:
+   * run; share, listeners, purge: edit); an account it is only shared with gets 403.
+   */
+  async manage(actor: Actor, id: string, what: string, action: OrganizationAction = 'run'): Promise<ExecutionRow> {
     const { execution, manage } = await this.access(actor, id);
     if (!manage)
       throw new ForbiddenError(
-        `Only the owner or an admin may ${what}; this execution is shared with you to read and answer`,
+        `Only members of its organization may ${what}; this execution is shared with you to read and answer`,
       );
-    return execution;
+    return permittedOrForbidden(actor, execution, action, 'Execution');
+  }
+
+  /**
+   * For answering its waits (approve, reject, signal, values, navigate): members of its
+   * organization need a role that may run; accounts it is shared with (or that it names as
+   * approvers) may answer.
+   */
+  async answerable(actor: Actor, id: string): Promise<ExecutionRow> {
+    const { execution, manage } = await this.access(actor, id);
+    return manage ? permittedOrForbidden(actor, execution, 'run', 'Execution') : execution;
   }
 
   async list(actor: Actor, req: ListRequest) {
     const beforeId = req.cursor !== undefined ? decodeCursor(req.cursor) : undefined;
+    const scope = ownerFilter(actor, req.organization);
+    // Without an organization asked for, the list also has what is shared with the caller.
+    const sharedWith = req.organization === undefined && scope.organizationIds ? actor.accountId : undefined;
     const { rows, total } = await listExecutionRows(this.db, {
-      accountId: ownerFilter(actor),
+      ...scope,
+      sharedWith,
       flowId: req.flowId,
       status: req.status,
       clientId: req.clientId,
@@ -387,7 +408,7 @@ export class ExecutionsService {
 
   /** Removes a finished execution and everything of it (000's delete); 409 while it is not finished. */
   async purge(actor: Actor, id: string): Promise<void> {
-    await this.manage(actor, id, 'purge it');
+    await this.manage(actor, id, 'purge it', 'edit');
     await inTransaction(this.db, async (tx) => {
       const ex = await lockExecution(tx, id);
       if (!ex) throw new NotFoundError('Execution not found');

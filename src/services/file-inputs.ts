@@ -22,7 +22,7 @@ export async function inputFilesForStart(tx: Tx, actor: Actor, fileIds: string[]
   const rows = new Map((await lockFilesInUse(tx, [...new Set(fileIds)])).map((r) => [r.id, r]));
   return fileIds.map((id, i) => {
     const row = rows.get(id);
-    if (!row || !canSee(actor, row.account_id))
+    if (!row || !canSee(actor, row))
       throw new ValidationError(`file_ids[${i}]: no file ${id} of yours`, {
         field: `file_ids[${i}]`,
         reason: 'is not a file of yours (upload it with POST /api/v1/files)',

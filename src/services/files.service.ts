@@ -181,7 +181,7 @@ export class FilesService {
     page: { limit: number; cursor?: string },
   ): Promise<{ rows: FileRow[]; nextCursor: string | null }> {
     const beforeId = page.cursor === undefined ? undefined : decodeFileCursor(page.cursor);
-    const rows = await listFileRows(this.db, { accountId: ownerFilter(actor), beforeId, limit: page.limit });
+    const rows = await listFileRows(this.db, { ...ownerFilter(actor), beforeId, limit: page.limit });
     const more = rows.length > page.limit;
     const shown = more ? rows.slice(0, page.limit) : rows;
     return { rows: shown, nextCursor: more ? encodeFileCursor(shown[shown.length - 1].id) : null };

@@ -1,6 +1,6 @@
 /**
- * 001's flow requests: what someone asks a flow to do. They belong to an account like every
- * other object; a start that references one keeps a copy of it (see `snapshotFor`).
+ * 001's flow requests: what someone asks a flow to do. They belong to an organization like every
+ * other object (the flow's, when they name one); a start that references one keeps a copy of it (see `snapshotFor`).
  */
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
@@ -15,13 +15,15 @@ import {
 } from '../repositories/flow-requests.repository';
 import type { Actor } from './actor';
 import type { FlowsService } from './flows.service';
-import { ownerFilter, visibleOrNotFound } from './ownership';
+import { existingOrganizationFor } from './organization-for';
+import { ownerFilter, permittedOrForbidden, visibleOrNotFound } from './ownership';
 
 export interface FlowRequestInput {
   name?: string | null;
   instructions: string;
   metadata?: Record<string, unknown>;
   flow_id?: string | null;
+  organization_id?: string;
 }
 
 export class FlowRequestsService {
@@ -30,16 +32,37 @@ export class FlowRequestsService {
     private readonly flows: FlowsService,
   ) {}
 
-  /** A flow named by a request must be one the actor sees (404 otherwise, as the flow itself). */
-  private async checkFlow(actor: Actor, flowId: string | null | undefined): Promise<void> {
-    if (flowId) await this.flows.get(actor, flowId);
+  /**
+   * A flow named by a request must be one the actor sees (404 otherwise, as the flow itself), of
+   * the request's organization (422); returns that flow's organization.
+   */
+  private async checkFlow(
+    actor: Actor,
+    flowId: string | null | undefined,
+    organizationId?: string,
+  ): Promise<string | undefined> {
+    if (!flowId) return undefined;
+    const flow = await this.flows.get(actor, flowId);
+    if (organizationId !== undefined && flow.organization_id !== organizationId)
+      throw new ValidationError('The flow belongs to another organization than the flow request', {
+        field: 'flow_id',
+        reason: `the flow is of ${flow.organization_id}, the request of ${organizationId}`,
+      });
+    return flow.organization_id;
   }
 
   async create(actor: Actor, input: FlowRequestInput): Promise<FlowRequestRow> {
-    await this.checkFlow(actor, input.flow_id);
+    const flowOrganization = await this.checkFlow(actor, input.flow_id, input.organization_id);
+    const organizationId = await existingOrganizationFor(
+      this.db,
+      actor,
+      input.organization_id ?? flowOrganization,
+      'flow requests',
+    );
     return insertFlowRequest(this.db, {
       id: newId('freq'),
       account_id: actor.accountId,
+      organization_id: organizationId,
       name: input.name ?? null,
       instructions: input.instructions,
       metadata: input.metadata ?? {},
@@ -53,13 +76,13 @@ export class FlowRequestsService {
     return visibleOrNotFound(actor, await findFlowRequest(this.db, id), 'Flow request');
   }
 
-  async list(actor: Actor, filter: { flowId?: string; limit: number; offset: number }) {
-    return listFlowRequestRows(this.db, { ...filter, accountId: ownerFilter(actor) });
+  async list(actor: Actor, filter: { flowId?: string; organization?: string; limit: number; offset: number }) {
+    return listFlowRequestRows(this.db, { ...filter, ...ownerFilter(actor, filter.organization) });
   }
 
   async update(actor: Actor, id: string, changes: Partial<FlowRequestInput>): Promise<FlowRequestRow> {
-    await this.get(actor, id);
-    await this.checkFlow(actor, changes.flow_id);
+    const current = permittedOrForbidden(actor, await findFlowRequest(this.db, id), 'edit', 'Flow request');
+    await this.checkFlow(actor, changes.flow_id, current.organization_id);
     const row = await updateFlowRequestRow(this.db, id, {
       name: changes.name,
       instructions: changes.instructions,
@@ -71,7 +94,7 @@ export class FlowRequestsService {
   }
 
   async delete(actor: Actor, id: string): Promise<void> {
-    await this.get(actor, id);
+    permittedOrForbidden(actor, await findFlowRequest(this.db, id), 'edit', 'Flow request');
     await deleteFlowRequestRow(this.db, id);
   }
 

@@ -26,7 +26,8 @@ import {
 } from '../repositories/flows.repository';
 import type { Actor } from './actor';
 import { committing } from './changes';
-import { ownerFilter, visibleOrNotFound } from './ownership';
+import { existingOrganizationFor } from './organization-for';
+import { ownerFilter, permittedOrForbidden, visibleOrNotFound, type OrganizationAction } from './ownership';
 import { inTransaction } from '../db/transaction';
 
 const UNIQUE_VIOLATION = '23505';
@@ -38,9 +39,11 @@ export interface FlowInput {
   /** YAML text, or the document as an object (kept as its YAML text). */
   definition: string | Record<string, unknown>;
   tags?: string[];
+  /** The organization it goes into (default: the caller's personal one). */
+  organization_id?: string;
 }
 
-export type FlowChanges = Partial<FlowInput>;
+export type FlowChanges = Partial<Omit<FlowInput, 'organization_id'>>;
 
 /** Parses a definition or throws 422 with every problem. */
 export function validDefinition(text: string): { document: FlowDocument; hash: string } {
@@ -99,11 +102,13 @@ export class FlowsService {
     const text = definitionText(input.definition);
     const { document, hash } = validDefinition(text);
     const id = newId('flow');
+    const organizationId = await existingOrganizationFor(this.db, actor, input.organization_id, 'flows');
     await nameConflict(
       inTransaction(this.db, async (tx) => {
         await insertFlow(tx, {
           id,
           account_id: actor.accountId,
+          organization_id: organizationId,
           name: input.name,
           description: input.description ?? document.metadata?.description ?? '',
           tags: uniqueTags(input.tags),
@@ -130,6 +135,11 @@ export class FlowsService {
     return visibleOrNotFound(actor, await this.live.get(id, () => findLiveFlow(this.db, id)), 'Flow');
   }
 
+  /** A flow the actor may `action` (404 when they may not see it, 403 when their role may not), from the cache. */
+  async permitted(actor: Actor, id: string, action: OrganizationAction): Promise<FlowWithDefinition> {
+    return permittedOrForbidden(actor, await this.live.get(id, () => findLiveFlow(this.db, id)), action, 'Flow');
+  }
+
   /** The same, from the database. */
   async read(actor: Actor, id: string): Promise<FlowWithDefinition> {
     return visibleOrNotFound(actor, await findLiveFlow(this.db, id), 'Flow');
@@ -137,7 +147,7 @@ export class FlowsService {
 
   async update(actor: Actor, id: string, changes: FlowChanges): Promise<FlowWithDefinition> {
     // Not the cache: the hash decides whether a new version is made.
-    const current = await this.read(actor, id);
+    const current = permittedOrForbidden(actor, await findLiveFlow(this.db, id), 'edit', 'Flow');
     const text = changes.definition === undefined ? undefined : definitionText(changes.definition);
     const parsed = text !== undefined && definitionHash(text) !== current.hash ? validDefinition(text) : undefined;
     await nameConflict(
@@ -188,15 +198,19 @@ export class FlowsService {
   }
 
   async delete(actor: Actor, id: string): Promise<void> {
-    await this.read(actor, id);
+    permittedOrForbidden(actor, await findLiveFlow(this.db, id), 'edit', 'Flow');
     await committing(this.db, this.bus, async (tx, changed) => {
       if (!(await softDeleteFlow(tx, id))) throw new NotFoundError('Flow not found');
       await changed('flow', id);
     });
   }
 
-  async list(actor: Actor, filter: { tags: string[]; name?: string; q?: string; limit: number; offset: number }) {
-    return listLiveFlows(this.db, { ...filter, accountId: ownerFilter(actor) });
+  async list(
+    actor: Actor,
+    filter: { tags: string[]; name?: string; q?: string; organization?: string; limit: number; offset: number },
+  ) {
+    const { organization, ...rest } = filter;
+    return listLiveFlows(this.db, { ...rest, ...ownerFilter(actor, organization) });
   }
 
   async versions(actor: Actor, id: string, limit: number, offset: number) {

@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import { AccountsService } from './accounts.service';
 import { ApiKeysService } from './api-keys.service';
+import { OrganizationsService } from './organizations.service';
 import { AuthService } from './auth.service';
 import { ApprovalsService } from './approvals.service';
 import { CompletionsService } from './completions.service';
@@ -49,6 +50,7 @@ export interface Services {
   /** Browser sign-in at an identity provider (authorization code + PKCE). */
   signIn: SignInService;
   apiKeys: ApiKeysService;
+  organizations: OrganizationsService;
   secrets: SecretsService;
   /** Named credentials for http.request; the engine resolves them by name. */
   connections: ConnectionsService;
@@ -103,6 +105,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     health: new HealthService(db),
     auth,
     accounts: new AccountsService(db, invalidations),
+    organizations: new OrganizationsService(db, invalidations),
     users,
     signIn: new SignInService(db, config, auth, users, invalidations),
     apiKeys: new ApiKeysService(db, invalidations),

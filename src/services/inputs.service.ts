@@ -24,7 +24,7 @@ export class InputsService {
     outcome: string,
     values: Record<string, unknown>,
   ): Promise<ExecutionRow> {
-    const visible = await this.executions.get(actor, id);
+    const visible = await this.executions.answerable(actor, id);
     const document = await this.executions.pinnedDocument(visible);
     await inTransaction(this.db, async (tx) => {
       const { waiting } = await lockWaiting(tx, id, 'input');

@@ -31,15 +31,20 @@ export class ListenersService implements ListenerSecrets {
     private readonly box: SecretBox,
   ) {}
 
-  /** The target's owner, when the actor may see it (and, to change listeners, manage it). */
-  private async owner(actor: Actor, target: ListenerTarget, change = true): Promise<string> {
-    if ('execution_id' in target) {
-      const ex = change
-        ? await this.executions.manage(actor, target.execution_id, 'change its listeners')
+  /**
+   * The target's owner and organization, when the actor may see it (and, to change listeners,
+   * edit it: 403 for a role below editor).
+   */
+  private async owner(
+    actor: Actor,
+    target: ListenerTarget,
+    change = true,
+  ): Promise<{ account_id: string; organization_id: string }> {
+    if ('execution_id' in target)
+      return change
+        ? await this.executions.manage(actor, target.execution_id, 'change its listeners', 'edit')
         : await this.executions.get(actor, target.execution_id);
-      return ex.account_id;
-    }
-    return (await this.flows.get(actor, target.flow_id)).account_id;
+    return change ? this.flows.permitted(actor, target.flow_id, 'edit') : this.flows.get(actor, target.flow_id);
   }
 
   async create(
@@ -48,7 +53,7 @@ export class ListenersService implements ListenerSecrets {
     url: string,
     events?: string[],
   ): Promise<ListenerRow & { plainSecret: string }> {
-    const accountId = await this.owner(actor, target);
+    const owner = await this.owner(actor, target);
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -66,7 +71,8 @@ export class ListenersService implements ListenerSecrets {
       if ('execution_id' in target) await lockExecutionForListeners(tx, target.execution_id);
       const created = await insertListener(tx, {
         id,
-        account_id: accountId,
+        account_id: owner.account_id,
+        organization_id: owner.organization_id,
         execution_id: 'execution_id' in target ? target.execution_id : null,
         flow_id: 'flow_id' in target ? target.flow_id : null,
         url,

@@ -44,7 +44,7 @@ export class NavigationService {
   }
 
   async navigate(actor: Actor, id: string, node: string): Promise<ExecutionRow> {
-    const visible = await this.executions.get(actor, id);
+    const visible = await this.executions.answerable(actor, id);
     const document = await this.executions.pinnedDocument(visible);
     const item = (document.navigation ?? []).find((n) => n.node === node);
     if (!item)

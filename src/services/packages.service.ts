@@ -19,6 +19,7 @@ import { findFlowName, insertFlow, insertFlowVersion } from '../repositories/flo
 import { insertSteps, listStepRows } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
+import { organizationFor } from './ownership';
 import { maskEvents, maskSteps, type ExecutionsService } from './executions.service';
 import { inTransaction } from '../db/transaction';
 
@@ -122,10 +123,13 @@ export class PackagesService {
       else if (s.status === 'failed')
         nodeOutputs[s.node_id] = { output: s.output ?? null, error: s.error ?? undefined };
     }
+    // An import goes into the caller's personal organization, as a new flow would.
+    const organizationId = organizationFor(actor, undefined, 'imported executions');
     await inTransaction(this.db, async (tx) => {
       await insertFlow(tx, {
         id: flowId,
         account_id: actor.accountId,
+        organization_id: organizationId,
         name: `${pkg.flow_name ?? 'Imported flow'} (imported ${executionId})`,
         description: `Imported with execution ${executionId}`,
         tags: ['imported'],
@@ -145,6 +149,7 @@ export class PackagesService {
       await insertExecution(tx, {
         id: executionId,
         account_id: actor.accountId,
+        organization_id: organizationId,
         flow_id: flowId,
         flow_version: 1,
         status: renotify ? 'running' : pkg.status,

@@ -39,9 +39,14 @@ const NEVER = new Date('9999-12-31T00:00:00Z');
 
 export type FireOutcome = Pick<ScheduleFireRow, 'status' | 'reason'>;
 
-/** A schedule fires as its account, which owns its flow. */
+/** A schedule fires as its account, which owns its flow, with a runner's rights in its organization. */
 function actorOf(s: ScheduleRow): Actor {
-  return { accountId: s.account_id, role: 'user', via: 'trigger' };
+  return {
+    accountId: s.account_id,
+    role: 'user',
+    via: 'trigger',
+    memberships: new Map([[s.organization_id, 'runner']]),
+  };
 }
 
 export class ScheduleFiring {

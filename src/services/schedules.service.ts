@@ -23,7 +23,7 @@ import {
 import type { Actor } from './actor';
 import type { Clock } from './clock';
 import type { FlowsService } from './flows.service';
-import { ownerFilter, visibleOrNotFound } from './ownership';
+import { ownerFilter, permittedOrForbidden, visibleOrNotFound } from './ownership';
 import type { ScheduleFiring } from './schedule-firing';
 import { checkClock, fireTimeOf, nextFireTimes, nextSlot } from './schedule-times';
 
@@ -80,9 +80,17 @@ export class SchedulesService {
     return visibleOrNotFound(actor, await findSchedule(this.db, id), 'Schedule');
   }
 
-  /** The flow's account, and a check of what the schedule will start: its version and its input's templates. */
+  /** A schedule the actor may change (its organization's editors and owners; 403 for other members). */
+  private async editable(actor: Actor, id: string): Promise<ScheduleRow> {
+    return permittedOrForbidden(actor, await findSchedule(this.db, id), 'edit', 'Schedule');
+  }
+
+  /**
+   * The flow (one the actor may edit: a schedule belongs to its flow's organization), and a check
+   * of what the schedule will start: its version and its input's templates.
+   */
   private async checkFlow(actor: Actor, f: Pick<ScheduleFields, 'flow_id' | 'flow_version' | 'input'>) {
-    const flow = await this.flows.get(actor, f.flow_id);
+    const flow = await this.flows.permitted(actor, f.flow_id, 'edit');
     if (f.flow_version !== undefined && f.flow_version !== null) {
       const version: FlowVersionRow | undefined = await findFlowVersion(this.db, flow.id, f.flow_version);
       if (!version)
@@ -126,6 +134,7 @@ export class SchedulesService {
     const row = await insertSchedule(this.db, {
       ...clock,
       account_id: flow.account_id,
+      organization_id: flow.organization_id,
       flow_id: flow.id,
       flow_version: f.flow_version ?? null,
       input: f.input ?? {},
@@ -141,13 +150,14 @@ export class SchedulesService {
     return (await this.view([await this.visible(actor, id)]))[0];
   }
 
-  async list(actor: Actor, q: { flowId?: string; limit: number; offset: number }) {
-    const { rows, total } = await listScheduleRows(this.db, { accountId: ownerFilter(actor), ...q });
+  async list(actor: Actor, q: { flowId?: string; organization?: string; limit: number; offset: number }) {
+    const { organization, ...rest } = q;
+    const { rows, total } = await listScheduleRows(this.db, { ...ownerFilter(actor, organization), ...rest });
     return { views: await this.view(rows), total };
   }
 
   async update(actor: Actor, id: string, f: Partial<ScheduleFields>): Promise<ScheduleView> {
-    await this.visible(actor, id);
+    await this.editable(actor, id);
     const now = this.clock.now();
     const row = await inTransaction(this.db, async (tx) => {
       const current = (await lockSchedule(tx, id))!;
@@ -170,6 +180,7 @@ export class SchedulesService {
         ...f,
         starts_at: merged.starts_at,
         account_id: flow.account_id,
+        organization_id: flow.organization_id,
         ...(clockChanged ? this.firstSlot(merged, now) : {}),
       } as Partial<ScheduleRow>);
     });
@@ -177,12 +188,12 @@ export class SchedulesService {
   }
 
   async delete(actor: Actor, id: string): Promise<void> {
-    await this.visible(actor, id);
+    await this.editable(actor, id);
     await deleteScheduleRow(this.db, id);
   }
 
   async pause(actor: Actor, id: string, note: string | undefined): Promise<ScheduleView> {
-    await this.visible(actor, id);
+    await this.editable(actor, id);
     const row = await inTransaction(this.db, async (tx) => {
       const s = (await lockSchedule(tx, id))!;
       if (s.paused_at) return s;
@@ -197,7 +208,7 @@ export class SchedulesService {
 
   /** Records the times that came due while paused (skipped, `paused`), then fires again from the next one. */
   async resume(actor: Actor, id: string): Promise<ScheduleView> {
-    await this.visible(actor, id);
+    await this.editable(actor, id);
     const row = await inTransaction(this.db, async (tx) => {
       const s = (await lockSchedule(tx, id))!;
       if (!s.paused_at) return s;
@@ -214,7 +225,7 @@ export class SchedulesService {
 
   /** Starts the runs of the due times in [from, to], one after the other under the overlap policy. */
   async backfill(actor: Actor, id: string, from: Date, to: Date): Promise<ScheduleFireRow[]> {
-    const schedule = await this.visible(actor, id);
+    const schedule = await this.editable(actor, id);
     const now = this.clock.now();
     if (from > to)
       throw new ValidationError('`from` is after `to`', { field: 'from', reason: 'from must not be after to' });

@@ -83,7 +83,7 @@ export class SecretsService implements RunSecretsSource {
   }
 
   private async assertAccount(actor: Actor, accountId: string): Promise<void> {
-    if (!canSee(actor, accountId) || !(await findAccountById(this.db, accountId)))
+    if (!canSee(actor, { account_id: accountId }) || !(await findAccountById(this.db, accountId)))
       throw new NotFoundError('Account not found');
   }
 }

@@ -13,12 +13,12 @@ export class SharesService {
   ) {}
 
   async list(actor: Actor, id: string) {
-    await this.executions.manage(actor, id, 'see who it is shared with');
+    await this.executions.manage(actor, id, 'see who it is shared with', 'read');
     return listShareRows(this.db, id);
   }
 
   async add(actor: Actor, id: string, accountId: string) {
-    const ex = await this.executions.manage(actor, id, 'share it');
+    const ex = await this.executions.manage(actor, id, 'share it', 'edit');
     const account = await findAccountById(this.db, accountId);
     if (!account) throw new NotFoundError('Account not found');
     if (accountId === ex.account_id)
@@ -29,7 +29,7 @@ export class SharesService {
   }
 
   async remove(actor: Actor, id: string, accountId: string): Promise<void> {
-    await this.executions.manage(actor, id, 'stop sharing it');
+    await this.executions.manage(actor, id, 'stop sharing it', 'edit');
     if (!(await deleteShare(this.db, id, accountId)))
       throw new NotFoundError('The execution is not shared with this account');
   }

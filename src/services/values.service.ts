@@ -30,7 +30,7 @@ export class ValuesService {
   }
 
   async set(actor: Actor, id: string, values: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const visible = await this.executions.get(actor, id);
+    const visible = await this.executions.answerable(actor, id);
     const merged = await inTransaction(this.db, async (tx) => {
       const ex = (await lockExecution(tx, id))!;
       if (ex.status !== 'waiting')

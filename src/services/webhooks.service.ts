@@ -35,6 +35,7 @@ import {
 } from '../repositories/webhooks.repository';
 import type { SecretBox } from '../security/secret-box';
 import type { Actor } from './actor';
+import type { OrganizationAction } from './ownership';
 import type { CompletionsService } from './completions.service';
 import type { ExecutionsService } from './executions.service';
 import type { FlowsService } from './flows.service';
@@ -137,8 +138,14 @@ export class WebhooksService {
     private readonly maxWaitSeconds: number,
   ) {}
 
-  private async visible(actor: Actor, flowId: string, id: string): Promise<WebhookRow> {
-    await this.flows.get(actor, flowId);
+  /** The flow's webhook; with `action` beyond read, one the actor's role may change (403 otherwise). */
+  private async visible(
+    actor: Actor,
+    flowId: string,
+    id: string,
+    action: OrganizationAction = 'read',
+  ): Promise<WebhookRow> {
+    await this.flows.permitted(actor, flowId, action);
     const row = await findWebhook(this.db, id);
     if (!row || row.flow_id !== flowId) throw new NotFoundError('Webhook not found');
     return row;
@@ -150,7 +157,7 @@ export class WebhooksService {
   }
 
   async create(actor: Actor, flowId: string, f: WebhookFields): Promise<RevealedWebhook> {
-    const flow = await this.flows.get(actor, flowId);
+    const flow = await this.flows.permitted(actor, flowId, 'edit');
     const verification = f.verification ?? { scheme: 'none' };
     if (verification.scheme === 'generic' && !verification.header)
       throw new ValidationError('A generic verification names its header', {
@@ -164,6 +171,7 @@ export class WebhooksService {
     const row = await insertWebhook(this.db, {
       id,
       account_id: flow.account_id,
+      organization_id: flow.organization_id,
       flow_id: flow.id,
       token_hash,
       enabled: f.enabled ?? true,
@@ -188,17 +196,17 @@ export class WebhooksService {
   }
 
   async update(actor: Actor, flowId: string, id: string, f: WebhookFields): Promise<WebhookRow> {
-    await this.visible(actor, flowId, id);
+    await this.visible(actor, flowId, id, 'edit');
     return updateWebhookRow(this.db, id, f as Partial<WebhookRow>);
   }
 
   async delete(actor: Actor, flowId: string, id: string): Promise<void> {
-    await this.visible(actor, flowId, id);
+    await this.visible(actor, flowId, id, 'edit');
     await deleteWebhookRow(this.db, id);
   }
 
   async rotate(actor: Actor, flowId: string, id: string): Promise<RevealedWebhook> {
-    await this.visible(actor, flowId, id);
+    await this.visible(actor, flowId, id, 'edit');
     const { token, token_hash } = WebhooksService.newToken();
     return { ...(await updateWebhookRow(this.db, id, { token_hash })), token };
   }
@@ -329,6 +337,12 @@ class SeenDelivery extends Error {
   }
 }
 
+/** A webhook starts its flow as the flow's account, with a runner's rights in its organization. */
 function actorOf(hook: WebhookRow): Actor {
-  return { accountId: hook.account_id, role: 'user', via: 'trigger' };
+  return {
+    accountId: hook.account_id,
+    role: 'user',
+    via: 'trigger',
+    memberships: new Map([[hook.organization_id, 'runner']]),
+  };
 }

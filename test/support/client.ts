@@ -16,6 +16,7 @@ import {
   ListenersApi,
   MetaApi,
   NodeTypesApi,
+  OrganizationsApi,
   PackagesApi,
   RunsApi,
   SchedulesApi,
@@ -57,6 +58,7 @@ export function apiClient(baseUrl: string, credentials?: Credentials) {
     packages: make(PackagesApi),
     meta: make(MetaApi),
     webhooks: make(WebhooksApi),
+    organizations: make(OrganizationsApi),
   };
 }
 

@@ -7,7 +7,7 @@ import { apiClient, type ApiClient } from './client';
 import { eventually } from './eventually';
 import type { TestServer } from './server';
 
-const SYSTEM: Actor = { accountId: 'system', role: 'admin', via: 'token' };
+const SYSTEM: Actor = { accountId: 'system', role: 'admin', via: 'token', memberships: new Map() };
 
 export interface TestAccount {
   account: AccountRow;

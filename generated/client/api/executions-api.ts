@@ -463,6 +463,7 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
         /**
          * Newest first. Offset pagination with `total` (004), or pass `cursor` from `next_cursor` for stable cursor pagination.
          * @summary List executions
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {string} [flowId] Filter by flow
          * @param {ExecutionStatus} [status] Filter by status
          * @param {number} [limit] Maximum number of items to return (1–100).
@@ -479,7 +480,7 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions: async (flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', rerunOf?: string, options: any = {}): Promise<RequestArgs> => {
+        listExecutions: async (organization?: string, flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', rerunOf?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/executions`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -506,6 +507,10 @@ export const ExecutionsApiAxiosParamCreator = function (configuration?: Configur
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organization !== undefined) {
+                localVarQueryParameter['organization'] = organization;
             }
 
             if (flowId !== undefined) {
@@ -969,6 +974,7 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
         /**
          * Newest first. Offset pagination with `total` (004), or pass `cursor` from `next_cursor` for stable cursor pagination.
          * @summary List executions
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {string} [flowId] Filter by flow
          * @param {ExecutionStatus} [status] Filter by status
          * @param {number} [limit] Maximum number of items to return (1–100).
@@ -985,8 +991,8 @@ export const ExecutionsApiFp = function(configuration?: Configuration) {
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', rerunOf?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
-            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, stage, name, include, rerunOf, options);
+        async listExecutions(organization?: string, flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', rerunOf?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ExecutionList>> {
+            const localVarAxiosArgs = await ExecutionsApiAxiosParamCreator(configuration).listExecutions(organization, flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, stage, name, include, rerunOf, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -1139,6 +1145,7 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
         /**
          * Newest first. Offset pagination with `total` (004), or pass `cursor` from `next_cursor` for stable cursor pagination.
          * @summary List executions
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {string} [flowId] Filter by flow
          * @param {ExecutionStatus} [status] Filter by status
          * @param {number} [limit] Maximum number of items to return (1–100).
@@ -1155,8 +1162,8 @@ export const ExecutionsApiFactory = function (configuration?: Configuration, bas
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listExecutions(flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', rerunOf?: string, options?: any): AxiosPromise<ExecutionList> {
-            return ExecutionsApiFp(configuration).listExecutions(flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, stage, name, include, rerunOf, options).then((request) => request(axios, basePath));
+        listExecutions(organization?: string, flowId?: string, status?: ExecutionStatus, limit?: number, offset?: number, cursor?: string, triggerType?: 'schedule' | 'webhook', triggerId?: string, createdAfter?: string, createdBefore?: string, stage?: Stage, name?: string, include?: 'steps', rerunOf?: string, options?: any): AxiosPromise<ExecutionList> {
+            return ExecutionsApiFp(configuration).listExecutions(organization, flowId, status, limit, offset, cursor, triggerType, triggerId, createdAfter, createdBefore, stage, name, include, rerunOf, options).then((request) => request(axios, basePath));
         },
         /**
          * Removes a completed, failed or cancelled execution with its steps, events, listener deliveries, shares and listeners (000\'s \"delete flow state\"); afterwards it is 404. 409 while it is queued, running or waiting (cancel it first: `DELETE /executions/{id}` keeps 004\'s meaning, cancel). Only its owner or an admin may purge it.
@@ -1376,6 +1383,13 @@ export interface ExecutionsApiGetExecutionStepsRequest {
  * @interface ExecutionsApiListExecutionsRequest
  */
 export interface ExecutionsApiListExecutionsRequest {
+    /**
+     * Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+     * @type {string}
+     * @memberof ExecutionsApiListExecutions
+     */
+    readonly organization?: string
+
     /**
      * Filter by flow
      * @type {string}
@@ -1668,7 +1682,7 @@ export class ExecutionsApi extends BaseAPI {
      * @memberof ExecutionsApi
      */
     public listExecutions(requestParameters: ExecutionsApiListExecutionsRequest = {}, options?: AxiosRequestConfig) {
-        return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, requestParameters.triggerType, requestParameters.triggerId, requestParameters.createdAfter, requestParameters.createdBefore, requestParameters.stage, requestParameters.name, requestParameters.include, requestParameters.rerunOf, options).then((request) => request(this.axios, this.basePath));
+        return ExecutionsApiFp(this.configuration).listExecutions(requestParameters.organization, requestParameters.flowId, requestParameters.status, requestParameters.limit, requestParameters.offset, requestParameters.cursor, requestParameters.triggerType, requestParameters.triggerId, requestParameters.createdAfter, requestParameters.createdBefore, requestParameters.stage, requestParameters.name, requestParameters.include, requestParameters.rerunOf, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

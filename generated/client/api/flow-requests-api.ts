@@ -214,13 +214,14 @@ export const FlowRequestsApiAxiosParamCreator = function (configuration?: Config
         /**
          * Newest first. A user sees their own, an admin all.
          * @summary List flow requests
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {string} [flowId] Only requests for this flow
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listFlowRequests: async (flowId?: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
+        listFlowRequests: async (organization?: string, flowId?: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/flow-requests`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -247,6 +248,10 @@ export const FlowRequestsApiAxiosParamCreator = function (configuration?: Config
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organization !== undefined) {
+                localVarQueryParameter['organization'] = organization;
             }
 
             if (flowId !== undefined) {
@@ -401,14 +406,15 @@ export const FlowRequestsApiFp = function(configuration?: Configuration) {
         /**
          * Newest first. A user sees their own, an admin all.
          * @summary List flow requests
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {string} [flowId] Only requests for this flow
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listFlowRequests(flowId?: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FlowRequestList>> {
-            const localVarAxiosArgs = await FlowRequestsApiAxiosParamCreator(configuration).listFlowRequests(flowId, limit, offset, options);
+        async listFlowRequests(organization?: string, flowId?: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FlowRequestList>> {
+            const localVarAxiosArgs = await FlowRequestsApiAxiosParamCreator(configuration).listFlowRequests(organization, flowId, limit, offset, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -471,14 +477,15 @@ export const FlowRequestsApiFactory = function (configuration?: Configuration, b
         /**
          * Newest first. A user sees their own, an admin all.
          * @summary List flow requests
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {string} [flowId] Only requests for this flow
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listFlowRequests(flowId?: string, limit?: number, offset?: number, options?: any): AxiosPromise<FlowRequestList> {
-            return FlowRequestsApiFp(configuration).listFlowRequests(flowId, limit, offset, options).then((request) => request(axios, basePath));
+        listFlowRequests(organization?: string, flowId?: string, limit?: number, offset?: number, options?: any): AxiosPromise<FlowRequestList> {
+            return FlowRequestsApiFp(configuration).listFlowRequests(organization, flowId, limit, offset, options).then((request) => request(axios, basePath));
         },
         /**
          * Changes the fields given; `null` clears `name` or `flow_id`. Executions keep what they started with.
@@ -542,6 +549,13 @@ export interface FlowRequestsApiGetFlowRequestRequest {
  * @interface FlowRequestsApiListFlowRequestsRequest
  */
 export interface FlowRequestsApiListFlowRequestsRequest {
+    /**
+     * Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+     * @type {string}
+     * @memberof FlowRequestsApiListFlowRequests
+     */
+    readonly organization?: string
+
     /**
      * Only requests for this flow
      * @type {string}
@@ -637,7 +651,7 @@ export class FlowRequestsApi extends BaseAPI {
      * @memberof FlowRequestsApi
      */
     public listFlowRequests(requestParameters: FlowRequestsApiListFlowRequestsRequest = {}, options?: AxiosRequestConfig) {
-        return FlowRequestsApiFp(this.configuration).listFlowRequests(requestParameters.flowId, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
+        return FlowRequestsApiFp(this.configuration).listFlowRequests(requestParameters.organization, requestParameters.flowId, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -354,6 +354,7 @@ export const FlowsApiAxiosParamCreator = function (configuration?: Configuration
         /**
          * Newest first. A user sees their own flows, an admin all.
          * @summary List flows
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {Array<string>} [tag] Only flows having all these tags: repeat the parameter or separate tags with commas
          * @param {string} [name] Only the flow with exactly this name (000\&#39;s \&quot;get flow by name\&quot;)
          * @param {string} [q] Only flows whose name or description contains this text (any case)
@@ -362,7 +363,7 @@ export const FlowsApiAxiosParamCreator = function (configuration?: Configuration
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listFlows: async (tag?: Array<string>, name?: string, q?: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
+        listFlows: async (organization?: string, tag?: Array<string>, name?: string, q?: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/flows`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -389,6 +390,10 @@ export const FlowsApiAxiosParamCreator = function (configuration?: Configuration
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organization !== undefined) {
+                localVarQueryParameter['organization'] = organization;
             }
 
             if (tag) {
@@ -650,6 +655,7 @@ export const FlowsApiFp = function(configuration?: Configuration) {
         /**
          * Newest first. A user sees their own flows, an admin all.
          * @summary List flows
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {Array<string>} [tag] Only flows having all these tags: repeat the parameter or separate tags with commas
          * @param {string} [name] Only the flow with exactly this name (000\&#39;s \&quot;get flow by name\&quot;)
          * @param {string} [q] Only flows whose name or description contains this text (any case)
@@ -658,8 +664,8 @@ export const FlowsApiFp = function(configuration?: Configuration) {
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listFlows(tag?: Array<string>, name?: string, q?: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FlowList>> {
-            const localVarAxiosArgs = await FlowsApiAxiosParamCreator(configuration).listFlows(tag, name, q, limit, offset, options);
+        async listFlows(organization?: string, tag?: Array<string>, name?: string, q?: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FlowList>> {
+            const localVarAxiosArgs = await FlowsApiAxiosParamCreator(configuration).listFlows(organization, tag, name, q, limit, offset, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -760,6 +766,7 @@ export const FlowsApiFactory = function (configuration?: Configuration, basePath
         /**
          * Newest first. A user sees their own flows, an admin all.
          * @summary List flows
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {Array<string>} [tag] Only flows having all these tags: repeat the parameter or separate tags with commas
          * @param {string} [name] Only the flow with exactly this name (000\&#39;s \&quot;get flow by name\&quot;)
          * @param {string} [q] Only flows whose name or description contains this text (any case)
@@ -768,8 +775,8 @@ export const FlowsApiFactory = function (configuration?: Configuration, basePath
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listFlows(tag?: Array<string>, name?: string, q?: string, limit?: number, offset?: number, options?: any): AxiosPromise<FlowList> {
-            return FlowsApiFp(configuration).listFlows(tag, name, q, limit, offset, options).then((request) => request(axios, basePath));
+        listFlows(organization?: string, tag?: Array<string>, name?: string, q?: string, limit?: number, offset?: number, options?: any): AxiosPromise<FlowList> {
+            return FlowsApiFp(configuration).listFlows(organization, tag, name, q, limit, offset, options).then((request) => request(axios, basePath));
         },
         /**
          * Promotes one of the flow\'s versions to its live stage. A start without `stage` runs the live version once one is set (else the latest, the draft); `stage: draft` runs the latest.
@@ -893,6 +900,13 @@ export interface FlowsApiListFlowVersionsRequest {
  * @interface FlowsApiListFlowsRequest
  */
 export interface FlowsApiListFlowsRequest {
+    /**
+     * Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+     * @type {string}
+     * @memberof FlowsApiListFlows
+     */
+    readonly organization?: string
+
     /**
      * Only flows having all these tags: repeat the parameter or separate tags with commas
      * @type {Array<string>}
@@ -1047,7 +1061,7 @@ export class FlowsApi extends BaseAPI {
      * @memberof FlowsApi
      */
     public listFlows(requestParameters: FlowsApiListFlowsRequest = {}, options?: AxiosRequestConfig) {
-        return FlowsApiFp(this.configuration).listFlows(requestParameters.tag, requestParameters.name, requestParameters.q, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
+        return FlowsApiFp(this.configuration).listFlows(requestParameters.organization, requestParameters.tag, requestParameters.name, requestParameters.q, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

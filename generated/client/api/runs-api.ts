@@ -232,6 +232,7 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
         /**
          * Newest first, with cursor pagination.
          * @summary List runs (paginated)
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of runs
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {RunStatus} [status] Filter by status
@@ -242,7 +243,7 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listRuns: async (limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, stage?: Stage, name?: string, options: any = {}): Promise<RequestArgs> => {
+        listRuns: async (organization?: string, limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, stage?: Stage, name?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/runs`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -269,6 +270,10 @@ export const RunsApiAxiosParamCreator = function (configuration?: Configuration)
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organization !== undefined) {
+                localVarQueryParameter['organization'] = organization;
             }
 
             if (limit !== undefined) {
@@ -520,6 +525,7 @@ export const RunsApiFp = function(configuration?: Configuration) {
         /**
          * Newest first, with cursor pagination.
          * @summary List runs (paginated)
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of runs
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {RunStatus} [status] Filter by status
@@ -530,8 +536,8 @@ export const RunsApiFp = function(configuration?: Configuration) {
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, stage?: Stage, name?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<RunList>> {
-            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).listRuns(limit, cursor, status, clientId, flowId, stage, name, options);
+        async listRuns(organization?: string, limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, stage?: Stage, name?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<RunList>> {
+            const localVarAxiosArgs = await RunsApiAxiosParamCreator(configuration).listRuns(organization, limit, cursor, status, clientId, flowId, stage, name, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -615,6 +621,7 @@ export const RunsApiFactory = function (configuration?: Configuration, basePath?
         /**
          * Newest first, with cursor pagination.
          * @summary List runs (paginated)
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of runs
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {RunStatus} [status] Filter by status
@@ -625,8 +632,8 @@ export const RunsApiFactory = function (configuration?: Configuration, basePath?
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listRuns(limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, stage?: Stage, name?: string, options?: any): AxiosPromise<RunList> {
-            return RunsApiFp(configuration).listRuns(limit, cursor, status, clientId, flowId, stage, name, options).then((request) => request(axios, basePath));
+        listRuns(organization?: string, limit?: number, cursor?: string, status?: RunStatus, clientId?: string, flowId?: string, stage?: Stage, name?: string, options?: any): AxiosPromise<RunList> {
+            return RunsApiFp(configuration).listRuns(organization, limit, cursor, status, clientId, flowId, stage, name, options).then((request) => request(axios, basePath));
         },
         /**
          * 003\'s view of `POST /executions/{id}/retry`: the same run continues from the step(s) it failed or was cancelled at, with the state it had; optionally on the flow\'s current version and with a new input. Answers 202 with its RunRef. 409 when the run is not failed or cancelled; 403 for a run only shared with you. An `Idempotency-Key` replays the first answer for the same body.
@@ -725,6 +732,13 @@ export interface RunsApiGetRunDefinitionRequest {
  * @interface RunsApiListRunsRequest
  */
 export interface RunsApiListRunsRequest {
+    /**
+     * Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+     * @type {string}
+     * @memberof RunsApiListRuns
+     */
+    readonly organization?: string
+
     /**
      * Maximum number of runs
      * @type {number}
@@ -890,7 +904,7 @@ export class RunsApi extends BaseAPI {
      * @memberof RunsApi
      */
     public listRuns(requestParameters: RunsApiListRunsRequest = {}, options?: AxiosRequestConfig) {
-        return RunsApiFp(this.configuration).listRuns(requestParameters.limit, requestParameters.cursor, requestParameters.status, requestParameters.clientId, requestParameters.flowId, requestParameters.stage, requestParameters.name, options).then((request) => request(this.axios, this.basePath));
+        return RunsApiFp(this.configuration).listRuns(requestParameters.organization, requestParameters.limit, requestParameters.cursor, requestParameters.status, requestParameters.clientId, requestParameters.flowId, requestParameters.stage, requestParameters.name, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

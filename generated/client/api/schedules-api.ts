@@ -359,13 +359,14 @@ export const SchedulesApiAxiosParamCreator = function (configuration?: Configura
         /**
          * Newest first; a user sees their own, an admin all.
          * @summary List schedules
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {string} [flowId] Only the schedules of this flow
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listSchedules: async (flowId?: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
+        listSchedules: async (organization?: string, flowId?: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/schedules`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -392,6 +393,10 @@ export const SchedulesApiAxiosParamCreator = function (configuration?: Configura
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organization !== undefined) {
+                localVarQueryParameter['organization'] = organization;
             }
 
             if (flowId !== undefined) {
@@ -700,14 +705,15 @@ export const SchedulesApiFp = function(configuration?: Configuration) {
         /**
          * Newest first; a user sees their own, an admin all.
          * @summary List schedules
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {string} [flowId] Only the schedules of this flow
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listSchedules(flowId?: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ScheduleList>> {
-            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).listSchedules(flowId, limit, offset, options);
+        async listSchedules(organization?: string, flowId?: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ScheduleList>> {
+            const localVarAxiosArgs = await SchedulesApiAxiosParamCreator(configuration).listSchedules(organization, flowId, limit, offset, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -822,14 +828,15 @@ export const SchedulesApiFactory = function (configuration?: Configuration, base
         /**
          * Newest first; a user sees their own, an admin all.
          * @summary List schedules
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {string} [flowId] Only the schedules of this flow
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listSchedules(flowId?: string, limit?: number, offset?: number, options?: any): AxiosPromise<ScheduleList> {
-            return SchedulesApiFp(configuration).listSchedules(flowId, limit, offset, options).then((request) => request(axios, basePath));
+        listSchedules(organization?: string, flowId?: string, limit?: number, offset?: number, options?: any): AxiosPromise<ScheduleList> {
+            return SchedulesApiFp(configuration).listSchedules(organization, flowId, limit, offset, options).then((request) => request(axios, basePath));
         },
         /**
          * Due times while paused are recorded as skipped (reason `paused`). Pausing a paused schedule keeps the first pause.
@@ -963,6 +970,13 @@ export interface SchedulesApiListScheduleFiresRequest {
  * @interface SchedulesApiListSchedulesRequest
  */
 export interface SchedulesApiListSchedulesRequest {
+    /**
+     * Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+     * @type {string}
+     * @memberof SchedulesApiListSchedules
+     */
+    readonly organization?: string
+
     /**
      * Only the schedules of this flow
      * @type {string}
@@ -1117,7 +1131,7 @@ export class SchedulesApi extends BaseAPI {
      * @memberof SchedulesApi
      */
     public listSchedules(requestParameters: SchedulesApiListSchedulesRequest = {}, options?: AxiosRequestConfig) {
-        return SchedulesApiFp(this.configuration).listSchedules(requestParameters.flowId, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
+        return SchedulesApiFp(this.configuration).listSchedules(requestParameters.organization, requestParameters.flowId, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

@@ -8,6 +8,8 @@
  */
 
 
+// @ts-ignore (an import the model may not use)
+import type { OrganizationRole } from './organization-role.js';
 
 /**
  * 
@@ -15,6 +17,18 @@
  * @interface ApiKeyCreate
  */
 export interface ApiKeyCreate {
+    /**
+     * The organization the key acts in (only that one); without it, the key acts as its creator in every organization of theirs.
+     * @type {string}
+     * @memberof ApiKeyCreate
+     */
+    organization_id?: string;
+    /**
+     * The key\'s role in `organization_id` (which it needs), no higher than the creator\'s own there (403 otherwise); by default the creator\'s.
+     * @type {OrganizationRole}
+     * @memberof ApiKeyCreate
+     */
+    role?: OrganizationRole;
     /**
      * 
      * @type {string}

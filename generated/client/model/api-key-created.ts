@@ -16,6 +16,18 @@
  */
 export interface ApiKeyCreated {
     /**
+     * The organization the key acts in; null for a key that acts in all of its creator\'s.
+     * @type {string}
+     * @memberof ApiKeyCreated
+     */
+    organization_id?: string | null;
+    /**
+     * The key\'s role in its organization (null without `organization_id`).
+     * @type {string}
+     * @memberof ApiKeyCreated
+     */
+    role?: ApiKeyCreatedRoleEnum;
+    /**
      * 
      * @type {string}
      * @memberof ApiKeyCreated
@@ -58,5 +70,11 @@ export interface ApiKeyCreated {
      */
     expires_at: string | null;
 }
+
+/**
+ * @export
+ */
+export type ApiKeyCreatedRoleEnum = 'owner' | 'editor' | 'runner' | 'viewer' | 'null';
+
 
 

@@ -16,6 +16,18 @@
  */
 export interface ApiKey {
     /**
+     * The organization the key acts in; null for a key that acts in all of its creator\'s.
+     * @type {string}
+     * @memberof ApiKey
+     */
+    organization_id?: string | null;
+    /**
+     * The key\'s role in its organization (null without `organization_id`).
+     * @type {string}
+     * @memberof ApiKey
+     */
+    role?: ApiKeyRoleEnum;
+    /**
      * 
      * @type {string}
      * @memberof ApiKey
@@ -52,5 +64,11 @@ export interface ApiKey {
      */
     expires_at: string | null;
 }
+
+/**
+ * @export
+ */
+export type ApiKeyRoleEnum = 'owner' | 'editor' | 'runner' | 'viewer' | 'null';
+
 
 

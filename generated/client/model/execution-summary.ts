@@ -28,6 +28,12 @@ import type { Trigger } from './trigger.js';
  */
 export interface ExecutionSummary {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof ExecutionSummary
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {Trigger}
      * @memberof ExecutionSummary

@@ -34,6 +34,12 @@ import type { WaitingFor } from './waiting-for.js';
  */
 export interface Execution {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof Execution
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {Trigger}
      * @memberof Execution

@@ -34,6 +34,12 @@ import type { WaitingFor } from './waiting-for.js';
  */
 export interface FinishedExecution {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof FinishedExecution
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {Trigger}
      * @memberof FinishedExecution

@@ -18,6 +18,12 @@ import type { DefinitionInput } from './definition-input.js';
  */
 export interface FlowCreate {
     /**
+     * An organization the caller belongs to (404 otherwise); by default the caller\'s personal one.
+     * @type {string}
+     * @memberof FlowCreate
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof FlowCreate

@@ -16,6 +16,12 @@
  */
 export interface FlowRequestCreate {
     /**
+     * An organization the caller belongs to (404 otherwise); by default the flow\'s when `flow_id` is given, else the caller\'s personal one.
+     * @type {string}
+     * @memberof FlowRequestCreate
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof FlowRequestCreate

@@ -16,6 +16,12 @@
  */
 export interface FlowRequest {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof FlowRequest
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof FlowRequest

@@ -18,6 +18,12 @@ import type { AccountRef } from './account-ref.js';
  */
 export interface FlowSummary {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof FlowSummary
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof FlowSummary

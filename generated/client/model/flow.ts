@@ -18,6 +18,12 @@ import type { AccountRef } from './account-ref.js';
  */
 export interface Flow {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof Flow
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof Flow

@@ -28,6 +28,12 @@ import type { Stage } from './stage.js';
  */
 export interface Run {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof Run
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof Run

@@ -22,6 +22,12 @@ import type { ScheduleFire } from './schedule-fire.js';
  */
 export interface Schedule {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof Schedule
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof Schedule

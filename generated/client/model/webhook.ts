@@ -18,6 +18,12 @@ import type { WebhookVerification } from './webhook-verification.js';
  */
 export interface Webhook {
     /**
+     * The organization it belongs to.
+     * @type {string}
+     * @memberof Webhook
+     */
+    organization_id?: string;
+    /**
      * 
      * @type {string}
      * @memberof Webhook

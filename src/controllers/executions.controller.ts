@@ -61,12 +61,19 @@ export function executionHandlers(s: Services): Handlers {
     },
     getExecution: async ({ actor, params, headers, query, res }) => {
       const wait = waitOf(headers.Prefer, query.wait, s.config.maxWaitSeconds);
-      if (!wait) return { status: 200, body: toExecution(await s.executions.get(actor, params.id)) };
+      if (!wait) {
+        const execution = await s.executions.get(actor, params.id);
+        return { status: 200, body: toExecution(execution, await s.executions.waitingReason(execution)) };
+      }
       const { execution, honoured } = await s.completions.getWhenFinished(actor, params.id, {
         seconds: wait.seconds,
         signal: abortedWhenGone(res),
       });
-      return { status: 200, body: toExecution(execution), headers: preferenceApplied(wait, honoured) };
+      return {
+        status: 200,
+        body: toExecution(execution, await s.executions.waitingReason(execution)),
+        headers: preferenceApplied(wait, honoured),
+      };
     },
     cancelExecution: async ({ actor, params }) => {
       await s.executions.cancel(actor, params.id);

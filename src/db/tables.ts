@@ -123,6 +123,8 @@ export interface ExecutionRow {
   waiting_until: Date | null;
   /** The number of nodes of the pinned definition. */
   nodes_total: number;
+  /** The key of its flow's `concurrency` limit it was admitted or queued under; null without one. */
+  concurrency_key?: string | null;
 }
 
 export interface TaskRow {

@@ -43,7 +43,8 @@ export function toProgress(r: ExecutionRow): Schemas['ExecutionProgress'] {
   };
 }
 
-export function toExecution(r: ExecutionRow): Schemas['Execution'] {
+/** The execution; `waitingReason` when the caller read why it waits (GET /executions/{id}). */
+export function toExecution(r: ExecutionRow, waitingReason?: Schemas['WaitingReason']): Schemas['Execution'] {
   return {
     ...toExecutionSummary(r),
     flow_version: r.flow_version,
@@ -55,6 +56,7 @@ export function toExecution(r: ExecutionRow): Schemas['Execution'] {
     approval_status: r.approval_status as Schemas['Execution']['approval_status'],
     waiting_for: shownWaitingFor(r.waiting_for),
     progress: toProgress(r),
+    ...(waitingReason !== undefined ? { waiting_reason: waitingReason } : {}),
   };
 }
 

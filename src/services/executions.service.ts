@@ -21,6 +21,7 @@ import type { Masker } from '../security/masking';
 import type { Tx } from '../db/knex';
 import { checkAgainstSchema } from '../engine/user-schemas';
 import { cancelExecution, createExecution } from '../engine/lifecycle';
+import { admissionFor, ConcurrencyKeyError, type Admission } from '../engine/concurrency';
 import type { ExecutionStarter } from '../engine/starter';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, ValidationError } from '../errors';
 import { listEventRows, listLogRows } from '../repositories/events.repository';
@@ -39,6 +40,7 @@ import type { FlowsService } from './flows.service';
 import type { FlowRequestsService } from './flow-requests.service';
 import { canSee, ownerFilter } from './ownership';
 import { inTransaction } from '../db/transaction';
+import { waitingReasonOf, type WaitingReason } from './waiting-reasons';
 
 export interface StartRequest {
   flowId: string;
@@ -76,6 +78,20 @@ function canonical(value: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
+}
+
+/** The admission of a start of a limited flow; a key template that fails is the input's problem (422). */
+async function limitedBy(document: FlowDocument, input: Record<string, unknown>): Promise<Admission> {
+  try {
+    return await admissionFor(document.concurrency!, input);
+  } catch (err) {
+    if (err instanceof ConcurrencyKeyError)
+      throw new ValidationError("The flow's concurrency key cannot be computed from this input", {
+        field: 'concurrency.key',
+        reason: err.message,
+      });
+    throw err;
+  }
 }
 
 export function encodeCursor(id: string): string {
@@ -172,10 +188,17 @@ export class ExecutionsService {
       started_by: actor.accountId,
       flow_request: flowRequest,
     };
-    // The common start (no key to remember, no approval first) is committed with the starts that
-    // arrive together, and its first step may run in this process without a claim.
-    if (req.idempotencyKey === undefined && approval === undefined && within === undefined && !req.trigger)
+    // The common start (no key to remember, no approval first, no limit) is committed with the starts
+    // that arrive together, and its first step may run in this process without a claim.
+    if (
+      req.idempotencyKey === undefined &&
+      approval === undefined &&
+      within === undefined &&
+      !req.trigger &&
+      !document.concurrency
+    )
       return { ...(await this.starter.start(planned)), replayed: false };
+    const concurrency = document.concurrency ? await limitedBy(document, req.input) : undefined;
     const outcome = await inTransaction(within ?? this.db, async (tx) => {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto
@@ -206,7 +229,9 @@ export class ExecutionsService {
           return { replayOf: claim.execution_id };
         }
       }
-      return { execution: await createExecution(tx, { ...planned, approval, trigger: req.trigger ?? null }) };
+      return {
+        execution: await createExecution(tx, { ...planned, approval, trigger: req.trigger ?? null, concurrency }),
+      };
     });
     if ('replayOf' in outcome)
       return { execution: (await findExecution(within ?? this.db, outcome.replayOf!))!, replayed: true };
@@ -244,6 +269,11 @@ export class ExecutionsService {
 
   async get(actor: Actor, id: string): Promise<ExecutionRow> {
     return (await this.access(actor, id)).execution;
+  }
+
+  /** Why the execution (as `get` answered it) does not move on now; null when nothing holds it back. */
+  waitingReason(execution: ExecutionRow): Promise<WaitingReason | null> {
+    return waitingReasonOf(this.db, execution);
   }
 
   /** What `get` answers, to the approver who has just decided it (no longer waiting for them). */

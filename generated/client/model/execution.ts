@@ -16,6 +16,8 @@ import type { ExecutionStatus } from './execution-status.js';
 import type { Trigger } from './trigger.js';
 // @ts-ignore (an import the model may not use)
 import type { WaitingFor } from './waiting-for.js';
+// @ts-ignore (an import the model may not use)
+import type { WaitingReason } from './waiting-reason.js';
 
 /**
  * 
@@ -143,6 +145,12 @@ export interface Execution {
      * @memberof Execution
      */
     progress: ExecutionProgress;
+    /**
+     * 
+     * @type {WaitingReason}
+     * @memberof Execution
+     */
+    waiting_reason?: WaitingReason | null;
 }
 
 /**

@@ -1,5 +1,6 @@
 /** What http.request and webhook share: the call through the guard and the status check. */
 import { OutboundHttpError, type OutboundRequest } from '../http-guard';
+import { retryAfterMs } from '../rate-limit';
 import { NodeError, type NodeContext, type NodeResult } from './types';
 
 function statusMatches(status: number, expect: unknown): boolean {
@@ -25,9 +26,12 @@ export async function callHttp(
   }
   const output = { status_code: res.status_code, headers: res.headers, body: res.body };
   if (!statusMatches(res.status_code, expectStatus)) {
-    throw Object.assign(new NodeError(`HTTP request failed with status ${res.status_code}`, res.status_code >= 500), {
-      output,
-    });
+    // 429 Too Many Requests is retried like a 5xx, after at least its Retry-After (rate-limit.ts).
+    const tooMany = res.status_code === 429;
+    throw Object.assign(
+      new NodeError(`HTTP request failed with status ${res.status_code}`, res.status_code >= 500 || tooMany),
+      { output, ...(tooMany ? { retryAfterMs: retryAfterMs(res.headers) } : {}) },
+    );
   }
   ctx.log('info', 'HTTP request successful', { status_code: res.status_code, url: req.url });
   return { output };

@@ -1,6 +1,7 @@
 /**
  * Drops rows that have served their time: token revocations past the token's expiry,
- * idempotency keys and webhook delivery ids past 24 hours, login-failure counters whose window and lock are over.
+ * idempotency keys and webhook delivery ids past 24 hours, login-failure counters whose window and lock are over,
+ * rate-limit buckets idle for an hour.
  * Run by worker processes every few minutes; any number may run it at once.
  */
 import type { Db } from '../db/knex';
@@ -9,12 +10,14 @@ import { deleteExpiredIdempotencyKeys } from '../repositories/idempotency.reposi
 import { deleteStaleLoginFailures } from '../repositories/login-failures.repository';
 import { deleteExpiredRevocations } from '../repositories/tokens.repository';
 import { deleteExpiredDeliveryIds } from '../repositories/webhooks.repository';
+import { deleteIdleRateLimits } from '../repositories/rate-limits.repository';
 
 export async function sweep(db: Db, loginWindowSeconds: number): Promise<void> {
   await deleteExpiredRevocations(db);
   await deleteExpiredIdempotencyKeys(db);
   await deleteStaleLoginFailures(db, loginWindowSeconds);
   await deleteExpiredDeliveryIds(db);
+  await deleteIdleRateLimits(db);
 }
 
 export function startHousekeeping(db: Db, loginWindowSeconds: number, log: Logger, everyMs = 5 * 60_000): () => void {

@@ -196,6 +196,33 @@ nodes:
     held.splice(0).forEach((h) => h.res.end());
   });
 
+  it('a flow-level approval comes first: the slot is taken when the execution is approved', async () => {
+    const flowId = await makeFlow(
+      alice,
+      `approval: {required: true}
+concurrency: {limit: 1}
+nodes:
+  start:
+    type: http.request
+    params: {url: "${target.url}/hold", method: POST, body: {key: "ap", execution: "{{ execution.id }}"}}
+`,
+    );
+    const a = await start(flowId, 'ap');
+    const b = await start(flowId, 'ap');
+    const waitingB = (await alice.client.executions.getExecution({ id: b.execution_id })).data;
+    expect(waitingB.waiting_reason).to.deep.include({ kind: 'approval', node_id: null, approvers: [] });
+    await alice.client.hitl.approveExecution({ id: a.execution_id, decision: {} });
+    await alice.client.hitl.approveExecution({ id: b.execution_id, decision: {} });
+    await eventually(() => expect(arrivals).to.have.length(1), { timeout: 20_000, what: 'the first call' });
+    const queuedB = (await alice.client.executions.getExecution({ id: b.execution_id })).data;
+    expect(queuedB.status).to.equal('queued');
+    expect(queuedB.waiting_reason!.concurrency).to.deep.include({ held_by: [a.execution_id], position: 1 });
+    release(arrivals[0]);
+    await eventually(() => expect(arrivals).to.have.length(2), { timeout: 20_000, what: 'the second call' });
+    release(arrivals[1]);
+    expect((await waitForExecution(alice, b.execution_id)).status).to.equal('completed');
+  });
+
   it('refuses a bad concurrency block at save, with its path', async () => {
     const err = await expectError(
       alice.client.flows.createFlow({

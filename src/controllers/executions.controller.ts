@@ -79,7 +79,11 @@ export function executionHandlers(s: Services): Handlers {
     getExecution: async ({ actor, params, headers, query, res }) => {
       const wait = waitOf(headers.Prefer, query.wait, s.config.maxWaitSeconds);
       const present = async (ex: ExecutionRow) =>
-        toExecution(ex, query.include === 'steps' ? (await s.executions.latestSteps([ex])).get(ex.id) : undefined);
+        toExecution(
+          ex,
+          query.include === 'steps' ? (await s.executions.latestSteps([ex])).get(ex.id) : undefined,
+          await s.executions.waitingReason(ex),
+        );
       if (!wait) return { status: 200, body: await present(await s.executions.get(actor, params.id)) };
       const { execution, honoured } = await s.completions.getWhenFinished(actor, params.id, {
         seconds: wait.seconds,

@@ -26,6 +26,7 @@ import * as files from './migrations/20261203010000_files';
 import * as connections from './migrations/20261203030000_connections';
 import * as callbackRate from './migrations/20261203030100_callback_rate';
 import * as organizations from './migrations/20261203040000_organizations';
+import * as concurrencyLimits from './migrations/20261203070000_concurrency_limits';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -56,6 +57,7 @@ const migrations: Record<string, Migration> = {
   '20261203030000_connections': connections,
   '20261203030100_callback_rate': callbackRate,
   '20261203040000_organizations': organizations,
+  '20261203070000_concurrency_limits': concurrencyLimits,
 };
 
 const source: Knex.MigrationSource<string> = {

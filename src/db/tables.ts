@@ -206,6 +206,8 @@ export interface ExecutionRow {
   rerun_of: string | null;
   /** How many times it was retried (`POST /executions/{id}/retry`). */
   retries: number;
+  /** The key of its flow's `concurrency` limit it was admitted or queued under; null without one. */
+  concurrency_key?: string | null;
 }
 
 export type ExecutionStage = 'draft' | 'live';

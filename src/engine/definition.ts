@@ -9,6 +9,13 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Doc
 import { unstorableTextReason } from '../errors';
 import { parseProblem, stringsIn, templatesIn } from './expressions';
 import { NODE_TYPES, nodeType } from './nodes';
+import {
+  CONCURRENCY_SCHEMA,
+  limitKeyProblems,
+  RATE_LIMIT_SCHEMA,
+  type ConcurrencyPolicy,
+  type RateLimitPolicy,
+} from './limits';
 import { schemaProblems } from './user-schemas';
 
 export const MAX_DEFINITION_BYTES = 256 * 1024;
@@ -62,6 +69,8 @@ export interface NodeDefinition {
   next?: Record<string, string>;
   retry?: RetryPolicy;
   timeout_ms?: number;
+  /** Calls of this node at most so many a second per key (limits.ts). */
+  rate_limit?: RateLimitPolicy;
 }
 
 export interface FlowDocument {
@@ -74,6 +83,8 @@ export interface FlowDocument {
   approval?: { required?: boolean; approvers?: string[]; no_self_approval?: boolean };
   /** 000's navigation: places a waiting execution may be moved to. */
   navigation?: { label: string; node: string }[];
+  /** At most `limit` executions at once per key (limits.ts, concurrency.ts). */
+  concurrency?: ConcurrencyPolicy;
   nodes: Record<string, NodeDefinition>;
 }
 
@@ -117,6 +128,7 @@ const DOCUMENT_SCHEMA = {
         no_self_approval: { type: 'boolean' },
       },
     },
+    concurrency: CONCURRENCY_SCHEMA,
     navigation: {
       type: 'array',
       maxItems: 50,
@@ -152,6 +164,7 @@ const DOCUMENT_SCHEMA = {
             },
           },
           timeout_ms: { type: 'integer', minimum: 1, maximum: 86_400_000 },
+          rate_limit: RATE_LIMIT_SCHEMA,
         },
       },
     },
@@ -476,6 +489,8 @@ export function parseDefinition(text: string): ParsedDefinition {
         ...at(['navigation', String(i), 'node']),
       });
   });
+  for (const problem of limitKeyProblems(document.concurrency, document.nodes))
+    problems.push({ ...problem, ...at(problem.path.split('.')) });
   const entry = findEntry(document, problems, at);
   if (entry) {
     checkReachability(document, entry, problems, at);

@@ -1,7 +1,7 @@
 /**
  * Drops rows that have served their time: token revocations past the token's expiry,
  * idempotency keys and webhook delivery ids past 24 hours, login-failure counters whose window and lock are over,
- * callback rate counters whose minute is over.
+ * callback rate counters whose minute is over, rate-limit buckets idle for an hour.
  * Run by worker processes every few minutes; any number may run it at once.
  */
 import type { Db } from '../db/knex';
@@ -11,6 +11,7 @@ import { deleteExpiredIdempotencyKeys } from '../repositories/idempotency.reposi
 import { deleteStaleLoginFailures } from '../repositories/login-failures.repository';
 import { deleteExpiredRevocations } from '../repositories/tokens.repository';
 import { deleteExpiredDeliveryIds } from '../repositories/webhooks.repository';
+import { deleteIdleRateLimits } from '../repositories/rate-limits.repository';
 
 export async function sweep(db: Db, loginWindowSeconds: number): Promise<void> {
   await deleteExpiredRevocations(db);
@@ -18,6 +19,7 @@ export async function sweep(db: Db, loginWindowSeconds: number): Promise<void> {
   await deleteStaleLoginFailures(db, loginWindowSeconds);
   await deleteExpiredDeliveryIds(db);
   await deleteStaleCallbackRates(db, 60);
+  await deleteIdleRateLimits(db);
 }
 
 export function startHousekeeping(db: Db, loginWindowSeconds: number, log: Logger, everyMs = 5 * 60_000): () => void {

@@ -17,6 +17,7 @@ import {
 import type { NewStart } from '../repositories/starts.repository';
 import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
+import { admitExecution, type Admission } from './concurrency';
 import { nodeOf, type FlowDocument } from './definition';
 
 /** A start's execution (see NewStart), or a subflow's child, or one that waits for an approval first. */
@@ -34,6 +35,8 @@ export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id' |
   trigger?: ExecutionTrigger | null;
   /** Its input files' metadata (002), which its templates read as `files`. */
   input_files?: FileSnapshot[] | null;
+  /** Its flow's concurrency limit and its key: it runs only once admitted (concurrency.ts). */
+  concurrency?: Admission;
 }
 
 export async function createExecution(tx: Tx, n: NewExecution): Promise<ExecutionRow> {
@@ -56,6 +59,7 @@ export async function createExecution(tx: Tx, n: NewExecution): Promise<Executio
     nodes_total: n.nodes_total,
     trigger: n.trigger ? (JSON.stringify(n.trigger) as never) : null,
     input_files: n.input_files ? (JSON.stringify(n.input_files) as never) : null,
+    ...(n.concurrency ? { concurrency_key: n.concurrency.key } : {}),
     approval_status: waiting ? 'pending' : null,
     waiting_for: waiting
       ? (JSON.stringify({ node_id: null, kind: 'approval', ...n.approval, deadline: null }) as never)
@@ -80,7 +84,12 @@ export async function createExecution(tx: Tx, n: NewExecution): Promise<Executio
     await appendEvents(tx, n.id, [
       { type: 'execution_update', payload: { status: 'queued', node_id: null, node_type: null } },
     ]);
-    await insertTask(tx, { execution_id: n.id, node_id: n.entry });
+    const admitted = n.concurrency
+      ? await admitExecution(tx, execution, n.entry, n.concurrency, cancelExecution)
+      : 'run';
+    if (admitted === 'run') await insertTask(tx, { execution_id: n.id, node_id: n.entry });
+    // Skipped at its flow's limit: it is already cancelled.
+    if (admitted === 'skipped') return (await lockExecution(tx, n.id))!;
   }
   return execution;
 }

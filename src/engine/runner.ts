@@ -24,6 +24,7 @@ import { engineFiles } from './files';
 import { failPoisonedExecution } from './lifecycle';
 import type { HttpGuard, OutboundRequest } from './http-guard';
 import { nodeType } from './nodes';
+import { deferral } from './rate-limit';
 import { NodeError } from './nodes/types';
 import type { RunSecretsSource } from './ports';
 import type { ConnectionAuth } from './connections';
@@ -278,6 +279,19 @@ export class StepRunner {
     } catch (err) {
       const error = nodeErrorOf(err, task.node_id, 'a template of the params', 'a template in the params failed: ');
       return { error, logs, startedAt, announced };
+    }
+    // A node over its rate limit sleeps until its reserved call (rate-limit.ts), holding no worker.
+    try {
+      const deferred = await deferral(this.db, execution, task, node, params, scope);
+      if (deferred) {
+        const { key, per_second, until } = deferred.limited;
+        log('info', `Rate limit of ${per_second} a second for ${key}: deferred until ${until}`, {
+          ...deferred.limited,
+        });
+        return { result: { sleepUntil: deferred }, params, logs, startedAt, announced };
+      }
+    } catch (err) {
+      return { error: nodeErrorOf(err, task.node_id, 'the rate limit key'), params, logs, startedAt, announced };
     }
     const timeout = node.timeout_ms ? AbortSignal.timeout(node.timeout_ms) : undefined;
     const nodeSignal = timeout ? AbortSignal.any([signal, timeout]) : signal;

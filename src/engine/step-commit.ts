@@ -18,6 +18,7 @@ import { ValidationError } from '../errors';
 import { checkAgainstSchema } from './user-schemas';
 import { cancelExecution, createExecution, notifyParent } from './lifecycle';
 import type { NodeError, NodeResult, Wait } from './nodes/types';
+import { MAX_RETRY_AFTER_MS } from './rate-limit';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -203,7 +204,12 @@ function nodeStarted(step: StepContext, outcome: StepOutcome): NewEvent[] {
 function sleeping(step: StepContext, outcome: StepOutcome, until: Date): Changes {
   return {
     patch: { waiting_until: until },
-    events: [...nodeStarted(step, outcome), logEvent(aboutStep(step), 'info', `Waiting until ${until.toISOString()}`)],
+    // Its own log lines (a deferral by its rate limit says why) come before the wait.
+    events: [
+      ...nodeStarted(step, outcome),
+      ...outcome.logs,
+      logEvent(aboutStep(step), 'info', `Waiting until ${until.toISOString()}`),
+    ],
   };
 }
 
@@ -384,10 +390,11 @@ function afterFailure(step: StepContext, error: NodeError): Route {
   const maxAttempts = retry.max_attempts ?? 1;
   if (error.retryable && !error.fatal && task.attempt < maxAttempts) {
     const base = retry.backoff_ms ?? 1000;
-    const delay = Math.min(
+    const backoff = Math.min(
       base * Math.pow(retry.backoff_multiplier ?? 2, task.attempt - 1),
       retry.max_backoff_ms ?? 300_000,
     );
+    const delay = honouringRetryAfter(backoff, error, retry.max_backoff_ms);
     const message = `Attempt ${task.attempt} of ${maxAttempts} failed: ${error.message}; retrying in ${delay} ms`;
     return {
       changes: { patch: {}, events: [logEvent(about, 'warn', message, { attempt: task.attempt, delay_ms: delay })] },
@@ -408,6 +415,13 @@ function afterFailure(step: StepContext, error: NodeError): Route {
     };
   }
   return { changes: NO_CHANGES, end: { status: 'failed', error: error.message, detail: error.detail ?? null } };
+}
+
+/** A 429's `Retry-After` (rate-limit.ts) lengthens the backoff, up to the policy's `max_backoff_ms` (else 5 minutes). */
+function honouringRetryAfter(backoff: number, error: NodeError, maxBackoffMs: number | undefined): number {
+  const retryAfter = (error as NodeError & { retryAfterMs?: number }).retryAfterMs;
+  if (retryAfter === undefined) return backoff;
+  return Math.max(backoff, Math.min(retryAfter, maxBackoffMs ?? MAX_RETRY_AFTER_MS));
 }
 
 /** The step that reaches the execution's step limit with more to do fails the execution instead. */

@@ -73,7 +73,12 @@ export function toProgress(r: ExecutionRow): Schemas['ExecutionProgress'] {
   };
 }
 
-export function toExecution(r: ExecutionRow, steps?: StepRow[]): Schemas['Execution'] {
+/** The execution; `steps` with `include=steps`; `waitingReason` when the caller read why it waits (GET /executions/{id}). */
+export function toExecution(
+  r: ExecutionRow,
+  steps?: StepRow[],
+  waitingReason?: Schemas['WaitingReason'],
+): Schemas['Execution'] {
   return {
     ...toExecutionSummary(r, steps),
     flow_version: r.flow_version,
@@ -86,6 +91,7 @@ export function toExecution(r: ExecutionRow, steps?: StepRow[]): Schemas['Execut
     waiting_for: shownWaitingFor(r.waiting_for),
     progress: toProgress(r),
     named_outputs: toNamedOutputs(r),
+    ...(waitingReason !== undefined ? { waiting_reason: waitingReason } : {}),
   };
 }
 

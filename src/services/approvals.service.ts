@@ -6,6 +6,7 @@
 import type { Db } from '../db/knex';
 import type { ExecutionRow } from '../db/tables';
 import { cancelExecution } from '../engine/lifecycle';
+import { queueEntry } from '../engine/concurrency';
 import { ForbiddenError } from '../errors';
 import { appendEvents } from '../repositories/events.repository';
 import { updateExecution } from '../repositories/executions.repository';
@@ -75,7 +76,8 @@ export class ApprovalsService {
           await appendEvents(tx, id, [
             { type: 'execution_update', payload: { status: 'queued', node_id: null, node_type: null } },
           ]);
-          await insertTask(tx, { execution_id: id, node_id: (await this.executions.pinnedDocument(ex)).entry! });
+          const document = await this.executions.pinnedDocument(ex);
+          await queueEntry(tx, ex, document.entry!, document.concurrency, cancelExecution);
         } else {
           await updateExecution(tx, id, { approval_status: 'rejected' });
           await cancelExecution(tx, ex, `Rejected by ${actor.accountId}`, actor.accountId);

@@ -23,6 +23,7 @@ import type { Masker } from '../security/masking';
 import type { Tx } from '../db/knex';
 import { checkAgainstSchema } from '../engine/user-schemas';
 import { cancelExecution, createExecution } from '../engine/lifecycle';
+import { admissionFor, ConcurrencyKeyError, type Admission } from '../engine/concurrency';
 import { startsInline, type ExecutionStarter } from '../engine/starter';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, ValidationError } from '../errors';
 import { listEventRows, listLogRows } from '../repositories/events.repository';
@@ -45,6 +46,7 @@ import { inputFilesForStart } from './file-inputs';
 import { insertExecutionFiles } from '../repositories/files.repository';
 import { inTransaction } from '../db/transaction';
 import { effectiveApproval, startTarget, type RunApproval } from './start-rules';
+import { waitingReasonOf, type WaitingReason } from './waiting-reasons';
 
 export interface StartRequest {
   flowId: string;
@@ -96,6 +98,20 @@ export function canonical(value: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
+}
+
+/** The admission of a start of a limited flow; a key template that fails is the input's problem (422). */
+async function limitedBy(document: FlowDocument, input: Record<string, unknown>): Promise<Admission> {
+  try {
+    return await admissionFor(document.concurrency!, input);
+  } catch (err) {
+    if (err instanceof ConcurrencyKeyError)
+      throw new ValidationError("The flow's concurrency key cannot be computed from this input", {
+        field: 'concurrency.key',
+        reason: err.message,
+      });
+    throw err;
+  }
 }
 
 export function encodeCursor(id: string): string {
@@ -220,16 +236,19 @@ export class ExecutionsService {
       name: req.name ?? null,
     };
     const fileIds = req.fileIds ?? [];
-    // The common start (no key to remember, no approval first, no files to lock) is committed with
-    // the starts that arrive together, and its first step may run in this process without a claim.
+    // The common start (no key to remember, no approval first, no files to lock, no limit) is
+    // committed with the starts that arrive together, and its first step may run in this process
+    // without a claim.
     if (
       req.idempotencyKey === undefined &&
       approval === undefined &&
       within === undefined &&
       !req.trigger &&
-      fileIds.length === 0
+      fileIds.length === 0 &&
+      !document.concurrency
     )
       return { ...(await this.starter.start({ ...planned, inline: startsInline(document) })), replayed: false };
+    const concurrency = document.concurrency ? await limitedBy(document, req.input) : undefined;
     const outcome = await inTransaction(within ?? this.db, async (tx) => {
       if (req.idempotencyKey !== undefined) {
         const hash = crypto
@@ -271,6 +290,7 @@ export class ExecutionsService {
         approval,
         trigger: req.trigger ?? null,
         input_files: inputFiles,
+        concurrency,
       });
       await insertExecutionFiles(
         tx,
@@ -326,6 +346,11 @@ export class ExecutionsService {
 
   async get(actor: Actor, id: string): Promise<ExecutionRow> {
     return (await this.access(actor, id)).execution;
+  }
+
+  /** Why the execution (as `get` answered it) does not move on now; null when nothing holds it back. */
+  waitingReason(execution: ExecutionRow): Promise<WaitingReason | null> {
+    return waitingReasonOf(this.db, execution);
   }
 
   /** What `get` answers, to the approver who has just decided it (no longer waiting for them). */

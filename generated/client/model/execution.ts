@@ -26,6 +26,8 @@ import type { Step } from './step.js';
 import type { Trigger } from './trigger.js';
 // @ts-ignore (an import the model may not use)
 import type { WaitingFor } from './waiting-for.js';
+// @ts-ignore (an import the model may not use)
+import type { WaitingReason } from './waiting-reason.js';
 
 /**
  * 
@@ -219,6 +221,12 @@ export interface Execution {
      * @memberof Execution
      */
     named_outputs: Array<NamedOutput> | null;
+    /**
+     * 
+     * @type {WaitingReason}
+     * @memberof Execution
+     */
+    waiting_reason?: WaitingReason | null;
 }
 
 /**

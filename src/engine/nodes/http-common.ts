@@ -1,5 +1,6 @@
 /** What http.request and webhook share: the call through the guard and the status check. */
 import { OutboundHttpError, type OutboundRequest } from '../http-guard';
+import { retryAfterMs } from '../rate-limit';
 import { NodeError, type NodeContext, type NodeResult } from './types';
 
 export function statusMatches(status: number, expect: unknown): boolean {
@@ -45,9 +46,12 @@ export async function callHttp(
     ? { status_code: res.status_code, headers: res.headers, body: null, file: res.body ?? null }
     : { status_code: res.status_code, headers: res.headers, body: res.body };
   if (!statusMatches(res.status_code, expectStatus)) {
-    throw Object.assign(new NodeError(`HTTP request failed with status ${res.status_code}`, res.status_code >= 500), {
-      output,
-    });
+    // 429 Too Many Requests is retried like a 5xx, after at least its Retry-After (rate-limit.ts).
+    const tooMany = res.status_code === 429;
+    throw Object.assign(
+      new NodeError(`HTTP request failed with status ${res.status_code}`, res.status_code >= 500 || tooMany),
+      { output, ...(tooMany ? { retryAfterMs: retryAfterMs(res.headers) } : {}) },
+    );
   }
   ctx.log('info', 'HTTP request successful', { status_code: res.status_code, url: req.url });
   return { output };

@@ -8,7 +8,7 @@ export const httpRequest: NodeTypeModule = {
   category: 'integration',
   displayName: 'HTTP request',
   description:
-    "Call an HTTP API. Loopback, private, link-local and metadata addresses are refused unless FLOWRUNNER_HTTP_ALLOW permits them. 5xx, network errors and timeouts are retried per the node's `retry`; 4xx is not.",
+    "Call an HTTP API. Loopback, private, link-local and metadata addresses are refused unless FLOWRUNNER_HTTP_ALLOW permits them. 5xx, 429 (no sooner than its Retry-After), network errors and timeouts are retried per the node's `retry`; other 4xx are not.",
   output:
     '{status_code, headers, body}: body is parsed JSON when the response says application/json, else text; with save_response_as_file, body is null and file is the saved file',
   outputSchema: {

@@ -18,6 +18,7 @@ import * as schedules from './migrations/20261202000400_schedules';
 import * as webhooks from './migrations/20261202000500_webhooks';
 import * as accountsExternalId from './migrations/20261202020000_accounts_external_id';
 import * as flowRequests from './migrations/20261202020000_flow_requests';
+import * as parallelForeach from './migrations/20261203060000_parallel_foreach';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '20261202000500_webhooks': webhooks,
   '20261202020000_accounts_external_id': accountsExternalId,
   '20261202020000_flow_requests': flowRequests,
+  '20261203060000_parallel_foreach': parallelForeach,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -123,6 +123,25 @@ export interface ExecutionRow {
   waiting_until: Date | null;
   /** The number of nodes of the pinned definition. */
   nodes_total: number;
+  /** On a foreach's child execution: which iteration of its parent it is. */
+  iteration: ExecutionIteration | null;
+  /** While (and after) a foreach runs: how far it is. */
+  foreach_progress: ForeachProgress | null;
+}
+
+export interface ExecutionIteration {
+  node_id: string;
+  index: number;
+  item: unknown;
+  /** Runs the foreach's body (nodes of the parent's own definition), not a subflow. */
+  body: boolean;
+}
+
+export interface ForeachProgress {
+  node_id: string;
+  done: number;
+  total: number;
+  failed: number;
 }
 
 export interface TaskRow {

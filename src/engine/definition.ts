@@ -9,6 +9,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Doc
 import { unstorableTextReason } from '../errors';
 import { parseProblem, stringsIn, templatesIn } from './expressions';
 import { NODE_TYPES, nodeType } from './nodes';
+import { regionProblems } from './regions';
 import { schemaProblems } from './user-schemas';
 
 export const MAX_DEFINITION_BYTES = 256 * 1024;
@@ -413,7 +414,7 @@ export function parseDefinition(text: string): ParsedDefinition {
     }
     const allowed = new Set(['default', 'error', ...(module.outcomes?.(params) ?? [])]);
     for (const outcome of Object.keys(edgesOf(node))) {
-      if (!allowed.has(outcome))
+      if (!allowed.has(outcome) && !module.anyOutcome)
         problems.push({
           ...here(`next.${outcome}`),
           message: `"${module.type}" has no outcome "${outcome}"; use one of ${[...allowed].join(', ')}`,
@@ -473,6 +474,8 @@ export function parseDefinition(text: string): ParsedDefinition {
     checkReachability(document, entry, problems, at);
     checkLoops(document, problems);
   }
+  if (problems.length === 0)
+    for (const problem of regionProblems(document)) problems.push({ ...problem, ...at(problem.path.split('.')) });
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, document, entry: entry!, hash: definitionHash(text) };
 }

@@ -18,6 +18,7 @@ import type { NewStart } from '../repositories/starts.repository';
 import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import { nodeOf, type FlowDocument } from './definition';
+import { foreachChildEnded } from './foreach-commit';
 
 /** A start's execution (see NewStart), or a subflow's child, or one that waits for an approval first. */
 export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id' | 'flow_request'> {
@@ -29,6 +30,8 @@ export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id' |
   approval?: { approvers: string[]; no_self_approval: boolean };
   /** The schedule or webhook trigger that started it. */
   trigger?: ExecutionTrigger | null;
+  /** A foreach's iteration: which one (foreach-commit.ts). */
+  iteration?: ExecutionRow['iteration'];
 }
 
 export async function createExecution(tx: Tx, n: NewExecution): Promise<ExecutionRow> {
@@ -47,6 +50,7 @@ export async function createExecution(tx: Tx, n: NewExecution): Promise<Executio
     depth: n.depth ?? 0,
     nodes_total: n.nodes_total,
     trigger: n.trigger ? (JSON.stringify(n.trigger) as never) : null,
+    ...(n.iteration ? { iteration: JSON.stringify(n.iteration) as never } : {}),
     approval_status: waiting ? 'pending' : null,
     waiting_for: waiting
       ? (JSON.stringify({ node_id: null, kind: 'approval', ...n.approval, deadline: null }) as never)
@@ -85,6 +89,8 @@ export async function notifyParent(
   error: string | null,
 ): Promise<void> {
   if (!child.parent_execution_id) return;
+  if (await foreachChildEnded(tx, child, status, result, error, { create: createExecution, cancel: cancelExecution }))
+    return;
   const parent = await lockExecution(tx, child.parent_execution_id);
   const waitingFor = parent?.waiting_for as { kind?: string; node_id?: string; child_execution_id?: string } | null;
   if (

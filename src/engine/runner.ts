@@ -20,6 +20,7 @@ import {
 } from '../repositories/tasks.repository';
 import { edgesOf, nodeCount, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import { ExpressionLimitError, resolveTemplates } from './expressions';
+import { iterationScope } from './foreach-commit';
 import { failPoisonedExecution } from './lifecycle';
 import type { HttpGuard } from './http-guard';
 import { nodeType } from './nodes';
@@ -130,6 +131,7 @@ export class StepRunner {
         attempt: task.attempt,
       },
       request: execution.flow_request,
+      ...iterationScope(execution),
     };
     let current = execution;
     let announcedAt: Date | undefined;

@@ -11,8 +11,14 @@ import type { Tx } from '../db/knex';
 import { newId } from '../db/ids';
 import { FINAL_STATUSES, type ExecutionRow, type ExecutionStatus, type ForeachProgress } from '../db/tables';
 import { appendEvents, type NewEvent } from '../repositories/events.repository';
-import { lockExecution, lockUnfinishedChildren } from '../repositories/executions.repository';
 import {
+  deleteExecutionRow,
+  findExecution,
+  lockExecution,
+  lockUnfinishedChildren,
+} from '../repositories/executions.repository';
+import {
+  findForeachRun,
   finishItem,
   foreachResults,
   lockForeachRun,
@@ -21,6 +27,7 @@ import {
   markItemRunning,
   openForeach,
   setForeachProgress,
+  unstartItem,
   updateForeachRun,
   type ForeachBody,
   type ForeachKey,
@@ -104,7 +111,7 @@ export async function startForeach(
     await queueLastRun(tx, run, { results: [], errors: [] });
     return [];
   }
-  await startItems(tx, ex, run, control.concurrency, lifecycle);
+  await startItems(tx, ex.id, run, control.concurrency, lifecycle);
   return [
     progressEvent(progress, `Foreach over ${run.total} items, ${Math.min(run.concurrency, run.total)} at a time`),
   ];
@@ -113,13 +120,18 @@ export async function startForeach(
 /** Starts up to `count` pending items, in order, each as a child execution. */
 async function startItems(
   tx: Tx,
-  parent: ExecutionRow,
+  parentId: string,
   run: Pick<ForeachRunRow, 'execution_id' | 'node_id' | 'body'>,
   count: number,
   lifecycle: Lifecycle,
-): Promise<void> {
+): Promise<{ id: string; idx: number }[]> {
   const key = { execution_id: run.execution_id, node_id: run.node_id };
-  for (const item of await lockPendingItems(tx, key, count)) {
+  const items = await lockPendingItems(tx, key, count);
+  if (items.length === 0) return [];
+  // Read without a lock: the parent's input, account and depth do not change while it runs.
+  const parent = (await findExecution(tx, parentId))!;
+  const started: { id: string; idx: number }[] = [];
+  for (const item of items) {
     const id = newId('exec');
     const { body } = run;
     await lifecycle.create(tx, {
@@ -136,7 +148,9 @@ async function startItems(
       iteration: { node_id: run.node_id, index: item.idx, item: item.item, body: body.body },
     });
     await markItemRunning(tx, key, item.idx, id);
+    started.push({ id, idx: item.idx });
   }
+  return started;
 }
 
 async function queueLastRun(
@@ -154,7 +168,11 @@ async function queueLastRun(
 
 /**
  * A child execution ended: when it is a foreach's iteration, records it and moves the foreach on
- * (true); false for any other child (a subflow's).
+ * (true); false for any other child (a subflow's). Siblings end together: the next item is
+ * started first, under a skip-locked claim of its own, and the parent's row is locked last, so the
+ * part that siblings take in turn is short (the counters, the progress, at times an event). When
+ * the parent turned out to be finished, or the foreach failed meanwhile, the child just started
+ * is removed again, unseen, in the same transaction.
  */
 export async function foreachChildEnded(
   tx: Tx,
@@ -168,18 +186,30 @@ export async function foreachChildEnded(
   if (!item) return false;
   if (item.status !== 'running') return true;
   const key: ForeachKey = { execution_id: item.execution_id, node_id: item.node_id };
-  const parent = await lockExecution(tx, item.execution_id);
-  const run = await lockForeachRun(tx, key);
   const ended = status === 'completed' ? 'completed' : status === 'failed' ? 'failed' : 'cancelled';
   const itemError = ended === 'completed' ? null : (error ?? ended);
   await finishItem(tx, key, item.idx, ended, ended === 'completed' ? result : null, itemError);
-  if (!parent || FINAL_STATUSES.includes(parent.status) || !run || run.status !== 'running') return true;
+  const stops = ended !== 'completed';
+  const seen = await findForeachRun(tx, key);
+  const started =
+    seen?.status === 'running' && !(stops && seen.on_item_error === 'fail')
+      ? await startItems(tx, item.execution_id, seen, 1, lifecycle)
+      : [];
+  const parent = await lockExecution(tx, item.execution_id);
+  const run = await lockForeachRun(tx, key);
+  if (!parent || FINAL_STATUSES.includes(parent.status) || !run || run.status !== 'running') {
+    for (const s of started) {
+      await deleteExecutionRow(tx, s.id);
+      await unstartItem(tx, key, s.idx);
+    }
+    return true;
+  }
   const done = run.done + 1;
-  const failed = run.failed + (ended === 'completed' ? 0 : 1);
+  const failed = run.failed + (stops ? 1 : 0);
   const progress: ForeachProgress = { node_id: run.node_id, done, total: run.total, failed };
   const now = new Date();
   let message: string | undefined;
-  if (ended !== 'completed' && run.on_item_error === 'fail') {
+  if (stops && run.on_item_error === 'fail') {
     await updateForeachRun(tx, key, { status: 'failed', done, failed, last_event_at: now });
     const reason = `Cancelled: item ${item.idx} of foreach "${run.node_id}" ${ended}`;
     for (const other of await lockUnfinishedChildren(tx, parent.id))
@@ -193,7 +223,6 @@ export async function foreachChildEnded(
     await queueLastRun(tx, run, await foreachResults(tx, key));
     message = `Foreach "${run.node_id}": ${done}/${run.total} items done${failed ? `, ${failed} failed` : ''}`;
   } else {
-    await startItems(tx, parent, run, 1, lifecycle);
     const due = !run.last_event_at || now.getTime() - run.last_event_at.getTime() >= PROGRESS_EVENT_MS;
     await updateForeachRun(tx, key, { done, failed, ...(due ? { last_event_at: now } : {}) });
     if (due) message = `Foreach "${run.node_id}": ${done}/${run.total} items done`;

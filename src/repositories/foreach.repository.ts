@@ -54,6 +54,18 @@ export async function openForeach(
   );
 }
 
+/** The run as it stands (no lock): whether to start another item at all. */
+export async function findForeachRun(db: Knex, key: ForeachKey): Promise<ForeachRunRow | undefined> {
+  return db<ForeachRunRow>('foreach_runs').where(key).first();
+}
+
+/** An item whose child was started in this transaction but must not run after all. */
+export async function unstartItem(tx: Knex.Transaction, key: ForeachKey, idx: number): Promise<void> {
+  await tx('foreach_items')
+    .where({ ...key, idx })
+    .update({ status: 'pending', child_execution_id: null });
+}
+
 export async function lockForeachRun(tx: Knex.Transaction, key: ForeachKey): Promise<ForeachRunRow | undefined> {
   return tx<ForeachRunRow>('foreach_runs').where(key).forUpdate().first();
 }
@@ -66,7 +78,7 @@ export async function updateForeachRun(
   await tx('foreach_runs').where(key).update(patch);
 }
 
-/** The next pending items, first by index, locked. */
+/** The next pending items, first by index, locked; items another transaction is starting are skipped. */
 export async function lockPendingItems(
   tx: Knex.Transaction,
   key: ForeachKey,
@@ -76,7 +88,8 @@ export async function lockPendingItems(
     .where({ ...key, status: 'pending' })
     .orderBy('idx')
     .limit(limit)
-    .forUpdate();
+    .forUpdate()
+    .skipLocked();
 }
 
 export async function markItemRunning(

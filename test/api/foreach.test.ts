@@ -54,9 +54,12 @@ describe('foreach', () => {
     [60, 10],
     [200, 100],
   ])
-    it(`keeps the items' order with concurrency ${concurrency}, never more than that at once`, async () => {
+    it(`keeps the items' order with concurrency ${concurrency}, never more than that at once`, async function () {
+      this.timeout(180_000);
       maxInFlight = 0;
-      const ex = await runToEnd(alice, await makeFlow(alice, echoFlow(items, concurrency)), { add: 1 });
+      const flowId = await makeFlow(alice, echoFlow(items, concurrency));
+      const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: { input: { add: 1 } } });
+      const ex = await waitForExecution(alice, data.execution_id, undefined, 120_000);
       expect(ex.status, ex.error ?? '').to.equal('completed');
       const output = ex.result as { results: number[]; errors: unknown[] };
       expect(output.results).to.deep.equal(Array.from({ length: items }, (_, i) => (i + 1) * 10 + 1));

@@ -53,6 +53,10 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(
     'create index foreach_items_child on foreach_items (child_execution_id) where child_execution_id is not null',
   );
+  // The next item to start is the first pending one: without this, each pick walks the done ones.
+  await knex.raw(
+    "create index foreach_items_pending on foreach_items (execution_id, node_id, idx) where status = 'pending'",
+  );
   await knex.schema.alterTable('executions', (t) => {
     /** On a foreach's child: {node_id, index, item, body}: which iteration of its parent it is. */
     t.jsonb('iteration');

@@ -2356,6 +2356,17 @@ export interface components {
                 label?: string;
             }[];
         } | null;
+        /** @description The execution's latest foreach (while it runs and after): items done (completed, failed or cancelled) out of its total, and how many of them did not complete. Absent or null when the execution has run no foreach. */
+        ForeachProgress: {
+            /** @example charge_each */
+            node_id: string;
+            /** @example 120 */
+            done: number;
+            /** @example 10000 */
+            total: number;
+            /** @example 0 */
+            failed: number;
+        } | null;
         /** @description How far an execution is: steps done, the node it is at (since when it runs there), how many nodes its definition has, and until when it waits (a wait's deadline, a delay's end). `nodes_total` counts the definition's nodes; a run that branches may finish with fewer steps. */
         ExecutionProgress: {
             /** @example 2 */
@@ -2374,6 +2385,7 @@ export interface components {
              * @description The end of the current wait or delay, when it has one; else null.
              */
             waiting_until: string | null;
+            foreach?: components["schemas"]["ForeachProgress"];
         };
         /** @description The flow request an execution carries out, as it was at the start (001's preview). */
         FlowRequestRef: {

@@ -27,6 +27,7 @@ import * as connections from './migrations/20261203030000_connections';
 import * as callbackRate from './migrations/20261203030100_callback_rate';
 import * as organizations from './migrations/20261203040000_organizations';
 import * as concurrencyLimits from './migrations/20261203070000_concurrency_limits';
+import * as parallelForeach from './migrations/20261203060000_parallel_foreach';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -58,6 +59,7 @@ const migrations: Record<string, Migration> = {
   '20261203030100_callback_rate': callbackRate,
   '20261203040000_organizations': organizations,
   '20261203070000_concurrency_limits': concurrencyLimits,
+  '20261203060000_parallel_foreach': parallelForeach,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -208,6 +208,25 @@ export interface ExecutionRow {
   retries: number;
   /** The key of its flow's `concurrency` limit it was admitted or queued under; null without one. */
   concurrency_key?: string | null;
+  /** On a foreach's child execution: which iteration of its parent it is. */
+  iteration: ExecutionIteration | null;
+  /** While (and after) a foreach runs: how far it is. */
+  foreach_progress: ForeachProgress | null;
+}
+
+export interface ExecutionIteration {
+  node_id: string;
+  index: number;
+  item: unknown;
+  /** Runs the foreach's body (nodes of the parent's own definition), not a subflow. */
+  body: boolean;
+}
+
+export interface ForeachProgress {
+  node_id: string;
+  done: number;
+  total: number;
+  failed: number;
 }
 
 export type ExecutionStage = 'draft' | 'live';

@@ -16,6 +16,7 @@ import {
   type ConcurrencyPolicy,
   type RateLimitPolicy,
 } from './limits';
+import { regionProblems } from './regions';
 import { schemaProblems } from './user-schemas';
 
 export const MAX_DEFINITION_BYTES = 256 * 1024;
@@ -429,7 +430,7 @@ export function parseDefinition(text: string): ParsedDefinition {
     }
     const allowed = new Set(['default', 'error', ...(module.outcomes?.(params) ?? [])]);
     for (const outcome of Object.keys(edgesOf(node))) {
-      if (!allowed.has(outcome))
+      if (!allowed.has(outcome) && !module.anyOutcome)
         problems.push({
           ...here(`next.${outcome}`),
           message: `"${module.type}" has no outcome "${outcome}"; use one of ${[...allowed].join(', ')}`,
@@ -496,6 +497,8 @@ export function parseDefinition(text: string): ParsedDefinition {
     checkReachability(document, entry, problems, at);
     checkLoops(document, problems);
   }
+  if (problems.length === 0)
+    for (const problem of regionProblems(document)) problems.push({ ...problem, ...at(problem.path.split('.')) });
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, document, entry: entry!, hash: definitionHash(text) };
 }

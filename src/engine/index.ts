@@ -7,6 +7,7 @@ import type { Db } from '../db/knex';
 import type { Logger } from '../log';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from '../repositories/events.repository';
 import { CANCEL_CHANNEL } from '../repositories/executions.repository';
+import { ABORT_TASKS_CHANNEL } from '../repositories/branches.repository';
 import { FINISHED_CHANNEL, FINISHED_HERE } from '../repositories/finished-executions.repository';
 import { INVALIDATE_CHANNEL } from '../repositories/invalidations.repository';
 import { TASKS_CHANNEL } from '../repositories/tasks.repository';
@@ -37,7 +38,15 @@ export async function startEngine(
 ): Promise<Engine> {
   const notifier = new Notifier(
     databaseUrl,
-    [TASKS_CHANNEL, CANCEL_CHANNEL, EVENTS_CHANNEL, DELIVERIES_CHANNEL, INVALIDATE_CHANNEL, FINISHED_CHANNEL],
+    [
+      TASKS_CHANNEL,
+      CANCEL_CHANNEL,
+      EVENTS_CHANNEL,
+      DELIVERIES_CHANNEL,
+      INVALIDATE_CHANNEL,
+      FINISHED_CHANNEL,
+      ABORT_TASKS_CHANNEL,
+    ],
     log,
   );
   const bus = deps.invalidations;

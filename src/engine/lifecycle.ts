@@ -19,6 +19,7 @@ import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import { admitExecution, type Admission } from './concurrency';
 import { nodeOf, type FlowDocument } from './definition';
+import { foreachChildEnded } from './foreach-commit';
 
 /** A start's execution (see NewStart), or a subflow's child, or one that waits for an approval first. */
 export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id' | 'flow_request' | 'stage' | 'name'> {
@@ -37,6 +38,8 @@ export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id' |
   input_files?: FileSnapshot[] | null;
   /** Its flow's concurrency limit and its key: it runs only once admitted (concurrency.ts). */
   concurrency?: Admission;
+  /** A foreach's iteration: which one (foreach-commit.ts). */
+  iteration?: ExecutionRow['iteration'];
 }
 
 export async function createExecution(tx: Tx, n: NewExecution): Promise<ExecutionRow> {
@@ -60,6 +63,7 @@ export async function createExecution(tx: Tx, n: NewExecution): Promise<Executio
     trigger: n.trigger ? (JSON.stringify(n.trigger) as never) : null,
     input_files: n.input_files ? (JSON.stringify(n.input_files) as never) : null,
     ...(n.concurrency ? { concurrency_key: n.concurrency.key } : {}),
+    ...(n.iteration ? { iteration: JSON.stringify(n.iteration) as never } : {}),
     approval_status: waiting ? 'pending' : null,
     waiting_for: waiting
       ? (JSON.stringify({ node_id: null, kind: 'approval', ...n.approval, deadline: null }) as never)
@@ -103,6 +107,8 @@ export async function notifyParent(
   error: string | null,
 ): Promise<void> {
   if (!child.parent_execution_id) return;
+  if (await foreachChildEnded(tx, child, status, result, error, { create: createExecution, cancel: cancelExecution }))
+    return;
   const parent = await lockExecution(tx, child.parent_execution_id);
   const waitingFor = parent?.waiting_for as { kind?: string; node_id?: string; child_execution_id?: string } | null;
   if (

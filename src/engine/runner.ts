@@ -21,6 +21,7 @@ import {
 import { edgesOf, nodeCount, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import { ExpressionLimitError, resolveTemplates } from './expressions';
 import { engineFiles } from './files';
+import { iterationScope } from './foreach-commit';
 import { failPoisonedExecution } from './lifecycle';
 import type { HttpGuard, OutboundRequest } from './http-guard';
 import { nodeType } from './nodes';
@@ -187,6 +188,7 @@ export class StepRunner {
       },
       request: execution.flow_request,
       files: execution.input_files ?? [],
+      ...iterationScope(execution),
     };
     return { document, node, secrets, scope };
   }

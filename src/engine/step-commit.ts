@@ -17,6 +17,9 @@ import { ExpressionLimitError, resolveTemplates } from './expressions';
 import { ValidationError } from '../errors';
 import { checkAgainstSchema } from './user-schemas';
 import { cancelExecution, createExecution, notifyParent } from './lifecycle';
+import { arriveAtJoin, branchOf, startBranches } from './branch-commit';
+import { startForeach } from './foreach-commit';
+import type { BranchOutcome } from './nodes/join';
 import type { NodeError, NodeResult, Wait } from './nodes/types';
 import { MAX_RETRY_AFTER_MS } from './rate-limit';
 
@@ -110,7 +113,14 @@ export async function commitStep(tx: Tx, step: StepContext, outcome: StepOutcome
   if (result?.sleepUntil) return write(tx, step, and(begun, sleeping(step, outcome, result.sleepUntil.at)));
   const running = and(begun, ran(step, outcome));
   if (result?.wait) return write(tx, step, and(running, await startWaiting(tx, step, result.wait)));
+  if (result?.control?.kind === 'foreach') {
+    const lifecycle = { create: createExecution, cancel: cancelExecution };
+    const events = await startForeach(tx, step, result.control, lifecycle);
+    return write(tx, step, and(running, { patch: {}, events }));
+  }
   const recorded = and(running, await recordStep(tx, step, outcome));
+  if (result?.control?.kind === 'fork')
+    return write(tx, step, and(recorded, { patch: {}, events: await startBranches(tx, step) }));
   if (result?.cancel) {
     await write(tx, step, recorded);
     await cancelExecution(
@@ -124,7 +134,23 @@ export async function commitStep(tx: Tx, step: StepContext, outcome: StepOutcome
   const route = result
     ? await afterSuccess(step, result, recorded.patch.node_outputs!)
     : afterFailure(step, outcome.error!);
-  await finish(tx, step, recorded, withinStepLimit(step, route));
+  await finish(tx, step, recorded, await throughBranch(tx, step, recorded, withinStepLimit(step, route)));
+}
+
+/**
+ * In a parallel's branch, a step that leaves it (an edge to the join, no edge, a failure nothing
+ * catches) arrives at the join instead of going on or ending the execution (branch-commit.ts).
+ */
+async function throughBranch(tx: Tx, step: StepContext, recorded: Changes, route: Route): Promise<Route> {
+  const place = branchOf(step.document, step.task.node_id);
+  if (!place || (route.next && route.next.node !== place.join)) return route;
+  const own = recorded.patch.node_outputs?.[step.task.node_id] ?? route.changes.patch.node_outputs?.[step.task.node_id];
+  const outcome: BranchOutcome =
+    route.next || route.end?.status === 'completed'
+      ? { status: 'completed', output: own?.output ?? null, error: null }
+      : { status: 'failed', output: null, error: route.end?.status === 'failed' ? route.end.error : 'failed' };
+  const events = await arriveAtJoin(tx, step, place, outcome);
+  return { changes: and(route.changes, { patch: {}, events }) };
 }
 
 /**
@@ -149,6 +175,8 @@ export async function planStep(step: StepContext, outcome: StepOutcome): Promise
   const { execution: ex, task, masker } = step;
   if (ex.status !== 'queued' && ex.status !== 'running') return undefined;
   if (result?.sleepUntil || result?.wait || result?.cancel) return undefined;
+  // Parallel branches run side by side; the batch statement writes one step per execution at a time.
+  if (result?.control || branchOf(step.document, task.node_id)) return undefined;
   const record = stepRecord(step, outcome);
   const recorded = and(begin(step, outcome.startedAt, outcome.announced), ran(step, outcome), record.changes);
   const route = withinStepLimit(
@@ -338,9 +366,12 @@ async function afterSuccess(
 ): Promise<Route> {
   const target = edgeFor(step.node, result.outcome ?? 'default') ?? edgeFor(step.node, 'default');
   if (target) return { changes: NO_CHANGES, next: { node: target, attempt: 1 } };
-  const output = step.document.output;
-  if (output === undefined)
-    return { changes: NO_CHANGES, end: declaredOutputs(step, { status: 'completed', result: result.output ?? null }) };
+  // A foreach's body iteration ends with its last node's output, not the flow's (nor its declared outputs).
+  const output = step.execution.iteration?.body ? undefined : step.document.output;
+  if (output === undefined) {
+    const end = { status: 'completed' as const, result: result.output ?? null };
+    return { changes: NO_CHANGES, end: step.execution.iteration?.body ? end : declaredOutputs(step, end) };
+  }
   try {
     const flowResult = await resolveTemplates(output, { ...step.scope, nodes: nodeOutputs });
     return { changes: NO_CHANGES, end: declaredOutputs(step, { status: 'completed', result: flowResult }) };

@@ -22,6 +22,7 @@ import {
 import type { Db } from '../db/knex';
 import type { ExecutionRow } from '../db/tables';
 import { CANCEL_CHANNEL } from '../repositories/executions.repository';
+import { ABORT_TASKS_CHANNEL } from '../repositories/branches.repository';
 import { isDatabaseUnavailable } from '../db/errors';
 import { Alarm } from './alarm';
 import type { Notifier } from './notifier';
@@ -72,6 +73,14 @@ export class Worker {
     for (const c of held) if (c.task.execution_id !== executionId) this.ready.push(c.task.account_id, c);
   };
 
+  /** Branches a join cancelled: their running steps abort, their held tasks are dropped (their rows are gone). */
+  private readonly onAbortTasks = (payload: string) => {
+    const ids = new Set(payload.split(','));
+    for (const f of this.inflight.values()) if (ids.has(String(f.task.id))) f.abort.abort();
+    const held = this.ready.clear();
+    for (const c of held) if (!ids.has(String(c.task.id))) this.ready.push(c.task.account_id, c);
+  };
+
   constructor(
     private readonly db: Db,
     private readonly runner: StepRunner,
@@ -88,6 +97,7 @@ export class Worker {
     this.notifier.on(TASKS_CHANNEL, this.onTask);
     this.notifier.on('reconnected', this.onTask);
     this.notifier.on(CANCEL_CHANNEL, this.onCancel);
+    this.notifier.on(ABORT_TASKS_CHANNEL, this.onAbortTasks);
     this.heartbeat = setInterval(
       () => {
         renewLeases(this.db, this.id, this.heldTaskIds(), this.opts.leaseMs).catch((err) =>
@@ -225,6 +235,7 @@ export class Worker {
     this.notifier.off(TASKS_CHANNEL, this.onTask);
     this.notifier.off('reconnected', this.onTask);
     this.notifier.off(CANCEL_CHANNEL, this.onCancel);
+    this.notifier.off(ABORT_TASKS_CHANNEL, this.onAbortTasks);
     await this.loopDone;
     const all = Promise.all([...this.inflight.values()].map((f) => f.done));
     let timer: NodeJS.Timeout | undefined;

@@ -70,6 +70,7 @@ export function toProgress(r: ExecutionRow): Schemas['ExecutionProgress'] {
     current_node: r.current_node,
     node_started_at: isoOrNull(r.node_started_at),
     waiting_until: isoOrNull(r.waiting_until),
+    ...(r.foreach_progress ? { foreach: r.foreach_progress } : {}),
   };
 }
 

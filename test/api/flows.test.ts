@@ -223,6 +223,9 @@ describe('flows', () => {
         'event',
         'callback',
         'subflow',
+        'parallel',
+        'join',
+        'foreach',
       ]);
       const one = (await alice.client.nodeTypes.getNodeType({ type: 'condition' })).data;
       expect(one.outcomes).to.deep.equal(['true', 'false']);

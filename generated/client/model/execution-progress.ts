@@ -8,6 +8,8 @@
  */
 
 
+// @ts-ignore (an import the model may not use)
+import type { ForeachProgress } from './foreach-progress.js';
 
 /**
  * How far an execution is: steps done, the node it is at (since when it runs there), how many nodes its definition has, and until when it waits (a wait\'s deadline, a delay\'s end). `nodes_total` counts the definition\'s nodes; a run that branches may finish with fewer steps.
@@ -45,6 +47,12 @@ export interface ExecutionProgress {
      * @memberof ExecutionProgress
      */
     waiting_until: string | null;
+    /**
+     * 
+     * @type {ForeachProgress}
+     * @memberof ExecutionProgress
+     */
+    foreach?: ForeachProgress | null;
 }
 
 

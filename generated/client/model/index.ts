@@ -60,6 +60,7 @@ export * from './flow-summary.js';
 export * from './flow-update.js';
 export * from './flow-version.js';
 export * from './flow-version-list.js';
+export * from './foreach-progress.js';
 export * from './graph.js';
 export * from './graph-edge.js';
 export * from './graph-node.js';

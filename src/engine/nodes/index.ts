@@ -5,9 +5,12 @@ import { condition } from './condition';
 import { delay } from './delay';
 import { event } from './event';
 import { fail } from './fail';
+import { foreach } from './foreach';
 import { httpRequest } from './http-request';
 import { input } from './input';
+import { join } from './join';
 import { log } from './log';
+import { parallel } from './parallel';
 import { set } from './set';
 import { subflow } from './subflow';
 import { switchNode } from './switch';
@@ -32,6 +35,9 @@ export const NODE_TYPES: readonly NodeTypeModule[] = [
   event,
   callback,
   subflow,
+  parallel,
+  join,
+  foreach,
 ];
 
 const byType = new Map(NODE_TYPES.map((m) => [m.type, m]));

@@ -48,7 +48,21 @@ export interface NodeResult {
   cancel?: string;
   /** The account whose decision this step records. */
   actorId?: string;
+  /** Starts parallel branches or a foreach's iterations (regions.ts, branch-commit.ts, foreach-commit.ts). */
+  control?: ControlStep;
 }
+
+/** A step that starts concurrent work in the execution: a parallel's branches, a foreach's iterations. */
+export type ControlStep =
+  | { kind: 'fork' }
+  | {
+      kind: 'foreach';
+      items: unknown[];
+      concurrency: number;
+      on_item_error: 'fail' | 'continue';
+      /** A subflow per item; else the nodes of the foreach's `each` edge. */
+      subflow?: { flow_id: string; version: number; entry: string; nodes_total: number };
+    };
 
 /** What the engine offers an executor beyond its params: lookups it may not do on its own. */
 export interface EngineServices {
@@ -133,6 +147,8 @@ export interface NodeTypeModule {
   schemas?(params: Record<string, unknown>): { path: string; schema: unknown }[];
   /** A cycle through this node is not an unconditional loop (it branches or waits). */
   breaksCycles?: boolean;
+  /** Any edge name is an outcome of this node (a parallel's edges name its branches). */
+  anyOutcome?: boolean;
   /** Runs the node; a waiting type returns `wait` and runs again with the answer in `state`. */
   execute(ctx: NodeContext): Promise<NodeResult>;
 }

@@ -1,0 +1,233 @@
+/**
+ * A foreach inside the step commit. Its first step writes the run and every item (pending) and
+ * starts the first `concurrency` iterations as child executions; from then on each child's end,
+ * in the transaction that ends it, records its item's result, starts the next pending item (so
+ * only `concurrency` iterations exist as work at a time), updates the parent's `progress.foreach`
+ * and, at most once a second and at the end, tells it in a log event. The last item queues the
+ * foreach node again with every result in order; it completes (or fails) with them. A crash
+ * loses nothing: items, children and counters commit with the steps that change them.
+ */
+import type { Tx } from '../db/knex';
+import { newId } from '../db/ids';
+import { FINAL_STATUSES, type ExecutionRow, type ExecutionStatus, type ForeachProgress } from '../db/tables';
+import { appendEvents, type NewEvent } from '../repositories/events.repository';
+import {
+  deleteExecutionRow,
+  findExecution,
+  lockExecution,
+  lockUnfinishedChildren,
+} from '../repositories/executions.repository';
+import {
+  findForeachRun,
+  finishItem,
+  foreachResults,
+  lockForeachRun,
+  lockItemOfChild,
+  lockPendingItems,
+  markItemRunning,
+  openForeach,
+  setForeachProgress,
+  unstartItem,
+  updateForeachRun,
+  type ForeachBody,
+  type ForeachKey,
+  type ForeachRunRow,
+} from '../repositories/foreach.repository';
+import { insertTask } from '../repositories/tasks.repository';
+import { edgeFor, type FlowDocument, type NodeDefinition } from './definition';
+import type { ControlStep } from './nodes/types';
+import { regionsOf } from './regions';
+
+/** How often (at most) a running foreach tells its progress in an event. */
+export const PROGRESS_EVENT_MS = 1000;
+
+/** What this file needs from lifecycle.ts (which calls it): creating and cancelling executions. */
+export interface Lifecycle {
+  create(
+    tx: Tx,
+    n: {
+      id: string;
+      account_id: string;
+      flow_id: string;
+      flow_version: number;
+      entry: string;
+      nodes_total: number;
+      input: Record<string, unknown>;
+      started_by: string | null;
+      parent_execution_id: string;
+      depth: number;
+      iteration: ExecutionRow['iteration'];
+    },
+  ): Promise<unknown>;
+  cancel(tx: Tx, ex: ExecutionRow, reason: string, actorId: string | null): Promise<void>;
+}
+
+/** The template names an iteration adds: its item and index. */
+export function iterationScope(execution: Pick<ExecutionRow, 'iteration'>): Record<string, unknown> {
+  return execution.iteration ? { item: execution.iteration.item, index: execution.iteration.index } : {};
+}
+
+const progressEvent = (progress: ForeachProgress, message: string): NewEvent => ({
+  type: 'log',
+  level: 'info',
+  payload: { level: 'info', message, node_id: progress.node_id, node_type: 'foreach', data: { foreach: progress } },
+});
+
+/** The foreach's first step: its run, its items, its first iterations. */
+export async function startForeach(
+  tx: Tx,
+  step: {
+    execution: ExecutionRow;
+    document: FlowDocument;
+    task: { node_id: string; attempt: number };
+    node: NodeDefinition;
+  },
+  control: Extract<ControlStep, { kind: 'foreach' }>,
+  lifecycle: Lifecycle,
+): Promise<NewEvent[]> {
+  const { execution: ex, task } = step;
+  const body: ForeachBody = control.subflow
+    ? { ...control.subflow, body: false }
+    : {
+        flow_id: ex.flow_id,
+        version: ex.flow_version,
+        entry: edgeFor(step.node, 'each')!,
+        nodes_total: regionsOf(step.document).bodies.get(task.node_id)?.size ?? 0,
+        body: true,
+      };
+  const run = {
+    execution_id: ex.id,
+    node_id: task.node_id,
+    attempt: task.attempt,
+    total: control.items.length,
+    concurrency: control.concurrency,
+    on_item_error: control.on_item_error,
+    body,
+  };
+  await openForeach(tx, run, control.items);
+  const progress: ForeachProgress = { node_id: task.node_id, done: 0, total: run.total, failed: 0 };
+  await setForeachProgress(tx, ex.id, progress);
+  if (run.total === 0) {
+    await queueLastRun(tx, run, { results: [], errors: [] });
+    return [];
+  }
+  await startItems(tx, ex.id, run, control.concurrency, lifecycle);
+  return [
+    progressEvent(progress, `Foreach over ${run.total} items, ${Math.min(run.concurrency, run.total)} at a time`),
+  ];
+}
+
+/** Starts up to `count` pending items, in order, each as a child execution. */
+async function startItems(
+  tx: Tx,
+  parentId: string,
+  run: Pick<ForeachRunRow, 'execution_id' | 'node_id' | 'body'>,
+  count: number,
+  lifecycle: Lifecycle,
+): Promise<{ id: string; idx: number }[]> {
+  const key = { execution_id: run.execution_id, node_id: run.node_id };
+  const items = await lockPendingItems(tx, key, count);
+  if (items.length === 0) return [];
+  // Read without a lock: the parent's input, account and depth do not change while it runs.
+  const parent = (await findExecution(tx, parentId))!;
+  const started: { id: string; idx: number }[] = [];
+  for (const item of items) {
+    const id = newId('exec');
+    const { body } = run;
+    await lifecycle.create(tx, {
+      id,
+      account_id: parent.account_id,
+      flow_id: body.flow_id,
+      flow_version: body.version,
+      entry: body.entry,
+      nodes_total: body.nodes_total,
+      input: body.body ? parent.input : { item: item.item, index: item.idx },
+      started_by: parent.started_by,
+      parent_execution_id: parent.id,
+      depth: parent.depth + 1,
+      iteration: { node_id: run.node_id, index: item.idx, item: item.item, body: body.body },
+    });
+    await markItemRunning(tx, key, item.idx, id);
+    started.push({ id, idx: item.idx });
+  }
+  return started;
+}
+
+async function queueLastRun(
+  tx: Tx,
+  run: Pick<ForeachRunRow, 'execution_id' | 'node_id' | 'attempt'>,
+  outcome: Record<string, unknown>,
+): Promise<void> {
+  await insertTask(tx, {
+    execution_id: run.execution_id,
+    node_id: run.node_id,
+    attempt: run.attempt,
+    state: { foreach: outcome },
+  });
+}
+
+/**
+ * A child execution ended: when it is a foreach's iteration, records it and moves the foreach on
+ * (true); false for any other child (a subflow's). Siblings end together: the next item is
+ * started first, under a skip-locked claim of its own, and the parent's row is locked last, so the
+ * part that siblings take in turn is short (the counters, the progress, at times an event). When
+ * the parent turned out to be finished, or the foreach failed meanwhile, the child just started
+ * is removed again, unseen, in the same transaction.
+ */
+export async function foreachChildEnded(
+  tx: Tx,
+  child: { id: string; parent_execution_id: string | null },
+  status: ExecutionStatus,
+  result: unknown,
+  error: string | null,
+  lifecycle: Lifecycle,
+): Promise<boolean> {
+  const item = await lockItemOfChild(tx, child.id);
+  if (!item) return false;
+  if (item.status !== 'running') return true;
+  const key: ForeachKey = { execution_id: item.execution_id, node_id: item.node_id };
+  const ended = status === 'completed' ? 'completed' : status === 'failed' ? 'failed' : 'cancelled';
+  const itemError = ended === 'completed' ? null : (error ?? ended);
+  await finishItem(tx, key, item.idx, ended, ended === 'completed' ? result : null, itemError);
+  const stops = ended !== 'completed';
+  const seen = await findForeachRun(tx, key);
+  const started =
+    seen?.status === 'running' && !(stops && seen.on_item_error === 'fail')
+      ? await startItems(tx, item.execution_id, seen, 1, lifecycle)
+      : [];
+  const parent = await lockExecution(tx, item.execution_id);
+  const run = await lockForeachRun(tx, key);
+  if (!parent || FINAL_STATUSES.includes(parent.status) || !run || run.status !== 'running') {
+    for (const s of started) {
+      await deleteExecutionRow(tx, s.id);
+      await unstartItem(tx, key, s.idx);
+    }
+    return true;
+  }
+  const done = run.done + 1;
+  const failed = run.failed + (stops ? 1 : 0);
+  const progress: ForeachProgress = { node_id: run.node_id, done, total: run.total, failed };
+  const now = new Date();
+  let message: string | undefined;
+  if (stops && run.on_item_error === 'fail') {
+    await updateForeachRun(tx, key, { status: 'failed', done, failed, last_event_at: now });
+    const reason = `Cancelled: item ${item.idx} of foreach "${run.node_id}" ${ended}`;
+    for (const other of await lockUnfinishedChildren(tx, parent.id))
+      if (other.id !== child.id && other.iteration?.node_id === run.node_id)
+        await lifecycle.cancel(tx, other, reason, null);
+    const outcome = await foreachResults(tx, key);
+    await queueLastRun(tx, run, { ...outcome, failed: { index: item.idx, error: itemError } });
+    message = `Foreach "${run.node_id}" stops: item ${item.idx} ${ended}: ${itemError}`;
+  } else if (done === run.total) {
+    await updateForeachRun(tx, key, { status: 'completed', done, failed, last_event_at: now });
+    await queueLastRun(tx, run, await foreachResults(tx, key));
+    message = `Foreach "${run.node_id}": ${done}/${run.total} items done${failed ? `, ${failed} failed` : ''}`;
+  } else {
+    const due = !run.last_event_at || now.getTime() - run.last_event_at.getTime() >= PROGRESS_EVENT_MS;
+    await updateForeachRun(tx, key, { done, failed, ...(due ? { last_event_at: now } : {}) });
+    if (due) message = `Foreach "${run.node_id}": ${done}/${run.total} items done`;
+  }
+  await setForeachProgress(tx, parent.id, progress);
+  if (message) await appendEvents(tx, parent.id, [progressEvent(progress, message)]);
+  return true;
+}

@@ -646,7 +646,7 @@ export interface paths {
         };
         /**
          * List connections
-         * @description The caller's connections (an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
+         * @description The connections of the organizations the caller belongs to (or of `organization`; an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
          */
         get: operations["listConnections"];
         put?: never;
@@ -1565,7 +1565,7 @@ export interface paths {
         };
         /**
          * List files (paginated)
-         * @description Newest first, with cursor pagination. A user sees their own files, an admin all.
+         * @description Newest first, with cursor pagination; the files of the organizations the caller belongs to (or of `organization`), an admin all.
          */
         get: operations["listFiles"];
         put?: never;
@@ -2785,6 +2785,11 @@ export interface components {
         };
         /** @description A named credential of the account. Exactly the settings object of its `type` is present; its secret parts (`value`, `password`, `token`, `client_secret`) are always `***`. */
         Connection: {
+            /**
+             * @description The organization it belongs to (who may see and change it). `http.request` still finds a connection by name among those its execution's account created.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id: string;
             /** @example conn-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             name: components["schemas"]["ConnectionName"];
@@ -2807,6 +2812,7 @@ export interface components {
         };
         /** @description Give the settings object named by `type`, and no other. */
         ConnectionCreate: {
+            organization_id?: components["schemas"]["OrganizationId"];
             name: components["schemas"]["ConnectionName"];
             type: components["schemas"]["ConnectionType"];
             description?: string;
@@ -3833,6 +3839,11 @@ export interface components {
         };
         /** @description A file of the caller's account: its bytes are stored in PostgreSQL in chunks (any API process serves any file) and read with `GET /api/v1/files/{id}/content`. Flows see a run's files as `files[0].name`, `.size`, `.sha256`, `.content_type` and `.id`. */
         FileMetadata: {
+            /**
+             * @description The organization it belongs to (an upload's chosen one; a saved response's, its execution's).
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id: string;
             /** @example file-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
             id: string;
             /** @example invoice-42.pdf */
@@ -5282,6 +5293,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -5935,6 +5947,11 @@ export interface operations {
     listConnections: {
         parameters: {
             query?: {
+                /**
+                 * @description Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin's, every object).
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization?: components["parameters"]["OrganizationParam"];
                 /** @description Maximum number of items to return (1–100). */
                 limit?: components["parameters"]["LimitParam"];
                 /** @description Opaque cursor from `next_cursor` */
@@ -5958,6 +5975,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -5999,6 +6017,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -6058,6 +6078,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
@@ -6090,6 +6111,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -8197,6 +8219,11 @@ export interface operations {
     listFiles: {
         parameters: {
             query?: {
+                /**
+                 * @description Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin's, every object).
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization?: components["parameters"]["OrganizationParam"];
                 /** @description Maximum number of files */
                 limit?: number;
                 /** @description Opaque cursor from `next_cursor` */
@@ -8220,6 +8247,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };
@@ -8227,6 +8255,11 @@ export interface operations {
     uploadFile: {
         parameters: {
             query?: {
+                /**
+                 * @description The organization the file goes into (one where the caller may edit; 404 when not a member, 403 when the role is too low); by default the caller's personal one.
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization_id?: string;
                 /**
                  * @description The file's name (1–255 characters). Required for a raw body; for multipart it overrides the part's filename.
                  * @example invoice-42.pdf
@@ -8260,6 +8293,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             /** @description The file is larger than the server's limit (`FLOWRUNNER_MAX_FILE_BYTES`); nothing was kept. */
             413: {
                 headers: {
@@ -8337,6 +8372,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             500: components["responses"]["InternalError"];

@@ -8,7 +8,11 @@ export function connectionHandlers(s: Services): Handlers {
   return {
     listConnections: async ({ actor, query }) => {
       const limit = query.limit ?? 10;
-      const { rows, nextCursor } = await s.connections.list(actor, { limit, cursor: query.cursor });
+      const { rows, nextCursor } = await s.connections.list(actor, {
+        limit,
+        cursor: query.cursor,
+        organization: query.organization,
+      });
       return { status: 200, body: { connections: rows.map(toConnection), limit, next_cursor: nextCursor } };
     },
     createConnection: async ({ actor, body }) => ({

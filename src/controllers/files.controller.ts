@@ -120,7 +120,7 @@ export function fileHandlers(s: Services): Handlers {
   return {
     uploadFile: async ({ actor, query, req, res }) => {
       try {
-        const file = await s.files.upload(actor, await uploadOf(req, query.name));
+        const file = await s.files.upload(actor, await uploadOf(req, query.name), query.organization_id);
         return { status: 201, body: toFileMetadata(file), headers: { Location: `/api/v1/files/${file.id}` } };
       } catch (err) {
         await dropRestOf(req, res);
@@ -128,7 +128,11 @@ export function fileHandlers(s: Services): Handlers {
       }
     },
     listFiles: async ({ actor, query }) => {
-      const { rows, nextCursor } = await s.files.list(actor, { limit: query.limit ?? 50, cursor: query.cursor });
+      const { rows, nextCursor } = await s.files.list(actor, {
+        limit: query.limit ?? 50,
+        cursor: query.cursor,
+        organization: query.organization,
+      });
       return { status: 200, body: { items: rows.map(toFileMetadata), next_cursor: nextCursor } };
     },
     getFile: async ({ actor, params }) => ({ status: 200, body: toFileMetadata(await s.files.get(actor, params.id)) }),

@@ -49,6 +49,7 @@ export type ConnectionType = 'api_key' | 'basic' | 'bearer' | 'oauth2_client_cre
 export interface ConnectionRow {
   id: string;
   account_id: string;
+  organization_id: string;
   name: string;
   type: ConnectionType;
   description: string | null;
@@ -132,6 +133,7 @@ export interface FlowRequestSnapshot {
 export interface FileRow {
   id: string;
   account_id: string;
+  organization_id: string;
   name: string;
   content_type: string;
   size: number;

@@ -1,7 +1,7 @@
 /**
- * Files as nodes use them (002): `http.request` sends a file of the execution's account as its
- * body (`body_file`) and saves a response as a new file (`save_response_as_file`), which the
- * execution lists as its output. Both stream: a file is never held whole in memory.
+ * Files as nodes use them (002): `http.request` sends a file of the execution's organization (or
+ * of its account) as its body (`body_file`) and saves a response as a new file of the execution's
+ * organization (`save_response_as_file`), which the execution lists as its output. Both stream: a file is never held whole in memory.
  */
 import type { Readable } from 'node:stream';
 import type { Db } from '../db/knex';
@@ -16,14 +16,16 @@ import { NodeError, type EngineFiles } from './nodes/types';
 export function engineFiles(
   db: Db,
   maxFileBytes: number,
-  execution: Pick<ExecutionRow, 'id' | 'account_id'>,
+  execution: Pick<ExecutionRow, 'id' | 'account_id' | 'organization_id'>,
   nodeId: string,
 ): EngineFiles {
   return {
     async open(fileId: string) {
       const row = await findFile(db, fileId);
-      if (!row || row.account_id !== execution.account_id)
-        throw new NodeError(`file "${fileId}" not found (a file of this execution's account is needed)`);
+      if (!row || (row.organization_id !== execution.organization_id && row.account_id !== execution.account_id))
+        throw new NodeError(
+          `file "${fileId}" not found (a file of this execution's organization or account is needed)`,
+        );
       const file: FileSnapshot = {
         id: row.id,
         name: row.name,
@@ -44,6 +46,7 @@ export function engineFiles(
           await insertFileRow(tx, {
             id,
             account_id: execution.account_id,
+            organization_id: execution.organization_id,
             name,
             content_type: contentType,
             size: 0,

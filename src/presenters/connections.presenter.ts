@@ -11,6 +11,7 @@ type Connection = components['schemas']['Connection'];
 export function toConnection(r: ConnectionRow): Connection {
   const s = r.settings;
   const out: Connection = {
+    organization_id: r.organization_id,
     id: r.id,
     name: r.name,
     type: r.type,

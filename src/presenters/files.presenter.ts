@@ -7,6 +7,7 @@ type Schemas = components['schemas'];
 
 export function toFileMetadata(r: FileRow): Schemas['FileMetadata'] {
   return {
+    organization_id: r.organization_id,
     id: r.id,
     name: r.name,
     content_type: r.content_type,

@@ -1,6 +1,10 @@
 /**
- * Connections (001's integrations with their `auth_type`): named credentials of an account that
- * `http.request` uses by name. What may be shown (a header name, a username, a token URL) is kept
+ * Connections (001's integrations with their `auth_type`): named credentials that `http.request`
+ * uses by name. A connection belongs to an organization like every other object (ownership.ts):
+ * its members see it (`read`, secrets masked), editors create, change and delete it (`edit`). The
+ * engine still finds it by name among the connections its execution's account created
+ * (`findConnectionByName(account_id, name)`, like secrets, which stay per account), so a name is
+ * unique per creator and a run uses its starter's connections. What may be shown (a header name, a username, a token URL) is kept
  * as JSON; the secret parts are sealed like secrets, with the connection's id as context. A change
  * notifies `secrets` for the account, so every process's masker learns the new values at once.
  */
@@ -21,7 +25,8 @@ import {
 import type { SecretBox } from '../security/secret-box';
 import type { Actor } from './actor';
 import { committing } from './changes';
-import { ownerFilter, visibleOrNotFound } from './ownership';
+import { existingOrganizationFor } from './organization-for';
+import { ownerFilter, permittedOrForbidden, visibleOrNotFound } from './ownership';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -43,6 +48,8 @@ export const CONNECTION_TYPES = Object.keys(SECRET_FIELDS) as ConnectionType[];
 type Settings = Record<string, unknown>;
 
 export interface ConnectionCreate {
+  /** The organization it goes into (the caller must be an editor there); by default the caller's personal one. */
+  organization_id?: string;
   name: string;
   type: ConnectionType;
   description?: string;
@@ -119,12 +126,14 @@ export class ConnectionsService implements RunConnectionsSource {
         reason: 'required for this type',
       });
     const { shown, secret } = split(body.type, settings);
+    const organizationId = await existingOrganizationFor(this.db, actor, body.organization_id, 'connections');
     const id = newId('conn');
     return this.write(actor.accountId, body.name, () =>
       committing(this.db, this.bus, async (tx, changed) => {
         const row = await insertConnection(tx, {
           id,
           account_id: actor.accountId,
+          organization_id: organizationId,
           name: body.name,
           type: body.type,
           description: body.description ?? null,
@@ -143,16 +152,17 @@ export class ConnectionsService implements RunConnectionsSource {
 
   async list(
     actor: Actor,
-    page: { limit: number; cursor?: string },
+    page: { limit: number; cursor?: string; organization?: string },
   ): Promise<{ rows: ConnectionRow[]; nextCursor: string | null }> {
+    const filter = ownerFilter(actor, page.organization);
     const beforeId = page.cursor !== undefined ? decodeConnectionCursor(page.cursor) : undefined;
-    const rows = await listConnectionRows(this.db, { ...ownerFilter(actor), beforeId, limit: page.limit });
+    const rows = await listConnectionRows(this.db, { ...filter, beforeId, limit: page.limit });
     const nextCursor = rows.length === page.limit ? encodeConnectionCursor(rows[rows.length - 1].id) : null;
     return { rows, nextCursor };
   }
 
   async update(actor: Actor, id: string, body: ConnectionUpdate): Promise<ConnectionRow> {
-    const row = await this.get(actor, id);
+    const row = permittedOrForbidden(actor, await findConnection(this.db, id), 'edit', 'Connection');
     const given = settingsOf(body, row.type);
     let settings: Settings | undefined;
     let ciphertext: Buffer | undefined;
@@ -184,7 +194,7 @@ export class ConnectionsService implements RunConnectionsSource {
   }
 
   async delete(actor: Actor, id: string): Promise<void> {
-    const row = await this.get(actor, id);
+    const row = permittedOrForbidden(actor, await findConnection(this.db, id), 'edit', 'Connection');
     await committing(this.db, this.bus, async (tx, changed) => {
       if (!(await deleteConnectionRow(tx, id))) throw new NotFoundError('Connection not found');
       await changed('secrets', row.account_id);

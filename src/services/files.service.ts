@@ -1,7 +1,8 @@
 /**
  * Files (002's file inputs): uploads streamed into PostgreSQL, downloads streamed out of it (whole
- * or one byte range), and the rules around them. A file is its account's like every other object
- * (ownership.ts); an execution takes files as inputs (`file-inputs.ts`, in the start's
+ * or one byte range), and the rules around them. A file belongs to an organization like every other
+ * object (ownership.ts): an upload goes into the one asked for (`edit` there) or the uploader's
+ * personal one; its members read and download it, editors delete it; an execution takes files as inputs (`file-inputs.ts`, in the start's
  * transaction) and its nodes may save new ones (engine/files.ts). A file an unfinished execution
  * uses cannot be deleted.
  */
@@ -24,7 +25,8 @@ import {
 } from '../repositories/files.repository';
 import type { Actor } from './actor';
 import type { ExecutionsService } from './executions.service';
-import { ownerFilter, visibleOrNotFound } from './ownership';
+import { existingOrganizationFor } from './organization-for';
+import { ownerFilter, permittedOrForbidden, visibleOrNotFound } from './ownership';
 
 export const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 
@@ -144,9 +146,11 @@ export class FilesService {
   /**
    * Stores an upload in one transaction: its row, its chunks as they arrive, then its size and
    * digest. Past the limit, or when the body fails midway, the transaction rolls back and nothing
-   * of the file remains.
+   * of the file remains. It goes into `organizationId` (the caller must be an editor there) or the
+   * caller's personal organization.
    */
-  async upload(actor: Actor, upload: Upload): Promise<FileRow> {
+  async upload(actor: Actor, upload: Upload, organizationId?: string): Promise<FileRow> {
+    const organization = await existingOrganizationFor(this.db, actor, organizationId, 'files');
     const name = checkedName(upload.name);
     const contentType = checkedContentType(upload.contentType);
     if (upload.declaredLength !== undefined && upload.declaredLength > this.maxFileBytes)
@@ -160,6 +164,7 @@ export class FilesService {
       await insertFileRow(tx, {
         id,
         account_id: actor.accountId,
+        organization_id: organization,
         name,
         content_type: contentType,
         size: 0,
@@ -178,19 +183,20 @@ export class FilesService {
 
   async list(
     actor: Actor,
-    page: { limit: number; cursor?: string },
+    page: { limit: number; cursor?: string; organization?: string },
   ): Promise<{ rows: FileRow[]; nextCursor: string | null }> {
+    const filter = ownerFilter(actor, page.organization);
     const beforeId = page.cursor === undefined ? undefined : decodeFileCursor(page.cursor);
-    const rows = await listFileRows(this.db, { ...ownerFilter(actor), beforeId, limit: page.limit });
+    const rows = await listFileRows(this.db, { ...filter, beforeId, limit: page.limit });
     const more = rows.length > page.limit;
     const shown = more ? rows.slice(0, page.limit) : rows;
     return { rows: shown, nextCursor: more ? encodeFileCursor(shown[shown.length - 1].id) : null };
   }
 
-  /** Deletes a file and its bytes; 409 while an execution that has not finished uses it. */
+  /** Deletes a file and its bytes (an editor of its organization); 409 while an execution that has not finished uses it. */
   async delete(actor: Actor, id: string): Promise<void> {
     await inTransaction(this.db, async (tx) => {
-      visibleOrNotFound(actor, await lockFileForDelete(tx, id), 'File');
+      permittedOrForbidden(actor, await lockFileForDelete(tx, id), 'edit', 'File');
       const uses = await countUnfinishedUses(tx, id);
       if (uses > 0)
         throw new ConflictError(

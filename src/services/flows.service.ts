@@ -182,7 +182,7 @@ export class FlowsService {
 
   /** Promotes one of the flow's versions to the live stage (issue 15); 422 when it has no such version. */
   async setLive(actor: Actor, id: string, version: number): Promise<FlowWithDefinition> {
-    await this.read(actor, id);
+    permittedOrForbidden(actor, await findLiveFlow(this.db, id), 'edit', 'Flow');
     await committing(this.db, this.bus, async (tx, changed) => {
       const locked = await lockLiveFlow(tx, id);
       if (!locked) throw new NotFoundError('Flow not found');

@@ -54,12 +54,12 @@ export class RecoveryService {
   ) {}
 
   /**
-   * The flow's current version, when the caller may start the flow (its owner or an admin; the
-   * execution's manager may); 409 when the flow was deleted, since nothing of it may start again.
+   * The flow's current version, when the caller may start the flow (`run` in its organization:
+   * 403 for a viewer); 409 when the flow was deleted, since nothing of it may start again.
    */
   private async startable(actor: Actor, flowId: string): Promise<{ version: number; document: FlowDocument }> {
     try {
-      const flow = await this.flows.get(actor, flowId);
+      const flow = await this.flows.permitted(actor, flowId, 'run');
       return { version: flow.current_version, document: flow.document as FlowDocument };
     } catch (err) {
       if (err instanceof NotFoundError)

@@ -70,6 +70,8 @@ interface Fixtures {
   schedule: string;
   webhook: string;
   flowRequest: string;
+  connection: string;
+  file: string;
   /** A member (viewer) whose role the owner "changes". */
   member: string;
 }
@@ -104,6 +106,27 @@ const fresh = {
   },
   async listener(s: Side, t: Tools, path: string) {
     return (await made(t.call(s.owner.token, 'POST', path, { url: HOOK }), 'listener')).id as string;
+  },
+  async connection(s: Side, t: Tools) {
+    const body = { name: `c-${unique()}`, type: 'bearer', bearer: { token: 't' }, organization_id: s.org };
+    return (await made(t.call(s.owner.token, 'POST', '/api/v1/connections', body), 'connection')).id as string;
+  },
+  async file(s: Side, t: Tools) {
+    const path = `/api/v1/files?name=f.json&organization_id=${encodeURIComponent(s.org)}`;
+    return (await made(t.call(s.owner.token, 'POST', path, { n: 1 }), 'file')).id as string;
+  },
+  /** A cancelled execution of the side's waiting flow (one to retry). */
+  async cancelled(s: Side, t: Tools) {
+    const id = await t.execution(s, s.fx.waitFlow, 'waiting');
+    await made(t.call(s.owner.token, 'DELETE', `/api/v1/executions/${id}`), 'cancel');
+    await eventually(
+      async () => {
+        const { body } = await t.call(s.owner.token, 'GET', `/api/v1/executions/${id}`);
+        if (body.status !== 'cancelled') throw new Error(`status ${String(body.status)}`);
+      },
+      { timeout: 20_000, what: `execution ${id} to be cancelled` },
+    );
+    return id;
   },
 };
 
@@ -199,6 +222,7 @@ const TABLE: Record<string, Row> = {
     request: (s) => ({ body: { name: `f-${unique()}`, definition: LOG_FLOW, organization_id: s.org } }),
   },
   getFlow: { needs: 'read', request: (s) => ({ path: { id: s.fx.flow } }) },
+  setFlowLiveVersion: { needs: 'edit', request: (s) => ({ path: { id: s.fx.flow }, body: { version: 1 } }) },
   updateFlow: { needs: 'edit', request: (s) => ({ path: { id: s.fx.flow }, body: { description: unique() } }) },
   deleteFlow: { needs: 'edit', request: async (s, t) => ({ path: { id: await fresh.flow(s, t) } }) },
   listFlowVersions: { needs: 'read', request: (s) => ({ path: { id: s.fx.flow } }) },
@@ -320,6 +344,42 @@ const TABLE: Record<string, Row> = {
     request: async (s, t) => ({ path: { run_id: await t.execution(s, s.fx.waitFlow, 'waiting') } }),
   },
 
+  retryExecution: {
+    needs: 'run',
+    request: async (s, t) => ({ path: { id: await fresh.cancelled(s, t) }, body: {} }),
+  },
+  rerunExecution: { needs: 'run', request: (s) => ({ path: { id: s.fx.done }, body: {} }) },
+  retryRun: {
+    needs: 'run',
+    request: async (s, t) => ({ path: { run_id: await fresh.cancelled(s, t) }, body: {} }),
+  },
+  listExecutionFiles: { needs: 'read', request: (s) => ({ path: { id: s.fx.done } }) },
+
+  // Connections (found by name among the connections of the execution's account when a flow runs).
+  listConnections: { needs: 'read', request: (s) => ({ query: { organization: s.org } }) },
+  createConnection: {
+    needs: 'edit',
+    request: (s) => ({
+      body: { name: `c-${unique()}`, type: 'bearer', bearer: { token: 't' }, organization_id: s.org },
+    }),
+  },
+  getConnection: { needs: 'read', request: (s) => ({ path: { id: s.fx.connection } }) },
+  updateConnection: {
+    needs: 'edit',
+    request: (s) => ({ path: { id: s.fx.connection }, body: { description: unique() } }),
+  },
+  deleteConnection: { needs: 'edit', request: async (s, t) => ({ path: { id: await fresh.connection(s, t) } }) },
+
+  // Files.
+  listFiles: { needs: 'read', request: (s) => ({ query: { organization: s.org } }) },
+  uploadFile: {
+    needs: 'edit',
+    request: (s) => ({ query: { name: 'f.json', organization_id: s.org }, body: { n: 1 } }),
+  },
+  getFile: { needs: 'read', request: (s) => ({ path: { id: s.fx.file } }) },
+  downloadFile: { needs: 'read', request: (s) => ({ path: { id: s.fx.file } }) },
+  deleteFile: { needs: 'edit', request: async (s, t) => ({ path: { id: await fresh.file(s, t) } }) },
+
   // Schedules.
   listSchedules: { needs: 'read', request: (s) => ({ query: { organization: s.org } }) },
   createSchedule: { needs: 'edit', request: (s) => ({ body: { flow_id: s.fx.flow, interval_seconds: 3600 } }) },
@@ -374,7 +434,12 @@ describe('authorization: every operation × every role × own and other organiza
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    if (!text) return { status: res.status, body: {} };
+    try {
+      return { status: res.status, body: JSON.parse(text) as Record<string, unknown> };
+    } catch {
+      return { status: res.status, body: { text } }; // a download's bytes
+    }
   }
 
   const tools = (caller: TestAccount): Tools => ({
@@ -426,6 +491,8 @@ describe('authorization: every operation × every role × own and other organiza
         'request',
       )
     ).id as string;
+    s.fx.connection = await fresh.connection(s, t);
+    s.fx.file = await fresh.file(s, t);
     const member = await makeAccount(server);
     await made(
       call(owner.token, 'POST', `/api/v1/organizations/${org}/members`, {

@@ -212,14 +212,15 @@ export const ConnectionsApiAxiosParamCreator = function (configuration?: Configu
             };
         },
         /**
-         * The caller\'s connections (an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
+         * The connections of the organizations the caller belongs to (or of `organization`; an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
          * @summary List connections
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listConnections: async (limit?: number, cursor?: string, options: any = {}): Promise<RequestArgs> => {
+        listConnections: async (organization?: string, limit?: number, cursor?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/connections`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -246,6 +247,10 @@ export const ConnectionsApiAxiosParamCreator = function (configuration?: Configu
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organization !== undefined) {
+                localVarQueryParameter['organization'] = organization;
             }
 
             if (limit !== undefined) {
@@ -394,15 +399,16 @@ export const ConnectionsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * The caller\'s connections (an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
+         * The connections of the organizations the caller belongs to (or of `organization`; an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
          * @summary List connections
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listConnections(limit?: number, cursor?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ConnectionList>> {
-            const localVarAxiosArgs = await ConnectionsApiAxiosParamCreator(configuration).listConnections(limit, cursor, options);
+        async listConnections(organization?: string, limit?: number, cursor?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ConnectionList>> {
+            const localVarAxiosArgs = await ConnectionsApiAxiosParamCreator(configuration).listConnections(organization, limit, cursor, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -463,15 +469,16 @@ export const ConnectionsApiFactory = function (configuration?: Configuration, ba
             return ConnectionsApiFp(configuration).getConnection(id, options).then((request) => request(axios, basePath));
         },
         /**
-         * The caller\'s connections (an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
+         * The connections of the organizations the caller belongs to (or of `organization`; an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
          * @summary List connections
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listConnections(limit?: number, cursor?: string, options?: any): AxiosPromise<ConnectionList> {
-            return ConnectionsApiFp(configuration).listConnections(limit, cursor, options).then((request) => request(axios, basePath));
+        listConnections(organization?: string, limit?: number, cursor?: string, options?: any): AxiosPromise<ConnectionList> {
+            return ConnectionsApiFp(configuration).listConnections(organization, limit, cursor, options).then((request) => request(axios, basePath));
         },
         /**
          * Changes the fields given. A cached OAuth2 access token is dropped, so the next request fetches one with the new settings.
@@ -535,6 +542,13 @@ export interface ConnectionsApiGetConnectionRequest {
  * @interface ConnectionsApiListConnectionsRequest
  */
 export interface ConnectionsApiListConnectionsRequest {
+    /**
+     * Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+     * @type {string}
+     * @memberof ConnectionsApiListConnections
+     */
+    readonly organization?: string
+
     /**
      * Maximum number of items to return (1–100).
      * @type {number}
@@ -615,7 +629,7 @@ export class ConnectionsApi extends BaseAPI {
     }
 
     /**
-     * The caller\'s connections (an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
+     * The connections of the organizations the caller belongs to (or of `organization`; an admin sees all), newest first, with cursor pagination. Secrets show as `***`.
      * @summary List connections
      * @param {ConnectionsApiListConnectionsRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.
@@ -623,7 +637,7 @@ export class ConnectionsApi extends BaseAPI {
      * @memberof ConnectionsApi
      */
     public listConnections(requestParameters: ConnectionsApiListConnectionsRequest = {}, options?: AxiosRequestConfig) {
-        return ConnectionsApiFp(this.configuration).listConnections(requestParameters.limit, requestParameters.cursor, options).then((request) => request(this.axios, this.basePath));
+        return ConnectionsApiFp(this.configuration).listConnections(requestParameters.organization, requestParameters.limit, requestParameters.cursor, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

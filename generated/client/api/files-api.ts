@@ -276,14 +276,15 @@ export const FilesApiAxiosParamCreator = function (configuration?: Configuration
             };
         },
         /**
-         * Newest first, with cursor pagination. A user sees their own files, an admin all.
+         * Newest first, with cursor pagination; the files of the organizations the caller belongs to (or of `organization`), an admin all.
          * @summary List files (paginated)
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of files
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listFiles: async (limit?: number, cursor?: string, options: any = {}): Promise<RequestArgs> => {
+        listFiles: async (organization?: string, limit?: number, cursor?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/files`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -310,6 +311,10 @@ export const FilesApiAxiosParamCreator = function (configuration?: Configuration
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organization !== undefined) {
+                localVarQueryParameter['organization'] = organization;
             }
 
             if (limit !== undefined) {
@@ -342,11 +347,12 @@ export const FilesApiAxiosParamCreator = function (configuration?: Configuration
          * The body is the file itself, with its `Content-Type` and its name in `?name=`; or a `multipart/form-data` body with one part named `file` (its filename and Content-Type are the file\'s). The body is streamed into PostgreSQL in chunks while its SHA-256 is computed; nothing is kept when it fails or exceeds the server\'s limit (`FLOWRUNNER_MAX_FILE_BYTES`, 100 MiB by default: 413).
          * @summary Upload a file
          * @param {any} body The file\&#39;s bytes, in any media type (kept as the file\&#39;s &#x60;content_type&#x60;), or multipart/form-data.
+         * @param {string} [organizationId] The organization the file goes into (one where the caller may edit; 404 when not a member, 403 when the role is too low); by default the caller\&#39;s personal one.
          * @param {string} [name] The file\&#39;s name (1–255 characters). Required for a raw body; for multipart it overrides the part\&#39;s filename.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        uploadFile: async (body: any, name?: string, options: any = {}): Promise<RequestArgs> => {
+        uploadFile: async (body: any, organizationId?: string, name?: string, options: any = {}): Promise<RequestArgs> => {
             // verify required parameter 'body' is not null or undefined
             if (body === null || body === undefined) {
                 throw new RequiredError('body','Required parameter body was null or undefined when calling uploadFile.');
@@ -377,6 +383,10 @@ export const FilesApiAxiosParamCreator = function (configuration?: Configuration
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organizationId !== undefined) {
+                localVarQueryParameter['organization_id'] = organizationId;
             }
 
             if (name !== undefined) {
@@ -480,15 +490,16 @@ export const FilesApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * Newest first, with cursor pagination. A user sees their own files, an admin all.
+         * Newest first, with cursor pagination; the files of the organizations the caller belongs to (or of `organization`), an admin all.
          * @summary List files (paginated)
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of files
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listFiles(limit?: number, cursor?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FileList>> {
-            const localVarAxiosArgs = await FilesApiAxiosParamCreator(configuration).listFiles(limit, cursor, options);
+        async listFiles(organization?: string, limit?: number, cursor?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FileList>> {
+            const localVarAxiosArgs = await FilesApiAxiosParamCreator(configuration).listFiles(organization, limit, cursor, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -498,12 +509,13 @@ export const FilesApiFp = function(configuration?: Configuration) {
          * The body is the file itself, with its `Content-Type` and its name in `?name=`; or a `multipart/form-data` body with one part named `file` (its filename and Content-Type are the file\'s). The body is streamed into PostgreSQL in chunks while its SHA-256 is computed; nothing is kept when it fails or exceeds the server\'s limit (`FLOWRUNNER_MAX_FILE_BYTES`, 100 MiB by default: 413).
          * @summary Upload a file
          * @param {any} body The file\&#39;s bytes, in any media type (kept as the file\&#39;s &#x60;content_type&#x60;), or multipart/form-data.
+         * @param {string} [organizationId] The organization the file goes into (one where the caller may edit; 404 when not a member, 403 when the role is too low); by default the caller\&#39;s personal one.
          * @param {string} [name] The file\&#39;s name (1–255 characters). Required for a raw body; for multipart it overrides the part\&#39;s filename.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async uploadFile(body: any, name?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FileMetadata>> {
-            const localVarAxiosArgs = await FilesApiAxiosParamCreator(configuration).uploadFile(body, name, options);
+        async uploadFile(body: any, organizationId?: string, name?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<FileMetadata>> {
+            const localVarAxiosArgs = await FilesApiAxiosParamCreator(configuration).uploadFile(body, organizationId, name, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -561,26 +573,28 @@ export const FilesApiFactory = function (configuration?: Configuration, basePath
             return FilesApiFp(configuration).listExecutionFiles(id, options).then((request) => request(axios, basePath));
         },
         /**
-         * Newest first, with cursor pagination. A user sees their own files, an admin all.
+         * Newest first, with cursor pagination; the files of the organizations the caller belongs to (or of `organization`), an admin all.
          * @summary List files (paginated)
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {number} [limit] Maximum number of files
          * @param {string} [cursor] Opaque cursor from &#x60;next_cursor&#x60;
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listFiles(limit?: number, cursor?: string, options?: any): AxiosPromise<FileList> {
-            return FilesApiFp(configuration).listFiles(limit, cursor, options).then((request) => request(axios, basePath));
+        listFiles(organization?: string, limit?: number, cursor?: string, options?: any): AxiosPromise<FileList> {
+            return FilesApiFp(configuration).listFiles(organization, limit, cursor, options).then((request) => request(axios, basePath));
         },
         /**
          * The body is the file itself, with its `Content-Type` and its name in `?name=`; or a `multipart/form-data` body with one part named `file` (its filename and Content-Type are the file\'s). The body is streamed into PostgreSQL in chunks while its SHA-256 is computed; nothing is kept when it fails or exceeds the server\'s limit (`FLOWRUNNER_MAX_FILE_BYTES`, 100 MiB by default: 413).
          * @summary Upload a file
          * @param {any} body The file\&#39;s bytes, in any media type (kept as the file\&#39;s &#x60;content_type&#x60;), or multipart/form-data.
+         * @param {string} [organizationId] The organization the file goes into (one where the caller may edit; 404 when not a member, 403 when the role is too low); by default the caller\&#39;s personal one.
          * @param {string} [name] The file\&#39;s name (1–255 characters). Required for a raw body; for multipart it overrides the part\&#39;s filename.
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        uploadFile(body: any, name?: string, options?: any): AxiosPromise<FileMetadata> {
-            return FilesApiFp(configuration).uploadFile(body, name, options).then((request) => request(axios, basePath));
+        uploadFile(body: any, organizationId?: string, name?: string, options?: any): AxiosPromise<FileMetadata> {
+            return FilesApiFp(configuration).uploadFile(body, organizationId, name, options).then((request) => request(axios, basePath));
         },
     };
 };
@@ -662,6 +676,13 @@ export interface FilesApiListExecutionFilesRequest {
  */
 export interface FilesApiListFilesRequest {
     /**
+     * Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+     * @type {string}
+     * @memberof FilesApiListFiles
+     */
+    readonly organization?: string
+
+    /**
      * Maximum number of files
      * @type {number}
      * @memberof FilesApiListFiles
@@ -688,6 +709,13 @@ export interface FilesApiUploadFileRequest {
      * @memberof FilesApiUploadFile
      */
     readonly body: any
+
+    /**
+     * The organization the file goes into (one where the caller may edit; 404 when not a member, 403 when the role is too low); by default the caller\&#39;s personal one.
+     * @type {string}
+     * @memberof FilesApiUploadFile
+     */
+    readonly organizationId?: string
 
     /**
      * The file\&#39;s name (1–255 characters). Required for a raw body; for multipart it overrides the part\&#39;s filename.
@@ -753,7 +781,7 @@ export class FilesApi extends BaseAPI {
     }
 
     /**
-     * Newest first, with cursor pagination. A user sees their own files, an admin all.
+     * Newest first, with cursor pagination; the files of the organizations the caller belongs to (or of `organization`), an admin all.
      * @summary List files (paginated)
      * @param {FilesApiListFilesRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.
@@ -761,7 +789,7 @@ export class FilesApi extends BaseAPI {
      * @memberof FilesApi
      */
     public listFiles(requestParameters: FilesApiListFilesRequest = {}, options?: AxiosRequestConfig) {
-        return FilesApiFp(this.configuration).listFiles(requestParameters.limit, requestParameters.cursor, options).then((request) => request(this.axios, this.basePath));
+        return FilesApiFp(this.configuration).listFiles(requestParameters.organization, requestParameters.limit, requestParameters.cursor, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**
@@ -773,6 +801,6 @@ export class FilesApi extends BaseAPI {
      * @memberof FilesApi
      */
     public uploadFile(requestParameters: FilesApiUploadFileRequest, options?: AxiosRequestConfig) {
-        return FilesApiFp(this.configuration).uploadFile(requestParameters.body, requestParameters.name, options).then((request) => request(this.axios, this.basePath));
+        return FilesApiFp(this.configuration).uploadFile(requestParameters.body, requestParameters.organizationId, requestParameters.name, options).then((request) => request(this.axios, this.basePath));
     }
 }

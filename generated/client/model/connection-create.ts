@@ -26,6 +26,12 @@ import type { OAuth2ClientCredentialsSettings } from './oauth2-client-credential
  */
 export interface ConnectionCreate {
     /**
+     * An organization the caller belongs to (404 otherwise); by default the caller\'s personal one.
+     * @type {string}
+     * @memberof ConnectionCreate
+     */
+    organization_id?: string;
+    /**
      * What `http.request` names it by (`connection`); unique per account.
      * @type {string}
      * @memberof ConnectionCreate

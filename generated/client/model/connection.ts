@@ -26,6 +26,12 @@ import type { OAuth2ClientCredentialsSettings } from './oauth2-client-credential
  */
 export interface Connection {
     /**
+     * The organization it belongs to (who may see and change it). `http.request` still finds a connection by name among those its execution\'s account created.
+     * @type {string}
+     * @memberof Connection
+     */
+    organization_id: string;
+    /**
      * 
      * @type {string}
      * @memberof Connection

@@ -16,6 +16,12 @@
  */
 export interface FileMetadata {
     /**
+     * The organization it belongs to (an upload\'s chosen one; a saved response\'s, its execution\'s).
+     * @type {string}
+     * @memberof FileMetadata
+     */
+    organization_id: string;
+    /**
      * 
      * @type {string}
      * @memberof FileMetadata

@@ -23,6 +23,7 @@ import { ConnectionsApi } from './api/connections-api.js';
 import { EventsApi } from './api/events-api.js';
 import { FlowRequestsApi } from './api/flow-requests-api.js';
 import { FilesApi } from './api/files-api.js';
+import { OrganizationsApi } from './api/organizations-api.js';
 import { FlowsApi, type FlowsApiListFlowsRequest, type FlowsApiListFlowVersionsRequest } from './api/flows-api.js';
 import { HumanInTheLoopApi } from './api/human-in-the-loop-api.js';
 import { ListenersApi } from './api/listeners-api.js';
@@ -175,6 +176,7 @@ export class FlowRunnerClient {
   readonly accounts: Accounts;
   readonly secrets: SecretsApi;
   readonly connections: ConnectionsApi;
+  readonly organizations: OrganizationsApi;
   readonly flows: Flows;
   readonly flowRequests: FlowRequestsApi;
   readonly files: FilesApi;
@@ -215,6 +217,7 @@ export class FlowRunnerClient {
     this.accounts = make(Accounts);
     this.secrets = make(SecretsApi);
     this.connections = make(ConnectionsApi);
+    this.organizations = make(OrganizationsApi);
     this.flows = make(Flows);
     this.flowRequests = make(FlowRequestsApi);
     this.files = make(FilesApi);

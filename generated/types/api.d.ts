@@ -2317,6 +2317,54 @@ export interface components {
             approval?: components["schemas"]["RunApproval"];
             file_ids?: components["schemas"]["FileIds"];
         };
+        /** @description Why a `queued` or `waiting` execution (or a `running` one whose node is deferred) does not move on now; null when nothing holds it back. `kind` says which of the other fields apply: `concurrency` (its flow's limit for its key is reached: `concurrency`, `position` in the key's line, `held_by`), `rate_limit` (its node's calls are spent until `until`: `rate_limit`), `approval` (`approvers`), `input`, `event`, `callback`, `subflow` (`child_execution_id`), `delay` (`until`), and `queued` (admitted, waiting for a worker). `message` says it in words. */
+        WaitingReason: {
+            /**
+             * @example concurrency
+             * @enum {string}
+             */
+            kind: "concurrency" | "rate_limit" | "approval" | "input" | "event" | "callback" | "subflow" | "delay" | "queued";
+            /** @example Waiting for a slot of concurrency key "cust-1": 2 of 2 held */
+            message: string;
+            /** @example charge */
+            node_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When the wait is expected to end (a delay's or rate limit's time, a wait's deadline).
+             */
+            until?: string | null;
+            /** WaitingReasonConcurrency */
+            concurrency?: {
+                /**
+                 * @description The value of the flow's `concurrency.key` for this execution ("" without a key).
+                 * @example cust-1
+                 */
+                key: string;
+                /** @example 2 */
+                limit: number;
+                /**
+                 * @description The executions that hold the key's slots now, oldest first.
+                 * @example [
+                 *       "exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA"
+                 *     ]
+                 */
+                held_by: string[];
+                /**
+                 * @description Its place in the key's line (1 = admitted next).
+                 * @example 1
+                 */
+                position: number;
+            };
+            /** WaitingReasonRateLimit */
+            rate_limit?: {
+                /** @example host:api.example.com */
+                key: string;
+                /** @example 10 */
+                per_second: number;
+            };
+            approvers?: string[];
+            child_execution_id?: string;
+        } | null;
         /** @description What started an execution, when a trigger did; null for a start through the API. */
         Trigger: {
             /** @enum {string} */
@@ -2441,6 +2489,7 @@ export interface components {
         NamedOutputs: components["schemas"]["NamedOutput"][] | null;
         /** @description What run-and-wait answers when the execution finished in time: the execution as `GET /executions/{id}` returns it, plus `execution_id` as in the 202 body, so a client reads the id the same way from either answer. */
         FinishedExecution: {
+            waiting_reason?: components["schemas"]["WaitingReason"];
             /**
              * @description The organization it belongs to.
              * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
@@ -3154,54 +3203,6 @@ export interface components {
             steps: components["schemas"]["Step"][];
             events: components["schemas"]["ExecutionEvent"][];
         };
-        /** @description Why a `queued` or `waiting` execution (or a `running` one whose node is deferred) does not move on now; null when nothing holds it back. `kind` says which of the other fields apply: `concurrency` (its flow's limit for its key is reached: `concurrency`, `position` in the key's line, `held_by`), `rate_limit` (its node's calls are spent until `until`: `rate_limit`), `approval` (`approvers`), `input`, `event`, `callback`, `subflow` (`child_execution_id`), `delay` (`until`), and `queued` (admitted, waiting for a worker). `message` says it in words. */
-        WaitingReason: {
-            /**
-             * @example concurrency
-             * @enum {string}
-             */
-            kind: "concurrency" | "rate_limit" | "approval" | "input" | "event" | "callback" | "subflow" | "delay" | "queued";
-            /** @example Waiting for a slot of concurrency key "cust-1": 2 of 2 held */
-            message: string;
-            /** @example charge */
-            node_id?: string | null;
-            /**
-             * Format: date-time
-             * @description When the wait is expected to end (a delay's or rate limit's time, a wait's deadline).
-             */
-            until?: string | null;
-            /** WaitingReasonConcurrency */
-            concurrency?: {
-                /**
-                 * @description The value of the flow's `concurrency.key` for this execution ("" without a key).
-                 * @example cust-1
-                 */
-                key: string;
-                /** @example 2 */
-                limit: number;
-                /**
-                 * @description The executions that hold the key's slots now, oldest first.
-                 * @example [
-                 *       "exec-01J9Z3W9F8K5Q2M7N4T6V8X0YA"
-                 *     ]
-                 */
-                held_by: string[];
-                /**
-                 * @description Its place in the key's line (1 = admitted next).
-                 * @example 1
-                 */
-                position: number;
-            };
-            /** WaitingReasonRateLimit */
-            rate_limit?: {
-                /** @example host:api.example.com */
-                key: string;
-                /** @example 10 */
-                per_second: number;
-            };
-            approvers?: string[];
-            child_execution_id?: string;
-        } | null;
         Execution: {
             /**
              * @description The organization it belongs to.
@@ -5295,6 +5296,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             500: components["responses"]["InternalError"];

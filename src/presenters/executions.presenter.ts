@@ -98,7 +98,8 @@ export function toExecution(
 
 /** Run-and-wait's 200: the execution, with the id also where the 202 body has it. */
 export function toFinishedExecution(r: ExecutionRow): Schemas['FinishedExecution'] {
-  return { execution_id: r.id, ...toExecution(r) };
+  // Finished: it waits for nothing (GET says the same).
+  return { execution_id: r.id, ...toExecution(r, undefined, null) };
 }
 
 export function toExecutionRef(r: ExecutionRow): Schemas['ExecutionRef'] {

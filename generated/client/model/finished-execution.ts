@@ -26,6 +26,8 @@ import type { Step } from './step.js';
 import type { Trigger } from './trigger.js';
 // @ts-ignore (an import the model may not use)
 import type { WaitingFor } from './waiting-for.js';
+// @ts-ignore (an import the model may not use)
+import type { WaitingReason } from './waiting-reason.js';
 
 /**
  * What run-and-wait answers when the execution finished in time: the execution as `GET /executions/{id}` returns it, plus `execution_id` as in the 202 body, so a client reads the id the same way from either answer.
@@ -33,6 +35,12 @@ import type { WaitingFor } from './waiting-for.js';
  * @interface FinishedExecution
  */
 export interface FinishedExecution {
+    /**
+     * 
+     * @type {WaitingReason}
+     * @memberof FinishedExecution
+     */
+    waiting_reason?: WaitingReason | null;
     /**
      * The organization it belongs to.
      * @type {string}

@@ -8,12 +8,13 @@
  * as JSON; the secret parts are sealed like secrets, with the connection's id as context. A change
  * notifies `secrets` for the account, so every process's masker learns the new values at once.
  */
+import { decodeIdCursor, encodeIdCursor } from './cursors';
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
 import type { InvalidationBus } from '../db/invalidation';
 import type { ConnectionRow, ConnectionType } from '../db/tables';
 import type { RunConnection, RunConnectionsSource } from '../engine/ports';
-import { ConflictError, InvalidRequestError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import {
   deleteConnectionRow,
   findConnection,
@@ -70,23 +71,6 @@ export interface ConnectionUpdate {
 
 export function connectionSecretContext(id: string): string {
   return `connection:${id}`;
-}
-
-export function encodeConnectionCursor(id: string): string {
-  return Buffer.from(JSON.stringify({ id })).toString('base64url');
-}
-
-function decodeConnectionCursor(cursor: string): string {
-  try {
-    const { id } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof id === 'string' && id.startsWith('conn-')) return id;
-  } catch {
-    // fall through
-  }
-  throw new InvalidRequestError('The cursor is not one this API returned', {
-    field: 'cursor',
-    reason: 'pass next_cursor from a previous page',
-  });
 }
 
 /** The settings object of a body must be the one its type names, and no other. */
@@ -155,9 +139,9 @@ export class ConnectionsService implements RunConnectionsSource {
     page: { limit: number; cursor?: string; organization?: string },
   ): Promise<{ rows: ConnectionRow[]; nextCursor: string | null }> {
     const filter = ownerFilter(actor, page.organization);
-    const beforeId = page.cursor !== undefined ? decodeConnectionCursor(page.cursor) : undefined;
+    const beforeId = page.cursor !== undefined ? decodeIdCursor(page.cursor, 'conn-') : undefined;
     const rows = await listConnectionRows(this.db, { ...filter, beforeId, limit: page.limit });
-    const nextCursor = rows.length === page.limit ? encodeConnectionCursor(rows[rows.length - 1].id) : null;
+    const nextCursor = rows.length === page.limit ? encodeIdCursor(rows[rows.length - 1].id) : null;
     return { rows, nextCursor };
   }
 

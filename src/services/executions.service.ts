@@ -3,6 +3,7 @@
  * input against its `inputs` schema, honours an Idempotency-Key, and queues the entry node — in
  * one transaction.
  */
+import { decodeIdCursor, encodeIdCursor } from './cursors';
 import crypto from 'node:crypto';
 import { InvalidatedCache, type InvalidationBus } from '../db/invalidation';
 import type { Db } from '../db/knex';
@@ -25,7 +26,7 @@ import { checkAgainstSchema } from '../engine/user-schemas';
 import { cancelExecution, createExecution } from '../engine/lifecycle';
 import { admissionFor, ConcurrencyKeyError, type Admission } from '../engine/concurrency';
 import { startsInline, type ExecutionStarter } from '../engine/starter';
-import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { listEventRows, listLogRows } from '../repositories/events.repository';
 import {
   deleteExecutionRow,
@@ -112,23 +113,6 @@ async function limitedBy(document: FlowDocument, input: Record<string, unknown>)
       });
     throw err;
   }
-}
-
-export function encodeCursor(id: string): string {
-  return Buffer.from(JSON.stringify({ id })).toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  try {
-    const { id } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof id === 'string' && id.startsWith('exec-')) return id;
-  } catch {
-    // fall through
-  }
-  throw new InvalidRequestError('The cursor is not one this API returned', {
-    field: 'cursor',
-    reason: 'pass next_cursor from a previous page',
-  });
 }
 
 export class ExecutionsService {
@@ -387,7 +371,7 @@ export class ExecutionsService {
   }
 
   async list(actor: Actor, req: ListRequest) {
-    const beforeId = req.cursor !== undefined ? decodeCursor(req.cursor) : undefined;
+    const beforeId = req.cursor !== undefined ? decodeIdCursor(req.cursor, 'exec-') : undefined;
     const scope = ownerFilter(actor, req.organization);
     // Without an organization asked for, the list also has what is shared with the caller.
     const sharedWith = req.organization === undefined && scope.organizationIds ? actor.accountId : undefined;
@@ -408,7 +392,7 @@ export class ExecutionsService {
       limit: req.limit,
       offset: req.offset,
     });
-    const nextCursor = rows.length === req.limit ? encodeCursor(rows[rows.length - 1].id) : null;
+    const nextCursor = rows.length === req.limit ? encodeIdCursor(rows[rows.length - 1].id) : null;
     return { rows: await this.masked(rows), total, nextCursor };
   }
 

@@ -6,6 +6,7 @@
  * transaction) and its nodes may save new ones (engine/files.ts). A file an unfinished execution
  * uses cannot be deleted.
  */
+import { decodeIdCursor, encodeIdCursor } from './cursors';
 import type { Readable } from 'node:stream';
 import type { Db } from '../db/knex';
 import { newId } from '../db/ids';
@@ -81,23 +82,6 @@ function checkedContentType(type: string | undefined): string {
       reason: 'must be a media type such as application/pdf',
     });
   return t;
-}
-
-export function encodeFileCursor(id: string): string {
-  return Buffer.from(JSON.stringify({ id })).toString('base64url');
-}
-
-function decodeFileCursor(cursor: string): string {
-  try {
-    const { id } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof id === 'string' && id.startsWith('file-')) return id;
-  } catch {
-    // fall through
-  }
-  throw new InvalidRequestError('The cursor is not one this API returned', {
-    field: 'cursor',
-    reason: 'pass next_cursor from a previous page',
-  });
 }
 
 /**
@@ -186,11 +170,11 @@ export class FilesService {
     page: { limit: number; cursor?: string; organization?: string },
   ): Promise<{ rows: FileRow[]; nextCursor: string | null }> {
     const filter = ownerFilter(actor, page.organization);
-    const beforeId = page.cursor === undefined ? undefined : decodeFileCursor(page.cursor);
+    const beforeId = page.cursor === undefined ? undefined : decodeIdCursor(page.cursor, 'file-');
     const rows = await listFileRows(this.db, { ...filter, beforeId, limit: page.limit });
     const more = rows.length > page.limit;
     const shown = more ? rows.slice(0, page.limit) : rows;
-    return { rows: shown, nextCursor: more ? encodeFileCursor(shown[shown.length - 1].id) : null };
+    return { rows: shown, nextCursor: more ? encodeIdCursor(shown[shown.length - 1].id) : null };
   }
 
   /** Deletes a file and its bytes (an editor of its organization); 409 while an execution that has not finished uses it. */

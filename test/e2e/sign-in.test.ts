@@ -8,11 +8,18 @@
  * down (a page, never a 500), and the operations' answers through the generated client.
  */
 import { expect } from 'chai';
+import fs from 'node:fs';
+import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { apiClient, expectError } from '../support/client';
 import { API_AUDIENCE, startIdentityProvider, type TestIdentityProvider } from '../support/oidc-provider';
 import { uniqueEmail } from '../support/factories';
 import { freePort, startTestServer, type TestServer } from '../support/server';
+
+/** The contract's version, in Redoc's heading. */
+const CONTRACT_VERSION: string = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '../../generated/openapi.json'), 'utf8'),
+).info.version;
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const WAIT_MS = 15_000;
@@ -313,7 +320,7 @@ describe('browser sign-in at an identity provider', function () {
         await page.waitForURL((url) => url.origin === idp.issuer);
         await signInAtProvider(page, bob);
         await page.waitForURL(`${publicUrl}/docs`);
-        await page.getByRole('heading', { name: 'FlowRunner API (1.0.0)' }).waitFor({ timeout: 180_000 });
+        await page.getByRole('heading', { name: `FlowRunner API (${CONTRACT_VERSION})` }).waitFor({ timeout: 180_000 });
         // Redoc read the spec with the session cookie; so can the page.
         const status = await page.evaluate<number>("fetch('/openapi.json').then((r) => r.status)");
         expect(status).to.equal(200);

@@ -12,6 +12,8 @@ interface Proc {
   comm: string;
   ppid: number;
   ticks: number;
+  /** Of `ticks`, those spent in the kernel (system calls: sockets, wake-ups). */
+  sysTicks: number;
 }
 
 export interface MachineSnapshot {
@@ -25,7 +27,7 @@ function readProc(pid: number): Proc | undefined {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+    return { comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), sysTicks: Number(f[12]) };
   } catch {
     return undefined; // gone meanwhile
   }
@@ -60,21 +62,28 @@ export function machineSplit(
     }
     return false;
   };
-  const ms = { server: 0, postgres: 0, loadgen: 0, bench: 0, other: 0 };
+  const ms = { server: 0, postgres: 0, loadgen: 0, bench: 0, other: 0, serverSys: 0, postgresSys: 0 };
   for (const [pid, p] of after.procs) {
     const used = ((p.ticks - (before.procs.get(pid)?.ticks ?? 0)) * 1000) / TICKS_PER_SECOND;
     if (used <= 0) continue;
-    if (within(pid, roles.server)) ms.server += used;
-    else if (p.comm === 'postgres') ms.postgres += used;
-    else if (pid === roles.loadgen) ms.loadgen += used;
+    const sys = ((p.sysTicks - (before.procs.get(pid)?.sysTicks ?? 0)) * 1000) / TICKS_PER_SECOND;
+    if (within(pid, roles.server)) {
+      ms.server += used;
+      ms.serverSys += sys;
+    } else if (p.comm === 'postgres') {
+      ms.postgres += used;
+      ms.postgresSys += sys;
+    } else if (pid === roles.loadgen) ms.loadgen += used;
     else if (pid === process.pid) ms.bench += used;
     else ms.other += used;
   }
   const per = (v: number) => (v / Math.max(1, units)).toFixed(2);
+  const kernel = (sys: number, all: number) => `${((100 * sys) / Math.max(1, all)).toFixed(0)} %`;
   const busy = after.busy - before.busy;
   const idle = after.idle - before.idle;
   return (
-    `machine CPU per ${unit}: server ${per(ms.server)} ms, PostgreSQL ${per(ms.postgres)} ms, ` +
+    `machine CPU per ${unit}: server ${per(ms.server)} ms (${kernel(ms.serverSys, ms.server)} in the kernel), ` +
+    `PostgreSQL ${per(ms.postgres)} ms (${kernel(ms.postgresSys, ms.postgres)} in the kernel), ` +
     `load generator ${per(ms.loadgen)} ms, benchmark process ${per(ms.bench)} ms, other processes ${per(ms.other)} ms; ` +
     `machine idle ${((100 * idle) / Math.max(1, busy + idle)).toFixed(0)} %`
   );

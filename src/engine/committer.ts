@@ -42,17 +42,37 @@ export class StepCommitter {
     );
   }
 
-  /** Commits the plan with others; `handOver` leases its next task (when due now) to this worker. */
-  commit(plan: StepPlan, handOver: boolean): Promise<Committed> {
-    return this.batcher.submit(stepWrite(plan, handOver));
+  /** Commits the plans (steps of one execution, in order) with others; `handOver` leases the next task (when due now) to this worker. */
+  commit(plans: StepPlan[], handOver: boolean): Promise<Committed> {
+    return this.batcher.submit(stepWrite(plans, handOver));
   }
 }
 
-/** What a plan writes; `handOver` leases its next task (when due now) to the committing worker. */
-export function stepWrite(plan: StepPlan, handOver: boolean): StepWrite {
+/**
+ * What the plans of one execution's consecutive steps write, as one: each step's row, every
+ * event in order, the outputs and values merged, and the last step's state and next task;
+ * `handOver` leases that task (when due now) to the committing worker.
+ */
+export function stepWrite(plans: StepPlan[], handOver: boolean): StepWrite {
+  const first = plans[0];
+  const last = plans[plans.length - 1];
+  const latest = <T>(pick: (p: StepPlan) => T | null): T | null => plans.reduce<T | null>((v, p) => pick(p) ?? v, null);
+  const merged = (pick: (p: StepPlan) => Record<string, unknown> | null) =>
+    plans.some((p) => pick(p)) ? Object.assign({}, ...plans.map(pick)) : null;
   return {
-    ...plan,
-    step: { ...plan.step, id: newId('step') },
-    next: plan.next && { ...plan.next, leased: handOver && plan.next.runAt === undefined },
+    taskId: first.taskId,
+    executionId: first.executionId,
+    status: latest((p) => p.status),
+    startedAt: plans.find((p) => p.startedAt)?.startedAt ?? null,
+    currentNode: last.currentNode,
+    nodeStartedAt: latest((p) => p.nodeStartedAt),
+    outputs: merged((p) => p.outputs),
+    values: merged((p) => p.values),
+    result: last.result,
+    error: last.error,
+    completedAt: latest((p) => p.completedAt),
+    events: plans.flatMap((p) => p.events),
+    steps: plans.map((p) => ({ ...p.step, id: newId('step') })),
+    next: last.next && { ...last.next, leased: handOver && last.next.runAt === undefined },
   };
 }

@@ -21,6 +21,7 @@ import {
 import { edgesOf, nodeCount, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import { ExpressionLimitError, resolveTemplates } from './expressions';
 import { engineFiles } from './files';
+import { MAX_STEPS_IN_MEMORY, runsInline } from './inline';
 import { iterationScope } from './foreach-commit';
 import { failPoisonedExecution } from './lifecycle';
 import type { HttpGuard, OutboundRequest } from './http-guard';
@@ -144,11 +145,13 @@ export class StepRunner {
     };
     const plan = await planStep(step, outcome);
     if (plan) {
-      const committed = await this.committer.commit(plan, handOver());
+      // Running what follows in memory is a hand-over too: not when this worker takes no more (it stops).
+      const plans = handOver() ? await this.onward(plan, task) : [plan];
+      const committed = await this.committer.commit(plans, handOver());
       if (!committed.applied) throw new LeaseLostError(`task ${task.id}: the lease was lost or the execution ended`);
       if (committed.finished) this.finished(committed.finished);
       return committed.next?.lease_owner === this.workerId
-        ? { task: committed.next, execution: plan.after }
+        ? { task: committed.next, execution: plans[plans.length - 1].after }
         : undefined;
     }
     await inTransaction(this.db, async (tx) => {
@@ -195,11 +198,41 @@ export class StepRunner {
 
   /**
    * Runs a start's entry node before the start commits (see `startsInline`, which the starter
-   * checked) and answers the plan to commit with the start; undefined when the node is not of an
-   * inline type or its step does more than complete or fail (the task, leased to this worker, then
-   * runs the usual way).
+   * checked), and the nodes after it that may run in memory too (`onward`); answers the plans to
+   * commit with the start, or undefined when the entry node is not of an inline type or its step
+   * does more than complete or fail (the task, leased to this worker, then runs the usual way).
    */
-  async planInline(claimed: ClaimedTask): Promise<StepPlan | undefined> {
+  async planInline(claimed: ClaimedTask): Promise<StepPlan[] | undefined> {
+    const plan = await this.planInMemory(claimed);
+    return plan && this.onward(plan, claimed.task);
+  }
+
+  /**
+   * The plans of the steps that follow `plan` in memory: while its next node is due now and may
+   * run in memory (inline.ts), it runs on the row the plan leaves, up to MAX_STEPS_IN_MEMORY steps;
+   * they commit together, as one write. Nothing of them is seen until that commit, and should the
+   * process die first they run again from the last commit: they compute, nothing else.
+   */
+  private async onward(plan: StepPlan, task: TaskRow): Promise<StepPlan[]> {
+    const plans = [plan];
+    for (let last = plan; plans.length < MAX_STEPS_IN_MEMORY;) {
+      const next = last.next;
+      if (!next || next.runAt !== undefined || FINAL_STATUSES.includes(last.after.status)) break;
+      const document = await this.document(last.after.flow_id, last.after.flow_version);
+      if (!runsInline(document, next.node)) break;
+      const following = await this.planInMemory({
+        task: { ...task, node_id: next.node, attempt: next.attempt, state: null },
+        execution: last.after,
+      }).catch(() => undefined);
+      if (!following) break;
+      plans.push(following);
+      last = following;
+    }
+    return plans;
+  }
+
+  /** Runs one node of an inline type in memory and answers its plan (undefined: not inline, or more than a plan). */
+  private async planInMemory(claimed: ClaimedTask): Promise<StepPlan | undefined> {
     const { task, execution } = claimed;
     const { document, node, secrets, scope } = await this.prepare(claimed);
     if (!nodeType(node.type)?.inline) return undefined;

@@ -4,24 +4,24 @@
  * it in the same statement and handed over in memory after the commit: no claim, no NOTIFY. If
  * the process dies first, the leases expire and any worker takes the tasks.
  *
- * A start whose entry node computes from its context alone (an `inline` node type: transform,
- * condition, …) over plain expressions runs that node in the batch, after the start's statement
- * and before its commit, and its step commits in the same transaction: a one-node flow is then
- * started and finished by one commit, and a run-and-wait call answers from the row it committed.
+ * A start whose entry node may run in memory (inline.ts: it computes from its context alone, over
+ * plain expressions) runs that node — and the ones after it that may too — before anything is
+ * written, on the row its start would insert (`queuedClaim`), and the execution is inserted as
+ * those steps leave it — start event, steps, their events, next task — by one statement
+ * (`insertSteppedStarts`): a one-node flow
+ * is started and finished by one commit, with no task written and no transaction to open, and a
+ * run-and-wait call answers from the row it committed.
  */
 import type { Db } from '../db/knex';
 import type { ExecutionRow } from '../db/tables';
-import { inTransaction, retryingConflicts } from '../db/transaction';
-import { insertStarts, type NewStart } from '../repositories/starts.repository';
-import { writeSteps, type StepWrite } from '../repositories/step-commits.repository';
+import { retryingConflicts } from '../db/transaction';
+import { insertStarts, insertSteppedStarts, queuedClaim, type NewStart } from '../repositories/starts.repository';
 import type { ClaimedTask } from '../repositories/tasks.repository';
 import { Batcher } from './batcher';
 import { stepWrite } from './committer';
-import { nodeOf, type FlowDocument } from './definition';
-import { isPlain } from './expressions';
-import { nodeType } from './nodes';
-import { expressionsIn } from './templates';
 import type { StepPlan } from './step-commit';
+
+export { startsInline } from './inline';
 
 const MAX_BATCH = 100;
 const IN_FLIGHT = 2;
@@ -32,7 +32,7 @@ export interface LocalWorker {
   /** How many tasks it would take now. */
   readonly room: number;
   adopt(claimed: ClaimedTask[]): void;
-  planInline(claimed: ClaimedTask): Promise<StepPlan | undefined>;
+  planInline(claimed: ClaimedTask): Promise<StepPlan[] | undefined>;
   finishedHere(execution: ExecutionRow): void;
 }
 
@@ -49,38 +49,6 @@ export interface PlainStart extends Omit<NewStart, 'leased_to'> {
 export interface Started {
   execution: ExecutionRow;
   heldHere: boolean;
-}
-
-const inlineByDocument = new WeakMap<FlowDocument, boolean>();
-
-/**
- * Whether a start of this definition may run its entry node before it commits: the node's type
- * computes from its context alone, and every expression it evaluates (its own, its templates, the
- * flow's `output` should the execution end there) is plain, so it runs in this process in time
- * linear in its text and data (expressions.ts) — nothing a sandbox limit could stop.
- */
-export function startsInline(document: FlowDocument): boolean {
-  let inline = inlineByDocument.get(document);
-  if (inline === undefined) {
-    const entry = document.entry === undefined ? undefined : nodeOf(document, document.entry);
-    const module = entry && nodeType(entry.type);
-    const params = entry?.params ?? {};
-    inline =
-      !!module?.inline &&
-      [
-        ...(module.expressions?.(params) ?? []).map((e) => e.expression),
-        ...expressionsIn(params),
-        ...expressionsIn(document.output ?? null),
-      ].every(isPlain);
-    inlineByDocument.set(document, inline);
-  }
-  return inline;
-}
-
-interface Written {
-  claimed: ClaimedTask[];
-  /** By the start's index: what its inline step committed. */
-  stepped: Map<number, { plan: StepPlan; next?: ClaimedTask['task']; finished?: ExecutionRow }>;
 }
 
 export class ExecutionStarter {
@@ -103,58 +71,67 @@ export class ExecutionStarter {
       ...s,
       leased_to: i < room ? worker!.id : null,
     }));
-    const inline = (i: number) =>
-      this.inlineSteps && worker !== undefined && rows[i].leased_to !== null && starts[i].inline;
-    // An entry step the database refuses (a value jsonb can't hold) must not fail its start: the
-    // batch is then written again without the inline steps, which the worker runs as any other.
-    const written = (starts.some((_, i) => inline(i))
-      ? await this.writeInline(rows, inline, worker!).catch(() => undefined)
-      : undefined) ?? {
-      claimed: await retryingConflicts(() => insertStarts(this.db, rows, this.leaseMs)),
-      stepped: new Map(),
-    };
-    const { claimed, stepped } = written;
+    const createdAt = new Date();
+    // Entry steps that may run here run first; each that planned is written with its start.
+    const plans =
+      this.inlineSteps && worker
+        ? await Promise.all(
+            rows.map((row, i) =>
+              row.leased_to !== null && starts[i].inline
+                ? worker.planInline(queuedClaim(row, createdAt)).catch(() => undefined)
+                : undefined,
+            ),
+          )
+        : [];
+    const started: Started[] = new Array(starts.length);
     const adopted: ClaimedTask[] = [];
-    const started = claimed.map((c, i): Started => {
-      const step = stepped.get(i);
-      if (!step) {
+    const plain: number[] = [];
+    const stepped: number[] = [];
+    rows.forEach((_, i) => (plans[i] ? stepped : plain).push(i));
+    const writeStepped = async (): Promise<void> => {
+      if (stepped.length === 0) return;
+      const outcomes = await retryingConflicts(() =>
+        insertSteppedStarts(
+          this.db,
+          worker!.id,
+          this.leaseMs,
+          stepped.map((i) => ({ start: rows[i], createdAt, step: stepWrite(plans[i]!, true) })),
+        ),
+      ).catch(() => undefined);
+      // A step the database refuses (a value jsonb can't hold) must not fail its start: it is then
+      // started without it, and the worker runs the entry node as any other.
+      if (!outcomes) return void plain.push(...stepped);
+      stepped.forEach((i, k) => {
+        const { next, finished } = outcomes[k];
+        if (finished) {
+          worker!.finishedHere(finished);
+          started[i] = { execution: finished, heldHere: false };
+          return;
+        }
+        const after = plans[i]!.at(-1)!.after;
+        const held = next?.lease_owner === worker!.id;
+        if (held) adopted.push({ task: next!, execution: after });
+        started[i] = { execution: after, heldHere: held };
+      });
+    };
+    await writeStepped();
+    if (plain.length > 0) {
+      const claimed = await retryingConflicts(() =>
+        insertStarts(
+          this.db,
+          plain.map((i) => rows[i]),
+          this.leaseMs,
+        ),
+      );
+      plain.forEach((i, k) => {
+        const c = claimed[k];
         const held = !!worker && c.task.lease_owner === worker.id;
         if (held) adopted.push(c);
-        return { execution: c.execution, heldHere: held };
-      }
-      if (step.finished) {
-        worker!.finishedHere(step.finished);
-        return { execution: step.finished, heldHere: false };
-      }
-      const held = step.next?.lease_owner === worker!.id;
-      if (held) adopted.push({ task: step.next!, execution: step.plan.after });
-      return { execution: step.plan.after, heldHere: held };
-    });
+        started[i] = { execution: c.execution, heldHere: held };
+      });
+    }
     if (worker && adopted.length > 0) worker.adopt(adopted);
     return started;
-  }
-
-  /** The starts and, in the same transaction, the inline entry steps that planned (see `planInline`). */
-  private writeInline(rows: NewStart[], inline: (i: number) => boolean, worker: LocalWorker): Promise<Written> {
-    return inTransaction(this.db, async (tx) => {
-      const claimed = await insertStarts(tx, rows, this.leaseMs);
-      const plans = await Promise.all(
-        claimed.map((c, i) => (inline(i) ? worker.planInline(c).catch(() => undefined) : undefined)),
-      );
-      const writes: StepWrite[] = [];
-      const startOf: number[] = [];
-      plans.forEach((plan, i) => {
-        if (!plan) return;
-        writes.push(stepWrite(plan, true));
-        startOf.push(i);
-      });
-      const stepped: Written['stepped'] = new Map();
-      if (writes.length === 0) return { claimed, stepped };
-      const out = await writeSteps(tx, worker.id, this.leaseMs, writes);
-      for (const k of out.applied)
-        stepped.set(startOf[k], { plan: plans[startOf[k]]!, next: out.next.get(k), finished: out.finished.get(k) });
-      return { claimed, stepped };
-    });
   }
 
   /** The worker that takes entry tasks over in memory; none in an API-only process or when stopping. */

@@ -34,7 +34,8 @@ export interface StepChanges {
 }
 
 export interface StepWrite extends StepChanges {
-  step: NewStepRow & { id: string };
+  /** The steps' rows, in order: one, or several nodes that computed one after another in memory (see the runner). */
+  steps: (NewStepRow & { id: string })[];
   next: { node: string; attempt: number; runAt?: Date; leased: boolean } | null;
 }
 
@@ -48,12 +49,12 @@ export interface StepWriteOutcome {
 }
 
 const WRITE_STEPS: PreparedStatement = {
-  name: 'flowrunner_write_steps_v6',
+  name: 'flowrunner_write_steps_v7',
   text: `
 with items as (
   select * from jsonb_to_recordset($1::jsonb) as i(
     k int, task_id bigint, execution_id text, status text, started_at timestamptz, current_node text, node_started_at timestamptz,
-    outputs jsonb, vals jsonb, result jsonb, error text, completed_at timestamptz, events jsonb, step jsonb,
+    outputs jsonb, vals jsonb, result jsonb, error text, completed_at timestamptz, events jsonb, steps jsonb,
     next_node text, next_attempt int, next_run_at timestamptz, next_leased boolean)
 ), taken as (
   delete from tasks t using items i where t.id = i.task_id and t.lease_owner = $2::text returning i.k
@@ -66,7 +67,7 @@ with items as (
     waiting_until = null,
     node_outputs = e.node_outputs || coalesce(i.outputs, '{}'),
     state_values = e.state_values || coalesce(i.vals, '{}'),
-    step_count = e.step_count + 1,
+    step_count = e.step_count + jsonb_array_length(i.steps),
     result = case when i.status = 'completed' then i.result else e.result end,
     error = case when i.status = 'failed' then i.error else e.error end,
     completed_at = coalesce(i.completed_at, e.completed_at),
@@ -86,21 +87,21 @@ with items as (
   returning id, execution_id, seq, type
 ), lst as (
   -- Read after the update's row locks, with a snapshot of its own (see the function's migration).
-  select ex.id as execution_id, l.id, l.events
-    from ex cross join lateral flowrunner_listeners_of(ex.id, ex.flow_id) l
+  select l.* from (select array_agg(ex.id) as ids, array_agg(ex.flow_id) as flows from ex) a
+   cross join lateral flowrunner_listeners_of_executions(a.ids, a.flows) l
 ), dl as (
   insert into deliveries (listener_id, event_id)
-  select lst.id, ev.id from ev join lst on lst.execution_id = ev.execution_id
+  select lst.listener_id, ev.id from ev join lst on lst.execution_id = ev.execution_id
    where lst.events is null or ev.type = any(lst.events)
-   order by ev.execution_id, ev.seq, lst.id
+   order by ev.execution_id, ev.seq, lst.listener_id
   returning 1
 ), st as (
   insert into steps (id, execution_id, node_id, node_type, attempt, status, input, output, error, actor_id,
                      started_at, completed_at)
-  select i.step->>'id', ex.id, i.step->>'node_id', i.step->>'node_type', (i.step->>'attempt')::int,
-         i.step->>'status', i.step->'input', i.step->'output', i.step->>'error', i.step->>'actor_id',
-         (i.step->>'started_at')::timestamptz, (i.step->>'completed_at')::timestamptz
-    from ex join items i on i.k = ex.k
+  select s.step->>'id', ex.id, s.step->>'node_id', s.step->>'node_type', (s.step->>'attempt')::int,
+         s.step->>'status', s.step->'input', s.step->'output', s.step->>'error', s.step->>'actor_id',
+         (s.step->>'started_at')::timestamptz, (s.step->>'completed_at')::timestamptz
+    from ex join items i on i.k = ex.k cross join lateral jsonb_array_elements(i.steps) as s(step)
   returning 1
 ), nt as (
   insert into tasks (execution_id, account_id, node_id, attempt, run_at, lease_owner, lease_expires_at)
@@ -118,8 +119,30 @@ with items as (
 select ex.k, row_to_json(nt.*) as next, ex.finished from ex left join nt on nt.execution_id = ex.id cross join told`,
 };
 
+/** A step's columns as the statements' `jsonb_to_recordset` items take them (see WRITE_STEPS). */
+export function stepItem(w: Omit<StepWrite, 'taskId'>) {
+  return {
+    execution_id: w.executionId,
+    status: w.status,
+    started_at: w.startedAt,
+    current_node: w.currentNode,
+    node_started_at: w.nodeStartedAt,
+    outputs: w.outputs,
+    vals: w.values,
+    result: w.result === undefined ? null : w.result,
+    error: w.error,
+    completed_at: w.completedAt,
+    events: w.events.map((e) => ({ type: e.type, level: e.level ?? null, payload: e.payload, at: e.at ?? new Date() })),
+    steps: w.steps,
+    next_node: w.next?.node ?? null,
+    next_attempt: w.next?.attempt ?? null,
+    next_run_at: w.next?.runAt ?? null,
+    next_leased: w.next?.leased ?? false,
+  };
+}
+
 /** A written step's index, and its next task as JSON (timestamps as text). */
-interface WrittenRow {
+export interface WrittenRow {
   k: number;
   next: (Omit<TaskRow, 'run_at' | 'lease_expires_at'> & { run_at: string; lease_expires_at: string | null }) | null;
   /** The execution's row when this step finished it (JSON: timestamps as text). */
@@ -135,26 +158,7 @@ export async function writeSteps(
   leaseMs: number,
   writes: StepWrite[],
 ): Promise<StepWriteOutcome> {
-  const items = writes.map((w, k) => ({
-    k,
-    task_id: w.taskId,
-    execution_id: w.executionId,
-    status: w.status,
-    started_at: w.startedAt,
-    current_node: w.currentNode,
-    node_started_at: w.nodeStartedAt,
-    outputs: w.outputs,
-    vals: w.values,
-    result: w.result === undefined ? null : w.result,
-    error: w.error,
-    completed_at: w.completedAt,
-    events: w.events.map((e) => ({ type: e.type, level: e.level ?? null, payload: e.payload, at: e.at ?? new Date() })),
-    step: w.step,
-    next_node: w.next?.node ?? null,
-    next_attempt: w.next?.attempt ?? null,
-    next_run_at: w.next?.runAt ?? null,
-    next_leased: w.next?.leased ?? false,
-  }));
+  const items = writes.map((w, k) => ({ k, task_id: w.taskId, ...stepItem(w) }));
   const result = await runPrepared<WrittenRow>(db, WRITE_STEPS, [
     JSON.stringify(items),
     owner,
@@ -168,24 +172,32 @@ export async function writeSteps(
   const next = new Map<number, TaskRow>();
   const finished = new Map<number, ExecutionRow>();
   for (const row of result.rows) {
-    if (row.finished)
-      finished.set(row.k, {
-        ...row.finished,
-        created_at: new Date(row.finished.created_at!),
-        started_at: dateOrNull(row.finished.started_at),
-        completed_at: dateOrNull(row.finished.completed_at),
-        node_started_at: dateOrNull(row.finished.node_started_at),
-        waiting_until: dateOrNull(row.finished.waiting_until),
-      });
     applied.add(row.k);
-    if (row.next)
-      next.set(row.k, {
-        ...row.next,
-        run_at: new Date(row.next.run_at),
-        lease_expires_at: row.next.lease_expires_at ? new Date(row.next.lease_expires_at) : null,
-      });
+    if (row.finished) finished.set(row.k, finishedRow(row.finished));
+    if (row.next) next.set(row.k, nextTask(row.next));
   }
   return { applied, next, finished };
+}
+
+/** A finished execution's row as the statements answer it (JSON: timestamps as text). */
+export function finishedRow(json: NonNullable<WrittenRow['finished']>): ExecutionRow {
+  return {
+    ...json,
+    created_at: new Date(json.created_at!),
+    started_at: dateOrNull(json.started_at),
+    completed_at: dateOrNull(json.completed_at),
+    node_started_at: dateOrNull(json.node_started_at),
+    waiting_until: dateOrNull(json.waiting_until),
+  };
+}
+
+/** A next task as the statements answer it (JSON: timestamps as text). */
+export function nextTask(json: NonNullable<WrittenRow['next']>): TaskRow {
+  return {
+    ...json,
+    run_at: new Date(json.run_at),
+    lease_expires_at: json.lease_expires_at ? new Date(json.lease_expires_at) : null,
+  };
 }
 
 const dateOrNull = (text: string | null): Date | null => (text === null ? null : new Date(text));

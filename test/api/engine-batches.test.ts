@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { Batcher } from '../../src/engine/batcher';
+import { MAX_STEPS_IN_MEMORY } from '../../src/engine/inline';
 import { MAX_ENGINE_FAILURES } from '../../src/engine/runner';
 import type { StepWrite } from '../../src/repositories/step-commits.repository';
 import { countClaims, eventSeqs, gappedEvents, startAll, stepsNotOnce, waitForAll } from '../support/engine-checks';
@@ -250,6 +251,68 @@ describe('engine: batched starts, claims and step commits', function () {
       expect(await gappedEvents(server.db, all)).to.deep.equal([]);
       const { data } = await owner.client.executions.getExecutionEvents({ id: one.execution_id });
       expect(data.events.map((e) => e.type)).to.include.members(['execution_update', 'node_started', 'node_completed']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('runs computing nodes in memory after the step before them and commits them together, a bounded number at a time', async () => {
+    target.route('/echo', (req, _body, res) => {
+      const i = Number(new URL(req.url!, target.url).searchParams.get('i'));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ i }));
+    });
+    const server = await startTestServer({ FLOWRUNNER_WORKER_CONCURRENCY: '4' });
+    try {
+      const owner = await makeAccount(server);
+      const length = 40;
+      const sums = Array.from(
+        { length },
+        (_, i) =>
+          `  t${i}:\n    type: transform\n    params: {expression: "${i === 0 ? 'nodes.call.output.body.i' : `nodes.t${i - 1}.output`} + 1"}\n${i < length - 1 ? `    next: t${i + 1}\n` : ''}`,
+      );
+      // An HTTP call first (it never runs in memory), then 40 transforms; and the transforms alone.
+      const mixed = await makeFlow(
+        owner,
+        `nodes:\n  call:\n    type: http.request\n    params: {url: "${target.url}/echo?i={{ input.i }}"}\n    next: t0\n${sums.join('')}`,
+      );
+      const pure = await makeFlow(owner, `nodes:\n${sums.join('').replace('nodes.call.output.body.i', 'input.i')}`);
+      const [a] = await startAll(owner, mixed, [{ i: 2 }]);
+      const [b] = await startAll(owner, pure, [{ i: 5 }]);
+      await waitForAll(server.db, [a, b]);
+      const rows = await server
+        .db('executions')
+        .whereIn('id', [a, b])
+        .orderBy('id')
+        .select('id', 'result', 'step_count');
+      expect(rows.map((r) => [r.result, r.step_count])).to.deep.equal(
+        [a, b].sort().map((id) => (id === a ? [2 + length, length + 1] : [5 + length, length])),
+      );
+      expect(await stepsNotOnce(server.db, [a], ['call', ...sums.map((_, i) => `t${i}`)])).to.deep.equal([]);
+      expect(await gappedEvents(server.db, [a, b])).to.deep.equal([]);
+      // Steps written by one transaction share its xmin: the HTTP step with the 15 transforms after
+      // it, then 16, then 9; the transforms alone: 16 with the start, 16, 8.
+      const writes = async (id: string) =>
+        (
+          await server.db.raw(
+            `select count(*)::int as n from steps where execution_id = ? group by xmin::text order by min(started_at)`,
+            [id],
+          )
+        ).rows.map((r: { n: number }) => r.n);
+      expect(await writes(a)).to.deep.equal([
+        MAX_STEPS_IN_MEMORY,
+        MAX_STEPS_IN_MEMORY,
+        length + 1 - 2 * MAX_STEPS_IN_MEMORY,
+      ]);
+      expect(await writes(b)).to.deep.equal([
+        MAX_STEPS_IN_MEMORY,
+        MAX_STEPS_IN_MEMORY,
+        length - 2 * MAX_STEPS_IN_MEMORY,
+      ]);
+      const xmin = async (sql: string) => (await server.db.raw(sql, [b])).rows[0].x as string;
+      expect(
+        await xmin(`select xmin::text as x from events where execution_id = ? and seq = 1`),
+        'the start event, written with the first steps',
+      ).to.equal(await xmin(`select xmin::text as x from steps where execution_id = ? order by started_at limit 1`));
     } finally {
       await server.close();
     }

@@ -134,15 +134,17 @@ describe('WebSocket: live execution events', () => {
 
   it('closes a slow consumer with 1013 without affecting others', async () => {
     // 20 events of 600 kB, far more than socket buffers and the server's 1 MiB allowance hold. Log
-    // nodes copy their input, so the run takes seconds: the slow socket is resumed well within the
-    // server's 30 s wait for the client's side of the close handshake (else it sees 1006).
+    // nodes copy their input through an expression the sandbox evaluates (so no step runs in memory
+    // with the one before it: each commits on its own), so the run takes seconds: the slow socket is
+    // resumed well within the server's 30 s wait for the client's side of the close handshake (else
+    // it sees 1006).
     const big = await makeFlow(
       alice,
       'nodes:\n' +
         Array.from(
           { length: 20 },
           (_, i) =>
-            `  n${i}:\n    type: log\n    params: {message: "part ${i}", data: {blob: "{{ input.blob }}"}}\n${i < 19 ? `    next: n${i + 1}\n` : ''}`,
+            `  n${i}:\n    type: log\n    params: {message: "part ${i}", data: {blob: "{{ $string(input.blob) }}"}}\n${i < 19 ? `    next: n${i + 1}\n` : ''}`,
         ).join(''),
     );
     const { data } = await alice.client.executions.runFlow({

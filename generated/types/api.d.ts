@@ -197,7 +197,7 @@ export interface paths {
         };
         /**
          * List the caller's invitations
-         * @description The pending, unexpired invitations addressed to the caller's email (compared without case), newest first.
+         * @description The pending, unexpired invitations addressed to the caller's email (compared without case), newest first. An API key of one organization may not see them (403).
          */
         get: operations["listMyInvitations"];
         put?: never;
@@ -4781,6 +4781,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

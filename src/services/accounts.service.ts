@@ -141,9 +141,10 @@ export class AccountsService {
   /**
    * What an account leaves behind in teams' organizations belongs to the team: it is handed to the
    * organization's longest-standing other owner (`account_id`; `created_by`/`started_by` still name
-   * the creator), and the membership goes with the account. A team the account was the only member
-   * of is deleted with it; a team it left earlier keeps what it made there too. The last owner of a team with other members is refused (409): someone
-   * there must be made owner first, so no organization is left without one.
+   * the creator), and the membership goes with the account. A team it left earlier keeps what it
+   * made there too. A team the account was the only member of is deleted with it. The last owner of
+   * a team with other members is refused (409): someone there must be made owner first, so no
+   * organization is left without one.
    */
   private async leaveTeams(tx: Tx, changed: Changed, id: string): Promise<void> {
     for (const org of await listTeamOrganizationsOf(tx, id)) {

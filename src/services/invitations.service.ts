@@ -129,6 +129,8 @@ export class InvitationsService {
 
   /** The pending, unexpired invitations addressed to the caller's email. */
   async mine(actor: Actor, page: Page) {
+    if (actor.keyOrganization !== undefined)
+      throw new ForbiddenError('A key of one organization sees nothing of other organizations, invitations included');
     const email = await this.emailOf(actor);
     return listInvitationRowsFor(this.db, email, page.limit, page.offset);
   }

@@ -130,6 +130,13 @@ describe('organization lifecycle', function () {
         ),
       ).to.equal('already invited');
       const later = await makeAccount(server, { email });
+      // A key of one organization sees and answers no invitations into others.
+      const personal = (await later.client.organizations.listOrganizations()).data.organizations[0].id;
+      const key = (await later.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'k', organization_id: personal } }))
+        .data.key;
+      const asKey = apiClient(server.url, { apiKey: key });
+      await expectError(asKey.organizations.listMyInvitations(), 403, 'forbidden');
+      await expectError(asKey.organizations.acceptInvitation({ id: inv.id }), 403, 'forbidden');
       expect((await later.client.organizations.listMyInvitations()).data.invitations.map((i) => i.id)).to.deep.equal([
         inv.id,
       ]);
@@ -298,6 +305,12 @@ describe('organization lifecycle', function () {
           connectionCreate: { name: 'c', type: 'bearer', bearer: { token: 't' }, organization_id: org },
         })
       ).data.id;
+      const file = (
+        await alice.client.files.uploadFile(
+          { body: Buffer.from('{"n":1}'), name: 'n.json', organizationId: org },
+          { headers: { 'Content-Type': 'application/json' } },
+        )
+      ).data.id;
       const key = (
         await alice.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'team key', organization_id: org } })
       ).data;
@@ -323,6 +336,7 @@ describe('organization lifecycle', function () {
         await expectError(who.client.executions.getExecution({ id: waiting }), 404, 'not_found');
         await expectError(who.client.schedules.getSchedule({ id: schedule }), 404, 'not_found');
         await expectError(who.client.connections.getConnection({ id: connection }), 404, 'not_found');
+        await expectError(who.client.files.getFile({ id: file }), 404, 'not_found');
       }
       expect((await bob.client.organizations.listOrganizations()).data.organizations.map((o) => o.id)).to.not.include(
         org,

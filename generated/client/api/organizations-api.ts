@@ -480,7 +480,7 @@ export const OrganizationsApiAxiosParamCreator = function (configuration?: Confi
             };
         },
         /**
-         * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first.
+         * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first. An API key of one organization may not see them (403).
          * @summary List the caller\'s invitations
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
@@ -1125,7 +1125,7 @@ export const OrganizationsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first.
+         * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first. An API key of one organization may not see them (403).
          * @summary List the caller\'s invitations
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
@@ -1329,7 +1329,7 @@ export const OrganizationsApiFactory = function (configuration?: Configuration, 
             return OrganizationsApiFp(configuration).getOrganization(id, options).then((request) => request(axios, basePath));
         },
         /**
-         * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first.
+         * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first. An API key of one organization may not see them (403).
          * @summary List the caller\'s invitations
          * @param {number} [limit] Maximum number of items to return (1–100).
          * @param {number} [offset] Number of items to skip.
@@ -1815,7 +1815,7 @@ export class OrganizationsApi extends BaseAPI {
     }
 
     /**
-     * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first.
+     * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first. An API key of one organization may not see them (403).
      * @summary List the caller\'s invitations
      * @param {OrganizationsApiListMyInvitationsRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.

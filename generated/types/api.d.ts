@@ -188,6 +188,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's invitations
+         * @description The pending, unexpired invitations addressed to the caller's email (compared without case), newest first. An API key of one organization may not see them (403).
+         */
+        get: operations["listMyInvitations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/api-keys": {
         parameters: {
             query?: never;
@@ -276,7 +296,7 @@ export interface paths {
         post?: never;
         /**
          * Delete an account
-         * @description Admins only. Deletes the account's API keys and secrets and revokes its tokens. The last admin cannot be deleted.
+         * @description Admins only. Deletes the account's API keys and secrets and revokes its tokens. The last admin cannot be deleted (409). Its personal organization goes with it, everything in it included. In a team's organization it stops being a member, and what it created there stays, handed to the organization's longest-standing other owner (`account_id`; `created_by` still names the creator); a team's organization it was the only member of is deleted. The last owner of a team's organization that has other members cannot be deleted (409, `details.organization_id`): make another member owner first.
          */
         delete: operations["deleteAccount"];
         options?: never;
@@ -554,7 +574,11 @@ export interface paths {
         get: operations["getOrganization"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete an organization
+         * @description Owners only (403 for other members). Deletes the team's organization with everything in it — flows and their versions, flow requests, schedules, webhooks, listeners, connections, files, executions (running ones stop where they are), its API keys and invitations — and its members lose access at once. An account's personal organization goes only with its account (409).
+         */
+        delete: operations["deleteOrganization"];
         options?: never;
         head?: never;
         /**
@@ -610,6 +634,90 @@ export interface paths {
          * @description Owners only (403 for other members). The last owner cannot become anything else (409).
          */
         patch: operations["updateOrganizationMember"];
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List pending invitations
+         * @description The invitations of the organization that nobody has accepted, declined or revoked yet, newest first; one past its `expires_at` shows `status` `expired` until it is replaced by a new invitation of the same email. Members who may invite (editors and owners) see them; 403 for other members.
+         */
+        get: operations["listOrganizationInvitations"];
+        put?: never;
+        /**
+         * Invite someone by email
+         * @description Editors and owners invite an email with a role no higher than their own (403 otherwise). The account with that email — now or once it exists, a local account or one provisioned from an identity provider — sees the invitation at `GET /api/v1/users/me/invitations` and accepts or declines it; it expires after 7 days and is used at most once. An email whose account is a member already is 409, and so is an email with a pending invitation (revoke it first); a personal organization has no other members (409). Owners may still add an existing account directly (`POST …/members`).
+         */
+        post: operations["createOrganizationInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{id}/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invitation
+         * @description Editors and owners revoke a pending invitation of a role no higher than their own (403 otherwise); it can no longer be accepted. One that was answered or revoked already is 409.
+         */
+        delete: operations["revokeOrganizationInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation
+         * @description The invitee (the account whose email the invitation names; 404 for anyone else) becomes a member with the invited role, at once. An invitation that expired, was revoked or was answered already is 409 with `details.reason` (`expired`, `revoked`, `accepted`, `declined`); so is one for an organization the caller is a member of already. An API key of one organization may not accept (403).
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline an invitation
+         * @description The invitee (404 for anyone else) declines; the invitation can no longer be accepted. One that expired, was revoked or was answered already is 409 with `details.reason`. An API key of one organization may not decline (403).
+         */
+        post: operations["declineInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/flow-requests/{id}": {
@@ -1930,6 +2038,56 @@ export interface components {
              */
             name?: string;
         };
+        /**
+         * @description A member's role, each allowing what the ones before it allow. `viewer`: read the organization's flows, executions, logs and results. `runner`: also start, cancel, approve and answer executions. `editor`: also create, change and delete flows, flow requests, schedules, webhooks, listeners and shares, and invite people with a role up to `editor`. `owner`: also rename and delete the organization and manage its members.
+         * @example editor
+         * @enum {string}
+         */
+        OrganizationRole: "owner" | "editor" | "runner" | "viewer";
+        /**
+         * @description `pending` until the invitee accepts or declines it or it is revoked; a pending invitation past its `expires_at` is shown as `expired` and can no longer be accepted.
+         * @example pending
+         * @enum {string}
+         */
+        InvitationStatus: "pending" | "accepted" | "declined" | "revoked" | "expired";
+        OrganizationInvitation: {
+            /** @example inv-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            id: string;
+            /** @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
+            organization_id: string;
+            /** @example Payments team */
+            organization_name: string;
+            /** @example grace@example.com */
+            email: string;
+            role: components["schemas"]["OrganizationRole"];
+            status: components["schemas"]["InvitationStatus"];
+            /**
+             * @description The account that invited.
+             * @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            invited_by: string;
+            /**
+             * @description Its email; null once that account is deleted.
+             * @example ada@example.com
+             */
+            invited_by_email: string | null;
+            expires_at: components["schemas"]["Timestamp"];
+            created_at: components["schemas"]["Timestamp"];
+            /**
+             * Format: date-time
+             * @description When it was accepted, declined or revoked.
+             */
+            responded_at: string | null;
+        };
+        OrganizationInvitationList: {
+            invitations: components["schemas"]["OrganizationInvitation"][];
+            /** @example 1 */
+            total: number;
+            /** @example 10 */
+            limit: number;
+            /** @example 0 */
+            offset: number;
+        };
         ApiKey: {
             /**
              * @description The organization the key acts in; null for a key that acts in all of its creator's.
@@ -1964,12 +2122,6 @@ export interface components {
          * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
          */
         OrganizationId: string;
-        /**
-         * @description A member's role, each allowing what the ones before it allow. `viewer`: read the organization's flows, executions, logs and results. `runner`: also start, cancel, approve and answer executions. `editor`: also create, change and delete flows, flow requests, schedules, webhooks, listeners and shares. `owner`: also rename the organization and manage its members.
-         * @example editor
-         * @enum {string}
-         */
-        OrganizationRole: "owner" | "editor" | "runner" | "viewer";
         ApiKeyCreate: {
             /** @description The organization the key acts in (only that one); without it, the key acts as its creator in every organization of theirs. */
             organization_id?: components["schemas"]["OrganizationId"];
@@ -2736,6 +2888,11 @@ export interface components {
             role: components["schemas"]["OrganizationRole"];
         };
         OrganizationMemberUpdate: {
+            role: components["schemas"]["OrganizationRole"];
+        };
+        OrganizationInvitationCreate: {
+            /** @example grace@example.com */
+            email: string;
             role: components["schemas"]["OrganizationRole"];
         };
         FlowRequestUpdate: {
@@ -4598,6 +4755,37 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    listMyInvitations: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Invitations */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationInvitationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     listApiKeys: {
         parameters: {
             query?: never;
@@ -5678,6 +5866,36 @@ export interface operations {
             default: components["responses"]["UnexpectedError"];
         };
     };
+    deleteOrganization: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
     updateOrganization: {
         parameters: {
             query?: never;
@@ -5849,6 +6067,168 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listOrganizationInvitations: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of items to return (1–100). */
+                limit?: components["parameters"]["LimitParam"];
+                /** @description Number of items to skip. */
+                offset?: components["parameters"]["OffsetParam"];
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Pending invitations */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationInvitationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    createOrganizationInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganizationInvitationCreate"];
+            };
+        };
+        responses: {
+            /** @description Invited */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationInvitation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    revokeOrganizationInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new membership */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationMember"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    declineInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Declined */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationInvitation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

@@ -3,7 +3,7 @@ import { monotonicFactory } from 'ulid';
 
 /** Prefixed ULIDs: sortable by creation time, so cursors are simple. */
 export type IdPrefix =
-  'acct' | 'key' | 'flow' | 'exec' | 'step' | 'lsn' | 'sch' | 'hook' | 'freq' | 'file' | 'conn' | 'org';
+  'acct' | 'key' | 'flow' | 'exec' | 'step' | 'lsn' | 'sch' | 'hook' | 'freq' | 'file' | 'conn' | 'org' | 'inv';
 
 // ulid's own source of randomness asks the CSPRNG for one byte per character; the same bytes
 // are drawn from a pool refilled a few kilobytes at a time.

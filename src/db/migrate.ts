@@ -29,6 +29,7 @@ import * as callbackRate from './migrations/20261203030100_callback_rate';
 import * as organizations from './migrations/20261203040000_organizations';
 import * as concurrencyLimits from './migrations/20261203070000_concurrency_limits';
 import * as parallelForeach from './migrations/20261203060000_parallel_foreach';
+import * as organizationInvitations from './migrations/20261204020000_organization_invitations';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -62,6 +63,7 @@ const migrations: Record<string, Migration> = {
   '20261203070000_concurrency_limits': concurrencyLimits,
   '20261203060000_parallel_foreach': parallelForeach,
   '20261204000000_listeners_of_executions': listenersOfExecutions,
+  '20261204020000_organization_invitations': organizationInvitations,
 };
 
 const source: Knex.MigrationSource<string> = {

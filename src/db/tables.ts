@@ -422,3 +422,20 @@ export interface OrganizationMemberRow {
   created_at: Date;
   updated_at: Date;
 }
+
+export type InvitationStatus = 'pending' | 'accepted' | 'declined' | 'revoked' | 'expired';
+
+/** An invitation of an email into a team's organization, with the role it will have there. */
+export interface OrganizationInvitationRow {
+  id: string;
+  organization_id: string;
+  /** As the inviter wrote it; compared without case. */
+  email: string;
+  role: OrganizationRole;
+  /** `expired` is written only when a new invitation replaces one past its `expires_at`. */
+  status: InvitationStatus;
+  invited_by: string;
+  expires_at: Date;
+  created_at: Date;
+  responded_at: Date | null;
+}

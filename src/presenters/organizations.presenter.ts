@@ -1,6 +1,6 @@
 /** Organizations and their members as the spec shows them. */
 import type { components } from '../../generated/types/api';
-import type { OrganizationMemberRow, OrganizationRole, OrganizationRow } from '../db/tables';
+import type { OrganizationInvitationRow, OrganizationMemberRow, OrganizationRole, OrganizationRow } from '../db/tables';
 import { iso } from './dates';
 
 type Schemas = components['schemas'];
@@ -28,5 +28,25 @@ export function toOrganizationMember(
     role: r.role,
     created_at: iso(r.created_at),
     updated_at: iso(r.updated_at),
+  };
+}
+
+/** A pending invitation past its time shows as `expired` (the row says so only once a new one replaces it). */
+export function toOrganizationInvitation(
+  r: OrganizationInvitationRow & { organization_name: string; invited_by_email: string | null },
+  now = Date.now(),
+): Schemas['OrganizationInvitation'] {
+  return {
+    id: r.id,
+    organization_id: r.organization_id,
+    organization_name: r.organization_name,
+    email: r.email,
+    role: r.role,
+    status: r.status === 'pending' && r.expires_at.getTime() <= now ? 'expired' : r.status,
+    invited_by: r.invited_by,
+    invited_by_email: r.invited_by_email,
+    expires_at: iso(r.expires_at),
+    created_at: iso(r.created_at),
+    responded_at: r.responded_at === null ? null : iso(r.responded_at),
   };
 }

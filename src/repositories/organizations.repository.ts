@@ -125,9 +125,68 @@ export async function listMemberRoles(
 ): Promise<Pick<OrganizationMemberRow, 'account_id' | 'role'>[]> {
   return tx<OrganizationMemberRow>('organization_members')
     .where({ organization_id: organizationId })
+    .orderBy('created_at', 'asc')
+    .orderBy('account_id', 'asc')
     .select('account_id', 'role');
 }
 
 export async function organizationExists(db: Db, id: string): Promise<boolean> {
   return (await db('organizations').where({ id }).first('id')) !== undefined;
+}
+
+/** The tables whose rows belong to an organization and name their creator in `account_id`. */
+const OWNED = ['flows', 'flow_requests', 'schedules', 'webhooks', 'listeners', 'executions', 'files', 'connections'];
+
+/**
+ * The team organizations (not personal ones) that an account belongs to or that hold rows it
+ * created (it may have left since), in id order.
+ */
+export async function listTeamOrganizationsOf(tx: Tx, accountId: string): Promise<string[]> {
+  const holding = OWNED.map((table) => tx(table).where({ account_id: accountId }).distinct('organization_id'));
+  const rows = await tx('organizations as o')
+    .whereNull('o.personal_account_id')
+    .where((w) => {
+      void w
+        .whereIn('o.id', tx('organization_members').where({ account_id: accountId }).select('organization_id'))
+        .orWhereIn('o.id', tx.union(holding, true));
+    })
+    .orderBy('o.id')
+    .select('o.id');
+  return rows.map((r: { id: string }) => r.id);
+}
+
+/**
+ * What caches hold of an organization's contents, read before it is deleted: its flows (cached
+ * per id) and the hashes of its API keys (cached per hash).
+ */
+export async function listOrganizationCachedKeys(
+  tx: Tx,
+  organizationId: string,
+): Promise<{ flowIds: string[]; keyHashes: string[] }> {
+  const flows = await tx('flows').where({ organization_id: organizationId }).select('id');
+  const keys = await tx('api_keys').where({ organization_id: organizationId }).select('key_hash');
+  return {
+    flowIds: flows.map((r: { id: string }) => r.id),
+    keyHashes: keys.map((r: { key_hash: string }) => r.key_hash),
+  };
+}
+
+/** Deletes the organization; everything in it goes with it (ON DELETE CASCADE on `organization_id`). */
+export async function deleteOrganizationRow(tx: Tx, id: string): Promise<void> {
+  await tx('organizations').where({ id }).delete();
+}
+
+/**
+ * Hands what `from` created in an organization to `to` (`account_id`), before `from` is deleted:
+ * the rows would otherwise go with it (ON DELETE CASCADE). The executions' tasks follow their
+ * execution, since claims take accounts in turn by the task's account.
+ */
+export async function handOverCreatedRows(tx: Tx, organizationId: string, from: string, to: string): Promise<void> {
+  await tx('tasks')
+    .where({ account_id: from })
+    .whereIn('execution_id', tx('executions').where({ organization_id: organizationId }).select('id'))
+    .update({ account_id: to });
+  for (const table of OWNED) {
+    await tx(table).where({ organization_id: organizationId, account_id: from }).update({ account_id: to });
+  }
 }

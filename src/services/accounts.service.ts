@@ -1,5 +1,5 @@
 import type { InvalidationBus } from '../db/invalidation';
-import type { Db } from '../db/knex';
+import type { Db, Tx } from '../db/knex';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { newId } from '../db/ids';
 import type { AccountRow } from '../db/tables';
@@ -13,9 +13,16 @@ import {
   lockAdminIds,
   updateAccountRow,
 } from '../repositories/accounts.repository';
+import {
+  handOverCreatedRows,
+  listMemberRoles,
+  listTeamOrganizationsOf,
+  lockOrganization,
+} from '../repositories/organizations.repository';
 import type { Actor } from './actor';
-import { committing } from './changes';
-import { visibleOrNotFound } from './ownership';
+import { committing, type Changed } from './changes';
+import { removeOrganization } from './organization-removal';
+import { personalOrganizationId, visibleOrNotFound } from './ownership';
 import { hashPassword } from '../security/passwords';
 
 const UNIQUE_VIOLATION = '23505';
@@ -122,11 +129,39 @@ export class AccountsService {
         const admins = await lockAdminIds(tx);
         if (admins.length <= 1) throw new ConflictError('The last admin cannot be deleted');
       }
-      // API keys, secrets and flows go with the row (ON DELETE CASCADE), and every process's
-      // caches of them with the notification; its tokens' subject is gone, so they are refused.
+      await this.leaveTeams(tx, changed, id);
+      await removeOrganization(tx, changed, personalOrganizationId(id));
+      // API keys and secrets go with the row (ON DELETE CASCADE), and every process's caches of
+      // them with the notification; its tokens' subject is gone, so they are refused.
       await deleteAccountRow(tx, id);
       await changed('account', id);
     });
+  }
+
+  /**
+   * What an account leaves behind in teams' organizations belongs to the team: it is handed to the
+   * organization's longest-standing other owner (`account_id`; `created_by`/`started_by` still name
+   * the creator), and the membership goes with the account. A team it left earlier keeps what it
+   * made there too. A team the account was the only member of is deleted with it. The last owner of
+   * a team with other members is refused (409): someone there must be made owner first, so no
+   * organization is left without one.
+   */
+  private async leaveTeams(tx: Tx, changed: Changed, id: string): Promise<void> {
+    for (const org of await listTeamOrganizationsOf(tx, id)) {
+      if (!(await lockOrganization(tx, org))) continue;
+      const others = (await listMemberRoles(tx, org)).filter((m) => m.account_id !== id);
+      if (others.length === 0) {
+        await removeOrganization(tx, changed, org);
+        continue;
+      }
+      const heir = others.find((m) => m.role === 'owner');
+      if (!heir)
+        throw new ConflictError(
+          'The account is the last owner of an organization with other members: make another member owner first',
+          { reason: 'last owner', organization_id: org },
+        );
+      await handOverCreatedRows(tx, org, id, heir.account_id);
+    }
   }
 
   private async findWithOwner(id: string): Promise<(AccountRow & { account_id: string }) | undefined> {

@@ -6,6 +6,7 @@ import type { Logger } from '../log';
 import { AccountsService } from './accounts.service';
 import { ApiKeysService } from './api-keys.service';
 import { OrganizationsService } from './organizations.service';
+import { InvitationsService } from './invitations.service';
 import { AuthService } from './auth.service';
 import { ApprovalsService } from './approvals.service';
 import { CompletionsService } from './completions.service';
@@ -51,6 +52,8 @@ export interface Services {
   signIn: SignInService;
   apiKeys: ApiKeysService;
   organizations: OrganizationsService;
+  /** Invitations into a team's organization, and the invitee's answers. */
+  invitations: InvitationsService;
   secrets: SecretsService;
   /** Named credentials for http.request; the engine resolves them by name. */
   connections: ConnectionsService;
@@ -106,6 +109,7 @@ export function createServices(db: Db, config: Config, log: Logger, keys: Keys):
     auth,
     accounts: new AccountsService(db, invalidations),
     organizations: new OrganizationsService(db, invalidations),
+    invitations: new InvitationsService(db, invalidations),
     users,
     signIn: new SignInService(db, config, auth, users, invalidations),
     apiKeys: new ApiKeysService(db, invalidations),

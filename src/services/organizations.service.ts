@@ -27,6 +27,7 @@ import {
 } from '../repositories/organizations.repository';
 import type { Actor } from './actor';
 import { committing } from './changes';
+import { removeOrganization } from './organization-removal';
 import { canSeeOrganization, roleAllows, roleIn } from './ownership';
 
 export class OrganizationsService {
@@ -92,6 +93,22 @@ export class OrganizationsService {
       await updateOrganizationRow(tx, id, { name });
     });
     return this.get(actor, id);
+  }
+
+  /**
+   * Deletes a team's organization with everything in it (organization-removal.ts); owners only. A
+   * personal organization goes only with its account (409).
+   */
+  async delete(actor: Actor, id: string): Promise<void> {
+    this.manageable(actor, id, 'delete it');
+    await committing(this.db, this.bus, async (tx, changed) => {
+      const org = await this.locked(tx, id);
+      if (org.personal_account_id !== null)
+        throw new ConflictError('A personal organization is deleted only with its account', {
+          reason: 'personal organization',
+        });
+      await removeOrganization(tx, changed, id);
+    });
   }
 
   async members(actor: Actor, id: string, limit: number, offset: number) {

@@ -115,6 +115,30 @@ const fresh = {
     const path = `/api/v1/files?name=f.json&organization_id=${encodeURIComponent(s.org)}`;
     return (await made(t.call(s.owner.token, 'POST', path, { n: 1 }), 'file')).id as string;
   },
+  /**
+   * A new team organization of the side's owner where the caller has the role it has in the
+   * side's organization (none when it is no member there): one the caller may try to delete.
+   */
+  async organizationLike(s: Side, t: Tools) {
+    const org = (await made(t.call(s.owner.token, 'POST', '/api/v1/organizations', { name: 'Doomed' }), 'org'))
+      .id as string;
+    if (t.caller.account.id === s.owner.account.id) return org;
+    const seen = await t.call(t.caller.token, 'GET', `/api/v1/organizations/${s.org}`);
+    if (seen.status === 200) {
+      const body = { account_id: t.caller.account.id, role: seen.body.role };
+      await made(t.call(s.owner.token, 'POST', `/api/v1/organizations/${org}/members`, body), 'member');
+    }
+    return org;
+  },
+  /** A pending invitation of the caller's email into a new organization of another account. */
+  async invitationOf(t: Tools) {
+    const inviter = await t.account();
+    const org = (await made(t.call(inviter.token, 'POST', '/api/v1/organizations', { name: 'Inviting' }), 'org'))
+      .id as string;
+    const body = { email: t.caller.account.email, role: 'viewer' };
+    return (await made(t.call(inviter.token, 'POST', `/api/v1/organizations/${org}/invitations`, body), 'invitation'))
+      .id as string;
+  },
   /** A cancelled execution of the side's waiting flow (one to retry). */
   async cancelled(s: Side, t: Tools) {
     const id = await t.execution(s, s.fx.waitFlow, 'waiting');
@@ -184,6 +208,15 @@ const TABLE: Record<string, Row> = {
   },
   listOrganizations: { needs: { outside: "the caller's organizations" }, request: () => ({}) },
   createOrganization: { needs: { outside: 'a new organization' }, request: () => ({ body: { name: 'Team' } }) },
+  listMyInvitations: { needs: { outside: "the invitations addressed to the caller's email" }, request: () => ({}) },
+  acceptInvitation: {
+    needs: { outside: "an invitation addressed to the caller's email, into an organization it is no member of" },
+    request: async (_s, t) => ({ path: { id: await fresh.invitationOf(t) } }),
+  },
+  declineInvitation: {
+    needs: { outside: "an invitation addressed to the caller's email, into an organization it is no member of" },
+    request: async (_s, t) => ({ path: { id: await fresh.invitationOf(t) } }),
+  },
 
   // Organizations and members.
   getOrganization: { needs: 'read', request: (s) => ({ path: { id: s.org } }) },
@@ -199,6 +232,23 @@ const TABLE: Record<string, Row> = {
   updateOrganizationMember: {
     needs: 'manage',
     request: (s) => ({ path: { id: s.org, account_id: s.fx.member }, body: { role: 'viewer' } }),
+  },
+  deleteOrganization: {
+    needs: 'manage',
+    request: async (s, t) => ({ path: { id: await fresh.organizationLike(s, t) } }),
+  },
+  listOrganizationInvitations: { needs: 'edit', request: (s) => ({ path: { id: s.org } }) },
+  createOrganizationInvitation: {
+    needs: 'edit',
+    request: (s) => ({ path: { id: s.org }, body: { email: `${unique()}@example.com`, role: 'viewer' } }),
+  },
+  revokeOrganizationInvitation: {
+    needs: 'edit',
+    request: async (s, t) => {
+      const body = { email: `${unique()}@example.com`, role: 'viewer' };
+      const inv = await made(t.call(s.owner.token, 'POST', `/api/v1/organizations/${s.org}/invitations`, body), 'inv');
+      return { path: { id: s.org, invitation_id: inv.id as string } };
+    },
   },
   removeOrganizationMember: {
     needs: 'manage',

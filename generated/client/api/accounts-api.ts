@@ -96,7 +96,7 @@ export const AccountsApiAxiosParamCreator = function (configuration?: Configurat
             };
         },
         /**
-         * Admins only. Deletes the account\'s API keys and secrets and revokes its tokens. The last admin cannot be deleted.
+         * Admins only. Deletes the account\'s API keys and secrets and revokes its tokens. The last admin cannot be deleted (409). Its personal organization goes with it, everything in it included. In a team\'s organization it stops being a member, and what it created there stays, handed to the organization\'s longest-standing other owner (`account_id`; `created_by` still names the creator); a team\'s organization it was the only member of is deleted. The last owner of a team\'s organization that has other members cannot be deleted (409, `details.organization_id`): make another member owner first.
          * @summary Delete an account
          * @param {string} id 
          * @param {*} [options] Override http request option.
@@ -373,7 +373,7 @@ export const AccountsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * Admins only. Deletes the account\'s API keys and secrets and revokes its tokens. The last admin cannot be deleted.
+         * Admins only. Deletes the account\'s API keys and secrets and revokes its tokens. The last admin cannot be deleted (409). Its personal organization goes with it, everything in it included. In a team\'s organization it stops being a member, and what it created there stays, handed to the organization\'s longest-standing other owner (`account_id`; `created_by` still names the creator); a team\'s organization it was the only member of is deleted. The last owner of a team\'s organization that has other members cannot be deleted (409, `details.organization_id`): make another member owner first.
          * @summary Delete an account
          * @param {string} id 
          * @param {*} [options] Override http request option.
@@ -451,7 +451,7 @@ export const AccountsApiFactory = function (configuration?: Configuration, baseP
             return AccountsApiFp(configuration).createAccount(accountCreate, options).then((request) => request(axios, basePath));
         },
         /**
-         * Admins only. Deletes the account\'s API keys and secrets and revokes its tokens. The last admin cannot be deleted.
+         * Admins only. Deletes the account\'s API keys and secrets and revokes its tokens. The last admin cannot be deleted (409). Its personal organization goes with it, everything in it included. In a team\'s organization it stops being a member, and what it created there stays, handed to the organization\'s longest-standing other owner (`account_id`; `created_by` still names the creator); a team\'s organization it was the only member of is deleted. The last owner of a team\'s organization that has other members cannot be deleted (409, `details.organization_id`): make another member owner first.
          * @summary Delete an account
          * @param {string} id 
          * @param {*} [options] Override http request option.
@@ -607,7 +607,7 @@ export class AccountsApi extends BaseAPI {
     }
 
     /**
-     * Admins only. Deletes the account\'s API keys and secrets and revokes its tokens. The last admin cannot be deleted.
+     * Admins only. Deletes the account\'s API keys and secrets and revokes its tokens. The last admin cannot be deleted (409). Its personal organization goes with it, everything in it included. In a team\'s organization it stops being a member, and what it created there stays, handed to the organization\'s longest-standing other owner (`account_id`; `created_by` still names the creator); a team\'s organization it was the only member of is deleted. The last owner of a team\'s organization that has other members cannot be deleted (409, `details.organization_id`): make another member owner first.
      * @summary Delete an account
      * @param {AccountsApiDeleteAccountRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.

@@ -22,6 +22,12 @@ import type { Organization } from '../model/index.js';
 // @ts-ignore
 import type { OrganizationCreate } from '../model/index.js';
 // @ts-ignore
+import type { OrganizationInvitation } from '../model/index.js';
+// @ts-ignore
+import type { OrganizationInvitationCreate } from '../model/index.js';
+// @ts-ignore
+import type { OrganizationInvitationList } from '../model/index.js';
+// @ts-ignore
 import type { OrganizationList } from '../model/index.js';
 // @ts-ignore
 import type { OrganizationMember } from '../model/index.js';
@@ -39,6 +45,65 @@ import type { OrganizationUpdate } from '../model/index.js';
  */
 export const OrganizationsApiAxiosParamCreator = function (configuration?: Configuration) {
     return {
+        /**
+         * The invitee (the account whose email the invitation names; 404 for anyone else) becomes a member with the invited role, at once. An invitation that expired, was revoked or was answered already is 409 with `details.reason` (`expired`, `revoked`, `accepted`, `declined`); so is one for an organization the caller is a member of already. An API key of one organization may not accept (403).
+         * @summary Accept an invitation
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        acceptInvitation: async (id: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling acceptInvitation.');
+            }
+            const localVarPath = `/api/v1/invitations/{id}/accept`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
         /**
          * Owners add an existing account, by `account_id` or `email`, with a role (403 for other members). A personal organization has no other members (409); an account that is a member already is 409.
          * @summary Add a member
@@ -170,6 +235,192 @@ export const OrganizationsApiAxiosParamCreator = function (configuration?: Confi
             };
         },
         /**
+         * Editors and owners invite an email with a role no higher than their own (403 otherwise). The account with that email — now or once it exists, a local account or one provisioned from an identity provider — sees the invitation at `GET /api/v1/users/me/invitations` and accepts or declines it; it expires after 7 days and is used at most once. An email whose account is a member already is 409, and so is an email with a pending invitation (revoke it first); a personal organization has no other members (409). Owners may still add an existing account directly (`POST …/members`).
+         * @summary Invite someone by email
+         * @param {string} id 
+         * @param {OrganizationInvitationCreate} organizationInvitationCreate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        createOrganizationInvitation: async (id: string, organizationInvitationCreate: OrganizationInvitationCreate, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling createOrganizationInvitation.');
+            }
+            // verify required parameter 'organizationInvitationCreate' is not null or undefined
+            if (organizationInvitationCreate === null || organizationInvitationCreate === undefined) {
+                throw new RequiredError('organizationInvitationCreate','Required parameter organizationInvitationCreate was null or undefined when calling createOrganizationInvitation.');
+            }
+            const localVarPath = `/api/v1/organizations/{id}/invitations`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof organizationInvitationCreate !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(organizationInvitationCreate !== undefined ? organizationInvitationCreate : {}) : (organizationInvitationCreate || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * The invitee (404 for anyone else) declines; the invitation can no longer be accepted. One that expired, was revoked or was answered already is 409 with `details.reason`. An API key of one organization may not decline (403).
+         * @summary Decline an invitation
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        declineInvitation: async (id: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling declineInvitation.');
+            }
+            const localVarPath = `/api/v1/invitations/{id}/decline`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * Owners only (403 for other members). Deletes the team\'s organization with everything in it — flows and their versions, flow requests, schedules, webhooks, listeners, connections, files, executions (running ones stop where they are), its API keys and invitations — and its members lose access at once. An account\'s personal organization goes only with its account (409).
+         * @summary Delete an organization
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        deleteOrganization: async (id: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling deleteOrganization.');
+            }
+            const localVarPath = `/api/v1/organizations/{id}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'DELETE', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
          * One the caller belongs to (404 otherwise), with the caller\'s role.
          * @summary Get an organization
          * @param {string} id 
@@ -208,6 +459,138 @@ export const OrganizationsApiAxiosParamCreator = function (configuration?: Confi
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first. An API key of one organization may not see them (403).
+         * @summary List the caller\'s invitations
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listMyInvitations: async (limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
+            const localVarPath = `/api/v1/users/me/invitations`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (limit !== undefined) {
+                localVarQueryParameter['limit'] = limit;
+            }
+
+            if (offset !== undefined) {
+                localVarQueryParameter['offset'] = offset;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * The invitations of the organization that nobody has accepted, declined or revoked yet, newest first; one past its `expires_at` shows `status` `expired` until it is replaced by a new invitation of the same email. Members who may invite (editors and owners) see them; 403 for other members.
+         * @summary List pending invitations
+         * @param {string} id 
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listOrganizationInvitations: async (id: string, limit?: number, offset?: number, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling listOrganizationInvitations.');
+            }
+            const localVarPath = `/api/v1/organizations/{id}/invitations`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (limit !== undefined) {
+                localVarQueryParameter['limit'] = limit;
+            }
+
+            if (offset !== undefined) {
+                localVarQueryParameter['offset'] = offset;
             }
 
 
@@ -426,6 +809,71 @@ export const OrganizationsApiAxiosParamCreator = function (configuration?: Confi
             };
         },
         /**
+         * Editors and owners revoke a pending invitation of a role no higher than their own (403 otherwise); it can no longer be accepted. One that was answered or revoked already is 409.
+         * @summary Revoke an invitation
+         * @param {string} id 
+         * @param {string} invitationId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        revokeOrganizationInvitation: async (id: string, invitationId: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'id' is not null or undefined
+            if (id === null || id === undefined) {
+                throw new RequiredError('id','Required parameter id was null or undefined when calling revokeOrganizationInvitation.');
+            }
+            // verify required parameter 'invitationId' is not null or undefined
+            if (invitationId === null || invitationId === undefined) {
+                throw new RequiredError('invitationId','Required parameter invitationId was null or undefined when calling revokeOrganizationInvitation.');
+            }
+            const localVarPath = `/api/v1/organizations/{id}/invitations/{invitation_id}`
+                .replace(`{${"id"}}`, encodeURIComponent(String(id)))
+                .replace(`{${"invitation_id"}}`, encodeURIComponent(String(invitationId)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'DELETE', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
          * Owners only (403 for other members).
          * @summary Rename an organization
          * @param {string} id 
@@ -577,6 +1025,20 @@ export const OrganizationsApiAxiosParamCreator = function (configuration?: Confi
 export const OrganizationsApiFp = function(configuration?: Configuration) {
     return {
         /**
+         * The invitee (the account whose email the invitation names; 404 for anyone else) becomes a member with the invited role, at once. An invitation that expired, was revoked or was answered already is 409 with `details.reason` (`expired`, `revoked`, `accepted`, `declined`); so is one for an organization the caller is a member of already. An API key of one organization may not accept (403).
+         * @summary Accept an invitation
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async acceptInvitation(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<OrganizationMember>> {
+            const localVarAxiosArgs = await OrganizationsApiAxiosParamCreator(configuration).acceptInvitation(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
          * Owners add an existing account, by `account_id` or `email`, with a role (403 for other members). A personal organization has no other members (409); an account that is a member already is 409.
          * @summary Add a member
          * @param {string} id 
@@ -606,6 +1068,49 @@ export const OrganizationsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
+         * Editors and owners invite an email with a role no higher than their own (403 otherwise). The account with that email — now or once it exists, a local account or one provisioned from an identity provider — sees the invitation at `GET /api/v1/users/me/invitations` and accepts or declines it; it expires after 7 days and is used at most once. An email whose account is a member already is 409, and so is an email with a pending invitation (revoke it first); a personal organization has no other members (409). Owners may still add an existing account directly (`POST …/members`).
+         * @summary Invite someone by email
+         * @param {string} id 
+         * @param {OrganizationInvitationCreate} organizationInvitationCreate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async createOrganizationInvitation(id: string, organizationInvitationCreate: OrganizationInvitationCreate, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<OrganizationInvitation>> {
+            const localVarAxiosArgs = await OrganizationsApiAxiosParamCreator(configuration).createOrganizationInvitation(id, organizationInvitationCreate, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * The invitee (404 for anyone else) declines; the invitation can no longer be accepted. One that expired, was revoked or was answered already is 409 with `details.reason`. An API key of one organization may not decline (403).
+         * @summary Decline an invitation
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async declineInvitation(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<OrganizationInvitation>> {
+            const localVarAxiosArgs = await OrganizationsApiAxiosParamCreator(configuration).declineInvitation(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * Owners only (403 for other members). Deletes the team\'s organization with everything in it — flows and their versions, flow requests, schedules, webhooks, listeners, connections, files, executions (running ones stop where they are), its API keys and invitations — and its members lose access at once. An account\'s personal organization goes only with its account (409).
+         * @summary Delete an organization
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async deleteOrganization(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Message>> {
+            const localVarAxiosArgs = await OrganizationsApiAxiosParamCreator(configuration).deleteOrganization(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
          * One the caller belongs to (404 otherwise), with the caller\'s role.
          * @summary Get an organization
          * @param {string} id 
@@ -614,6 +1119,37 @@ export const OrganizationsApiFp = function(configuration?: Configuration) {
          */
         async getOrganization(id: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Organization>> {
             const localVarAxiosArgs = await OrganizationsApiAxiosParamCreator(configuration).getOrganization(id, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first. An API key of one organization may not see them (403).
+         * @summary List the caller\'s invitations
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async listMyInvitations(limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<OrganizationInvitationList>> {
+            const localVarAxiosArgs = await OrganizationsApiAxiosParamCreator(configuration).listMyInvitations(limit, offset, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * The invitations of the organization that nobody has accepted, declined or revoked yet, newest first; one past its `expires_at` shows `status` `expired` until it is replaced by a new invitation of the same email. Members who may invite (editors and owners) see them; 403 for other members.
+         * @summary List pending invitations
+         * @param {string} id 
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async listOrganizationInvitations(id: string, limit?: number, offset?: number, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<OrganizationInvitationList>> {
+            const localVarAxiosArgs = await OrganizationsApiAxiosParamCreator(configuration).listOrganizationInvitations(id, limit, offset, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -666,6 +1202,21 @@ export const OrganizationsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
+         * Editors and owners revoke a pending invitation of a role no higher than their own (403 otherwise); it can no longer be accepted. One that was answered or revoked already is 409.
+         * @summary Revoke an invitation
+         * @param {string} id 
+         * @param {string} invitationId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async revokeOrganizationInvitation(id: string, invitationId: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Message>> {
+            const localVarAxiosArgs = await OrganizationsApiAxiosParamCreator(configuration).revokeOrganizationInvitation(id, invitationId, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
          * Owners only (403 for other members).
          * @summary Rename an organization
          * @param {string} id 
@@ -706,6 +1257,16 @@ export const OrganizationsApiFp = function(configuration?: Configuration) {
 export const OrganizationsApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
     return {
         /**
+         * The invitee (the account whose email the invitation names; 404 for anyone else) becomes a member with the invited role, at once. An invitation that expired, was revoked or was answered already is 409 with `details.reason` (`expired`, `revoked`, `accepted`, `declined`); so is one for an organization the caller is a member of already. An API key of one organization may not accept (403).
+         * @summary Accept an invitation
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        acceptInvitation(id: string, options?: any): AxiosPromise<OrganizationMember> {
+            return OrganizationsApiFp(configuration).acceptInvitation(id, options).then((request) => request(axios, basePath));
+        },
+        /**
          * Owners add an existing account, by `account_id` or `email`, with a role (403 for other members). A personal organization has no other members (409); an account that is a member already is 409.
          * @summary Add a member
          * @param {string} id 
@@ -727,6 +1288,37 @@ export const OrganizationsApiFactory = function (configuration?: Configuration, 
             return OrganizationsApiFp(configuration).createOrganization(organizationCreate, options).then((request) => request(axios, basePath));
         },
         /**
+         * Editors and owners invite an email with a role no higher than their own (403 otherwise). The account with that email — now or once it exists, a local account or one provisioned from an identity provider — sees the invitation at `GET /api/v1/users/me/invitations` and accepts or declines it; it expires after 7 days and is used at most once. An email whose account is a member already is 409, and so is an email with a pending invitation (revoke it first); a personal organization has no other members (409). Owners may still add an existing account directly (`POST …/members`).
+         * @summary Invite someone by email
+         * @param {string} id 
+         * @param {OrganizationInvitationCreate} organizationInvitationCreate 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        createOrganizationInvitation(id: string, organizationInvitationCreate: OrganizationInvitationCreate, options?: any): AxiosPromise<OrganizationInvitation> {
+            return OrganizationsApiFp(configuration).createOrganizationInvitation(id, organizationInvitationCreate, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * The invitee (404 for anyone else) declines; the invitation can no longer be accepted. One that expired, was revoked or was answered already is 409 with `details.reason`. An API key of one organization may not decline (403).
+         * @summary Decline an invitation
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        declineInvitation(id: string, options?: any): AxiosPromise<OrganizationInvitation> {
+            return OrganizationsApiFp(configuration).declineInvitation(id, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * Owners only (403 for other members). Deletes the team\'s organization with everything in it — flows and their versions, flow requests, schedules, webhooks, listeners, connections, files, executions (running ones stop where they are), its API keys and invitations — and its members lose access at once. An account\'s personal organization goes only with its account (409).
+         * @summary Delete an organization
+         * @param {string} id 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        deleteOrganization(id: string, options?: any): AxiosPromise<Message> {
+            return OrganizationsApiFp(configuration).deleteOrganization(id, options).then((request) => request(axios, basePath));
+        },
+        /**
          * One the caller belongs to (404 otherwise), with the caller\'s role.
          * @summary Get an organization
          * @param {string} id 
@@ -735,6 +1327,29 @@ export const OrganizationsApiFactory = function (configuration?: Configuration, 
          */
         getOrganization(id: string, options?: any): AxiosPromise<Organization> {
             return OrganizationsApiFp(configuration).getOrganization(id, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first. An API key of one organization may not see them (403).
+         * @summary List the caller\'s invitations
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listMyInvitations(limit?: number, offset?: number, options?: any): AxiosPromise<OrganizationInvitationList> {
+            return OrganizationsApiFp(configuration).listMyInvitations(limit, offset, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * The invitations of the organization that nobody has accepted, declined or revoked yet, newest first; one past its `expires_at` shows `status` `expired` until it is replaced by a new invitation of the same email. Members who may invite (editors and owners) see them; 403 for other members.
+         * @summary List pending invitations
+         * @param {string} id 
+         * @param {number} [limit] Maximum number of items to return (1–100).
+         * @param {number} [offset] Number of items to skip.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listOrganizationInvitations(id: string, limit?: number, offset?: number, options?: any): AxiosPromise<OrganizationInvitationList> {
+            return OrganizationsApiFp(configuration).listOrganizationInvitations(id, limit, offset, options).then((request) => request(axios, basePath));
         },
         /**
          * Every member may see who else is one.
@@ -771,6 +1386,17 @@ export const OrganizationsApiFactory = function (configuration?: Configuration, 
             return OrganizationsApiFp(configuration).removeOrganizationMember(id, accountId, options).then((request) => request(axios, basePath));
         },
         /**
+         * Editors and owners revoke a pending invitation of a role no higher than their own (403 otherwise); it can no longer be accepted. One that was answered or revoked already is 409.
+         * @summary Revoke an invitation
+         * @param {string} id 
+         * @param {string} invitationId 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        revokeOrganizationInvitation(id: string, invitationId: string, options?: any): AxiosPromise<Message> {
+            return OrganizationsApiFp(configuration).revokeOrganizationInvitation(id, invitationId, options).then((request) => request(axios, basePath));
+        },
+        /**
          * Owners only (403 for other members).
          * @summary Rename an organization
          * @param {string} id 
@@ -795,6 +1421,20 @@ export const OrganizationsApiFactory = function (configuration?: Configuration, 
         },
     };
 };
+
+/**
+ * Request parameters for acceptInvitation operation in OrganizationsApi.
+ * @export
+ * @interface OrganizationsApiAcceptInvitationRequest
+ */
+export interface OrganizationsApiAcceptInvitationRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof OrganizationsApiAcceptInvitation
+     */
+    readonly id: string
+}
 
 /**
  * Request parameters for addOrganizationMember operation in OrganizationsApi.
@@ -832,6 +1472,55 @@ export interface OrganizationsApiCreateOrganizationRequest {
 }
 
 /**
+ * Request parameters for createOrganizationInvitation operation in OrganizationsApi.
+ * @export
+ * @interface OrganizationsApiCreateOrganizationInvitationRequest
+ */
+export interface OrganizationsApiCreateOrganizationInvitationRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof OrganizationsApiCreateOrganizationInvitation
+     */
+    readonly id: string
+
+    /**
+     * 
+     * @type {OrganizationInvitationCreate}
+     * @memberof OrganizationsApiCreateOrganizationInvitation
+     */
+    readonly organizationInvitationCreate: OrganizationInvitationCreate
+}
+
+/**
+ * Request parameters for declineInvitation operation in OrganizationsApi.
+ * @export
+ * @interface OrganizationsApiDeclineInvitationRequest
+ */
+export interface OrganizationsApiDeclineInvitationRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof OrganizationsApiDeclineInvitation
+     */
+    readonly id: string
+}
+
+/**
+ * Request parameters for deleteOrganization operation in OrganizationsApi.
+ * @export
+ * @interface OrganizationsApiDeleteOrganizationRequest
+ */
+export interface OrganizationsApiDeleteOrganizationRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof OrganizationsApiDeleteOrganization
+     */
+    readonly id: string
+}
+
+/**
  * Request parameters for getOrganization operation in OrganizationsApi.
  * @export
  * @interface OrganizationsApiGetOrganizationRequest
@@ -843,6 +1532,55 @@ export interface OrganizationsApiGetOrganizationRequest {
      * @memberof OrganizationsApiGetOrganization
      */
     readonly id: string
+}
+
+/**
+ * Request parameters for listMyInvitations operation in OrganizationsApi.
+ * @export
+ * @interface OrganizationsApiListMyInvitationsRequest
+ */
+export interface OrganizationsApiListMyInvitationsRequest {
+    /**
+     * Maximum number of items to return (1–100).
+     * @type {number}
+     * @memberof OrganizationsApiListMyInvitations
+     */
+    readonly limit?: number
+
+    /**
+     * Number of items to skip.
+     * @type {number}
+     * @memberof OrganizationsApiListMyInvitations
+     */
+    readonly offset?: number
+}
+
+/**
+ * Request parameters for listOrganizationInvitations operation in OrganizationsApi.
+ * @export
+ * @interface OrganizationsApiListOrganizationInvitationsRequest
+ */
+export interface OrganizationsApiListOrganizationInvitationsRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof OrganizationsApiListOrganizationInvitations
+     */
+    readonly id: string
+
+    /**
+     * Maximum number of items to return (1–100).
+     * @type {number}
+     * @memberof OrganizationsApiListOrganizationInvitations
+     */
+    readonly limit?: number
+
+    /**
+     * Number of items to skip.
+     * @type {number}
+     * @memberof OrganizationsApiListOrganizationInvitations
+     */
+    readonly offset?: number
 }
 
 /**
@@ -916,6 +1654,27 @@ export interface OrganizationsApiRemoveOrganizationMemberRequest {
 }
 
 /**
+ * Request parameters for revokeOrganizationInvitation operation in OrganizationsApi.
+ * @export
+ * @interface OrganizationsApiRevokeOrganizationInvitationRequest
+ */
+export interface OrganizationsApiRevokeOrganizationInvitationRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof OrganizationsApiRevokeOrganizationInvitation
+     */
+    readonly id: string
+
+    /**
+     * 
+     * @type {string}
+     * @memberof OrganizationsApiRevokeOrganizationInvitation
+     */
+    readonly invitationId: string
+}
+
+/**
  * Request parameters for updateOrganization operation in OrganizationsApi.
  * @export
  * @interface OrganizationsApiUpdateOrganizationRequest
@@ -972,6 +1731,18 @@ export interface OrganizationsApiUpdateOrganizationMemberRequest {
  */
 export class OrganizationsApi extends BaseAPI {
     /**
+     * The invitee (the account whose email the invitation names; 404 for anyone else) becomes a member with the invited role, at once. An invitation that expired, was revoked or was answered already is 409 with `details.reason` (`expired`, `revoked`, `accepted`, `declined`); so is one for an organization the caller is a member of already. An API key of one organization may not accept (403).
+     * @summary Accept an invitation
+     * @param {OrganizationsApiAcceptInvitationRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof OrganizationsApi
+     */
+    public acceptInvitation(requestParameters: OrganizationsApiAcceptInvitationRequest, options?: AxiosRequestConfig) {
+        return OrganizationsApiFp(this.configuration).acceptInvitation(requestParameters.id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
      * Owners add an existing account, by `account_id` or `email`, with a role (403 for other members). A personal organization has no other members (409); an account that is a member already is 409.
      * @summary Add a member
      * @param {OrganizationsApiAddOrganizationMemberRequest} requestParameters Request parameters.
@@ -996,6 +1767,42 @@ export class OrganizationsApi extends BaseAPI {
     }
 
     /**
+     * Editors and owners invite an email with a role no higher than their own (403 otherwise). The account with that email — now or once it exists, a local account or one provisioned from an identity provider — sees the invitation at `GET /api/v1/users/me/invitations` and accepts or declines it; it expires after 7 days and is used at most once. An email whose account is a member already is 409, and so is an email with a pending invitation (revoke it first); a personal organization has no other members (409). Owners may still add an existing account directly (`POST …/members`).
+     * @summary Invite someone by email
+     * @param {OrganizationsApiCreateOrganizationInvitationRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof OrganizationsApi
+     */
+    public createOrganizationInvitation(requestParameters: OrganizationsApiCreateOrganizationInvitationRequest, options?: AxiosRequestConfig) {
+        return OrganizationsApiFp(this.configuration).createOrganizationInvitation(requestParameters.id, requestParameters.organizationInvitationCreate, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * The invitee (404 for anyone else) declines; the invitation can no longer be accepted. One that expired, was revoked or was answered already is 409 with `details.reason`. An API key of one organization may not decline (403).
+     * @summary Decline an invitation
+     * @param {OrganizationsApiDeclineInvitationRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof OrganizationsApi
+     */
+    public declineInvitation(requestParameters: OrganizationsApiDeclineInvitationRequest, options?: AxiosRequestConfig) {
+        return OrganizationsApiFp(this.configuration).declineInvitation(requestParameters.id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Owners only (403 for other members). Deletes the team\'s organization with everything in it — flows and their versions, flow requests, schedules, webhooks, listeners, connections, files, executions (running ones stop where they are), its API keys and invitations — and its members lose access at once. An account\'s personal organization goes only with its account (409).
+     * @summary Delete an organization
+     * @param {OrganizationsApiDeleteOrganizationRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof OrganizationsApi
+     */
+    public deleteOrganization(requestParameters: OrganizationsApiDeleteOrganizationRequest, options?: AxiosRequestConfig) {
+        return OrganizationsApiFp(this.configuration).deleteOrganization(requestParameters.id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
      * One the caller belongs to (404 otherwise), with the caller\'s role.
      * @summary Get an organization
      * @param {OrganizationsApiGetOrganizationRequest} requestParameters Request parameters.
@@ -1005,6 +1812,30 @@ export class OrganizationsApi extends BaseAPI {
      */
     public getOrganization(requestParameters: OrganizationsApiGetOrganizationRequest, options?: AxiosRequestConfig) {
         return OrganizationsApiFp(this.configuration).getOrganization(requestParameters.id, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * The pending, unexpired invitations addressed to the caller\'s email (compared without case), newest first. An API key of one organization may not see them (403).
+     * @summary List the caller\'s invitations
+     * @param {OrganizationsApiListMyInvitationsRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof OrganizationsApi
+     */
+    public listMyInvitations(requestParameters: OrganizationsApiListMyInvitationsRequest = {}, options?: AxiosRequestConfig) {
+        return OrganizationsApiFp(this.configuration).listMyInvitations(requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * The invitations of the organization that nobody has accepted, declined or revoked yet, newest first; one past its `expires_at` shows `status` `expired` until it is replaced by a new invitation of the same email. Members who may invite (editors and owners) see them; 403 for other members.
+     * @summary List pending invitations
+     * @param {OrganizationsApiListOrganizationInvitationsRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof OrganizationsApi
+     */
+    public listOrganizationInvitations(requestParameters: OrganizationsApiListOrganizationInvitationsRequest, options?: AxiosRequestConfig) {
+        return OrganizationsApiFp(this.configuration).listOrganizationInvitations(requestParameters.id, requestParameters.limit, requestParameters.offset, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**
@@ -1041,6 +1872,18 @@ export class OrganizationsApi extends BaseAPI {
      */
     public removeOrganizationMember(requestParameters: OrganizationsApiRemoveOrganizationMemberRequest, options?: AxiosRequestConfig) {
         return OrganizationsApiFp(this.configuration).removeOrganizationMember(requestParameters.id, requestParameters.accountId, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * Editors and owners revoke a pending invitation of a role no higher than their own (403 otherwise); it can no longer be accepted. One that was answered or revoked already is 409.
+     * @summary Revoke an invitation
+     * @param {OrganizationsApiRevokeOrganizationInvitationRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof OrganizationsApi
+     */
+    public revokeOrganizationInvitation(requestParameters: OrganizationsApiRevokeOrganizationInvitationRequest, options?: AxiosRequestConfig) {
+        return OrganizationsApiFp(this.configuration).revokeOrganizationInvitation(requestParameters.id, requestParameters.invitationId, options).then((request) => request(this.axios, this.basePath));
     }
 
     /**

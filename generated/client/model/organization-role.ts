@@ -10,7 +10,7 @@
 
 
 /**
- * A member\'s role, each allowing what the ones before it allow. `viewer`: read the organization\'s flows, executions, logs and results. `runner`: also start, cancel, approve and answer executions. `editor`: also create, change and delete flows, flow requests, schedules, webhooks, listeners and shares. `owner`: also rename the organization and manage its members.
+ * A member\'s role, each allowing what the ones before it allow. `viewer`: read the organization\'s flows, executions, logs and results. `runner`: also start, cancel, approve and answer executions. `editor`: also create, change and delete flows, flow requests, schedules, webhooks, listeners and shares, and invite people with a role up to `editor`. `owner`: also rename and delete the organization and manage its members.
  * @export
  */
 export type OrganizationRole = 'owner' | 'editor' | 'runner' | 'viewer';

@@ -21,8 +21,10 @@ export interface Config {
   validateResponses: boolean;
   /** Whether the hot operations take the fast lane (http/fast-lane.ts) instead of express-openapi-validator. */
   fastLane: boolean;
-  /** Whether a start whose entry node is `inline` runs it before the start commits, in the same transaction (engine/starter.ts). */
+  /** Whether a start whose entry node may run in memory runs it before the start is written, and is written with it (engine/starter.ts). */
   inlineStarts: boolean;
+  /** At most this many steps that only compute run in memory one after another and commit together (1: each its own). */
+  stepsInMemory: number;
   dbPoolMax: number;
   workerConcurrency: number;
   leaseMs: number;
@@ -95,6 +97,9 @@ export interface SignInConfig {
 export class ConfigError extends Error {}
 
 /** The ceiling of FLOWRUNNER_MAX_WAIT_SECONDS: below the 60 s idle timeouts of common proxies and load balancers. */
+/** The default of FLOWRUNNER_STEPS_IN_MEMORY. */
+export const STEPS_IN_MEMORY = 16;
+
 export const MAX_WAIT_SECONDS = 30;
 
 type Env = Record<string, string | undefined>;
@@ -286,6 +291,7 @@ export function parseConfig(env: Env = process.env): Config {
     validateResponses: bool(env, 'FLOWRUNNER_VALIDATE_RESPONSES', false),
     fastLane: bool(env, 'FLOWRUNNER_FAST_LANE', true),
     inlineStarts: bool(env, 'FLOWRUNNER_INLINE_STARTS', true),
+    stepsInMemory: int(env, 'FLOWRUNNER_STEPS_IN_MEMORY', STEPS_IN_MEMORY, 1, 100),
     dbPoolMax: int(env, 'FLOWRUNNER_DB_POOL_MAX', 10, 2, 200),
     workerConcurrency: int(env, 'FLOWRUNNER_WORKER_CONCURRENCY', 8, 1, 256),
     leaseMs: int(env, 'FLOWRUNNER_LEASE_MS', 30_000, 1000, 3_600_000),

@@ -12,9 +12,6 @@ import { isPlain } from './expressions';
 import { nodeType } from './nodes';
 import { expressionsIn } from './templates';
 
-/** At most this many steps of one execution run in memory before they commit together. */
-export const MAX_STEPS_IN_MEMORY = 16;
-
 const inlineNodes = new WeakMap<FlowDocument, Map<string, boolean>>();
 
 /** Whether this node of the (immutable, cached) document may run in memory. */

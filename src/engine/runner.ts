@@ -21,7 +21,7 @@ import {
 import { edgesOf, nodeCount, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import { ExpressionLimitError, resolveTemplates } from './expressions';
 import { engineFiles } from './files';
-import { MAX_STEPS_IN_MEMORY, runsInline } from './inline';
+import { runsInline } from './inline';
 import { iterationScope } from './foreach-commit';
 import { failPoisonedExecution } from './lifecycle';
 import type { HttpGuard, OutboundRequest } from './http-guard';
@@ -209,13 +209,13 @@ export class StepRunner {
 
   /**
    * The plans of the steps that follow `plan` in memory: while its next node is due now and may
-   * run in memory (inline.ts), it runs on the row the plan leaves, up to MAX_STEPS_IN_MEMORY steps;
+   * run in memory (inline.ts), it runs on the row the plan leaves, up to FLOWRUNNER_STEPS_IN_MEMORY steps;
    * they commit together, as one write. Nothing of them is seen until that commit, and should the
    * process die first they run again from the last commit: they compute, nothing else.
    */
   private async onward(plan: StepPlan, task: TaskRow): Promise<StepPlan[]> {
     const plans = [plan];
-    for (let last = plan; plans.length < MAX_STEPS_IN_MEMORY;) {
+    for (let last = plan; plans.length < this.config.stepsInMemory;) {
       const next = last.next;
       if (!next || next.runAt !== undefined || FINAL_STATUSES.includes(last.after.status)) break;
       const document = await this.document(last.after.flow_id, last.after.flow_version);

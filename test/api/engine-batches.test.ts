@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { Batcher } from '../../src/engine/batcher';
-import { MAX_STEPS_IN_MEMORY } from '../../src/engine/inline';
+import { STEPS_IN_MEMORY as MAX_STEPS_IN_MEMORY } from '../../src/config';
 import { MAX_ENGINE_FAILURES } from '../../src/engine/runner';
 import type { StepWrite } from '../../src/repositories/step-commits.repository';
 import { countClaims, eventSeqs, gappedEvents, startAll, stepsNotOnce, waitForAll } from '../support/engine-checks';

@@ -28,6 +28,7 @@ import * as callbackRate from './migrations/20261203030100_callback_rate';
 import * as organizations from './migrations/20261203040000_organizations';
 import * as concurrencyLimits from './migrations/20261203070000_concurrency_limits';
 import * as parallelForeach from './migrations/20261203060000_parallel_foreach';
+import * as organizationSecrets from './migrations/20261204010000_organization_secrets';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -60,6 +61,7 @@ const migrations: Record<string, Migration> = {
   '20261203040000_organizations': organizations,
   '20261203070000_concurrency_limits': concurrencyLimits,
   '20261203060000_parallel_foreach': parallelForeach,
+  '20261204010000_organization_secrets': organizationSecrets,
 };
 
 const source: Knex.MigrationSource<string> = {

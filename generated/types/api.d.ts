@@ -1269,7 +1269,7 @@ export interface paths {
         put?: never;
         /**
          * Post an event
-         * @description Resumes every execution of the caller's account that waits in an `event` node for this name and correlation; each one's node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
+         * @description Resumes every execution that waits in an `event` node for this name and correlation in the organizations where the caller may run executions (runner or higher; an admin, all); each one's node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
          */
         post: operations["postEvent"];
         delete?: never;

@@ -133,6 +133,19 @@ describe('organization secrets', () => {
     expect(JSON.stringify(steps)).not.to.contain(TEAM_VALUE);
   });
 
+  it("a foreach's iterations run in their parent's organization, with its secrets", async () => {
+    const flowId = await flowIn(
+      editor,
+      team,
+      `nodes:\n  start:\n    type: foreach\n    params: {items: [1, 2], concurrency: 1}\n    next: {each: check}\n  check:\n    type: transform\n    params: {expression: "secrets.TOKEN = '${TEAM_VALUE}'"}\n`,
+    );
+    const done = await runToEnd(runner, flowId);
+    expect(done.status, done.error ?? '').to.equal('completed');
+    expect(done.result).to.deep.equal({ results: [true, true], errors: [] });
+    const children = await server.db('executions').where({ parent_execution_id: done.id }).select('organization_id');
+    expect(children.map((c) => c.organization_id)).to.deep.equal([team, team]);
+  });
+
   it("another organization's member sees none of it (404), and its flows cannot read it", async () => {
     await expectError(bob.client.secrets.listOrganizationSecrets({ organization: team }), 404, 'not_found');
     await expectError(

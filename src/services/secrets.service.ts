@@ -88,8 +88,8 @@ export class SecretsService implements RunSecretsSource {
     const organizationId = await existingOrganizationFor(this.db, actor, organization, 'secrets');
     return committing(this.db, this.bus, async (tx, changed) => {
       await changed('secrets', organizationId);
-      // Two rounds at most: a secret inserted by another request after the lock found none is
-      // there for the second.
+      // Another round only when another request inserted the key between the lock finding none
+      // and this insert: the next lock finds it.
       for (;;) {
         const existing = await lockSecret(tx, organizationId, key);
         if (existing) {

@@ -312,14 +312,14 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List secrets
-         * @description Keys and times only; values are never returned.
+         * List an account's secrets
+         * @description The secrets of the account's personal organization (see `listOrganizationSecrets` for a team's). Keys and times only; values are never returned.
          */
         get: operations["listSecrets"];
         put?: never;
         /**
-         * Create or replace a secret
-         * @description Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
+         * Create or replace an account's secret
+         * @description In the account's personal organization (see `putOrganizationSecret` for a team's). Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
          */
         post: operations["putSecret"];
         delete?: never;
@@ -338,8 +338,55 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete a secret */
+        /**
+         * Delete an account's secret
+         * @description In the account's personal organization (see `deleteOrganizationSecret` for a team's).
+         */
         delete: operations["deleteSecret"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List organizations' secrets
+         * @description The secrets of the organizations the caller belongs to (or of `organization`; an admin sees all), by organization and key. Every member sees the keys; values are never returned.
+         */
+        get: operations["listOrganizationSecrets"];
+        put?: never;
+        /**
+         * Create or replace an organization's secret
+         * @description In `organization_id` (an editor or owner there; 404 when not a member, 403 when the role is too low), by default the caller's personal one. A key is unique in its organization: the same key replaces the value (200), whoever of its editors set it; two organizations may use the same key. Executions of the organization's flows read it as `secrets.<KEY>`. Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
+         */
+        post: operations["putOrganizationSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an organization's secret
+         * @description An editor or owner of its organization may (403 for a lower role; 404 for a non-member or no such key).
+         */
+        delete: operations["deleteOrganizationSecret"];
         options?: never;
         head?: never;
         patch?: never;
@@ -360,7 +407,7 @@ export interface paths {
         put?: never;
         /**
          * Create a flow
-         * @description The definition is validated; every problem is reported at once in `details.errors`. Creates version 1.
+         * @description The definition is validated; every problem is reported at once in `details.errors`. Creates version 1. A name is unique in its organization (409 when the organization has a flow of that name).
          */
         post: operations["createFlow"];
         delete?: never;
@@ -760,7 +807,7 @@ export interface paths {
         put?: never;
         /**
          * Create a connection
-         * @description Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when the account has a connection of that name.
+         * @description Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when its organization has a connection of that name.
          */
         post: operations["createConnection"];
         delete?: never;
@@ -1330,7 +1377,7 @@ export interface paths {
         put?: never;
         /**
          * Post an event
-         * @description Resumes every execution of the caller's account that waits in an `event` node for this name and correlation; each one's node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
+         * @description Resumes every execution that waits in an `event` node for this name and correlation in the organizations where the caller may run executions (runner or higher; an admin, all); each one's node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
          */
         post: operations["postEvent"];
         delete?: never;
@@ -2219,6 +2266,26 @@ export interface components {
             /** @example your-api-key */
             value: string;
         };
+        /** @description A secret's metadata and the organization it belongs to. The value is never returned. */
+        OrganizationSecret: {
+            /**
+             * @description The organization it belongs to; its executions read it as `secrets.<KEY>`.
+             * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+             */
+            organization_id: string;
+            key: components["schemas"]["SecretKey"];
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        OrganizationSecretList: {
+            secrets: components["schemas"]["OrganizationSecret"][];
+        };
+        OrganizationSecretWrite: {
+            organization_id?: components["schemas"]["OrganizationId"];
+            key: components["schemas"]["SecretKey"];
+            /** @example your-api-key */
+            value: string;
+        };
         /** @description An account, with its email (null when the account is gone or nothing started it). */
         AccountRef: {
             /** @example acct-01J9Z3W9F8K5Q2M7N4T6V8X0YA */
@@ -2904,7 +2971,7 @@ export interface components {
             flow_id?: string | null;
         };
         /**
-         * @description What `http.request` names it by (`connection`); unique per account.
+         * @description What `http.request` names it by (`connection`); unique per organization.
          * @example crm
          */
         ConnectionName: string;
@@ -2989,10 +3056,10 @@ export interface components {
              */
             client_auth: "basic" | "body";
         };
-        /** @description A named credential of the account. Exactly the settings object of its `type` is present; its secret parts (`value`, `password`, `token`, `client_secret`) are always `***`. */
+        /** @description A named credential of an organization. Exactly the settings object of its `type` is present; its secret parts (`value`, `password`, `token`, `client_secret`) are always `***`. */
         Connection: {
             /**
-             * @description The organization it belongs to (who may see and change it). `http.request` still finds a connection by name among those its execution's account created.
+             * @description The organization it belongs to (who may see and change it). `http.request` finds a connection by name among those of its execution's organization.
              * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
              */
             organization_id: string;
@@ -5170,6 +5237,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -5207,6 +5275,130 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    listOrganizationSecrets: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin's, every object).
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization?: components["parameters"]["OrganizationParam"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Secrets */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationSecretList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    putOrganizationSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "organization_id": "org-01J9Z3W9F8K5Q2M7N4T6V8X0YA",
+                 *       "key": "NEW_API_KEY",
+                 *       "value": "your-api-key"
+                 *     }
+                 */
+                "application/json": components["schemas"]["OrganizationSecretWrite"];
+            };
+        };
+        responses: {
+            /** @description Replaced */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationSecret"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            default: components["responses"]["UnexpectedError"];
+        };
+    };
+    deleteOrganizationSecret: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The organization whose secret it is (one the caller belongs to; 404 otherwise); by default the caller's personal one.
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization_id?: string;
+            };
+            header?: never;
+            path: {
+                key: components["schemas"]["SecretKey"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestIdHeader"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Secret deleted successfully"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];

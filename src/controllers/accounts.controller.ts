@@ -1,6 +1,6 @@
 import type { Handlers } from '../http/operations';
 import type { Services } from '../services';
-import { toAccount, toSecret } from '../presenters/accounts.presenter';
+import { toAccount, toOrganizationSecret, toSecret } from '../presenters/accounts.presenter';
 import { message } from './replies';
 
 export function accountHandlers(s: Services): Handlers {
@@ -23,14 +23,26 @@ export function accountHandlers(s: Services): Handlers {
     },
     listSecrets: async ({ actor, params }) => ({
       status: 200,
-      body: { secrets: (await s.secrets.list(actor, params.account_id)).map(toSecret) },
+      body: { secrets: (await s.secrets.listOfAccount(actor, params.account_id)).map(toSecret) },
     }),
     putSecret: async ({ actor, params, body }) => {
-      const { row, created } = await s.secrets.put(actor, params.account_id, body.key, body.value);
+      const { row, created } = await s.secrets.putOfAccount(actor, params.account_id, body.key, body.value);
       return created ? { status: 201, body: toSecret(row) } : { status: 200, body: toSecret(row) };
     },
     deleteSecret: async ({ actor, params }) => {
-      await s.secrets.delete(actor, params.account_id, params.key);
+      await s.secrets.deleteOfAccount(actor, params.account_id, params.key);
+      return message('Secret deleted successfully');
+    },
+    listOrganizationSecrets: async ({ actor, query }) => ({
+      status: 200,
+      body: { secrets: (await s.secrets.list(actor, query.organization)).map(toOrganizationSecret) },
+    }),
+    putOrganizationSecret: async ({ actor, body }) => {
+      const { row, created } = await s.secrets.put(actor, body.organization_id, body.key, body.value);
+      return { status: created ? 201 : 200, body: toOrganizationSecret(row) };
+    },
+    deleteOrganizationSecret: async ({ actor, params, query }) => {
+      await s.secrets.delete(actor, query.organization_id, params.key);
       return message('Secret deleted successfully');
     },
   };

@@ -20,7 +20,7 @@ export type InvalidationKind =
   | 'revocation'
   /** A flow was updated, got a new version or was deleted; id: the flow. */
   | 'flow'
-  /** An account's secrets changed; id: the account. */
+  /** An organization's secrets or connections changed; id: the organization. */
   | 'secrets'
   /** A finished execution changed or was deleted (a trigger on `executions` tells); id: the execution, or `*` for all. */
   | 'execution'

@@ -30,6 +30,7 @@ import * as organizations from './migrations/20261203040000_organizations';
 import * as concurrencyLimits from './migrations/20261203070000_concurrency_limits';
 import * as parallelForeach from './migrations/20261203060000_parallel_foreach';
 import * as organizationInvitations from './migrations/20261204020000_organization_invitations';
+import * as organizationSecrets from './migrations/20261204010000_organization_secrets';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -64,6 +65,7 @@ const migrations: Record<string, Migration> = {
   '20261203060000_parallel_foreach': parallelForeach,
   '20261204000000_listeners_of_executions': listenersOfExecutions,
   '20261204020000_organization_invitations': organizationInvitations,
+  '20261204010000_organization_secrets': organizationSecrets,
 };
 
 const source: Knex.MigrationSource<string> = {

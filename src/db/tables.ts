@@ -36,6 +36,8 @@ export interface LoginFailureRow {
 }
 
 export interface SecretRow {
+  /** The organization it belongs to; `account_id` created it (and its ciphertext is sealed with that id). */
+  organization_id: string;
   account_id: string;
   key: string;
   ciphertext: Buffer;

@@ -42,14 +42,14 @@ export class ConnectionAuth {
     private readonly http: HttpGuard,
   ) {}
 
-  /** The request with the credentials of the account's connection `name` on it. */
+  /** The request with the credentials of the organization's connection `name` on it. */
   async authorize(
-    accountId: string,
+    organizationId: string,
     name: string,
     req: Omit<OutboundRequest, 'signal'>,
     opts: { refresh?: boolean; signal?: AbortSignal } = {},
   ): Promise<Authorized> {
-    const conn = await this.source.resolveConnection(accountId, name);
+    const conn = await this.source.resolveConnection(organizationId, name);
     if (!conn) throw new NodeError(`connection "${name}" not found`);
     const headers = withoutAuthorization(req.headers);
     switch (conn.type) {

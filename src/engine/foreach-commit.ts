@@ -48,6 +48,7 @@ export interface Lifecycle {
     n: {
       id: string;
       account_id: string;
+      organization_id: string;
       flow_id: string;
       flow_version: number;
       entry: string;
@@ -128,7 +129,7 @@ async function startItems(
   const key = { execution_id: run.execution_id, node_id: run.node_id };
   const items = await lockPendingItems(tx, key, count);
   if (items.length === 0) return [];
-  // Read without a lock: the parent's input, account and depth do not change while it runs.
+  // Read without a lock: the parent's input, account, organization and depth do not change while it runs.
   const parent = (await findExecution(tx, parentId))!;
   const started: { id: string; idx: number }[] = [];
   for (const item of items) {
@@ -137,6 +138,8 @@ async function startItems(
     await lifecycle.create(tx, {
       id,
       account_id: parent.account_id,
+      // Its parent's organization: the one whose secrets and connections it runs with.
+      organization_id: parent.organization_id,
       flow_id: body.flow_id,
       flow_version: body.version,
       entry: body.entry,

@@ -8,7 +8,7 @@ import type { ListenerRow } from '../db/tables';
 import type { Masker } from '../security/masking';
 import type { ExecutionStarter } from './starter';
 
-/** An account's secrets for one step: the values by key, and a masker that hides every one of them. */
+/** An organization's secrets for one step: the values by key, and a masker that hides every one of them. */
 export interface RunSecrets {
   values: Record<string, string>;
   masker: Masker;
@@ -16,10 +16,11 @@ export interface RunSecrets {
 
 export interface RunSecretsSource {
   /**
-   * Decrypts an account's secrets; read for every step, so a secret changed a moment ago is used
-   * at once (a cache in front of it is invalidated synchronously by a change in this process).
+   * Decrypts an organization's secrets (an execution's are its organization's, whoever started
+   * it); read for every step, so a secret changed a moment ago is used at once (a cache in front
+   * of it is invalidated synchronously by a change in this process).
    */
-  resolveForRun(accountId: string): Promise<RunSecrets>;
+  resolveForRun(organizationId: string): Promise<RunSecrets>;
 }
 
 /** A connection as a step uses it: what may be shown, and the secret parts opened. */
@@ -34,8 +35,8 @@ export interface RunConnection {
 }
 
 export interface RunConnectionsSource {
-  /** An account's connection by name, opened; undefined when it has none of that name. */
-  resolveConnection(accountId: string, name: string): Promise<RunConnection | undefined>;
+  /** An organization's connection by name, opened; undefined when it has none of that name. */
+  resolveConnection(organizationId: string, name: string): Promise<RunConnection | undefined>;
 }
 
 export interface ListenerSecrets {

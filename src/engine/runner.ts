@@ -177,8 +177,9 @@ export class StepRunner {
     const document = await this.document(execution.flow_id, execution.flow_version);
     const node = nodeOf(document, task.node_id);
     if (!node) throw new Error(`node "${task.node_id}" is not in the pinned definition`);
-    // Read for every step: a secret changed a moment ago must be used (and masked) at once.
-    const secrets = await this.secrets.resolveForRun(execution.account_id);
+    // Read for every step: a secret changed a moment ago must be used (and masked) at once. They
+    // are the execution's organization's, whoever started it.
+    const secrets = await this.secrets.resolveForRun(execution.organization_id);
     const scope = {
       input: execution.input,
       nodes: execution.node_outputs,
@@ -348,7 +349,7 @@ export class StepRunner {
         resolveFlow: (flowId: string, version?: number) => this.resolveFlow(execution.organization_id, flowId, version),
         files: engineFiles(this.db, this.config.maxFileBytes, execution, task.node_id),
         authorize: async (name: string, req: Omit<OutboundRequest, 'signal'>, refresh: boolean) => {
-          const authorized = await this.connections.authorize(execution.account_id, name, req, {
+          const authorized = await this.connections.authorize(execution.organization_id, name, req, {
             refresh,
             signal: nodeSignal,
           });

@@ -52,3 +52,7 @@ export function toApiKey(r: ApiKeyRow): Schemas['ApiKey'] {
 export function toSecret(r: SecretRow): Schemas['Secret'] {
   return { key: r.key, created_at: iso(r.created_at), updated_at: iso(r.updated_at) };
 }
+
+export function toOrganizationSecret(r: SecretRow): Schemas['OrganizationSecret'] {
+  return { organization_id: r.organization_id, ...toSecret(r) };
+}

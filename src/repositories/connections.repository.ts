@@ -16,12 +16,13 @@ export async function findConnection(db: Knex, id: string): Promise<ConnectionRo
   return db<ConnectionRow>('connections').where({ id }).first();
 }
 
+/** An organization's connection by name (unique in it). */
 export async function findConnectionByName(
   db: Knex,
-  accountId: string,
+  organizationId: string,
   name: string,
 ): Promise<ConnectionRow | undefined> {
-  return db<ConnectionRow>('connections').where({ account_id: accountId, name }).first();
+  return db<ConnectionRow>('connections').where({ organization_id: organizationId, name }).first();
 }
 
 /** Newest first, below `beforeId` when given; every organization's when `organizationIds` is undefined. */
@@ -38,12 +39,14 @@ export async function listConnectionRows(
     .limit(filter.limit);
 }
 
-/** Every connection's sealed secrets of an account, for masking. */
-export async function listAccountConnectionSecrets(
+/** The sealed secrets of an organization's connections, for masking. */
+export async function listOrganizationConnectionSecrets(
   db: Knex,
-  accountId: string,
-): Promise<Pick<ConnectionRow, 'id' | 'ciphertext'>[]> {
-  return db<ConnectionRow>('connections').where({ account_id: accountId }).select('id', 'ciphertext');
+  organizationId: string,
+): Promise<Pick<ConnectionRow, 'id' | 'account_id' | 'ciphertext'>[]> {
+  return db<ConnectionRow>('connections')
+    .where({ organization_id: organizationId })
+    .select('id', 'account_id', 'ciphertext');
 }
 
 export async function updateConnectionRow(

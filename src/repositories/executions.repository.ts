@@ -149,15 +149,19 @@ export async function deleteExecutionRow(tx: Knex.Transaction, id: string): Prom
   await tx('executions').where({ id }).delete();
 }
 
-/** The account's executions that wait in an `event` node for this name and correlation. */
+/** The executions of these organizations (every one's when undefined) that wait in an `event` node for this name and correlation. */
 export async function findEventWaiters(
   db: Knex,
-  accountId: string,
+  filter: { organizationIds?: readonly string[] },
   name: string,
   correlation: string,
 ): Promise<string[]> {
+  if (filter.organizationIds?.length === 0) return [];
   const rows = await db('executions')
-    .where({ account_id: accountId, status: 'waiting' })
+    .where({ status: 'waiting' })
+    .modify((q) => {
+      if (filter.organizationIds) q.whereIn('organization_id', filter.organizationIds);
+    })
     .whereRaw("waiting_for->>'kind' = 'event'")
     .whereRaw("waiting_for->'event'->>'name' = ?", [name])
     .whereRaw("waiting_for->'event'->>'correlation' = ?", [correlation])

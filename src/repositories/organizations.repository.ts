@@ -135,7 +135,17 @@ export async function organizationExists(db: Db, id: string): Promise<boolean> {
 }
 
 /** The tables whose rows belong to an organization and name their creator in `account_id`. */
-const OWNED = ['flows', 'flow_requests', 'schedules', 'webhooks', 'listeners', 'executions', 'files', 'connections'];
+const OWNED = [
+  'flows',
+  'flow_requests',
+  'schedules',
+  'webhooks',
+  'listeners',
+  'executions',
+  'files',
+  'connections',
+  'secrets',
+];
 
 /**
  * The team organizations (not personal ones) that an account belongs to or that hold rows it

@@ -2,11 +2,12 @@
  * Connections (001's integrations with their `auth_type`): named credentials that `http.request`
  * uses by name. A connection belongs to an organization like every other object (ownership.ts):
  * its members see it (`read`, secrets masked), editors create, change and delete it (`edit`). The
- * engine still finds it by name among the connections its execution's account created
- * (`findConnectionByName(account_id, name)`, like secrets, which stay per account), so a name is
- * unique per creator and a run uses its starter's connections. What may be shown (a header name, a username, a token URL) is kept
- * as JSON; the secret parts are sealed like secrets, with the connection's id as context. A change
- * notifies `secrets` for the account, so every process's masker learns the new values at once.
+ * engine finds it by name among the connections of its execution's organization
+ * (`findConnectionByName(organization_id, name)`, like secrets), so a name is unique per
+ * organization and a run uses its organization's connections, whoever started it. What may be
+ * shown (a header name, a username, a token URL) is kept as JSON; the secret parts are sealed like
+ * secrets, with the connection's id as context. A change notifies `secrets` for the organization,
+ * so every process's masker learns the new values at once.
  */
 import { decodeIdCursor, encodeIdCursor } from './cursors';
 import type { Db } from '../db/knex';
@@ -112,7 +113,7 @@ export class ConnectionsService implements RunConnectionsSource {
     const { shown, secret } = split(body.type, settings);
     const organizationId = await existingOrganizationFor(this.db, actor, body.organization_id, 'connections');
     const id = newId('conn');
-    return this.write(actor.accountId, body.name, () =>
+    return this.write(body.name, () =>
       committing(this.db, this.bus, async (tx, changed) => {
         const row = await insertConnection(tx, {
           id,
@@ -124,7 +125,7 @@ export class ConnectionsService implements RunConnectionsSource {
           settings: shown,
           ciphertext: this.box.seal(JSON.stringify(secret), connectionSecretContext(id)),
         });
-        await changed('secrets', actor.accountId);
+        await changed('secrets', organizationId);
         return row;
       }),
     );
@@ -162,7 +163,7 @@ export class ConnectionsService implements RunConnectionsSource {
       settings = shown;
       ciphertext = this.box.seal(JSON.stringify(secret), connectionSecretContext(id));
     }
-    return this.write(row.account_id, body.name ?? row.name, () =>
+    return this.write(body.name ?? row.name, () =>
       committing(this.db, this.bus, async (tx, changed) => {
         const updated = await updateConnectionRow(tx, id, {
           name: body.name,
@@ -171,7 +172,7 @@ export class ConnectionsService implements RunConnectionsSource {
           ciphertext,
         });
         if (!updated) throw new NotFoundError('Connection not found');
-        await changed('secrets', row.account_id);
+        await changed('secrets', row.organization_id);
         return updated;
       }),
     );
@@ -181,12 +182,12 @@ export class ConnectionsService implements RunConnectionsSource {
     const row = permittedOrForbidden(actor, await findConnection(this.db, id), 'edit', 'Connection');
     await committing(this.db, this.bus, async (tx, changed) => {
       if (!(await deleteConnectionRow(tx, id))) throw new NotFoundError('Connection not found');
-      await changed('secrets', row.account_id);
+      await changed('secrets', row.organization_id);
     });
   }
 
-  async resolveConnection(accountId: string, name: string): Promise<RunConnection | undefined> {
-    const row = await findConnectionByName(this.db, accountId, name);
+  async resolveConnection(organizationId: string, name: string): Promise<RunConnection | undefined> {
+    const row = await findConnectionByName(this.db, organizationId, name);
     if (!row) return undefined;
     return {
       id: row.id,
@@ -203,13 +204,13 @@ export class ConnectionsService implements RunConnectionsSource {
     return JSON.parse(this.box.open(row.ciphertext, connectionSecretContext(row.id))) as Record<string, string>;
   }
 
-  /** A name the account already uses is a conflict (409). */
-  private async write<T>(accountId: string, name: string, work: () => Promise<T>): Promise<T> {
+  /** A name the organization already uses is a conflict (409). */
+  private async write<T>(name: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (err) {
       if ((err as { code?: string }).code === UNIQUE_VIOLATION)
-        throw new ConflictError(`The account already has a connection named "${name}"`, { field: 'name' });
+        throw new ConflictError(`The organization already has a connection named "${name}"`, { field: 'name' });
       throw err;
     }
   }

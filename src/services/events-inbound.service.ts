@@ -1,10 +1,14 @@
-/** 000's events: a posted event resumes the caller's executions that wait for it. */
+/**
+ * 000's events: a posted event resumes the executions that wait for it in the organizations where
+ * the caller may run executions (runner or higher, like answering a wait; an admin, everywhere).
+ */
 import type { Db } from '../db/knex';
 import { inTransaction } from '../db/transaction';
 import { appendEvents } from '../repositories/events.repository';
 import { findEventWaiters, lockExecution } from '../repositories/executions.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import type { Actor } from './actor';
+import { organizationsWhere } from './ownership';
 import { endWait, type WaitingFor } from './waiting';
 
 export interface InboundEvent {
@@ -19,7 +23,7 @@ export class InboundEventsService {
   /** Each waiter is resumed in a transaction of its own, rechecked under its lock (a cancel may win). */
   async post(actor: Actor, e: InboundEvent): Promise<string[]> {
     const resumed: string[] = [];
-    for (const id of await findEventWaiters(this.db, actor.accountId, e.name, e.correlation)) {
+    for (const id of await findEventWaiters(this.db, organizationsWhere(actor, 'run'), e.name, e.correlation)) {
       const done = await inTransaction(this.db, async (tx) => {
         const ex = await lockExecution(tx, id);
         const waiting = ex?.waiting_for as WaitingFor | null | undefined;

@@ -154,19 +154,20 @@ export class ExecutionsService {
   }
 
   /**
-   * The masker of the account an execution runs in. Every read of an execution's user data goes
-   * through it: state values and node outputs hold secrets in clear (later templates need them),
-   * and what was masked when written was masked with the secrets of that moment.
+   * The masker of an execution: its organization's secrets (what it runs with). Every read of an
+   * execution's user data goes through it: state values and node outputs hold secrets in clear
+   * (later templates need them), and what was masked when written was masked with the secrets of
+   * that moment.
    */
-  async maskerFor(accountId: string): Promise<Masker> {
-    return (await this.secrets.resolveForRun(accountId)).masker;
+  async maskerFor(execution: Pick<ExecutionRow, 'organization_id'>): Promise<Masker> {
+    return (await this.secrets.resolveForRun(execution.organization_id)).masker;
   }
 
   private async masked(rows: ExecutionRow[]): Promise<ExecutionRow[]> {
     const maskers = new Map<string, Masker>();
-    for (const accountId of new Set(rows.map((r) => r.account_id)))
-      maskers.set(accountId, await this.maskerFor(accountId));
-    return rows.map((r) => maskRow(r, maskers.get(r.account_id)!));
+    for (const organizationId of new Set(rows.map((r) => r.organization_id)))
+      maskers.set(organizationId, await this.maskerFor({ organization_id: organizationId }));
+    return rows.map((r) => maskRow(r, maskers.get(r.organization_id)!));
   }
 
   /**
@@ -325,7 +326,7 @@ export class ExecutionsService {
       execution.flow_name === undefined
         ? { ...execution, ...(await findAttribution(this.db, execution.started_by, execution.flow_id)) }
         : execution;
-    return { execution: maskRow(attributed, await this.maskerFor(execution.account_id)), manage };
+    return { execution: maskRow(attributed, await this.maskerFor(execution)), manage };
   }
 
   async get(actor: Actor, id: string): Promise<ExecutionRow> {
@@ -451,7 +452,7 @@ export class ExecutionsService {
   async logs(actor: Actor, id: string, level: string | undefined, limit: number, offset: number) {
     const ex = await this.get(actor, id);
     const { rows, total } = await listLogRows(this.db, id, level, limit, offset);
-    return { rows: maskEvents(rows, await this.maskerFor(ex.account_id)), total };
+    return { rows: maskEvents(rows, await this.maskerFor(ex)), total };
   }
 
   /**
@@ -460,23 +461,26 @@ export class ExecutionsService {
    */
   async latestSteps(rows: ExecutionRow[]): Promise<Map<string, StepRow[]>> {
     const byExecution = new Map<string, StepRow[]>(rows.map((r) => [r.id, []]));
-    const accounts = new Map(rows.map((r) => [r.id, r.account_id]));
+    const organizations = new Map(rows.map((r) => [r.id, r.organization_id]));
     const maskers = new Map<string, Masker>();
-    for (const accountId of new Set(accounts.values())) maskers.set(accountId, await this.maskerFor(accountId));
+    for (const organizationId of new Set(organizations.values()))
+      maskers.set(organizationId, await this.maskerFor({ organization_id: organizationId }));
     for (const step of await listLatestStepRows(this.db, [...byExecution.keys()]))
-      byExecution.get(step.execution_id)!.push(maskSteps([step], maskers.get(accounts.get(step.execution_id)!)!)[0]);
+      byExecution
+        .get(step.execution_id)!
+        .push(maskSteps([step], maskers.get(organizations.get(step.execution_id)!)!)[0]);
     return byExecution;
   }
 
   async steps(actor: Actor, id: string, limit: number, offset: number) {
     const ex = await this.get(actor, id);
     const { rows, total } = await listStepRows(this.db, id, limit, offset);
-    return { rows: maskSteps(rows, await this.maskerFor(ex.account_id)), total };
+    return { rows: maskSteps(rows, await this.maskerFor(ex)), total };
   }
 
   async events(actor: Actor, id: string, since: number, limit: number) {
     const ex = await this.get(actor, id);
-    return maskEvents(await listEventRows(this.db, id, since, limit), await this.maskerFor(ex.account_id));
+    return maskEvents(await listEventRows(this.db, id, since, limit), await this.maskerFor(ex));
   }
 }
 

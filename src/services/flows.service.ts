@@ -79,7 +79,7 @@ async function nameConflict<T>(work: Promise<T>): Promise<T> {
     if ((err as { code?: string }).code === UNIQUE_VIOLATION) {
       throw new ConflictError('A flow with this name already exists', {
         field: 'name',
-        reason: 'flow names are unique per account',
+        reason: 'flow names are unique per organization',
       });
     }
     throw err;

@@ -130,3 +130,15 @@ export function ownerFilter(actor: Actor, organization?: string): { organization
   if (actor.role === 'admin') return {};
   return { organizationIds: [...actor.memberships.keys()] };
 }
+
+/**
+ * The organizations where the caller may do `action` (for a write that reaches objects of several
+ * organizations at once, e.g. a posted event resuming every execution that waits for it). An admin
+ * may everywhere (no limit).
+ */
+export function organizationsWhere(actor: Actor, action: OrganizationAction): { organizationIds?: readonly string[] } {
+  if (actor.role === 'admin') return {};
+  return {
+    organizationIds: [...actor.memberships].filter(([, role]) => roleAllows(role, action)).map(([id]) => id),
+  };
+}

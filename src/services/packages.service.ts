@@ -1,6 +1,6 @@
 /**
  * An execution as one JSON document (format 1): the pinned definition, input, state values, steps,
- * events and status — never secrets: everything in it is masked with the account's secrets on the
+ * events and status — never secrets: everything in it is masked with its organization's secrets on the
  * way out (state values hold secrets in clear; node outputs stay out). Importing one makes a new
  * execution in the caller's account: a finished run to inspect, or a waiting run that can be
  * answered there (one waiting for a callback runs its callback node again, for a URL of its own).
@@ -43,7 +43,7 @@ export class PackagesService {
     const flowName = await findFlowName(this.db, ex.flow_id);
     const { rows: steps } = await listStepRows(this.db, id, 100_000, 0);
     const events = await listEventRows(this.db, id, 0, 1_000_000);
-    const masker = await this.executions.maskerFor(ex.account_id);
+    const masker = await this.executions.maskerFor(ex);
     return {
       format_version: PACKAGE_FORMAT_VERSION,
       flow_name: flowName ?? 'Imported flow',

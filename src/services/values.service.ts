@@ -52,6 +52,6 @@ export class ValuesService {
       ]);
       return merged;
     });
-    return (await this.executions.maskerFor(visible.account_id)).json(merged);
+    return (await this.executions.maskerFor(visible)).json(merged);
   }
 }

@@ -182,15 +182,15 @@ const TABLE: Record<string, Row> = {
     request: () => ({ path: { id: stranger.account.id } }),
   },
   listSecrets: {
-    needs: { outside: 'secrets are per account' },
+    needs: { outside: "an account's secrets are its personal organization's, which has no other members" },
     request: () => ({ path: { account_id: stranger.account.id } }),
   },
   putSecret: {
-    needs: { outside: 'secrets are per account' },
+    needs: { outside: "an account's secrets are its personal organization's, which has no other members" },
     request: () => ({ path: { account_id: stranger.account.id }, body: { key: 'K', value: 'v' } }),
   },
   deleteSecret: {
-    needs: { outside: 'secrets are per account' },
+    needs: { outside: "an account's secrets are its personal organization's, which has no other members" },
     request: () => ({ path: { account_id: stranger.account.id, key: 'K' } }),
   },
   listNodeTypes: { needs: { outside: 'the catalog is the same for everyone' }, request: () => ({}) },
@@ -203,7 +203,7 @@ const TABLE: Record<string, Row> = {
     request: () => ({ body: { format: 'flowrunner.execution/v1' } }),
   },
   postEvent: {
-    needs: { outside: "it resumes the caller's own waiting executions" },
+    needs: { outside: 'it resumes waiting executions in every organization where the caller may run' },
     request: () => ({ body: { name: 'e', correlation: 'c' } }),
   },
   listOrganizations: { needs: { outside: "the caller's organizations" }, request: () => ({}) },
@@ -405,7 +405,25 @@ const TABLE: Record<string, Row> = {
   },
   listExecutionFiles: { needs: 'read', request: (s) => ({ path: { id: s.fx.done } }) },
 
-  // Connections (found by name among the connections of the execution's account when a flow runs).
+  // An organization's secrets (read by its executions, whoever starts them).
+  listOrganizationSecrets: { needs: 'read', request: (s) => ({ query: { organization: s.org } }) },
+  putOrganizationSecret: {
+    needs: 'edit',
+    request: (s) => ({ body: { organization_id: s.org, key: 'TEAM_KEY', value: 'v' } }),
+  },
+  deleteOrganizationSecret: {
+    needs: 'edit',
+    request: async (s, t) => {
+      const key = `K_${unique().toUpperCase()}`;
+      await made(
+        t.call(s.owner.token, 'POST', '/api/v1/secrets', { organization_id: s.org, key, value: 'v' }),
+        'secret',
+      );
+      return { path: { key }, query: { organization_id: s.org } };
+    },
+  },
+
+  // Connections (found by name among the connections of the execution's organization when a flow runs).
   listConnections: { needs: 'read', request: (s) => ({ query: { organization: s.org } }) },
   createConnection: {
     needs: 'edit',

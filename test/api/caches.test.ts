@@ -9,6 +9,7 @@ import { apiClient, expectError } from '../support/client';
 import { eventually } from '../support/eventually';
 import { makeAccount, makeFlow, type TestAccount } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
+import { personalOrganizationId } from '../../src/services/ownership';
 
 const FLOW = 'nodes:\n  start:\n    type: log\n    params: {message: first}\n';
 const FLOW_V2 = 'nodes:\n  start:\n    type: log\n    params: {message: second}\n';
@@ -180,16 +181,22 @@ describe('caches across processes', () => {
     expect((await inputOn(b)).note).to.equal(value);
     await user.client.secrets.putSecret({ accountId: user.account.id, secretWrite: { key: 'FRESH', value } });
     expect((await inputOn(a)).note).to.equal('***');
-    expect((await a.services.secrets.resolveForRun(user.account.id)).values.FRESH).to.equal(value);
+    expect((await a.services.secrets.resolveForRun(personalOrganizationId(user.account.id))).values.FRESH).to.equal(
+      value,
+    );
     await eventually(async () => expect((await inputOn(b)).note).to.equal('***'), {
       ...NOTIFIED,
       what: 'the other process to mask the new secret',
     });
     await user.client.secrets.deleteSecret({ accountId: user.account.id, key: 'FRESH' });
-    expect((await a.services.secrets.resolveForRun(user.account.id)).values).not.to.have.property('FRESH');
+    expect(
+      (await a.services.secrets.resolveForRun(personalOrganizationId(user.account.id))).values,
+    ).not.to.have.property('FRESH');
     await eventually(
       async () =>
-        expect((await b.services.secrets.resolveForRun(user.account.id)).values).not.to.have.property('FRESH'),
+        expect(
+          (await b.services.secrets.resolveForRun(personalOrganizationId(user.account.id))).values,
+        ).not.to.have.property('FRESH'),
       { ...NOTIFIED, what: 'the other process to drop the deleted secret' },
     );
   });

@@ -1,5 +1,5 @@
 /**
- * Connections: the resource (masked, per account, cursor pages), and http.request using them —
+ * Connections: the resource (masked, per organization, cursor pages), and http.request using them —
  * OAuth2 client credentials against a real OpenID provider on loopback, with a real target that
  * verifies the bearer token against the provider's key set.
  */
@@ -96,7 +96,7 @@ describe('connections', () => {
     ).data;
   }
 
-  it('creates each type, shows the secret parts only as ***, and keeps them per account', async () => {
+  it('creates each type, shows the secret parts only as ***, and keeps them per organization', async () => {
     const created = await alice.client.connections.createConnection({
       connectionCreate: {
         name: 'crm',

@@ -115,7 +115,7 @@ describe('flows', () => {
     expect((await alice.client.flows.getFlow({ id: flow.id })).data.version_number).to.equal(2);
   });
 
-  it('keeps names unique per account among live flows (409), and frees a deleted name', async () => {
+  it('keeps names unique per organization among live flows (409), and frees a deleted name', async () => {
     const { data: first } = await alice.client.flows.createFlow({
       flowCreate: { name: 'Unique', definition: simple() },
     });
@@ -129,7 +129,7 @@ describe('flows', () => {
       flowCreate: { name: 'Other name', definition: simple() },
     });
     await expectError(alice.client.flows.updateFlow({ id: other.id, flowUpdate: { name: 'Unique' } }), 409, 'conflict');
-    // Another account may use the name.
+    // Another account's (personal) organization may use the name.
     expect(
       (await bob.client.flows.createFlow({ flowCreate: { name: 'Unique', definition: simple() } })).status,
     ).to.equal(201);

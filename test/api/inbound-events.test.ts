@@ -1,4 +1,7 @@
-/** 000's events: a posted event resumes the caller's executions waiting for its name and correlation. */
+/**
+ * 000's events: a posted event resumes the executions waiting for its name and correlation in the
+ * organizations where the caller may run executions.
+ */
 import { expect } from 'chai';
 import { expectError } from '../support/client';
 import { makeAccount, makeFlow, waitForExecution, type TestAccount } from '../support/factories';
@@ -63,5 +66,42 @@ describe('inbound events (000)', () => {
       422,
       'validation_error',
     );
+  });
+
+  it("resumes a team's executions for any member who may run them, and none for a viewer or an outsider", async () => {
+    const team = (await alice.client.organizations.createOrganization({ organizationCreate: { name: 'Shop' } })).data
+      .id;
+    const runner = await makeAccount(server);
+    const viewer = await makeAccount(server);
+    for (const [member, role] of [
+      [runner, 'runner'],
+      [viewer, 'viewer'],
+    ] as const)
+      await alice.client.organizations.addOrganizationMember({
+        id: team,
+        organizationMemberAdd: { account_id: member.account.id, role },
+      });
+    const teamFlow = (
+      await alice.client.flows.createFlow({
+        flowCreate: { name: 'team-payments', definition: WAITS_FOR_PAYMENT, organization_id: team },
+      })
+    ).data.id;
+    const id = (await alice.client.executions.runFlow({ id: teamFlow, runFlowRequest: { input: { order: 't-1' } } }))
+      .data.execution_id;
+    await waitForExecution(alice, id, ['waiting']);
+    const event = { name: 'payment.received', correlation: 't-1', payload: { amount: 7 } };
+
+    // A viewer may read it but not run it; Bob is no member: neither resumes it.
+    for (const caller of [viewer, bob])
+      expect((await caller.client.events.postEvent({ eventPost: event })).data).to.deep.equal({
+        resumed: 0,
+        execution_ids: [],
+      });
+    expect((await viewer.client.executions.getExecution({ id })).data.status).to.equal('waiting');
+
+    // A runner did not start it, yet resumes it.
+    const res = await runner.client.events.postEvent({ eventPost: event });
+    expect(res.data).to.deep.equal({ resumed: 1, execution_ids: [id] });
+    expect((await waitForExecution(alice, id)).result).to.equal(7);
   });
 });

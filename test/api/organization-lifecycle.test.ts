@@ -361,6 +361,18 @@ describe('organization lifecycle', function () {
         await bob.client.flows.createFlow({ flowCreate: { name: 'team', definition: FLOW, organization_id: org } })
       ).data.id;
       const teamRun = (await runToEnd(bob, teamFlow)).id;
+      await bob.client.secrets.putOrganizationSecret({
+        organizationSecretWrite: { organization_id: org, key: 'TEAM_TOKEN', value: 'kept-by-the-team' },
+      });
+      const usesSecret = (
+        await alice.client.flows.createFlow({
+          flowCreate: {
+            name: 'uses the secret',
+            definition: `nodes:\n  start:\n    type: transform\n    params: {expression: "secrets.TEAM_TOKEN = 'kept-by-the-team'"}\n`,
+            organization_id: org,
+          },
+        })
+      ).data.id;
       const schedule = (
         await bob.client.schedules.createSchedule({ scheduleCreate: { flow_id: teamFlow, interval_seconds: 3600 } })
       ).data.id;
@@ -384,8 +396,11 @@ describe('organization lifecycle', function () {
       expect(run.started_by?.id).to.equal(bob.account.id);
       expect((await alice.client.schedules.getSchedule({ id: schedule })).data.id).to.equal(schedule);
       expect((await alice.client.flows.getFlow({ id: leftFlow })).data.account_id).to.equal(alice.account.id);
-      // The team's flow still runs.
+      // The team's flow still runs, and the secret Bob set is still the team's and still opens.
       expect((await runToEnd(alice, teamFlow)).status).to.equal('completed');
+      const secrets = (await alice.client.secrets.listOrganizationSecrets({ organization: org })).data.secrets;
+      expect(secrets.map((x) => x.key)).to.deep.equal(['TEAM_TOKEN']);
+      expect(await runToEnd(alice, usesSecret)).to.include({ status: 'completed', result: true });
       const members = (await alice.client.organizations.listOrganizationMembers({ id: org })).data.members;
       expect(members.map((m) => m.account_id)).to.deep.equal([alice.account.id]);
 

@@ -3,6 +3,7 @@ import { SecretBox } from '../../src/security/secret-box';
 import { expectError } from '../support/client';
 import { makeAccount, type TestAccount } from '../support/factories';
 import { startTestServer, TEST_ENCRYPTION_KEY, type TestServer } from '../support/server';
+import { personalOrganizationId } from '../../src/services/ownership';
 
 describe('secrets', () => {
   let server: TestServer;
@@ -74,7 +75,7 @@ describe('secrets', () => {
       accountId: alice.account.id,
       secretWrite: { key: 'TOKEN', value: 'tok-abcdef' },
     });
-    const run = await server.services.secrets.resolveForRun(alice.account.id);
+    const run = await server.services.secrets.resolveForRun(personalOrganizationId(alice.account.id));
     expect(run.values.TOKEN).to.equal('tok-abcdef');
     expect(run.masker.json({ url: 'https://x/?t=tok-abcdef', list: ['tok-abcdef'] })).to.deep.equal({
       url: 'https://x/?t=***',
@@ -108,7 +109,9 @@ describe('secrets', () => {
       'not_found',
     );
     await expectError(alice.client.secrets.deleteSecret({ accountId: bob.account.id, key: 'BOBS' }), 404, 'not_found');
-    expect((await server.services.secrets.resolveForRun(bob.account.id)).values.BOBS).to.equal('b');
+    expect((await server.services.secrets.resolveForRun(personalOrganizationId(bob.account.id))).values.BOBS).to.equal(
+      'b',
+    );
 
     expect(
       (await admin.client.secrets.listSecrets({ accountId: bob.account.id })).data.secrets.map((s) => s.key),

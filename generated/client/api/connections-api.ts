@@ -32,7 +32,7 @@ import type { Message } from '../model/index.js';
 export const ConnectionsApiAxiosParamCreator = function (configuration?: Configuration) {
     return {
         /**
-         * Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when the account has a connection of that name.
+         * Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when its organization has a connection of that name.
          * @summary Create a connection
          * @param {ConnectionCreate} connectionCreate 
          * @param {*} [options] Override http request option.
@@ -357,7 +357,7 @@ export const ConnectionsApiAxiosParamCreator = function (configuration?: Configu
 export const ConnectionsApiFp = function(configuration?: Configuration) {
     return {
         /**
-         * Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when the account has a connection of that name.
+         * Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when its organization has a connection of that name.
          * @summary Create a connection
          * @param {ConnectionCreate} connectionCreate 
          * @param {*} [options] Override http request option.
@@ -439,7 +439,7 @@ export const ConnectionsApiFp = function(configuration?: Configuration) {
 export const ConnectionsApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
     return {
         /**
-         * Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when the account has a connection of that name.
+         * Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when its organization has a connection of that name.
          * @summary Create a connection
          * @param {ConnectionCreate} connectionCreate 
          * @param {*} [options] Override http request option.
@@ -593,7 +593,7 @@ export interface ConnectionsApiUpdateConnectionRequest {
  */
 export class ConnectionsApi extends BaseAPI {
     /**
-     * Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when the account has a connection of that name.
+     * Stores the credentials encrypted (AES-256-GCM, like secrets). `http.request` uses them by name (`connection: <name>`). 409 when its organization has a connection of that name.
      * @summary Create a connection
      * @param {ConnectionsApiCreateConnectionRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.

@@ -81,7 +81,7 @@ export const EventsApiAxiosParamCreator = function (configuration?: Configuratio
             };
         },
         /**
-         * Resumes every execution of the caller\'s account that waits in an `event` node for this name and correlation; each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
+         * Resumes every execution that waits in an `event` node for this name and correlation in the organizations where the caller may run executions (runner or higher; an admin, all); each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
          * @summary Post an event
          * @param {EventPost} eventPost 
          * @param {*} [options] Override http request option.
@@ -167,7 +167,7 @@ export const EventsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * Resumes every execution of the caller\'s account that waits in an `event` node for this name and correlation; each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
+         * Resumes every execution that waits in an `event` node for this name and correlation in the organizations where the caller may run executions (runner or higher; an admin, all); each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
          * @summary Post an event
          * @param {EventPost} eventPost 
          * @param {*} [options] Override http request option.
@@ -201,7 +201,7 @@ export const EventsApiFactory = function (configuration?: Configuration, basePat
             return EventsApiFp(configuration).callCallback(token, callbackCall, options).then((request) => request(axios, basePath));
         },
         /**
-         * Resumes every execution of the caller\'s account that waits in an `event` node for this name and correlation; each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
+         * Resumes every execution that waits in an `event` node for this name and correlation in the organizations where the caller may run executions (runner or higher; an admin, all); each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
          * @summary Post an event
          * @param {EventPost} eventPost 
          * @param {*} [options] Override http request option.
@@ -268,7 +268,7 @@ export class EventsApi extends BaseAPI {
     }
 
     /**
-     * Resumes every execution of the caller\'s account that waits in an `event` node for this name and correlation; each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
+     * Resumes every execution that waits in an `event` node for this name and correlation in the organizations where the caller may run executions (runner or higher; an admin, all); each one\'s node outputs `{name, correlation, payload}`. Answers how many it resumed (0 is not an error: nothing was waiting).
      * @summary Post an event
      * @param {EventsApiPostEventRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.

@@ -38,7 +38,7 @@ import type { Message } from '../model/index.js';
 export const FlowsApiAxiosParamCreator = function (configuration?: Configuration) {
     return {
         /**
-         * The definition is validated; every problem is reported at once in `details.errors`. Creates version 1.
+         * The definition is validated; every problem is reported at once in `details.errors`. Creates version 1. A name is unique in its organization (409 when the organization has a flow of that name).
          * @summary Create a flow
          * @param {FlowCreate} flowCreate 
          * @param {*} [options] Override http request option.
@@ -580,7 +580,7 @@ export const FlowsApiAxiosParamCreator = function (configuration?: Configuration
 export const FlowsApiFp = function(configuration?: Configuration) {
     return {
         /**
-         * The definition is validated; every problem is reported at once in `details.errors`. Creates version 1.
+         * The definition is validated; every problem is reported at once in `details.errors`. Creates version 1. A name is unique in its organization (409 when the organization has a flow of that name).
          * @summary Create a flow
          * @param {FlowCreate} flowCreate 
          * @param {*} [options] Override http request option.
@@ -711,7 +711,7 @@ export const FlowsApiFp = function(configuration?: Configuration) {
 export const FlowsApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
     return {
         /**
-         * The definition is validated; every problem is reported at once in `details.errors`. Creates version 1.
+         * The definition is validated; every problem is reported at once in `details.errors`. Creates version 1. A name is unique in its organization (409 when the organization has a flow of that name).
          * @summary Create a flow
          * @param {FlowCreate} flowCreate 
          * @param {*} [options] Override http request option.
@@ -993,7 +993,7 @@ export interface FlowsApiUpdateFlowRequest {
  */
 export class FlowsApi extends BaseAPI {
     /**
-     * The definition is validated; every problem is reported at once in `details.errors`. Creates version 1.
+     * The definition is validated; every problem is reported at once in `details.errors`. Creates version 1. A name is unique in its organization (409 when the organization has a flow of that name).
      * @summary Create a flow
      * @param {FlowsApiCreateFlowRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.

@@ -18,6 +18,12 @@ import type { ErrorResponse } from '../model/index.js';
 // @ts-ignore
 import type { Message } from '../model/index.js';
 // @ts-ignore
+import type { OrganizationSecret } from '../model/index.js';
+// @ts-ignore
+import type { OrganizationSecretList } from '../model/index.js';
+// @ts-ignore
+import type { OrganizationSecretWrite } from '../model/index.js';
+// @ts-ignore
 import type { Secret } from '../model/index.js';
 // @ts-ignore
 import type { SecretList } from '../model/index.js';
@@ -30,8 +36,72 @@ import type { SecretWrite } from '../model/index.js';
 export const SecretsApiAxiosParamCreator = function (configuration?: Configuration) {
     return {
         /**
-         * 
-         * @summary Delete a secret
+         * An editor or owner of its organization may (403 for a lower role; 404 for a non-member or no such key).
+         * @summary Delete an organization\'s secret
+         * @param {string} key 
+         * @param {string} [organizationId] The organization whose secret it is (one the caller belongs to; 404 otherwise); by default the caller\&#39;s personal one.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        deleteOrganizationSecret: async (key: string, organizationId?: string, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'key' is not null or undefined
+            if (key === null || key === undefined) {
+                throw new RequiredError('key','Required parameter key was null or undefined when calling deleteOrganizationSecret.');
+            }
+            const localVarPath = `/api/v1/secrets/{key}`
+                .replace(`{${"key"}}`, encodeURIComponent(String(key)));
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'DELETE', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organizationId !== undefined) {
+                localVarQueryParameter['organization_id'] = organizationId;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * In the account\'s personal organization (see `deleteOrganizationSecret` for a team\'s).
+         * @summary Delete an account\'s secret
          * @param {string} accountId 
          * @param {string} key 
          * @param {*} [options] Override http request option.
@@ -95,8 +165,66 @@ export const SecretsApiAxiosParamCreator = function (configuration?: Configurati
             };
         },
         /**
-         * Keys and times only; values are never returned.
-         * @summary List secrets
+         * The secrets of the organizations the caller belongs to (or of `organization`; an admin sees all), by organization and key. Every member sees the keys; values are never returned.
+         * @summary List organizations\' secrets
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listOrganizationSecrets: async (organization?: string, options: any = {}): Promise<RequestArgs> => {
+            const localVarPath = `/api/v1/secrets`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'GET', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organization !== undefined) {
+                localVarQueryParameter['organization'] = organization;
+            }
+
+
+    
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * The secrets of the account\'s personal organization (see `listOrganizationSecrets` for a team\'s). Keys and times only; values are never returned.
+         * @summary List an account\'s secrets
          * @param {string} accountId 
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
@@ -154,8 +282,70 @@ export const SecretsApiAxiosParamCreator = function (configuration?: Configurati
             };
         },
         /**
-         * Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
-         * @summary Create or replace a secret
+         * In `organization_id` (an editor or owner there; 404 when not a member, 403 when the role is too low), by default the caller\'s personal one. A key is unique in its organization: the same key replaces the value (200), whoever of its editors set it; two organizations may use the same key. Executions of the organization\'s flows read it as `secrets.<KEY>`. Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
+         * @summary Create or replace an organization\'s secret
+         * @param {OrganizationSecretWrite} organizationSecretWrite 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        putOrganizationSecret: async (organizationSecretWrite: OrganizationSecretWrite, options: any = {}): Promise<RequestArgs> => {
+            // verify required parameter 'organizationSecretWrite' is not null or undefined
+            if (organizationSecretWrite === null || organizationSecretWrite === undefined) {
+                throw new RequiredError('organizationSecretWrite','Required parameter organizationSecretWrite was null or undefined when calling putOrganizationSecret.');
+            }
+            const localVarPath = `/api/v1/secrets`;
+            // use dummy base URL string because the URL constructor only accepts absolute URLs.
+            const localVarUrlObj = new URL(localVarPath, 'https://example.com');
+            let baseOptions;
+            if (configuration) {
+                baseOptions = configuration.baseOptions;
+            }
+            const localVarRequestOptions = { method: 'POST', ...baseOptions, ...options};
+            const localVarHeaderParameter = {} as any;
+            const localVarQueryParameter = {} as any;
+
+            // authentication apiKeyAuth required
+            if (configuration && configuration.apiKey) {
+                const localVarApiKeyValue = typeof configuration.apiKey === 'function'
+                    ? await configuration.apiKey("X-API-Key")
+                    : await configuration.apiKey;
+                localVarHeaderParameter["X-API-Key"] = localVarApiKeyValue;
+            }
+
+            // authentication bearerAuth required
+            // http bearer authentication required
+            if (configuration && configuration.accessToken) {
+                const accessToken = typeof configuration.accessToken === 'function'
+                    ? await configuration.accessToken()
+                    : await configuration.accessToken;
+                localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+
+    
+            localVarHeaderParameter['Content-Type'] = 'application/json';
+
+            const query = new URLSearchParams(localVarUrlObj.search);
+            for (const key in localVarQueryParameter) {
+                query.set(key, localVarQueryParameter[key]);
+            }
+            for (const key in options.query) {
+                query.set(key, options.query[key]);
+            }
+            localVarUrlObj.search = (new URLSearchParams(query)).toString();
+            let headersFromBaseOptions = baseOptions && baseOptions.headers ? baseOptions.headers : {};
+            localVarRequestOptions.headers = {...localVarHeaderParameter, ...headersFromBaseOptions, ...options.headers};
+            const needsSerialization = (typeof organizationSecretWrite !== "string") || localVarRequestOptions.headers['Content-Type'] === 'application/json';
+            localVarRequestOptions.data =  needsSerialization ? JSON.stringify(organizationSecretWrite !== undefined ? organizationSecretWrite : {}) : (organizationSecretWrite || "");
+
+            return {
+                url: localVarUrlObj.pathname + localVarUrlObj.search + localVarUrlObj.hash,
+                options: localVarRequestOptions,
+            };
+        },
+        /**
+         * In the account\'s personal organization (see `putOrganizationSecret` for a team\'s). Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
+         * @summary Create or replace an account\'s secret
          * @param {string} accountId 
          * @param {SecretWrite} secretWrite 
          * @param {*} [options] Override http request option.
@@ -231,8 +421,23 @@ export const SecretsApiAxiosParamCreator = function (configuration?: Configurati
 export const SecretsApiFp = function(configuration?: Configuration) {
     return {
         /**
-         * 
-         * @summary Delete a secret
+         * An editor or owner of its organization may (403 for a lower role; 404 for a non-member or no such key).
+         * @summary Delete an organization\'s secret
+         * @param {string} key 
+         * @param {string} [organizationId] The organization whose secret it is (one the caller belongs to; 404 otherwise); by default the caller\&#39;s personal one.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async deleteOrganizationSecret(key: string, organizationId?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<Message>> {
+            const localVarAxiosArgs = await SecretsApiAxiosParamCreator(configuration).deleteOrganizationSecret(key, organizationId, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * In the account\'s personal organization (see `deleteOrganizationSecret` for a team\'s).
+         * @summary Delete an account\'s secret
          * @param {string} accountId 
          * @param {string} key 
          * @param {*} [options] Override http request option.
@@ -246,8 +451,22 @@ export const SecretsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * Keys and times only; values are never returned.
-         * @summary List secrets
+         * The secrets of the organizations the caller belongs to (or of `organization`; an admin sees all), by organization and key. Every member sees the keys; values are never returned.
+         * @summary List organizations\' secrets
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async listOrganizationSecrets(organization?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<OrganizationSecretList>> {
+            const localVarAxiosArgs = await SecretsApiAxiosParamCreator(configuration).listOrganizationSecrets(organization, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * The secrets of the account\'s personal organization (see `listOrganizationSecrets` for a team\'s). Keys and times only; values are never returned.
+         * @summary List an account\'s secrets
          * @param {string} accountId 
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
@@ -260,8 +479,22 @@ export const SecretsApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
-         * @summary Create or replace a secret
+         * In `organization_id` (an editor or owner there; 404 when not a member, 403 when the role is too low), by default the caller\'s personal one. A key is unique in its organization: the same key replaces the value (200), whoever of its editors set it; two organizations may use the same key. Executions of the organization\'s flows read it as `secrets.<KEY>`. Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
+         * @summary Create or replace an organization\'s secret
+         * @param {OrganizationSecretWrite} organizationSecretWrite 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        async putOrganizationSecret(organizationSecretWrite: OrganizationSecretWrite, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<OrganizationSecret>> {
+            const localVarAxiosArgs = await SecretsApiAxiosParamCreator(configuration).putOrganizationSecret(organizationSecretWrite, options);
+            return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
+                const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
+                return axios.request(axiosRequestArgs);
+            };
+        },
+        /**
+         * In the account\'s personal organization (see `putOrganizationSecret` for a team\'s). Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
+         * @summary Create or replace an account\'s secret
          * @param {string} accountId 
          * @param {SecretWrite} secretWrite 
          * @param {*} [options] Override http request option.
@@ -284,8 +517,19 @@ export const SecretsApiFp = function(configuration?: Configuration) {
 export const SecretsApiFactory = function (configuration?: Configuration, basePath?: string, axios?: AxiosInstance) {
     return {
         /**
-         * 
-         * @summary Delete a secret
+         * An editor or owner of its organization may (403 for a lower role; 404 for a non-member or no such key).
+         * @summary Delete an organization\'s secret
+         * @param {string} key 
+         * @param {string} [organizationId] The organization whose secret it is (one the caller belongs to; 404 otherwise); by default the caller\&#39;s personal one.
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        deleteOrganizationSecret(key: string, organizationId?: string, options?: any): AxiosPromise<Message> {
+            return SecretsApiFp(configuration).deleteOrganizationSecret(key, organizationId, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * In the account\'s personal organization (see `deleteOrganizationSecret` for a team\'s).
+         * @summary Delete an account\'s secret
          * @param {string} accountId 
          * @param {string} key 
          * @param {*} [options] Override http request option.
@@ -295,8 +539,18 @@ export const SecretsApiFactory = function (configuration?: Configuration, basePa
             return SecretsApiFp(configuration).deleteSecret(accountId, key, options).then((request) => request(axios, basePath));
         },
         /**
-         * Keys and times only; values are never returned.
-         * @summary List secrets
+         * The secrets of the organizations the caller belongs to (or of `organization`; an admin sees all), by organization and key. Every member sees the keys; values are never returned.
+         * @summary List organizations\' secrets
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        listOrganizationSecrets(organization?: string, options?: any): AxiosPromise<OrganizationSecretList> {
+            return SecretsApiFp(configuration).listOrganizationSecrets(organization, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * The secrets of the account\'s personal organization (see `listOrganizationSecrets` for a team\'s). Keys and times only; values are never returned.
+         * @summary List an account\'s secrets
          * @param {string} accountId 
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
@@ -305,8 +559,18 @@ export const SecretsApiFactory = function (configuration?: Configuration, basePa
             return SecretsApiFp(configuration).listSecrets(accountId, options).then((request) => request(axios, basePath));
         },
         /**
-         * Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
-         * @summary Create or replace a secret
+         * In `organization_id` (an editor or owner there; 404 when not a member, 403 when the role is too low), by default the caller\'s personal one. A key is unique in its organization: the same key replaces the value (200), whoever of its editors set it; two organizations may use the same key. Executions of the organization\'s flows read it as `secrets.<KEY>`. Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
+         * @summary Create or replace an organization\'s secret
+         * @param {OrganizationSecretWrite} organizationSecretWrite 
+         * @param {*} [options] Override http request option.
+         * @throws {RequiredError}
+         */
+        putOrganizationSecret(organizationSecretWrite: OrganizationSecretWrite, options?: any): AxiosPromise<OrganizationSecret> {
+            return SecretsApiFp(configuration).putOrganizationSecret(organizationSecretWrite, options).then((request) => request(axios, basePath));
+        },
+        /**
+         * In the account\'s personal organization (see `putOrganizationSecret` for a team\'s). Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
+         * @summary Create or replace an account\'s secret
          * @param {string} accountId 
          * @param {SecretWrite} secretWrite 
          * @param {*} [options] Override http request option.
@@ -317,6 +581,27 @@ export const SecretsApiFactory = function (configuration?: Configuration, basePa
         },
     };
 };
+
+/**
+ * Request parameters for deleteOrganizationSecret operation in SecretsApi.
+ * @export
+ * @interface SecretsApiDeleteOrganizationSecretRequest
+ */
+export interface SecretsApiDeleteOrganizationSecretRequest {
+    /**
+     * 
+     * @type {string}
+     * @memberof SecretsApiDeleteOrganizationSecret
+     */
+    readonly key: string
+
+    /**
+     * The organization whose secret it is (one the caller belongs to; 404 otherwise); by default the caller\&#39;s personal one.
+     * @type {string}
+     * @memberof SecretsApiDeleteOrganizationSecret
+     */
+    readonly organizationId?: string
+}
 
 /**
  * Request parameters for deleteSecret operation in SecretsApi.
@@ -340,6 +625,20 @@ export interface SecretsApiDeleteSecretRequest {
 }
 
 /**
+ * Request parameters for listOrganizationSecrets operation in SecretsApi.
+ * @export
+ * @interface SecretsApiListOrganizationSecretsRequest
+ */
+export interface SecretsApiListOrganizationSecretsRequest {
+    /**
+     * Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+     * @type {string}
+     * @memberof SecretsApiListOrganizationSecrets
+     */
+    readonly organization?: string
+}
+
+/**
  * Request parameters for listSecrets operation in SecretsApi.
  * @export
  * @interface SecretsApiListSecretsRequest
@@ -351,6 +650,20 @@ export interface SecretsApiListSecretsRequest {
      * @memberof SecretsApiListSecrets
      */
     readonly accountId: string
+}
+
+/**
+ * Request parameters for putOrganizationSecret operation in SecretsApi.
+ * @export
+ * @interface SecretsApiPutOrganizationSecretRequest
+ */
+export interface SecretsApiPutOrganizationSecretRequest {
+    /**
+     * 
+     * @type {OrganizationSecretWrite}
+     * @memberof SecretsApiPutOrganizationSecret
+     */
+    readonly organizationSecretWrite: OrganizationSecretWrite
 }
 
 /**
@@ -382,8 +695,20 @@ export interface SecretsApiPutSecretRequest {
  */
 export class SecretsApi extends BaseAPI {
     /**
-     * 
-     * @summary Delete a secret
+     * An editor or owner of its organization may (403 for a lower role; 404 for a non-member or no such key).
+     * @summary Delete an organization\'s secret
+     * @param {SecretsApiDeleteOrganizationSecretRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SecretsApi
+     */
+    public deleteOrganizationSecret(requestParameters: SecretsApiDeleteOrganizationSecretRequest, options?: AxiosRequestConfig) {
+        return SecretsApiFp(this.configuration).deleteOrganizationSecret(requestParameters.key, requestParameters.organizationId, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * In the account\'s personal organization (see `deleteOrganizationSecret` for a team\'s).
+     * @summary Delete an account\'s secret
      * @param {SecretsApiDeleteSecretRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -394,8 +719,20 @@ export class SecretsApi extends BaseAPI {
     }
 
     /**
-     * Keys and times only; values are never returned.
-     * @summary List secrets
+     * The secrets of the organizations the caller belongs to (or of `organization`; an admin sees all), by organization and key. Every member sees the keys; values are never returned.
+     * @summary List organizations\' secrets
+     * @param {SecretsApiListOrganizationSecretsRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SecretsApi
+     */
+    public listOrganizationSecrets(requestParameters: SecretsApiListOrganizationSecretsRequest = {}, options?: AxiosRequestConfig) {
+        return SecretsApiFp(this.configuration).listOrganizationSecrets(requestParameters.organization, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * The secrets of the account\'s personal organization (see `listOrganizationSecrets` for a team\'s). Keys and times only; values are never returned.
+     * @summary List an account\'s secrets
      * @param {SecretsApiListSecretsRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -406,8 +743,20 @@ export class SecretsApi extends BaseAPI {
     }
 
     /**
-     * Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
-     * @summary Create or replace a secret
+     * In `organization_id` (an editor or owner there; 404 when not a member, 403 when the role is too low), by default the caller\'s personal one. A key is unique in its organization: the same key replaces the value (200), whoever of its editors set it; two organizations may use the same key. Executions of the organization\'s flows read it as `secrets.<KEY>`. Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
+     * @summary Create or replace an organization\'s secret
+     * @param {SecretsApiPutOrganizationSecretRequest} requestParameters Request parameters.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SecretsApi
+     */
+    public putOrganizationSecret(requestParameters: SecretsApiPutOrganizationSecretRequest, options?: AxiosRequestConfig) {
+        return SecretsApiFp(this.configuration).putOrganizationSecret(requestParameters.organizationSecretWrite, options).then((request) => request(this.axios, this.basePath));
+    }
+
+    /**
+     * In the account\'s personal organization (see `putOrganizationSecret` for a team\'s). Stores the value encrypted (AES-256-GCM). 201 when created, 200 when replaced.
+     * @summary Create or replace an account\'s secret
      * @param {SecretsApiPutSecretRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}

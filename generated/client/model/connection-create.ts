@@ -32,7 +32,7 @@ export interface ConnectionCreate {
      */
     organization_id?: string;
     /**
-     * What `http.request` names it by (`connection`); unique per account.
+     * What `http.request` names it by (`connection`); unique per organization.
      * @type {string}
      * @memberof ConnectionCreate
      */

@@ -24,7 +24,7 @@ import type { OAuth2ClientCredentialsSettingsUpdate } from './oauth2-client-cred
  */
 export interface ConnectionUpdate {
     /**
-     * What `http.request` names it by (`connection`); unique per account.
+     * What `http.request` names it by (`connection`); unique per organization.
      * @type {string}
      * @memberof ConnectionUpdate
      */

@@ -20,13 +20,13 @@ import type { ConnectionType } from './connection-type.js';
 import type { OAuth2ClientCredentialsSettings } from './oauth2-client-credentials-settings.js';
 
 /**
- * A named credential of the account. Exactly the settings object of its `type` is present; its secret parts (`value`, `password`, `token`, `client_secret`) are always `***`.
+ * A named credential of an organization. Exactly the settings object of its `type` is present; its secret parts (`value`, `password`, `token`, `client_secret`) are always `***`.
  * @export
  * @interface Connection
  */
 export interface Connection {
     /**
-     * The organization it belongs to (who may see and change it). `http.request` still finds a connection by name among those its execution\'s account created.
+     * The organization it belongs to (who may see and change it). `http.request` finds a connection by name among those of its execution\'s organization.
      * @type {string}
      * @memberof Connection
      */
@@ -38,7 +38,7 @@ export interface Connection {
      */
     id: string;
     /**
-     * What `http.request` names it by (`connection`); unique per account.
+     * What `http.request` names it by (`connection`); unique per organization.
      * @type {string}
      * @memberof Connection
      */

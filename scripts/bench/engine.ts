@@ -6,7 +6,7 @@
  *
  * Uses DATABASE_URL's server when set (a scratch database is created and dropped), else an
  * embedded PostgreSQL. Options: BENCH_SECONDS (10) per load window, BENCH_CONCURRENCY (32)
- * clients, BENCH_ONLY=a,b,… a subset, BENCH_PROFILE=1 a CPU profile of the server during (a),
+ * clients, BENCH_ONLY=a,b,… a subset (b1: the chain of (b) with every step committed on its own), BENCH_PROFILE=1 a CPU profile of the server during (a),
  * BENCH_BACKLOG (20000) account A's executions in (g), BENCH_WORKER_CONCURRENCY (32), BENCH_BASELINES=0
  * to skip the raw-commit baselines.
  * Figures are printed, never asserted.
@@ -28,7 +28,7 @@ const PROFILE = process.env.BENCH_PROFILE === '1';
 /** BENCH_BASELINES=0 skips the raw-commit baselines (for a quick look or a profile; ratios then read NaN). */
 const BASELINES = process.env.BENCH_BASELINES !== '0';
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g')
+  (process.env.BENCH_ONLY ?? 'a,b,b1,c,d,e,f,g')
     .split(',')
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean),
@@ -80,7 +80,7 @@ async function main() {
       `server: one process (API + worker, worker concurrency ${WORKER_CONCURRENCY}); scenarios ${[...ONLY].join(',')}${PROFILE ? '; CPU profile on' : ''}`,
   );
   try {
-    if (BASELINES && ['a', 'b', 'd', 'f'].some((s) => ONLY.has(s))) {
+    if (BASELINES && ['a', 'b', 'b1', 'd', 'f'].some((s) => ONLY.has(s))) {
       console.log(`\nbaseline: single-row INSERT commits on the scratch database, ${SECONDS} s each`);
       const one = await commitRate(databaseUrl, 1, SECONDS);
       const many = await commitRate(databaseUrl, COMMIT_CONNECTIONS, SECONDS);
@@ -131,6 +131,19 @@ async function main() {
           });
           await scenarioE(b, server);
         }
+      } finally {
+        await server.stop();
+      }
+    }
+    if (ONLY.has('b1')) {
+      // (b) as the engine did before steps ran in memory: each step is claimed or handed over, and committed, on its own.
+      const server = await BenchServer.start({
+        ...serverEnv,
+        FLOWRUNNER_STEPS_IN_MEMORY: '1',
+        FLOWRUNNER_INLINE_STARTS: 'false',
+      });
+      try {
+        await scenarioB(b, server, true);
       } finally {
         await server.stop();
       }

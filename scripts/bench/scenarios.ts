@@ -239,9 +239,11 @@ export async function scenarioA(b: Bench, server: BenchServer): Promise<number> 
   return rate;
 }
 
-export async function scenarioB(b: Bench, server: BenchServer): Promise<void> {
-  console.log(`\n(b) ${b.concurrency} clients start a 10-node chain for ${b.seconds} s`);
-  const flowId = await newFlow(b, 'b: 10-node chain', 10);
+export async function scenarioB(b: Bench, server: BenchServer, oneByOne = false): Promise<void> {
+  const label = oneByOne ? '(b1)' : '(b)';
+  const how = oneByOne ? ', every step committed on its own (FLOWRUNNER_STEPS_IN_MEMORY=1, no inline starts)' : '';
+  console.log(`\n${label} ${b.concurrency} clients start a 10-node chain for ${b.seconds} s${how}`);
+  const flowId = await newFlow(b, `${label}: 10-node chain`, 10);
   const m = await measured(b, server, () => saturated(b, server.url, flowId, 'completed', [server.pid]));
   const { result: s, before, after } = m;
   const steps = s.steps / s.span;
@@ -250,7 +252,7 @@ export async function scenarioB(b: Bench, server: BenchServer): Promise<void> {
   );
   printProfile(m, s.steps, 'step');
   b.summary.add({
-    scenario: '(b) 10-node chain, steps/s',
+    scenario: oneByOne ? '(b1) the same chain, each step its own commit' : '(b) 10-node chain, steps/s',
     figure: `${int(steps)} /s`,
     baseline: `${int(b.commits32 ?? NaN)} commits/s`,
     ratio: `${ratio(steps / (b.commits32 ?? NaN))} of raw commits`,

@@ -2377,7 +2377,7 @@ export interface components {
             scheduled_at: string | null;
             backfill?: boolean;
         } | null;
-        /** @description On a foreach's iteration (a child execution): the parent's foreach node and the item's 0-based index. Null on any other execution. */
+        /** @description On a foreach's iteration (a child execution): the parent's foreach node and the item's 0-based index. Absent on any other execution. */
         ExecutionIteration: {
             /** @example each_order */
             node_id: string;

@@ -21,6 +21,7 @@ import * as flowRequests from './migrations/20261202020000_flow_requests';
 import * as finalExecutionsInvalidate from './migrations/20261202030000_final_executions_invalidate';
 import * as stagesAndAttribution from './migrations/20261203020000_stages_and_attribution';
 import * as executionRecovery from './migrations/20261203080000_execution_recovery';
+import * as foreachItemRetry from './migrations/20261204030000_foreach_item_retry';
 import * as oidcSignIns from './migrations/20261203050000_oidc_sign_ins';
 import * as files from './migrations/20261203010000_files';
 import * as connections from './migrations/20261203030000_connections';
@@ -60,6 +61,7 @@ const migrations: Record<string, Migration> = {
   '20261203040000_organizations': organizations,
   '20261203070000_concurrency_limits': concurrencyLimits,
   '20261203060000_parallel_foreach': parallelForeach,
+  '20261204030000_foreach_item_retry': foreachItemRetry,
 };
 
 const source: Knex.MigrationSource<string> = {

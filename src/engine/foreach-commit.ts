@@ -18,6 +18,7 @@ import {
   lockUnfinishedChildren,
 } from '../repositories/executions.repository';
 import {
+  failedItems,
   findForeachRun,
   finishItem,
   foreachResults,
@@ -25,21 +26,31 @@ import {
   lockItemOfChild,
   lockPendingItems,
   markItemRunning,
+  mergeForeachProgress,
   openForeach,
   setForeachProgress,
   unstartItem,
   updateForeachRun,
   type ForeachBody,
+  type ForeachItemRow,
   type ForeachKey,
   type ForeachRunRow,
 } from '../repositories/foreach.repository';
+import { findFlowVersion } from '../repositories/flows.repository';
+import { listAllStepRows } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
-import { edgeFor, type FlowDocument, type NodeDefinition } from './definition';
+import { edgeFor, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import type { ControlStep } from './nodes/types';
+import { nextAttempt, resumeExecution, stoppedTasks } from './recovery';
 import { regionsOf } from './regions';
 
 /** How often (at most) a running foreach tells its progress in an event. */
 export const PROGRESS_EVENT_MS = 1000;
+
+/** How many failed items `progress.foreach.failed_items` lists (the first, by index). */
+export const FAILED_ITEMS_SHOWN = 100;
+
+type StartableRun = Pick<ForeachRunRow, 'execution_id' | 'node_id' | 'body' | 'retried_by'>;
 
 /** What this file needs from lifecycle.ts (which calls it): creating and cancelling executions. */
 export interface Lifecycle {
@@ -111,46 +122,105 @@ export async function startForeach(
     await queueLastRun(tx, run, { results: [], errors: [] });
     return [];
   }
-  await startItems(tx, ex.id, run, control.concurrency, lifecycle);
+  await startItems(tx, ex.id, { ...run, retried_by: null }, control.concurrency, lifecycle);
   return [
     progressEvent(progress, `Foreach over ${run.total} items, ${Math.min(run.concurrency, run.total)} at a time`),
   ];
 }
 
-/** Starts up to `count` pending items, in order, each as a child execution. */
-async function startItems(
+/**
+ * Starts up to `count` pending items, in order: each as a new child execution, or, for an item
+ * being retried, by resuming its child (`resumeNow`; else those are returned, for the caller to
+ * resume once it knows the foreach goes on: a resumed child cannot be taken back as a new one is).
+ */
+export async function startItems(
   tx: Tx,
   parentId: string,
-  run: Pick<ForeachRunRow, 'execution_id' | 'node_id' | 'body'>,
+  run: StartableRun,
   count: number,
   lifecycle: Lifecycle,
-): Promise<{ id: string; idx: number }[]> {
+  resumeNow = true,
+): Promise<{ started: { id: string; idx: number }[]; resumable: ForeachItemRow[] }> {
   const key = { execution_id: run.execution_id, node_id: run.node_id };
   const items = await lockPendingItems(tx, key, count);
-  if (items.length === 0) return [];
+  if (items.length === 0) return { started: [], resumable: [] };
+  const resumable = items.filter((i) => i.child_execution_id !== null);
+  const fresh = items.filter((i) => i.child_execution_id === null);
+  if (resumeNow) await resumeItems(tx, run, resumable, lifecycle);
+  const started: { id: string; idx: number }[] = [];
+  if (fresh.length === 0) return { started, resumable: resumeNow ? [] : resumable };
   // Read without a lock: the parent's input, account and depth do not change while it runs.
   const parent = (await findExecution(tx, parentId))!;
-  const started: { id: string; idx: number }[] = [];
+  for (const item of fresh) started.push({ id: await startChild(tx, parent, run, item, lifecycle), idx: item.idx });
+  return { started, resumable: resumeNow ? [] : resumable };
+}
+
+async function startChild(
+  tx: Tx,
+  parent: ExecutionRow,
+  run: StartableRun,
+  item: Pick<ForeachItemRow, 'idx' | 'item'>,
+  lifecycle: Lifecycle,
+): Promise<string> {
+  const id = newId('exec');
+  const { body } = run;
+  await lifecycle.create(tx, {
+    id,
+    account_id: parent.account_id,
+    flow_id: body.flow_id,
+    flow_version: body.version,
+    entry: body.entry,
+    nodes_total: body.nodes_total,
+    input: body.body ? parent.input : { item: item.item, index: item.idx },
+    started_by: parent.started_by,
+    parent_execution_id: parent.id,
+    depth: parent.depth + 1,
+    iteration: { node_id: run.node_id, index: item.idx, item: item.item, body: body.body },
+  });
+  await markItemRunning(tx, { execution_id: run.execution_id, node_id: run.node_id }, item.idx, id);
+  return id;
+}
+
+/**
+ * Items being retried, their turn come: each child execution goes on from where it stopped (a
+ * retry of it, on the foreach's version), as the same execution; one that stopped at a node the
+ * version no longer has goes on from the body's entry, and one that is gone (purged) gives way to
+ * a new child.
+ */
+export async function resumeItems(
+  tx: Tx,
+  run: StartableRun,
+  items: ForeachItemRow[],
+  lifecycle: Lifecycle,
+): Promise<void> {
+  if (items.length === 0) return;
+  const key = { execution_id: run.execution_id, node_id: run.node_id };
+  const { body } = run;
+  const document = (await findFlowVersion(tx, body.flow_id, body.version))!.document as FlowDocument;
   for (const item of items) {
-    const id = newId('exec');
-    const { body } = run;
-    await lifecycle.create(tx, {
-      id,
-      account_id: parent.account_id,
-      flow_id: body.flow_id,
-      flow_version: body.version,
-      entry: body.entry,
-      nodes_total: body.nodes_total,
-      input: body.body ? parent.input : { item: item.item, index: item.idx },
-      started_by: parent.started_by,
-      parent_execution_id: parent.id,
-      depth: parent.depth + 1,
-      iteration: { node_id: run.node_id, index: item.idx, item: item.item, body: body.body },
+    const child = await lockExecution(tx, item.child_execution_id!);
+    if (!child || (child.status !== 'failed' && child.status !== 'cancelled')) {
+      await unstartItem(tx, key, item.idx);
+      await startChild(tx, (await findExecution(tx, run.execution_id))!, run, item, lifecycle);
+      continue;
+    }
+    const steps = await listAllStepRows(tx, child.id);
+    const pinned =
+      child.flow_version === body.version
+        ? document
+        : ((await findFlowVersion(tx, child.flow_id, child.flow_version))!.document as FlowDocument);
+    let tasks = stoppedTasks(child, steps, pinned);
+    if (tasks.some((t) => !nodeOf(document, t.node_id)))
+      tasks = [{ node_id: body.entry, attempt: nextAttempt(steps, body.entry) }];
+    await resumeExecution(tx, child, {
+      tasks,
+      version: body.version,
+      document,
+      actorId: run.retried_by ?? 'the engine',
+      nodesTotal: body.nodes_total,
     });
-    await markItemRunning(tx, key, item.idx, id);
-    started.push({ id, idx: item.idx });
+    await markItemRunning(tx, key, item.idx, child.id);
   }
-  return started;
 }
 
 async function queueLastRun(
@@ -191,10 +261,10 @@ export async function foreachChildEnded(
   await finishItem(tx, key, item.idx, ended, ended === 'completed' ? result : null, itemError);
   const stops = ended !== 'completed';
   const seen = await findForeachRun(tx, key);
-  const started =
+  const { started, resumable } =
     seen?.status === 'running' && !(stops && seen.on_item_error === 'fail')
-      ? await startItems(tx, item.execution_id, seen, 1, lifecycle)
-      : [];
+      ? await startItems(tx, item.execution_id, seen, 1, lifecycle, false)
+      : { started: [], resumable: [] };
   const parent = await lockExecution(tx, item.execution_id);
   const run = await lockForeachRun(tx, key);
   if (!parent || FINAL_STATUSES.includes(parent.status) || !run || run.status !== 'running') {
@@ -204,6 +274,7 @@ export async function foreachChildEnded(
     }
     return true;
   }
+  await resumeItems(tx, run, resumable, lifecycle);
   const done = run.done + 1;
   const failed = run.failed + (stops ? 1 : 0);
   const progress: ForeachProgress = { node_id: run.node_id, done, total: run.total, failed };
@@ -227,7 +298,13 @@ export async function foreachChildEnded(
     await updateForeachRun(tx, key, { done, failed, ...(due ? { last_event_at: now } : {}) });
     if (due) message = `Foreach "${run.node_id}": ${done}/${run.total} items done`;
   }
-  await setForeachProgress(tx, parent.id, progress);
+  // The list of failed items changes only when one fails; otherwise the counters change alone.
+  if (stops)
+    await setForeachProgress(tx, parent.id, {
+      ...progress,
+      failed_items: await failedItems(tx, key, FAILED_ITEMS_SHOWN),
+    });
+  else await mergeForeachProgress(tx, parent.id, progress);
   if (message) await appendEvents(tx, parent.id, [progressEvent(progress, message)]);
   return true;
 }

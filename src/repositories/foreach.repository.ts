@@ -23,6 +23,8 @@ export interface ForeachRunRow {
   failed: number;
   status: 'running' | 'completed' | 'failed';
   last_event_at: Date | null;
+  /** Who last retried items of it: the author of the log line of a child resumed later. */
+  retried_by: string | null;
 }
 
 export interface ForeachItemRow {
@@ -30,8 +32,10 @@ export interface ForeachItemRow {
   node_id: string;
   idx: number;
   item: unknown;
+  /** `pending` with a child execution: an item to retry, whose child is resumed when its turn comes. */
   status: 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
   child_execution_id: string | null;
+  error: string | null;
 }
 
 export interface ForeachKey {
@@ -73,9 +77,57 @@ export async function lockForeachRun(tx: Knex.Transaction, key: ForeachKey): Pro
 export async function updateForeachRun(
   tx: Knex.Transaction,
   key: ForeachKey,
-  patch: Partial<Pick<ForeachRunRow, 'done' | 'failed' | 'status' | 'last_event_at'>>,
+  patch: Partial<
+    Pick<ForeachRunRow, 'done' | 'failed' | 'status' | 'last_event_at' | 'attempt' | 'retried_by' | 'body'>
+  >,
 ): Promise<void> {
-  await tx('foreach_runs').where(key).update(patch);
+  const { body, ...rest } = patch;
+  await tx('foreach_runs')
+    .where(key)
+    .update({ ...rest, ...(body ? { body: JSON.stringify(body) } : {}) });
+}
+
+/** Every item of the run, first by index, locked: what a retry of its items reads and changes. */
+export async function lockItems(tx: Knex.Transaction, key: ForeachKey): Promise<ForeachItemRow[]> {
+  return tx<ForeachItemRow>('foreach_items')
+    .where(key)
+    .orderBy('idx')
+    .forUpdate()
+    .select('execution_id', 'node_id', 'idx', 'status', 'child_execution_id', 'error');
+}
+
+/** Items to run again: pending, keeping their child executions (resumed when their turn comes). */
+export async function reopenItems(tx: Knex.Transaction, key: ForeachKey, indexes: number[]): Promise<void> {
+  await tx('foreach_items').where(key).whereIn('idx', indexes).update({ status: 'pending', result: null, error: null });
+}
+
+/** How many of the run's iterations exist as work now. */
+export async function countRunningItems(tx: Knex.Transaction, key: ForeachKey): Promise<number> {
+  const row = await tx('foreach_items')
+    .where({ ...key, status: 'running' })
+    .count<{ n: string }[]>({ n: '*' })
+    .first();
+  return Number(row?.n ?? 0);
+}
+
+/** The first `limit` items that failed or were cancelled, by index, with their child executions. */
+export async function failedItems(
+  tx: Knex.Transaction,
+  key: ForeachKey,
+  limit: number,
+): Promise<NonNullable<ForeachProgress['failed_items']>> {
+  const rows = await tx('foreach_items')
+    .where(key)
+    .whereIn('status', ['failed', 'cancelled'])
+    .orderBy('idx')
+    .limit(limit)
+    .select('idx', 'child_execution_id', 'status', 'error');
+  return rows.map((r: { idx: number; child_execution_id: string | null; status: string; error: string | null }) => ({
+    index: r.idx,
+    execution_id: r.child_execution_id,
+    status: r.status as 'failed' | 'cancelled',
+    error: r.error,
+  }));
 }
 
 /** The next pending items, first by index, locked; items another transaction is starting are skipped. */
@@ -137,6 +189,19 @@ export async function foreachResults(
     [key.execution_id, key.node_id],
   );
   return rows[0];
+}
+
+/** Changes the keys given of `progress.foreach`, keeping the others (its `failed_items`). */
+export async function mergeForeachProgress(
+  tx: Knex.Transaction,
+  executionId: string,
+  progress: Partial<ForeachProgress>,
+): Promise<void> {
+  await tx('executions')
+    .where({ id: executionId })
+    .update({
+      foreach_progress: tx.raw("coalesce(foreach_progress, '{}'::jsonb) || ?::jsonb", [JSON.stringify(progress)]),
+    });
 }
 
 /** What the execution shows as `progress.foreach`. */

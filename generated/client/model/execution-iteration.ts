@@ -10,7 +10,7 @@
 
 
 /**
- * On a foreach\'s iteration (a child execution): the parent\'s foreach node and the item\'s 0-based index. Null on any other execution.
+ * On a foreach\'s iteration (a child execution): the parent\'s foreach node and the item\'s 0-based index. Absent on any other execution.
  * @export
  * @interface ExecutionIteration
  */

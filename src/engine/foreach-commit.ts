@@ -9,7 +9,7 @@
  */
 import type { Tx } from '../db/knex';
 import { newId } from '../db/ids';
-import { FINAL_STATUSES, type ExecutionRow, type ExecutionStatus, type ForeachProgress } from '../db/tables';
+import type { ExecutionRow, ExecutionStatus, ForeachProgress } from '../db/tables';
 import { appendEvents, type NewEvent } from '../repositories/events.repository';
 import {
   deleteExecutionRow,
@@ -18,21 +18,20 @@ import {
   lockUnfinishedChildren,
 } from '../repositories/executions.repository';
 import {
+  claimPendingItems,
+  countItemEnd,
   failedItems,
-  findForeachRun,
-  finishItem,
+  finishItemOfChild,
+  isItemChild,
   foreachResults,
-  lockForeachRun,
-  lockItemOfChild,
-  lockPendingItems,
   markItemRunning,
-  mergeForeachProgress,
   openForeach,
   setForeachProgress,
+  unclaimItems,
   unstartItem,
-  updateForeachRun,
   type ForeachBody,
   type ForeachItemRow,
+  type ItemParent,
   type ForeachKey,
   type ForeachRunRow,
 } from '../repositories/foreach.repository';
@@ -140,29 +139,38 @@ export async function startItems(
   count: number,
   lifecycle: Lifecycle,
   resumeNow = true,
-): Promise<{ started: { id: string; idx: number }[]; resumable: ForeachItemRow[] }> {
+  knownParent?: ItemParent,
+): Promise<{ started: { id: string; idx: number }[]; resumable: ResumableItem[] }> {
   const key = { execution_id: run.execution_id, node_id: run.node_id };
-  const items = await lockPendingItems(tx, key, count);
+  const ids = Array.from({ length: count }, () => newId('exec'));
+  const items = await claimPendingItems(tx, key, ids);
   if (items.length === 0) return { started: [], resumable: [] };
-  const resumable = items.filter((i) => i.child_execution_id !== null);
-  const fresh = items.filter((i) => i.child_execution_id === null);
+  const resumable = items.filter((i) => i.resumed);
+  const fresh = items.filter((i) => !i.resumed);
   if (resumeNow) await resumeItems(tx, run, resumable, lifecycle);
   const started: { id: string; idx: number }[] = [];
   if (fresh.length === 0) return { started, resumable: resumeNow ? [] : resumable };
   // Read without a lock: the parent's input, account and depth do not change while it runs.
-  const parent = (await findExecution(tx, parentId))!;
-  for (const item of fresh) started.push({ id: await startChild(tx, parent, run, item, lifecycle), idx: item.idx });
+  const parent = knownParent ?? (await findExecution(tx, parentId))!;
+  for (const item of fresh) {
+    await startChild(tx, parent, run, item.child_execution_id!, item, lifecycle);
+    started.push({ id: item.child_execution_id!, idx: item.idx });
+  }
   return { started, resumable: resumeNow ? [] : resumable };
 }
 
+/** A claimed item (already marked running under `child_execution_id`) being retried. */
+type ResumableItem = Pick<ForeachItemRow, 'idx' | 'item' | 'child_execution_id'>;
+
+/** Creates the child execution `id` of a claimed item. */
 async function startChild(
   tx: Tx,
-  parent: ExecutionRow,
+  parent: ItemParent,
   run: StartableRun,
+  id: string,
   item: Pick<ForeachItemRow, 'idx' | 'item'>,
   lifecycle: Lifecycle,
-): Promise<string> {
-  const id = newId('exec');
+): Promise<void> {
   const { body } = run;
   await lifecycle.create(tx, {
     id,
@@ -177,8 +185,6 @@ async function startChild(
     depth: parent.depth + 1,
     iteration: { node_id: run.node_id, index: item.idx, item: item.item, body: body.body },
   });
-  await markItemRunning(tx, { execution_id: run.execution_id, node_id: run.node_id }, item.idx, id);
-  return id;
 }
 
 /**
@@ -190,7 +196,7 @@ async function startChild(
 export async function resumeItems(
   tx: Tx,
   run: StartableRun,
-  items: ForeachItemRow[],
+  items: ResumableItem[],
   lifecycle: Lifecycle,
 ): Promise<void> {
   if (items.length === 0) return;
@@ -200,8 +206,9 @@ export async function resumeItems(
   for (const item of items) {
     const child = await lockExecution(tx, item.child_execution_id!);
     if (!child || (child.status !== 'failed' && child.status !== 'cancelled')) {
-      await unstartItem(tx, key, item.idx);
-      await startChild(tx, (await findExecution(tx, run.execution_id))!, run, item, lifecycle);
+      const id = newId('exec');
+      await startChild(tx, (await findExecution(tx, run.execution_id))!, run, id, item, lifecycle);
+      await markItemRunning(tx, key, item.idx, id);
       continue;
     }
     const steps = await listAllStepRows(tx, child.id);
@@ -219,7 +226,6 @@ export async function resumeItems(
       actorId: run.retried_by ?? 'the engine',
       nodesTotal: body.nodes_total,
     });
-    await markItemRunning(tx, key, item.idx, child.id);
   }
 }
 
@@ -252,36 +258,38 @@ export async function foreachChildEnded(
   error: string | null,
   lifecycle: Lifecycle,
 ): Promise<boolean> {
-  const item = await lockItemOfChild(tx, child.id);
-  if (!item) return false;
-  if (item.status !== 'running') return true;
-  const key: ForeachKey = { execution_id: item.execution_id, node_id: item.node_id };
   const ended = status === 'completed' ? 'completed' : status === 'failed' ? 'failed' : 'cancelled';
   const itemError = ended === 'completed' ? null : (error ?? ended);
-  await finishItem(tx, key, item.idx, ended, ended === 'completed' ? result : null, itemError);
+  const item = await finishItemOfChild(tx, child.id, ended, ended === 'completed' ? result : null, itemError);
+  if (!item) return isItemChild(tx, child.id);
+  const key: ForeachKey = { execution_id: item.run.execution_id, node_id: item.run.node_id };
   const stops = ended !== 'completed';
-  const seen = await findForeachRun(tx, key);
+  const seen = item.run;
   const { started, resumable } =
-    seen?.status === 'running' && !(stops && seen.on_item_error === 'fail')
-      ? await startItems(tx, item.execution_id, seen, 1, lifecycle, false)
+    seen.status === 'running' && !(stops && seen.on_item_error === 'fail')
+      ? await startItems(tx, key.execution_id, seen, 1, lifecycle, false, item.parent)
       : { started: [], resumable: [] };
-  const parent = await lockExecution(tx, item.execution_id);
-  const run = await lockForeachRun(tx, key);
-  if (!parent || FINAL_STATUSES.includes(parent.status) || !run || run.status !== 'running') {
+  const now = new Date();
+  const run = await countItemEnd(tx, key, stops, now, PROGRESS_EVENT_MS);
+  if (!run) {
     for (const s of started) {
       await deleteExecutionRow(tx, s.id);
       await unstartItem(tx, key, s.idx);
     }
+    if (resumable.length > 0)
+      await unclaimItems(
+        tx,
+        key,
+        resumable.map((r) => r.idx),
+      );
     return true;
   }
   await resumeItems(tx, run, resumable, lifecycle);
-  const done = run.done + 1;
-  const failed = run.failed + (stops ? 1 : 0);
+  const { done, failed } = run;
   const progress: ForeachProgress = { node_id: run.node_id, done, total: run.total, failed };
-  const now = new Date();
+  const parent = item.parent;
   let message: string | undefined;
-  if (stops && run.on_item_error === 'fail') {
-    await updateForeachRun(tx, key, { status: 'failed', done, failed, last_event_at: now });
+  if (run.status === 'failed') {
     const reason = `Cancelled: item ${item.idx} of foreach "${run.node_id}" ${ended}`;
     for (const other of await lockUnfinishedChildren(tx, parent.id))
       if (other.id !== child.id && other.iteration?.node_id === run.node_id)
@@ -289,22 +297,16 @@ export async function foreachChildEnded(
     const outcome = await foreachResults(tx, key);
     await queueLastRun(tx, run, { ...outcome, failed: { index: item.idx, error: itemError } });
     message = `Foreach "${run.node_id}" stops: item ${item.idx} ${ended}: ${itemError}`;
-  } else if (done === run.total) {
-    await updateForeachRun(tx, key, { status: 'completed', done, failed, last_event_at: now });
+  } else if (run.status === 'completed') {
     await queueLastRun(tx, run, await foreachResults(tx, key));
     message = `Foreach "${run.node_id}": ${done}/${run.total} items done${failed ? `, ${failed} failed` : ''}`;
-  } else {
-    const due = !run.last_event_at || now.getTime() - run.last_event_at.getTime() >= PROGRESS_EVENT_MS;
-    await updateForeachRun(tx, key, { done, failed, ...(due ? { last_event_at: now } : {}) });
-    if (due) message = `Foreach "${run.node_id}": ${done}/${run.total} items done`;
-  }
-  // The list of failed items changes only when one fails; otherwise the counters change alone.
+  } else if (run.due) message = `Foreach "${run.node_id}": ${done}/${run.total} items done`;
+  // The list of failed items changes only when one fails; the statement above set the counters.
   if (stops)
     await setForeachProgress(tx, parent.id, {
       ...progress,
       failed_items: await failedItems(tx, key, FAILED_ITEMS_SHOWN),
     });
-  else await mergeForeachProgress(tx, parent.id, progress);
   if (message) await appendEvents(tx, parent.id, [progressEvent(progress, message)]);
   return true;
 }

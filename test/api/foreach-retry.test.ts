@@ -291,4 +291,51 @@ describe('retrying foreach items and iterations (issue 18)', () => {
     ]);
     expect(await children(data.execution_id)).to.have.length(2);
   });
+
+  it('a parent cancelled mid-foreach is retried at its foreach: the cancelled iterations go on, the completed ones keep their results', async () => {
+    const held: (() => void)[] = [];
+    let holding = true;
+    target.route('/slow', (_req, body, res) => {
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      const { i } = JSON.parse(body) as { i: number };
+      if (holding && i >= 2) held.push(answer);
+      else answer();
+    });
+    const flowId = await makeFlow(
+      alice,
+      `nodes:
+  start:
+    type: foreach
+    params: {items: [0, 1, 2, 3], concurrency: 2}
+    next: {each: call}
+  call:
+    type: http.request
+    params: {url: "${target.url}/slow", method: POST, body: {i: "{{ item }}"}}
+    next: pick
+  pick: {type: transform, params: {expression: "nodes.call.output.body.i * 2"}}
+`,
+    );
+    const { data } = await alice.client.executions.runFlow({ id: flowId, runFlowRequest: {} });
+    await eventually(() => expect(held).to.have.length(2), { timeout: 30_000, what: 'items 2 and 3 calling out' });
+    await alice.client.executions.cancelExecution({ id: data.execution_id });
+    const cancelled = await waitForExecution(alice, data.execution_id);
+    expect(cancelled.status).to.equal('cancelled');
+    holding = false;
+    for (const release of held) release();
+
+    await alice.client.executions.retryExecution({ id: data.execution_id });
+    const done = await waitForExecution(alice, data.execution_id);
+    expect(done.status, done.error ?? '').to.equal('completed');
+    expect(done.result).to.deep.equal({ results: [0, 2, 4, 6], errors: [] });
+    const after = await children(data.execution_id);
+    expect(after).to.have.length(4);
+    for (const c of after) expect(c.retries, `item ${c.iteration.index}`).to.equal(c.iteration.index >= 2 ? 1 : 0);
+    const resumed = after.find((c) => c.iteration.index === 2)!;
+    // A step cancelled while running has no start of its own: it is listed after the started ones.
+    expect(await stepsOf(resumed.id)).to.have.deep.members([
+      ['call', 1, 'cancelled'],
+      ['call', 2, 'completed'],
+      ['pick', 1, 'completed'],
+    ]);
+  });
 });

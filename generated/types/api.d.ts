@@ -1318,6 +1318,8 @@ export interface paths {
         /**
          * Retry a failed or cancelled execution
          * @description Continues the same execution from the step(s) it failed or was cancelled at, with the state it had (node outputs, state values): those nodes run again as their next attempt. Its steps keep their history and its events their sequence, so WebSocket followers (with `?since=`) see it resume. Optionally on the flow's current version and with a new input. Only callers who may start the flow may retry (403 for an execution only shared with you). 409 when the execution is not failed or cancelled, or was rejected at its approval. An `Idempotency-Key` replays the first answer for the same body.
+         *
+         *     Foreach: an execution that stopped at a foreach retries only its items that did not complete (failed, cancelled, never started), each failed iteration continuing as the same child execution; the completed ones keep their results. `items` retries chosen items (also of a completed execution whose foreach collected errors). An iteration (a child execution with `iteration`) may be retried on its own: its item's result is replaced by the new outcome, and a parent that had finished is reopened at the foreach node and goes on from there (its later nodes run again). 409 for an iteration that did not fail or was not cancelled, or whose parent has moved past the foreach and not finished.
          */
         post: operations["retryExecution"];
         delete?: never;
@@ -2594,6 +2596,13 @@ export interface components {
             scheduled_at: string | null;
             backfill?: boolean;
         } | null;
+        /** @description On a foreach's iteration (a child execution): the parent's foreach node and the item's 0-based index. Absent on any other execution. */
+        ExecutionIteration: {
+            /** @example each_order */
+            node_id: string;
+            /** @example 2 */
+            index: number;
+        } | null;
         /**
          * @description `queued → running → (waiting ↔ running) → completed | failed | cancelled`
          * @example completed
@@ -2623,6 +2632,19 @@ export interface components {
                 label?: string;
             }[];
         } | null;
+        ForeachFailedItem: {
+            /** @example 2 */
+            index: number;
+            /**
+             * @description The iteration's child execution; null for an item cancelled before it started.
+             * @example exec-01J9Z3W9F8K5Q2M7N4T6V8X0YB
+             */
+            execution_id: string | null;
+            /** @enum {string} */
+            status: "failed" | "cancelled";
+            /** @example HTTP request failed with status 500 */
+            error: string | null;
+        };
         /** @description The execution's latest foreach (while it runs and after): items done (completed, failed or cancelled) out of its total, and how many of them did not complete. Absent or null when the execution has run no foreach. */
         ForeachProgress: {
             /** @example charge_each */
@@ -2633,6 +2655,8 @@ export interface components {
             total: number;
             /** @example 0 */
             failed: number;
+            /** @description The items that failed or were cancelled (the first 100 by index; `failed` counts them all), each with its iteration's child execution: retry one with `POST /executions/{execution_id}/retry`, or several with `POST /executions/{id}/retry` and `items`. Absent until an item of this foreach failed; empty once every failed item was retried. */
+            failed_items?: components["schemas"]["ForeachFailedItem"][];
         } | null;
         /** @description How far an execution is: steps done, the node it is at (since when it runs there), how many nodes its definition has, and until when it waits (a wait's deadline, a delay's end). `nodes_total` counts the definition's nodes; a run that branches may finish with fewer steps. */
         ExecutionProgress: {
@@ -2734,6 +2758,7 @@ export interface components {
             /** @description The files it took as input (`file_ids` of its start), in their order; `GET /executions/{id}/files` lists them with their metadata and the files it saved. */
             file_ids?: string[];
             parent_execution_id?: string | null;
+            iteration?: components["schemas"]["ExecutionIteration"];
             status: components["schemas"]["ExecutionStatus"];
             /**
              * @example {
@@ -3451,6 +3476,7 @@ export interface components {
             /** @description The files it took as input (`file_ids` of its start), in their order; `GET /executions/{id}/files` lists them with their metadata and the files it saved. */
             file_ids?: string[];
             parent_execution_id?: string | null;
+            iteration?: components["schemas"]["ExecutionIteration"];
             status: components["schemas"]["ExecutionStatus"];
             /**
              * @example {
@@ -3653,6 +3679,18 @@ export interface components {
             input?: {
                 [key: string]: unknown;
             };
+            /**
+             * @description Retry only these items (0-based indexes) of a foreach of this execution (the one named by `foreach_node`, else the latest, `progress.foreach.node_id`): each item's iteration (its child execution, `progress.foreach.failed_items[].execution_id`) continues from where it stopped, and the foreach collects the new outcome at that index. Allowed on a completed execution too (a foreach with `on_item_error: continue` that collected errors): the execution is reopened at the foreach node and goes on from it when the items end. An item that did not fail or get cancelled answers 409; an index beyond the list, 422. Without `items`, an execution that stopped at a foreach retries its failed, cancelled and never-started items, not the ones that completed.
+             * @example [
+             *       2
+             *     ]
+             */
+            items?: number[];
+            /**
+             * @description The foreach node whose `items` to retry; default the execution's latest foreach. Only with `items`.
+             * @example each_order
+             */
+            foreach_node?: string;
         };
         /** @description All optional: an empty body starts a new execution of the same version with the same input. */
         RerunExecutionRequest: {

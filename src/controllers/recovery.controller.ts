@@ -10,6 +10,8 @@ export function recoveryHandlers(s: Services): Handlers {
       const execution = await s.recovery.retry(actor, params.id, {
         useCurrentVersion: body?.use_current_version,
         input: body?.input,
+        items: body?.items,
+        foreachNode: body?.foreach_node,
         idempotencyKey: headers['Idempotency-Key'],
       });
       return { status: 202, body: toExecution(execution), headers: { Location: executionUrl(execution.id) } };
@@ -18,6 +20,8 @@ export function recoveryHandlers(s: Services): Handlers {
       const execution = await s.recovery.retry(actor, params.run_id, {
         useCurrentVersion: body?.use_current_version,
         input: body?.input,
+        items: body?.items,
+        foreachNode: body?.foreach_node,
         idempotencyKey: headers['Idempotency-Key'],
       });
       return { status: 202, body: toRunRef(execution), headers: { Location: `/api/v1/runs/${execution.id}` } };

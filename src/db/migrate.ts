@@ -22,6 +22,7 @@ import * as finalExecutionsInvalidate from './migrations/20261202030000_final_ex
 import * as stagesAndAttribution from './migrations/20261203020000_stages_and_attribution';
 import * as executionRecovery from './migrations/20261203080000_execution_recovery';
 import * as listenersOfExecutions from './migrations/20261204000000_listeners_of_executions';
+import * as foreachItemRetry from './migrations/20261204030000_foreach_item_retry';
 import * as oidcSignIns from './migrations/20261203050000_oidc_sign_ins';
 import * as files from './migrations/20261203010000_files';
 import * as connections from './migrations/20261203030000_connections';
@@ -66,6 +67,7 @@ const migrations: Record<string, Migration> = {
   '20261204000000_listeners_of_executions': listenersOfExecutions,
   '20261204020000_organization_invitations': organizationInvitations,
   '20261204010000_organization_secrets': organizationSecrets,
+  '20261204030000_foreach_item_retry': foreachItemRetry,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -231,6 +231,8 @@ export interface ForeachProgress {
   done: number;
   total: number;
   failed: number;
+  /** The first items that failed or were cancelled, with their iterations (absent until one did). */
+  failed_items?: { index: number; execution_id: string | null; status: 'failed' | 'cancelled'; error: string | null }[];
 }
 
 export type ExecutionStage = 'draft' | 'live';

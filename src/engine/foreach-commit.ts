@@ -9,7 +9,7 @@
  */
 import type { Tx } from '../db/knex';
 import { newId } from '../db/ids';
-import { FINAL_STATUSES, type ExecutionRow, type ExecutionStatus, type ForeachProgress } from '../db/tables';
+import type { ExecutionRow, ExecutionStatus, ForeachProgress } from '../db/tables';
 import { appendEvents, type NewEvent } from '../repositories/events.repository';
 import {
   deleteExecutionRow,
@@ -18,28 +18,38 @@ import {
   lockUnfinishedChildren,
 } from '../repositories/executions.repository';
 import {
-  findForeachRun,
-  finishItem,
+  claimPendingItems,
+  countItemEnd,
+  failedItems,
+  finishItemOfChild,
+  isItemChild,
   foreachResults,
-  lockForeachRun,
-  lockItemOfChild,
-  lockPendingItems,
   markItemRunning,
   openForeach,
   setForeachProgress,
+  unclaimItems,
   unstartItem,
-  updateForeachRun,
   type ForeachBody,
+  type ForeachItemRow,
+  type ItemParent,
   type ForeachKey,
   type ForeachRunRow,
 } from '../repositories/foreach.repository';
+import { findFlowVersion } from '../repositories/flows.repository';
+import { listAllStepRows } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
-import { edgeFor, type FlowDocument, type NodeDefinition } from './definition';
+import { edgeFor, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import type { ControlStep } from './nodes/types';
+import { nextAttempt, resumeExecution, stoppedTasks } from './recovery';
 import { regionsOf } from './regions';
 
 /** How often (at most) a running foreach tells its progress in an event. */
 export const PROGRESS_EVENT_MS = 1000;
+
+/** How many failed items `progress.foreach.failed_items` lists (the first, by index). */
+export const FAILED_ITEMS_SHOWN = 100;
+
+type StartableRun = Pick<ForeachRunRow, 'execution_id' | 'node_id' | 'body' | 'retried_by'>;
 
 /** What this file needs from lifecycle.ts (which calls it): creating and cancelling executions. */
 export interface Lifecycle {
@@ -112,48 +122,114 @@ export async function startForeach(
     await queueLastRun(tx, run, { results: [], errors: [] });
     return [];
   }
-  await startItems(tx, ex.id, run, control.concurrency, lifecycle);
+  await startItems(tx, ex.id, { ...run, retried_by: null }, control.concurrency, lifecycle);
   return [
     progressEvent(progress, `Foreach over ${run.total} items, ${Math.min(run.concurrency, run.total)} at a time`),
   ];
 }
 
-/** Starts up to `count` pending items, in order, each as a child execution. */
-async function startItems(
+/**
+ * Starts up to `count` pending items, in order: each as a new child execution, or, for an item
+ * being retried, by resuming its child (`resumeNow`; else those are returned, for the caller to
+ * resume once it knows the foreach goes on: a resumed child cannot be taken back as a new one is).
+ */
+export async function startItems(
   tx: Tx,
   parentId: string,
-  run: Pick<ForeachRunRow, 'execution_id' | 'node_id' | 'body'>,
+  run: StartableRun,
   count: number,
   lifecycle: Lifecycle,
-): Promise<{ id: string; idx: number }[]> {
+  resumeNow = true,
+  knownParent?: ItemParent,
+): Promise<{ started: { id: string; idx: number }[]; resumable: ResumableItem[] }> {
   const key = { execution_id: run.execution_id, node_id: run.node_id };
-  const items = await lockPendingItems(tx, key, count);
-  if (items.length === 0) return [];
-  // Read without a lock: the parent's input, account, organization and depth do not change while it runs.
-  const parent = (await findExecution(tx, parentId))!;
+  const ids = Array.from({ length: count }, () => newId('exec'));
+  const items = await claimPendingItems(tx, key, ids);
+  if (items.length === 0) return { started: [], resumable: [] };
+  const resumable = items.filter((i) => i.resumed);
+  const fresh = items.filter((i) => !i.resumed);
+  if (resumeNow) await resumeItems(tx, run, resumable, lifecycle);
   const started: { id: string; idx: number }[] = [];
-  for (const item of items) {
-    const id = newId('exec');
-    const { body } = run;
-    await lifecycle.create(tx, {
-      id,
-      account_id: parent.account_id,
-      // Its parent's organization: the one whose secrets and connections it runs with.
-      organization_id: parent.organization_id,
-      flow_id: body.flow_id,
-      flow_version: body.version,
-      entry: body.entry,
-      nodes_total: body.nodes_total,
-      input: body.body ? parent.input : { item: item.item, index: item.idx },
-      started_by: parent.started_by,
-      parent_execution_id: parent.id,
-      depth: parent.depth + 1,
-      iteration: { node_id: run.node_id, index: item.idx, item: item.item, body: body.body },
-    });
-    await markItemRunning(tx, key, item.idx, id);
-    started.push({ id, idx: item.idx });
+  if (fresh.length === 0) return { started, resumable: resumeNow ? [] : resumable };
+  // Read without a lock: the parent's input, account, organization and depth do not change while it runs.
+  const parent = knownParent ?? (await findExecution(tx, parentId))!;
+  for (const item of fresh) {
+    await startChild(tx, parent, run, item.child_execution_id!, item, lifecycle);
+    started.push({ id: item.child_execution_id!, idx: item.idx });
   }
-  return started;
+  return { started, resumable: resumeNow ? [] : resumable };
+}
+
+/** A claimed item (already marked running under `child_execution_id`) being retried. */
+type ResumableItem = Pick<ForeachItemRow, 'idx' | 'item' | 'child_execution_id'>;
+
+/** Creates the child execution `id` of a claimed item. */
+async function startChild(
+  tx: Tx,
+  parent: ItemParent,
+  run: StartableRun,
+  id: string,
+  item: Pick<ForeachItemRow, 'idx' | 'item'>,
+  lifecycle: Lifecycle,
+): Promise<void> {
+  const { body } = run;
+  await lifecycle.create(tx, {
+    id,
+    account_id: parent.account_id,
+    // Its parent's organization: the one whose secrets and connections it runs with.
+    organization_id: parent.organization_id,
+    flow_id: body.flow_id,
+    flow_version: body.version,
+    entry: body.entry,
+    nodes_total: body.nodes_total,
+    input: body.body ? parent.input : { item: item.item, index: item.idx },
+    started_by: parent.started_by,
+    parent_execution_id: parent.id,
+    depth: parent.depth + 1,
+    iteration: { node_id: run.node_id, index: item.idx, item: item.item, body: body.body },
+  });
+}
+
+/**
+ * Items being retried, their turn come: each child execution goes on from where it stopped (a
+ * retry of it, on the foreach's version), as the same execution; one that stopped at a node the
+ * version no longer has goes on from the body's entry, and one that is gone (purged) gives way to
+ * a new child.
+ */
+export async function resumeItems(
+  tx: Tx,
+  run: StartableRun,
+  items: ResumableItem[],
+  lifecycle: Lifecycle,
+): Promise<void> {
+  if (items.length === 0) return;
+  const key = { execution_id: run.execution_id, node_id: run.node_id };
+  const { body } = run;
+  const document = (await findFlowVersion(tx, body.flow_id, body.version))!.document as FlowDocument;
+  for (const item of items) {
+    const child = await lockExecution(tx, item.child_execution_id!);
+    if (!child || (child.status !== 'failed' && child.status !== 'cancelled')) {
+      const id = newId('exec');
+      await startChild(tx, (await findExecution(tx, run.execution_id))!, run, id, item, lifecycle);
+      await markItemRunning(tx, key, item.idx, id);
+      continue;
+    }
+    const steps = await listAllStepRows(tx, child.id);
+    const pinned =
+      child.flow_version === body.version
+        ? document
+        : ((await findFlowVersion(tx, child.flow_id, child.flow_version))!.document as FlowDocument);
+    let tasks = stoppedTasks(child, steps, pinned);
+    if (tasks.some((t) => !nodeOf(document, t.node_id)))
+      tasks = [{ node_id: body.entry, attempt: nextAttempt(steps, body.entry) }];
+    await resumeExecution(tx, child, {
+      tasks,
+      version: body.version,
+      document,
+      actorId: run.retried_by ?? 'the engine',
+      nodesTotal: body.nodes_total,
+    });
+  }
 }
 
 async function queueLastRun(
@@ -185,35 +261,38 @@ export async function foreachChildEnded(
   error: string | null,
   lifecycle: Lifecycle,
 ): Promise<boolean> {
-  const item = await lockItemOfChild(tx, child.id);
-  if (!item) return false;
-  if (item.status !== 'running') return true;
-  const key: ForeachKey = { execution_id: item.execution_id, node_id: item.node_id };
   const ended = status === 'completed' ? 'completed' : status === 'failed' ? 'failed' : 'cancelled';
   const itemError = ended === 'completed' ? null : (error ?? ended);
-  await finishItem(tx, key, item.idx, ended, ended === 'completed' ? result : null, itemError);
+  const item = await finishItemOfChild(tx, child.id, ended, ended === 'completed' ? result : null, itemError);
+  if (!item) return isItemChild(tx, child.id);
+  const key: ForeachKey = { execution_id: item.run.execution_id, node_id: item.run.node_id };
   const stops = ended !== 'completed';
-  const seen = await findForeachRun(tx, key);
-  const started =
-    seen?.status === 'running' && !(stops && seen.on_item_error === 'fail')
-      ? await startItems(tx, item.execution_id, seen, 1, lifecycle)
-      : [];
-  const parent = await lockExecution(tx, item.execution_id);
-  const run = await lockForeachRun(tx, key);
-  if (!parent || FINAL_STATUSES.includes(parent.status) || !run || run.status !== 'running') {
+  const seen = item.run;
+  const { started, resumable } =
+    seen.status === 'running' && !(stops && seen.on_item_error === 'fail')
+      ? await startItems(tx, key.execution_id, seen, 1, lifecycle, false, item.parent)
+      : { started: [], resumable: [] };
+  const now = new Date();
+  const run = await countItemEnd(tx, key, stops, now, PROGRESS_EVENT_MS);
+  if (!run) {
     for (const s of started) {
       await deleteExecutionRow(tx, s.id);
       await unstartItem(tx, key, s.idx);
     }
+    if (resumable.length > 0)
+      await unclaimItems(
+        tx,
+        key,
+        resumable.map((r) => r.idx),
+      );
     return true;
   }
-  const done = run.done + 1;
-  const failed = run.failed + (stops ? 1 : 0);
+  await resumeItems(tx, run, resumable, lifecycle);
+  const { done, failed } = run;
   const progress: ForeachProgress = { node_id: run.node_id, done, total: run.total, failed };
-  const now = new Date();
+  const parent = item.parent;
   let message: string | undefined;
-  if (stops && run.on_item_error === 'fail') {
-    await updateForeachRun(tx, key, { status: 'failed', done, failed, last_event_at: now });
+  if (run.status === 'failed') {
     const reason = `Cancelled: item ${item.idx} of foreach "${run.node_id}" ${ended}`;
     for (const other of await lockUnfinishedChildren(tx, parent.id))
       if (other.id !== child.id && other.iteration?.node_id === run.node_id)
@@ -221,16 +300,16 @@ export async function foreachChildEnded(
     const outcome = await foreachResults(tx, key);
     await queueLastRun(tx, run, { ...outcome, failed: { index: item.idx, error: itemError } });
     message = `Foreach "${run.node_id}" stops: item ${item.idx} ${ended}: ${itemError}`;
-  } else if (done === run.total) {
-    await updateForeachRun(tx, key, { status: 'completed', done, failed, last_event_at: now });
+  } else if (run.status === 'completed') {
     await queueLastRun(tx, run, await foreachResults(tx, key));
     message = `Foreach "${run.node_id}": ${done}/${run.total} items done${failed ? `, ${failed} failed` : ''}`;
-  } else {
-    const due = !run.last_event_at || now.getTime() - run.last_event_at.getTime() >= PROGRESS_EVENT_MS;
-    await updateForeachRun(tx, key, { done, failed, ...(due ? { last_event_at: now } : {}) });
-    if (due) message = `Foreach "${run.node_id}": ${done}/${run.total} items done`;
-  }
-  await setForeachProgress(tx, parent.id, progress);
+  } else if (run.due) message = `Foreach "${run.node_id}": ${done}/${run.total} items done`;
+  // The list of failed items changes only when one fails; the statement above set the counters.
+  if (stops)
+    await setForeachProgress(tx, parent.id, {
+      ...progress,
+      failed_items: await failedItems(tx, key, FAILED_ITEMS_SHOWN),
+    });
   if (message) await appendEvents(tx, parent.id, [progressEvent(progress, message)]);
   return true;
 }

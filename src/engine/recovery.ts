@@ -18,10 +18,15 @@ export interface RetryTask {
   node_id: string;
   attempt: number;
   state?: Record<string, unknown> | null;
+  /**
+   * A foreach node that goes on with these items of its run (foreach-retry.ts) instead of
+   * starting over: no task is queued for it; its last run is, when the items end.
+   */
+  items?: number[];
 }
 
 /** The next attempt number of a node: its attempts go on where its history ends. */
-function nextAttempt(steps: StepRow[], nodeId: string): number {
+export function nextAttempt(steps: StepRow[], nodeId: string): number {
   let last = 0;
   for (const s of steps) if (s.node_id === nodeId && s.attempt > last) last = s.attempt;
   return last + 1;
@@ -44,6 +49,12 @@ export function stoppedTasks(ex: ExecutionRow, steps: StepRow[], document: FlowD
   return nodes.map((node_id) => ({ node_id, attempt: nextAttempt(steps, node_id) }));
 }
 
+/** "item 2" or "items 0, 3, 4, 5, 6 and 45 more". */
+function itemsText(items: number[]): string {
+  const shown = items.slice(0, 5).join(', ');
+  return `item${items.length === 1 ? '' : 's'} ${shown}${items.length > 5 ? ` and ${items.length - 5} more` : ''}`;
+}
+
 export interface Resume {
   tasks: RetryTask[];
   /** The version it continues on (its pinned one, or the flow's current one) and its document. */
@@ -52,6 +63,8 @@ export interface Resume {
   /** A new input, replacing the old from here on. */
   input?: Record<string, unknown>;
   actorId: string;
+  /** Its node count, when not the document's (a foreach's body iteration counts its body). */
+  nodesTotal?: number;
 }
 
 /**
@@ -73,12 +86,14 @@ export async function resumeExecution(tx: Tx, ex: ExecutionRow, r: Resume): Prom
     node_started_at: null,
     retries: ex.retries + 1,
     flow_version: r.version,
-    nodes_total: nodeCount(r.document),
+    nodes_total: r.nodesTotal ?? nodeCount(r.document),
   };
   if (r.input !== undefined) patch.input = JSON.stringify(r.input) as never;
   await updateExecution(tx, ex.id, patch);
   const about = { node_id: first.node_id, node_type: nodeOf(r.document, first.node_id)!.type };
-  const what = r.tasks.map((t) => `"${t.node_id}" (attempt ${t.attempt})`).join(', ');
+  const what = r.tasks
+    .map((t) => `"${t.node_id}" (attempt ${t.attempt}${t.items ? `, ${itemsText(t.items)}` : ''})`)
+    .join(', ');
   const changes = [
     r.version !== ex.flow_version ? ` on version ${r.version}` : '',
     r.input !== undefined ? ' with a new input' : '',
@@ -94,7 +109,11 @@ export async function resumeExecution(tx: Tx, ex: ExecutionRow, r: Resume): Prom
         data: {
           actor_id: r.actorId,
           retry: ex.retries + 1,
-          from: r.tasks.map((t) => ({ node_id: t.node_id, attempt: t.attempt })),
+          from: r.tasks.map((t) => ({
+            node_id: t.node_id,
+            attempt: t.attempt,
+            ...(t.items ? { items: t.items } : {}),
+          })),
           flow_version: r.version,
           previous_status: ex.status,
         },
@@ -102,7 +121,7 @@ export async function resumeExecution(tx: Tx, ex: ExecutionRow, r: Resume): Prom
     },
     { type: 'execution_update', payload: { status: 'running', ...about } },
   ]);
-  for (const t of r.tasks)
+  for (const t of r.tasks.filter((t) => !t.items))
     await insertTask(tx, {
       execution_id: ex.id,
       node_id: t.node_id,

@@ -84,6 +84,7 @@ export function toExecution(
     ...toExecutionSummary(r, steps),
     flow_version: r.flow_version,
     parent_execution_id: r.parent_execution_id,
+    ...(r.iteration ? { iteration: { node_id: r.iteration.node_id, index: r.iteration.index } } : {}),
     input: r.input,
     result: r.result ?? null,
     error: r.error,

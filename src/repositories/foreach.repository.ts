@@ -23,6 +23,8 @@ export interface ForeachRunRow {
   failed: number;
   status: 'running' | 'completed' | 'failed';
   last_event_at: Date | null;
+  /** Who last retried items of it: the author of the log line of a child resumed later. */
+  retried_by: string | null;
 }
 
 export interface ForeachItemRow {
@@ -30,8 +32,10 @@ export interface ForeachItemRow {
   node_id: string;
   idx: number;
   item: unknown;
+  /** `pending` with a child execution: an item to retry, whose child is resumed when its turn comes. */
   status: 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
   child_execution_id: string | null;
+  error: string | null;
 }
 
 export interface ForeachKey {
@@ -54,11 +58,6 @@ export async function openForeach(
   );
 }
 
-/** The run as it stands (no lock): whether to start another item at all. */
-export async function findForeachRun(db: Knex, key: ForeachKey): Promise<ForeachRunRow | undefined> {
-  return db<ForeachRunRow>('foreach_runs').where(key).first();
-}
-
 /** An item whose child was started in this transaction but must not run after all. */
 export async function unstartItem(tx: Knex.Transaction, key: ForeachKey, idx: number): Promise<void> {
   await tx('foreach_items')
@@ -73,23 +72,92 @@ export async function lockForeachRun(tx: Knex.Transaction, key: ForeachKey): Pro
 export async function updateForeachRun(
   tx: Knex.Transaction,
   key: ForeachKey,
-  patch: Partial<Pick<ForeachRunRow, 'done' | 'failed' | 'status' | 'last_event_at'>>,
+  patch: Partial<
+    Pick<ForeachRunRow, 'done' | 'failed' | 'status' | 'last_event_at' | 'attempt' | 'retried_by' | 'body'>
+  >,
 ): Promise<void> {
-  await tx('foreach_runs').where(key).update(patch);
+  const { body, ...rest } = patch;
+  await tx('foreach_runs')
+    .where(key)
+    .update({ ...rest, ...(body ? { body: JSON.stringify(body) } : {}) });
 }
 
-/** The next pending items, first by index, locked; items another transaction is starting are skipped. */
-export async function lockPendingItems(
+/** Every item of the run, first by index, locked: what a retry of its items reads and changes. */
+export async function lockItems(tx: Knex.Transaction, key: ForeachKey): Promise<ForeachItemRow[]> {
+  return tx<ForeachItemRow>('foreach_items')
+    .where(key)
+    .orderBy('idx')
+    .forUpdate()
+    .select('execution_id', 'node_id', 'idx', 'status', 'child_execution_id', 'error');
+}
+
+/** Items to run again: pending, keeping their child executions (resumed when their turn comes). */
+export async function reopenItems(tx: Knex.Transaction, key: ForeachKey, indexes: number[]): Promise<void> {
+  await tx('foreach_items').where(key).whereIn('idx', indexes).update({ status: 'pending', result: null, error: null });
+}
+
+/** How many of the run's iterations exist as work now. */
+export async function countRunningItems(tx: Knex.Transaction, key: ForeachKey): Promise<number> {
+  const row = await tx('foreach_items')
+    .where({ ...key, status: 'running' })
+    .count<{ n: string }[]>({ n: '*' })
+    .first();
+  return Number(row?.n ?? 0);
+}
+
+/** The first `limit` items that failed or were cancelled, by index, with their child executions. */
+export async function failedItems(
   tx: Knex.Transaction,
   key: ForeachKey,
   limit: number,
-): Promise<ForeachItemRow[]> {
-  return tx<ForeachItemRow>('foreach_items')
-    .where({ ...key, status: 'pending' })
+): Promise<NonNullable<ForeachProgress['failed_items']>> {
+  const rows = await tx('foreach_items')
+    .where(key)
+    .whereIn('status', ['failed', 'cancelled'])
     .orderBy('idx')
     .limit(limit)
-    .forUpdate()
-    .skipLocked();
+    .select('idx', 'child_execution_id', 'status', 'error');
+  return rows.map((r: { idx: number; child_execution_id: string | null; status: string; error: string | null }) => ({
+    index: r.idx,
+    execution_id: r.child_execution_id,
+    status: r.status as 'failed' | 'cancelled',
+    error: r.error,
+  }));
+}
+
+/**
+ * Claims the next pending items, first by index (items another transaction is starting are
+ * skipped), and marks them running in the same statement: a new item takes the next of `ids` as
+ * its child execution's id (the caller creates that execution), an item being retried keeps its
+ * child (`resumed`).
+ */
+export async function claimPendingItems(
+  tx: Knex.Transaction,
+  key: ForeachKey,
+  ids: string[],
+): Promise<(Pick<ForeachItemRow, 'idx' | 'item' | 'child_execution_id'> & { resumed: boolean })[]> {
+  const { rows } = await tx.raw(
+    `with c as (
+       select idx, child_execution_id from foreach_items
+        where execution_id = ? and node_id = ? and status = 'pending'
+        order by idx limit ? for update skip locked
+     ), n as (
+       select idx, child_execution_id, row_number() over (order by idx) as rn from c
+     )
+     update foreach_items f
+        set status = 'running', child_execution_id = coalesce(n.child_execution_id, (?::text[])[n.rn::int])
+       from n
+      where f.execution_id = ? and f.node_id = ? and f.idx = n.idx
+     returning f.idx, f.item, f.child_execution_id, n.child_execution_id is not null as resumed`,
+    [key.execution_id, key.node_id, ids.length, ids, key.execution_id, key.node_id],
+  );
+  const claimed = rows as (Pick<ForeachItemRow, 'idx' | 'item' | 'child_execution_id'> & { resumed: boolean })[];
+  return claimed.sort((x, y) => x.idx - y.idx);
+}
+
+/** Items claimed for a retry that must wait after all: pending again, keeping their children. */
+export async function unclaimItems(tx: Knex.Transaction, key: ForeachKey, indexes: number[]): Promise<void> {
+  await tx('foreach_items').where(key).whereIn('idx', indexes).update({ status: 'pending' });
 }
 
 export async function markItemRunning(
@@ -103,25 +171,130 @@ export async function markItemRunning(
     .update({ status: 'running', child_execution_id: childExecutionId });
 }
 
+/** What starting an iteration reads of its parent. */
+export interface ItemParent {
+  id: string;
+  account_id: string;
+  /** Its iterations run in it: with its secrets and connections. */
+  organization_id: string;
+  input: Record<string, unknown>;
+  started_by: string | null;
+  depth: number;
+}
+
+/** An item whose child just ended, its run as it stands (not locked), and its parent (not locked). */
+export interface EndedItem {
+  idx: number;
+  run: Pick<ForeachRunRow, 'execution_id' | 'node_id' | 'status' | 'on_item_error' | 'body' | 'retried_by'>;
+  parent: ItemParent;
+}
+
+/**
+ * Records the end of the running item that a child execution ran, in one statement that also
+ * reads its run and its parent (what starting the next item needs): undefined when the child runs
+ * no running item (a subflow's child, or an item already ended).
+ */
+export async function finishItemOfChild(
+  tx: Knex.Transaction,
+  childExecutionId: string,
+  status: 'completed' | 'failed' | 'cancelled',
+  result: unknown,
+  error: string | null,
+): Promise<EndedItem | undefined> {
+  const { rows } = await tx.raw(
+    `update foreach_items i set status = ?, result = ?::jsonb, error = ?
+       from foreach_runs r, executions p
+      where i.child_execution_id = ? and i.status = 'running'
+        and r.execution_id = i.execution_id and r.node_id = i.node_id and p.id = i.execution_id
+     returning i.idx, i.execution_id, i.node_id, r.status, r.on_item_error, r.body, r.retried_by,
+               p.account_id, p.organization_id, p.input, p.started_by, p.depth`,
+    [status, JSON.stringify(result ?? null), error, childExecutionId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    idx: row.idx,
+    run: {
+      execution_id: row.execution_id,
+      node_id: row.node_id,
+      status: row.status,
+      on_item_error: row.on_item_error,
+      body: row.body,
+      retried_by: row.retried_by,
+    },
+    parent: {
+      id: row.execution_id,
+      account_id: row.account_id,
+      organization_id: row.organization_id,
+      input: row.input,
+      started_by: row.started_by,
+      depth: row.depth,
+    },
+  };
+}
+
+/** Whether a child execution is (or was) an item of a foreach. */
+export async function isItemChild(tx: Knex.Transaction, childExecutionId: string): Promise<boolean> {
+  return (await tx('foreach_items').where({ child_execution_id: childExecutionId }).first('idx')) !== undefined;
+}
+
+/**
+ * Counts an ended item on its run and the parent's `progress.foreach`, in one statement, under
+ * the parent's row lock (taken first) and the run's: only while the parent has not ended and the
+ * run is running (else undefined). The run becomes `failed` when the item `stops` it
+ * (`on_item_error: fail`), `completed` with its last item; `due` says a progress event is due
+ * (its last one at least `eventMs` ago, or the run ended).
+ */
+export async function countItemEnd(
+  tx: Knex.Transaction,
+  key: ForeachKey,
+  failed: boolean,
+  now: Date,
+  eventMs: number,
+): Promise<(ForeachRunRow & { due: boolean }) | undefined> {
+  const { rows } = await tx.raw(
+    `with p as (
+       select id from executions
+        where id = ? and status not in ('completed', 'failed', 'cancelled') for update
+     ), r as (
+       update foreach_runs set
+              done = done + 1,
+              failed = failed + ?,
+              status = case when ? and on_item_error = 'fail' then 'failed'
+                            when done + 1 = total then 'completed' else status end,
+              last_event_at = case when (? and on_item_error = 'fail') or done + 1 = total
+                                     or last_event_at is null or last_event_at <= ?::timestamptz
+                                   then ?::timestamptz else last_event_at end
+        where execution_id = ? and node_id = ? and status = 'running' and exists (select 1 from p)
+       returning *
+     ), e as (
+       update executions x
+          set foreach_progress = coalesce(x.foreach_progress, '{}'::jsonb)
+                || jsonb_build_object('node_id', r.node_id, 'done', r.done, 'total', r.total, 'failed', r.failed)
+         from r where x.id = r.execution_id
+     )
+     select r.*, r.last_event_at = ?::timestamptz as due from r`,
+    [
+      key.execution_id,
+      failed ? 1 : 0,
+      failed,
+      failed,
+      new Date(now.getTime() - eventMs),
+      now,
+      key.execution_id,
+      key.node_id,
+      now,
+    ],
+  );
+  return rows[0];
+}
+
 /** The item a child execution runs, locked. */
 export async function lockItemOfChild(
   tx: Knex.Transaction,
   childExecutionId: string,
 ): Promise<ForeachItemRow | undefined> {
   return tx<ForeachItemRow>('foreach_items').where({ child_execution_id: childExecutionId }).forUpdate().first();
-}
-
-export async function finishItem(
-  tx: Knex.Transaction,
-  key: ForeachKey,
-  idx: number,
-  status: 'completed' | 'failed' | 'cancelled',
-  result: unknown,
-  error: string | null,
-): Promise<void> {
-  await tx('foreach_items')
-    .where({ ...key, idx })
-    .update({ status, result: JSON.stringify(result ?? null), error });
 }
 
 /** Every item's result in item order, and the errors of those that did not complete. */

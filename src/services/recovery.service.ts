@@ -22,11 +22,18 @@ import { deleteExecutionTasks, insertTask } from '../repositories/tasks.reposito
 import type { Actor } from './actor';
 import { canonical, type ExecutionsService } from './executions.service';
 import type { FlowsService } from './flows.service';
+import { continuedForeach, retryItemsOf, retryIteration, startContinued, type Continued } from './foreach-retry';
 
 export interface RetryRequest {
   useCurrentVersion?: boolean;
   input?: Record<string, unknown>;
   idempotencyKey?: string;
+}
+
+export interface ExecutionRetryRequest extends RetryRequest {
+  /** Indexes of items of a foreach (`foreachNode`, default the latest) to run again. */
+  items?: number[];
+  foreachNode?: string;
 }
 
 export interface RerunRequest extends RetryRequest {
@@ -92,7 +99,11 @@ export class RecoveryService {
     throw new Replay(claim.execution_id);
   }
 
-  private async replaying(actor: Actor, work: () => Promise<string>): Promise<ExecutionRow> {
+  private async replaying(
+    actor: Actor,
+    work: () => Promise<string>,
+    alsoChanged: string[] = [],
+  ): Promise<ExecutionRow> {
     let id: string;
     try {
       id = await work();
@@ -100,15 +111,34 @@ export class RecoveryService {
       if (!(err instanceof Replay)) throw err;
       id = err.executionId;
     }
-    // A retry changed a finished row: this process's cached copy goes before the read.
+    // A retry changed a finished row (or its parent's): this process's cached copies go before the read.
     this.executions.forget(id);
+    for (const other of alsoChanged) this.executions.forget(other);
     return this.executions.get(actor, id);
   }
 
-  /** Continues a failed or cancelled execution from the step(s) it stopped at. */
-  async retry(actor: Actor, id: string, req: RetryRequest): Promise<ExecutionRow> {
+  /**
+   * Continues a failed or cancelled execution from the step(s) it stopped at; a foreach it
+   * stopped at goes on with its unfinished items (`items`: chosen ones, also of a completed
+   * execution); an iteration goes on as its foreach's item (services/foreach-retry.ts).
+   */
+  async retry(actor: Actor, id: string, req: ExecutionRetryRequest): Promise<ExecutionRow> {
     const visible = await this.executions.manage(actor, id, 'retry it');
     const current = await this.startable(actor, visible.flow_id);
+    const iterationOf = visible.iteration && visible.parent_execution_id;
+    if (req.foreachNode !== undefined && req.items === undefined)
+      throw new ValidationError('foreach_node names the foreach whose items to retry: give items too', {
+        field: 'foreach_node',
+        reason: 'only with items',
+      });
+    if (iterationOf && (req.items !== undefined || req.input !== undefined))
+      throw new ValidationError(
+        `${id} is an iteration of a foreach in ${iterationOf}: retry it with use_current_version at most (its input is its item), or retry items of the parent`,
+        { field: req.items !== undefined ? 'items' : 'input', reason: 'not for an iteration' },
+      );
+    // An iteration's retry may reopen its parent: the caller must be allowed to start that too.
+    const parentFlow = iterationOf ? (await findExecution(this.db, iterationOf))?.flow_id : undefined;
+    if (parentFlow && parentFlow !== visible.flow_id) await this.startable(actor, parentFlow);
     const target = req.useCurrentVersion
       ? current
       : { version: visible.flow_version, document: await this.pinned(visible.flow_id, visible.flow_version) };
@@ -116,55 +146,105 @@ export class RecoveryService {
       retry: id,
       use_current_version: req.useCurrentVersion ?? false,
       input: req.input ?? null,
+      ...(req.items !== undefined ? { items: req.items, foreach_node: req.foreachNode ?? null } : {}),
     });
-    return this.replaying(actor, () =>
-      inTransaction(this.db, async (tx) => {
-        await this.claim(tx, actor, req.idempotencyKey, hash, id);
-        const ex = (await lockExecution(tx, id))!;
-        if (!RECOVERABLE.includes(ex.status))
-          throw new ConflictError(
-            `The execution is ${ex.status}; only a failed or cancelled execution can be retried`,
-            {
-              reason: `status is ${ex.status}`,
-            },
-          );
-        if (ex.approval_status === 'pending' || ex.approval_status === 'rejected')
-          throw new ConflictError(
-            `The execution was ${ex.approval_status === 'rejected' ? 'rejected' : 'never approved'} at its approval; rerun it to ask again`,
-            { reason: `approval_status is ${ex.approval_status}` },
-          );
-        const input = req.input ?? ex.input;
-        if ((req.input !== undefined || target.version !== ex.flow_version) && target.document.inputs)
-          checkAgainstSchema(
-            `${ex.flow_id}@${target.version}`,
-            target.document.inputs,
-            input,
-            'input',
-            "The input does not match the flow's inputs schema",
-          );
-        const steps = await listAllStepRows(tx, id);
-        const pinnedDocument =
-          target.version === ex.flow_version ? target.document : await this.pinned(ex.flow_id, ex.flow_version);
-        const tasks = stoppedTasks(ex, steps, pinnedDocument);
-        const missing = tasks.filter((t) => !nodeOf(target.document, t.node_id)).map((t) => t.node_id);
-        if (missing.length > 0)
-          throw new ValidationError(
-            `The execution stopped at ${missing.map((m) => `"${m}"`).join(', ')}, which version ${target.version} no longer has`,
-            {
-              field: 'use_current_version',
-              reason: `version ${target.version} has no node ${missing.join(', ')}; rerun it with from_node instead`,
-            },
-          );
-        await resumeExecution(tx, ex, {
-          tasks,
-          version: target.version,
-          document: target.document,
-          input: req.input,
-          actorId: actor.accountId,
-        });
-        return id;
-      }),
+    const alsoChanged: string[] = [];
+    return this.replaying(
+      actor,
+      () =>
+        inTransaction(this.db, async (tx) => {
+          await this.claim(tx, actor, req.idempotencyKey, hash, id);
+          const ex = (await lockExecution(tx, id))!;
+          if (req.items !== undefined) {
+            this.checkRetriable(ex, ['failed', 'cancelled', 'completed']);
+            this.checkInput(ex, target, req.input);
+            await retryItemsOf(tx, ex, { ...req, items: req.items }, target, actor.accountId);
+            return id;
+          }
+          if (iterationOf) {
+            this.checkRetriable(ex, RECOVERABLE);
+            const parent = await retryIteration(
+              tx,
+              ex,
+              req,
+              target,
+              async (p) => ({ version: p.flow_version, document: await this.pinned(p.flow_id, p.flow_version) }),
+              actor.accountId,
+            );
+            if (parent) alsoChanged.push(parent);
+            return id;
+          }
+          return this.retryStopped(tx, ex, req, target, actor);
+        }),
+      alsoChanged,
     );
+  }
+
+  private checkRetriable(ex: ExecutionRow, allowed: string[]): void {
+    if (!allowed.includes(ex.status))
+      throw new ConflictError(
+        `The execution is ${ex.status}; only a ${allowed.join(' or ').replace(/ or (?=.* or )/g, ', ')} execution can be retried${allowed.includes('completed') ? ' this way' : ''}`,
+        { reason: `status is ${ex.status}` },
+      );
+    if (ex.approval_status === 'pending' || ex.approval_status === 'rejected')
+      throw new ConflictError(
+        `The execution was ${ex.approval_status === 'rejected' ? 'rejected' : 'never approved'} at its approval; rerun it to ask again`,
+        { reason: `approval_status is ${ex.approval_status}` },
+      );
+  }
+
+  private checkInput(ex: ExecutionRow, target: { version: number; document: FlowDocument }, patched?: object): void {
+    const input = patched ?? ex.input;
+    if ((patched !== undefined || target.version !== ex.flow_version) && target.document.inputs)
+      checkAgainstSchema(
+        `${ex.flow_id}@${target.version}`,
+        target.document.inputs,
+        input,
+        'input',
+        "The input does not match the flow's inputs schema",
+      );
+  }
+
+  /** A retry from the step(s) the execution stopped at; a foreach among them goes on with its unfinished items. */
+  private async retryStopped(
+    tx: Tx,
+    ex: ExecutionRow,
+    req: RetryRequest,
+    target: { version: number; document: FlowDocument },
+    actor: Actor,
+  ): Promise<string> {
+    const id = ex.id;
+    this.checkRetriable(ex, RECOVERABLE);
+    this.checkInput(ex, target, req.input);
+    const steps = await listAllStepRows(tx, id);
+    const pinnedDocument =
+      target.version === ex.flow_version ? target.document : await this.pinned(ex.flow_id, ex.flow_version);
+    const tasks = stoppedTasks(ex, steps, pinnedDocument);
+    const missing = tasks.filter((t) => !nodeOf(target.document, t.node_id)).map((t) => t.node_id);
+    if (missing.length > 0)
+      throw new ValidationError(
+        `The execution stopped at ${missing.map((m) => `"${m}"`).join(', ')}, which version ${target.version} no longer has`,
+        {
+          field: 'use_current_version',
+          reason: `version ${target.version} has no node ${missing.join(', ')}; rerun it with from_node instead`,
+        },
+      );
+    const continued: Continued[] = [];
+    for (const [i, task] of tasks.entries()) {
+      const c = await continuedForeach(tx, ex, task, pinnedDocument, target, actor.accountId);
+      if (!c) continue;
+      tasks[i] = c.task;
+      continued.push(c);
+    }
+    await resumeExecution(tx, ex, {
+      tasks,
+      version: target.version,
+      document: target.document,
+      input: req.input,
+      actorId: actor.accountId,
+    });
+    for (const c of continued) await startContinued(tx, ex, c);
+    return id;
   }
 
   /** Starts a new execution linked to this one, optionally from a node, reusing what ran before it. */

@@ -11,6 +11,8 @@
 // @ts-ignore (an import the model may not use)
 import type { AccountRef } from './account-ref.js';
 // @ts-ignore (an import the model may not use)
+import type { ExecutionIteration } from './execution-iteration.js';
+// @ts-ignore (an import the model may not use)
 import type { ExecutionProgress } from './execution-progress.js';
 // @ts-ignore (an import the model may not use)
 import type { ExecutionStatus } from './execution-status.js';
@@ -107,6 +109,12 @@ export interface Execution {
      * @memberof Execution
      */
     parent_execution_id?: string | null;
+    /**
+     * 
+     * @type {ExecutionIteration}
+     * @memberof Execution
+     */
+    iteration?: ExecutionIteration | null;
     /**
      * 
      * @type {ExecutionStatus}

@@ -8,6 +8,8 @@
  */
 
 
+// @ts-ignore (an import the model may not use)
+import type { ForeachFailedItem } from './foreach-failed-item.js';
 
 /**
  * The execution\'s latest foreach (while it runs and after): items done (completed, failed or cancelled) out of its total, and how many of them did not complete. Absent or null when the execution has run no foreach.
@@ -39,6 +41,12 @@ export interface ForeachProgress {
      * @memberof ForeachProgress
      */
     failed: number;
+    /**
+     * The items that failed or were cancelled (the first 100 by index; `failed` counts them all), each with its iteration\'s child execution: retry one with `POST /executions/{execution_id}/retry`, or several with `POST /executions/{id}/retry` and `items`. Absent until an item of this foreach failed; empty once every failed item was retried.
+     * @type {Array<ForeachFailedItem>}
+     * @memberof ForeachProgress
+     */
+    failed_items?: Array<ForeachFailedItem>;
 }
 
 

@@ -27,6 +27,18 @@ export interface RetryExecutionRequest {
      * @memberof RetryExecutionRequest
      */
     input?: { [key: string]: any; };
+    /**
+     * Retry only these items (0-based indexes) of a foreach of this execution (the one named by `foreach_node`, else the latest, `progress.foreach.node_id`): each item\'s iteration (its child execution, `progress.foreach.failed_items[].execution_id`) continues from where it stopped, and the foreach collects the new outcome at that index. Allowed on a completed execution too (a foreach with `on_item_error: continue` that collected errors): the execution is reopened at the foreach node and goes on from it when the items end. An item that did not fail or get cancelled answers 409; an index beyond the list, 422. Without `items`, an execution that stopped at a foreach retries its failed, cancelled and never-started items, not the ones that completed.
+     * @type {Array<number>}
+     * @memberof RetryExecutionRequest
+     */
+    items?: Array<number>;
+    /**
+     * The foreach node whose `items` to retry; default the execution\'s latest foreach. Only with `items`.
+     * @type {string}
+     * @memberof RetryExecutionRequest
+     */
+    foreach_node?: string;
 }
 
 

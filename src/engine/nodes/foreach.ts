@@ -17,7 +17,7 @@ export const foreach: NodeTypeModule = {
   type: 'foreach',
   category: 'control',
   displayName: 'For each',
-  description: `Run the nodes its \`each\` edge leads to (or a subflow: \`flow_id\`) once per item of \`items\`, at most \`concurrency\` (default ${DEFAULT_FOREACH_CONCURRENCY}) at a time, each iteration a child execution that sees \`item\` and \`index\` in its templates (a subflow gets \`{item, index}\` as its input). At most ${MAX_FOREACH_ITEMS} items. Results keep the items' order. \`on_item_error: fail\` (default) stops at the first failed item (cancelling the running ones); \`continue\` collects per-item errors next to the results. The execution's \`progress.foreach\` shows done/total.`,
+  description: `Run the nodes its \`each\` edge leads to (or a subflow: \`flow_id\`) once per item of \`items\`, at most \`concurrency\` (default ${DEFAULT_FOREACH_CONCURRENCY}) at a time, each iteration a child execution that sees \`item\` and \`index\` in its templates (a subflow gets \`{item, index}\` as its input). At most ${MAX_FOREACH_ITEMS} items. Results keep the items' order. \`on_item_error: fail\` (default) stops at the first failed item (cancelling the running ones); \`continue\` collects per-item errors next to the results. The execution's \`progress.foreach\` shows done/total and the failed items with their iterations; a retry runs only the items that did not complete, and an iteration can be retried on its own.`,
   output: '{results: [one per item, in order; null for a failed item], errors: [{index, error}]}',
   outputSchema: {
     type: 'object',

@@ -217,7 +217,7 @@ export interface paths {
         };
         /**
          * List API keys
-         * @description The caller's API keys. The key itself is never shown again after creation.
+         * @description The caller's API keys, of every organization or of the one `organization` names. The key itself is never shown again after creation.
          */
         get: operations["listApiKeys"];
         put?: never;
@@ -4893,7 +4893,13 @@ export interface operations {
     };
     listApiKeys: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin's, every object).
+                 * @example org-01J9Z3W9F8K5Q2M7N4T6V8X0YA
+                 */
+                organization?: components["parameters"]["OrganizationParam"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4912,6 +4918,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             default: components["responses"]["UnexpectedError"];
         };

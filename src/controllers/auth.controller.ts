@@ -30,9 +30,9 @@ export function authHandlers(s: Services): Handlers {
       });
       return { status: 201, body: { ...toApiKey(created), key: created.key } };
     },
-    listApiKeys: async ({ actor }) => ({
+    listApiKeys: async ({ actor, query }) => ({
       status: 200,
-      body: { api_keys: (await s.apiKeys.list(actor)).map(toApiKey) },
+      body: { api_keys: (await s.apiKeys.list(actor, query.organization)).map(toApiKey) },
     }),
     deleteApiKey: async ({ actor, params }) => {
       await s.apiKeys.delete(actor, params.id);

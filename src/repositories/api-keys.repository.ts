@@ -6,9 +6,10 @@ export async function insertApiKey(db: Knex, row: Omit<ApiKeyRow, 'created_at' |
   return created;
 }
 
-export async function listApiKeyRows(db: Knex, accountId: string): Promise<ApiKeyRow[]> {
+/** An account's keys, newest first; only those of `organizationId` when given. */
+export async function listApiKeyRows(db: Knex, accountId: string, organizationId?: string): Promise<ApiKeyRow[]> {
   return db<ApiKeyRow>('api_keys')
-    .where({ account_id: accountId })
+    .where({ account_id: accountId, ...(organizationId === undefined ? {} : { organization_id: organizationId }) })
     .orderBy([
       { column: 'created_at', order: 'desc' },
       { column: 'id', order: 'desc' },

@@ -9,7 +9,7 @@ import type { Actor } from './actor';
 import { API_KEY_PREFIX as KEY_PREFIX, hashApiKey } from './auth.service';
 import { committing } from './changes';
 import { existingOrganizationFor } from './organization-for';
-import { rank, roleIn } from './ownership';
+import { canSeeOrganization, rank, roleIn } from './ownership';
 
 export class ApiKeysService {
   constructor(
@@ -71,8 +71,11 @@ export class ApiKeysService {
     return { ...row, key };
   }
 
-  async list(actor: Actor): Promise<ApiKeyRow[]> {
-    return listApiKeyRows(this.db, actor.accountId);
+  /** The caller's own keys; of one organization when `organization` names one (404 when the caller is no member). */
+  async list(actor: Actor, organization?: string): Promise<ApiKeyRow[]> {
+    if (organization !== undefined && !canSeeOrganization(actor, organization))
+      throw new NotFoundError('Organization not found', { field: 'organization' });
+    return listApiKeyRows(this.db, actor.accountId, organization);
   }
 
   async delete(actor: Actor, id: string): Promise<void> {

@@ -233,6 +233,16 @@ describe('organizations', function () {
     const runnerKey = (await bob.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'run', organization_id: org } }))
       .data;
     expect(runnerKey.role).to.equal('runner');
+    // Bob's keys, by organization: the team's two, then a personal one apart; a stranger's organization is 404.
+    const personalKey = (await bob.client.apiKeys.createApiKey({ apiKeyCreate: { name: 'mine' } })).data;
+    const ofTeam = (await bob.client.apiKeys.listApiKeys({ organization: org })).data.api_keys.map((k) => k.id);
+    expect(ofTeam.sort()).to.deep.equal([viewerKey.id, runnerKey.id].sort());
+    const all = (await bob.client.apiKeys.listApiKeys()).data.api_keys.map((k) => k.id);
+    expect(all).to.include.members([viewerKey.id, runnerKey.id, personalKey.id]);
+    const strangers = (
+      await dave.client.organizations.createOrganization({ organizationCreate: { name: 'Dave & co' } })
+    ).data.id;
+    await expectError(bob.client.apiKeys.listApiKeys({ organization: strangers }), 404, 'not_found');
     const asRunner = apiClient(server.url, { apiKey: runnerKey.key });
     expect((await asRunner.executions.runFlow({ id: flow.id, runFlowRequest: {} })).status).to.be.oneOf([200, 202]);
     // When the creator's role drops, the key's does too (never above its creator's present role).

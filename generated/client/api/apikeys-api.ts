@@ -151,12 +151,13 @@ export const APIKeysApiAxiosParamCreator = function (configuration?: Configurati
             };
         },
         /**
-         * The caller\'s API keys. The key itself is never shown again after creation.
+         * The caller\'s API keys, of every organization or of the one `organization` names. The key itself is never shown again after creation.
          * @summary List API keys
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listApiKeys: async (options: any = {}): Promise<RequestArgs> => {
+        listApiKeys: async (organization?: string, options: any = {}): Promise<RequestArgs> => {
             const localVarPath = `/api/v1/api-keys`;
             // use dummy base URL string because the URL constructor only accepts absolute URLs.
             const localVarUrlObj = new URL(localVarPath, 'https://example.com');
@@ -183,6 +184,10 @@ export const APIKeysApiAxiosParamCreator = function (configuration?: Configurati
                     ? await configuration.accessToken()
                     : await configuration.accessToken;
                 localVarHeaderParameter["Authorization"] = "Bearer " + accessToken;
+            }
+
+            if (organization !== undefined) {
+                localVarQueryParameter['organization'] = organization;
             }
 
 
@@ -241,13 +246,14 @@ export const APIKeysApiFp = function(configuration?: Configuration) {
             };
         },
         /**
-         * The caller\'s API keys. The key itself is never shown again after creation.
+         * The caller\'s API keys, of every organization or of the one `organization` names. The key itself is never shown again after creation.
          * @summary List API keys
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        async listApiKeys(options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ApiKeyList>> {
-            const localVarAxiosArgs = await APIKeysApiAxiosParamCreator(configuration).listApiKeys(options);
+        async listApiKeys(organization?: string, options?: any): Promise<(axios?: AxiosInstance, basePath?: string) => AxiosPromise<ApiKeyList>> {
+            const localVarAxiosArgs = await APIKeysApiAxiosParamCreator(configuration).listApiKeys(organization, options);
             return (axios: AxiosInstance = globalAxios, basePath: string = BASE_PATH) => {
                 const axiosRequestArgs = {...localVarAxiosArgs.options, url: basePath + localVarAxiosArgs.url};
                 return axios.request(axiosRequestArgs);
@@ -283,13 +289,14 @@ export const APIKeysApiFactory = function (configuration?: Configuration, basePa
             return APIKeysApiFp(configuration).deleteApiKey(id, options).then((request) => request(axios, basePath));
         },
         /**
-         * The caller\'s API keys. The key itself is never shown again after creation.
+         * The caller\'s API keys, of every organization or of the one `organization` names. The key itself is never shown again after creation.
          * @summary List API keys
+         * @param {string} [organization] Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
          * @param {*} [options] Override http request option.
          * @throws {RequiredError}
          */
-        listApiKeys(options?: any): AxiosPromise<ApiKeyList> {
-            return APIKeysApiFp(configuration).listApiKeys(options).then((request) => request(axios, basePath));
+        listApiKeys(organization?: string, options?: any): AxiosPromise<ApiKeyList> {
+            return APIKeysApiFp(configuration).listApiKeys(organization, options).then((request) => request(axios, basePath));
         },
     };
 };
@@ -320,6 +327,20 @@ export interface APIKeysApiDeleteApiKeyRequest {
      * @memberof APIKeysApiDeleteApiKey
      */
     readonly id: string
+}
+
+/**
+ * Request parameters for listApiKeys operation in APIKeysApi.
+ * @export
+ * @interface APIKeysApiListApiKeysRequest
+ */
+export interface APIKeysApiListApiKeysRequest {
+    /**
+     * Only objects of this organization (one the caller belongs to; 404 otherwise). Without it, a list has the objects of every organization the caller belongs to (an admin\&#39;s, every object).
+     * @type {string}
+     * @memberof APIKeysApiListApiKeys
+     */
+    readonly organization?: string
 }
 
 /**
@@ -354,13 +375,14 @@ export class APIKeysApi extends BaseAPI {
     }
 
     /**
-     * The caller\'s API keys. The key itself is never shown again after creation.
+     * The caller\'s API keys, of every organization or of the one `organization` names. The key itself is never shown again after creation.
      * @summary List API keys
+     * @param {APIKeysApiListApiKeysRequest} requestParameters Request parameters.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof APIKeysApi
      */
-    public listApiKeys(options?: AxiosRequestConfig) {
-        return APIKeysApiFp(this.configuration).listApiKeys(options).then((request) => request(this.axios, this.basePath));
+    public listApiKeys(requestParameters: APIKeysApiListApiKeysRequest = {}, options?: AxiosRequestConfig) {
+        return APIKeysApiFp(this.configuration).listApiKeys(requestParameters.organization, options).then((request) => request(this.axios, this.basePath));
     }
 }

@@ -56,14 +56,7 @@ export async function listPendingInvitationRows(
   limit: number,
   offset: number,
 ): Promise<{ rows: InvitationWithNames[]; total: number }> {
-  const q = withNames(db).where({ 'i.organization_id': organizationId, 'i.status': 'pending' });
-  const [{ count }] = await q.clone().count<{ count: string }[]>('* as count');
-  const rows = await q
-    .select(...WITH_NAMES)
-    .orderBy('i.id', 'desc')
-    .limit(limit)
-    .offset(offset);
-  return { rows, total: Number(count) };
+  return page(withNames(db).where({ 'i.organization_id': organizationId, 'i.status': 'pending' }), limit, offset);
 }
 
 /** The pending, unexpired invitations addressed to an email (without case), newest first. */
@@ -77,6 +70,15 @@ export async function listInvitationRowsFor(
     .whereRaw('lower(i.email) = lower(?)', [email])
     .where('i.status', 'pending')
     .where('i.expires_at', '>', db.fn.now());
+  return page(q, limit, offset);
+}
+
+/** A page of the invitations `q` selects, newest first, with how many there are in all. */
+async function page(
+  q: ReturnType<typeof withNames>,
+  limit: number,
+  offset: number,
+): Promise<{ rows: InvitationWithNames[]; total: number }> {
   const [{ count }] = await q.clone().count<{ count: string }[]>('* as count');
   const rows = await q
     .select(...WITH_NAMES)

@@ -8,7 +8,14 @@ import type { ExecutionRow, FlowRequestSnapshot, TaskRow } from '../db/tables';
 import { runPrepared, type PreparedStatement } from '../db/prepared';
 import { DELIVERIES_CHANNEL, EVENTS_CHANNEL } from './events.repository';
 import { FINISHED_CHANNEL } from './finished-executions.repository';
-import { finishedRow, nextTask, stepItem, type StepWrite, type WrittenRow } from './step-commits.repository';
+import {
+  finishedRow,
+  insertStepRows,
+  nextTask,
+  stepItem,
+  type StepWrite,
+  type WrittenRow,
+} from './step-commits.repository';
 import { splitClaimed, TASK_COLUMNS, TASKS_CHANNEL, type ClaimedTask } from './tasks.repository';
 
 export interface NewStart {
@@ -141,13 +148,7 @@ const INSERT_STEPPED_STARTS: PreparedStatement = {
         order by ev.execution_id, ev.seq, l.id
        returning 1
      ), st as (
-       insert into steps (id, execution_id, node_id, node_type, attempt, status, input, output, error, actor_id,
-                          started_at, completed_at)
-       select s.step->>'id', i.id, s.step->>'node_id', s.step->>'node_type', (s.step->>'attempt')::int,
-              s.step->>'status', s.step->'input', s.step->'output', s.step->>'error', s.step->>'actor_id',
-              (s.step->>'started_at')::timestamptz, (s.step->>'completed_at')::timestamptz
-         from items i cross join lateral jsonb_array_elements(i.steps) as s(step)
-       returning 1
+       ${insertStepRows('i.id', 'items i')}
      ), nt as (
        insert into tasks (execution_id, account_id, node_id, attempt, run_at, lease_owner, lease_expires_at)
        select i.id, i.account_id, i.next_node, i.next_attempt, coalesce(i.next_run_at, now()),

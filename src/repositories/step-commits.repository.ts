@@ -48,6 +48,20 @@ export interface StepWriteOutcome {
   finished: Map<number, ExecutionRow>;
 }
 
+/**
+ * The statement that inserts the step rows of the items' `steps` arrays (jsonb, in order), for
+ * the batch statements: `executionId` names each row's execution in `from`, which joins `items i`.
+ */
+export function insertStepRows(executionId: string, from: string): string {
+  return `insert into steps (id, execution_id, node_id, node_type, attempt, status, input, output, error, actor_id,
+                     started_at, completed_at)
+  select s.step->>'id', ${executionId}, s.step->>'node_id', s.step->>'node_type', (s.step->>'attempt')::int,
+         s.step->>'status', s.step->'input', s.step->'output', s.step->>'error', s.step->>'actor_id',
+         (s.step->>'started_at')::timestamptz, (s.step->>'completed_at')::timestamptz
+    from ${from} cross join lateral jsonb_array_elements(i.steps) as s(step)
+  returning 1`;
+}
+
 const WRITE_STEPS: PreparedStatement = {
   name: 'flowrunner_write_steps_v7',
   text: `
@@ -96,13 +110,7 @@ with items as (
    order by ev.execution_id, ev.seq, lst.listener_id
   returning 1
 ), st as (
-  insert into steps (id, execution_id, node_id, node_type, attempt, status, input, output, error, actor_id,
-                     started_at, completed_at)
-  select s.step->>'id', ex.id, s.step->>'node_id', s.step->>'node_type', (s.step->>'attempt')::int,
-         s.step->>'status', s.step->'input', s.step->'output', s.step->>'error', s.step->>'actor_id',
-         (s.step->>'started_at')::timestamptz, (s.step->>'completed_at')::timestamptz
-    from ex join items i on i.k = ex.k cross join lateral jsonb_array_elements(i.steps) as s(step)
-  returning 1
+  ${insertStepRows('ex.id', 'ex join items i on i.k = ex.k')}
 ), nt as (
   insert into tasks (execution_id, account_id, node_id, attempt, run_at, lease_owner, lease_expires_at)
   select ex.id, ex.account_id, i.next_node, i.next_attempt, coalesce(i.next_run_at, now()),

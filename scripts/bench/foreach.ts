@@ -11,6 +11,7 @@
  * embedded PostgreSQL. Figures are printed, never asserted.
  */
 import os from 'node:os';
+import { machineSnapshot, machineSplit } from './machine';
 import { BenchServer } from './processes';
 import { int } from './report';
 import { call, drain, type Bench } from './scenarios';
@@ -20,6 +21,9 @@ const ITEMS = Number(process.env.BENCH_ITEMS ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 32);
 const FOREACH_CONCURRENCY = Number(process.env.BENCH_FOREACH_CONCURRENCY ?? 100);
+
+/** BENCH_PROFILE=1: a CPU profile of the server process during the foreach (its file is printed). */
+const PROFILE = process.env.BENCH_PROFILE === '1';
 
 const sleep = (msec: number) => new Promise((r) => setTimeout(r, msec));
 
@@ -86,6 +90,9 @@ async function main() {
     );
 
     // The foreach: one execution, ITEMS iterations.
+    const countsBefore = await server.counts();
+    const machineBefore = machineSnapshot();
+    if (PROFILE) await server.profileStart();
     const started = await call(server.url, 'POST', `/api/v1/flows/${each}/run`, env.token, { input: {} });
     const id = String(started.body.execution_id);
     for (;;) {
@@ -97,6 +104,11 @@ async function main() {
       await sleep(500);
     }
     const foreachSeconds = await seconds(env.db, 'select completed_at - created_at from executions where id = ?', [id]);
+    const profile = PROFILE ? await server.profileStop() : undefined;
+    const countsAfter = await server.counts();
+    const split = machineSplit(machineBefore, machineSnapshot(), { server: [server.pid], loadgen: -1 }, ITEMS, 'item');
+    const per = (n: number) => (n / ITEMS).toFixed(2);
+    const st = (k: 'statements' | 'writeCommits') => countsAfter.statements[k] - countsBefore.statements[k];
 
     const oneRate = ITEMS / oneSeconds;
     const foreachRate = ITEMS / foreachSeconds;
@@ -108,6 +120,11 @@ async function main() {
       `| foreach of a transform (concurrency ${FOREACH_CONCURRENCY}) | ${int(ITEMS)} | ${foreachSeconds.toFixed(1)} | ${int(foreachRate)} |`,
     );
     console.log(`\nforeach / one-node executions: ${(foreachRate / oneRate).toFixed(2)}`);
+    console.log(
+      `foreach, per item: ${per(st('statements'))} SQL statements, ${per(st('writeCommits'))} write commits, ` +
+        `${per(countsAfter.cpuMs - countsBefore.cpuMs)} ms server CPU${split ? `; ${split}` : ''}`,
+    );
+    if (profile) console.log(`CPU profile of the server process during the foreach: ${profile.file}`);
   } finally {
     await server.stop();
     await env.close();

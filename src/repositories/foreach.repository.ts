@@ -137,19 +137,21 @@ export async function claimPendingItems(
   ids: string[],
 ): Promise<(Pick<ForeachItemRow, 'idx' | 'item' | 'child_execution_id'> & { resumed: boolean })[]> {
   const { rows } = await tx.raw(
+    // The update finds the rows it locked by their ctid (they cannot move while locked): joined by
+    // key, a plan made on a fresh run's statistics walked every item of the run for each claim.
     `with c as (
-       select idx, child_execution_id from foreach_items
+       select ctid, idx, child_execution_id from foreach_items
         where execution_id = ? and node_id = ? and status = 'pending'
         order by idx limit ? for update skip locked
      ), n as (
-       select idx, child_execution_id, row_number() over (order by idx) as rn from c
+       select ctid, idx, child_execution_id, row_number() over (order by idx) as rn from c
      )
      update foreach_items f
         set status = 'running', child_execution_id = coalesce(n.child_execution_id, (?::text[])[n.rn::int])
        from n
-      where f.execution_id = ? and f.node_id = ? and f.idx = n.idx
+      where f.ctid = n.ctid
      returning f.idx, f.item, f.child_execution_id, n.child_execution_id is not null as resumed`,
-    [key.execution_id, key.node_id, ids.length, ids, key.execution_id, key.node_id],
+    [key.execution_id, key.node_id, ids.length, ids],
   );
   const claimed = rows as (Pick<ForeachItemRow, 'idx' | 'item' | 'child_execution_id'> & { resumed: boolean })[];
   return claimed.sort((x, y) => x.idx - y.idx);

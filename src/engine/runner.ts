@@ -210,9 +210,10 @@ export class StepRunner {
 
   /**
    * The plans of the steps that follow `plan` in memory: while its next node is due now and may
-   * run in memory (inline.ts), it runs on the row the plan leaves, up to FLOWRUNNER_STEPS_IN_MEMORY steps;
-   * they commit together, as one write. Nothing of them is seen until that commit, and should the
-   * process die first they run again from the last commit: they compute, nothing else.
+   * run in memory (inline.ts), it runs on the row the plan leaves, up to FLOWRUNNER_STEPS_IN_MEMORY
+   * steps in all; they commit together, as one write. Nothing of them is seen until that commit,
+   * and should the process die first they run again from the last commit: they compute, nothing
+   * else.
    */
   private async onward(plan: StepPlan, task: TaskRow): Promise<StepPlan[]> {
     const plans = [plan];

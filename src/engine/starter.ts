@@ -8,9 +8,8 @@
  * plain expressions) runs that node — and the ones after it that may too — before anything is
  * written, on the row its start would insert (`queuedClaim`), and the execution is inserted as
  * those steps leave it — start event, steps, their events, next task — by one statement
- * (`insertSteppedStarts`): a one-node flow
- * is started and finished by one commit, with no task written and no transaction to open, and a
- * run-and-wait call answers from the row it committed.
+ * (`insertSteppedStarts`): a one-node flow is started and finished by one commit, with no task
+ * written and no transaction to open, and a run-and-wait call answers from the row it committed.
  */
 import type { Db } from '../db/knex';
 import type { ExecutionRow } from '../db/tables';

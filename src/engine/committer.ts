@@ -1,13 +1,16 @@
 /**
  * Commits the plans of finished steps, many per transaction (see Batcher): one statement writes
- * a whole batch (repositories/step-commits.repository.ts).
+ * a whole batch (repositories/step-commits.repository.ts). And the steps of foreach iterations
+ * that commit in a transaction (their ends), many per transaction too.
  */
-import type { Db } from '../db/knex';
+import type { Db, Tx } from '../db/knex';
 import { newId } from '../db/ids';
-import { retryingConflicts } from '../db/transaction';
+import { inTransaction, retryingConflicts } from '../db/transaction';
 import type { ExecutionRow, TaskRow } from '../db/tables';
+import type { ItemEnd } from '../repositories/foreach.repository';
 import { writeSteps, type StepWrite } from '../repositories/step-commits.repository';
 import { Batcher } from './batcher';
+import { iterationsEnded } from './lifecycle';
 import type { StepPlan } from './step-commit';
 
 /** Bounded by the NOTIFY payload, which names every execution of a batch. */
@@ -45,6 +48,43 @@ export class StepCommitter {
   /** Commits the plans (steps of one execution, in order) with others; `handOver` leases the next task (when due now) to this worker. */
   commit(plans: StepPlan[], handOver: boolean): Promise<Committed> {
     return this.batcher.submit(stepWrite(plans, handOver));
+  }
+}
+
+/** A foreach iteration's step that commits in a transaction: it writes in `tx`, and puts its iteration's end, if it ends, in `ends`. */
+export type IterationCommit = (tx: Tx, ends: ItemEnd[]) => Promise<void>;
+
+/** Iterations' steps in one transaction: their transactions wait on the parent's lock in turn, so few at once. */
+const MAX_ITERATION_BATCH = 64;
+const ITERATION_IN_FLIGHT = 4;
+
+/**
+ * Commits foreach iterations' steps that need a transaction (an iteration's last step above
+ * all), many in one: each foreach moves on once for all of its iterations that end in it
+ * (`iterationsEnded`), so siblings that end together take their parent's row lock once, instead
+ * of queueing on it one transaction each. A batch that fails is committed again one step at a
+ * time (Batcher), so one bad step fails alone.
+ */
+export class IterationCommitter {
+  private readonly batcher: Batcher<IterationCommit, void>;
+
+  constructor(db: Db) {
+    this.batcher = new Batcher(
+      async (commits) => {
+        await inTransaction(db, async (tx) => {
+          const ends: ItemEnd[] = [];
+          for (const commit of commits) await commit(tx, ends);
+          await iterationsEnded(tx, ends);
+        });
+        return commits.map(() => undefined);
+      },
+      MAX_ITERATION_BATCH,
+      ITERATION_IN_FLIGHT,
+    );
+  }
+
+  commit(commit: IterationCommit): Promise<void> {
+    return this.batcher.submit(commit);
   }
 }
 

@@ -19,9 +19,9 @@ import {
 } from '../repositories/executions.repository';
 import {
   claimPendingItems,
-  countItemEnd,
+  countItemEnds,
   failedItems,
-  finishItemOfChild,
+  finishItemsOfChildren,
   isItemChild,
   foreachResults,
   markItemRunning,
@@ -30,12 +30,15 @@ import {
   unclaimItems,
   unstartItem,
   type ForeachBody,
+  type EndedItem,
   type ForeachItemRow,
+  type ItemEnd,
   type ItemParent,
   type ForeachKey,
   type ForeachRunRow,
 } from '../repositories/foreach.repository';
 import { findFlowVersion } from '../repositories/flows.repository';
+import { insertStarts, type NewStart } from '../repositories/starts.repository';
 import { listAllStepRows } from '../repositories/steps.repository';
 import { insertTask } from '../repositories/tasks.repository';
 import { edgeFor, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
@@ -51,25 +54,8 @@ export const FAILED_ITEMS_SHOWN = 100;
 
 type StartableRun = Pick<ForeachRunRow, 'execution_id' | 'node_id' | 'body' | 'retried_by'>;
 
-/** What this file needs from lifecycle.ts (which calls it): creating and cancelling executions. */
+/** What this file needs from lifecycle.ts (which calls it): cancelling executions. */
 export interface Lifecycle {
-  create(
-    tx: Tx,
-    n: {
-      id: string;
-      account_id: string;
-      organization_id: string;
-      flow_id: string;
-      flow_version: number;
-      entry: string;
-      nodes_total: number;
-      input: Record<string, unknown>;
-      started_by: string | null;
-      parent_execution_id: string;
-      depth: number;
-      iteration: ExecutionRow['iteration'];
-    },
-  ): Promise<unknown>;
   cancel(tx: Tx, ex: ExecutionRow, reason: string, actorId: string | null): Promise<void>;
 }
 
@@ -94,7 +80,6 @@ export async function startForeach(
     node: NodeDefinition;
   },
   control: Extract<ControlStep, { kind: 'foreach' }>,
-  lifecycle: Lifecycle,
 ): Promise<NewEvent[]> {
   const { execution: ex, task } = step;
   const body: ForeachBody = control.subflow
@@ -122,7 +107,7 @@ export async function startForeach(
     await queueLastRun(tx, run, { results: [], errors: [] });
     return [];
   }
-  await startItems(tx, ex.id, { ...run, retried_by: null }, control.concurrency, lifecycle);
+  await startItems(tx, ex.id, { ...run, retried_by: null }, control.concurrency);
   return [
     progressEvent(progress, `Foreach over ${run.total} items, ${Math.min(run.concurrency, run.total)} at a time`),
   ];
@@ -138,7 +123,6 @@ export async function startItems(
   parentId: string,
   run: StartableRun,
   count: number,
-  lifecycle: Lifecycle,
   resumeNow = true,
   knownParent?: ItemParent,
 ): Promise<{ started: { id: string; idx: number }[]; resumable: ResumableItem[] }> {
@@ -148,32 +132,32 @@ export async function startItems(
   if (items.length === 0) return { started: [], resumable: [] };
   const resumable = items.filter((i) => i.resumed);
   const fresh = items.filter((i) => !i.resumed);
-  if (resumeNow) await resumeItems(tx, run, resumable, lifecycle);
+  if (resumeNow) await resumeItems(tx, run, resumable);
   const started: { id: string; idx: number }[] = [];
   if (fresh.length === 0) return { started, resumable: resumeNow ? [] : resumable };
   // Read without a lock: the parent's input, account, organization and depth do not change while it runs.
   const parent = knownParent ?? (await findExecution(tx, parentId))!;
-  for (const item of fresh) {
-    await startChild(tx, parent, run, item.child_execution_id!, item, lifecycle);
-    started.push({ id: item.child_execution_id!, idx: item.idx });
-  }
+  await insertStarts(
+    tx,
+    fresh.map((item) => childStart(parent, run, item.child_execution_id!, item)),
+    0,
+  );
+  for (const item of fresh) started.push({ id: item.child_execution_id!, idx: item.idx });
   return { started, resumable: resumeNow ? [] : resumable };
 }
 
 /** A claimed item (already marked running under `child_execution_id`) being retried. */
 type ResumableItem = Pick<ForeachItemRow, 'idx' | 'item' | 'child_execution_id'>;
 
-/** Creates the child execution `id` of a claimed item. */
-async function startChild(
-  tx: Tx,
+/** The start of the child execution `id` that runs a claimed item: queued, its entry task for any worker. */
+function childStart(
   parent: ItemParent,
   run: StartableRun,
   id: string,
   item: Pick<ForeachItemRow, 'idx' | 'item'>,
-  lifecycle: Lifecycle,
-): Promise<void> {
+): NewStart {
   const { body } = run;
-  await lifecycle.create(tx, {
+  return {
     id,
     account_id: parent.account_id,
     // Its parent's organization: the one whose secrets and connections it runs with.
@@ -183,11 +167,16 @@ async function startChild(
     entry: body.entry,
     nodes_total: body.nodes_total,
     input: body.body ? parent.input : { item: item.item, index: item.idx },
+    client_id: null,
     started_by: parent.started_by,
+    flow_request: null,
+    stage: 'draft',
+    name: null,
+    leased_to: null,
     parent_execution_id: parent.id,
     depth: parent.depth + 1,
     iteration: { node_id: run.node_id, index: item.idx, item: item.item, body: body.body },
-  });
+  };
 }
 
 /**
@@ -196,12 +185,7 @@ async function startChild(
  * version no longer has goes on from the body's entry, and one that is gone (purged) gives way to
  * a new child.
  */
-export async function resumeItems(
-  tx: Tx,
-  run: StartableRun,
-  items: ResumableItem[],
-  lifecycle: Lifecycle,
-): Promise<void> {
+export async function resumeItems(tx: Tx, run: StartableRun, items: ResumableItem[]): Promise<void> {
   if (items.length === 0) return;
   const key = { execution_id: run.execution_id, node_id: run.node_id };
   const { body } = run;
@@ -210,7 +194,7 @@ export async function resumeItems(
     const child = await lockExecution(tx, item.child_execution_id!);
     if (!child || (child.status !== 'failed' && child.status !== 'cancelled')) {
       const id = newId('exec');
-      await startChild(tx, (await findExecution(tx, run.execution_id))!, run, id, item, lifecycle);
+      await insertStarts(tx, [childStart((await findExecution(tx, run.execution_id))!, run, id, item)], 0);
       await markItemRunning(tx, key, item.idx, id);
       continue;
     }
@@ -247,33 +231,70 @@ async function queueLastRun(
 
 /**
  * A child execution ended: when it is a foreach's iteration, records it and moves the foreach on
- * (true); false for any other child (a subflow's). Siblings end together: the next item is
- * started first, under a skip-locked claim of its own, and the parent's row is locked last, so the
- * part that siblings take in turn is short (the counters, the progress, at times an event). When
- * the parent turned out to be finished, or the foreach failed meanwhile, the child just started
- * is removed again, unseen, in the same transaction.
+ * (true); false for any other child (a subflow's).
  */
 export async function foreachChildEnded(
   tx: Tx,
-  child: { id: string; parent_execution_id: string | null },
+  child: { id: string },
   status: ExecutionStatus,
   result: unknown,
   error: string | null,
   lifecycle: Lifecycle,
 ): Promise<boolean> {
+  const end = itemEndOf(child.id, status, result, error);
+  return (await foreachChildrenEnded(tx, [end], lifecycle)) > 0 || isItemChild(tx, child.id);
+}
+
+/** How a child execution's end reads as its item's. */
+export function itemEndOf(child: string, status: ExecutionStatus, result: unknown, error: string | null): ItemEnd {
   const ended = status === 'completed' ? 'completed' : status === 'failed' ? 'failed' : 'cancelled';
-  const itemError = ended === 'completed' ? null : (error ?? ended);
-  const item = await finishItemOfChild(tx, child.id, ended, ended === 'completed' ? result : null, itemError);
-  if (!item) return isItemChild(tx, child.id);
-  const key: ForeachKey = { execution_id: item.run.execution_id, node_id: item.run.node_id };
-  const stops = ended !== 'completed';
-  const seen = item.run;
+  return {
+    child,
+    status: ended,
+    result: ended === 'completed' ? result : null,
+    error: ended === 'completed' ? null : (error ?? ended),
+  };
+}
+
+/**
+ * Iterations ended (child executions, of one foreach or several, committed in this transaction):
+ * records each on its item and moves each foreach on once for all of its items here; answers how
+ * many were running items. Siblings end together: the next items are started first, under a
+ * skip-locked claim of their own, and the parent's row is locked last, once for the batch, so the
+ * part that siblings (and other batches) take in turn is short (the counters, the progress, at
+ * times an event). When the parent turned out to be finished, or the foreach failed meanwhile,
+ * the children just started are removed again, unseen, in the same transaction.
+ */
+export async function foreachChildrenEnded(tx: Tx, ends: ItemEnd[], lifecycle: Lifecycle): Promise<number> {
+  const items = await finishItemsOfChildren(tx, ends);
+  const runs = new Map<string, EndedItem[]>();
+  for (const item of items) {
+    const id = `${item.run.execution_id}\n${item.run.node_id}`;
+    runs.set(id, [...(runs.get(id) ?? []), item]);
+  }
+  const byChild = new Map(ends.map((e) => [e.child, e]));
+  for (const ended of runs.values())
+    await itemsEnded(
+      tx,
+      ended.sort((x, y) => x.idx - y.idx).map((item) => ({ ...item, end: byChild.get(item.child)! })),
+      lifecycle,
+    );
+  return items.length;
+}
+
+/** Items of one foreach run that ended in this transaction, first by index. */
+async function itemsEnded(tx: Tx, items: (EndedItem & { end: ItemEnd })[], lifecycle: Lifecycle): Promise<void> {
+  const seen = items[0].run;
+  const parent = items[0].parent;
+  const key: ForeachKey = { execution_id: seen.execution_id, node_id: seen.node_id };
+  const stopping = items.filter((i) => i.end.status !== 'completed');
+  const stops = stopping.length > 0;
   const { started, resumable } =
     seen.status === 'running' && !(stops && seen.on_item_error === 'fail')
-      ? await startItems(tx, key.execution_id, seen, 1, lifecycle, false, item.parent)
+      ? await startItems(tx, key.execution_id, seen, items.length, false, parent)
       : { started: [], resumable: [] };
   const now = new Date();
-  const run = await countItemEnd(tx, key, stops, now, PROGRESS_EVENT_MS);
+  const run = await countItemEnds(tx, key, items.length, stopping.length, now, PROGRESS_EVENT_MS);
   if (!run) {
     for (const s of started) {
       await deleteExecutionRow(tx, s.id);
@@ -285,21 +306,22 @@ export async function foreachChildEnded(
         key,
         resumable.map((r) => r.idx),
       );
-    return true;
+    return;
   }
-  await resumeItems(tx, run, resumable, lifecycle);
+  await resumeItems(tx, run, resumable);
   const { done, failed } = run;
   const progress: ForeachProgress = { node_id: run.node_id, done, total: run.total, failed };
-  const parent = item.parent;
   let message: string | undefined;
   if (run.status === 'failed') {
-    const reason = `Cancelled: item ${item.idx} of foreach "${run.node_id}" ${ended}`;
+    const first = stopping[0];
+    const reason = `Cancelled: item ${first.idx} of foreach "${run.node_id}" ${first.end.status}`;
+    const ending = new Set(items.map((i) => i.child));
     for (const other of await lockUnfinishedChildren(tx, parent.id))
-      if (other.id !== child.id && other.iteration?.node_id === run.node_id)
+      if (!ending.has(other.id) && other.iteration?.node_id === run.node_id)
         await lifecycle.cancel(tx, other, reason, null);
     const outcome = await foreachResults(tx, key);
-    await queueLastRun(tx, run, { ...outcome, failed: { index: item.idx, error: itemError } });
-    message = `Foreach "${run.node_id}" stops: item ${item.idx} ${ended}: ${itemError}`;
+    await queueLastRun(tx, run, { ...outcome, failed: { index: first.idx, error: first.end.error } });
+    message = `Foreach "${run.node_id}" stops: item ${first.idx} ${first.end.status}: ${first.end.error}`;
   } else if (run.status === 'completed') {
     await queueLastRun(tx, run, await foreachResults(tx, key));
     message = `Foreach "${run.node_id}": ${done}/${run.total} items done${failed ? `, ${failed} failed` : ''}`;
@@ -311,5 +333,4 @@ export async function foreachChildEnded(
       failed_items: await failedItems(tx, key, FAILED_ITEMS_SHOWN),
     });
   if (message) await appendEvents(tx, parent.id, [progressEvent(progress, message)]);
-  return true;
 }

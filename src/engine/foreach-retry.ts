@@ -19,7 +19,7 @@ import {
   type ForeachRunRow,
 } from '../repositories/foreach.repository';
 import { edgeFor, nodeCount, nodeOf, type FlowDocument } from './definition';
-import { FAILED_ITEMS_SHOWN, startItems, type Lifecycle } from './foreach-commit';
+import { FAILED_ITEMS_SHOWN, startItems } from './foreach-commit';
 import { regionsOf } from './regions';
 
 /** An item a retry runs again: it did not complete (failed, cancelled, or never started). */
@@ -81,12 +81,7 @@ export interface ItemsRetry {
  * was made running by the caller (resumeExecution, with no task for the foreach node); a parent
  * still in its foreach (`on_item_error: continue`) just gets the items back.
  */
-export async function retryForeachItems(
-  tx: Tx,
-  parent: ExecutionRow,
-  r: ItemsRetry,
-  lifecycle: Lifecycle,
-): Promise<void> {
+export async function retryForeachItems(tx: Tx, parent: ExecutionRow, r: ItemsRetry): Promise<void> {
   const { run } = r;
   const key = { execution_id: run.execution_id, node_id: run.node_id };
   const indexes = r.redo.map((i) => i.idx);
@@ -117,6 +112,5 @@ export async function retryForeachItems(
   };
   await setForeachProgress(tx, run.execution_id, progress);
   const free = run.concurrency - (await countRunningItems(tx, key));
-  if (free > 0)
-    await startItems(tx, run.execution_id, { ...run, body: r.body, retried_by: r.actorId }, free, lifecycle);
+  if (free > 0) await startItems(tx, run.execution_id, { ...run, body: r.body, retried_by: r.actorId }, free);
 }

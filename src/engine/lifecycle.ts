@@ -14,12 +14,13 @@ import {
   notifyCancelled,
   updateExecution,
 } from '../repositories/executions.repository';
+import type { ItemEnd } from '../repositories/foreach.repository';
 import type { NewStart } from '../repositories/starts.repository';
 import { insertStep } from '../repositories/steps.repository';
 import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
 import { admitExecution, type Admission } from './concurrency';
 import { nodeOf, type FlowDocument } from './definition';
-import { foreachChildEnded } from './foreach-commit';
+import { foreachChildEnded, foreachChildrenEnded } from './foreach-commit';
 
 /** A start's execution (see NewStart), or a subflow's child, or one that waits for an approval first. */
 export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id' | 'flow_request' | 'stage' | 'name'> {
@@ -107,8 +108,7 @@ export async function notifyParent(
   error: string | null,
 ): Promise<void> {
   if (!child.parent_execution_id) return;
-  if (await foreachChildEnded(tx, child, status, result, error, { create: createExecution, cancel: cancelExecution }))
-    return;
+  if (await foreachChildEnded(tx, child, status, result, error, LIFECYCLE)) return;
   const parent = await lockExecution(tx, child.parent_execution_id);
   const waitingFor = parent?.waiting_for as { kind?: string; node_id?: string; child_execution_id?: string } | null;
   if (
@@ -123,6 +123,14 @@ export async function notifyParent(
     node_id: waitingFor.node_id!,
     state: { child: { id: child.id, status, result: result ?? null, error } },
   });
+}
+
+/** What foreach-commit.ts cancels iterations with. */
+const LIFECYCLE = { cancel: cancelExecution };
+
+/** Foreach iterations that ended in this transaction (see `StepContext.itemEnds`): their foreaches move on. */
+export async function iterationsEnded(tx: Tx, ends: ItemEnd[]): Promise<void> {
+  if (ends.length > 0) await foreachChildrenEnded(tx, ends, LIFECYCLE);
 }
 
 /** The error of an execution that the engine itself failed on, again and again. */

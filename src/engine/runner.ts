@@ -4,10 +4,11 @@
  * the task's lease.
  */
 import type { Config } from '../config';
-import type { Db } from '../db/knex';
+import type { Db, Tx } from '../db/knex';
 import { inTransaction } from '../db/transaction';
 import { FINAL_STATUSES, type ExecutionRow, type TaskRow } from '../db/tables';
 import type { NewEvent } from '../repositories/events.repository';
+import type { ItemEnd } from '../repositories/foreach.repository';
 import { appendEvents } from '../repositories/events.repository';
 import { lockExecution, updateExecution } from '../repositories/executions.repository';
 import { findFlowVersion, findLiveFlow } from '../repositories/flows.repository';
@@ -30,7 +31,7 @@ import { deferral } from './rate-limit';
 import { NodeError } from './nodes/types';
 import type { RunSecretsSource } from './ports';
 import type { ConnectionAuth } from './connections';
-import { StepCommitter } from './committer';
+import { IterationCommitter, StepCommitter } from './committer';
 import { commitStep, logEvent, planStep, type LogLevel, type StepOutcome, type StepPlan } from './step-commit';
 
 export class LeaseLostError extends Error {}
@@ -44,6 +45,7 @@ export const MAX_ENGINE_FAILURES = 3;
 export class StepRunner {
   private readonly documents = new Map<string, FlowDocument>();
   private readonly committer: StepCommitter;
+  private readonly iterationCommitter: IterationCommitter;
 
   constructor(
     private readonly db: Db,
@@ -56,6 +58,7 @@ export class StepRunner {
     private readonly finished: (execution: ExecutionRow) => void = () => {},
   ) {
     this.committer = new StepCommitter(db, workerId, config.leaseMs);
+    this.iterationCommitter = new IterationCommitter(db);
   }
 
   /** Versions are immutable, so a worker may keep their parsed documents. */
@@ -154,7 +157,8 @@ export class StepRunner {
         ? { task: committed.next, execution: plans[plans.length - 1].after }
         : undefined;
     }
-    await inTransaction(this.db, async (tx) => {
+    // `ends`: where an iteration's end goes when its batch moves the foreach on (else at once).
+    const commit = async (tx: Tx, ends?: ItemEnd[]) => {
       const finished = outcome.result?.sleepUntil
         ? await sleepLeasedTask(
             tx,
@@ -167,8 +171,11 @@ export class StepRunner {
       if (!finished) throw new LeaseLostError(`lost the lease of task ${task.id}`);
       const current = (await lockExecution(tx, execution.id))!;
       if (FINAL_STATUSES.includes(current.status)) return;
-      await commitStep(tx, { ...step, execution: current }, outcome);
-    });
+      await commitStep(tx, { ...step, execution: current, itemEnds: ends }, outcome);
+    };
+    // A foreach's iterations commit with their siblings: the foreach moves on once for them all.
+    if (execution.iteration) await this.iterationCommitter.commit(commit);
+    else await inTransaction(this.db, (tx) => commit(tx));
     return undefined;
   }
 

@@ -7,6 +7,7 @@ import type { Tx } from '../db/knex';
 import { newId } from '../db/ids';
 import type { ExecutionRow, TaskRow } from '../db/tables';
 import { appendEvents, type NewEvent } from '../repositories/events.repository';
+import type { ItemEnd } from '../repositories/foreach.repository';
 import { updateExecution } from '../repositories/executions.repository';
 import type { StepChanges } from '../repositories/step-commits.repository';
 import { insertStep, type NewStepRow } from '../repositories/steps.repository';
@@ -18,7 +19,7 @@ import { ValidationError } from '../errors';
 import { checkAgainstSchema } from './user-schemas';
 import { cancelExecution, createExecution, notifyParent } from './lifecycle';
 import { arriveAtJoin, branchOf, startBranches } from './branch-commit';
-import { startForeach } from './foreach-commit';
+import { itemEndOf, startForeach } from './foreach-commit';
 import type { BranchOutcome } from './nodes/join';
 import type { NodeError, NodeResult, Wait } from './nodes/types';
 import { MAX_RETRY_AFTER_MS } from './rate-limit';
@@ -55,6 +56,11 @@ export interface StepContext {
   maxSteps: number;
   /** When the step is recorded: one clock for every time this commit stamps. */
   now: Date;
+  /**
+   * Where a foreach iteration's end goes when the caller moves the foreach on itself, for every
+   * iteration its transaction ends (`foreachChildrenEnded`); else the end tells the parent at once.
+   */
+  itemEnds?: ItemEnd[];
 }
 
 /** Changes to the execution row, and the events that tell of them. */
@@ -114,8 +120,7 @@ export async function commitStep(tx: Tx, step: StepContext, outcome: StepOutcome
   const running = and(begun, ran(step, outcome));
   if (result?.wait) return write(tx, step, and(running, await startWaiting(tx, step, result.wait)));
   if (result?.control?.kind === 'foreach') {
-    const lifecycle = { create: createExecution, cancel: cancelExecution };
-    const events = await startForeach(tx, step, result.control, lifecycle);
+    const events = await startForeach(tx, step, result.control);
     return write(tx, step, and(running, { patch: {}, events }));
   }
   const recorded = and(running, await recordStep(tx, step, outcome));
@@ -476,8 +481,11 @@ async function finish(tx: Tx, step: StepContext, recorded: Changes, route: Route
     });
   const changes = and(recorded, route.changes, end ? ending(step, end) : NO_CHANGES);
   await write(tx, step, changes);
-  if (end)
-    await notifyParent(tx, step.execution, end.status, changes.patch.result ?? null, changes.patch.error ?? null);
+  if (!end) return;
+  const { result = null, error = null } = changes.patch;
+  if (step.itemEnds && step.execution.iteration)
+    step.itemEnds.push(itemEndOf(step.execution.id, end.status, result, error));
+  else await notifyParent(tx, step.execution, end.status, result, error);
 }
 
 /** The execution's last changes: its status, its result or error (masked), and the events that say so. */

@@ -186,35 +186,39 @@ export interface ItemParent {
 
 /** An item whose child just ended, its run as it stands (not locked), and its parent (not locked). */
 export interface EndedItem {
+  /** The child execution that ran it. */
+  child: string;
   idx: number;
   run: Pick<ForeachRunRow, 'execution_id' | 'node_id' | 'status' | 'on_item_error' | 'body' | 'retried_by'>;
   parent: ItemParent;
 }
 
+/** How a child execution ended, as its item records it. */
+export interface ItemEnd {
+  child: string;
+  status: 'completed' | 'failed' | 'cancelled';
+  result: unknown;
+  error: string | null;
+}
+
 /**
- * Records the end of the running item that a child execution ran, in one statement that also
- * reads its run and its parent (what starting the next item needs): undefined when the child runs
- * no running item (a subflow's child, or an item already ended).
+ * Records the ends of the running items that child executions ran, in one statement that also
+ * reads each one's run and parent (what starting the next items needs); a child that runs no
+ * running item (a subflow's child, or an item already ended) is not in the answer.
  */
-export async function finishItemOfChild(
-  tx: Knex.Transaction,
-  childExecutionId: string,
-  status: 'completed' | 'failed' | 'cancelled',
-  result: unknown,
-  error: string | null,
-): Promise<EndedItem | undefined> {
+export async function finishItemsOfChildren(tx: Knex.Transaction, ends: ItemEnd[]): Promise<EndedItem[]> {
   const { rows } = await tx.raw(
-    `update foreach_items i set status = ?, result = ?::jsonb, error = ?
-       from foreach_runs r, executions p
-      where i.child_execution_id = ? and i.status = 'running'
+    `update foreach_items i set status = e.status, result = e.result, error = e.error
+       from jsonb_to_recordset(?::jsonb) as e(child text, status text, result jsonb, error text),
+            foreach_runs r, executions p
+      where i.child_execution_id = e.child and i.status = 'running'
         and r.execution_id = i.execution_id and r.node_id = i.node_id and p.id = i.execution_id
-     returning i.idx, i.execution_id, i.node_id, r.status, r.on_item_error, r.body, r.retried_by,
-               p.account_id, p.organization_id, p.input, p.started_by, p.depth`,
-    [status, JSON.stringify(result ?? null), error, childExecutionId],
+     returning i.child_execution_id, i.idx, i.execution_id, i.node_id, r.status, r.on_item_error, r.body,
+               r.retried_by, p.account_id, p.organization_id, p.input, p.started_by, p.depth`,
+    [JSON.stringify(ends.map((e) => ({ ...e, result: e.result ?? null })))],
   );
-  const row = rows[0];
-  if (!row) return undefined;
-  return {
+  return rows.map((row: Record<string, never>) => ({
+    child: row.child_execution_id,
     idx: row.idx,
     run: {
       execution_id: row.execution_id,
@@ -232,7 +236,7 @@ export async function finishItemOfChild(
       started_by: row.started_by,
       depth: row.depth,
     },
-  };
+  }));
 }
 
 /** Whether a child execution is (or was) an item of a foreach. */
@@ -241,16 +245,17 @@ export async function isItemChild(tx: Knex.Transaction, childExecutionId: string
 }
 
 /**
- * Counts an ended item on its run and the parent's `progress.foreach`, in one statement, under
- * the parent's row lock (taken first) and the run's: only while the parent has not ended and the
- * run is running (else undefined). The run becomes `failed` when the item `stops` it
- * (`on_item_error: fail`), `completed` with its last item; `due` says a progress event is due
- * (its last one at least `eventMs` ago, or the run ended).
+ * Counts `ended` items, `failed` of them failed or cancelled, on their run and the parent's
+ * `progress.foreach`, in one statement, under the parent's row lock (taken first) and the run's:
+ * only while the parent has not ended and the run is running (else undefined). The run becomes
+ * `failed` when a failed item stops it (`on_item_error: fail`), `completed` with its last item;
+ * `due` says a progress event is due (its last one at least `eventMs` ago, or the run ended).
  */
-export async function countItemEnd(
+export async function countItemEnds(
   tx: Knex.Transaction,
   key: ForeachKey,
-  failed: boolean,
+  ended: number,
+  failed: number,
   now: Date,
   eventMs: number,
 ): Promise<(ForeachRunRow & { due: boolean }) | undefined> {
@@ -260,11 +265,11 @@ export async function countItemEnd(
         where id = ? and status not in ('completed', 'failed', 'cancelled') for update
      ), r as (
        update foreach_runs set
-              done = done + 1,
+              done = done + ?,
               failed = failed + ?,
               status = case when ? and on_item_error = 'fail' then 'failed'
-                            when done + 1 = total then 'completed' else status end,
-              last_event_at = case when (? and on_item_error = 'fail') or done + 1 = total
+                            when done + ? >= total then 'completed' else status end,
+              last_event_at = case when (? and on_item_error = 'fail') or done + ? >= total
                                      or last_event_at is null or last_event_at <= ?::timestamptz
                                    then ?::timestamptz else last_event_at end
         where execution_id = ? and node_id = ? and status = 'running' and exists (select 1 from p)
@@ -278,9 +283,12 @@ export async function countItemEnd(
      select r.*, r.last_event_at = ?::timestamptz as due from r`,
     [
       key.execution_id,
-      failed ? 1 : 0,
+      ended,
       failed,
-      failed,
+      failed > 0,
+      ended,
+      failed > 0,
+      ended,
       new Date(now.getTime() - eventMs),
       now,
       key.execution_id,

@@ -38,22 +38,27 @@ export interface NewStart {
   name: string | null;
   /** Lease the entry task to this worker. */
   leased_to: string | null;
+  /** A foreach's iteration: its parent, its depth under it, and which iteration it is. */
+  parent_execution_id?: string | null;
+  depth?: number;
+  iteration?: ExecutionRow['iteration'];
 }
 
 /** The payload of every execution's first event (seq 1). */
 const QUEUED = { status: 'queued', node_id: null, node_type: null };
 
 const INSERT_STARTS: PreparedStatement = {
-  name: 'flowrunner_insert_starts_v5',
+  name: 'flowrunner_insert_starts_v6',
   text: `with items as (
        select * from jsonb_to_recordset($1::jsonb) as i(
          k int, id text, account_id text, organization_id text, flow_id text, flow_version int, entry text, nodes_total int,
-         input jsonb, client_id text, started_by text, flow_request jsonb, stage text, name text, leased_to text)
+         input jsonb, client_id text, started_by text, flow_request jsonb, stage text, name text, leased_to text,
+         parent_execution_id text, depth int, iteration jsonb)
      ), ex as (
        insert into executions (id, account_id, organization_id, flow_id, flow_version, status, client_id, input, started_by,
-                               event_seq, nodes_total, flow_request, stage, name)
+                               event_seq, nodes_total, flow_request, stage, name, parent_execution_id, depth, iteration)
        select id, account_id, organization_id, flow_id, flow_version, 'queued', client_id, input, started_by, 1,
-              nodes_total, flow_request, stage, name
+              nodes_total, flow_request, stage, name, parent_execution_id, coalesce(depth, 0), iteration
          from items order by k
        returning *
      ), ev as (

@@ -12,14 +12,11 @@ import type { Tx } from '../db/knex';
 import { FINAL_STATUSES, type ExecutionRow } from '../db/tables';
 import { nodeOf, type FlowDocument } from '../engine/definition';
 import { bodyOn, itemsToRun, retriable, retryForeachItems, type ItemsRetry } from '../engine/foreach-retry';
-import { cancelExecution, createExecution } from '../engine/lifecycle';
 import { nextAttempt, resumeExecution, type RetryTask } from '../engine/recovery';
 import { ConflictError, ValidationError } from '../errors';
 import { lockExecution } from '../repositories/executions.repository';
 import { lockForeachRun, lockItemOfChild, lockItems } from '../repositories/foreach.repository';
 import { listAllStepRows } from '../repositories/steps.repository';
-
-const lifecycle = { create: createExecution, cancel: cancelExecution };
 
 /** A version to continue on: the number and its document. */
 export interface Target {
@@ -59,7 +56,7 @@ export async function continuedForeach(
 
 /** Starts the continued foreach's items, after resumeExecution made its parent running. */
 export async function startContinued(tx: Tx, parent: ExecutionRow, c: Continued): Promise<void> {
-  await retryForeachItems(tx, parent, { ...c, attempt: c.task.attempt }, lifecycle);
+  await retryForeachItems(tx, parent, { ...c, attempt: c.task.attempt });
 }
 
 /**
@@ -125,7 +122,7 @@ export async function retryItemsOf(
     input: req.input,
     actorId,
   });
-  await retryForeachItems(tx, ex, { run, items, redo, body, attempt, actorId }, lifecycle);
+  await retryForeachItems(tx, ex, { run, items, redo, body, attempt, actorId });
 }
 
 /**
@@ -166,12 +163,14 @@ export async function retryIteration(
         `The parent execution ${parent.id} is still running its foreach on version ${run.body.version}; retry the iteration without use_current_version, or once the parent has ended`,
         { field: 'use_current_version', reason: 'the foreach is still running' },
       );
-    await retryForeachItems(
-      tx,
-      parent,
-      { run, items: [item], redo: [item], body: run.body, attempt: run.attempt, actorId },
-      lifecycle,
-    );
+    await retryForeachItems(tx, parent, {
+      run,
+      items: [item],
+      redo: [item],
+      body: run.body,
+      attempt: run.attempt,
+      actorId,
+    });
     return undefined;
   }
   if (parent.approval_status === 'rejected' || parent.approval_status === 'pending')
@@ -200,6 +199,6 @@ export async function retryIteration(
     document: parentTarget.document,
     actorId,
   });
-  await retryForeachItems(tx, parent, { run, items, redo, body, attempt, actorId }, lifecycle);
+  await retryForeachItems(tx, parent, { run, items, redo, body, attempt, actorId });
   return parent.id;
 }

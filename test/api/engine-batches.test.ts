@@ -207,6 +207,76 @@ describe('engine: batched starts, claims and step commits', function () {
     }
   });
 
+  it("commits foreach iterations' ends in batches: one the database refuses fails alone, every other item counts once", async () => {
+    // Every iteration commit submitted (a function of the transaction), and how it ended.
+    const outcomes: ('applied' | 'rejected' | undefined)[] = [];
+    const submit = Batcher.prototype.submit;
+    Batcher.prototype.submit = function (this: Batcher<unknown, unknown>, item: unknown) {
+      const promise = submit.call(this, item);
+      if (typeof item === 'function') {
+        const k = outcomes.push(undefined) - 1;
+        promise.then(
+          () => (outcomes[k] = 'applied'),
+          () => (outcomes[k] = 'rejected'),
+        );
+      }
+      return promise;
+    };
+    const server = await startTestServer({ FLOWRUNNER_WORKER_CONCURRENCY: '16', FLOWRUNNER_LEASE_MS: '1000' });
+    // Holding back step rows keeps the first commits in flight while the others gather behind them.
+    const hold = await api.db.transaction();
+    const items = 24;
+    try {
+      const owner = await makeAccount(server);
+      const flowId = await makeFlow(
+        owner,
+        `nodes:
+  start:
+    type: foreach
+    params: {items: "{{ [0..${items - 1}] }}", concurrency: ${items}, on_item_error: continue}
+    next: {each: triple}
+  triple:
+    type: transform
+    params: {expression: 'item = 5 ? "a\\u0000b" : item * 3'}
+`,
+      );
+      await hold.raw('lock table steps in share mode');
+      const [parent] = await startAll(owner, flowId, [{}]);
+      await eventually(() => outcomes.length >= 16, { timeout: 30_000, what: '16 iteration commits to be submitted' });
+      await hold.commit();
+      const ended = await eventually(
+        async () => {
+          const { data } = await owner.client.executions.getExecution({ id: parent });
+          if (data.status === 'queued' || data.status === 'running') throw new Error(`its status is ${data.status}`);
+          return data;
+        },
+        { timeout: 60_000, what: 'the foreach to end' },
+      );
+      expect(ended.status).to.equal('completed');
+      expect(ended.result).to.deep.equal({
+        results: Array.from({ length: items }, (_, i) => (i === 5 ? null : i * 3)),
+        errors: [{ index: 5, error: 'internal_error' }],
+      });
+      expect(ended.progress?.foreach).to.deep.include({ done: items, total: items, failed: 1 });
+      // Each good iteration's end was committed once; the bad one's was refused on each attempt.
+      expect(outcomes.filter((o) => o === 'applied')).to.have.length(items - 1);
+      expect(outcomes.filter((o) => o === 'rejected')).to.have.length(MAX_ENGINE_FAILURES);
+      const children: { id: string; index: number }[] = await server
+        .db('executions')
+        .where({ parent_execution_id: parent })
+        .select('id', server.db.raw("(iteration->>'index')::int as index"));
+      const ids = children.map((c) => c.id);
+      expect(ids).to.have.length(items);
+      const good = children.filter((c) => c.index !== 5).map((c) => c.id);
+      expect(await stepsNotOnce(server.db, good, ['triple'])).to.deep.equal([]);
+      expect(await gappedEvents(server.db, [parent, ...ids])).to.deep.equal([]);
+    } finally {
+      if (!hold.isCompleted()) await hold.rollback();
+      Batcher.prototype.submit = submit;
+      await server.close();
+    }
+  });
+
   it('commits a one-node start with its step; an inline step the database refuses leaves its start to the worker', async () => {
     const server = await startTestServer({ FLOWRUNNER_WORKER_CONCURRENCY: '16', FLOWRUNNER_LEASE_MS: '1000' });
     try {

@@ -10,6 +10,7 @@ import type { ExecutionRow, TaskRow } from '../db/tables';
 import type { ItemEnd } from '../repositories/foreach.repository';
 import { writeSteps, type StepWrite } from '../repositories/step-commits.repository';
 import { Batcher } from './batcher';
+import { itemEndOf } from './foreach-commit';
 import { iterationsEnded } from './lifecycle';
 import type { StepPlan } from './step-commit';
 
@@ -54,37 +55,61 @@ export class StepCommitter {
 /** A foreach iteration's step that commits in a transaction: it writes in `tx`, and puts its iteration's end, if it ends, in `ends`. */
 export type IterationCommit = (tx: Tx, ends: ItemEnd[]) => Promise<void>;
 
+/** What an iteration commits with its siblings: the plans of its last steps (as one write), or a step that needs a transaction. */
+type IterationWork = { write: StepWrite } | { commit: IterationCommit };
+
 /** Iterations' steps in one transaction: their transactions wait on the parent's lock in turn, so few at once. */
 const MAX_ITERATION_BATCH = 64;
 const ITERATION_IN_FLIGHT = 4;
 
 /**
- * Commits foreach iterations' steps that need a transaction (an iteration's last step above
- * all), many in one: each foreach moves on once for all of its iterations that end in it
- * (`iterationsEnded`), so siblings that end together take their parent's row lock once, instead
- * of queueing on it one transaction each. A batch that fails is committed again one step at a
- * time (Batcher), so one bad step fails alone.
+ * Commits the steps that end foreach iterations (and iterations' other steps that need a
+ * transaction), many in one: the plans in one statement as the step batches do, then the others,
+ * and then each foreach moves on once for all of its iterations that ended (`iterationsEnded`), so
+ * siblings that end together take their parent's row lock once, instead of queueing on it one
+ * transaction each. A batch that fails is committed again one step at a time (Batcher), so one
+ * bad step fails alone.
  */
 export class IterationCommitter {
-  private readonly batcher: Batcher<IterationCommit, void>;
+  private readonly batcher: Batcher<IterationWork, Committed>;
 
-  constructor(db: Db) {
+  constructor(db: Db, owner: string, leaseMs: number) {
     this.batcher = new Batcher(
-      async (commits) => {
-        await inTransaction(db, async (tx) => {
+      (works) =>
+        inTransaction(db, async (tx) => {
           const ends: ItemEnd[] = [];
-          for (const commit of commits) await commit(tx, ends);
+          const out: Committed[] = works.map(() => ({ applied: true }));
+          const plans = works.flatMap((w, k) => ('write' in w ? [{ k, write: w.write }] : []));
+          if (plans.length > 0) {
+            const written = await writeSteps(
+              tx,
+              owner,
+              leaseMs,
+              plans.map((p) => p.write),
+            );
+            plans.forEach(({ k }, j) => {
+              const finished = written.finished.get(j);
+              out[k] = { applied: written.applied.has(j), next: written.next.get(j), finished };
+              if (finished) ends.push(itemEndOf(finished.id, finished.status, finished.result, finished.error));
+            });
+          }
+          for (const w of works) if ('commit' in w) await w.commit(tx, ends);
           await iterationsEnded(tx, ends);
-        });
-        return commits.map(() => undefined);
-      },
+          return out;
+        }),
       MAX_ITERATION_BATCH,
       ITERATION_IN_FLIGHT,
     );
   }
 
-  commit(commit: IterationCommit): Promise<void> {
-    return this.batcher.submit(commit);
+  /** Commits the plans of an iteration's last steps (the last one ends it). */
+  commitPlans(plans: StepPlan[]): Promise<Committed> {
+    return this.batcher.submit({ write: stepWrite(plans, false) });
+  }
+
+  /** Commits an iteration's step in the batch's transaction. */
+  async commit(commit: IterationCommit): Promise<void> {
+    await this.batcher.submit({ commit });
   }
 }
 

@@ -58,7 +58,7 @@ export class StepRunner {
     private readonly finished: (execution: ExecutionRow) => void = () => {},
   ) {
     this.committer = new StepCommitter(db, workerId, config.leaseMs);
-    this.iterationCommitter = new IterationCommitter(db);
+    this.iterationCommitter = new IterationCommitter(db, workerId, config.leaseMs);
   }
 
   /** Versions are immutable, so a worker may keep their parsed documents. */
@@ -150,7 +150,11 @@ export class StepRunner {
     if (plan) {
       // Running what follows in memory is a hand-over too: not when this worker takes no more (it stops).
       const plans = handOver() ? await this.onward(plan, task) : [plan];
-      const committed = await this.committer.commit(plans, handOver());
+      // A foreach's iteration ends with its siblings: the foreach moves on once for them all.
+      const ends = execution.iteration && FINAL_STATUSES.includes(plans[plans.length - 1].after.status);
+      const committed = ends
+        ? await this.iterationCommitter.commitPlans(plans)
+        : await this.committer.commit(plans, handOver());
       if (!committed.applied) throw new LeaseLostError(`task ${task.id}: the lease was lost or the execution ended`);
       if (committed.finished) this.finished(committed.finished);
       return committed.next?.lease_owner === this.workerId
@@ -173,7 +177,6 @@ export class StepRunner {
       if (FINAL_STATUSES.includes(current.status)) return;
       await commitStep(tx, { ...step, execution: current, itemEnds: ends }, outcome);
     };
-    // A foreach's iterations commit with their siblings: the foreach moves on once for them all.
     if (execution.iteration) await this.iterationCommitter.commit(commit);
     else await inTransaction(this.db, (tx) => commit(tx));
     return undefined;

@@ -189,7 +189,8 @@ export async function planStep(step: StepContext, outcome: StepOutcome): Promise
     result ? await afterSuccess(step, result, recorded.patch.node_outputs!) : afterFailure(step, outcome.error!),
   );
   // A subflow's child that ends tells its waiting parent, which takes the parent's lock: not a plan.
-  if (route.end && ex.parent_execution_id) return undefined;
+  // (A foreach's iteration is: its batch moves the foreach on, see IterationCommitter.)
+  if (route.end && ex.parent_execution_id && !ex.iteration) return undefined;
   const changes = and(recorded, route.changes, route.end ? ending(step, route.end) : NO_CHANGES);
   const patch = changes.patch;
   const events = masker.empty ? changes.events : changes.events.map((e) => ({ ...e, payload: masker.json(e.payload) }));

@@ -208,12 +208,12 @@ describe('engine: batched starts, claims and step commits', function () {
   });
 
   it("commits foreach iterations' ends in batches: one the database refuses fails alone, every other item counts once", async () => {
-    // Every iteration commit submitted (a function of the transaction), and how it ended.
+    // Every iteration commit submitted (a step write, or a function of the transaction), and how it ended.
     const outcomes: ('applied' | 'rejected' | undefined)[] = [];
     const submit = Batcher.prototype.submit;
     Batcher.prototype.submit = function (this: Batcher<unknown, unknown>, item: unknown) {
       const promise = submit.call(this, item);
-      if (typeof item === 'function') {
+      if (typeof item === 'object' && item !== null && ('write' in item || 'commit' in item)) {
         const k = outcomes.push(undefined) - 1;
         promise.then(
           () => (outcomes[k] = 'applied'),

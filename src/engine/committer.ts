@@ -7,6 +7,7 @@ import type { Db, Tx } from '../db/knex';
 import { newId } from '../db/ids';
 import { inTransaction, retryingConflicts } from '../db/transaction';
 import type { ExecutionRow, TaskRow } from '../db/tables';
+import type { ClaimedTask } from '../repositories/tasks.repository';
 import type { ItemEnd } from '../repositories/foreach.repository';
 import { writeSteps, type StepWrite } from '../repositories/step-commits.repository';
 import { Batcher } from './batcher';
@@ -26,6 +27,8 @@ export interface Committed {
   next?: TaskRow;
   /** The execution as committed, when this step finished it. */
   finished?: ExecutionRow;
+  /** Iterations its foreach started in its place, leased to this worker (IterationCommitter). */
+  started?: ClaimedTask[];
 }
 
 export class StepCommitter {
@@ -55,8 +58,12 @@ export class StepCommitter {
 /** A foreach iteration's step that commits in a transaction: it writes in `tx`, and puts its iteration's end, if it ends, in `ends`. */
 export type IterationCommit = (tx: Tx, ends: ItemEnd[]) => Promise<void>;
 
-/** What an iteration commits with its siblings: the plans of its last steps (as one write), or a step that needs a transaction. */
-type IterationWork = { write: StepWrite } | { commit: IterationCommit };
+/**
+ * What an iteration commits with its siblings: the plans of its last steps (as one write), or a
+ * step that needs a transaction; `handOver`: the iterations started in its place may be leased to
+ * this worker (not while it stops).
+ */
+type IterationWork = ({ write: StepWrite } | { commit: IterationCommit }) & { handOver: boolean };
 
 /** Iterations' steps in one transaction: their transactions wait on the parent's lock in turn, so few at once. */
 const MAX_ITERATION_BATCH = 64;
@@ -78,6 +85,8 @@ export class IterationCommitter {
       (works) =>
         inTransaction(db, async (tx) => {
           const ends: ItemEnd[] = [];
+          // The works whose iteration ended, in the order of `ends`.
+          const ending: number[] = [];
           const out: Committed[] = works.map(() => ({ applied: true }));
           const plans = works.flatMap((w, k) => ('write' in w ? [{ k, write: w.write }] : []));
           if (plans.length > 0) {
@@ -90,11 +99,24 @@ export class IterationCommitter {
             plans.forEach(({ k }, j) => {
               const finished = written.finished.get(j);
               out[k] = { applied: written.applied.has(j), next: written.next.get(j), finished };
-              if (finished) ends.push(itemEndOf(finished.id, finished.status, finished.result, finished.error));
+              if (!finished) return;
+              ends.push(itemEndOf(finished.id, finished.status, finished.result, finished.error));
+              ending.push(k);
             });
           }
-          for (const w of works) if ('commit' in w) await w.commit(tx, ends);
-          await iterationsEnded(tx, ends);
+          for (const [k, w] of works.entries()) {
+            if (!('commit' in w)) continue;
+            const before = ends.length;
+            await w.commit(tx, ends);
+            for (let n = before; n < ends.length; n++) ending.push(k);
+          }
+          // Each iteration started in place of one that ended goes on in the slot that ran that one.
+          const handOver = works.every((w) => w.handOver) ? { owner, leaseMs } : undefined;
+          const started = await iterationsEnded(tx, ends, handOver);
+          started.forEach((claimed, n) => {
+            const k = ending[n % ending.length];
+            out[k] = { ...out[k], started: [...(out[k].started ?? []), claimed] };
+          });
           return out;
         }),
       MAX_ITERATION_BATCH,
@@ -103,13 +125,13 @@ export class IterationCommitter {
   }
 
   /** Commits the plans of an iteration's last steps (the last one ends it). */
-  commitPlans(plans: StepPlan[]): Promise<Committed> {
-    return this.batcher.submit({ write: stepWrite(plans, false) });
+  commitPlans(plans: StepPlan[], handOver: boolean): Promise<Committed> {
+    return this.batcher.submit({ write: stepWrite(plans, false), handOver });
   }
 
   /** Commits an iteration's step in the batch's transaction. */
-  async commit(commit: IterationCommit): Promise<void> {
-    await this.batcher.submit({ commit });
+  commit(commit: IterationCommit, handOver: boolean): Promise<Committed> {
+    return this.batcher.submit({ commit, handOver });
   }
 }
 

@@ -40,7 +40,7 @@ import {
 import { findFlowVersion } from '../repositories/flows.repository';
 import { insertStarts, type NewStart } from '../repositories/starts.repository';
 import { listAllStepRows } from '../repositories/steps.repository';
-import { insertTask } from '../repositories/tasks.repository';
+import { insertTask, type ClaimedTask } from '../repositories/tasks.repository';
 import { edgeFor, nodeOf, type FlowDocument, type NodeDefinition } from './definition';
 import type { ControlStep } from './nodes/types';
 import { nextAttempt, resumeExecution, stoppedTasks } from './recovery';
@@ -125,7 +125,8 @@ export async function startItems(
   count: number,
   resumeNow = true,
   knownParent?: ItemParent,
-): Promise<{ started: { id: string; idx: number }[]; resumable: ResumableItem[] }> {
+  handOver?: HandOver,
+): Promise<{ started: { id: string; idx: number; claimed: ClaimedTask }[]; resumable: ResumableItem[] }> {
   const key = { execution_id: run.execution_id, node_id: run.node_id };
   const ids = Array.from({ length: count }, () => newId('exec'));
   const items = await claimPendingItems(tx, key, ids);
@@ -133,16 +134,18 @@ export async function startItems(
   const resumable = items.filter((i) => i.resumed);
   const fresh = items.filter((i) => !i.resumed);
   if (resumeNow) await resumeItems(tx, run, resumable);
-  const started: { id: string; idx: number }[] = [];
-  if (fresh.length === 0) return { started, resumable: resumeNow ? [] : resumable };
+  if (fresh.length === 0) return { started: [], resumable: resumeNow ? [] : resumable };
   // Read without a lock: the parent's input, account, organization and depth do not change while it runs.
   const parent = knownParent ?? (await findExecution(tx, parentId))!;
-  await insertStarts(
+  const claimed = await insertStarts(
     tx,
-    fresh.map((item) => childStart(parent, run, item.child_execution_id!, item)),
-    0,
+    fresh.map((item) => ({
+      ...childStart(parent, run, item.child_execution_id!, item),
+      leased_to: handOver?.owner ?? null,
+    })),
+    handOver?.leaseMs ?? 0,
   );
-  for (const item of fresh) started.push({ id: item.child_execution_id!, idx: item.idx });
+  const started = fresh.map((item, k) => ({ id: item.child_execution_id!, idx: item.idx, claimed: claimed[k] }));
   return { started, resumable: resumeNow ? [] : resumable };
 }
 
@@ -242,7 +245,7 @@ export async function foreachChildEnded(
   lifecycle: Lifecycle,
 ): Promise<boolean> {
   const end = itemEndOf(child.id, status, result, error);
-  return (await foreachChildrenEnded(tx, [end], lifecycle)) > 0 || isItemChild(tx, child.id);
+  return (await foreachChildrenEnded(tx, [end], lifecycle)).found > 0 || isItemChild(tx, child.id);
 }
 
 /** How a child execution's end reads as its item's. */
@@ -256,16 +259,28 @@ export function itemEndOf(child: string, status: ExecutionStatus, result: unknow
   };
 }
 
+/** A worker that takes the iterations a batch starts in memory: their entry tasks are leased to it. */
+export interface HandOver {
+  owner: string;
+  leaseMs: number;
+}
+
 /**
  * Iterations ended (child executions, of one foreach or several, committed in this transaction):
  * records each on its item and moves each foreach on once for all of its items here; answers how
- * many were running items. Siblings end together: the next items are started first, under a
+ * many were running items, and the iterations started in their place (their entry tasks leased
+ * to `handOver`'s worker, when given). Siblings end together: the next items are started first, under a
  * skip-locked claim of their own, and the parent's row is locked last, once for the batch, so the
  * part that siblings (and other batches) take in turn is short (the counters, the progress, at
  * times an event). When the parent turned out to be finished, or the foreach failed meanwhile,
  * the children just started are removed again, unseen, in the same transaction.
  */
-export async function foreachChildrenEnded(tx: Tx, ends: ItemEnd[], lifecycle: Lifecycle): Promise<number> {
+export async function foreachChildrenEnded(
+  tx: Tx,
+  ends: ItemEnd[],
+  lifecycle: Lifecycle,
+  handOver?: HandOver,
+): Promise<{ found: number; started: ClaimedTask[] }> {
   const items = await finishItemsOfChildren(tx, ends);
   const runs = new Map<string, EndedItem[]>();
   for (const item of items) {
@@ -273,17 +288,26 @@ export async function foreachChildrenEnded(tx: Tx, ends: ItemEnd[], lifecycle: L
     runs.set(id, [...(runs.get(id) ?? []), item]);
   }
   const byChild = new Map(ends.map((e) => [e.child, e]));
+  const started: ClaimedTask[] = [];
   for (const ended of runs.values())
-    await itemsEnded(
-      tx,
-      ended.sort((x, y) => x.idx - y.idx).map((item) => ({ ...item, end: byChild.get(item.child)! })),
-      lifecycle,
+    started.push(
+      ...(await itemsEnded(
+        tx,
+        ended.sort((x, y) => x.idx - y.idx).map((item) => ({ ...item, end: byChild.get(item.child)! })),
+        lifecycle,
+        handOver,
+      )),
     );
-  return items.length;
+  return { found: items.length, started };
 }
 
 /** Items of one foreach run that ended in this transaction, first by index. */
-async function itemsEnded(tx: Tx, items: (EndedItem & { end: ItemEnd })[], lifecycle: Lifecycle): Promise<void> {
+async function itemsEnded(
+  tx: Tx,
+  items: (EndedItem & { end: ItemEnd })[],
+  lifecycle: Lifecycle,
+  handOver: HandOver | undefined,
+): Promise<ClaimedTask[]> {
   const seen = items[0].run;
   const parent = items[0].parent;
   const key: ForeachKey = { execution_id: seen.execution_id, node_id: seen.node_id };
@@ -291,7 +315,7 @@ async function itemsEnded(tx: Tx, items: (EndedItem & { end: ItemEnd })[], lifec
   const stops = stopping.length > 0;
   const { started, resumable } =
     seen.status === 'running' && !(stops && seen.on_item_error === 'fail')
-      ? await startItems(tx, key.execution_id, seen, items.length, false, parent)
+      ? await startItems(tx, key.execution_id, seen, items.length, false, parent, handOver)
       : { started: [], resumable: [] };
   const now = new Date();
   const run = await countItemEnds(tx, key, items.length, stopping.length, now, PROGRESS_EVENT_MS);
@@ -306,7 +330,7 @@ async function itemsEnded(tx: Tx, items: (EndedItem & { end: ItemEnd })[], lifec
         key,
         resumable.map((r) => r.idx),
       );
-    return;
+    return [];
   }
   await resumeItems(tx, run, resumable);
   const { done, failed } = run;
@@ -333,4 +357,5 @@ async function itemsEnded(tx: Tx, items: (EndedItem & { end: ItemEnd })[], lifec
       failed_items: await failedItems(tx, key, FAILED_ITEMS_SHOWN),
     });
   if (message) await appendEvents(tx, parent.id, [progressEvent(progress, message)]);
+  return started.map((s) => s.claimed);
 }

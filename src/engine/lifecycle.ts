@@ -17,10 +17,10 @@ import {
 import type { ItemEnd } from '../repositories/foreach.repository';
 import type { NewStart } from '../repositories/starts.repository';
 import { insertStep } from '../repositories/steps.repository';
-import { deleteExecutionTasks, insertTask } from '../repositories/tasks.repository';
+import { deleteExecutionTasks, insertTask, type ClaimedTask } from '../repositories/tasks.repository';
 import { admitExecution, type Admission } from './concurrency';
 import { nodeOf, type FlowDocument } from './definition';
-import { foreachChildEnded, foreachChildrenEnded } from './foreach-commit';
+import { foreachChildEnded, foreachChildrenEnded, type HandOver } from './foreach-commit';
 
 /** A start's execution (see NewStart), or a subflow's child, or one that waits for an approval first. */
 export interface NewExecution extends Omit<NewStart, 'leased_to' | 'client_id' | 'flow_request' | 'stage' | 'name'> {
@@ -128,9 +128,13 @@ export async function notifyParent(
 /** What foreach-commit.ts cancels iterations with. */
 const LIFECYCLE = { cancel: cancelExecution };
 
-/** Foreach iterations that ended in this transaction (see `StepContext.itemEnds`): their foreaches move on. */
-export async function iterationsEnded(tx: Tx, ends: ItemEnd[]): Promise<void> {
-  if (ends.length > 0) await foreachChildrenEnded(tx, ends, LIFECYCLE);
+/**
+ * Foreach iterations that ended in this transaction (see `StepContext.itemEnds`): their foreaches
+ * move on. Answers the iterations started in their place (leased to `handOver`'s worker, if given).
+ */
+export async function iterationsEnded(tx: Tx, ends: ItemEnd[], handOver?: HandOver): Promise<ClaimedTask[]> {
+  if (ends.length === 0) return [];
+  return (await foreachChildrenEnded(tx, ends, LIFECYCLE, handOver)).started;
 }
 
 /** The error of an execution that the engine itself failed on, again and again. */

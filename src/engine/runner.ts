@@ -110,18 +110,19 @@ export class StepRunner {
    * Runs the claimed task and commits what it did. A step that simply completed or failed goes to
    * the batch committer; anything more (a wait, a sleep, a cancel, a subflow's end) commits in a
    * transaction of its own. Calls `executed` once the node is done (before the commit). Returns the
-   * next task when it was handed over to this worker in memory.
+   * tasks handed over to this worker in memory: the execution's next one, or the foreach
+   * iterations started in place of the one this step ended.
    */
   async run(
     claimed: ClaimedTask,
     signal: AbortSignal,
     handOver: () => boolean,
     executed: () => void = () => {},
-  ): Promise<ClaimedTask | undefined> {
+  ): Promise<ClaimedTask[]> {
     const { task, execution } = claimed;
     if (FINAL_STATUSES.includes(execution.status)) {
       await inTransaction(this.db, (tx) => takeLeasedTask(tx, task.id, this.workerId));
-      return undefined;
+      return [];
     }
     const { document, node, secrets, scope } = await this.prepare(claimed);
     let current = execution;
@@ -135,7 +136,7 @@ export class StepRunner {
     const outcome = await this.execute(task, current, node, scope, signal, fetched, announcedAt);
     executed();
     // Stopped by a shutdown: leave the task for another worker rather than record a failure.
-    if (signal.aborted && signal.reason === SHUTDOWN) return undefined;
+    if (signal.aborted && signal.reason === SHUTDOWN) return [];
     const step = {
       execution: current,
       document,
@@ -153,13 +154,13 @@ export class StepRunner {
       // A foreach's iteration ends with its siblings: the foreach moves on once for them all.
       const ends = execution.iteration && FINAL_STATUSES.includes(plans[plans.length - 1].after.status);
       const committed = ends
-        ? await this.iterationCommitter.commitPlans(plans)
+        ? await this.iterationCommitter.commitPlans(plans, handOver())
         : await this.committer.commit(plans, handOver());
       if (!committed.applied) throw new LeaseLostError(`task ${task.id}: the lease was lost or the execution ended`);
       if (committed.finished) this.finished(committed.finished);
-      return committed.next?.lease_owner === this.workerId
-        ? { task: committed.next, execution: plans[plans.length - 1].after }
-        : undefined;
+      if (committed.next?.lease_owner === this.workerId)
+        return [{ task: committed.next, execution: plans[plans.length - 1].after }];
+      return committed.started ?? [];
     }
     // `ends`: where an iteration's end goes when its batch moves the foreach on (else at once).
     const commit = async (tx: Tx, ends?: ItemEnd[]) => {
@@ -177,9 +178,9 @@ export class StepRunner {
       if (FINAL_STATUSES.includes(current.status)) return;
       await commitStep(tx, { ...step, execution: current, itemEnds: ends }, outcome);
     };
-    if (execution.iteration) await this.iterationCommitter.commit(commit);
-    else await inTransaction(this.db, (tx) => commit(tx));
-    return undefined;
+    if (execution.iteration) return (await this.iterationCommitter.commit(commit, handOver())).started ?? [];
+    await inTransaction(this.db, (tx) => commit(tx));
+    return [];
   }
 
   /** The step's definition, node, secrets and template scope. */

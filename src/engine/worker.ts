@@ -193,9 +193,14 @@ export class Worker {
     const done = this.runner
       .run(claimed, abort.signal, () => this.running, freeSlot)
       .then(async (next) => {
-        if (!next) return;
-        if (this.running) this.ready.push(next.task.account_id, next);
-        else await releaseLeases(this.db, this.id, [next.task.id]).catch(() => undefined);
+        if (next.length === 0) return;
+        if (this.running) for (const n of next) this.ready.push(n.task.account_id, n);
+        else
+          await releaseLeases(
+            this.db,
+            this.id,
+            next.map((n) => n.task.id),
+          ).catch(() => undefined);
       })
       .catch(async (err) => {
         if (err instanceof LeaseLostError) {

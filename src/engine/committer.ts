@@ -67,7 +67,7 @@ type IterationWork = ({ write: StepWrite } | { commit: IterationCommit }) & { ha
 
 /** Iterations' steps in one transaction: their transactions wait on the parent's lock in turn, so few at once. */
 const MAX_ITERATION_BATCH = 64;
-const ITERATION_IN_FLIGHT = 4;
+const ITERATION_IN_FLIGHT = 2;
 
 /**
  * Commits the steps that end foreach iterations (and iterations' other steps that need a

@@ -269,11 +269,12 @@ export interface HandOver {
  * Iterations ended (child executions, of one foreach or several, committed in this transaction):
  * records each on its item and moves each foreach on once for all of its items here; answers how
  * many were running items, and the iterations started in their place (their entry tasks leased
- * to `handOver`'s worker, when given). Siblings end together: the next items are started first, under a
- * skip-locked claim of their own, and the parent's row is locked last, once for the batch, so the
- * part that siblings (and other batches) take in turn is short (the counters, the progress, at
- * times an event). When the parent turned out to be finished, or the foreach failed meanwhile,
- * the children just started are removed again, unseen, in the same transaction.
+ * to `handOver`'s worker, when given). Siblings end together: the next items are started first,
+ * under a skip-locked claim of their own, and the parent's row is locked last, once for the
+ * batch, so the part that siblings (and other batches) take in turn is short (the counters, the
+ * progress, at times an event); parents are locked in the order of their ids, so two batches
+ * never wait on each other's. When the parent turned out to be finished, or the foreach failed
+ * meanwhile, the children just started are removed again, unseen, in the same transaction.
  */
 export async function foreachChildrenEnded(
   tx: Tx,
@@ -289,7 +290,7 @@ export async function foreachChildrenEnded(
   }
   const byChild = new Map(ends.map((e) => [e.child, e]));
   const started: ClaimedTask[] = [];
-  for (const ended of runs.values())
+  for (const [, ended] of [...runs].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
     started.push(
       ...(await itemsEnded(
         tx,

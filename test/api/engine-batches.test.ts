@@ -10,7 +10,7 @@ import { MAX_ENGINE_FAILURES } from '../../src/engine/runner';
 import type { StepWrite } from '../../src/repositories/step-commits.repository';
 import { countClaims, eventSeqs, gappedEvents, startAll, stepsNotOnce, waitForAll } from '../support/engine-checks';
 import { eventually } from '../support/eventually';
-import { makeAccount, makeFlow } from '../support/factories';
+import { makeAccount, makeFlow, waitForExecution } from '../support/factories';
 import { startTestServer, type TestServer } from '../support/server';
 import { startTarget, type Target } from '../support/target';
 
@@ -180,14 +180,7 @@ describe('engine: batched starts, claims and step commits', function () {
       await hold.commit();
 
       await waitForAll(server.db, [head, ...goods]);
-      const ended = await eventually(
-        async () => {
-          const { data } = await owner.client.executions.getExecution({ id: poisoned });
-          if (data.status === 'queued' || data.status === 'running') throw new Error(`its status is ${data.status}`);
-          return data;
-        },
-        { timeout: 60_000, what: 'the bad execution to end' },
-      );
+      const ended = await waitForExecution(owner, poisoned, undefined, 60_000);
       expect([ended.status, ended.error]).to.deep.equal(['failed', 'internal_error']);
 
       const rows = await server.db('executions').whereIn('id', goods).select('input', 'result');
@@ -244,14 +237,7 @@ describe('engine: batched starts, claims and step commits', function () {
       const [parent] = await startAll(owner, flowId, [{}]);
       await eventually(() => outcomes.length >= 16, { timeout: 30_000, what: '16 iteration commits to be submitted' });
       await hold.commit();
-      const ended = await eventually(
-        async () => {
-          const { data } = await owner.client.executions.getExecution({ id: parent });
-          if (data.status === 'queued' || data.status === 'running') throw new Error(`its status is ${data.status}`);
-          return data;
-        },
-        { timeout: 60_000, what: 'the foreach to end' },
-      );
+      const ended = await waitForExecution(owner, parent, undefined, 60_000);
       expect(ended.status).to.equal('completed');
       expect(ended.result).to.deep.equal({
         results: Array.from({ length: items }, (_, i) => (i === 5 ? null : i * 3)),
@@ -306,14 +292,7 @@ describe('engine: batched starts, claims and step commits', function () {
       const rows = await server.db('executions').whereIn('id', goods).select('input', 'result', 'step_count');
       expect(rows.filter((r) => r.result !== r.input.i * 3 || r.step_count !== 1)).to.deep.equal([]);
       for (const id of [poisoned.execution_id, again]) {
-        const ended = await eventually(
-          async () => {
-            const { data } = await owner.client.executions.getExecution({ id });
-            if (data.status === 'queued' || data.status === 'running') throw new Error(`its status is ${data.status}`);
-            return data;
-          },
-          { timeout: 60_000, what: 'the bad execution to end' },
-        );
+        const ended = await waitForExecution(owner, id, undefined, 60_000);
         expect([ended.status, ended.error]).to.deep.equal(['failed', 'internal_error']);
       }
       const all = [one.execution_id, ...goods, poisoned.execution_id, again];

@@ -109,7 +109,8 @@ export class StepRunner {
   /**
    * Runs the claimed task and commits what it did. A step that simply completed or failed goes to
    * the batch committer; anything more (a wait, a sleep, a cancel, a subflow's end) commits in a
-   * transaction of its own. Calls `executed` once the node is done (before the commit). Returns the
+   * transaction of its own; a foreach iteration's last step, and any of its steps that needs a
+   * transaction, go to the IterationCommitter, with its siblings. Calls `executed` once the node is done (before the commit). Returns the
    * tasks handed over to this worker in memory: the execution's next one, or the foreach
    * iterations started in place of the one this step ended.
    */

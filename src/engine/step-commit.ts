@@ -174,6 +174,8 @@ export interface StepPlan extends StepChanges {
 /**
  * The plan of a step that only completes or fails, or undefined when it does more (sleeps, waits,
  * cancels, starts or tells another execution): those go through `commitStep` in a transaction.
+ * The end of a foreach's iteration is a plan all the same: the IterationCommitter writes it and
+ * moves the foreach on in one transaction.
  */
 export async function planStep(step: StepContext, outcome: StepOutcome): Promise<StepPlan | undefined> {
   const { result } = outcome;
@@ -189,7 +191,6 @@ export async function planStep(step: StepContext, outcome: StepOutcome): Promise
     result ? await afterSuccess(step, result, recorded.patch.node_outputs!) : afterFailure(step, outcome.error!),
   );
   // A subflow's child that ends tells its waiting parent, which takes the parent's lock: not a plan.
-  // (A foreach's iteration is: its batch moves the foreach on, see IterationCommitter.)
   if (route.end && ex.parent_execution_id && !ex.iteration) return undefined;
   const changes = and(recorded, route.changes, route.end ? ending(step, route.end) : NO_CHANGES);
   const patch = changes.patch;

@@ -56,7 +56,7 @@ export class StepCommitter {
 }
 
 /** A foreach iteration's step that commits in a transaction: it writes in `tx`, and puts its iteration's end, if it ends, in `ends`. */
-export type IterationCommit = (tx: Tx, ends: ItemEnd[]) => Promise<void>;
+type IterationCommit = (tx: Tx, ends: ItemEnd[]) => Promise<void>;
 
 /**
  * What an iteration commits with its siblings: the plans of its last steps (as one write), or a

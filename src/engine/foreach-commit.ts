@@ -22,13 +22,11 @@ import {
   countItemEnds,
   failedItems,
   finishItemsOfChildren,
-  isItemChild,
   foreachResults,
   markItemRunning,
   openForeach,
   setForeachProgress,
   unclaimItems,
-  unstartItem,
   type ForeachBody,
   type EndedItem,
   type ForeachItemRow,
@@ -133,7 +131,7 @@ export async function startItems(
   if (items.length === 0) return { started: [], resumable: [] };
   const resumable = items.filter((i) => i.resumed);
   const fresh = items.filter((i) => !i.resumed);
-  if (resumeNow) await resumeItems(tx, run, resumable);
+  if (resumeNow) await resumeItems(tx, run, resumable, knownParent);
   if (fresh.length === 0) return { started: [], resumable: resumeNow ? [] : resumable };
   // Read without a lock: the parent's input, account, organization and depth do not change while it runs.
   const parent = knownParent ?? (await findExecution(tx, parentId))!;
@@ -188,16 +186,18 @@ function childStart(
  * version no longer has goes on from the body's entry, and one that is gone (purged) gives way to
  * a new child.
  */
-export async function resumeItems(tx: Tx, run: StartableRun, items: ResumableItem[]): Promise<void> {
+async function resumeItems(tx: Tx, run: StartableRun, items: ResumableItem[], knownParent?: ItemParent): Promise<void> {
   if (items.length === 0) return;
   const key = { execution_id: run.execution_id, node_id: run.node_id };
   const { body } = run;
   const document = (await findFlowVersion(tx, body.flow_id, body.version))!.document as FlowDocument;
+  let parent = knownParent;
   for (const item of items) {
     const child = await lockExecution(tx, item.child_execution_id!);
     if (!child || (child.status !== 'failed' && child.status !== 'cancelled')) {
       const id = newId('exec');
-      await insertStarts(tx, [childStart((await findExecution(tx, run.execution_id))!, run, id, item)], 0);
+      parent ??= (await findExecution(tx, run.execution_id))!;
+      await insertStarts(tx, [childStart(parent, run, id, item)], 0);
       await markItemRunning(tx, key, item.idx, id);
       continue;
     }
@@ -238,14 +238,15 @@ async function queueLastRun(
  */
 export async function foreachChildEnded(
   tx: Tx,
-  child: { id: string },
+  child: Pick<ExecutionRow, 'id' | 'iteration'>,
   status: ExecutionStatus,
   result: unknown,
   error: string | null,
   lifecycle: Lifecycle,
 ): Promise<boolean> {
-  const end = itemEndOf(child.id, status, result, error);
-  return (await foreachChildrenEnded(tx, [end], lifecycle)).found > 0 || isItemChild(tx, child.id);
+  if (!child.iteration) return false;
+  await foreachChildrenEnded(tx, [itemEndOf(child.id, status, result, error)], lifecycle);
+  return true;
 }
 
 /** How a child execution's end reads as its item's. */
@@ -321,19 +322,12 @@ async function itemsEnded(
   const now = new Date();
   const run = await countItemEnds(tx, key, items.length, stopping.length, now, PROGRESS_EVENT_MS);
   if (!run) {
-    for (const s of started) {
-      await deleteExecutionRow(tx, s.id);
-      await unstartItem(tx, key, s.idx);
-    }
-    if (resumable.length > 0)
-      await unclaimItems(
-        tx,
-        key,
-        resumable.map((r) => r.idx),
-      );
+    for (const s of started) await deleteExecutionRow(tx, s.id);
+    const unstarted = started.map((s) => s.idx);
+    await unclaimItems(tx, key, [...unstarted, ...resumable.map((r) => r.idx)], unstarted);
     return [];
   }
-  await resumeItems(tx, run, resumable);
+  await resumeItems(tx, run, resumable, parent);
   const { done, failed } = run;
   const progress: ForeachProgress = { node_id: run.node_id, done, total: run.total, failed };
   let message: string | undefined;

@@ -23,7 +23,7 @@ import { FAILED_ITEMS_SHOWN, startItems } from './foreach-commit';
 import { regionsOf } from './regions';
 
 /** An item a retry runs again: it did not complete (failed, cancelled, or never started). */
-export const unfinished = (item: Pick<ForeachItemRow, 'status'>): boolean =>
+const unfinished = (item: Pick<ForeachItemRow, 'status'>): boolean =>
   item.status === 'failed' || item.status === 'cancelled' || item.status === 'pending';
 
 /** An item the caller may name to retry: it failed or was cancelled. */

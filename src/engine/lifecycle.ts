@@ -102,7 +102,7 @@ export async function createExecution(tx: Tx, n: NewExecution): Promise<Executio
 /** Tells a parent waiting on this child how it ended: the parent's subflow node runs again with it. */
 export async function notifyParent(
   tx: Tx,
-  child: Pick<ExecutionRow, 'id' | 'parent_execution_id'>,
+  child: Pick<ExecutionRow, 'id' | 'parent_execution_id' | 'iteration'>,
   status: ExecutionStatus,
   result: unknown,
   error: string | null,

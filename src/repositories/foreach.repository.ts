@@ -58,13 +58,6 @@ export async function openForeach(
   );
 }
 
-/** An item whose child was started in this transaction but must not run after all. */
-export async function unstartItem(tx: Knex.Transaction, key: ForeachKey, idx: number): Promise<void> {
-  await tx('foreach_items')
-    .where({ ...key, idx })
-    .update({ status: 'pending', child_execution_id: null });
-}
-
 export async function lockForeachRun(tx: Knex.Transaction, key: ForeachKey): Promise<ForeachRunRow | undefined> {
   return tx<ForeachRunRow>('foreach_runs').where(key).forUpdate().first();
 }
@@ -157,9 +150,24 @@ export async function claimPendingItems(
   return claimed.sort((x, y) => x.idx - y.idx);
 }
 
-/** Items claimed for a retry that must wait after all: pending again, keeping their children. */
-export async function unclaimItems(tx: Knex.Transaction, key: ForeachKey, indexes: number[]): Promise<void> {
-  await tx('foreach_items').where(key).whereIn('idx', indexes).update({ status: 'pending' });
+/**
+ * Claimed items that must wait after all: pending again. Those of `unstarted` lose the child
+ * started for them in this transaction; the others (retried items) keep theirs.
+ */
+export async function unclaimItems(
+  tx: Knex.Transaction,
+  key: ForeachKey,
+  indexes: number[],
+  unstarted: number[] = [],
+): Promise<void> {
+  if (indexes.length === 0) return;
+  await tx('foreach_items')
+    .where(key)
+    .whereIn('idx', indexes)
+    .update({
+      status: 'pending',
+      child_execution_id: tx.raw('case when idx = any(?::int[]) then null else child_execution_id end', [unstarted]),
+    });
 }
 
 export async function markItemRunning(
@@ -245,11 +253,6 @@ export async function finishItemsOfChildren(tx: Knex.Transaction, ends: ItemEnd[
       depth: row.depth,
     },
   }));
-}
-
-/** Whether a child execution is (or was) an item of a foreach. */
-export async function isItemChild(tx: Knex.Transaction, childExecutionId: string): Promise<boolean> {
-  return (await tx('foreach_items').where({ child_execution_id: childExecutionId }).first('idx')) !== undefined;
 }
 
 /**

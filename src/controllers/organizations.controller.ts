@@ -57,7 +57,7 @@ export function organizationHandlers(s: Services): Handlers {
       const limit = query.limit ?? 10;
       const offset = query.offset ?? 0;
       const { rows, total } = await s.invitations.list(actor, params.id, { limit, offset });
-      return { status: 200, body: { invitations: rows.map((r) => toOrganizationInvitation(r)), total, limit, offset } };
+      return { status: 200, body: { invitations: rows.map(toOrganizationInvitation), total, limit, offset } };
     },
     createOrganizationInvitation: async ({ actor, params, body }) => ({
       status: 201,
@@ -71,7 +71,7 @@ export function organizationHandlers(s: Services): Handlers {
       const limit = query.limit ?? 10;
       const offset = query.offset ?? 0;
       const { rows, total } = await s.invitations.mine(actor, { limit, offset });
-      return { status: 200, body: { invitations: rows.map((r) => toOrganizationInvitation(r)), total, limit, offset } };
+      return { status: 200, body: { invitations: rows.map(toOrganizationInvitation), total, limit, offset } };
     },
     acceptInvitation: async ({ actor, params }) => ({
       status: 200,

@@ -34,7 +34,6 @@ export function toOrganizationMember(
 /** A pending invitation past its time shows as `expired` (the row says so only once a new one replaces it). */
 export function toOrganizationInvitation(
   r: OrganizationInvitationRow & { organization_name: string; invited_by_email: string | null },
-  now = Date.now(),
 ): Schemas['OrganizationInvitation'] {
   return {
     id: r.id,
@@ -42,7 +41,7 @@ export function toOrganizationInvitation(
     organization_name: r.organization_name,
     email: r.email,
     role: r.role,
-    status: r.status === 'pending' && r.expires_at.getTime() <= now ? 'expired' : r.status,
+    status: r.status === 'pending' && r.expires_at.getTime() <= Date.now() ? 'expired' : r.status,
     invited_by: r.invited_by,
     invited_by_email: r.invited_by_email,
     expires_at: iso(r.expires_at),

@@ -163,10 +163,16 @@ export class ExecutionsService {
     return (await this.secrets.resolveForRun(execution.organization_id)).masker;
   }
 
-  private async masked(rows: ExecutionRow[]): Promise<ExecutionRow[]> {
+  /** The maskers of these executions' organizations, by organization. */
+  private async maskersFor(rows: Pick<ExecutionRow, 'organization_id'>[]): Promise<Map<string, Masker>> {
     const maskers = new Map<string, Masker>();
     for (const organizationId of new Set(rows.map((r) => r.organization_id)))
       maskers.set(organizationId, await this.maskerFor({ organization_id: organizationId }));
+    return maskers;
+  }
+
+  private async masked(rows: ExecutionRow[]): Promise<ExecutionRow[]> {
+    const maskers = await this.maskersFor(rows);
     return rows.map((r) => maskRow(r, maskers.get(r.organization_id)!));
   }
 
@@ -462,9 +468,7 @@ export class ExecutionsService {
   async latestSteps(rows: ExecutionRow[]): Promise<Map<string, StepRow[]>> {
     const byExecution = new Map<string, StepRow[]>(rows.map((r) => [r.id, []]));
     const organizations = new Map(rows.map((r) => [r.id, r.organization_id]));
-    const maskers = new Map<string, Masker>();
-    for (const organizationId of new Set(organizations.values()))
-      maskers.set(organizationId, await this.maskerFor({ organization_id: organizationId }));
+    const maskers = await this.maskersFor(rows);
     for (const step of await listLatestStepRows(this.db, [...byExecution.keys()]))
       byExecution
         .get(step.execution_id)!

@@ -9,8 +9,9 @@
  * events, API keys of the organization, invitations, memberships). An execution that is running
  * stops where it is: its worker's commit finds no task and is dropped, as after an account's
  * deletion. What caches hold goes with it: the members' memberships (so they lose access on their
- * next request), the flows, the organization's keys, and the finished executions (the trigger on
- * `executions` announces the deleted ones to the other processes; this one drops its cache of them).
+ * next request), the flows, the organization's keys and secrets, and the finished executions (the
+ * trigger on `executions` announces the deleted ones to the other processes; this one drops its
+ * cache of them).
  */
 import type { Tx } from '../db/knex';
 import {
@@ -27,5 +28,6 @@ export async function removeOrganization(tx: Tx, changed: Changed, id: string): 
   for (const m of members) await changed('membership', m.account_id);
   for (const flowId of flowIds) await changed('flow', flowId);
   for (const hash of keyHashes) await changed('api_key', hash);
+  await changed('secrets', id);
   await changed('execution', '*');
 }

@@ -36,14 +36,10 @@ import type { SecretBox } from '../security/secret-box';
 
 const MAX_CACHED_ORGANIZATIONS = 1000;
 
-/** An organization's opened secrets, and who created them (a deleted account takes its secrets along). */
-interface CachedSecrets {
-  run: RunSecrets;
-  creators: ReadonlySet<string>;
-}
-
 export class SecretsService implements RunSecretsSource {
-  private readonly forRun: InvalidatedCache<CachedSecrets>;
+  // An organization's secrets change only by the operations here and by its deletion (an account's
+  // personal one goes with it, a team's stay with the team): each says so under 'secrets'.
+  private readonly forRun: InvalidatedCache<RunSecrets>;
 
   constructor(
     private readonly db: Db,
@@ -54,7 +50,6 @@ export class SecretsService implements RunSecretsSource {
   ) {
     this.forRun = new InvalidatedCache(bus, MAX_CACHED_ORGANIZATIONS);
     bus.on('secrets', (organizationId) => this.forRun.delete(organizationId));
-    bus.on('account', (accountId) => this.forRun.deleteWhere((c) => c.creators.has(accountId)));
   }
 
   /** An account's secrets: its personal organization's. */
@@ -126,14 +121,11 @@ export class SecretsService implements RunSecretsSource {
       ]);
       const values = Object.fromEntries(rows.map((r) => [r.key, this.box.open(r.ciphertext, context(r))]));
       const credentials = connections.flatMap((c) => Object.values(this.connections.openSecrets(c)));
-      return {
-        run: Object.freeze({
-          values: Object.freeze(values),
-          masker: new Masker([...Object.values(values), ...credentials]),
-        }),
-        creators: new Set([...rows, ...connections].map((r) => r.account_id)),
-      };
-    }))!.run;
+      return Object.freeze({
+        values: Object.freeze(values),
+        masker: new Masker([...Object.values(values), ...credentials]),
+      });
+    }))!;
   }
 
   private async assertAccount(actor: Actor, accountId: string): Promise<void> {

@@ -33,6 +33,7 @@ import {
 } from '../repositories/organizations.repository';
 import type { Actor } from './actor';
 import { committing } from './changes';
+import { lockTeamOrganization } from './organization-for';
 import { canSeeOrganization, rank, roleAllows, roleIn } from './ownership';
 
 /** How long an invitation can be accepted: 7 days. */
@@ -73,12 +74,7 @@ export class InvitationsService {
       throw new ValidationError('The email is not an email address', { field: 'email', reason: 'not an email' });
     const id = newId('inv');
     await committing(this.db, this.bus, async (tx) => {
-      const org = await lockOrganization(tx, organizationId);
-      if (!org) throw new NotFoundError('Organization not found');
-      if (org.personal_account_id !== null)
-        throw new ConflictError('A personal organization has no other members: create an organization to share', {
-          reason: 'personal organization',
-        });
+      await lockTeamOrganization(tx, organizationId);
       const account = await findAccountByEmail(tx, email);
       if (account && (await findMemberRow(tx, organizationId, account.id)))
         throw new ConflictError('The account with this email is a member already; change its role instead', {

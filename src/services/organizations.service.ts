@@ -7,7 +7,7 @@
 import type { InvalidationBus } from '../db/invalidation';
 import type { Db, Tx } from '../db/knex';
 import { newId } from '../db/ids';
-import type { OrganizationRole, OrganizationRow } from '../db/tables';
+import type { OrganizationRole } from '../db/tables';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import { findAccountByEmail, findAccountById } from '../repositories/accounts.repository';
 import {
@@ -19,7 +19,6 @@ import {
   listMemberRoles,
   listMemberRows,
   listOrganizationRows,
-  lockOrganization,
   updateMemberRole,
   updateOrganizationRow,
   type MemberWithAccount,
@@ -27,6 +26,7 @@ import {
 } from '../repositories/organizations.repository';
 import type { Actor } from './actor';
 import { committing } from './changes';
+import { lockExistingOrganization, lockTeamOrganization } from './organization-for';
 import { removeOrganization } from './organization-removal';
 import { canSeeOrganization, roleAllows, roleIn } from './ownership';
 
@@ -89,7 +89,7 @@ export class OrganizationsService {
   async update(actor: Actor, id: string, name: string): Promise<OrganizationWithRole> {
     this.manageable(actor, id, 'rename it');
     await committing(this.db, this.bus, async (tx) => {
-      if (!(await lockOrganization(tx, id))) throw new NotFoundError('Organization not found');
+      await lockExistingOrganization(tx, id);
       await updateOrganizationRow(tx, id, { name });
     });
     return this.get(actor, id);
@@ -102,7 +102,7 @@ export class OrganizationsService {
   async delete(actor: Actor, id: string): Promise<void> {
     this.manageable(actor, id, 'delete it');
     await committing(this.db, this.bus, async (tx, changed) => {
-      const org = await this.locked(tx, id);
+      const org = await lockExistingOrganization(tx, id);
       if (org.personal_account_id !== null)
         throw new ConflictError('A personal organization is deleted only with its account', {
           reason: 'personal organization',
@@ -138,11 +138,7 @@ export class OrganizationsService {
         field: who.account_id !== undefined ? 'account_id' : 'email',
       });
     await committing(this.db, this.bus, async (tx, changed) => {
-      const org = await this.locked(tx, id);
-      if (org.personal_account_id !== null)
-        throw new ConflictError('A personal organization has no other members: create an organization to share', {
-          reason: 'personal organization',
-        });
+      await lockTeamOrganization(tx, id);
       if (!(await insertMember(tx, { organization_id: id, account_id: account.id, role })))
         throw new ConflictError('The account is a member already; change its role instead', {
           field: 'account_id',
@@ -156,7 +152,7 @@ export class OrganizationsService {
   async updateMember(actor: Actor, id: string, accountId: string, role: OrganizationRole): Promise<MemberWithAccount> {
     this.manageable(actor, id, "change members' roles");
     await committing(this.db, this.bus, async (tx, changed) => {
-      await this.locked(tx, id);
+      await lockExistingOrganization(tx, id);
       await this.keepAnOwner(tx, id, accountId, role);
       if (!(await updateMemberRole(tx, id, accountId, role))) throw new NotFoundError('Member not found');
       await changed('membership', accountId);
@@ -168,17 +164,11 @@ export class OrganizationsService {
   async removeMember(actor: Actor, id: string, accountId: string): Promise<void> {
     if (!(accountId === actor.accountId && canSeeOrganization(actor, id))) this.manageable(actor, id, 'remove members');
     await committing(this.db, this.bus, async (tx, changed) => {
-      await this.locked(tx, id);
+      await lockExistingOrganization(tx, id);
       await this.keepAnOwner(tx, id, accountId, undefined);
       if (!(await deleteMemberRow(tx, id, accountId))) throw new NotFoundError('Member not found');
       await changed('membership', accountId);
     });
-  }
-
-  private async locked(tx: Tx, id: string): Promise<OrganizationRow> {
-    const org = await lockOrganization(tx, id);
-    if (!org) throw new NotFoundError('Organization not found');
-    return org;
   }
 
   /** 409 when the change (a new role, or removal: undefined) would leave the organization without an owner. */

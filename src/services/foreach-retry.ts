@@ -16,6 +16,7 @@ import { nextAttempt, resumeExecution, type RetryTask } from '../engine/recovery
 import { ConflictError, ValidationError } from '../errors';
 import { lockExecution } from '../repositories/executions.repository';
 import { lockForeachRun, lockItemOfChild, lockItems } from '../repositories/foreach.repository';
+import { findFlowVersion } from '../repositories/flows.repository';
 import { listAllStepRows } from '../repositories/steps.repository';
 
 /** A version to continue on: the number and its document. */
@@ -24,9 +25,10 @@ export interface Target {
   document: FlowDocument;
 }
 
-/** A foreach that a retry continues (its items) rather than starts over. */
-export interface Continued extends Omit<ItemsRetry, 'attempt'> {
+/** A foreach that a retry continues (its items) rather than starts over: the task that resumes it, and its items' retry. */
+export interface Continued {
   task: RetryTask;
+  retry: ItemsRetry;
 }
 
 /**
@@ -51,12 +53,31 @@ export async function continuedForeach(
   // A body foreach follows the parent to the version it continues on; a subflow's keeps its own.
   const body = run.body.body ? bodyOn(run, target.version, target.document) : run.body;
   if (!body) return undefined;
-  return { run, items, redo, body, actorId, task: { ...task, items: redo.map((i) => i.idx) } };
+  return {
+    task: { ...task, items: redo.map((i) => i.idx) },
+    retry: { run, items, redo, body, actorId, attempt: task.attempt },
+  };
 }
 
-/** Starts the continued foreach's items, after resumeExecution made its parent running. */
-export async function startContinued(tx: Tx, parent: ExecutionRow, c: Continued): Promise<void> {
-  await retryForeachItems(tx, parent, { ...c, attempt: c.task.attempt });
+/**
+ * Reopens an ended parent at its foreach: it goes on from the foreach node (on `target`), whose
+ * `named` items (and, under `on_item_error: fail`, its other unfinished ones) run again.
+ */
+async function reopenAtForeach(
+  tx: Tx,
+  parent: ExecutionRow,
+  r: Omit<ItemsRetry, 'redo'> & { named: number[]; target: Target; input?: Record<string, unknown> },
+): Promise<void> {
+  const { run, items, attempt } = r;
+  const redo = itemsToRun(run, items, r.named);
+  await resumeExecution(tx, parent, {
+    tasks: [{ node_id: run.node_id, attempt, items: redo.map((i) => i.idx) }],
+    version: r.target.version,
+    document: r.target.document,
+    input: r.input,
+    actorId: r.actorId,
+  });
+  await retryForeachItems(tx, parent, { run, items, redo, body: r.body, attempt, actorId: r.actorId });
 }
 
 /**
@@ -113,16 +134,7 @@ export async function retryItemsOf(
       field: 'use_current_version',
       reason: `version ${target.version} changed node ${nodeId}`,
     });
-  const redo = itemsToRun(run, items, named);
-  const task: RetryTask = { node_id: nodeId, attempt, items: redo.map((i) => i.idx) };
-  await resumeExecution(tx, ex, {
-    tasks: [task],
-    version: target.version,
-    document: target.document,
-    input: req.input,
-    actorId,
-  });
-  await retryForeachItems(tx, ex, { run, items, redo, body, attempt, actorId });
+  await reopenAtForeach(tx, ex, { run, items, named, body, attempt, actorId, target, input: req.input });
 }
 
 /**
@@ -134,7 +146,6 @@ export async function retryIteration(
   child: ExecutionRow,
   req: { useCurrentVersion?: boolean },
   target: Target,
-  parentDocument: (parent: ExecutionRow) => Promise<Target>,
   actorId: string,
 ): Promise<string | undefined> {
   const item = await lockItemOfChild(tx, child.id);
@@ -184,7 +195,12 @@ export async function retryIteration(
       reason: 'its run was replaced',
     });
   // A body iteration runs the parent's flow: the parent moves to the target version with it.
-  const parentTarget = child.iteration?.body ? target : await parentDocument(parent);
+  const parentTarget = child.iteration?.body
+    ? target
+    : {
+        version: parent.flow_version,
+        document: (await findFlowVersion(tx, parent.flow_id, parent.flow_version))!.document as FlowDocument,
+      };
   const body = bodyOn(run, target.version, target.document);
   if (!body || !nodeOf(parentTarget.document, run.node_id))
     throw new ValidationError(`Version ${target.version} has no foreach "${run.node_id}" with an \`each\` edge`, {
@@ -192,13 +208,6 @@ export async function retryIteration(
       reason: `version ${target.version} changed node ${run.node_id}`,
     });
   const items = await lockItems(tx, key);
-  const redo = itemsToRun(run, items, [item.idx]);
-  await resumeExecution(tx, parent, {
-    tasks: [{ node_id: run.node_id, attempt, items: redo.map((i) => i.idx) }],
-    version: parentTarget.version,
-    document: parentTarget.document,
-    actorId,
-  });
-  await retryForeachItems(tx, parent, { run, items, redo, body, attempt, actorId });
+  await reopenAtForeach(tx, parent, { run, items, named: [item.idx], body, attempt, actorId, target: parentTarget });
   return parent.id;
 }

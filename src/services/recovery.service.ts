@@ -22,7 +22,8 @@ import { deleteExecutionTasks, insertTask } from '../repositories/tasks.reposito
 import type { Actor } from './actor';
 import { canonical, type ExecutionsService } from './executions.service';
 import type { FlowsService } from './flows.service';
-import { continuedForeach, retryItemsOf, retryIteration, startContinued, type Continued } from './foreach-retry';
+import { continuedForeach, retryItemsOf, retryIteration, type Continued } from './foreach-retry';
+import { retryForeachItems } from '../engine/foreach-retry';
 
 export interface RetryRequest {
   useCurrentVersion?: boolean;
@@ -163,14 +164,7 @@ export class RecoveryService {
           }
           if (iterationOf) {
             this.checkRetriable(ex, RECOVERABLE);
-            const parent = await retryIteration(
-              tx,
-              ex,
-              req,
-              target,
-              async (p) => ({ version: p.flow_version, document: await this.pinned(p.flow_id, p.flow_version) }),
-              actor.accountId,
-            );
+            const parent = await retryIteration(tx, ex, req, target, actor.accountId);
             if (parent) alsoChanged.push(parent);
             return id;
           }
@@ -243,7 +237,7 @@ export class RecoveryService {
       input: req.input,
       actorId: actor.accountId,
     });
-    for (const c of continued) await startContinued(tx, ex, c);
+    for (const c of continued) await retryForeachItems(tx, ex, c.retry);
     return id;
   }
 
